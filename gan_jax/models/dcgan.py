@@ -1,0 +1,147 @@
+"""DCGAN generator and discriminator (Radford et al. 2015), every guideline of the paper:
+
+* D downsamples with strided convolutions, G upsamples with fractional-strided (transposed) ones;
+  no pooling.
+* BatchNorm in both networks, except at G's output layer and D's input layer.
+* No fully-connected hidden layers: G's only matmul is the projection of z, reshaped to a 4x4
+  feature map (the paper's "project and reshape"); D's last layer is a 4x4 valid convolution to
+  one logit, i.e. the flattened last feature map fed to a single output.
+* ReLU in G with Tanh at its output; LeakyReLU(0.2) in D.
+* All weights from N(0, 0.02) (BatchNorm scales from N(1, 0.02), as the reference code does).
+
+Images are NHWC in [-1, 1]; sizes 16, 32 or 64 px (4x4 doubled 2, 3 or 4 times), any channel
+count. `width` is the channel count at full resolution (the paper's 128 at 64 px; ngf/ndf in
+PyTorch's example), multiplied by `width_mult` so G and D can be unbalanced on purpose.
+"""
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gan_jax.models import conv
+
+INIT_STD = 0.02
+LEAKY_SLOPE = 0.2
+CONV_IMPLS = ("custom_vjp", "flax")
+_K, _STRIDE, _PAD = 4, 2, 1  # every resolution change: 4x4 kernel, stride 2, padding 1
+
+
+def weight_init(key, shape, dtype=jnp.float32):
+    return INIT_STD * jax.random.normal(key, shape, dtype)
+
+
+def bn_scale_init(key, shape, dtype=jnp.float32):
+    return 1.0 + INIT_STD * jax.random.normal(key, shape, dtype)
+
+
+def num_resolution_changes(image_size: int) -> int:
+    """How many stride-2 layers connect a 4x4 map to `image_size`; only 16, 32 and 64 px."""
+    if image_size not in (16, 32, 64):
+        raise ValueError(
+            f"DCGAN image_size must be 16, 32 or 64, got {image_size}; set data.image_size."
+        )
+    return int(math.log2(image_size // 4))
+
+
+def batch_norm(train: bool, name: str) -> nn.BatchNorm:
+    """Flax BatchNorm with PyTorch's momentum/epsilon; global-batch statistics under jit."""
+    return nn.BatchNorm(
+        use_running_average=not train, momentum=0.9, epsilon=1e-5,
+        scale_init=bn_scale_init, name=name,
+    )
+
+
+class Conv(nn.Module):
+    """Convolution with a square kernel and symmetric zero padding, fast gradients on XLA:CPU."""
+
+    features: int
+    kernel: int = _K
+    stride: int = _STRIDE
+    pad: int = _PAD
+    use_bias: bool = False
+    impl: str = "custom_vjp"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        w = self.param("kernel", weight_init, (self.kernel, self.kernel, x.shape[-1], self.features))
+        if self.impl == "custom_vjp":
+            y = conv.conv2d(x, w, self.stride, self.pad)
+        else:
+            y = jax.lax.conv_general_dilated(
+                x, w, (self.stride,) * 2, ((self.pad, self.pad),) * 2,
+                dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            )
+        if self.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros, (self.features,))
+        return y
+
+
+class ConvTranspose(nn.Module):
+    """Fractional-strided convolution; kernel (k, k, out, in) as `nn.ConvTranspose(transpose_kernel=True)`."""
+
+    features: int
+    use_bias: bool = False
+    impl: str = "custom_vjp"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if self.impl == "flax":
+            lax_pad = _K - 1 - _PAD
+            return nn.ConvTranspose(
+                self.features, (_K, _K), strides=(_STRIDE, _STRIDE),
+                padding=((lax_pad, lax_pad),) * 2, transpose_kernel=True,
+                use_bias=self.use_bias, kernel_init=weight_init, name="flax",
+            )(x)
+        w = self.param("kernel", weight_init, (_K, _K, self.features, x.shape[-1]))
+        y = conv.conv2d_transpose(x, w, _STRIDE, _PAD)
+        if self.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros, (self.features,))
+        return y
+
+
+class DCGANGenerator(nn.Module):
+    """z (N, z_dim) -> images (N, size, size, channels) in [-1, 1]."""
+
+    image_size: int
+    channels: int
+    width: int = 64
+    width_mult: float = 1.0
+    conv_impl: str = "custom_vjp"
+
+    @nn.compact
+    def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
+        n_up = num_resolution_changes(self.image_size)
+        ch = max(1, round(self.width * self.width_mult)) * 2 ** (n_up - 1)
+        x = nn.Dense(4 * 4 * ch, use_bias=False, kernel_init=weight_init, name="project")(z)
+        x = x.reshape(z.shape[0], 4, 4, ch)
+        x = nn.relu(batch_norm(train, "bn_project")(x))
+        for i in range(n_up - 1):
+            ch //= 2
+            x = ConvTranspose(ch, impl=self.conv_impl, name=f"up{i}")(x)
+            x = nn.relu(batch_norm(train, f"bn_up{i}")(x))
+        x = ConvTranspose(self.channels, use_bias=True, impl=self.conv_impl, name="to_image")(x)
+        return jnp.tanh(x)
+
+
+class DCGANDiscriminator(nn.Module):
+    """images (N, size, size, channels) -> logits (N,)."""
+
+    image_size: int
+    width: int = 64
+    width_mult: float = 1.0
+    conv_impl: str = "custom_vjp"
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+        n_down = num_resolution_changes(self.image_size)
+        ch = max(1, round(self.width * self.width_mult))
+        x = Conv(ch, use_bias=True, impl=self.conv_impl, name="from_image")(x)
+        x = nn.leaky_relu(x, LEAKY_SLOPE)
+        for i in range(n_down - 1):
+            ch *= 2
+            x = Conv(ch, impl=self.conv_impl, name=f"down{i}")(x)
+            x = nn.leaky_relu(batch_norm(train, f"bn_down{i}")(x), LEAKY_SLOPE)
+        logits = Conv(1, stride=1, pad=0, use_bias=True, impl=self.conv_impl, name="to_logit")(x)
+        return logits.reshape(x.shape[0])
