@@ -36,7 +36,7 @@ def _conv_input_vjp(dy: jax.Array, w: jax.Array, stride: int, pad: int, in_hw) -
     w_t = lax.optimization_barrier(jnp.flip(w, (0, 1)).swapaxes(2, 3))
     padding = [
         (k - 1 - pad, size + k - 2 - (out - 1) * stride - (k - 1 - pad))
-        for size, out in zip(in_hw, dy.shape[1:3])
+        for size, out in zip(in_hw, dy.shape[1:3], strict=True)
     ]
     return lax.conv_general_dilated(
         dy, w_t, (1, 1), padding, lhs_dilation=(stride, stride), dimension_numbers=_NHWC
@@ -49,7 +49,7 @@ def _conv_weight_vjp(u: jax.Array, dy: jax.Array, stride: int, pad: int, k: int)
     rhs = lax.optimization_barrier(dy.transpose(1, 2, 0, 3))  # (H_out, W_out, N, C_out)
     padding = [
         (pad, k + stride * (out - 1) - size - pad)
-        for size, out in zip(u.shape[1:3], dy.shape[1:3])
+        for size, out in zip(u.shape[1:3], dy.shape[1:3], strict=True)
     ]
     dw = lax.conv_general_dilated(
         lhs, rhs, (1, 1), padding, rhs_dilation=(stride, stride), dimension_numbers=_NHWC

@@ -1,0 +1,181 @@
+r"""Speed of the compiled train step on this machine, and of the same DCGAN step in PyTorch.
+
+    python -m benchmarks.train_step                # add --rounds=5 for steadier numbers
+    pip install -e '.[bench]'                      # PyTorch, for the comparison column
+
+Rows: the two configs as shipped (gan_mlp on the ring; dcgan on digits at 16 px), and the DCGAN
+step at 32x32x1, batch 64 -- the setting of the issue's PyTorch measurement -- with our
+custom-VJP convolutions, with flax's stock nn.ConvTranspose/lax.conv (the "before"), and in
+PyTorch eager (same architecture, losses and update order; D's parameter gradients switched off
+during G's update, its best case). JAX and PyTorch run interleaved in one process (the machine's
+speed drifts between runs); each cell is the median over rounds. Timing is never asserted on.
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+import jax
+import numpy as np
+
+from experiments.cli import load_config
+from gan_jax import data, parallel, trainer
+from gan_jax import state as state_lib
+
+
+class JaxStep:
+    """The project's jitted multi-step, exactly as the trainer builds it."""
+
+    def __init__(self, config):
+        mesh = parallel.make_mesh()
+        source = data.load(config.data)
+        gan = trainer.build_gan(config, source.shape)
+        self.state = parallel.put_replicated(
+            state_lib.create(gan, config.seed, source.shape, False), mesh)
+        self.arrays = parallel.put_replicated(source.arrays, mesh)
+        fn = parallel.jit_replicated(trainer.build_train_step(config, gan, source, mesh), mesh)
+        start = time.perf_counter()
+        self.compiled = fn.lower(self.state, self.arrays).compile()
+        self.compile_seconds = time.perf_counter() - start
+        self.steps_per_call = config.train.steps_per_call
+        self.run(self.steps_per_call)  # warm-up
+
+    def run(self, steps: int) -> float:
+        start = time.perf_counter()
+        for _ in range(steps // self.steps_per_call):
+            self.state, metrics = self.compiled(self.state, self.arrays)
+        jax.block_until_ready(metrics)
+        return steps / (time.perf_counter() - start)
+
+
+class TorchDCGANStep:
+    """The same DCGAN step in PyTorch eager (NCHW, as PyTorch's DCGAN example)."""
+
+    def __init__(self, size: int, channels: int, batch: int, width: int = 64, z_dim: int = 100):
+        import torch
+        from torch import nn
+
+        torch.manual_seed(0)
+        n = int(np.log2(size // 4))
+        top = width * 2 ** (n - 1)
+
+        class Generator(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.project = nn.Linear(z_dim, 4 * 4 * top, bias=False)
+                layers, ch = [nn.BatchNorm2d(top), nn.ReLU()], top
+                for _ in range(n - 1):
+                    layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
+                               nn.BatchNorm2d(ch // 2), nn.ReLU()]
+                    ch //= 2
+                layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+                self.body = nn.Sequential(*layers)
+
+            def forward(self, z):
+                return self.body(self.project(z).view(-1, top, 4, 4))
+
+        layers, ch = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2)], width
+        for _ in range(n - 1):
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2),
+                       nn.LeakyReLU(0.2)]
+            ch *= 2
+        layers += [nn.Conv2d(ch, 1, 4, 1, 0)]
+        self.torch, self.batch, self.z_dim = torch, batch, z_dim
+        self.G, self.D = Generator(), nn.Sequential(*layers)
+        for module in list(self.G.modules()) + list(self.D.modules()):
+            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+                nn.init.normal_(module.weight, 0.0, 0.02)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), 2e-4, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), 2e-4, betas=(0.5, 0.999))
+        self.data = torch.rand(1024, channels, size, size) * 2 - 1
+        self.run(2)  # warm-up
+
+    def step(self):
+        torch, F = self.torch, self.torch.nn.functional
+        real = self.data[torch.randint(0, len(self.data), (self.batch,))]
+        with torch.no_grad():
+            fake = self.G(torch.randn(self.batch, self.z_dim))
+        d_loss = F.softplus(-self.D(real)).mean() + F.softplus(self.D(fake)).mean()
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        self.D.requires_grad_(False)
+        g_loss = F.softplus(-self.D(self.G(torch.randn(self.batch, self.z_dim)))).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        self.D.requires_grad_(True)
+
+    def run(self, steps: int) -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        return steps / (time.perf_counter() - start)
+
+
+def dcgan_32(conv_impl: str, steps_per_call: int):
+    config = load_config("configs/dcgan.py")
+    config.data.image_size = 32
+    config.model.conv_impl = conv_impl
+    config.train.update(batch_size=64, steps_per_call=steps_per_call)
+    return config
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=4.0, help="target seconds per cell per round")
+    parser.add_argument("--skip_flax_conv", action="store_true", help="skip the slow 'before' row")
+    args = parser.parse_args()
+
+    rows = [  # (name, factory); the batch size is read from the name
+        ("gan_mlp ring (as shipped)", lambda: JaxStep(load_config("configs/gan_mlp.py"))),
+        ("dcgan digits 16px b128 (as shipped)", lambda: JaxStep(load_config("configs/dcgan.py"))),
+        ("dcgan 32x32x1 b64, custom_vjp, 1 step/call", lambda: JaxStep(dcgan_32("custom_vjp", 1))),
+        ("dcgan 32x32x1 b64, custom_vjp, 10 steps/call", lambda: JaxStep(dcgan_32("custom_vjp", 10))),
+    ]
+    if not args.skip_flax_conv:
+        rows.append(("dcgan 32x32x1 b64, flax nn.ConvTranspose", lambda: JaxStep(dcgan_32("flax", 1))))
+    try:
+        import torch
+
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
+        rows.append((f"dcgan 32x32x1 b64, PyTorch {torch.__version__} eager",
+                     lambda: TorchDCGANStep(32, 1, 64)))
+    except ImportError:
+        print("(PyTorch not installed: pip install -e '.[bench]' for the comparison row)")
+
+    steppers, compile_s, batches = [], [], []
+    for name, factory in rows:
+        stepper = factory()
+        steppers.append(stepper)
+        compile_s.append(getattr(stepper, "compile_seconds", float("nan")))
+        batches.append(64 if "b64" in name else 128)
+    rates = [[] for _ in rows]
+    budget = [max(1, int(args.seconds * s.run(max(1, getattr(s, "steps_per_call", 1)))))
+              for s in steppers]
+    for _ in range(args.rounds):  # interleaved: every row once per round
+        for i, stepper in enumerate(steppers):
+            spc = getattr(stepper, "steps_per_call", 1)
+            steps = max(spc, budget[i] // spc * spc)
+            rates[i].append(stepper.run(steps))
+
+    print(f"\n{jax.default_backend()} x{jax.device_count()}, jax {jax.__version__}, "
+          f"{args.rounds} interleaved rounds, median")
+    print(f"| {'step':<48} | compile s | steps/s | images/s |")
+    print(f"|{'-' * 50}|-----------|---------|----------|")
+    medians = [statistics.median(r) for r in rates]
+    for (name, _), c, m, b in zip(rows, compile_s, medians, batches, strict=True):
+        print(f"| {name:<48} | {c:9.1f} | {m:7.2f} | {m * b:8.0f} |")
+    names = [n for n, _ in rows]
+    torch_rows = [i for i, n in enumerate(names) if "PyTorch" in n]
+    if torch_rows:
+        t = medians[torch_rows[0]]
+        for i, n in enumerate(names):
+            if n.startswith("dcgan 32x32x1") and i != torch_rows[0]:
+                print(f"ratio to PyTorch eager, {n}: {medians[i] / t:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Command-line helpers shared by the experiment entry points (only experiments/ reads flags)."""
+
+import importlib.util
+import pathlib
+import sys
+
+import ml_collections
+
+
+def load_config(spec: str) -> ml_collections.ConfigDict:
+    """'configs/<file>.py[:arg]' -> get_config(arg), as --config=<spec> loads it."""
+    path, _, arg = spec.partition(":")
+    if not pathlib.Path(path).is_file():
+        raise FileNotFoundError(f"No config file {path!r} (from --config={spec}).")
+    module_spec = importlib.util.spec_from_file_location(pathlib.Path(path).stem, path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module.get_config(arg) if arg else module.get_config()
+
+
+def unknown_override(config: ml_collections.ConfigDict, key: str) -> str | None:
+    """Why `--config.<key>=...` names no field of `config` (None when it does)."""
+    node, walked = config, []
+    for part in key.split("."):
+        if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+            where = ".".join(walked) or "the config"
+            options = sorted(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
+            return (f"Unknown config key {key!r}: {where} has no field {part!r}"
+                    + (f" (it has {options})." if options else "."))
+        node = node[part]
+        walked.append(part)
+    return None
+
+
+def check_overrides(argv: list[str]) -> None:
+    """Exit with a message naming any --config.<key> override that the config does not have.
+
+    ml_collections reports these as a bare KeyError deep in a traceback; this runs first.
+    """
+    specs = [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
+    keys = [a[len("--config."):].split("=", 1)[0] for a in argv if a.startswith("--config.")]
+    if not specs or not keys:
+        return
+    config = load_config(specs[-1])
+    problems = [p for p in (unknown_override(config, k) for k in keys) if p]
+    if problems:
+        sys.exit("\n".join(problems))

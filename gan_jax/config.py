@@ -1,0 +1,67 @@
+"""The configuration schema shared by every config file, and its checks.
+
+Config files under configs/ start from `base_config()`, add their `model` section and set values;
+the result is locked, so a mistyped key fails (ml_collections names it). `validate` catches what
+types cannot: values that only make sense together, before anything is compiled or loaded.
+"""
+
+import ml_collections
+
+# Keys that may differ between a run and its resumption (extend a run, log more often, ...).
+RESUMABLE_CHANGES = ("train.total_steps", "log.", "checkpoint.", "data.data_dir", "data.download")
+
+
+def base_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+    c.data = ml_collections.ConfigDict(dict(
+        name="", split="train", image_size=0, data_dir="", download=True,
+    ))
+    c.model = ml_collections.ConfigDict(dict(name="", z_dim=100))
+    c.loss = ml_collections.ConfigDict(dict(d="minimax", g="non_saturating"))
+    adam = dict(name="adam", lr=2e-4, b1=0.5, b2=0.999)
+    c.optim = ml_collections.ConfigDict(dict(g=dict(adam), d=dict(adam)))
+    c.train = ml_collections.ConfigDict(dict(
+        batch_size=128, total_steps=1000, d_steps=1, g_steps=1, steps_per_call=1, ema_decay=0.0,
+    ))
+    c.log = ml_collections.ConfigDict(dict(every=100, sample_every=500, num_samples=64))
+    c.checkpoint = ml_collections.ConfigDict(dict(every=1000, keep=3))
+    return c
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    """Raise ValueError naming the key and the fix; device-count checks live in parallel.py."""
+    t = config.train
+    if t.d_steps < 1 or t.g_steps < 1:
+        raise ValueError("config.train.d_steps and g_steps must be >= 1.")
+    if not 0.0 <= t.ema_decay < 1.0:
+        raise ValueError(f"config.train.ema_decay={t.ema_decay} must be in [0, 1) (0 = no EMA).")
+    if t.batch_size < 1 or t.total_steps < 1 or t.steps_per_call < 1:
+        raise ValueError("config.train.batch_size, total_steps and steps_per_call must be >= 1.")
+    for key in ("train.total_steps", "log.every", "log.sample_every", "checkpoint.every"):
+        section, name = key.split(".")
+        value = config[section][name]
+        if value < 1 or value % t.steps_per_call:
+            raise ValueError(
+                f"config.{key}={value} must be a positive multiple of "
+                f"config.train.steps_per_call={t.steps_per_call} (steps run in chunks of that size)."
+            )
+    if config.checkpoint.keep < 1:
+        raise ValueError("config.checkpoint.keep must be >= 1.")
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in d.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def resume_conflicts(saved: dict, current: dict) -> list[str]:
+    """Keys whose values differ between a workdir's saved config and the current one."""
+    a, b = _flatten(saved), _flatten(current)
+    changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    return [k for k in changed if not any(k.startswith(p) for p in RESUMABLE_CHANGES)]

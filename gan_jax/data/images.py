@@ -1,0 +1,138 @@
+"""Image data sets held in memory as uint8 NHWC, then on the device.
+
+Sources (config.data.name):
+  `digits`       scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes):
+                 ships with the package, so it works offline.
+  `idx:<dir>`    MNIST-format IDX files in <dir>: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
+                 (config.data.split 'train' or 'test' picks the prefix).
+  `tfds:<name>`  any tensorflow-datasets image set with an 'image' feature (mnist, fashion_mnist,
+                 cifar10, celeb_a, ...), read through `tfds.data_source`, which needs no TensorFlow.
+Every image is centre-cropped to a square and resized to config.data.image_size (0: native size).
+"""
+
+import gzip
+import pathlib
+from collections.abc import Iterator
+
+import jax
+import numpy as np
+
+from gan_jax.data.source import DataSource, sample_epochs
+
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.int16, 0x0C: np.int32, 0x0D: np.float32}
+_IDX_PREFIX = {"train": "train", "test": "t10k"}
+_TFDS_CHUNK = 1024
+
+
+def square_resize(images: np.ndarray, size: int) -> np.ndarray:
+    """Centre-crop (N, H, W, C) uint8 images to squares and resize them (antialiased) to size."""
+    h, w = images.shape[1:3]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    images = images[:, top:top + side, left:left + side]
+    if size in (0, side):
+        return images
+    resized = jax.image.resize(
+        images.astype(np.float32), (len(images), size, size, images.shape[3]), "bilinear"
+    )
+    return np.asarray(np.clip(np.round(resized), 0, 255), dtype=np.uint8)
+
+
+def image_source(name: str, images: np.ndarray, labels: np.ndarray | None,
+                 num_classes: int | None) -> DataSource:
+    arrays = {"x": images}
+    if labels is not None:
+        arrays["label"] = labels.astype(np.int32)
+    return DataSource(
+        name=name, kind="images", shape=tuple(images.shape[1:]), arrays=arrays,
+        sample=sample_epochs, num_classes=num_classes,
+    )
+
+
+def load_digits(image_size: int) -> DataSource:
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    digits = sklearn_digits()
+    images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    return image_source("digits", square_resize(images, image_size), digits.target, 10)
+
+
+def read_idx(path: pathlib.Path) -> np.ndarray:
+    """Reads one IDX file (optionally gzipped): magic 0x0000 <dtype> <ndim>, big-endian dims."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()}).")
+    ndim = raw[3]
+    dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_DTYPES[raw[2]]).newbyteorder(">")
+    data = np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise ValueError(f"{path} is truncated: header says {dims}, found {data.size} values.")
+    return data.reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def _find_idx(directory: pathlib.Path, stem: str) -> pathlib.Path:
+    candidates = [directory / stem, directory / f"{stem}.gz"]
+    for path in candidates:
+        if path.exists():
+            return path
+    if directory.is_dir():
+        found = f"the directory holds {sorted(p.name for p in directory.iterdir())}"
+    else:
+        found = "the directory does not exist"
+    raise FileNotFoundError(
+        f"No IDX file {stem}[.gz] in {directory} (looked for {[str(p) for p in candidates]}; "
+        f"{found}). "
+        "MNIST's files are at http://yann.lecun.com/exdb/mnist/ ; this project's machines keep "
+        "the test split in ../shared/data/mnist (use config.data.split='test')."
+    )
+
+
+def load_idx(directory: str, split: str, image_size: int) -> DataSource:
+    if split not in _IDX_PREFIX:
+        raise ValueError(f"config.data.split={split!r}: IDX data sets have {sorted(_IDX_PREFIX)}.")
+    root = pathlib.Path(directory).expanduser()
+    prefix = _IDX_PREFIX[split]
+    images = read_idx(_find_idx(root, f"{prefix}-images-idx3-ubyte"))
+    labels = read_idx(_find_idx(root, f"{prefix}-labels-idx1-ubyte"))
+    if images.ndim != 3 or labels.shape != images.shape[:1]:
+        raise ValueError(f"IDX images {images.shape} and labels {labels.shape} in {root} do not match.")
+    images = square_resize(images.astype(np.uint8)[..., None], image_size)
+    return image_source(f"idx:{directory}", images, labels, int(labels.max()) + 1)
+
+
+def _tfds_chunks(ds, image_size: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """Reads a tfds data source one example at a time (mock data sources cannot batch)."""
+    for start in range(0, len(ds), _TFDS_CHUNK):
+        examples = [ds[i] for i in range(start, min(start + _TFDS_CHUNK, len(ds)))]
+        images = np.stack([np.asarray(ex["image"], np.uint8) for ex in examples])
+        labels = np.array([ex["label"] for ex in examples]) if "label" in examples[0] else None
+        yield square_resize(images, image_size), labels
+
+
+def load_tfds(name: str, split: str, image_size: int, data_dir: str | None,
+              download: bool) -> DataSource:
+    import tensorflow_datasets as tfds
+
+    try:
+        ds = tfds.data_source(name, split=split, data_dir=data_dir, download=download)
+    except Exception as error:  # tfds raises many types; all mean "not available here"
+        raise RuntimeError(
+            f"tensorflow-datasets could not provide {name!r} split {split!r} "
+            f"(data_dir={data_dir or 'the tfds default, ~/tensorflow_datasets'}, "
+            f"download={download}): {type(error).__name__}: {error}. Offline, prepare it on a "
+            "machine with network and copy the data_dir here, or train on data.name='digits' "
+            "or 'idx:<dir>' (MNIST-format files)."
+        ) from error
+    if len(ds) == 0:
+        raise ValueError(f"tfds {name!r} split {split!r} is empty.")
+    chunks = list(_tfds_chunks(ds, image_size))
+    images = np.concatenate([c[0] for c in chunks])
+    labels = np.concatenate([c[1] for c in chunks]) if chunks[0][1] is not None else None
+    num_classes = None
+    if labels is not None:
+        label_feature = ds.dataset_info.features["label"]
+        num_classes = getattr(label_feature, "num_classes", None) or int(labels.max()) + 1
+    return image_source(f"tfds:{name}", images, labels, num_classes)

@@ -1,0 +1,58 @@
+"""The DataSource: what a data set looks like to the training step.
+
+A source is pure data plus a pure sampling function, so that batches are drawn *inside* the
+compiled step from the step's key and nothing crosses from host to device while training:
+  * `arrays` -- the whole data set (images as uint8, labels as int32), put on the device once;
+    empty for synthetic sources, which draw fresh samples every time.
+  * `sample(arrays, key, draw, batch_size)` -- the `draw`-th batch of the run. Array sources walk
+    through the data in epochs without replacement: a new permutation each epoch (from `key` and
+    the epoch number), the N mod batch_size left-over examples skipped (different ones each epoch).
+Batches are dicts: 'x' in the model's layout ([-1, 1] for images), and 'label' where the data
+have labels (the mode index for mixtures).
+"""
+
+import dataclasses
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Batch = dict[str, jax.Array]
+SampleFn = Callable[[dict, jax.Array, jax.Array, int], Batch]
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSource:
+    name: str
+    kind: str  # 'points' (vectors, plotted as scatter/histogram) or 'images' (NHWC)
+    shape: tuple[int, ...]  # one example's shape
+    arrays: dict[str, np.ndarray]
+    sample: SampleFn
+    num_classes: int | None = None
+    modes: np.ndarray | None = None  # mixture means (M, dim)
+    mode_std: float | None = None
+
+    @property
+    def num_examples(self) -> int | None:
+        return len(self.arrays["x"]) if "x" in self.arrays else None
+
+
+def uint8_to_unit_range(images: jax.Array) -> jax.Array:
+    """uint8 [0, 255] -> float32 [-1, 1], the range of G's Tanh output."""
+    return images.astype(jnp.float32) / 127.5 - 1.0
+
+
+def sample_epochs(arrays: dict, key: jax.Array, draw: jax.Array, batch_size: int) -> Batch:
+    """Sampling without replacement for array sources; see the module docstring."""
+    n = arrays["x"].shape[0]
+    if batch_size > n:
+        raise ValueError(f"batch_size {batch_size} exceeds the {n} examples of the data set.")
+    per_epoch = n // batch_size
+    epoch, position = jnp.divmod(draw, per_epoch)
+    order = jax.random.permutation(jax.random.fold_in(key, epoch), n)
+    idx = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
+    batch = {"x": uint8_to_unit_range(arrays["x"][idx])}
+    if "label" in arrays:
+        batch["label"] = arrays["label"][idx]
+    return batch

@@ -1,0 +1,109 @@
+"""Every config loads, shrinks for smoke tests, and rejects bad command-line overrides."""
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+from conftest import REPO, load_config
+from ml_collections import config_flags
+
+from experiments import cli
+from gan_jax import config as config_lib
+
+CONFIGS = {
+    "configs/gan_mlp.py": ["", "ring", "grid", "gaussian1d", "ring,smoke", "grid,smoke", "gaussian1d,smoke"],
+    "configs/dcgan.py": ["", "digits", "mnist", "fashion_mnist", "cifar10", "celeb_a", "smoke",
+                         "cifar10,smoke"],
+}
+
+
+@pytest.mark.parametrize("spec", [f"{p}:{a}" if a else p for p, args in CONFIGS.items() for a in args])
+def test_config_loads_and_validates(spec):
+    config = load_config(spec)
+    config_lib.validate(config)
+    assert config.is_locked
+    if "smoke" in spec:
+        assert config.train.total_steps <= 50
+
+
+def test_every_config_file_is_covered_and_documented():
+    files = sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").glob("*.py"))
+    assert files == sorted(CONFIGS)
+    for path in files:
+        doc = (REPO / path).read_text()
+        assert f"python -m experiments.run --config={path}" in doc
+        assert "CPU time" in doc and "Expected" in doc
+
+
+def test_unknown_argument():
+    with pytest.raises(ValueError, match="Unknown dcgan.py argument"):
+        load_config("configs/dcgan.py:mnsit")
+
+
+def parse(*args):
+    """Parses a command line exactly as experiments/run.py does."""
+    argv = ["run", *args]
+    values = flags.FlagValues()
+    config_flags.DEFINE_config_file("config", flag_values=values, sys_argv=argv)
+    values(argv)
+    return values.config
+
+
+def test_command_line_overrides():
+    config = parse(f"--config={REPO}/configs/dcgan.py:smoke", "--config.optim.d.lr=1e-4",
+                   "--config.train.d_steps=2")
+    assert config.optim.d.lr == 1e-4 and config.train.d_steps == 2
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(AttributeError, match="^\"'learning_rate'\"$"):  # ml_collections alone
+        parse(f"--config={REPO}/configs/dcgan.py", "--config.optim.d.learning_rate=1e-4")
+    with pytest.raises(SystemExit, match=r"'optim.d.learning_rate': optim.d has no field "
+                                         r"'learning_rate' \(it has \['b1', 'b2', 'lr', 'name'\]\)"):
+        cli.check_overrides(["run", f"--config={REPO}/configs/dcgan.py", "--config.optim.d.learning_rate=1"])
+    with pytest.raises(SystemExit, match="'optimizer.lr': the config has no field 'optimizer'"):
+        cli.check_overrides(["run", f"--config={REPO}/configs/dcgan.py", "--config.optimizer.lr=1"])
+    cli.check_overrides(["run", f"--config={REPO}/configs/dcgan.py", "--config.optim.d.lr=1"])
+
+
+def test_run_command_names_a_bad_override(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.run", "--config=configs/gan_mlp.py:smoke",
+         f"--workdir={tmp_path}", "--config.model.d_multiplier=2"],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "Unknown config key 'model.d_multiplier'" in result.stderr
+    assert not any(tmp_path.iterdir())  # nothing was written
+
+
+def test_wrong_type_is_named():
+    with pytest.raises(Exception, match="train.batch_size"):
+        parse(f"--config={REPO}/configs/dcgan.py", "--config.train.batch_size=big")
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("log.every", 15, "log.every=15 must be a positive multiple"),
+    ("train.ema_decay", 1.0, "ema_decay"),
+    ("train.d_steps", 0, "d_steps"),
+])
+def test_inconsistent_values_fail(key, value, message):
+    config = load_config("configs/gan_mlp.py")
+    section, name = key.split(".")
+    config[section][name] = value
+    with pytest.raises(ValueError, match=message):
+        config_lib.validate(config)
+
+
+def test_resume_conflicts_ignore_resumable_keys():
+    saved = {"train": {"total_steps": 10, "batch_size": 4}, "log": {"every": 2}, "model": {"d_mult": 1.0}}
+    current = {"train": {"total_steps": 20, "batch_size": 4}, "log": {"every": 5}, "model": {"d_mult": 2.0}}
+    assert config_lib.resume_conflicts(saved, current) == ["model.d_mult"]
+
+
+def test_repo_layout():
+    for path in ("gan_jax", "experiments", "configs", "tests", "benchmarks", "requirements.txt",
+                 "setup.cfg", "README.md", ".ci/run"):
+        assert (REPO / path).exists(), path
+    assert pathlib.Path(REPO / ".ci/run").stat().st_mode & 0o111

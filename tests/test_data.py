@@ -1,0 +1,146 @@
+"""Data sources: mixture geometry, epoch sampling, digits, IDX files, tfds (mock), errors."""
+
+import gzip
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from gan_jax import data
+from gan_jax.data import images, mixtures
+
+SHARED_MNIST = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+def data_cfg(**kw):
+    base = dict(name="digits", split="train", image_size=0, data_dir="", download=False)
+    return ml_collections.ConfigDict({**base, **kw})
+
+
+def device_arrays(source):
+    return {k: jnp.asarray(v) for k, v in source.arrays.items()}
+
+
+def test_ring_has_eight_distinct_modes_on_the_unit_circle():
+    means = mixtures.ring_means()
+    assert len(np.unique(np.round(means, 6), axis=0)) == 8
+    np.testing.assert_allclose(np.linalg.norm(means, axis=1), 1.0)
+    np.testing.assert_allclose(means[2], [0.0, 1.0], atol=1e-12)
+
+
+def test_grid_means():
+    means = mixtures.grid_means()
+    assert means.shape == (25, 2)
+    assert set(means[:, 0]) == {-4.0, -2.0, 0.0, 2.0, 4.0}
+
+
+@pytest.mark.parametrize("name,modes,std", [("ring", 8, 0.01), ("grid", 25, 0.05), ("gaussian1d", 1, 0.5)])
+def test_mixture_samples_have_the_right_statistics(name, modes, std):
+    source = data.load(data_cfg(name=name))
+    batch = source.sample({}, jax.random.PRNGKey(0), jnp.int32(3), 20_000)
+    x, label = np.asarray(batch["x"]), np.asarray(batch["label"])
+    residual = x - source.modes[label]
+    np.testing.assert_allclose(residual.std(0), std, rtol=0.05)
+    np.testing.assert_allclose(residual.mean(0), 0.0, atol=4 * std / np.sqrt(len(x)) * 3)
+    counts = np.bincount(label, minlength=modes)
+    assert counts.min() > 0.8 * len(x) / modes
+    other = source.sample({}, jax.random.PRNGKey(0), jnp.int32(4), 20_000)["x"]
+    assert not np.allclose(x, other)  # every draw is fresh
+
+
+def test_epoch_sampling_is_without_replacement():
+    n, batch = 50, 8
+    arrays = {"x": jnp.arange(n, dtype=jnp.uint8).reshape(n, 1, 1, 1),
+              "label": jnp.arange(n, dtype=jnp.int32)}
+    key = jax.random.PRNGKey(0)
+    per_epoch = n // batch
+    epoch0 = np.concatenate([data.source.sample_epochs(arrays, key, jnp.int32(i), batch)["label"]
+                             for i in range(per_epoch)])
+    assert len(set(epoch0.tolist())) == per_epoch * batch  # no repeats within an epoch
+    epoch1 = np.concatenate([data.source.sample_epochs(arrays, key, jnp.int32(per_epoch + i), batch)["label"]
+                             for i in range(per_epoch)])
+    assert not np.array_equal(epoch0, epoch1)  # a new permutation each epoch
+    first = data.source.sample_epochs(arrays, key, jnp.int32(0), batch)
+    np.testing.assert_allclose(first["x"][:, 0, 0, 0], first["label"] / 127.5 - 1.0, rtol=1e-6)
+
+
+def test_digits_bundled_with_scikit_learn():
+    source = data.load(data_cfg(name="digits", image_size=16))
+    assert source.shape == (16, 16, 1) and source.num_examples == 1797 and source.num_classes == 10
+    assert source.arrays["x"].dtype == np.uint8 and source.arrays["x"].max() == 255
+    batch = source.sample(device_arrays(source), jax.random.PRNGKey(0), jnp.int32(0), 32)
+    assert batch["x"].shape == (32, 16, 16, 1)
+    assert -1.0 <= float(batch["x"].min()) and float(batch["x"].max()) <= 1.0
+
+
+def write_idx(path: pathlib.Path, array: np.ndarray, compress: bool) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    payload = header + array.astype(np.uint8).tobytes()
+    if compress:
+        with gzip.open(path.with_name(path.name + ".gz"), "wb") as f:
+            f.write(payload)
+    else:
+        path.write_bytes(payload)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_idx_round_trip(tmp_path, compress):
+    rng = np.random.default_rng(0)
+    pics = rng.integers(0, 256, (6, 28, 28), dtype=np.uint8)
+    labels = np.array([0, 1, 2, 3, 4, 9], np.uint8)
+    write_idx(tmp_path / "train-images-idx3-ubyte", pics, compress)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", labels, compress)
+    source = data.load(data_cfg(name=f"idx:{tmp_path}", split="train"))
+    np.testing.assert_array_equal(source.arrays["x"][..., 0], pics)
+    np.testing.assert_array_equal(source.arrays["label"], labels)
+    assert source.num_classes == 10
+    resized = data.load(data_cfg(name=f"idx:{tmp_path}", split="train", image_size=32))
+    assert resized.shape == (32, 32, 1)
+
+
+def test_idx_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="t10k-images-idx3-ubyte"):
+        data.load(data_cfg(name=f"idx:{tmp_path}", split="test"))
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(b"\x12\x34\x56\x78rest")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        images.read_idx(tmp_path / "train-images-idx3-ubyte")
+    truncated = bytes([0, 0, 8, 1]) + (10).to_bytes(4, "big") + b"abc"
+    (tmp_path / "short").write_bytes(truncated)
+    with pytest.raises(ValueError, match="truncated"):
+        images.read_idx(tmp_path / "short")
+
+
+@pytest.mark.skipif(not SHARED_MNIST.exists(), reason="the shared MNIST test split is not here")
+def test_real_mnist_test_split():
+    source = data.load(data_cfg(name=f"idx:{SHARED_MNIST}", split="test", image_size=32))
+    assert source.num_examples == 10_000 and source.shape == (32, 32, 1)
+    assert np.bincount(source.arrays["label"]).tolist()[:2] == [980, 1135]
+
+
+@pytest.mark.parametrize("name,shape", [("mnist", (32, 32, 1)), ("cifar10", (32, 32, 3))])
+def test_tfds_through_mock_data(name, shape):
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=20):
+        source = data.load(data_cfg(name=f"tfds:{name}", image_size=32))
+    assert source.shape == shape and source.num_examples == 20 and source.num_classes == 10
+    assert source.arrays["label"].max() < 10
+
+
+def test_tfds_unavailable_is_a_clear_error(tmp_path):
+    with pytest.raises(RuntimeError, match="(?s)could not provide .mnist.*Offline"):
+        data.load(data_cfg(name="tfds:mnist", data_dir=str(tmp_path), download=False))
+
+
+def test_unknown_source():
+    with pytest.raises(ValueError, match="Unknown config.data.name 'rings'"):
+        data.load(data_cfg(name="rings"))
+
+
+def test_square_resize_crops_the_centre():
+    tall = np.zeros((1, 6, 4, 1), np.uint8)
+    tall[0, 1:5] = 200  # the centred 4x4 square
+    np.testing.assert_array_equal(images.square_resize(tall, 0)[0, ..., 0], np.full((4, 4), 200))

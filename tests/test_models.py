@@ -1,0 +1,147 @@
+"""DCGAN's guidelines checked on the built networks; MLP G/D shapes, maxout and width knobs."""
+
+import itertools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from gan_jax import models
+from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gan_jax.models.mlp import Maxout, MLPDiscriminator, MLPGenerator
+
+
+def record_calls(module, variables, x):
+    """Runs module in training mode, recording (name, type, input, output) of every sub-layer."""
+    calls = []
+
+    def interceptor(next_fun, args, kwargs, context):
+        out = next_fun(*args, **kwargs)
+        if context.method_name == "__call__" and len(context.module.path) == 1:
+            calls.append((context.module.name, type(context.module).__name__, args[0], out))
+        return out
+
+    with nn.intercept_methods(interceptor):
+        out, _ = module.apply(variables, x, train=True, mutable=["batch_stats"])
+    return calls, out
+
+
+def leaky(x):
+    return jnp.where(x >= 0, x, 0.2 * x)
+
+
+def check_chain(calls, first_activation, later_activation):
+    """Each layer's input is activation(previous layer's output) or the previous output itself
+    when the previous layer is a linear map that BatchNorm directly follows."""
+    for (name_a, type_a, _, out_a), (name_b, type_b, in_b, _) in itertools.pairwise(calls):
+        if type_b == "BatchNorm":
+            assert type_a in ("Conv", "ConvTranspose", "Dense"), (name_a, name_b)
+            np.testing.assert_allclose(in_b, out_a.reshape(in_b.shape), rtol=1e-6)
+        else:
+            act = first_activation if name_a == calls[0][0] else later_activation
+            np.testing.assert_allclose(in_b, act(out_a.reshape(in_b.shape)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("size,channels", [(16, 1), (32, 3), (64, 1)])
+def test_dcgan_guidelines(size, channels):
+    n_changes = {16: 2, 32: 3, 64: 4}[size]
+    g = DCGANGenerator(size, channels, width=8)
+    d = DCGANDiscriminator(size, width=8)
+    z = jax.random.normal(jax.random.PRNGKey(0), (4, 100))
+    gv = g.init(jax.random.PRNGKey(1), z)
+    dv = d.init(jax.random.PRNGKey(2), jnp.zeros((4, size, size, channels)))
+
+    g_calls, images = record_calls(g, gv, z)
+    g_types = [t for _, t, _, _ in g_calls]
+    # G: one projection of z (the paper's "project and reshape"), then only fractional-strided
+    # convolutions, each doubling the resolution; no other dense layer.
+    assert g_types.count("Dense") == 1 and g_types[0] == "Dense"
+    ups = [c for c in g_calls if c[1] == "ConvTranspose"]
+    assert len(ups) == n_changes
+    for _, _, x_in, x_out in ups:
+        assert x_out.shape[1] == 2 * x_in.shape[1]
+    # BatchNorm after every G layer except the output one.
+    hidden = ["ConvTranspose", "BatchNorm"] * (n_changes - 1)
+    assert g_types == ["Dense", "BatchNorm", *hidden, "ConvTranspose"]
+    check_chain(g_calls, nn.relu, nn.relu)  # ReLU in G
+    np.testing.assert_allclose(images, jnp.tanh(g_calls[-1][3]), rtol=1e-6)  # Tanh output
+    assert images.shape == (4, size, size, channels)
+
+    d_calls, logits = record_calls(d, dv, images)
+    d_types = [t for _, t, _, _ in d_calls]
+    assert "Dense" not in d_types  # no fully-connected layers at all
+    # Strided convolutions halve the resolution; no BatchNorm at D's input layer.
+    assert d_types == ["Conv"] + ["Conv", "BatchNorm"] * (n_changes - 1) + ["Conv"]
+    downs = [c for c in d_calls if c[1] == "Conv"][:-1]
+    for _, _, x_in, x_out in downs:
+        assert x_out.shape[1] == x_in.shape[1] // 2
+    # The last layer maps the 4x4 feature map to a single logit per image.
+    assert d_calls[-1][2].shape[1:3] == (4, 4) and logits.shape == (4,)
+    check_chain(d_calls, leaky, leaky)  # LeakyReLU(0.2) in D
+
+    # Weights from N(0, 0.02); BatchNorm scales from N(1, 0.02); biases zero.
+    for tree in (gv["params"], dv["params"]):
+        for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+            name = jax.tree_util.keystr(path)
+            if "kernel" in name and leaf.size >= 1000:
+                assert abs(float(leaf.std()) - 0.02) < 0.003, name
+                assert abs(float(leaf.mean())) < 0.003, name
+            if "scale" in name:
+                assert abs(float(leaf.mean()) - 1.0) < 0.02 and float(leaf.std()) < 0.05, name
+            if "bias" in name:
+                assert not np.any(leaf), name
+
+
+def test_width_multipliers_scale_channels():
+    base = DCGANDiscriminator(16, width=8)
+    wide = DCGANDiscriminator(16, width=8, width_mult=2.0)
+    x = jnp.zeros((2, 16, 16, 1))
+    k_base = base.init(jax.random.PRNGKey(0), x)["params"]["from_image"]["kernel"]
+    k_wide = wide.init(jax.random.PRNGKey(0), x)["params"]["from_image"]["kernel"]
+    assert k_base.shape[-1] == 8 and k_wide.shape[-1] == 16
+
+
+def test_dcgan_rejects_unsupported_sizes():
+    with pytest.raises(ValueError, match="16, 32 or 64"):
+        DCGANGenerator(28, 1).init(jax.random.PRNGKey(0), jnp.zeros((1, 10)))
+
+
+def test_maxout_matches_direct_computation():
+    layer = Maxout(features=3, pieces=4)
+    x = jax.random.normal(jax.random.PRNGKey(0), (5, 2))
+    params = layer.init(jax.random.PRNGKey(1), x)
+    w, b = params["params"]["Dense_0"]["kernel"], params["params"]["Dense_0"]["bias"]
+    affine = (x @ w + b).reshape(5, 3, 4)
+    np.testing.assert_allclose(layer.apply(params, x), affine.max(-1), rtol=1e-6)
+
+
+def test_mlp_shapes_and_widths():
+    g = MLPGenerator((2,), width=400, depth=4, width_mult=0.5)
+    d = MLPDiscriminator(width=200, depth=3, width_mult=2.0, activation="maxout")
+    z = jnp.zeros((7, 2))
+    gv, dv = g.init(jax.random.PRNGKey(0), z), d.init(jax.random.PRNGKey(1), jnp.zeros((7, 2)))
+    assert g.apply(gv, z).shape == (7, 2)
+    assert d.apply(dv, jnp.zeros((7, 2))).shape == (7,)
+    assert gv["params"]["mlp"]["hidden0"]["kernel"].shape == (2, 200)
+    assert len([k for k in gv["params"]["mlp"] if k.startswith("hidden")]) == 4
+    assert dv["params"]["mlp"]["hidden0"]["Dense_0"]["kernel"].shape == (2, 400 * 5)
+    image_g = MLPGenerator((8, 8, 1), output="tanh")
+    out = image_g.apply(image_g.init(jax.random.PRNGKey(0), z), z * 100)
+    assert out.shape == (7, 8, 8, 1) and float(jnp.abs(out).max()) <= 1.0
+
+
+def test_build_by_name_and_errors():
+    cfg = ml_collections.ConfigDict(dict(
+        name="dcgan", z_dim=10, g_width=8, d_width=8, g_mult=1.0, d_mult=0.5, conv_impl="custom_vjp"))
+    g, d = models.build(cfg, (32, 32, 3))
+    assert isinstance(g, DCGANGenerator) and g.channels == 3 and d.width_mult == 0.5
+    with pytest.raises(ValueError, match="square images"):
+        models.build(cfg, (2,))
+    cfg.conv_impl = "cudnn"
+    with pytest.raises(ValueError, match="conv_impl"):
+        models.build(cfg, (32, 32, 3))
+    with pytest.raises(ValueError, match="Unknown config.model.name"):
+        models.build(ml_collections.ConfigDict(dict(name="stylegan")), (2,))

@@ -1,0 +1,141 @@
+"""The train step: who updates what, against a reference gradient, keys, EMA, scan, no recompiles."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from conftest import load_config
+
+from gan_jax import data, steps, trainer
+from gan_jax import state as state_lib
+
+
+def setup(spec="configs/gan_mlp.py:smoke", edit=None):
+    """(config, source, gan, fresh state, device arrays) for a config, after `edit(config)`."""
+    config = load_config(spec)
+    if edit is not None:
+        edit(config)
+    source = data.load(config.data)
+    gan = trainer.build_gan(config, source.shape)
+    state = state_lib.create(gan, config.seed, source.shape, config.train.ema_decay > 0)
+    arrays = {k: jnp.asarray(v) for k, v in source.arrays.items()}
+    return config, source, gan, state, arrays
+
+
+def tree_equal(a, b) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
+@pytest.mark.parametrize("spec", ["configs/gan_mlp.py:smoke", "configs/dcgan.py:smoke"])
+def test_d_update_moves_only_d_and_g_update_moves_only_g(spec):
+    config, source, gan, state, arrays = setup(spec)
+    d_update, g_update = steps.make_updates(gan, source, config.train.batch_size)
+    after_d, _ = jax.jit(d_update)(state, arrays, jax.random.PRNGKey(1), jnp.int32(0))
+    assert tree_equal(after_d.g, state.g)  # G's params, BatchNorm statistics, optimiser state
+    assert not tree_equal(after_d.d.params, state.d.params)
+    after_g, _ = jax.jit(g_update)(after_d, jax.random.PRNGKey(2))
+    assert tree_equal(after_g.d, after_d.d)
+    assert not tree_equal(after_g.g.params, after_d.g.params)
+
+
+def test_d_update_is_sgd_on_minus_v_for_the_drawn_batch():
+    """Against a direct reference: D's new parameters = old - lr * grad(-V) on the same batch."""
+    lr = 0.05
+    config, source, gan, state, arrays = setup()
+    gan = gan.__class__(gan.generator, gan.discriminator, optax.sgd(lr), optax.sgd(lr), gan.z_dim)
+    state = state_lib.create(gan, config.seed, source.shape, False)
+    b = config.train.batch_size
+    key, draw = jax.random.PRNGKey(7), jnp.int32(3)
+    d_update, _ = steps.make_updates(gan, source, b)
+    new_state, metrics = d_update(state, arrays, key, draw)
+
+    real = source.sample(arrays, state_lib.data_key(state), draw, b)["x"]
+    fake = gan.generator.apply(state.g.variables, jax.random.normal(key, (b, gan.z_dim)))
+
+    def minus_v(params):
+        d = lambda x: gan.discriminator.apply({"params": params}, x)  # noqa: E731
+        return -(jnp.mean(jnp.log(jax.nn.sigmoid(d(real)))) + jnp.mean(jnp.log(1 - jax.nn.sigmoid(d(fake)))))
+
+    grads = jax.grad(minus_v)(state.d.params)
+    expected = jax.tree.map(lambda p, g: p - lr * g, state.d.params, grads)
+    chex.assert_trees_all_close(new_state.d.params, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(metrics["V"], -minus_v(state.d.params), rtol=1e-5)
+    np.testing.assert_allclose(metrics["d_loss"], -metrics["V"], rtol=1e-6)
+
+
+def test_separate_learning_rates():
+    config, source, gan, state, arrays = setup(edit=lambda c: c.optim.g.update(lr=0.0))
+    step = jax.jit(steps.make_train_step(gan, source, config.train.batch_size))
+    new_state, _ = step(state, arrays)
+    assert tree_equal(new_state.g.params, state.g.params)  # G's lr is 0: neither update moved it
+    assert not tree_equal(new_state.d.params, state.d.params)
+
+
+def test_k_d_steps_compose_d_updates_in_order():
+    config, source, gan, state, arrays = setup()
+    b = config.train.batch_size
+    d_update, g_update = steps.make_updates(gan, source, b)
+    train_step = steps.make_train_step(gan, source, b, d_steps=3, g_steps=2)
+    state = state.replace(step=jnp.int32(5))
+    got, metrics = jax.jit(train_step)(state, arrays)
+
+    key = state_lib.step_key(state)
+    want = state
+    for j in range(3):  # Algorithm 1: k D updates, each on its own data batch and noise
+        want, m_d = d_update(want, arrays, jax.random.fold_in(key, j), jnp.int32(5 * 3 + j))
+    for j in range(2):
+        want, m_g = g_update(want, jax.random.fold_in(key, 3 + j))
+    chex.assert_trees_all_close(got.d.params, want.d.params, rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(got.g.params, want.g.params, rtol=1e-5, atol=1e-6)
+    assert int(got.step) == 6
+    np.testing.assert_allclose(metrics["d_real"], m_d["d_real"], rtol=1e-5)
+    np.testing.assert_allclose(metrics["g_loss"], m_g["g_loss"], rtol=1e-5)
+
+
+def test_metrics_are_scalars_with_the_documented_meaning():
+    config, source, gan, state, arrays = setup()
+    _, metrics = jax.jit(steps.make_train_step(gan, source, config.train.batch_size))(state, arrays)
+    assert set(metrics) == {"d_loss", "g_loss", "V", "d_real", "d_fake", "d_grad_norm", "g_grad_norm"}
+    assert all(v.shape == () for v in metrics.values())
+    assert 0 < float(metrics["d_real"]) < 1 and 0 < float(metrics["d_fake"]) < 1
+    np.testing.assert_allclose(metrics["V"], -metrics["d_loss"], rtol=1e-6)  # minimax: d_loss = -V
+    assert float(metrics["V"]) < 0 and float(metrics["d_grad_norm"]) > 0
+
+
+def test_ema_of_generator_variables():
+    decay = 0.9
+    config, source, gan, state, arrays = setup(edit=lambda c: c.train.update(ema_decay=decay))
+    assert state.g_ema is not None
+    new_state, _ = jax.jit(steps.make_train_step(
+        gan, source, config.train.batch_size, ema_decay=decay))(state, arrays)
+    expected = jax.tree.map(lambda old, new: decay * old + (1 - decay) * new,
+                            state.g.variables, new_state.g.variables)
+    chex.assert_trees_all_close(new_state.g_ema, expected, rtol=1e-6)
+
+
+def test_step_keys_differ_per_step_and_depend_only_on_base_key_and_step():
+    _, _, _, state, _ = setup()
+    k3 = state_lib.step_key(state.replace(step=jnp.int32(3)))
+    assert not np.array_equal(k3, state_lib.step_key(state.replace(step=jnp.int32(4))))
+    np.testing.assert_array_equal(k3, jax.random.fold_in(jax.random.fold_in(state.base_key, 0), 3))
+
+
+def test_steps_per_call_scan_equals_single_steps_and_never_retraces():
+    config, source, gan, state, arrays = setup()
+    train_step = steps.make_train_step(gan, source, config.train.batch_size)
+    single = jax.jit(train_step)
+    expected = state
+    for _ in range(4):
+        expected, _ = single(expected, arrays)
+
+    traced = chex.assert_max_traces(steps.make_multi_step(train_step, 2), n=1)
+    multi = jax.jit(traced, donate_argnums=0)
+    got = jax.tree.map(jnp.copy, state)
+    for _ in range(2):
+        got, metrics = multi(got, arrays)  # a second call must reuse the first trace
+    assert metrics["d_loss"].shape == (2,)
+    chex.assert_trees_all_close(got.d.params, expected.d.params, rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(got.g.params, expected.g.params, rtol=1e-5, atol=1e-6)
+    assert int(got.step) == 4

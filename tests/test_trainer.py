@@ -1,0 +1,147 @@
+"""End to end: outputs of a run, exact resume, divergence handling, config and checkpoint errors."""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import JAX_CACHE, REPO, load_config
+
+from gan_jax import data, trainer
+from gan_jax.checkpoint import CheckpointError
+
+
+def train(spec, workdir, devices, edit=None):
+    config = load_config(spec)
+    if edit is not None:
+        edit(config)
+    return trainer.train_and_evaluate(config, str(workdir), devices=devices)
+
+
+def test_dcgan_run_leaves_every_output(tmp_path, one_device, capsys):
+    train("configs/dcgan.py:smoke", tmp_path, one_device)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [4, 8]
+    for key in ("d_loss", "g_loss", "V", "d_real", "d_fake", "d_grad_norm", "g_grad_norm", "steps_per_sec"):
+        assert np.isfinite(rows[-1][key]), key
+    grids = sorted(p.name for p in (tmp_path / "samples").iterdir())
+    assert grids == ["step_0000004.png", "step_0000008.png"]
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tensorboard").iterdir())
+    assert sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()) == [4, 8]
+    assert json.loads((tmp_path / "config.json").read_text())["model"]["name"] == "dcgan"
+    out = capsys.readouterr()
+    assert "Done: 8 steps" in out.out and "steps/s" in out.err and "ETA" in out.err
+
+
+def test_mlp_run_writes_a_scatter_of_samples_and_ema_samples(tmp_path, one_device):
+    train("configs/gan_mlp.py:smoke", tmp_path, one_device, lambda c: c.train.update(ema_decay=0.99))
+    assert (tmp_path / "samples" / "step_0000040.png").exists()
+    assert (tmp_path / "samples_ema" / "step_0000040.png").exists()
+
+
+def assert_states_identical(a, b):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_resume_is_bit_identical(tmp_path, one_device):
+    straight = train("configs/dcgan.py:smoke", tmp_path / "straight", one_device)
+    train("configs/dcgan.py:smoke", tmp_path / "resumed", one_device,
+          lambda c: c.train.update(total_steps=4))
+    resumed = train("configs/dcgan.py:smoke", tmp_path / "resumed", one_device)
+    assert int(resumed.step) == 8
+    assert_states_identical(straight, resumed)
+    rows = [json.loads(line) for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [4, 8]
+
+
+def test_resume_refuses_a_changed_config(tmp_path, one_device):
+    train("configs/gan_mlp.py:smoke", tmp_path, one_device, lambda c: c.train.update(total_steps=20))
+    with pytest.raises(ValueError, match=r"\['model.d_mult'\] differ"):
+        train("configs/gan_mlp.py:smoke", tmp_path, one_device, lambda c: c.model.update(d_mult=2.0))
+
+
+def test_divergence_stops_the_run_and_is_never_checkpointed(tmp_path, one_device, monkeypatch):
+    real_load = data.load
+
+    def poisoned_load(cfg):
+        source = real_load(cfg)
+
+        def sample(arrays, key, draw, batch_size):
+            batch = source.sample(arrays, key, draw, batch_size)
+            return {**batch, "x": jnp.where(draw >= 5, jnp.nan, batch["x"])}
+
+        return dataclasses.replace(source, sample=sample)
+
+    monkeypatch.setattr(trainer.data, "load", poisoned_load)
+    expected = r"diverged at step 6 .*d_loss = nan.*last checkpoint .* is step 4"
+    with pytest.raises(trainer.NonFiniteError, match=expected):
+        train("configs/dcgan.py:smoke", tmp_path, one_device)
+    saved = sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
+    assert saved == ["4"]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # orbax's aborted reads
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path, one_device):
+    train("configs/gan_mlp.py:smoke", tmp_path, one_device, lambda c: c.train.update(total_steps=20))
+    for path in (tmp_path / "checkpoints" / "20").rglob("*"):
+        if path.is_file() and "ocdbt" in str(path) and path.stat().st_size > 100:
+            path.write_bytes(b"\0" * path.stat().st_size)
+    with pytest.raises(CheckpointError, match="(?s)step 20.*DATA_LOSS.*Move that directory away"):
+        train("configs/gan_mlp.py:smoke", tmp_path, one_device)
+
+
+def run_command(workdir, *extra):
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # one device, as a user has
+    return subprocess.Popen(
+        [sys.executable, "-m", "experiments.run", "--config=configs/gan_mlp.py:smoke",
+         f"--workdir={workdir}", f"--jax_cache_dir={JAX_CACHE}", *extra],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def wait_for_checkpoint(workdir, process, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if (workdir / "checkpoints" / "20").is_dir():  # finalised (renamed) checkpoint
+            return
+        assert process.poll() is None, process.stdout.read()
+        time.sleep(0.05)
+    raise AssertionError("no checkpoint appeared")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_command_resumes_to_the_uninterrupted_result(tmp_path, one_device, sig):
+    """Kill (-9) or Ctrl-C the real command mid-run, re-run it, and get the uninterrupted result."""
+    slow = ["--config.train.total_steps=3000", "--config.checkpoint.every=20"]
+    workdir = tmp_path / "killed"
+    process = run_command(workdir, *slow)
+    wait_for_checkpoint(workdir, process)
+    process.send_signal(sig)
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode != 0
+    if sig == signal.SIGINT:
+        assert "Interrupted: saved step" in output
+    saved = max(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+    assert 20 <= saved < 3000
+    resume_to = saved + 20
+    rerun = run_command(workdir, f"--config.train.total_steps={resume_to}", "--config.checkpoint.every=20")
+    output = rerun.communicate(timeout=120)[0]
+    assert rerun.returncode == 0, output
+    assert f"Resuming at step {saved}" in output
+
+    straight = train("configs/gan_mlp.py:smoke", tmp_path / "straight", one_device,
+                     lambda c: c.train.update(total_steps=resume_to))
+    resumed = train("configs/gan_mlp.py:smoke", workdir, one_device,
+                    lambda c: c.train.update(total_steps=resume_to))  # loads, trains nothing
+    chex.assert_trees_all_close(resumed.g.params, straight.g.params, rtol=0, atol=0)
+    chex.assert_trees_all_close(resumed.d.params, straight.d.params, rtol=0, atol=0)
