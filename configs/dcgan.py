@@ -10,8 +10,11 @@ Arguments: the data set -- `digits` (default: scikit-learn's bundled 8x8 digits 
            `smoke` shrinks any of them to a seconds-long run (e.g. --config=configs/dcgan.py:smoke).
 CPU time:  digits: about 5 minutes on a 2-core CPU (3,000 steps, ~11 steps/s); mnist at 32x32:
            ~3 steps/s, so its 5,000 steps take about half an hour.
-Expected:  digits: the grid runs/dcgan/samples/step_0003000.png shows recognisable digits 0-9;
-           D(x) settles near 0.6-0.8 and D(G(z)) near 0.2-0.4 rather than at 1/2.
+Expected:  digits: runs/dcgan/samples/step_0003000.png shows 64 samples, most of them recognisable
+           digits (as blurry as the 8x8 originals scaled up), a minority malformed strokes. D wins
+           on this small data set (1,797 images): over the last 100 steps D(x) = 0.97,
+           D(G(z)) = 0.03 and V = -0.05, far from the equilibrium's 1/2, 1/2 and -log 4.
+           The run is deterministic: the same command reproduces these numbers exactly.
 """
 
 import ml_collections
