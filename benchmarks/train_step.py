@@ -31,8 +31,7 @@ class JaxStep:
         mesh = parallel.make_mesh()
         source = data.load(config.data)
         gan = trainer.build_gan(config, source.shape)
-        self.state = parallel.put_replicated(
-            state_lib.create(gan, config.seed, source.shape, False), mesh)
+        self.state = parallel.put_replicated(state_lib.create(gan, config.seed, source.shape, False), mesh)
         self.arrays = parallel.put_replicated(source.arrays, mesh)
         fn = parallel.jit_replicated(trainer.build_train_step(config, gan, source, mesh), mesh)
         start = time.perf_counter()
@@ -66,8 +65,11 @@ class TorchDCGANStep:
                 self.project = nn.Linear(z_dim, 4 * 4 * top, bias=False)
                 layers, ch = [nn.BatchNorm2d(top), nn.ReLU()], top
                 for _ in range(n - 1):
-                    layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
-                               nn.BatchNorm2d(ch // 2), nn.ReLU()]
+                    layers += [
+                        nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
+                        nn.BatchNorm2d(ch // 2),
+                        nn.ReLU(),
+                    ]
                     ch //= 2
                 layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
                 self.body = nn.Sequential(*layers)
@@ -77,8 +79,7 @@ class TorchDCGANStep:
 
         layers, ch = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2)], width
         for _ in range(n - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2),
-                       nn.LeakyReLU(0.2)]
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2)]
             ch *= 2
         layers += [nn.Conv2d(ch, 1, 4, 1, 0)]
         self.torch, self.batch, self.z_dim = torch, batch, z_dim
@@ -141,8 +142,9 @@ def main():
         import torch
 
         torch.set_num_threads(len(os.sched_getaffinity(0)))
-        rows.append((f"dcgan 32x32x1 b64, PyTorch {torch.__version__} eager",
-                     lambda: TorchDCGANStep(32, 1, 64)))
+        rows.append(
+            (f"dcgan 32x32x1 b64, PyTorch {torch.__version__} eager", lambda: TorchDCGANStep(32, 1, 64))
+        )
     except ImportError:
         print("(PyTorch not installed: pip install -e '.[bench]' for the comparison row)")
 
@@ -153,16 +155,17 @@ def main():
         compile_s.append(getattr(stepper, "compile_seconds", float("nan")))
         batches.append(64 if "b64" in name else 128)
     rates = [[] for _ in rows]
-    budget = [max(1, int(args.seconds * s.run(max(1, getattr(s, "steps_per_call", 1)))))
-              for s in steppers]
+    budget = [max(1, int(args.seconds * s.run(max(1, getattr(s, "steps_per_call", 1))))) for s in steppers]
     for _ in range(args.rounds):  # interleaved: every row once per round
         for i, stepper in enumerate(steppers):
             spc = getattr(stepper, "steps_per_call", 1)
             steps = max(spc, budget[i] // spc * spc)
             rates[i].append(stepper.run(steps))
 
-    print(f"\n{jax.default_backend()} x{jax.device_count()}, jax {jax.__version__}, "
-          f"{args.rounds} interleaved rounds, median")
+    print(
+        f"\n{jax.default_backend()} x{jax.device_count()}, jax {jax.__version__}, "
+        f"{args.rounds} interleaved rounds, median"
+    )
     print(f"| {'step':<48} | compile s | steps/s | images/s |")
     print(f"|{'-' * 50}|-----------|---------|----------|")
     medians = [statistics.median(r) for r in rates]

@@ -6,8 +6,10 @@ the 2-D experiments of VEEGAN and PacGAN: z in R^2, G with 4 hidden layers of 40
 D with 3 hidden layers of 200 maxout units (5 pieces), Adam 1e-4 (beta1 0.5), batch 128.
 
 Command:   python -m experiments.run --config=configs/gan_mlp.py --workdir=runs/ring
-Arguments: `ring` (default), `grid`, `gaussian1d`; `smoke` shrinks any of them to a seconds-long run
-           (e.g. --config=configs/gan_mlp.py:grid,smoke).
+Arguments: `ring` (default), `grid`, `hd1200` (VEEGAN's 1200-D, 10-mode set), `gaussian1d`;
+           `smoke` shrinks any of them to a seconds-long run (e.g. --config=configs/gan_mlp.py:grid,smoke).
+Metrics:   mode coverage every 2,500 steps (optimal-D distance for gaussian1d), in eval.jsonl and
+           eval_<step>.json; `python -m experiments.evaluate --workdir=runs/ring` adds Parzen.
 CPU time:  about 2.5 minutes on a 2-core CPU (10,000 steps, ~70 steps/s; arithmetic-bound).
 Expected:  runs/ring/samples/step_0010000.png shows G's 2,500 samples over the 8 mode centres:
            with seed 0 all 8 are covered, the samples tight on them with a few stragglers between
@@ -21,7 +23,7 @@ import ml_collections
 
 from gan_jax.config import base_config
 
-DATASETS = ("ring", "grid", "gaussian1d")
+DATASETS = ("ring", "grid", "hd1200", "gaussian1d")
 
 
 def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
@@ -33,20 +35,37 @@ def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
 
     c = base_config()
     c.data.name = dataset
-    c.model = ml_collections.ConfigDict(dict(
-        name="mlp", z_dim=2,
-        g_width=400, g_depth=4, g_mult=1.0, g_activation="relu", g_output="linear",
-        d_width=200, d_depth=3, d_mult=1.0, d_activation="maxout", maxout_pieces=5,
-    ))
+    c.model = ml_collections.ConfigDict(
+        dict(
+            name="mlp",
+            z_dim=2,
+            g_width=400,
+            g_depth=4,
+            g_mult=1.0,
+            g_activation="relu",
+            g_output="linear",
+            d_width=200,
+            d_depth=3,
+            d_mult=1.0,
+            d_activation="maxout",
+            maxout_pieces=5,
+        )
+    )
     c.optim.g.lr = c.optim.d.lr = 1e-4
     c.train.update(batch_size=128, total_steps=10_000, steps_per_call=100)
     c.log.update(every=500, sample_every=2_500, num_samples=2_500)
     c.checkpoint.update(every=2_500, keep=3)
+    c.eval.update(
+        every=2_500,
+        metrics="optimal_d" if dataset == "gaussian1d" else "modes",
+        parzen_log10_bandwidths=(-3.0, 0.0, 13),
+    )  # the ring's std is 0.01
 
     if "smoke" in options:
         c.model.update(g_width=32, g_depth=2, d_width=16, d_depth=2)
         c.train.update(batch_size=64, total_steps=40, steps_per_call=10)
         c.log.update(every=20, sample_every=20, num_samples=256)
         c.checkpoint.update(every=20, keep=2)
+        c.eval.update(every=20, parzen_samples=500, parzen_valid=100, parzen_test=500)
     c.lock()  # a mistyped key now fails instead of silently adding a new one
     return c

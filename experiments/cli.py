@@ -1,10 +1,27 @@
 """Command-line helpers shared by the experiment entry points (only experiments/ reads flags)."""
 
 import importlib.util
+import os
 import pathlib
 import sys
 
 import ml_collections
+from absl import flags
+
+_JAX_CACHE = flags.DEFINE_string(
+    "jax_cache_dir",
+    os.path.expanduser("~/.cache/gan_jax/jax"),
+    "JAX's persistent compilation cache ('' turns it off): later runs of a config skip compiling.",
+)
+
+
+def enable_compilation_cache() -> None:
+    """Turn on JAX's persistent compilation cache at --jax_cache_dir (after flags are parsed)."""
+    import jax
+
+    if _JAX_CACHE.value:
+        jax.config.update("jax_compilation_cache_dir", _JAX_CACHE.value)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def load_config(spec: str) -> ml_collections.ConfigDict:
@@ -25,8 +42,9 @@ def unknown_override(config: ml_collections.ConfigDict, key: str) -> str | None:
         if not isinstance(node, ml_collections.ConfigDict) or part not in node:
             where = ".".join(walked) or "the config"
             options = sorted(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
-            return (f"Unknown config key {key!r}: {where} has no field {part!r}"
-                    + (f" (it has {options})." if options else "."))
+            return f"Unknown config key {key!r}: {where} has no field {part!r}" + (
+                f" (it has {options})." if options else "."
+            )
         node = node[part]
         walked.append(part)
     return None
@@ -38,7 +56,7 @@ def check_overrides(argv: list[str]) -> None:
     ml_collections reports these as a bare KeyError deep in a traceback; this runs first.
     """
     specs = [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
-    keys = [a[len("--config."):].split("=", 1)[0] for a in argv if a.startswith("--config.")]
+    keys = [a[len("--config.") :].split("=", 1)[0] for a in argv if a.startswith("--config.")]
     if not specs or not keys:
         return
     config = load_config(specs[-1])

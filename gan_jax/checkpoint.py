@@ -19,9 +19,7 @@ class CheckpointError(RuntimeError):
 
 class Checkpoints:
     def __init__(self, directory: pathlib.Path, keep: int):
-        options = ocp.CheckpointManagerOptions(
-            max_to_keep=keep, create=True, cleanup_tmp_directories=True
-        )
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=True)
         self.directory = pathlib.Path(directory).absolute()
         self._manager = ocp.CheckpointManager(self.directory, options=options)
 

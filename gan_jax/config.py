@@ -8,24 +8,61 @@ types cannot: values that only make sense together, before anything is compiled 
 import ml_collections
 
 # Keys that may differ between a run and its resumption (extend a run, log more often, ...).
-RESUMABLE_CHANGES = ("train.total_steps", "log.", "checkpoint.", "data.data_dir", "data.download")
+RESUMABLE_CHANGES = (
+    "train.total_steps",
+    "log.",
+    "checkpoint.",
+    "eval.",
+    "data.data_dir",
+    "data.download",
+)
 
 
 def base_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0
-    c.data = ml_collections.ConfigDict(dict(
-        name="", split="train", image_size=0, data_dir="", download=True,
-    ))
+    c.data = ml_collections.ConfigDict(
+        dict(
+            name="",
+            split="train",
+            image_size=0,
+            data_dir="",
+            download=True,
+        )
+    )
     c.model = ml_collections.ConfigDict(dict(name="", z_dim=100))
     c.loss = ml_collections.ConfigDict(dict(d="minimax", g="non_saturating"))
     adam = dict(name="adam", lr=2e-4, b1=0.5, b2=0.999)
     c.optim = ml_collections.ConfigDict(dict(g=dict(adam), d=dict(adam)))
-    c.train = ml_collections.ConfigDict(dict(
-        batch_size=128, total_steps=1000, d_steps=1, g_steps=1, steps_per_call=1, ema_decay=0.0,
-    ))
+    c.train = ml_collections.ConfigDict(
+        dict(
+            batch_size=128,
+            total_steps=1000,
+            d_steps=1,
+            g_steps=1,
+            steps_per_call=1,
+            ema_decay=0.0,
+        )
+    )
     c.log = ml_collections.ConfigDict(dict(every=100, sample_every=500, num_samples=64))
     c.checkpoint = ml_collections.ConfigDict(dict(every=1000, keep=3))
+    # Metrics (gan_jax/evaluation.py); every=0: only `python -m experiments.evaluate` runs them.
+    c.eval = ml_collections.ConfigDict(
+        dict(
+            every=0,
+            metrics="",
+            seed=0,
+            classifier="",
+            num_samples=10_000,
+            mode_samples=2_500,
+            stacked_samples=26_000,
+            equilibrium_batches=10,
+            parzen_samples=10_000,
+            parzen_valid=1_000,
+            parzen_test=10_000,
+            parzen_log10_bandwidths=(-1.0, 0.0, 10),  # np.logspace(*...): Goodfellow et al.'s grid
+        )
+    )
     return c
 
 
@@ -38,14 +75,18 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ValueError(f"config.train.ema_decay={t.ema_decay} must be in [0, 1) (0 = no EMA).")
     if t.batch_size < 1 or t.total_steps < 1 or t.steps_per_call < 1:
         raise ValueError("config.train.batch_size, total_steps and steps_per_call must be >= 1.")
-    for key in ("train.total_steps", "log.every", "log.sample_every", "checkpoint.every"):
+    for key in ("train.total_steps", "log.every", "log.sample_every", "checkpoint.every", "eval.every"):
         section, name = key.split(".")
         value = config[section][name]
+        if key == "eval.every" and value == 0:
+            continue
         if value < 1 or value % t.steps_per_call:
             raise ValueError(
                 f"config.{key}={value} must be a positive multiple of "
                 f"config.train.steps_per_call={t.steps_per_call} (steps run in chunks of that size)."
             )
+    if config.eval.every and not config.eval.metrics:
+        raise ValueError("config.eval.every > 0 needs config.eval.metrics (comma-separated names).")
     if config.checkpoint.keep < 1:
         raise ValueError("config.checkpoint.keep must be >= 1.")
 

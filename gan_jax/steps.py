@@ -75,8 +75,9 @@ def make_updates(
             fake_logits, stats = apply_net(gan.discriminator, variables, fake, train=True)
             return d_loss_fn(real_logits, fake_logits), (real_logits, fake_logits, stats)
 
-        (value, (real_logits, fake_logits, stats)), grads = jax.value_and_grad(
-            loss, has_aux=True)(state.d.params)
+        (value, (real_logits, fake_logits, stats)), grads = jax.value_and_grad(loss, has_aux=True)(
+            state.d.params
+        )
         metrics = {
             "d_loss": value,
             "V": losses.value_function(real_logits, fake_logits),
@@ -125,8 +126,9 @@ def make_train_step(
         for j in range(g_steps):
             state, metrics_g = g_update(state, jax.random.fold_in(key, d_steps + j))
         if state.g_ema is not None:
-            state = state.replace(g_ema=optax.incremental_update(
-                state.g.variables, state.g_ema, step_size=1.0 - ema_decay))
+            state = state.replace(
+                g_ema=optax.incremental_update(state.g.variables, state.g_ema, step_size=1.0 - ema_decay)
+            )
         return state.replace(step=state.step + 1), {**metrics_d, **metrics_g}
 
     return train_step

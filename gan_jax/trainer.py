@@ -16,7 +16,7 @@ import ml_collections
 import numpy as np
 
 from gan_jax import config as config_lib
-from gan_jax import data, models, optim, parallel, steps, writers
+from gan_jax import data, evaluation, models, optim, parallel, steps, writers
 from gan_jax import state as state_lib
 from gan_jax.checkpoint import Checkpoints
 from gan_jax.data import DataSource
@@ -29,16 +29,28 @@ class NonFiniteError(FloatingPointError):
 
 def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...]) -> GAN:
     generator, discriminator = models.build(config.model, data_shape)
-    return GAN(generator, discriminator, optim.make(config.optim.g, "g"),
-               optim.make(config.optim.d, "d"), config.model.z_dim)
+    return GAN(
+        generator,
+        discriminator,
+        optim.make(config.optim.g, "g"),
+        optim.make(config.optim.d, "d"),
+        config.model.z_dim,
+    )
 
 
 def build_train_step(config: ml_collections.ConfigDict, gan: GAN, source: DataSource, mesh=None):
     """The un-jitted multi-step function (state, arrays) -> (state, stacked metrics)."""
     t = config.train
     train_step = steps.make_train_step(
-        gan, source, t.batch_size, t.d_steps, t.g_steps, config.loss.d, config.loss.g,
-        t.ema_decay, shard_batch=parallel.batch_constraint(mesh),
+        gan,
+        source,
+        t.batch_size,
+        t.d_steps,
+        t.g_steps,
+        config.loss.d,
+        config.loss.g,
+        t.ema_decay,
+        shard_batch=parallel.batch_constraint(mesh),
     )
     return steps.make_multi_step(train_step, t.steps_per_call)
 
@@ -119,8 +131,17 @@ class _Outputs:
                 self.writer.image(tag, grid, step)
             else:
                 title = f"{self.source.name}: {len(x)} samples of G at step {step}"
-                writers.save_points_figure(x, self.source.modes, self.source.mode_std, title, path)
+                writers.save_points_figure(x, self.source.mixture, title, path)
         writers.save_curves(self.writer.rows, self.workdir / "curves.png")
+
+    def evaluation(self, evaluator: evaluation.Evaluator, state: GANState, step: int) -> dict:
+        """All processes compute (the generator is sharded over them); process 0 writes."""
+        results = evaluator(state, step)
+        if self.writer.enabled:
+            evaluation.write(results, self.workdir)
+            evaluator.figures(state, results, self.workdir / f"eval_{step}")
+            self.writer.write(step, evaluation.scalars(results), log="eval")
+        return results
 
 
 def train_and_evaluate(
@@ -153,12 +174,18 @@ def train_and_evaluate(
         return state
 
     arrays = parallel.put_replicated(source.arrays, mesh)
+    evaluator = None
+    if config.eval.every:
+        metrics = evaluation.parse_metrics(config.eval.metrics)
+        evaluator = evaluation.Evaluator(config, gan, source, metrics, arrays)
     step_fn = parallel.jit_replicated(build_train_step(config, gan, source, mesh), mesh)
     timer = writers.Timer()
     train_fn = step_fn.lower(state, arrays).compile()  # later shape changes fail, never recompile
     compile_seconds = timer.lap()
-    print(f"{'Resuming at' if start else 'Starting from'} step {step} on {mesh.devices.size} "
-          f"{jax.default_backend()} device(s); compiled in {compile_seconds:.1f}s.")
+    print(
+        f"{'Resuming at' if start else 'Starting from'} step {step} on {mesh.devices.size} "
+        f"{jax.default_backend()} device(s); compiled in {compile_seconds:.1f}s."
+    )
 
     spc, buffer, last_saved = config.train.steps_per_call, _MetricBuffer(), start
     train_start, means = time.perf_counter(), {}
@@ -176,6 +203,9 @@ def train_and_evaluate(
                 writer.progress(step, rate, means)
             if step % config.log.sample_every == 0 or done:
                 outputs.samples(state, step)
+            if evaluator is not None and (step % config.eval.every == 0 or done):
+                buffer.check(last_saved, ckpts.directory)
+                outputs.evaluation(evaluator, state, step)
             if step % config.checkpoint.every == 0 or done:
                 buffer.check(last_saved, ckpts.directory)
                 last_saved = ckpts.save(state)
@@ -196,6 +226,28 @@ def train_and_evaluate(
         f"Outputs in {workdir}."
     )
     return state
+
+
+def restore_run(workdir: str, step: int | None = None, devices: Sequence | None = None):
+    """(config, gan, source, state) of the checkpoint at `step` (default: the latest) of a run."""
+    workdir = pathlib.Path(workdir)
+    path = workdir / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{workdir} is not a run directory: it has no config.json.")
+    config = config_lib.base_config()  # keys added to the schema since the run get their defaults
+    config.update(json.loads(path.read_text()))
+    ckpts = Checkpoints(workdir / "checkpoints", config.checkpoint.keep)
+    available = ckpts.steps()
+    step = ckpts.latest_step() if step is None else step
+    if step is None or step not in available:
+        ckpts.close()
+        raise FileNotFoundError(f"No checkpoint of step {step} in {ckpts.directory}; it has {available}.")
+    source = data.load(config.data)
+    gan = build_gan(config, source.shape)
+    state = state_lib.create(gan, config.seed, source.shape, config.train.ema_decay > 0)
+    state = ckpts.restore(step, parallel.put_replicated(state, parallel.make_mesh(devices)))
+    ckpts.close()
+    return config, gan, source, state
 
 
 def _save_on_interrupt(state, buffer: _MetricBuffer, ckpts: Checkpoints, last_saved) -> None:

@@ -31,12 +31,14 @@ def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
     pixels = np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
     for i, image in enumerate(pixels):
         r, col = divmod(i, columns)
-        grid[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + col * (w + 1):1 + col * (w + 1) + w] = image
+        grid[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + col * (w + 1) : 1 + col * (w + 1) + w] = image
     return grid
 
 
-def save_image_grid(images: np.ndarray, path: pathlib.Path, scale: int = 1) -> np.ndarray:
-    grid = image_grid(images)
+def save_image_grid(
+    images: np.ndarray, path: pathlib.Path, scale: int = 1, columns: int | None = None
+) -> np.ndarray:
+    grid = image_grid(images, columns)
     picture = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
@@ -45,26 +47,108 @@ def save_image_grid(images: np.ndarray, path: pathlib.Path, scale: int = 1) -> n
     return grid
 
 
-def save_points_figure(samples: np.ndarray, modes: np.ndarray, mode_std: float, title: str,
-                       path: pathlib.Path) -> None:
-    """2-D: generated samples over the mode centres; 1-D: their histogram over the data density."""
+def save_points_figure(
+    samples: np.ndarray, mixture, title: str, path: pathlib.Path, captured: np.ndarray | None = None
+) -> None:
+    """2-D: samples over the mode centres (captured ones filled, when given); 1-D: histogram of
+    the samples over the data density. Higher-dimensional data are not plotted."""
+    means, std = mixture.means, float(mixture.noise_std.max())
+    if samples.shape[1] > 2:
+        return
     fig, ax = plt.subplots(figsize=(5, 5) if samples.shape[1] == 2 else (6, 3.5))
     if samples.shape[1] == 2:
         ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.5, label="G(z)")
-        ax.scatter(modes[:, 0], modes[:, 1], marker="x", c="red", s=40, label="mode centres")
-        span = np.abs(modes).max() + 1.0
+        ax.scatter(means[:, 0], means[:, 1], marker="x", c="red", s=40, label="mode centres")
+        if captured is not None:
+            ax.scatter(
+                means[captured, 0],
+                means[captured, 1],
+                s=120,
+                facecolors="none",
+                edgecolors="green",
+                label="captured",
+            )
+        span = np.abs(means).max() + 1.0
         ax.set(xlim=(-span, span), ylim=(-span, span), aspect="equal")
     else:
-        lo, hi = modes.min() - 5 * mode_std, modes.max() + 5 * mode_std
+        lo, hi = means.min() - 5 * std, means.max() + 5 * std
         grid = np.linspace(lo, hi, 400)
-        density = np.mean([np.exp(-0.5 * ((grid - m) / mode_std) ** 2) for m in modes[:, 0]], 0)
-        ax.plot(grid, density / (mode_std * np.sqrt(2 * np.pi)), "k--", label="p_data")
+        density = np.mean([np.exp(-0.5 * ((grid - m) / std) ** 2) for m in means[:, 0]], 0)
+        ax.plot(grid, density / (std * np.sqrt(2 * np.pi)), "k--", label="p_data")
         ax.hist(samples[:, 0], bins=80, range=(lo, hi), density=True, alpha=0.6, label="p_g")
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
+
+
+def save_mode_histogram(counts: Sequence[int], path: pathlib.Path) -> None:
+    """High-quality samples per mode, against the uniform share."""
+    counts = np.asarray(counts)
+    fig, ax = plt.subplots(figsize=(max(4, 0.25 * len(counts)), 3))
+    ax.bar(np.arange(len(counts)), counts)
+    if counts.sum():
+        ax.axhline(counts.sum() / len(counts), color="k", ls="--", lw=0.8, label="uniform")
+        ax.legend(fontsize=8)
+    ax.set(
+        xlabel="mode",
+        ylabel="high-quality samples",
+        title=f"{int((counts > 0).sum())}/{len(counts)} modes captured",
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+
+
+def save_equilibrium_figure(
+    panels: Sequence[tuple[int, dict]], path: pathlib.Path, max_panels: int = 5
+) -> None:
+    """Goodfellow et al. 2014, Figure 1, one panel per (step, curves): p_data (black dots), p_g
+    (green), D (blue dashes) and the optimal D* = p_data / (p_data + p_g) (grey)."""
+    if len(panels) > max_panels:  # evenly spaced, always including the first and the last
+        panels = [panels[i] for i in np.linspace(0, len(panels) - 1, max_panels).round().astype(int)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
+    for ax, (step, curves) in zip(axes[0], panels, strict=True):
+        x = curves["x"]
+        ax.plot(x, curves["p_data"], "k:", lw=2, label="p_data")
+        ax.plot(x, curves["p_g"], "g-", label="p_g (KDE)")
+        right = ax.twinx()
+        right.plot(x, curves["d"], "b--", label="D(x)")
+        right.plot(x, curves["d_star"], color="0.5", label="D*(x)")
+        right.axhline(0.5, color="k", lw=0.5)
+        right.set(ylim=(0, 1))
+        ax.set(xlabel="x", title=f"step {step}")
+    handles = [h for a in (ax, right) for h in a.get_legend_handles_labels()[0]]
+    labels = [h for a in (ax, right) for h in a.get_legend_handles_labels()[1]]
+    axes[0, 0].set_ylabel("density")
+    right.set_ylabel("discriminator")
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, bbox_to_anchor=(0.5, -0.08))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+
+
+def save_real_vs_generated(real: np.ndarray, fake: np.ndarray, path: pathlib.Path) -> None:
+    """Real images (left block) beside generated ones (right block), same layout."""
+    left, right = image_grid(real, columns=8), image_grid(fake, columns=8)
+    gap = np.full((left.shape[0], 8, left.shape[2]), 255, np.uint8)
+    grid = np.concatenate([left, gap, right], axis=1)
+    picture = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+    scale = max(1, 96 // real.shape[1])
+    picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST).save(path)
+
+
+def save_nearest_neighbours(samples: np.ndarray, pool: np.ndarray, path: pathlib.Path) -> None:
+    """Each generated sample (top row) above its nearest real image in pixel L2 (bottom row):
+    a memorisation check."""
+    flat = pool.reshape(len(pool), -1).astype(np.float64)
+    queries = samples.reshape(len(samples), -1).astype(np.float64)
+    d = (queries**2).sum(1)[:, None] + (flat**2).sum(1)[None] - 2 * queries @ flat.T
+    nearest = pool[d.argmin(1)]
+    save_image_grid(
+        np.concatenate([samples, nearest]), path, scale=max(1, 96 // samples.shape[1]), columns=len(samples)
+    )
 
 
 def save_curves(rows: Sequence[dict], path: pathlib.Path) -> None:
@@ -99,40 +183,51 @@ def format_duration(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
-class MetricWriter:
-    """metrics.jsonl + TensorBoard events + one console line per logged interval."""
+class JsonlLog:
+    """An append-only JSONL file of {"step": ..., ...} rows, cut back to `start_step` on resume."""
 
-    def __init__(self, workdir: pathlib.Path, start_step: int, total_steps: int, enabled: bool):
-        self.enabled = enabled
-        self.path = workdir / "metrics.jsonl"
-        self.rows = self._read_rows(start_step) if enabled else []
-        self.total_steps = total_steps
-        self._tb = None
-        if enabled:
-            from tensorboardX import SummaryWriter
+    def __init__(self, path: pathlib.Path, start_step: int):
+        self.path = path
+        rows = []
+        if path.exists():
+            rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        self.rows = [r for r in rows if r["step"] <= start_step]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(r) + "\n" for r in self.rows))
 
-            self._rewrite_rows()
-            self._tb = SummaryWriter(str(workdir / "tensorboard"), purge_step=start_step + 1)
-
-    def _read_rows(self, start_step: int) -> list[dict]:
-        if not self.path.exists():
-            return []
-        rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
-        return [r for r in rows if r["step"] <= start_step]
-
-    def _rewrite_rows(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in self.rows))
-
-    def write(self, step: int, scalars: dict[str, float]) -> None:
-        if not self.enabled:
-            return
-        row = {"step": step, **scalars}
+    def append(self, row: dict) -> None:
         self.rows.append(row)
         with self.path.open("a") as f:
             f.write(json.dumps(row) + "\n")
+
+
+class MetricWriter:
+    """metrics.jsonl and eval.jsonl + TensorBoard events + one console line per logged interval."""
+
+    def __init__(self, workdir: pathlib.Path, start_step: int, total_steps: int, enabled: bool):
+        self.enabled = enabled
+        self.total_steps = total_steps
+        self._logs, self._tb = {}, None
+        if enabled:
+            from tensorboardX import SummaryWriter
+
+            for name in ("metrics", "eval"):
+                self._logs[name] = JsonlLog(workdir / f"{name}.jsonl", start_step)
+            self._tb = SummaryWriter(str(workdir / "tensorboard"), purge_step=start_step + 1)
+
+    @property
+    def rows(self) -> list[dict]:
+        return self._logs["metrics"].rows if self.enabled else []
+
+    def write(self, step: int, scalars: dict[str, float], log: str = "metrics") -> None:
+        """One row of `log` ('metrics' or 'eval'); TensorBoard tags get the prefix 'eval/'
+        for evaluation scalars."""
+        if not self.enabled:
+            return
+        self._logs[log].append({"step": step, **scalars})
+        prefix = "" if log == "metrics" else f"{log}/"
         for key, value in scalars.items():
-            self._tb.add_scalar(key, value, step)
+            self._tb.add_scalar(prefix + key, value, step)
 
     def image(self, tag: str, grid: np.ndarray, step: int) -> None:
         if self.enabled:
@@ -147,7 +242,8 @@ class MetricWriter:
             f"step {step}/{self.total_steps} ({100 * step / self.total_steps:.0f}%)  "
             f"{steps_per_sec:.1f} steps/s  ETA {format_duration(eta) if eta == eta else '?'}  "
             f"{shown}",
-            file=sys.stderr, flush=True,
+            file=sys.stderr,
+            flush=True,
         )
 
     def close(self) -> None:

@@ -13,9 +13,27 @@ from experiments import cli
 from gan_jax import config as config_lib
 
 CONFIGS = {
-    "configs/gan_mlp.py": ["", "ring", "grid", "gaussian1d", "ring,smoke", "grid,smoke", "gaussian1d,smoke"],
-    "configs/dcgan.py": ["", "digits", "mnist", "fashion_mnist", "cifar10", "celeb_a", "smoke",
-                         "cifar10,smoke"],
+    "configs/gan_mlp.py": [
+        "",
+        "ring",
+        "grid",
+        "hd1200",
+        "gaussian1d",
+        "ring,smoke",
+        "grid,smoke",
+        "gaussian1d,smoke",
+    ],
+    "configs/dcgan.py": [
+        "",
+        "digits",
+        "mnist",
+        "stacked_mnist",
+        "fashion_mnist",
+        "cifar10",
+        "celeb_a",
+        "smoke",
+        "cifar10,smoke",
+    ],
 }
 
 
@@ -52,16 +70,20 @@ def parse(*args):
 
 
 def test_command_line_overrides():
-    config = parse(f"--config={REPO}/configs/dcgan.py:smoke", "--config.optim.d.lr=1e-4",
-                   "--config.train.d_steps=2")
+    config = parse(
+        f"--config={REPO}/configs/dcgan.py:smoke", "--config.optim.d.lr=1e-4", "--config.train.d_steps=2"
+    )
     assert config.optim.d.lr == 1e-4 and config.train.d_steps == 2
 
 
 def test_unknown_key_is_named():
     with pytest.raises(AttributeError, match="^\"'learning_rate'\"$"):  # ml_collections alone
         parse(f"--config={REPO}/configs/dcgan.py", "--config.optim.d.learning_rate=1e-4")
-    with pytest.raises(SystemExit, match=r"'optim.d.learning_rate': optim.d has no field "
-                                         r"'learning_rate' \(it has \['b1', 'b2', 'lr', 'name'\]\)"):
+    with pytest.raises(
+        SystemExit,
+        match=r"'optim.d.learning_rate': optim.d has no field "
+        r"'learning_rate' \(it has \['b1', 'b2', 'lr', 'name'\]\)",
+    ):
         cli.check_overrides(["run", f"--config={REPO}/configs/dcgan.py", "--config.optim.d.learning_rate=1"])
     with pytest.raises(SystemExit, match="'optimizer.lr': the config has no field 'optimizer'"):
         cli.check_overrides(["run", f"--config={REPO}/configs/dcgan.py", "--config.optimizer.lr=1"])
@@ -70,9 +92,19 @@ def test_unknown_key_is_named():
 
 def test_run_command_names_a_bad_override(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "experiments.run", "--config=configs/gan_mlp.py:smoke",
-         f"--workdir={tmp_path}", "--config.model.d_multiplier=2"],
-        cwd=REPO, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "experiments.run",
+            "--config=configs/gan_mlp.py:smoke",
+            f"--workdir={tmp_path}",
+            "--config.model.d_multiplier=2",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "Unknown config key 'model.d_multiplier'" in result.stderr
     assert not any(tmp_path.iterdir())  # nothing was written
@@ -83,11 +115,14 @@ def test_wrong_type_is_named():
         parse(f"--config={REPO}/configs/dcgan.py", "--config.train.batch_size=big")
 
 
-@pytest.mark.parametrize("key,value,message", [
-    ("log.every", 15, "log.every=15 must be a positive multiple"),
-    ("train.ema_decay", 1.0, "ema_decay"),
-    ("train.d_steps", 0, "d_steps"),
-])
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("log.every", 15, "log.every=15 must be a positive multiple"),
+        ("train.ema_decay", 1.0, "ema_decay"),
+        ("train.d_steps", 0, "d_steps"),
+    ],
+)
 def test_inconsistent_values_fail(key, value, message):
     config = load_config("configs/gan_mlp.py")
     section, name = key.split(".")
@@ -103,7 +138,16 @@ def test_resume_conflicts_ignore_resumable_keys():
 
 
 def test_repo_layout():
-    for path in ("gan_jax", "experiments", "configs", "tests", "benchmarks", "requirements.txt",
-                 "setup.cfg", "README.md", ".ci/run"):
+    for path in (
+        "gan_jax",
+        "experiments",
+        "configs",
+        "tests",
+        "benchmarks",
+        "requirements.txt",
+        "setup.cfg",
+        "README.md",
+        ".ci/run",
+    ):
         assert (REPO / path).exists(), path
     assert pathlib.Path(REPO / ".ci/run").stat().st_mode & 0o111

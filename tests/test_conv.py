@@ -13,15 +13,19 @@ DN = ("NHWC", "HWIO", "NHWC")
 
 
 def reference_conv(u, w, stride, pad):
-    return lax.conv_general_dilated(u, w, (stride, stride), ((pad, pad), (pad, pad)),
-                                    dimension_numbers=DN)
+    return lax.conv_general_dilated(u, w, (stride, stride), ((pad, pad), (pad, pad)), dimension_numbers=DN)
 
 
 def flax_conv_transpose(x, w, stride, pad):
     k, lax_pad = w.shape[0], w.shape[0] - 1 - pad
-    layer = nn.ConvTranspose(w.shape[2], (k, k), strides=(stride, stride),
-                             padding=((lax_pad, lax_pad),) * 2, transpose_kernel=True,
-                             use_bias=False)
+    layer = nn.ConvTranspose(
+        w.shape[2],
+        (k, k),
+        strides=(stride, stride),
+        padding=((lax_pad, lax_pad),) * 2,
+        transpose_kernel=True,
+        use_bias=False,
+    )
     return layer.apply({"params": {"kernel": w}}, x)
 
 
@@ -43,19 +47,22 @@ def assert_same_values_and_grads(fn, ref, a, b):
         np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("hw,k,stride,pad", [
-    (16, 4, 2, 1),  # DCGAN's downsampling layer
-    (4, 4, 1, 0),  # DCGAN D's last layer: 4x4 valid -> 1x1
-    (9, 3, 2, 1),  # odd size: the gradient paddings must absorb the remainder
-    (8, 3, 1, 1),
-])
+@pytest.mark.parametrize(
+    "hw,k,stride,pad",
+    [
+        (16, 4, 2, 1),  # DCGAN's downsampling layer
+        (4, 4, 1, 0),  # DCGAN D's last layer: 4x4 valid -> 1x1
+        (9, 3, 2, 1),  # odd size: the gradient paddings must absorb the remainder
+        (8, 3, 1, 1),
+    ],
+)
 def test_conv2d_matches_lax(hw, k, stride, pad):
     ku, kw = jax.random.split(jax.random.PRNGKey(hw))
     u = jax.random.normal(ku, (3, hw, hw, 5))
     w = jax.random.normal(kw, (k, k, 5, 7))
     assert_same_values_and_grads(
-        lambda a, b: conv.conv2d(a, b, stride, pad), lambda a, b: reference_conv(a, b, stride, pad),
-        u, w)
+        lambda a, b: conv.conv2d(a, b, stride, pad), lambda a, b: reference_conv(a, b, stride, pad), u, w
+    )
 
 
 @pytest.mark.parametrize("hw,k,stride,pad", [(4, 4, 2, 1), (8, 4, 2, 1), (5, 3, 2, 1), (6, 3, 1, 1)])
@@ -67,7 +74,10 @@ def test_conv2d_transpose_matches_flax(hw, k, stride, pad):
     assert out.shape[1] == conv.transposed_output_size(hw, k, stride, pad)
     assert_same_values_and_grads(
         lambda a, b: conv.conv2d_transpose(a, b, stride, pad),
-        lambda a, b: flax_conv_transpose(a, b, stride, pad), x, w)
+        lambda a, b: flax_conv_transpose(a, b, stride, pad),
+        x,
+        w,
+    )
 
 
 def test_transposed_conv_is_the_adjoint_of_conv():
@@ -91,7 +101,12 @@ def test_gradients_inside_scan_match():
         def body(w, _):
             g = jax.grad(lambda w: jnp.sum(jnp.tanh(conv_fn(u, w)) ** 2))(w)
             return w - 0.1 * g, None
+
         return jax.jit(lambda w: lax.scan(body, w, length=3)[0])(w0)
 
-    np.testing.assert_allclose(sgd(lambda u, w: conv.conv2d(u, w, 2, 1)),
-                               sgd(lambda u, w: reference_conv(u, w, 2, 1)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        sgd(lambda u, w: conv.conv2d(u, w, 2, 1)),
+        sgd(lambda u, w: reference_conv(u, w, 2, 1)),
+        rtol=1e-5,
+        atol=1e-6,
+    )

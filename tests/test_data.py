@@ -42,7 +42,7 @@ def test_mixture_samples_have_the_right_statistics(name, modes, std):
     source = data.load(data_cfg(name=name))
     batch = source.sample({}, jax.random.PRNGKey(0), jnp.int32(3), 20_000)
     x, label = np.asarray(batch["x"]), np.asarray(batch["label"])
-    residual = x - source.modes[label]
+    residual = x - source.mixture.means[label]
     np.testing.assert_allclose(residual.std(0), std, rtol=0.05)
     np.testing.assert_allclose(residual.mean(0), 0.0, atol=4 * std / np.sqrt(len(x)) * 3)
     counts = np.bincount(label, minlength=modes)
@@ -53,15 +53,22 @@ def test_mixture_samples_have_the_right_statistics(name, modes, std):
 
 def test_epoch_sampling_is_without_replacement():
     n, batch = 50, 8
-    arrays = {"x": jnp.arange(n, dtype=jnp.uint8).reshape(n, 1, 1, 1),
-              "label": jnp.arange(n, dtype=jnp.int32)}
+    arrays = {
+        "x": jnp.arange(n, dtype=jnp.uint8).reshape(n, 1, 1, 1),
+        "label": jnp.arange(n, dtype=jnp.int32),
+    }
     key = jax.random.PRNGKey(0)
     per_epoch = n // batch
-    epoch0 = np.concatenate([data.source.sample_epochs(arrays, key, jnp.int32(i), batch)["label"]
-                             for i in range(per_epoch)])
+    epoch0 = np.concatenate(
+        [data.source.sample_epochs(arrays, key, jnp.int32(i), batch)["label"] for i in range(per_epoch)]
+    )
     assert len(set(epoch0.tolist())) == per_epoch * batch  # no repeats within an epoch
-    epoch1 = np.concatenate([data.source.sample_epochs(arrays, key, jnp.int32(per_epoch + i), batch)["label"]
-                             for i in range(per_epoch)])
+    epoch1 = np.concatenate(
+        [
+            data.source.sample_epochs(arrays, key, jnp.int32(per_epoch + i), batch)["label"]
+            for i in range(per_epoch)
+        ]
+    )
     assert not np.array_equal(epoch0, epoch1)  # a new permutation each epoch
     first = data.source.sample_epochs(arrays, key, jnp.int32(0), batch)
     np.testing.assert_allclose(first["x"][:, 0, 0, 0], first["label"] / 127.5 - 1.0, rtol=1e-6)
@@ -144,3 +151,21 @@ def test_square_resize_crops_the_centre():
     tall = np.zeros((1, 6, 4, 1), np.uint8)
     tall[0, 1:5] = 200  # the centred 4x4 square
     np.testing.assert_array_equal(images.square_resize(tall, 0)[0, ..., 0], np.full((4, 4), 200))
+
+
+def test_stacked_mnist_stacks_three_independent_digits(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.arange(50, dtype=np.uint8) % 10
+    pics = (labels[:, None, None] * 20 + rng.integers(0, 5, (50, 8, 8))).astype(np.uint8)
+    write_idx(tmp_path / "train-images-idx3-ubyte", pics, False)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", labels, False)
+    source = data.load(data_cfg(name=f"stacked:idx:{tmp_path}"))
+    assert source.shape == (8, 8, 3) and source.num_classes == 1000
+    batch = source.sample(device_arrays(source), jax.random.PRNGKey(0), jnp.int32(2), 40)
+    x, label = np.asarray(batch["x"]), np.asarray(batch["label"])
+    # Each channel's picture encodes its digit (value // 20), and the label spells the triple.
+    digits = np.round((x[:, 0, 0, :] + 1) * 127.5).astype(int) // 20
+    np.testing.assert_array_equal(label, digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2])
+    assert not np.array_equal(digits[:, 0], digits[:, 1])  # channels drawn independently
+    with pytest.raises(ValueError, match="single-channel"):
+        data.load(data_cfg(name="stacked:ring"))

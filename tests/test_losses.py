@@ -28,9 +28,11 @@ def test_equilibrium_value_is_minus_log_4():
 def test_generator_losses_hand_computed():
     fake = jnp.array([math.log(3.0), -math.log(3.0)])  # D(G(z)) = 3/4, 1/4
     np.testing.assert_allclose(
-        losses.saturating_g_loss(fake), 0.5 * (math.log(0.25) + math.log(0.75)), rtol=1e-6)
+        losses.saturating_g_loss(fake), 0.5 * (math.log(0.25) + math.log(0.75)), rtol=1e-6
+    )
     np.testing.assert_allclose(
-        losses.non_saturating_g_loss(fake), -0.5 * (math.log(0.75) + math.log(0.25)), rtol=1e-6)
+        losses.non_saturating_g_loss(fake), -0.5 * (math.log(0.75) + math.log(0.25)), rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("logit", [-1e4, -200.0, 200.0, 1e4])

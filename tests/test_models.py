@@ -134,8 +134,9 @@ def test_mlp_shapes_and_widths():
 
 
 def test_build_by_name_and_errors():
-    cfg = ml_collections.ConfigDict(dict(
-        name="dcgan", z_dim=10, g_width=8, d_width=8, g_mult=1.0, d_mult=0.5, conv_impl="custom_vjp"))
+    cfg = ml_collections.ConfigDict(
+        dict(name="dcgan", z_dim=10, g_width=8, d_width=8, g_mult=1.0, d_mult=0.5, conv_impl="custom_vjp")
+    )
     g, d = models.build(cfg, (32, 32, 3))
     assert isinstance(g, DCGANGenerator) and g.channels == 3 and d.width_mult == 0.5
     with pytest.raises(ValueError, match="square images"):

@@ -108,10 +108,12 @@ def test_ema_of_generator_variables():
     decay = 0.9
     config, source, gan, state, arrays = setup(edit=lambda c: c.train.update(ema_decay=decay))
     assert state.g_ema is not None
-    new_state, _ = jax.jit(steps.make_train_step(
-        gan, source, config.train.batch_size, ema_decay=decay))(state, arrays)
-    expected = jax.tree.map(lambda old, new: decay * old + (1 - decay) * new,
-                            state.g.variables, new_state.g.variables)
+    new_state, _ = jax.jit(steps.make_train_step(gan, source, config.train.batch_size, ema_decay=decay))(
+        state, arrays
+    )
+    expected = jax.tree.map(
+        lambda old, new: decay * old + (1 - decay) * new, state.g.variables, new_state.g.variables
+    )
     chex.assert_trees_all_close(new_state.g_ema, expected, rtol=1e-6)
 
 

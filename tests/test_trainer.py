@@ -55,8 +55,7 @@ def assert_states_identical(a, b):
 
 def test_resume_is_bit_identical(tmp_path, one_device):
     straight = train("configs/dcgan.py:smoke", tmp_path / "straight", one_device)
-    train("configs/dcgan.py:smoke", tmp_path / "resumed", one_device,
-          lambda c: c.train.update(total_steps=4))
+    train("configs/dcgan.py:smoke", tmp_path / "resumed", one_device, lambda c: c.train.update(total_steps=4))
     resumed = train("configs/dcgan.py:smoke", tmp_path / "resumed", one_device)
     assert int(resumed.step) == 8
     assert_states_identical(straight, resumed)
@@ -103,9 +102,20 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path, one_device):
 def run_command(workdir, *extra):
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # one device, as a user has
     return subprocess.Popen(
-        [sys.executable, "-m", "experiments.run", "--config=configs/gan_mlp.py:smoke",
-         f"--workdir={workdir}", f"--jax_cache_dir={JAX_CACHE}", *extra],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "experiments.run",
+            "--config=configs/gan_mlp.py:smoke",
+            f"--workdir={workdir}",
+            f"--jax_cache_dir={JAX_CACHE}",
+            *extra,
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -139,9 +149,14 @@ def test_killed_command_resumes_to_the_uninterrupted_result(tmp_path, one_device
     assert rerun.returncode == 0, output
     assert f"Resuming at step {saved}" in output
 
-    straight = train("configs/gan_mlp.py:smoke", tmp_path / "straight", one_device,
-                     lambda c: c.train.update(total_steps=resume_to))
-    resumed = train("configs/gan_mlp.py:smoke", workdir, one_device,
-                    lambda c: c.train.update(total_steps=resume_to))  # loads, trains nothing
+    straight = train(
+        "configs/gan_mlp.py:smoke",
+        tmp_path / "straight",
+        one_device,
+        lambda c: c.train.update(total_steps=resume_to),
+    )
+    resumed = train(
+        "configs/gan_mlp.py:smoke", workdir, one_device, lambda c: c.train.update(total_steps=resume_to)
+    )  # loads, trains nothing
     chex.assert_trees_all_close(resumed.g.params, straight.g.params, rtol=0, atol=0)
     chex.assert_trees_all_close(resumed.d.params, straight.d.params, rtol=0, atol=0)

@@ -29,7 +29,7 @@ def square_resize(images: np.ndarray, size: int) -> np.ndarray:
     h, w = images.shape[1:3]
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
-    images = images[:, top:top + side, left:left + side]
+    images = images[:, top : top + side, left : left + side]
     if size in (0, side):
         return images
     resized = jax.image.resize(
@@ -38,14 +38,19 @@ def square_resize(images: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(np.clip(np.round(resized), 0, 255), dtype=np.uint8)
 
 
-def image_source(name: str, images: np.ndarray, labels: np.ndarray | None,
-                 num_classes: int | None) -> DataSource:
+def image_source(
+    name: str, images: np.ndarray, labels: np.ndarray | None, num_classes: int | None
+) -> DataSource:
     arrays = {"x": images}
     if labels is not None:
         arrays["label"] = labels.astype(np.int32)
     return DataSource(
-        name=name, kind="images", shape=tuple(images.shape[1:]), arrays=arrays,
-        sample=sample_epochs, num_classes=num_classes,
+        name=name,
+        kind="images",
+        shape=tuple(images.shape[1:]),
+        arrays=arrays,
+        sample=sample_epochs,
+        num_classes=num_classes,
     )
 
 
@@ -65,7 +70,7 @@ def read_idx(path: pathlib.Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()}).")
     ndim = raw[3]
-    dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[raw[2]]).newbyteorder(">")
     data = np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
@@ -112,8 +117,7 @@ def _tfds_chunks(ds, image_size: int) -> Iterator[tuple[np.ndarray, np.ndarray |
         yield square_resize(images, image_size), labels
 
 
-def load_tfds(name: str, split: str, image_size: int, data_dir: str | None,
-              download: bool) -> DataSource:
+def load_tfds(name: str, split: str, image_size: int, data_dir: str | None, download: bool) -> DataSource:
     import tensorflow_datasets as tfds
 
     try:

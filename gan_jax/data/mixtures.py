@@ -3,16 +3,37 @@
 `ring`  8 Gaussians, means (cos 2 pi k/8, sin 2 pi k/8), k = 0..7, std 0.01 (PacGAN's 2D-ring;
         eight *distinct* modes -- linspace(0, 2 pi, 8) would repeat one and give 7).
 `grid`  25 Gaussians, means {-4, -2, 0, 2, 4}^2, std 0.05 (PacGAN's 2D-grid).
+`hd1200` VEEGAN/PacGAN's 1200-D set of 10 modes: mode k is the constant vector OFFSETS[k] in all
+        1200 dimensions, plus N(0, 1) noise in dimensions 0-699 only.
 `gaussian1d`  one 1-D Gaussian N(4, 0.5^2), for the picture of D against p_data and p_g
         (Goodfellow et al. 2014, Figure 1).
-Modes are equally likely; the label of a sample is its mode.
+Modes are equally likely; the label of a sample is its mode. Each mixture carries the evaluation
+protocol of its paper (see gan_jax/metrics/mixtures.py).
 """
+
+import dataclasses
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from gan_jax.data.source import Batch, DataSource
+
+HD1200_OFFSETS = (-1.0, -0.5, 0.0, 0.5, -2.0, -2.5, 10.0, 0.25, -13.0, -5.5)
+HD1200_DIM, HD1200_NOISY_DIMS = 1200, 700
+
+
+@dataclasses.dataclass(frozen=True)
+class Mixture:
+    means: np.ndarray  # (modes, dim)
+    noise_std: np.ndarray  # (dim,): std around a mean in each dimension (0: constant there)
+    threshold: float  # high-quality threshold on the standardised distance
+    distance: str  # 'l2' or 'rms' (see gan_jax/metrics/mixtures.py)
+
+    @property
+    def metric_std(self) -> np.ndarray:
+        """Per-dimension scale of the distance: noise_std, with 1 where the data are constant."""
+        return np.where(self.noise_std > 0, self.noise_std, 1.0)
 
 
 def ring_means(num_modes: int = 8, radius: float = 1.0) -> np.ndarray:
@@ -24,31 +45,47 @@ def grid_means(values=(-4.0, -2.0, 0.0, 2.0, 4.0)) -> np.ndarray:
     return np.array([(x, y) for x in values for y in values], dtype=np.float64)
 
 
+def _isotropic(means: np.ndarray, std: float, threshold: float = 3.0) -> Mixture:
+    return Mixture(means, np.full(means.shape[1], std), threshold, "l2")
+
+
+def _hd1200() -> Mixture:
+    means = np.outer(HD1200_OFFSETS, np.ones(HD1200_DIM))
+    noise = np.where(np.arange(HD1200_DIM) < HD1200_NOISY_DIMS, 1.0, 0.0)
+    return Mixture(means, noise, 10.0, "rms")
+
+
 MIXTURES = {
-    "ring": (ring_means, 0.01),
-    "grid": (grid_means, 0.05),
-    "gaussian1d": (lambda: np.array([[4.0]]), 0.5),
+    "ring": lambda: _isotropic(ring_means(), 0.01),
+    "grid": lambda: _isotropic(grid_means(), 0.05),
+    "hd1200": _hd1200,
+    "gaussian1d": lambda: _isotropic(np.array([[4.0]]), 0.5),
 }
 
 
-def mixture_sampler(means: np.ndarray, std: float):
-    """Draws (label, x) with label uniform over the modes and x ~ N(means[label], std^2 I)."""
+def mixture_sampler(mixture: Mixture):
+    """Draws (label, x) with label uniform over the modes and x ~ N(means[label], noise_std^2)."""
+    means = mixture.means.astype(np.float32)
+    noise_std = mixture.noise_std.astype(np.float32)
 
     def sample(arrays: dict, key: jax.Array, draw: jax.Array, batch_size: int) -> Batch:
         del arrays
         k_mode, k_noise = jax.random.split(jax.random.fold_in(key, draw))
         labels = jax.random.randint(k_mode, (batch_size,), 0, len(means))
         noise = jax.random.normal(k_noise, (batch_size, means.shape[1]))
-        x = jnp.asarray(means, jnp.float32)[labels] + std * noise
-        return {"x": x, "label": labels}
+        return {"x": jnp.asarray(means)[labels] + noise_std * noise, "label": labels}
 
     return sample
 
 
 def load_mixture(name: str) -> DataSource:
-    make_means, std = MIXTURES[name]
-    means = make_means()
+    mixture = MIXTURES[name]()
     return DataSource(
-        name=name, kind="points", shape=(means.shape[1],), arrays={},
-        sample=mixture_sampler(means, std), num_classes=len(means), modes=means, mode_std=std,
+        name=name,
+        kind="points",
+        shape=(mixture.means.shape[1],),
+        arrays={},
+        sample=mixture_sampler(mixture),
+        num_classes=len(mixture.means),
+        mixture=mixture,
     )

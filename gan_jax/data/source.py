@@ -13,6 +13,7 @@ have labels (the mode index for mixtures).
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -30,8 +31,7 @@ class DataSource:
     arrays: dict[str, np.ndarray]
     sample: SampleFn
     num_classes: int | None = None
-    modes: np.ndarray | None = None  # mixture means (M, dim)
-    mode_std: float | None = None
+    mixture: Any = None  # data.mixtures.Mixture for synthetic mixtures: means, noise, protocol
 
     @property
     def num_examples(self) -> int | None:

@@ -24,9 +24,7 @@ def _build_mlp(cfg: ml_collections.ConfigDict, data_shape: tuple[int, ...]):
     for key in ("g_activation", "d_activation"):
         _check_choice(cfg[key], ACTIVATIONS, key)
     _check_choice(cfg.g_output, OUTPUTS, "g_output")
-    generator = MLPGenerator(
-        data_shape, cfg.g_width, cfg.g_depth, cfg.g_mult, cfg.g_activation, cfg.g_output
-    )
+    generator = MLPGenerator(data_shape, cfg.g_width, cfg.g_depth, cfg.g_mult, cfg.g_activation, cfg.g_output)
     discriminator = MLPDiscriminator(
         cfg.d_width, cfg.d_depth, cfg.d_mult, cfg.d_activation, cfg.maxout_pieces
     )
@@ -36,9 +34,7 @@ def _build_mlp(cfg: ml_collections.ConfigDict, data_shape: tuple[int, ...]):
 def _build_dcgan(cfg: ml_collections.ConfigDict, data_shape: tuple[int, ...]):
     _check_choice(cfg.conv_impl, CONV_IMPLS, "conv_impl")
     if len(data_shape) != 3 or data_shape[0] != data_shape[1]:
-        raise ValueError(
-            f"DCGAN needs square images (H, W, C); the data source gives shape {data_shape}."
-        )
+        raise ValueError(f"DCGAN needs square images (H, W, C); the data source gives shape {data_shape}.")
     size, _, channels = data_shape
     generator = DCGANGenerator(size, channels, cfg.g_width, cfg.g_mult, cfg.conv_impl)
     discriminator = DCGANDiscriminator(size, cfg.d_width, cfg.d_mult, cfg.conv_impl)

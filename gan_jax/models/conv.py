@@ -25,9 +25,7 @@ _NHWC = ("NHWC", "HWIO", "NHWC")
 
 
 def _conv(u: jax.Array, w: jax.Array, stride: int, pad: int) -> jax.Array:
-    return lax.conv_general_dilated(
-        u, w, (stride, stride), ((pad, pad), (pad, pad)), dimension_numbers=_NHWC
-    )
+    return lax.conv_general_dilated(u, w, (stride, stride), ((pad, pad), (pad, pad)), dimension_numbers=_NHWC)
 
 
 def _conv_input_vjp(dy: jax.Array, w: jax.Array, stride: int, pad: int, in_hw) -> jax.Array:

@@ -39,17 +39,18 @@ def bn_scale_init(key, shape, dtype=jnp.float32):
 def num_resolution_changes(image_size: int) -> int:
     """How many stride-2 layers connect a 4x4 map to `image_size`; only 16, 32 and 64 px."""
     if image_size not in (16, 32, 64):
-        raise ValueError(
-            f"DCGAN image_size must be 16, 32 or 64, got {image_size}; set data.image_size."
-        )
+        raise ValueError(f"DCGAN image_size must be 16, 32 or 64, got {image_size}; set data.image_size.")
     return int(math.log2(image_size // 4))
 
 
 def batch_norm(train: bool, name: str) -> nn.BatchNorm:
     """Flax BatchNorm with PyTorch's momentum/epsilon; global-batch statistics under jit."""
     return nn.BatchNorm(
-        use_running_average=not train, momentum=0.9, epsilon=1e-5,
-        scale_init=bn_scale_init, name=name,
+        use_running_average=not train,
+        momentum=0.9,
+        epsilon=1e-5,
+        scale_init=bn_scale_init,
+        name=name,
     )
 
 
@@ -70,7 +71,10 @@ class Conv(nn.Module):
             y = conv.conv2d(x, w, self.stride, self.pad)
         else:
             y = jax.lax.conv_general_dilated(
-                x, w, (self.stride,) * 2, ((self.pad, self.pad),) * 2,
+                x,
+                w,
+                (self.stride,) * 2,
+                ((self.pad, self.pad),) * 2,
                 dimension_numbers=("NHWC", "HWIO", "NHWC"),
             )
         if self.use_bias:
@@ -90,9 +94,14 @@ class ConvTranspose(nn.Module):
         if self.impl == "flax":
             lax_pad = _K - 1 - _PAD
             return nn.ConvTranspose(
-                self.features, (_K, _K), strides=(_STRIDE, _STRIDE),
-                padding=((lax_pad, lax_pad),) * 2, transpose_kernel=True,
-                use_bias=self.use_bias, kernel_init=weight_init, name="flax",
+                self.features,
+                (_K, _K),
+                strides=(_STRIDE, _STRIDE),
+                padding=((lax_pad, lax_pad),) * 2,
+                transpose_kernel=True,
+                use_bias=self.use_bias,
+                kernel_init=weight_init,
+                name="flax",
             )(x)
         w = self.param("kernel", weight_init, (_K, _K, self.features, x.shape[-1]))
         y = conv.conv2d_transpose(x, w, _STRIDE, _PAD)

@@ -82,6 +82,5 @@ class MLPDiscriminator(nn.Module):
     def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
         del train
         x = x.reshape(x.shape[0], -1)
-        mlp = MLP(1, self.width, self.depth, self.width_mult, self.activation,
-                  self.maxout_pieces, name="mlp")
+        mlp = MLP(1, self.width, self.depth, self.width_mult, self.activation, self.maxout_pieces, name="mlp")
         return mlp(x)[:, 0]

@@ -1,0 +1,49 @@
+r"""Evaluate a run's checkpoint: python -m experiments.evaluate --workdir=runs/ring [--step=N]
+
+Writes <workdir>/eval_<step>.json (each metric's value and protocol) and figures under
+<workdir>/eval_<step>/. Metrics: --metrics, else the run's config.eval.metrics, else every metric
+that applies to its data (the classifier-based ones when config.eval.classifier names one).
+"""
+
+import pathlib
+
+from absl import app, flags, logging
+
+from experiments import cli
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "The run directory.")
+_STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
+_METRICS = flags.DEFINE_string("metrics", None, "Comma-separated metric names.")
+_CLASSIFIER = flags.DEFINE_string("classifier", None, "Override config.eval.classifier.")
+flags.mark_flag_as_required("workdir")
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+    cli.enable_compilation_cache()
+    from gan_jax import evaluation, trainer
+
+    config, gan, source, state = trainer.restore_run(_WORKDIR.value, _STEP.value)
+    if _CLASSIFIER.value is not None:
+        config.eval.classifier = _CLASSIFIER.value
+    spec = _METRICS.value or config.eval.metrics
+    metrics = (
+        evaluation.parse_metrics(spec)
+        if spec
+        else evaluation.applicable_metrics(source, bool(config.eval.classifier))
+    )
+    evaluator = evaluation.Evaluator(config, gan, source, metrics)
+    step = int(state.step)
+    results = evaluator(state, step)
+    workdir = pathlib.Path(_WORKDIR.value)
+    evaluation.write(results, workdir)
+    evaluator.figures(state, results, workdir / f"eval_{step}")
+    print(f"{workdir} step {step} ({results['generator']} generator):")
+    for key, value in evaluation.scalars(results).items():
+        print(f"  {key:<32} {value:.6g}")
+    print(f"Wrote {workdir / f'eval_{step}.json'} and figures in {workdir / f'eval_{step}'}/")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,380 @@
+"""Evaluate a generator: every metric with the protocol that produced it, plus figures.
+
+Used by the trainer (config.eval.every > 0) and by `experiments/evaluate.py`. Samples come from
+the EMA generator when the run keeps one, in inference mode (BatchNorm running averages), from a
+fixed key (config.eval.seed), so two evaluations of one checkpoint agree exactly. Real examples
+are drawn from the data source with the same machinery as training batches (an array source
+gives each example at most once, up to its size).
+
+Metric names (config.eval.metrics, comma-separated):
+  equilibrium    mean D(x), D(G(z)), V (and V + log 4), gradient norms: the train step's own
+                 metrics, without its update, averaged over `equilibrium_batches` fresh batches
+  modes          mixtures: VEEGAN/PacGAN mode coverage on `mode_samples` (2,500) samples
+  stacked_modes  stacked MNIST: distinct predicted digit triples over `stacked_samples` (26,000)
+                 samples and KL(p_modes || U(1000)), with the same numbers for real data
+  parzen         Parzen-window log-likelihood (pixels scaled to [0, 1] for images)
+  optimal_d      1-D data: distance of D to D* = p_data / (p_data + p_g)
+  fd, kid, prdc, score   on the classifier's features (config.eval.classifier): Frechet
+                 distance, KID, precision/recall + density/coverage, classifier score
+"""
+
+import json
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from gan_jax import classifier, losses, steps, writers
+from gan_jax.data import DataSource
+from gan_jax.data.source import sample_epochs, uint8_to_unit_range
+from gan_jax.data.stacked import CHANNELS
+from gan_jax.metrics import distances, equilibrium, manifold, mixtures, parzen
+from gan_jax.state import GAN, GANState
+
+POINT_METRICS = ("equilibrium", "modes", "parzen", "optimal_d")
+IMAGE_METRICS = ("equilibrium", "parzen", "fd", "kid", "prdc", "score", "stacked_modes")
+FEATURE_METRICS = ("fd", "kid", "prdc", "score")
+_BATCH = 500
+
+
+def applicable_metrics(source: DataSource, has_classifier: bool) -> tuple[str, ...]:
+    """The metrics that make sense for a source (and the classifier, if one is configured)."""
+    if source.kind == "points":
+        return tuple(m for m in POINT_METRICS if m != "optimal_d" or source.shape == (1,))
+    stacked = source.name.startswith("stacked:")
+    names = [m for m in IMAGE_METRICS if (m == "stacked_modes") == stacked or m in ("parzen", "equilibrium")]
+    if stacked:
+        names = [m for m in names if m != "score"]
+    return tuple(m for m in names if has_classifier or m not in (*FEATURE_METRICS, "stacked_modes"))
+
+
+def parse_metrics(spec: str) -> tuple[str, ...]:
+    return tuple(m.strip() for m in spec.split(",") if m.strip())
+
+
+class Evaluator:
+    """Computes the requested metrics of a GANState; checks everything before computing."""
+
+    def __init__(
+        self,
+        config: ml_collections.ConfigDict,
+        gan: GAN,
+        source: DataSource,
+        metrics: tuple[str, ...],
+        arrays: dict | None = None,
+    ):
+        cfg = config.eval
+        self.cfg, self.train_cfg, self.loss_cfg = cfg, config.train, config.loss
+        self.gan, self.source = gan, source
+        self._updates = None
+        self.arrays = {k: jnp.asarray(v) for k, v in source.arrays.items()} if arrays is None else arrays
+        self.net = classifier.load(cfg.classifier) if cfg.classifier else None
+        possible = applicable_metrics(source, self.net is not None)
+        unknown = [m for m in metrics if m not in possible]
+        if unknown:
+            need = " (set config.eval.classifier)" if any(m in FEATURE_METRICS for m in unknown) else ""
+            raise ValueError(
+                f"Metrics {unknown} do not apply to data {source.name!r}{need}; "
+                f"possible here: {list(possible)}."
+            )
+        if self.net is not None:
+            self._check_classifier()
+        self.metrics = metrics
+        self._generate = jax.jit(
+            lambda variables, z: steps.apply_net(gan.generator, variables, z, train=False)[0]
+        )
+        self._real_cache: dict[int, np.ndarray] = {}
+        self._cache: dict = {}
+
+    def _check_classifier(self):
+        size, channels = self.net.info["image_size"], self.net.info["channels"]
+        if (
+            self.source.kind != "images"
+            or self.source.shape[0] != size
+            or self.source.shape[-1] not in (channels, CHANNELS * channels)
+        ):
+            raise ValueError(
+                f"Classifier {self.net.name} takes {size}x{size}x{channels} images; the data "
+                f"{self.source.name!r} are {self.source.shape}. Train a matching one with "
+                "python -m experiments.train_classifier."
+            )
+
+    # ----- samples (cached within one evaluation) ----------------------------------------
+
+    def generated(self, state: GANState, n: int) -> np.ndarray:
+        if ("generated", n) not in self._cache:
+            variables = state.g_ema if state.g_ema is not None else state.g.variables
+            z = jax.random.normal(jax.random.PRNGKey(self.cfg.seed), (n, self.gan.z_dim))
+            self._cache["generated", n] = np.concatenate(
+                [
+                    np.asarray(jax.device_get(self._generate(variables, z[i : i + _BATCH])))
+                    for i in range(0, n, _BATCH)
+                ]
+            )
+        return self._cache["generated", n]
+
+    def real(self, n: int) -> np.ndarray:
+        """n real examples: for a plain array source, min(n, size) distinct examples in a fixed
+        random order; otherwise n fresh draws (mixtures, stacked MNIST)."""
+        if n not in self._real_cache:
+            key = jax.random.PRNGKey(self.cfg.seed + 1)
+            if self.source.sample is sample_epochs:
+                images = self.source.arrays["x"]
+                order = np.random.default_rng(self.cfg.seed + 1).permutation(len(images))[:n]
+                self._real_cache[n] = np.asarray(uint8_to_unit_range(images[order]))
+            else:
+                draws = [
+                    self.source.sample(self.arrays, key, jnp.int32(d), _BATCH)["x"]
+                    for d in range(-(-n // _BATCH))
+                ]
+                self._real_cache[n] = np.concatenate([np.asarray(x) for x in draws])[:n]
+        return self._real_cache[n]
+
+    def _features(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities, features); stacked images: per channel, features concatenated."""
+        if images.shape[-1] == self.net.info["channels"]:
+            logits, feats = self.net.logits_and_features(images)
+            return np.asarray(jax.nn.softmax(logits)), feats
+        per_channel = [self.net.logits_and_features(images[..., c : c + 1]) for c in range(CHANNELS)]
+        probs = np.stack([np.asarray(jax.nn.softmax(lg)) for lg, _ in per_channel], 1)
+        return probs, np.concatenate([f for _, f in per_channel], axis=1)
+
+    # ----- metrics -----------------------------------------------------------------------
+
+    def __call__(self, state: GANState, step: int) -> dict:
+        self._cache = {}
+        results = {name: getattr(self, f"_metric_{name}")(state) for name in self.metrics}
+        return {
+            "step": step,
+            "generator": "ema" if state.g_ema is not None else "live",
+            "data": self.source.name,
+            "seed": self.cfg.seed,
+            "metrics": results,
+        }
+
+    def _metric_equilibrium(self, state):
+        if self._updates is None:
+            d_update, g_update = steps.make_updates(
+                self.gan, self.source, self.train_cfg.batch_size, self.loss_cfg.d, self.loss_cfg.g
+            )
+            self._updates = jax.jit(d_update), jax.jit(g_update)
+        d_update, g_update = self._updates
+        rows = []
+        for i in range(self.cfg.equilibrium_batches):
+            key = jax.random.fold_in(jax.random.PRNGKey(self.cfg.seed + 2), i)
+            _, m_d = d_update(state, self.arrays, key, jnp.int32(i))
+            _, m_g = g_update(state, jax.random.fold_in(key, 1))
+            rows.append(jax.device_get({**m_d, **m_g}))
+        means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+        return {
+            **means,
+            "V_minus_optimum": means["V"] + losses.LOG_4,
+            "protocol": {
+                "batches": len(rows),
+                "batch_size": self.train_cfg.batch_size,
+                "mode": "the train step's metrics (BatchNorm on batch statistics), no update applied",
+                "optimum": "D = 1/2, V = -log 4",
+            },
+        }
+
+    def _metric_modes(self, state):
+        mix = self.source.mixture
+        return mixtures.mode_coverage(
+            self.generated(state, self.cfg.mode_samples),
+            mix.means,
+            mix.metric_std,
+            mix.threshold,
+            mix.distance,
+        )
+
+    def _metric_parzen(self, state):
+        n_valid, n_test = self.cfg.parzen_valid, self.cfg.parzen_test
+        real = self.real(n_valid + n_test)
+        if len(real) <= n_valid:
+            raise ValueError(
+                f"Parzen needs more than {n_valid} real examples; {self.source.name} has {len(real)}."
+            )
+        generated = self.generated(state, self.cfg.parzen_samples)
+        scale = (lambda x: (x + 1.0) / 2.0) if self.source.kind == "images" else (lambda x: x)
+        lo, hi, num = self.cfg.parzen_log10_bandwidths
+        bandwidths = np.logspace(lo, hi, int(num))
+        result = parzen.parzen_log_likelihood(
+            scale(generated), scale(real[:n_valid]), scale(real[n_valid:]), bandwidths
+        )
+        if result["bandwidth"] in (bandwidths[0], bandwidths[-1]):
+            result["protocol"]["warning"] = (
+                "the chosen bandwidth is at the edge of the grid: widen config.eval.parzen_log10_bandwidths"
+            )
+        result["protocol"]["space"] = "pixels in [0, 1]" if self.source.kind == "images" else "data"
+        result["protocol"]["real"] = f"{self.source.name}: the data the GAN trained on"
+        return result
+
+    def _metric_optimal_d(self, state):
+        mix = self.source.mixture
+        generated = self.generated(state, self.cfg.parzen_samples)[:, 0]
+        grid = _density_grid(mix, generated)
+        p_data = equilibrium.mixture_density(grid, mix.means[:, 0], mix.noise_std[[0]].repeat(len(mix.means)))
+        d_star, p_g = equilibrium.optimal_discriminator(grid, p_data, generated)
+        d_learned = np.asarray(
+            jax.nn.sigmoid(
+                steps.apply_net(
+                    self.gan.discriminator,
+                    state.d.variables,
+                    jnp.asarray(grid[:, None], jnp.float32),
+                    train=False,
+                )[0]
+            )
+        )
+        gap = equilibrium.discriminator_gap(d_learned, d_star, (p_data + p_g) / 2)
+        return {
+            **gap,
+            "curves": {
+                "x": grid.tolist(),
+                "p_data": p_data.tolist(),
+                "p_g": p_g.tolist(),
+                "d": d_learned.tolist(),
+                "d_star": d_star.tolist(),
+            },
+            "protocol": {
+                "num_samples": len(generated),
+                "p_g": "Gaussian KDE, Scott's rule",
+                "grid": f"{len(grid)} points",
+                "weights": "(p_data + p_g) / 2",
+            },
+        }
+
+    def _feature_sets(self, state):
+        if "features" not in self._cache:
+            n = self.cfg.num_samples
+            _, real = self._features(self.real(n))
+            probs, fake = self._features(self.generated(state, n))
+            self._cache["features"] = real, fake, probs
+        return self._cache["features"]
+
+    def _feature_protocol(self, real, fake) -> dict:
+        return {
+            "num_real": len(real),
+            "num_generated": len(fake),
+            "feature_network": self.net.protocol(),
+            "features": "penultimate layer"
+            + (" per channel, concatenated" if self.source.shape[-1] != self.net.info["channels"] else ""),
+        }
+
+    def _metric_fd(self, state):
+        real, fake, _ = self._feature_sets(state)
+        return {
+            "name": f"FD-{self.net.name}",
+            "value": distances.frechet_distance(real, fake),
+            "protocol": self._feature_protocol(real, fake),
+        }
+
+    def _metric_kid(self, state):
+        real, fake, _ = self._feature_sets(state)
+        kid = distances.kernel_inception_distance(real, fake, seed=self.cfg.seed)
+        return {
+            "name": f"KID-{self.net.name}",
+            **kid,
+            "protocol": {**kid["protocol"], **self._feature_protocol(real, fake)},
+        }
+
+    def _metric_prdc(self, state):
+        real, fake, _ = self._feature_sets(state)
+        pr, dc = manifold.precision_recall(real, fake), manifold.density_coverage(real, fake)
+        return {
+            "name": f"PRDC-{self.net.name}",
+            **{k: v for k, v in {**pr, **dc}.items() if k != "protocol"},
+            "protocol": {
+                "k_precision_recall": pr["protocol"]["k"],
+                "k_density_coverage": dc["protocol"]["k"],
+                **self._feature_protocol(real, fake),
+            },
+        }
+
+    def _metric_score(self, state):
+        _, fake, probs = self._feature_sets(state)
+        score = distances.classifier_score(probs)
+        return {
+            "name": f"Score-{self.net.name}",
+            **score,
+            "protocol": {
+                **score["protocol"],
+                "num_generated": len(fake),
+                "feature_network": self.net.protocol(),
+            },
+        }
+
+    def _metric_stacked_modes(self, state):
+        n = self.cfg.stacked_samples
+
+        def modes_of(images):
+            probs, _ = self._features(images)
+            triples = probs.argmax(2) @ np.array([100, 10, 1])
+            counts = np.bincount(triples, minlength=1000)
+            return {"modes": int((counts > 0).sum()), "kl": mixtures.reverse_kl_to_uniform(counts)}
+
+        return {
+            **modes_of(self.generated(state, n)),
+            "real_reference": modes_of(self.real(n)),
+            "protocol": {
+                "num_samples": n,
+                "modes": "distinct predicted digit triples",
+                "kl": "KL(p_modes || Uniform(1000))",
+                "classifier": self.net.protocol(),
+            },
+        }
+
+    # ----- figures -----------------------------------------------------------------------
+
+    def figures(self, state: GANState, results: dict, directory: pathlib.Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        metrics = results["metrics"]
+        if self.source.kind == "points" and self.source.shape[0] <= 2:
+            samples = self.generated(state, self.cfg.mode_samples)
+            captured = None
+            if "modes" in metrics:
+                captured = np.asarray(metrics["modes"]["counts"]) > 0
+                writers.save_mode_histogram(metrics["modes"]["counts"], directory / "mode_histogram.png")
+            title = f"{self.source.name}: {len(samples)} samples at step {results['step']}"
+            writers.save_points_figure(
+                samples, self.source.mixture, title, directory / "samples.png", captured
+            )
+            if "optimal_d" in metrics:
+                writers.save_equilibrium_figure(
+                    [(results["step"], metrics["optimal_d"]["curves"])], directory / "discriminator.png"
+                )
+        elif self.source.kind == "images":
+            fake = self.generated(state, 64)
+            real = self.real(64)
+            writers.save_real_vs_generated(real[:32], fake[:32], directory / "real_vs_generated.png")
+            pool = self.real(self.source.num_examples or 10_000)
+            writers.save_nearest_neighbours(fake[:8], pool, directory / "nearest_real.png")
+
+
+def _density_grid(mix, generated: np.ndarray) -> np.ndarray:
+    std = float(mix.noise_std.max())
+    lo = min(mix.means.min() - 4 * std, np.percentile(generated, 0.5))
+    hi = max(mix.means.max() + 4 * std, np.percentile(generated, 99.5))
+    return np.linspace(lo, hi, 400)
+
+
+def write(results: dict, workdir: pathlib.Path) -> None:
+    """eval_<step>.json, and the figure of D against D* over every evaluated step (1-D data)."""
+    (workdir / f"eval_{results['step']}.json").write_text(json.dumps(results, indent=2) + "\n")
+    if "optimal_d" in results["metrics"]:
+        evaluated = [json.loads(p.read_text()) for p in workdir.glob("eval_*.json")]
+        panels = sorted(
+            (r["step"], r["metrics"]["optimal_d"]["curves"]) for r in evaluated if "optimal_d" in r["metrics"]
+        )
+        writers.save_equilibrium_figure(panels, workdir / "equilibrium_steps.png")
+
+
+def scalars(results: dict) -> dict[str, float]:
+    """The headline numbers of an evaluation, flat, for JSONL/TensorBoard."""
+    out = {}
+    for name, value in results["metrics"].items():
+        for key, v in value.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and key != "num_modes":
+                out[f"{name}/{key}"] = float(v)
+    return out

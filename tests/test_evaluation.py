@@ -1,0 +1,206 @@
+"""Evaluation: which metrics apply, known answers for a generator that returns real data,
+determinism, the periodic evaluation of a run, the CLI, and the classifier's checksum."""
+
+import json
+import subprocess
+import sys
+
+import jax
+import ml_collections
+import numpy as np
+import pytest
+from conftest import JAX_CACHE, REPO, load_config
+
+from gan_jax import classifier, data, evaluation, trainer
+from gan_jax import state as state_lib
+
+DIGITS16 = REPO / "classifiers" / "digits16"
+
+
+def eval_cfg(**kw):
+    config = load_config("configs/gan_mlp.py")
+    config.eval.update(kw)
+    return config
+
+
+def build(data_name, image_size=0, model_spec="configs/gan_mlp.py", edit=None):
+    config = load_config(model_spec)
+    config.data.update(name=data_name, image_size=image_size)
+    if edit:
+        edit(config)
+    source = data.load(config.data)
+    gan = trainer.build_gan(config, source.shape)
+    state = state_lib.create(gan, config.seed, source.shape, config.train.ema_decay > 0)
+    return config, gan, source, state
+
+
+def test_applicable_metrics():
+    ring = data.load(ml_collections.ConfigDict(dict(name="ring")))
+    line = data.load(ml_collections.ConfigDict(dict(name="gaussian1d")))
+    assert evaluation.applicable_metrics(ring, False) == ("equilibrium", "modes", "parzen")
+    assert evaluation.applicable_metrics(line, False) == ("equilibrium", "modes", "parzen", "optimal_d")
+    digits = data.load(ml_collections.ConfigDict(dict(name="digits", image_size=16)))
+    assert evaluation.applicable_metrics(digits, False) == ("equilibrium", "parzen")
+    assert evaluation.applicable_metrics(digits, True) == (
+        "equilibrium",
+        "parzen",
+        "fd",
+        "kid",
+        "prdc",
+        "score",
+    )
+
+
+def test_metrics_that_do_not_apply_fail_before_any_compute():
+    config, gan, source, _ = build("ring")
+    with pytest.raises(ValueError, match=r"\['fd'\] do not apply to data 'ring'.*classifier"):
+        evaluation.Evaluator(config, gan, source, ("modes", "fd"))
+
+
+def test_a_generator_that_returns_real_data_gets_the_real_datas_scores(monkeypatch):
+    config, gan, source, state = build("grid")
+    cfg = eval_cfg(
+        parzen_samples=2000, parzen_valid=200, parzen_test=1000, parzen_log10_bandwidths=(-2.0, 0.0, 9)
+    )
+    evaluator = evaluation.Evaluator(cfg, gan, source, ("modes", "parzen"))
+    perfect = lambda self, state, n: np.asarray(  # noqa: E731
+        source.sample({}, jax.random.PRNGKey(9), np.int32(0), n)["x"]
+    )
+    monkeypatch.setattr(evaluation.Evaluator, "generated", perfect)
+    results = evaluator(state, step=0)
+    modes = results["metrics"]["modes"]
+    assert modes["modes_captured"] == 25 and modes["high_quality_percent"] > 97
+    assert modes["protocol"]["num_samples"] == 2500 and modes["protocol"]["threshold"] == 3.0
+    # The true density of the grid: log(1/25) + log N(0, 0.05^2 I) in 2-D, ~ +1.46 on average.
+    expected = -np.log(25) - np.log(2 * np.pi * 0.05**2) - 1.0
+    assert results["metrics"]["parzen"]["mean"] == pytest.approx(expected, abs=0.25)
+
+
+def test_evaluation_is_deterministic_and_uses_the_ema_generator():
+    config, gan, source, state = build("ring", edit=lambda c: c.train.update(ema_decay=0.9))
+    evaluator = evaluation.Evaluator(config, gan, source, ("modes",))
+    first, second = evaluator(state, 0), evaluator(state, 0)
+    assert first == second and first["generator"] == "ema"
+    assert evaluation.scalars(first)["modes/modes_captured"] == first["metrics"]["modes"]["modes_captured"]
+
+
+def test_optimal_d_curves_and_gap():
+    config, gan, source, state = build("gaussian1d")
+    result = evaluation.Evaluator(config, gan, source, ("optimal_d",))(state, 0)
+    gap = result["metrics"]["optimal_d"]
+    curves = gap["curves"]
+    assert len(curves["x"]) == len(curves["d"]) == len(curves["d_star"]) == 400
+    assert 0 <= gap["mean_abs"] <= gap["max_abs"] <= 1
+
+
+def test_feature_metrics_and_stacked_modes_with_the_committed_classifier(monkeypatch):
+    config, gan, source, state = build("digits", 16)
+    cfg = eval_cfg(classifier=str(DIGITS16), num_samples=600)
+    evaluator = evaluation.Evaluator(cfg, gan, source, ("fd", "kid", "prdc", "score"))
+    monkeypatch.setattr(evaluation.Evaluator, "generated", lambda self, state, n: self.real(n))
+    metrics = evaluator(state, 0)["metrics"]
+    assert metrics["fd"]["name"] == "FD-CNN-digits16"
+    assert metrics["fd"]["value"] == pytest.approx(0.0, abs=1e-6)  # identical sets
+    assert metrics["prdc"]["precision"] == 1.0 and metrics["prdc"]["recall"] == 1.0
+    assert metrics["score"]["mean"] > 5  # confident, varied predictions on real digits
+    assert metrics["fd"]["protocol"]["feature_network"]["test_accuracy"] > 0.9
+
+    _, gan, stacked, state = build("stacked:digits", 16)
+    cfg = eval_cfg(classifier=str(DIGITS16), stacked_samples=3000)
+    evaluator = evaluation.Evaluator(cfg, gan, stacked, ("stacked_modes",))
+    monkeypatch.setattr(evaluation.Evaluator, "generated", lambda self, state, n: self.real(n)[::-1])
+    result = evaluator(state, 0)["metrics"]["stacked_modes"]
+    assert result["modes"] == result["real_reference"]["modes"] > 900  # 3,000 draws of 1,000 modes
+
+
+def test_classifier_mismatch_is_a_clear_error():
+    config, gan, source, _ = build(
+        "idx:" + str(REPO.parent / "shared/data/mnist"), 32, edit=lambda c: c.data.update(split="test")
+    )
+    with pytest.raises(ValueError, match="takes 16x16x1 images"):
+        evaluation.Evaluator(eval_cfg(classifier=str(DIGITS16)), gan, source, ("fd",))
+
+
+def test_classifier_save_load_and_checksum(tmp_path):
+    source = data.load(ml_collections.ConfigDict(dict(name="digits", image_size=16)))
+    x, y = source.arrays["x"], source.arrays["label"]
+    params = classifier.train(x[:1400], y[:1400], 10, epochs=3)
+    info = {
+        "name": "CNN-test",
+        "data": "digits",
+        "image_size": 16,
+        "channels": 1,
+        "num_classes": 10,
+        "split": "first 1400",
+        "num_test": 397,
+        "test_accuracy": None,
+    }
+    classifier.save(tmp_path, params, info)
+    net = classifier.load(tmp_path)
+    assert net.accuracy(x[1400:] / 127.5 - 1.0, y[1400:]) > 0.8  # it learned
+    (tmp_path / "params.msgpack").write_bytes(b"x" + (tmp_path / "params.msgpack").read_bytes()[1:])
+    with pytest.raises(ValueError, match="fails its checksum"):
+        classifier.load(tmp_path)
+    with pytest.raises(FileNotFoundError, match="experiments.train_classifier"):
+        classifier.load(tmp_path / "missing")
+
+
+def test_committed_classifiers_verify_and_meet_their_accuracy():
+    digits = classifier.load(DIGITS16)
+    assert digits.info["test_accuracy"] > 0.9
+    mnist = classifier.load(REPO / "classifiers" / "mnist32")
+    assert mnist.info["test_accuracy"] >= 0.98 and mnist.info["num_test"] == 2000
+
+
+def test_periodic_evaluation_and_the_cli(tmp_path, one_device):
+    config = load_config("configs/gan_mlp.py:smoke")
+    trainer.train_and_evaluate(config, str(tmp_path), devices=one_device)
+    rows = [json.loads(line) for line in (tmp_path / "eval.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [20, 40] and "modes/modes_captured" in rows[0]
+    saved = json.loads((tmp_path / "eval_40.json").read_text())
+    assert saved["metrics"]["modes"]["protocol"]["num_samples"] == 2500
+    assert (tmp_path / "eval_40" / "samples.png").exists()
+    assert (tmp_path / "eval_40" / "mode_histogram.png").exists()
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.evaluate",
+            f"--workdir={tmp_path}",
+            "--step=20",
+            "--metrics=modes,parzen",
+            f"--jax_cache_dir={JAX_CACHE}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "modes/modes_captured" in result.stdout
+    again = json.loads((tmp_path / "eval_20.json").read_text())
+    assert set(again["metrics"]) == {"modes", "parzen"}
+    # The CLI on the step-20 checkpoint reproduces what the run measured at step 20.
+    for key in ("modes_captured", "high_quality_percent", "reverse_kl"):
+        assert again["metrics"]["modes"][key] == pytest.approx(rows[0][f"modes/{key}"], rel=1e-12)
+
+
+def test_equilibrium_metric_at_the_theorys_fixed_point():
+    """A D that outputs 1/2 everywhere: D(x) = D(G(z)) = 1/2 and V = -log 4 exactly."""
+    config, gan, source, state = build("ring")
+    zero_d = state.d.replace(params=jax.tree.map(np.zeros_like, state.d.params))
+    result = evaluation.Evaluator(config, gan, source, ("equilibrium",))(state.replace(d=zero_d), 0)
+    eq = result["metrics"]["equilibrium"]
+    assert eq["d_real"] == pytest.approx(0.5) and eq["d_fake"] == pytest.approx(0.5)
+    assert eq["V_minus_optimum"] == pytest.approx(0.0, abs=1e-6)
+    assert eq["g_grad_norm"] == pytest.approx(0.0, abs=1e-7)  # a constant D gives G no gradient
+    assert eq["protocol"]["batches"] == config.eval.equilibrium_batches
+
+
+def test_equilibrium_panels_over_steps(tmp_path):
+    config, gan, source, state = build("gaussian1d")
+    evaluator = evaluation.Evaluator(config, gan, source, ("optimal_d",))
+    for step in (0, 10):
+        evaluation.write(evaluator(state, step), tmp_path)
+    assert (tmp_path / "eval_10.json").exists() and (tmp_path / "equilibrium_steps.png").exists()
