@@ -15,6 +15,9 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "The run directory.")
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
 _METRICS = flags.DEFINE_string("metrics", None, "Comma-separated metric names.")
 _CLASSIFIER = flags.DEFINE_string("classifier", None, "Override config.eval.classifier.")
+_INCEPTION = flags.DEFINE_string(
+    "inception_weights", None, "InceptionV3 FID weights (pytorch-fid's .pth or an .npz) for FID/IS."
+)
 flags.mark_flag_as_required("workdir")
 
 
@@ -27,11 +30,15 @@ def main(argv):
     config, gan, source, state = trainer.restore_run(_WORKDIR.value, _STEP.value)
     if _CLASSIFIER.value is not None:
         config.eval.classifier = _CLASSIFIER.value
+    if _INCEPTION.value is not None:
+        config.eval.inception_weights = _INCEPTION.value
     spec = _METRICS.value or config.eval.metrics
     metrics = (
         evaluation.parse_metrics(spec)
         if spec
-        else evaluation.applicable_metrics(source, bool(config.eval.classifier))
+        else evaluation.applicable_metrics(
+            source, bool(config.eval.classifier), bool(config.eval.inception_weights)
+        )
     )
     evaluator = evaluation.Evaluator(config, gan, source, metrics)
     step = int(state.step)

@@ -8,11 +8,9 @@ held-out split and its test accuracy, the SHA-256 of the parameters). Every numb
 it is named after it (e.g. FD-CNN-mnist32), so that nobody mistakes it for Inception FID.
 """
 
-import dataclasses
 import hashlib
 import json
 import pathlib
-from collections.abc import Callable
 
 import flax.linen as nn
 import flax.serialization
@@ -20,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+from gan_jax.features import FeatureNet
 
 PARAMS_FILE, INFO_FILE = "params.msgpack", "info.json"
 
@@ -73,30 +73,6 @@ def train(
     return params
 
 
-@dataclasses.dataclass(frozen=True)
-class FeatureNet:
-    """A loaded classifier: batched, jitted logits and features for images in [-1, 1]."""
-
-    name: str
-    info: dict
-    apply: Callable[[jax.Array], tuple[jax.Array, jax.Array]]
-
-    def logits_and_features(self, images: np.ndarray, batch_size: int = 1000):
-        outs = [
-            jax.device_get(self.apply(jnp.asarray(images[i : i + batch_size])))
-            for i in range(0, len(images), batch_size)
-        ]
-        return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
-
-    def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
-        logits, _ = self.logits_and_features(images)
-        return float((logits.argmax(1) == labels).mean())
-
-    def protocol(self) -> dict:
-        keys = ("name", "data", "image_size", "test_accuracy", "num_test", "split", "sha256")
-        return {k: self.info[k] for k in keys}
-
-
 def save(directory: pathlib.Path, params: dict, info: dict) -> dict:
     directory.mkdir(parents=True, exist_ok=True)
     blob = flax.serialization.to_bytes(params)
@@ -131,4 +107,7 @@ def load(directory: str | pathlib.Path) -> FeatureNet:
 
 def feature_net(params: dict, info: dict) -> FeatureNet:
     model = CNN(info["num_classes"])
-    return FeatureNet(info["name"], info, jax.jit(lambda x: model.apply({"params": params}, x)))
+    apply = jax.jit(lambda x: model.apply({"params": params}, x))
+    keys = ("name", "data", "image_size", "test_accuracy", "num_test", "split", "sha256")
+    protocol = {k: info[k] for k in keys}
+    return FeatureNet(info["name"], protocol, apply, info["channels"], info["image_size"])

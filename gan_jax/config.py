@@ -52,7 +52,8 @@ def base_config() -> ml_collections.ConfigDict:
             every=0,
             metrics="",
             seed=0,
-            classifier="",
+            classifier="",  # directory of a classifier made by experiments/train_classifier.py
+            inception_weights="",  # pytorch-fid's InceptionV3 weights file, supplied by the user
             num_samples=10_000,
             mode_samples=2_500,
             stacked_samples=26_000,

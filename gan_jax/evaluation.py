@@ -16,6 +16,9 @@ Metric names (config.eval.metrics, comma-separated):
   optimal_d      1-D data: distance of D to D* = p_data / (p_data + p_g)
   fd, kid, prdc, score   on the classifier's features (config.eval.classifier): Frechet
                  distance, KID, precision/recall + density/coverage, classifier score
+  inception_fd, inception_kid, inception_prdc, inception_score   the same on InceptionV3 pool3
+                 features / logits, from user-supplied weights (config.eval.inception_weights):
+                 inception_fd is FID and inception_score the Inception Score
 """
 
 import json
@@ -26,7 +29,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import classifier, losses, steps, writers
+from gan_jax import classifier, features, losses, steps, writers
 from gan_jax.data import DataSource
 from gan_jax.data.source import sample_epochs, uint8_to_unit_range
 from gan_jax.data.stacked import CHANNELS
@@ -34,20 +37,24 @@ from gan_jax.metrics import distances, equilibrium, manifold, mixtures, parzen
 from gan_jax.state import GAN, GANState
 
 POINT_METRICS = ("equilibrium", "modes", "parzen", "optimal_d")
-IMAGE_METRICS = ("equilibrium", "parzen", "fd", "kid", "prdc", "score", "stacked_modes")
 FEATURE_METRICS = ("fd", "kid", "prdc", "score")
+INCEPTION_PREFIX = "inception_"
 _BATCH = 500
 
 
-def applicable_metrics(source: DataSource, has_classifier: bool) -> tuple[str, ...]:
-    """The metrics that make sense for a source (and the classifier, if one is configured)."""
+def applicable_metrics(
+    source: DataSource, has_classifier: bool, has_inception: bool = False
+) -> tuple[str, ...]:
+    """The metrics that make sense for a source and the feature networks configured."""
     if source.kind == "points":
         return tuple(m for m in POINT_METRICS if m != "optimal_d" or source.shape == (1,))
     stacked = source.name.startswith("stacked:")
-    names = [m for m in IMAGE_METRICS if (m == "stacked_modes") == stacked or m in ("parzen", "equilibrium")]
-    if stacked:
-        names = [m for m in names if m != "score"]
-    return tuple(m for m in names if has_classifier or m not in (*FEATURE_METRICS, "stacked_modes"))
+    names = ["equilibrium", "parzen"]
+    if has_classifier:
+        names += ["fd", "kid", "prdc"] + (["stacked_modes"] if stacked else ["score"])
+    if has_inception:
+        names += [INCEPTION_PREFIX + m for m in FEATURE_METRICS]
+    return tuple(names)
 
 
 def parse_metrics(spec: str) -> tuple[str, ...]:
@@ -70,17 +77,22 @@ class Evaluator:
         self.gan, self.source = gan, source
         self._updates = None
         self.arrays = {k: jnp.asarray(v) for k, v in source.arrays.items()} if arrays is None else arrays
-        self.net = classifier.load(cfg.classifier) if cfg.classifier else None
-        possible = applicable_metrics(source, self.net is not None)
+        self.nets = {
+            "classifier": classifier.load(cfg.classifier) if cfg.classifier else None,
+            "inception": features.load_inception(cfg.inception_weights) if cfg.inception_weights else None,
+        }
+        possible = applicable_metrics(
+            source, self.nets["classifier"] is not None, self.nets["inception"] is not None
+        )
         unknown = [m for m in metrics if m not in possible]
         if unknown:
-            need = " (set config.eval.classifier)" if any(m in FEATURE_METRICS for m in unknown) else ""
             raise ValueError(
-                f"Metrics {unknown} do not apply to data {source.name!r}{need}; "
-                f"possible here: {list(possible)}."
+                f"Metrics {unknown} do not apply to data {source.name!r} with the feature networks "
+                f"configured (config.eval.classifier={cfg.classifier!r}, config.eval.inception_weights="
+                f"{cfg.inception_weights!r}); possible here: {list(possible)}."
             )
-        if self.net is not None:
-            self._check_classifier()
+        if self.nets["classifier"] is not None:
+            self._check_classifier(self.nets["classifier"])
         self.metrics = metrics
         self._generate = jax.jit(
             lambda variables, z: steps.apply_net(gan.generator, variables, z, train=False)[0]
@@ -88,15 +100,15 @@ class Evaluator:
         self._real_cache: dict[int, np.ndarray] = {}
         self._cache: dict = {}
 
-    def _check_classifier(self):
-        size, channels = self.net.info["image_size"], self.net.info["channels"]
+    def _check_classifier(self, net: features.FeatureNet):
+        size, channels = net.image_size, net.channels
         if (
             self.source.kind != "images"
             or self.source.shape[0] != size
             or self.source.shape[-1] not in (channels, CHANNELS * channels)
         ):
             raise ValueError(
-                f"Classifier {self.net.name} takes {size}x{size}x{channels} images; the data "
+                f"Classifier {net.name} takes {size}x{size}x{channels} images; the data "
                 f"{self.source.name!r} are {self.source.shape}. Train a matching one with "
                 "python -m experiments.train_classifier."
             )
@@ -132,12 +144,13 @@ class Evaluator:
                 self._real_cache[n] = np.concatenate([np.asarray(x) for x in draws])[:n]
         return self._real_cache[n]
 
-    def _features(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(probabilities, features); stacked images: per channel, features concatenated."""
-        if images.shape[-1] == self.net.info["channels"]:
-            logits, feats = self.net.logits_and_features(images)
+    def _features(self, net: features.FeatureNet, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities, features). A single-channel network sees stacked images channel by
+        channel: probabilities (N, 3, classes), features concatenated."""
+        if images.shape[-1] == net.channels or net.image_size is None:
+            logits, feats = net.logits_and_features(images)
             return np.asarray(jax.nn.softmax(logits)), feats
-        per_channel = [self.net.logits_and_features(images[..., c : c + 1]) for c in range(CHANNELS)]
+        per_channel = [net.logits_and_features(images[..., c : c + 1]) for c in range(CHANNELS)]
         probs = np.stack([np.asarray(jax.nn.softmax(lg)) for lg, _ in per_channel], 1)
         return probs, np.concatenate([f for _, f in per_channel], axis=1)
 
@@ -145,7 +158,15 @@ class Evaluator:
 
     def __call__(self, state: GANState, step: int) -> dict:
         self._cache = {}
-        results = {name: getattr(self, f"_metric_{name}")(state) for name in self.metrics}
+        results = {}
+        for name in self.metrics:
+            if name.startswith(INCEPTION_PREFIX):
+                base = name[len(INCEPTION_PREFIX) :]
+                results[name] = getattr(self, f"_metric_{base}")(state, self.nets["inception"])
+            elif name in FEATURE_METRICS:
+                results[name] = getattr(self, f"_metric_{name}")(state, self.nets["classifier"])
+            else:
+                results[name] = getattr(self, f"_metric_{name}")(state)
         return {
             "step": step,
             "generator": "ema" if state.g_ema is not None else "live",
@@ -245,71 +266,68 @@ class Evaluator:
             },
         }
 
-    def _feature_sets(self, state):
-        if "features" not in self._cache:
+    def _feature_sets(self, state, net: features.FeatureNet):
+        if ("features", net.name) not in self._cache:
             n = self.cfg.num_samples
-            _, real = self._features(self.real(n))
-            probs, fake = self._features(self.generated(state, n))
-            self._cache["features"] = real, fake, probs
-        return self._cache["features"]
+            _, real = self._features(net, self.real(n))
+            probs, fake = self._features(net, self.generated(state, n))
+            self._cache["features", net.name] = real, fake, probs
+        return self._cache["features", net.name]
 
-    def _feature_protocol(self, real, fake) -> dict:
+    def _feature_protocol(self, net: features.FeatureNet, real, fake) -> dict:
+        per_channel = net.image_size is not None and self.source.shape[-1] != net.channels
         return {
             "num_real": len(real),
             "num_generated": len(fake),
-            "feature_network": self.net.protocol(),
-            "features": "penultimate layer"
-            + (" per channel, concatenated" if self.source.shape[-1] != self.net.info["channels"] else ""),
+            "feature_network": net.protocol,
+            "features": "penultimate layer" + (" per channel, concatenated" if per_channel else ""),
+            "real": f"{self.source.name}: the data the GAN trained on",
         }
 
-    def _metric_fd(self, state):
-        real, fake, _ = self._feature_sets(state)
+    def _metric_fd(self, state, net):
+        real, fake, _ = self._feature_sets(state, net)
         return {
-            "name": f"FD-{self.net.name}",
+            "name": "FID" if net.name == "InceptionV3" else f"FD-{net.name}",
             "value": distances.frechet_distance(real, fake),
-            "protocol": self._feature_protocol(real, fake),
+            "protocol": self._feature_protocol(net, real, fake),
         }
 
-    def _metric_kid(self, state):
-        real, fake, _ = self._feature_sets(state)
+    def _metric_kid(self, state, net):
+        real, fake, _ = self._feature_sets(state, net)
         kid = distances.kernel_inception_distance(real, fake, seed=self.cfg.seed)
         return {
-            "name": f"KID-{self.net.name}",
+            "name": f"KID-{net.name}",
             **kid,
-            "protocol": {**kid["protocol"], **self._feature_protocol(real, fake)},
+            "protocol": {**kid["protocol"], **self._feature_protocol(net, real, fake)},
         }
 
-    def _metric_prdc(self, state):
-        real, fake, _ = self._feature_sets(state)
+    def _metric_prdc(self, state, net):
+        real, fake, _ = self._feature_sets(state, net)
         pr, dc = manifold.precision_recall(real, fake), manifold.density_coverage(real, fake)
         return {
-            "name": f"PRDC-{self.net.name}",
+            "name": f"PRDC-{net.name}",
             **{k: v for k, v in {**pr, **dc}.items() if k != "protocol"},
             "protocol": {
                 "k_precision_recall": pr["protocol"]["k"],
                 "k_density_coverage": dc["protocol"]["k"],
-                **self._feature_protocol(real, fake),
+                **self._feature_protocol(net, real, fake),
             },
         }
 
-    def _metric_score(self, state):
-        _, fake, probs = self._feature_sets(state)
+    def _metric_score(self, state, net):
+        _, fake, probs = self._feature_sets(state, net)
         score = distances.classifier_score(probs)
         return {
-            "name": f"Score-{self.net.name}",
+            "name": "IS" if net.name == "InceptionV3" else f"Score-{net.name}",
             **score,
-            "protocol": {
-                **score["protocol"],
-                "num_generated": len(fake),
-                "feature_network": self.net.protocol(),
-            },
+            "protocol": {**score["protocol"], "num_generated": len(fake), "feature_network": net.protocol},
         }
 
     def _metric_stacked_modes(self, state):
-        n = self.cfg.stacked_samples
+        n, net = self.cfg.stacked_samples, self.nets["classifier"]
 
         def modes_of(images):
-            probs, _ = self._features(images)
+            probs, _ = self._features(net, images)
             triples = probs.argmax(2) @ np.array([100, 10, 1])
             counts = np.bincount(triples, minlength=1000)
             return {"modes": int((counts > 0).sum()), "kl": mixtures.reverse_kl_to_uniform(counts)}
@@ -321,7 +339,7 @@ class Evaluator:
                 "num_samples": n,
                 "modes": "distinct predicted digit triples",
                 "kl": "KL(p_modes || Uniform(1000))",
-                "classifier": self.net.protocol(),
+                "classifier": net.protocol,
             },
         }
 

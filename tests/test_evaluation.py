@@ -53,7 +53,7 @@ def test_applicable_metrics():
 
 def test_metrics_that_do_not_apply_fail_before_any_compute():
     config, gan, source, _ = build("ring")
-    with pytest.raises(ValueError, match=r"\['fd'\] do not apply to data 'ring'.*classifier"):
+    with pytest.raises(ValueError, match=r"\['fd'\] do not apply to data 'ring'.*config.eval.classifier"):
         evaluation.Evaluator(config, gan, source, ("modes", "fd"))
 
 
@@ -104,6 +104,7 @@ def test_feature_metrics_and_stacked_modes_with_the_committed_classifier(monkeyp
     assert metrics["prdc"]["precision"] == 1.0 and metrics["prdc"]["recall"] == 1.0
     assert metrics["score"]["mean"] > 5  # confident, varied predictions on real digits
     assert metrics["fd"]["protocol"]["feature_network"]["test_accuracy"] > 0.9
+    assert metrics["fd"]["protocol"]["feature_network"]["sha256"].startswith("a5613377")
 
     _, gan, stacked, state = build("stacked:digits", 16)
     cfg = eval_cfg(classifier=str(DIGITS16), stacked_samples=3000)
@@ -147,9 +148,9 @@ def test_classifier_save_load_and_checksum(tmp_path):
 
 def test_committed_classifiers_verify_and_meet_their_accuracy():
     digits = classifier.load(DIGITS16)
-    assert digits.info["test_accuracy"] > 0.9
+    assert digits.protocol["test_accuracy"] > 0.9
     mnist = classifier.load(REPO / "classifiers" / "mnist32")
-    assert mnist.info["test_accuracy"] >= 0.98 and mnist.info["num_test"] == 2000
+    assert mnist.protocol["test_accuracy"] >= 0.98 and mnist.protocol["num_test"] == 2000
 
 
 def test_periodic_evaluation_and_the_cli(tmp_path, one_device):

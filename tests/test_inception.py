@@ -1,0 +1,69 @@
+"""Our FID InceptionV3 equals pytorch-fid's on the same (random) weights, input pipeline included."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import REPO
+from inception_reference import random_state_dict, reference_inputs
+
+from gan_jax.models import inception
+
+REFERENCE = REPO / "tests" / "data" / "inception_reference.npz"
+
+
+@pytest.fixture(scope="module")
+def model_and_reference():
+    with np.load(REFERENCE) as ref:
+        names = json.loads(str(ref["names"]))
+        reference = {k: ref[k] for k in ("direct", "pipeline", "logits")}
+    variables = inception.from_torch_state_dict(random_state_dict(names))
+    net = inception.FIDInceptionV3()
+    apply = jax.jit(lambda x: net.apply(variables, x))
+    return apply, variables, reference
+
+
+def test_converted_weights_fill_every_parameter(model_and_reference):
+    _, variables, _ = model_and_reference
+    expected = jax.eval_shape(
+        lambda: inception.FIDInceptionV3().init(jax.random.PRNGKey(0), jnp.zeros((1, 75, 75, 3)))
+    )
+    shape_of = lambda tree: jax.tree.map(lambda x: tuple(x.shape), tree)  # noqa: E731
+    assert shape_of(variables) == shape_of(dict(expected))
+
+
+def test_features_match_pytorch_fid(model_and_reference):
+    apply, _, reference = model_and_reference
+    small, direct = reference_inputs()
+    logits, pool3 = apply(jnp.asarray(direct))
+    np.testing.assert_allclose(pool3, reference["direct"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(logits, reference["logits"], rtol=1e-5, atol=1e-5)
+    _, pipeline = apply(inception.preprocess(jnp.asarray(small)))
+    np.testing.assert_allclose(pipeline, reference["pipeline"], rtol=1e-5, atol=1e-5)
+
+
+def test_fid_and_is_in_the_evaluator_from_user_weights(tmp_path, monkeypatch):
+    """The evaluator's FID/IS path: weights from a user file, protocol recorded, FID 0 on equal sets."""
+    from test_evaluation import build
+
+    from gan_jax import evaluation
+
+    with np.load(REFERENCE) as ref:
+        names = json.loads(str(ref["names"]))
+    weights = tmp_path / "inception.npz"
+    np.savez(weights, **random_state_dict(names))
+    config, gan, source, state = build("digits", 16)
+    config.eval.update(inception_weights=str(weights), num_samples=12)
+    evaluator = evaluation.Evaluator(config, gan, source, ("inception_fd", "inception_score"))
+    monkeypatch.setattr(evaluation.Evaluator, "generated", lambda self, state, n: self.real(n))
+    metrics = evaluator(state, 0)["metrics"]
+    assert metrics["inception_fd"]["name"] == "FID"
+    assert metrics["inception_fd"]["value"] == pytest.approx(0.0, abs=1e-6)
+    network = metrics["inception_fd"]["protocol"]["feature_network"]
+    assert network["name"] == "InceptionV3-FID" and network["official_fid_weights"] is False
+    assert metrics["inception_score"]["name"] == "IS" and metrics["inception_score"]["mean"] >= 1.0
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        config.eval.inception_weights = str(tmp_path / "missing.pth")
+        evaluation.Evaluator(config, gan, source, ("inception_fd",))
