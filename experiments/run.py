@@ -1,7 +1,8 @@
 r"""Train one GAN: python -m experiments.run --config=configs/dcgan.py --workdir=runs/dcgan
 
 Any config value can be overridden (--config.optim.d.lr=1e-4); re-running the same command
-resumes from the workdir's latest checkpoint. Ctrl-C saves the current step first.
+resumes from the workdir's latest checkpoint. Ctrl-C and SIGTERM (preemption) save the current step
+first. Several processes (TPU pod slice, GPU hosts): see experiments/distributed.py and README.
 """
 
 import sys
@@ -9,7 +10,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from experiments import cli
+from experiments import cli, distributed
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path[:argument]).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and figures.")
@@ -20,6 +21,7 @@ def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
     cli.enable_compilation_cache()
+    distributed.initialize_if_requested()
     from gan_jax import trainer
 
     trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)

@@ -20,11 +20,18 @@ from gan_jax import data, evaluation, models, optim, parallel, steps, writers
 from gan_jax import state as state_lib
 from gan_jax.checkpoint import Checkpoints
 from gan_jax.data import DataSource
+from gan_jax.preemption import PreemptionWatcher
 from gan_jax.state import GAN, GANState
 
 
 class NonFiniteError(FloatingPointError):
     pass
+
+
+def _say(message: str) -> None:
+    """Console output of process 0 only (every process runs the same loop)."""
+    if jax.process_index() == 0:
+        print(message, flush=True)
 
 
 def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...]) -> GAN:
@@ -118,13 +125,14 @@ class _Outputs:
         )
 
     def samples(self, state: GANState, step: int) -> None:
-        if not self.writer.enabled:
-            return
         nets = {"samples": state.g.variables}
         if state.g_ema is not None:
             nets["samples_ema"] = state.g_ema
         for tag, variables in nets.items():
+            # Every process runs the generator (a multi-host program); only process 0 writes.
             x = np.asarray(jax.device_get(self._generate(variables, self.z)))
+            if not self.writer.enabled:
+                continue
             path = self.workdir / tag / f"step_{step:07d}.png"
             if self.source.kind == "images":
                 grid = writers.save_image_grid(x, path, scale=max(1, 128 // x.shape[1]))
@@ -132,7 +140,8 @@ class _Outputs:
             else:
                 title = f"{self.source.name}: {len(x)} samples of G at step {step}"
                 writers.save_points_figure(x, self.source.mixture, title, path)
-        writers.save_curves(self.writer.rows, self.workdir / "curves.png")
+        if self.writer.enabled:
+            writers.save_curves(self.writer.rows, self.workdir / "curves.png")
 
     def evaluation(self, evaluator: evaluation.Evaluator, state: GANState, step: int) -> dict:
         """All processes compute (the generator is sharded over them); process 0 writes."""
@@ -168,7 +177,7 @@ def train_and_evaluate(
     writer = writers.MetricWriter(workdir, step, total, is_main)
     outputs = _Outputs(config, gan, source, workdir, writer)
     if step >= total:
-        print(f"{workdir} is at step {step} >= train.total_steps={total}: nothing to train.")
+        _say(f"{workdir} is at step {step} >= train.total_steps={total}: nothing to train.")
         ckpts.close()
         writer.close()
         return state
@@ -182,15 +191,16 @@ def train_and_evaluate(
     timer = writers.Timer()
     train_fn = step_fn.lower(state, arrays).compile()  # later shape changes fail, never recompile
     compile_seconds = timer.lap()
-    print(
+    _say(
         f"{'Resuming at' if start else 'Starting from'} step {step} on {mesh.devices.size} "
         f"{jax.default_backend()} device(s); compiled in {compile_seconds:.1f}s."
     )
 
     spc, buffer, last_saved = config.train.steps_per_call, _MetricBuffer(), start
-    train_start, means = time.perf_counter(), {}
+    train_start, means, preempted = time.perf_counter(), {}, False
+    preemption = PreemptionWatcher()
     try:
-        while step < total:
+        while step < total and not preempted:
             state, metrics = train_fn(state, arrays)
             buffer.add(step, metrics)
             step += spc
@@ -206,19 +216,27 @@ def train_and_evaluate(
             if evaluator is not None and (step % config.eval.every == 0 or done):
                 buffer.check(last_saved, ckpts.directory)
                 outputs.evaluation(evaluator, state, step)
-            if step % config.checkpoint.every == 0 or done:
+            preempted = preemption.stop_requested(step // spc)  # sync points count 1, 2, 3, ...
+            if step % config.checkpoint.every == 0 or done or preempted:
                 buffer.check(last_saved, ckpts.directory)
                 last_saved = ckpts.save(state)
     except KeyboardInterrupt:
         _save_on_interrupt(state, buffer, ckpts, last_saved)
         raise
     finally:
+        preemption.close()
         ckpts.wait()
         ckpts.close()
         writer.close()
+    if preempted and preemption.reason == "SIGINT":
+        _say(f"\nInterrupted: saved step {step}; run the same command to continue.")
+        raise KeyboardInterrupt
+    if preempted:
+        _say(f"Preempted (SIGTERM) at step {step}: saved it; run the same command to resume.")
+        return state
     seconds = time.perf_counter() - train_start
     trained = total - (start or 0)
-    print(
+    _say(
         f"Done: {trained} steps in {writers.format_duration(seconds)} "
         f"({trained / seconds:.1f} steps/s, compile {compile_seconds:.1f}s). Last interval: "
         f"D(x) {means.get('d_real', float('nan')):.3f}, D(G(z)) {means.get('d_fake', float('nan')):.3f}, "
@@ -255,6 +273,6 @@ def _save_on_interrupt(state, buffer: _MetricBuffer, ckpts: Checkpoints, last_sa
     try:
         buffer.check(last_saved, ckpts.directory)
         step = ckpts.save(state)
-        print(f"\nInterrupted: saved step {step}; run the same command to continue.")
+        _say(f"\nInterrupted: saved step {step}; run the same command to continue.")
     except Exception as error:  # diverged, or the state was donated mid-call
-        print(f"\nInterrupted: could not save ({error}); the last checkpoint is step {last_saved}.")
+        _say(f"\nInterrupted: could not save ({error}); the last checkpoint is step {last_saved}.")

@@ -1,0 +1,45 @@
+"""Stopping on a signal at a step boundary: SIGTERM (preemption) and Ctrl-C (SIGINT).
+
+Preemptible TPU VMs and most schedulers send SIGTERM some time before they stop a job. With
+several processes, JAX's preemption sync service (started by `jax.distributed.initialize`) catches
+it on whichever host gets it and makes every host return True from
+`reached_preemption_sync_point` at the same step. A single process watches SIGTERM and SIGINT
+itself. Either way the trainer stops *between* steps and saves, never inside a checkpoint write;
+a second Ctrl-C interrupts at once.
+"""
+
+import signal
+import types
+
+import jax
+from jax.experimental import multihost_utils
+
+
+class PreemptionWatcher:
+    """`stop_requested(sync_point)`: True once every process should save and stop; `reason` says
+    why ('SIGTERM' or 'SIGINT')."""
+
+    def __init__(self):
+        self._multi = jax.process_count() > 1
+        self.reason: str | None = None
+        self._previous = {}
+        if not self._multi:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                self._previous[signum] = signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: types.FrameType | None) -> None:
+        del frame
+        self.reason = signal.Signals(signum).name
+        if signum == signal.SIGINT:  # a second Ctrl-C raises KeyboardInterrupt immediately
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def stop_requested(self, sync_point: int) -> bool:
+        """Call with consecutive integers (JAX agrees on "the largest any host has seen, + 1")."""
+        if self._multi and multihost_utils.reached_preemption_sync_point(sync_point):
+            self.reason = "SIGTERM"
+        return self.reason is not None
+
+    def close(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
