@@ -27,8 +27,10 @@ def free_port() -> int:
 def launch(
     workdir, num_processes, devices_each, *extra, port=None, ids=None, config="configs/dcgan.py:smoke"
 ):
+    """Start the processes `ids` of a run; `devices_each`: fake CPU devices per process (or a list)."""
     port = port or free_port()
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices_each}"}
+    ids = range(num_processes) if ids is None else ids
+    counts = devices_each if isinstance(devices_each, list) else [devices_each] * len(ids)
     return [
         subprocess.Popen(
             [
@@ -45,12 +47,12 @@ def launch(
                 *extra,
             ],
             cwd=REPO,
-            env=env,
+            env={**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={count}"},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        for i in (range(num_processes) if ids is None else ids)
+        for i, count in zip(ids, counts, strict=True)
     ]
 
 
@@ -134,3 +136,8 @@ def test_missing_process_times_out_with_a_message(tmp_path):
 def test_batch_that_does_not_divide_the_global_devices(tmp_path):
     codes, outputs = finish(launch(tmp_path, 2, 2, "--config.train.batch_size=30"))
     assert codes[0] != 0 and "does not divide across 4 devices" in outputs[0]
+
+
+def test_processes_with_different_device_counts_are_refused(tmp_path):
+    codes, outputs = finish(launch(tmp_path, 2, [1, 2]))
+    assert codes == [1, 1] and "different device counts [1, 2]" in outputs[0]
