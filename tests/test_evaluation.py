@@ -115,9 +115,7 @@ def test_feature_metrics_and_stacked_modes_with_the_committed_classifier(monkeyp
 
 
 def test_classifier_mismatch_is_a_clear_error():
-    config, gan, source, _ = build(
-        "idx:" + str(REPO.parent / "shared/data/mnist"), 32, edit=lambda c: c.data.update(split="test")
-    )
+    config, gan, source, _ = build("digits", 32)  # 32x32 images, a classifier of 16x16 ones
     with pytest.raises(ValueError, match="takes 16x16x1 images"):
         evaluation.Evaluator(eval_cfg(classifier=str(DIGITS16)), gan, source, ("fd",))
 
