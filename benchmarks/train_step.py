@@ -30,8 +30,8 @@ class JaxStep:
     def __init__(self, config):
         mesh = parallel.make_mesh()
         source = data.load(config.data)
-        gan = trainer.build_gan(config, source.shape)
-        self.state = parallel.put_replicated(state_lib.create(gan, config.seed, source.shape, False), mesh)
+        gan = trainer.build_gan(config, source)
+        self.state = parallel.put_replicated(trainer.initial_state(config, gan, source), mesh)
         self.arrays = parallel.put_replicated(source.arrays, mesh)
         fn = parallel.jit_replicated(trainer.build_train_step(config, gan, source, mesh), mesh)
         start = time.perf_counter()

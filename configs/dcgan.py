@@ -58,6 +58,13 @@ def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
             g_mult=1.0,
             d_mult=1.0,
             conv_impl="custom_vjp",
+            conditional=False,  # condition G and D on the class labels
+            g_condition="concat",  # or "conditional_bn"
+            d_condition="concat",  # one-hot label maps at D's input, or "projection"
+            g_norm="batch",  # or "virtual_batch" (Salimans et al.)
+            vbn_ref_size=64,  # reference batch of virtual batch norm, fixed at the start
+            minibatch_kernels=0,  # > 0: minibatch discrimination with that many kernels
+            minibatch_kernel_dim=5,
         )
     )
     c.train.update(batch_size=128, total_steps=steps, steps_per_call=10)

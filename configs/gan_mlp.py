@@ -49,6 +49,12 @@ def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
             d_mult=1.0,
             d_activation="maxout",
             maxout_pieces=5,
+            conditional=False,  # condition G and D on the data's labels (the mixture's mode)
+            g_condition="concat",
+            d_condition="concat",  # or "projection"
+            minibatch_kernels=0,  # > 0: minibatch discrimination with that many kernels
+            minibatch_kernel_dim=5,
+            d_noise=0.0,  # std of the Gaussian noise on each layer's input of D while training
         )
     )
     c.optim.g.lr = c.optim.d.lr = 1e-4

@@ -31,7 +31,18 @@ def base_config() -> ml_collections.ConfigDict:
         )
     )
     c.model = ml_collections.ConfigDict(dict(name="", z_dim=100))
-    c.loss = ml_collections.ConfigDict(dict(d="minimax", g="non_saturating"))
+    # Objectives (gan_jax/losses.py): the Improved-GAN techniques are all off by default.
+    c.loss = ml_collections.ConfigDict(
+        dict(
+            d="minimax",  # or "semi_supervised" (K-class D, Salimans et al. section 5)
+            g="non_saturating",  # or "saturating", "feature_matching"
+            real_label=1.0,  # one-sided label smoothing: e.g. 0.9 (fake targets stay 0)
+            feature_layer=-1,  # D layer whose features feature matching matches (-1: the last)
+            g_historical=0.0,  # weights of the historical-averaging penalties (0: off)
+            d_historical=0.0,
+            num_labelled=100,  # semi-supervised: labelled examples (the first of each class)
+        )
+    )
     adam = dict(name="adam", lr=2e-4, b1=0.5, b2=0.999)
     c.optim = ml_collections.ConfigDict(dict(g=dict(adam), d=dict(adam)))
     c.train = ml_collections.ConfigDict(
@@ -58,6 +69,7 @@ def base_config() -> ml_collections.ConfigDict:
             mode_samples=2_500,
             stacked_samples=26_000,
             equilibrium_batches=10,
+            test_split="test",  # the held-out split of the semi_supervised metric
             parzen_samples=10_000,
             parzen_valid=1_000,
             parzen_test=10_000,

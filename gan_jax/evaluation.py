@@ -7,6 +7,9 @@ are drawn from the data source with the same machinery as training batches (an a
 gives each example at most once, up to its size).
 
 Metric names (config.eval.metrics, comma-separated):
+  conditional    class-conditional G: accuracy of the classifier (nearest mode for mixtures) on
+                 samples of each class, and the per-class Frechet distance
+  semi_supervised  semi-supervised D: its test error on config.eval.test_split
   equilibrium    mean D(x), D(G(z)), V (and V + log 4), gradient norms: the train step's own
                  metrics, without its update, averaged over `equilibrium_batches` fresh batches
   modes          mixtures: VEEGAN/PacGAN mode coverage on `mode_samples` (2,500) samples
@@ -29,7 +32,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import classifier, features, losses, steps, writers
+from gan_jax import classifier, data, features, losses, steps, writers
 from gan_jax.data import DataSource
 from gan_jax.data.source import sample_epochs, uint8_to_unit_range
 from gan_jax.data.stacked import CHANNELS
@@ -43,18 +46,25 @@ _BATCH = 500
 
 
 def applicable_metrics(
-    source: DataSource, has_classifier: bool, has_inception: bool = False
+    source: DataSource,
+    has_classifier: bool,
+    has_inception: bool = False,
+    conditional: bool = False,
+    semi_supervised: bool = False,
 ) -> tuple[str, ...]:
-    """The metrics that make sense for a source and the feature networks configured."""
+    """The metrics that make sense for a source, the feature networks configured and the model."""
+    extra = ["semi_supervised"] if semi_supervised else []
     if source.kind == "points":
-        return tuple(m for m in POINT_METRICS if m != "optimal_d" or source.shape == (1,))
+        points = [m for m in POINT_METRICS if m != "optimal_d" or source.shape == (1,)]
+        return tuple(points + (["conditional"] if conditional else []) + extra)
     stacked = source.name.startswith("stacked:")
     names = ["equilibrium", "parzen"]
     if has_classifier:
         names += ["fd", "kid", "prdc"] + (["stacked_modes"] if stacked else ["score"])
+        names += ["conditional"] if conditional and not stacked else []
     if has_inception:
         names += [INCEPTION_PREFIX + m for m in FEATURE_METRICS]
-    return tuple(names)
+    return tuple(names + extra)
 
 
 def parse_metrics(spec: str) -> tuple[str, ...]:
@@ -76,13 +86,20 @@ class Evaluator:
         self.cfg, self.train_cfg, self.loss_cfg = cfg, config.train, config.loss
         self.gan, self.source = gan, source
         self._updates = None
-        self.arrays = {k: jnp.asarray(v) for k, v in source.arrays.items()} if arrays is None else arrays
+        if arrays is None:
+            arrays = {k: jnp.asarray(v) for k, v in data.training_arrays(source, config.loss).items()}
+        self.arrays = arrays
         self.nets = {
             "classifier": classifier.load(cfg.classifier) if cfg.classifier else None,
             "inception": features.load_inception(cfg.inception_weights) if cfg.inception_weights else None,
         }
+        self.objective = losses.objective(config.loss)
         possible = applicable_metrics(
-            source, self.nets["classifier"] is not None, self.nets["inception"] is not None
+            source,
+            self.nets["classifier"] is not None,
+            self.nets["inception"] is not None,
+            conditional=gan.num_classes > 0,
+            semi_supervised=self.objective.semi_supervised,
         )
         unknown = [m for m in metrics if m not in possible]
         if unknown:
@@ -94,9 +111,8 @@ class Evaluator:
         if self.nets["classifier"] is not None:
             self._check_classifier(self.nets["classifier"])
         self.metrics = metrics
-        self._generate = jax.jit(
-            lambda variables, z: steps.apply_net(gan.generator, variables, z, train=False)[0]
-        )
+        self.data_cfg = config.data
+        self._sample = steps.make_sampler(gan)
         self._real_cache: dict[int, np.ndarray] = {}
         self._cache: dict = {}
 
@@ -119,29 +135,44 @@ class Evaluator:
         if ("generated", n) not in self._cache:
             variables = state.g_ema if state.g_ema is not None else state.g.variables
             z = jax.random.normal(jax.random.PRNGKey(self.cfg.seed), (n, self.gan.z_dim))
+            y = self.generated_labels(n)
             self._cache["generated", n] = np.concatenate(
                 [
-                    np.asarray(jax.device_get(self._generate(variables, z[i : i + _BATCH])))
+                    np.asarray(
+                        jax.device_get(
+                            self._sample(variables, z[i : i + _BATCH], y[i : i + _BATCH], state.vbn_reference)
+                        )
+                    )
                     for i in range(0, n, _BATCH)
                 ]
             )
         return self._cache["generated", n]
 
+    def generated_labels(self, n: int) -> np.ndarray:
+        """The labels generated samples are conditioned on: every class in turn."""
+        return np.asarray(steps.balanced_labels(self.gan, n))
+
     def real(self, n: int) -> np.ndarray:
         """n real examples: for a plain array source, min(n, size) distinct examples in a fixed
         random order; otherwise n fresh draws (mixtures, stacked MNIST)."""
+        return self._real_with_labels(n)[0]
+
+    def real_labels(self, n: int) -> np.ndarray:
+        return self._real_with_labels(n)[1]
+
+    def _real_with_labels(self, n: int) -> tuple[np.ndarray, np.ndarray | None]:
         if n not in self._real_cache:
             key = jax.random.PRNGKey(self.cfg.seed + 1)
             if self.source.sample is sample_epochs:
-                images = self.source.arrays["x"]
-                order = np.random.default_rng(self.cfg.seed + 1).permutation(len(images))[:n]
-                self._real_cache[n] = np.asarray(uint8_to_unit_range(images[order]))
+                order = np.random.default_rng(self.cfg.seed + 1).permutation(self.source.num_examples)[:n]
+                batch = {k: v[order] for k, v in self.source.arrays.items()}
+                batch["x"] = uint8_to_unit_range(batch["x"])
             else:
                 draws = [
-                    self.source.sample(self.arrays, key, jnp.int32(d), _BATCH)["x"]
-                    for d in range(-(-n // _BATCH))
+                    self.source.sample(self.arrays, key, jnp.int32(d), _BATCH) for d in range(-(-n // _BATCH))
                 ]
-                self._real_cache[n] = np.concatenate([np.asarray(x) for x in draws])[:n]
+                batch = {k: np.concatenate([np.asarray(b[k]) for b in draws])[:n] for k in draws[0]}
+            self._real_cache[n] = (np.asarray(batch["x"]), batch.get("label"))
         return self._real_cache[n]
 
     def _features(self, net: features.FeatureNet, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -178,7 +209,7 @@ class Evaluator:
     def _metric_equilibrium(self, state):
         if self._updates is None:
             d_update, g_update = steps.make_updates(
-                self.gan, self.source, self.train_cfg.batch_size, self.loss_cfg.d, self.loss_cfg.g
+                self.gan, self.source, self.train_cfg.batch_size, self.objective
             )
             self._updates = jax.jit(d_update), jax.jit(g_update)
         d_update, g_update = self._updates
@@ -186,7 +217,7 @@ class Evaluator:
         for i in range(self.cfg.equilibrium_batches):
             key = jax.random.fold_in(jax.random.PRNGKey(self.cfg.seed + 2), i)
             _, m_d = d_update(state, self.arrays, key, jnp.int32(i))
-            _, m_g = g_update(state, jax.random.fold_in(key, 1))
+            _, m_g = g_update(state, self.arrays, jax.random.fold_in(key, 1), jnp.int32(i))
             rows.append(jax.device_get({**m_d, **m_g}))
         means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
         return {
@@ -321,6 +352,59 @@ class Evaluator:
             "name": "IS" if net.name == "InceptionV3" else f"Score-{net.name}",
             **score,
             "protocol": {**score["protocol"], "num_generated": len(fake), "feature_network": net.protocol},
+        }
+
+    def _metric_conditional(self, state):
+        """Does G honour the label? The classifier's accuracy on samples of each class, and the
+        Frechet distance between real and generated features class by class."""
+        n, net = self.cfg.num_samples, self.nets["classifier"]
+        fake_y = self.generated_labels(n)
+        if self.source.kind == "points":  # the label is the mode: is the sample nearest to it?
+            mix = self.source.mixture
+            distance = mixtures.standardized_distances(
+                self.generated(state, n), mix.means, mix.metric_std, mix.distance
+            )
+            predicted, real_feats, fake_feats = distance.argmin(1), None, None
+        else:
+            real_feats, fake_feats, probs = self._feature_sets(state, net)
+            predicted = probs.argmax(-1)
+        classes = range(self.gan.num_classes)
+        per_class = [float(np.mean(predicted[fake_y == k] == k)) for k in classes]
+        result = {"accuracy": float(np.mean(predicted == fake_y)), "per_class_accuracy": per_class}
+        if real_feats is not None:
+            real_y = self.real_labels(n)
+            per_class_fd = [
+                distances.frechet_distance(real_feats[real_y == k], fake_feats[fake_y == k]) for k in classes
+            ]
+            result.update(per_class_fd=per_class_fd, mean_class_fd=float(np.mean(per_class_fd)))
+        judge = net.protocol if self.source.kind == "images" else "nearest mode (standardised distance)"
+        result["protocol"] = {"num_samples": n, "labels": "every class in turn", "judge": judge}
+        return result
+
+    def _metric_semi_supervised(self, state):
+        """Test error of the semi-supervised D's K-class output on `eval.test_split`."""
+        test = data.load(ml_collections.ConfigDict({**self.data_cfg.to_dict(), "split": self.cfg.test_split}))
+        images, labels = uint8_to_unit_range(test.arrays["x"]), test.arrays["label"]
+        logits = np.concatenate(
+            [
+                np.asarray(
+                    steps.apply_net(self.gan.discriminator, state.d.variables, images[i : i + _BATCH], False)[
+                        0
+                    ]
+                )
+                for i in range(0, len(images), _BATCH)
+            ]
+        )
+        errors = int((logits.argmax(-1) != labels).sum())
+        return {
+            "errors": errors,
+            "error_rate": errors / len(labels),
+            "errors_per_10000": 10_000 * errors / len(labels),
+            "protocol": {
+                "test": f"{test.name} split {self.cfg.test_split}: {len(labels)} examples",
+                "labelled_training_examples": self.loss_cfg.num_labelled,
+                "classifier": "argmax of D's K class logits (inference mode)",
+            },
         }
 
     def _metric_stacked_modes(self, state):

@@ -3,7 +3,9 @@
 Pure data (no modules, no optimiser functions), so it can be jitted, donated, sharded and
 checkpointed as is. The functions that act on it live in `GAN` (below) and in `steps.py`.
 Randomness: `base_key` never changes; the key of step t is fold_in(base_key, t) (see `step_key`),
-so a resumed run draws exactly the numbers the uninterrupted run would have drawn.
+so a resumed run draws exactly the numbers the uninterrupted run would have drawn. State that a
+technique needs lives here too, so checkpoints and resumption keep it: the running means of
+historical averaging and the reference batch of virtual batch normalisation.
 """
 
 import dataclasses
@@ -16,7 +18,7 @@ import jax.numpy as jnp
 import optax
 
 # Independent random streams derived from the base key.
-_STEP_STREAM, _DATA_STREAM = 0, 1
+_STEP_STREAM, _DATA_STREAM, _REFERENCE_STREAM = 0, 1, 2
 
 
 @flax.struct.dataclass
@@ -31,23 +33,40 @@ class NetState:
 
 
 @flax.struct.dataclass
+class RunningMean:
+    """The mean of every parameter value a player has had: historical averaging's target."""
+
+    mean: Any
+    count: jax.Array  # float32 scalar: how many values the mean is over
+
+    def add(self, params) -> "RunningMean":
+        count = self.count + 1.0
+        return RunningMean(jax.tree.map(lambda m, p: m + (p - m) / count, self.mean, params), count)
+
+
+@flax.struct.dataclass
 class GANState:
     step: jax.Array  # int32 scalar: completed training steps
     g: NetState
     d: NetState
     g_ema: dict | None  # EMA of G's variables (params and batch_stats); None when off
     base_key: jax.Array  # uint32[2]
+    g_history: RunningMean | None = None  # historical averaging of G (None when off)
+    d_history: RunningMean | None = None
+    vbn_reference: dict | None = None  # {'z': (R, z_dim), 'y': (R,)}: VBN's reference batch
 
 
 @dataclasses.dataclass(frozen=True)
 class GAN:
-    """The static half of a GAN: networks, optimisers and latent size (never checkpointed)."""
+    """The static half of a GAN: networks, optimisers and sizes (never checkpointed)."""
 
     generator: nn.Module
     discriminator: nn.Module
     g_optimizer: optax.GradientTransformation
     d_optimizer: optax.GradientTransformation
     z_dim: int
+    num_classes: int = 0  # > 0: G and D are conditioned on labels in [0, num_classes)
+    vbn_ref_size: int = 0  # > 0: G uses virtual batch norm with a reference batch this big
 
 
 def step_key(state: GANState) -> jax.Array:
@@ -59,19 +78,46 @@ def data_key(state: GANState) -> jax.Array:
     return jax.random.fold_in(state.base_key, _DATA_STREAM)
 
 
-def _init_net(module: nn.Module, optimizer, key, example) -> NetState:
-    variables = module.init(key, example, train=False)
+def _init_net(module: nn.Module, optimizer, key, *inputs) -> NetState:
+    variables = module.init(key, *inputs, train=False)
     params = variables["params"]
     return NetState(params, variables.get("batch_stats", {}), optimizer.init(params))
 
 
-def create(gan: GAN, seed: int, data_shape: tuple[int, ...], use_ema: bool) -> GANState:
+def create(
+    gan: GAN,
+    seed: int,
+    data_shape: tuple[int, ...],
+    use_ema: bool,
+    g_history: bool = False,
+    d_history: bool = False,
+) -> GANState:
     """Fresh state: weights from each network's initialisers, seeded by `seed` alone."""
     k_g, k_d, k_run = jax.random.split(jax.random.PRNGKey(seed), 3)
-    g = _init_net(gan.generator, gan.g_optimizer, k_g, jnp.zeros((1, gan.z_dim)))
-    d = _init_net(gan.discriminator, gan.d_optimizer, k_d, jnp.zeros((1, *data_shape)))
-    g_ema = jax.tree.map(jnp.copy, g.variables) if use_ema else None
-    return GANState(jnp.zeros((), jnp.int32), g, d, g_ema, k_run)
+    rows = gan.vbn_ref_size + 1
+    g = _init_net(
+        gan.generator, gan.g_optimizer, k_g, jnp.zeros((rows, gan.z_dim)), jnp.zeros(rows, jnp.int32)
+    )
+    d = _init_net(
+        gan.discriminator, gan.d_optimizer, k_d, jnp.zeros((1, *data_shape)), jnp.zeros(1, jnp.int32)
+    )
+    reference = None
+    if gan.vbn_ref_size:
+        k_z, k_y = jax.random.split(jax.random.fold_in(k_run, _REFERENCE_STREAM))
+        reference = {
+            "z": jax.random.normal(k_z, (gan.vbn_ref_size, gan.z_dim)),
+            "y": jax.random.randint(k_y, (gan.vbn_ref_size,), 0, max(gan.num_classes, 1)),
+        }
+    return GANState(
+        step=jnp.zeros((), jnp.int32),
+        g=g,
+        d=d,
+        g_ema=jax.tree.map(jnp.copy, g.variables) if use_ema else None,
+        base_key=k_run,
+        g_history=RunningMean(jax.tree.map(jnp.copy, g.params), jnp.ones(())) if g_history else None,
+        d_history=RunningMean(jax.tree.map(jnp.copy, d.params), jnp.ones(())) if d_history else None,
+        vbn_reference=reference,
+    )
 
 
 def fixed_noise(seed: int, num: int, z_dim: int) -> jax.Array:

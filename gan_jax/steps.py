@@ -10,11 +10,18 @@ Both networks run in training mode (BatchNorm on the batch's own statistics), an
 and the generated batch in separate calls, each normalised by its own statistics, as in the DCGAN
 reference code. Under jit + sharding those statistics are over the global batch.
 
+Everything the Improved-GAN techniques and conditioning change is a choice of `Objective`
+(losses.py) or of the networks (models/), applied here in one place: labels are passed to both
+networks when the GAN is conditional (generated samples get uniformly drawn labels); feature
+matching gives G a real batch too (its own data stream); the semi-supervised D adds a labelled
+batch; historical averaging penalises and then updates each player's running mean; virtual batch
+norm runs G on the state's reference batch together with each batch.
+
 `make_train_step` returns `train_step(state, arrays) -> (state, metrics)`, not jitted here; its
-metrics are scalars: from the last D update, d_loss, V (the value function on that batch),
-d_real = mean D(x), d_fake = mean D(G(z)) and d_grad_norm; from the last G update, g_loss and
-g_grad_norm. `make_multi_step` runs `steps_per_call` steps in one `lax.scan`, returning the
-metrics of every step stacked (shape [steps_per_call]).
+metrics are scalars: from the last D update, d_loss, V (the value function on that batch, on the
+real/fake logit), d_real = mean D(x), d_fake = mean D(G(z)) and d_grad_norm; from the last G update,
+g_loss and g_grad_norm. `make_multi_step` runs `steps_per_call` steps in one `lax.scan`, returning
+the metrics of every step stacked (shape [steps_per_call]).
 """
 
 from collections.abc import Callable
@@ -25,18 +32,47 @@ import optax
 
 from gan_jax import losses
 from gan_jax.data import DataSource
+from gan_jax.data.source import sample_epochs
 from gan_jax.state import GAN, GANState, NetState, data_key, step_key
 
 Metrics = dict[str, jax.Array]
 TrainStep = Callable[[GANState, dict], tuple[GANState, Metrics]]
+_G_DATA_STREAM, _LABELLED_STREAM, _NOISE_STREAM = 1, 2, 3
 
 
-def apply_net(module, variables: dict, x: jax.Array, train: bool) -> tuple[jax.Array, dict]:
-    """(output, new batch_stats): one call for networks with and without BatchNorm."""
-    if not train:
-        return module.apply(variables, x, train=False), variables["batch_stats"]
-    out, mutated = module.apply(variables, x, train=True, mutable=["batch_stats"])
-    return out, mutated.get("batch_stats", {})
+def apply_net(module, variables: dict, x: jax.Array, train: bool, y=None, rng=None, features: bool = False):
+    """(output, new batch_stats[, sown features]) for networks with and without BatchNorm."""
+    rngs = {"noise": rng} if rng is not None else None
+    mutable = (["batch_stats"] if train else []) + (["intermediates"] if features else [])
+    if not mutable:
+        return module.apply(variables, x, y, train=False, rngs=rngs), variables["batch_stats"]
+    out, mutated = module.apply(variables, x, y, train=train, rngs=rngs, mutable=mutable)
+    stats = mutated.get("batch_stats", variables["batch_stats"])
+    if features:
+        return out, stats, mutated["intermediates"]["features"]
+    return out, stats
+
+
+def generate(gan: GAN, variables: dict, z: jax.Array, y: jax.Array, train: bool, reference: dict | None):
+    """(samples, new batch_stats) of G; with virtual batch norm the reference batch runs along."""
+    if reference is not None:
+        z, y = jnp.concatenate([reference["z"], z]), jnp.concatenate([reference["y"], y])
+    return apply_net(gan.generator, variables, z, train, y)
+
+
+def make_sampler(gan: GAN) -> Callable:
+    """jitted (variables, z, y, reference) -> G's samples in inference mode (running averages)."""
+    return jax.jit(lambda variables, z, y, reference: generate(gan, variables, z, y, False, reference)[0])
+
+
+def balanced_labels(gan: GAN, n: int) -> jax.Array:
+    """0, 1, ..., K-1, 0, 1, ... for class-conditional sample grids and evaluations."""
+    return jnp.arange(n, dtype=jnp.int32) % max(gan.num_classes, 1)
+
+
+def sample_labels(gan: GAN, key: jax.Array, n: int) -> jax.Array:
+    """Labels for generated samples: uniform over the classes (zeros when unconditional)."""
+    return jax.random.randint(key, (n,), 0, max(gan.num_classes, 1))
 
 
 def _update(tx: optax.GradientTransformation, net: NetState, grads, batch_stats) -> NetState:
@@ -48,57 +84,111 @@ def make_updates(
     gan: GAN,
     source: DataSource,
     batch_size: int,
-    d_loss: str = "minimax",
-    g_loss: str = "non_saturating",
+    objective: losses.Objective | None = None,
     shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x,
 ):
     """(d_update, g_update): one optimiser step of D, and of G; `shard_batch` pins per-example
     arrays to the data mesh.
 
     d_update(state, arrays, key, draw) -> (state, metrics) uses data batch number `draw`;
-    g_update(state, key) -> (state, metrics).
+    g_update(state, arrays, key, draw) -> (state, metrics) (`draw` feeds feature matching).
     """
-    d_loss_fn, g_loss_fn = losses.d_loss_fn(d_loss), losses.g_loss_fn(g_loss)
+    objective = objective or losses.Objective()
+    labels_of = (lambda batch: batch["label"]) if gan.num_classes else (lambda batch: None)
 
-    def noise(key):
-        return shard_batch(jax.random.normal(key, (batch_size, gan.z_dim)))
+    def real_batch(state, arrays, stream, draw):
+        key = data_key(state) if stream is None else jax.random.fold_in(data_key(state), stream)
+        if stream == _LABELLED_STREAM:  # the semi-supervised D's few labelled examples
+            subset = {"x": arrays["x"][arrays["labelled"]], "label": arrays["label"][arrays["labelled"]]}
+            batch = sample_epochs(subset, key, draw, min(batch_size, arrays["labelled"].shape[0]))
+        else:
+            batch = source.sample(arrays, key, draw, batch_size)
+        return {k: shard_batch(v) for k, v in batch.items()}
+
+    def fake_batch(state, params, stats, key):
+        k_z, k_y = jax.random.split(key)
+        z = shard_batch(jax.random.normal(k_z, (batch_size, gan.z_dim)))
+        y = shard_batch(sample_labels(gan, k_y, batch_size))
+        x, new_stats = generate(
+            gan, {"params": params, "batch_stats": stats}, z, y, True, state.vbn_reference
+        )
+        return x, y if gan.num_classes else None, new_stats
+
+    def discriminate(variables, x, y, key, features=False):
+        return apply_net(
+            gan.discriminator, variables, x, True, y, jax.random.fold_in(key, _NOISE_STREAM), features
+        )
 
     def d_update(state: GANState, arrays: dict, key: jax.Array, draw: jax.Array):
-        real = shard_batch(source.sample(arrays, data_key(state), draw, batch_size)["x"])
-        fake, _ = apply_net(gan.generator, state.g.variables, noise(key), train=True)
+        real = real_batch(state, arrays, None, draw)
+        fake, fake_y, _ = fake_batch(state, state.g.params, state.g.batch_stats, key)
         fake = jax.lax.stop_gradient(fake)
+        if objective.semi_supervised:
+            labelled = real_batch(state, arrays, _LABELLED_STREAM, draw)
 
         def loss(params):
-            variables = {"params": params, "batch_stats": state.d.batch_stats}
-            real_logits, stats = apply_net(gan.discriminator, variables, real, train=True)
-            variables = {"params": params, "batch_stats": stats}
-            fake_logits, stats = apply_net(gan.discriminator, variables, fake, train=True)
-            return d_loss_fn(real_logits, fake_logits), (real_logits, fake_logits, stats)
+            stats = state.d.batch_stats
+            real_out, stats = discriminate(
+                {"params": params, "batch_stats": stats}, real["x"], labels_of(real), key
+            )
+            fake_out, stats = discriminate(
+                {"params": params, "batch_stats": stats}, fake, fake_y, jax.random.fold_in(key, 1)
+            )
+            r, f = losses.real_fake_logit(real_out), losses.real_fake_logit(fake_out)
+            value = losses.minimax_d_loss(r, f, objective.real_label)
+            if objective.semi_supervised:
+                class_logits, stats = discriminate(
+                    {"params": params, "batch_stats": stats}, labelled["x"], None, jax.random.fold_in(key, 2)
+                )
+                value = value + losses.classification_loss(class_logits, labelled["label"])
+            if state.d_history is not None:
+                value = value + objective.d_historical * losses.historical_penalty(
+                    params, state.d_history.mean
+                )
+            return value, (r, f, stats)
 
-        (value, (real_logits, fake_logits, stats)), grads = jax.value_and_grad(loss, has_aux=True)(
-            state.d.params
-        )
+        (value, (r, f, stats)), grads = jax.value_and_grad(loss, has_aux=True)(state.d.params)
+        new_d = _update(gan.d_optimizer, state.d, grads, stats)
+        state = state.replace(d=new_d)
+        if state.d_history is not None:
+            state = state.replace(d_history=state.d_history.add(new_d.params))
         metrics = {
             "d_loss": value,
-            "V": losses.value_function(real_logits, fake_logits),
-            "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
-            "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
+            "V": losses.value_function(r, f),
+            "d_real": jnp.mean(jax.nn.sigmoid(r)),
+            "d_fake": jnp.mean(jax.nn.sigmoid(f)),
             "d_grad_norm": optax.tree.norm(grads),
         }
-        return state.replace(d=_update(gan.d_optimizer, state.d, grads, stats)), metrics
+        return state, metrics
 
-    def g_update(state: GANState, key: jax.Array):
-        z = noise(key)
+    def g_update(state: GANState, arrays: dict, key: jax.Array, draw: jax.Array):
+        if objective.feature_matching:
+            real = real_batch(state, arrays, _G_DATA_STREAM, draw)
 
         def loss(params):
-            variables = {"params": params, "batch_stats": state.g.batch_stats}
-            fake, stats = apply_net(gan.generator, variables, z, train=True)
-            fake_logits, _ = apply_net(gan.discriminator, state.d.variables, fake, train=True)
-            return g_loss_fn(fake_logits), stats
+            fake, fake_y, stats = fake_batch(state, params, state.g.batch_stats, key)
+            if objective.feature_matching:
+                _, _, fake_features = discriminate(state.d.variables, fake, fake_y, key, features=True)
+                _, _, real_features = discriminate(
+                    state.d.variables, real["x"], labels_of(real), jax.random.fold_in(key, 1), features=True
+                )
+                layer = objective.feature_layer
+                value = losses.feature_matching_loss(real_features[layer], fake_features[layer])
+            else:
+                fake_out, _ = discriminate(state.d.variables, fake, fake_y, key)
+                value = objective.g_loss_from_logits(losses.real_fake_logit(fake_out))
+            if state.g_history is not None:
+                value = value + objective.g_historical * losses.historical_penalty(
+                    params, state.g_history.mean
+                )
+            return value, stats
 
         (value, stats), grads = jax.value_and_grad(loss, has_aux=True)(state.g.params)
-        metrics = {"g_loss": value, "g_grad_norm": optax.tree.norm(grads)}
-        return state.replace(g=_update(gan.g_optimizer, state.g, grads, stats)), metrics
+        new_g = _update(gan.g_optimizer, state.g, grads, stats)
+        state = state.replace(g=new_g)
+        if state.g_history is not None:
+            state = state.replace(g_history=state.g_history.add(new_g.params))
+        return state, {"g_loss": value, "g_grad_norm": optax.tree.norm(grads)}
 
     return d_update, g_update
 
@@ -109,14 +199,15 @@ def make_train_step(
     batch_size: int,
     d_steps: int = 1,
     g_steps: int = 1,
-    d_loss: str = "minimax",
-    g_loss: str = "non_saturating",
+    objective: losses.Objective | None = None,
     ema_decay: float = 0.0,
     shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x,
 ) -> TrainStep:
     """See the module docstring. D update j of step t uses data batch t * d_steps + j and noise
-    from fold_in(key_t, j); G update j uses fold_in(key_t, d_steps + j)."""
-    d_update, g_update = make_updates(gan, source, batch_size, d_loss, g_loss, shard_batch)
+    from fold_in(key_t, j); G update j uses fold_in(key_t, d_steps + j) and (feature matching)
+    batch t * g_steps + j of its own data stream."""
+    objective = objective or losses.Objective()
+    d_update, g_update = make_updates(gan, source, batch_size, objective, shard_batch)
 
     def train_step(state: GANState, arrays: dict) -> tuple[GANState, Metrics]:
         key = step_key(state)
@@ -124,7 +215,8 @@ def make_train_step(
             draw = state.step * d_steps + j
             state, metrics_d = d_update(state, arrays, jax.random.fold_in(key, j), draw)
         for j in range(g_steps):
-            state, metrics_g = g_update(state, jax.random.fold_in(key, d_steps + j))
+            draw = state.step * g_steps + j
+            state, metrics_g = g_update(state, arrays, jax.random.fold_in(key, d_steps + j), draw)
         if state.g_ema is not None:
             state = state.replace(
                 g_ema=optax.incremental_update(state.g.variables, state.g_ema, step_size=1.0 - ema_decay)

@@ -16,7 +16,7 @@ import ml_collections
 import numpy as np
 
 from gan_jax import config as config_lib
-from gan_jax import data, evaluation, models, optim, parallel, steps, writers
+from gan_jax import data, evaluation, losses, models, optim, parallel, steps, writers
 from gan_jax import state as state_lib
 from gan_jax.checkpoint import Checkpoints
 from gan_jax.data import DataSource
@@ -34,14 +34,38 @@ def _say(message: str) -> None:
         print(message, flush=True)
 
 
-def build_gan(config: ml_collections.ConfigDict, data_shape: tuple[int, ...]) -> GAN:
-    generator, discriminator = models.build(config.model, data_shape)
+def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
+    """Networks and optimisers for the config and the data (its shape, its classes)."""
+    objective = losses.objective(config.loss)
+    needs_labels = config.model.conditional or objective.semi_supervised
+    if needs_labels and not source.num_classes:
+        raise ValueError(
+            f"config.model.conditional / config.loss.d='semi_supervised' need labelled data; "
+            f"{source.name!r} has no labels."
+        )
+    num_classes = source.num_classes if config.model.conditional else 0
+    d_outputs = source.num_classes if objective.semi_supervised else 1
+    generator, discriminator = models.build(config.model, source.shape, num_classes, d_outputs)
+    vbn = config.model.get("g_norm", "batch") == "virtual_batch"
     return GAN(
         generator,
         discriminator,
         optim.make(config.optim.g, "g"),
         optim.make(config.optim.d, "d"),
         config.model.z_dim,
+        num_classes=num_classes,
+        vbn_ref_size=config.model.vbn_ref_size if vbn else 0,
+    )
+
+
+def initial_state(config: ml_collections.ConfigDict, gan: GAN, source: DataSource) -> GANState:
+    return state_lib.create(
+        gan,
+        config.seed,
+        source.shape,
+        use_ema=config.train.ema_decay > 0,
+        g_history=config.loss.g_historical > 0,
+        d_history=config.loss.d_historical > 0,
     )
 
 
@@ -54,8 +78,7 @@ def build_train_step(config: ml_collections.ConfigDict, gan: GAN, source: DataSo
         t.batch_size,
         t.d_steps,
         t.g_steps,
-        config.loss.d,
-        config.loss.g,
+        losses.objective(config.loss),
         t.ema_decay,
         shard_batch=parallel.batch_constraint(mesh),
     )
@@ -120,9 +143,9 @@ class _Outputs:
     def __init__(self, config, gan: GAN, source: DataSource, workdir: pathlib.Path, writer):
         self.source, self.workdir, self.writer = source, workdir, writer
         self.z = state_lib.fixed_noise(config.seed, config.log.num_samples, gan.z_dim)
-        self._generate = jax.jit(
-            lambda variables, z: steps.apply_net(gan.generator, variables, z, train=False)[0]
-        )
+        self.y = steps.balanced_labels(gan, config.log.num_samples)  # column k: class k
+        self.columns = gan.num_classes or None
+        self._sample = steps.make_sampler(gan)
 
     def samples(self, state: GANState, step: int) -> None:
         nets = {"samples": state.g.variables}
@@ -130,12 +153,12 @@ class _Outputs:
             nets["samples_ema"] = state.g_ema
         for tag, variables in nets.items():
             # Every process runs the generator (a multi-host program); only process 0 writes.
-            x = np.asarray(jax.device_get(self._generate(variables, self.z)))
+            x = np.asarray(jax.device_get(self._sample(variables, self.z, self.y, state.vbn_reference)))
             if not self.writer.enabled:
                 continue
             path = self.workdir / tag / f"step_{step:07d}.png"
             if self.source.kind == "images":
-                grid = writers.save_image_grid(x, path, scale=max(1, 128 // x.shape[1]))
+                grid = writers.save_image_grid(x, path, scale=max(1, 128 // x.shape[1]), columns=self.columns)
                 self.writer.image(tag, grid, step)
             else:
                 title = f"{self.source.name}: {len(x)} samples of G at step {step}"
@@ -167,8 +190,8 @@ def train_and_evaluate(
     _prepare_workdir(config, workdir, start is not None, is_main)
 
     source = data.load(config.data)
-    gan = build_gan(config, source.shape)
-    state = state_lib.create(gan, config.seed, source.shape, config.train.ema_decay > 0)
+    gan = build_gan(config, source)
+    state = initial_state(config, gan, source)
     state = parallel.put_replicated(state, mesh)
     if start is not None:
         state = ckpts.restore(start, state)
@@ -182,7 +205,7 @@ def train_and_evaluate(
         writer.close()
         return state
 
-    arrays = parallel.put_replicated(source.arrays, mesh)
+    arrays = parallel.put_replicated(data.training_arrays(source, config.loss), mesh)
     evaluator = None
     if config.eval.every:
         metrics = evaluation.parse_metrics(config.eval.metrics)
@@ -261,8 +284,8 @@ def restore_run(workdir: str, step: int | None = None, devices: Sequence | None 
         ckpts.close()
         raise FileNotFoundError(f"No checkpoint of step {step} in {ckpts.directory}; it has {available}.")
     source = data.load(config.data)
-    gan = build_gan(config, source.shape)
-    state = state_lib.create(gan, config.seed, source.shape, config.train.ema_decay > 0)
+    gan = build_gan(config, source)
+    state = initial_state(config, gan, source)
     state = ckpts.restore(step, parallel.put_replicated(state, parallel.make_mesh(devices)))
     ckpts.close()
     return config, gan, source, state

@@ -12,7 +12,6 @@ import pytest
 from conftest import JAX_CACHE, REPO, load_config
 
 from gan_jax import classifier, data, evaluation, trainer
-from gan_jax import state as state_lib
 
 DIGITS16 = REPO / "classifiers" / "digits16"
 
@@ -29,8 +28,8 @@ def build(data_name, image_size=0, model_spec="configs/gan_mlp.py", edit=None):
     if edit:
         edit(config)
     source = data.load(config.data)
-    gan = trainer.build_gan(config, source.shape)
-    state = state_lib.create(gan, config.seed, source.shape, config.train.ema_decay > 0)
+    gan = trainer.build_gan(config, source)
+    state = trainer.initial_state(config, gan, source)
     return config, gan, source, state
 
 
@@ -39,7 +38,7 @@ def test_applicable_metrics():
     line = data.load(ml_collections.ConfigDict(dict(name="gaussian1d")))
     assert evaluation.applicable_metrics(ring, False) == ("equilibrium", "modes", "parzen")
     assert evaluation.applicable_metrics(line, False) == ("equilibrium", "modes", "parzen", "optimal_d")
-    digits = data.load(ml_collections.ConfigDict(dict(name="digits", image_size=16)))
+    digits = data.load(ml_collections.ConfigDict(dict(name="digits", image_size=16, split="train")))
     assert evaluation.applicable_metrics(digits, False) == ("equilibrium", "parzen")
     assert evaluation.applicable_metrics(digits, True) == (
         "equilibrium",
@@ -121,7 +120,7 @@ def test_classifier_mismatch_is_a_clear_error():
 
 
 def test_classifier_save_load_and_checksum(tmp_path):
-    source = data.load(ml_collections.ConfigDict(dict(name="digits", image_size=16)))
+    source = data.load(ml_collections.ConfigDict(dict(name="digits", image_size=16, split="train")))
     x, y = source.arrays["x"], source.arrays["label"]
     params = classifier.train(x[:1400], y[:1400], 10, epochs=3)
     info = {

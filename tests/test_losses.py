@@ -57,6 +57,8 @@ def test_saturating_gradient_vanishes_where_non_saturating_does_not():
 
 def test_unknown_loss_names_fail_clearly():
     with pytest.raises(ValueError, match="config.loss.g"):
-        losses.g_loss_fn("wasserstain")
+        losses.Objective(g="wasserstain")
     with pytest.raises(ValueError, match="config.loss.d"):
-        losses.d_loss_fn("hinge?")
+        losses.Objective(d="hinge?")
+    with pytest.raises(ValueError, match="real_label"):
+        losses.Objective(real_label=0.0)

@@ -72,14 +72,14 @@ def test_dcgan_guidelines(size, channels):
 
     d_calls, logits = record_calls(d, dv, images)
     d_types = [t for _, t, _, _ in d_calls]
-    assert "Dense" not in d_types  # no fully-connected layers at all
-    # Strided convolutions halve the resolution; no BatchNorm at D's input layer.
-    assert d_types == ["Conv"] + ["Conv", "BatchNorm"] * (n_changes - 1) + ["Conv"]
-    downs = [c for c in d_calls if c[1] == "Conv"][:-1]
-    for _, _, x_in, x_out in downs:
+    # Strided convolutions halve the resolution; no BatchNorm at D's input layer; no hidden
+    # fully-connected layer: the last conv map, flattened, feeds one linear output (the head).
+    assert d_types == ["Conv"] + ["Conv", "BatchNorm"] * (n_changes - 1) + ["DiscriminatorHead"]
+    for _, _, x_in, x_out in [c for c in d_calls if c[1] == "Conv"]:
         assert x_out.shape[1] == x_in.shape[1] // 2
-    # The last layer maps the 4x4 feature map to a single logit per image.
-    assert d_calls[-1][2].shape[1:3] == (4, 4) and logits.shape == (4,)
+    last_channels = d_calls[-2][3].shape[-1] if n_changes > 1 else d_calls[0][3].shape[-1]
+    assert d_calls[-1][2].shape == (4, 4 * 4 * last_channels) and logits.shape == (4,)
+    assert set(dv["params"]["head"]) == {"to_logit"}  # a single linear layer
     check_chain(d_calls, leaky, leaky)  # LeakyReLU(0.2) in D
 
     # Weights from N(0, 0.02); BatchNorm scales from N(1, 0.02); biases zero.
@@ -125,18 +125,19 @@ def test_mlp_shapes_and_widths():
     gv, dv = g.init(jax.random.PRNGKey(0), z), d.init(jax.random.PRNGKey(1), jnp.zeros((7, 2)))
     assert g.apply(gv, z).shape == (7, 2)
     assert d.apply(dv, jnp.zeros((7, 2))).shape == (7,)
-    assert gv["params"]["mlp"]["hidden0"]["kernel"].shape == (2, 200)
-    assert len([k for k in gv["params"]["mlp"] if k.startswith("hidden")]) == 4
-    assert dv["params"]["mlp"]["hidden0"]["Dense_0"]["kernel"].shape == (2, 400 * 5)
+    assert gv["params"]["hidden0"]["kernel"].shape == (2, 200)
+    assert len([k for k in gv["params"] if k.startswith("hidden")]) == 4
+    assert dv["params"]["hidden0"]["Dense_0"]["kernel"].shape == (2, 400 * 5)
     image_g = MLPGenerator((8, 8, 1), output="tanh")
     out = image_g.apply(image_g.init(jax.random.PRNGKey(0), z), z * 100)
     assert out.shape == (7, 8, 8, 1) and float(jnp.abs(out).max()) <= 1.0
 
 
 def test_build_by_name_and_errors():
-    cfg = ml_collections.ConfigDict(
-        dict(name="dcgan", z_dim=10, g_width=8, d_width=8, g_mult=1.0, d_mult=0.5, conv_impl="custom_vjp")
-    )
+    from conftest import load_config
+
+    cfg = load_config("configs/dcgan.py").model
+    cfg.update(g_width=8, d_width=8, d_mult=0.5)
     g, d = models.build(cfg, (32, 32, 3))
     assert isinstance(g, DCGANGenerator) and g.channels == 3 and d.width_mult == 0.5
     with pytest.raises(ValueError, match="square images"):

@@ -18,8 +18,8 @@ def setup(spec="configs/gan_mlp.py:smoke", edit=None):
     if edit is not None:
         edit(config)
     source = data.load(config.data)
-    gan = trainer.build_gan(config, source.shape)
-    state = state_lib.create(gan, config.seed, source.shape, config.train.ema_decay > 0)
+    gan = trainer.build_gan(config, source)
+    state = trainer.initial_state(config, gan, source)
     arrays = {k: jnp.asarray(v) for k, v in source.arrays.items()}
     return config, source, gan, state, arrays
 
@@ -35,7 +35,7 @@ def test_d_update_moves_only_d_and_g_update_moves_only_g(spec):
     after_d, _ = jax.jit(d_update)(state, arrays, jax.random.PRNGKey(1), jnp.int32(0))
     assert tree_equal(after_d.g, state.g)  # G's params, BatchNorm statistics, optimiser state
     assert not tree_equal(after_d.d.params, state.d.params)
-    after_g, _ = jax.jit(g_update)(after_d, jax.random.PRNGKey(2))
+    after_g, _ = jax.jit(g_update)(after_d, arrays, jax.random.PRNGKey(2), jnp.int32(0))
     assert tree_equal(after_g.d, after_d.d)
     assert not tree_equal(after_g.g.params, after_d.g.params)
 
@@ -45,14 +45,15 @@ def test_d_update_is_sgd_on_minus_v_for_the_drawn_batch():
     lr = 0.05
     config, source, gan, state, arrays = setup()
     gan = gan.__class__(gan.generator, gan.discriminator, optax.sgd(lr), optax.sgd(lr), gan.z_dim)
-    state = state_lib.create(gan, config.seed, source.shape, False)
+    state = trainer.initial_state(config, gan, source)
     b = config.train.batch_size
     key, draw = jax.random.PRNGKey(7), jnp.int32(3)
     d_update, _ = steps.make_updates(gan, source, b)
     new_state, metrics = d_update(state, arrays, key, draw)
 
     real = source.sample(arrays, state_lib.data_key(state), draw, b)["x"]
-    fake = gan.generator.apply(state.g.variables, jax.random.normal(key, (b, gan.z_dim)))
+    z_key, _ = jax.random.split(key)  # the update's noise key; the other half draws labels
+    fake = gan.generator.apply(state.g.variables, jax.random.normal(z_key, (b, gan.z_dim)))
 
     def minus_v(params):
         d = lambda x: gan.discriminator.apply({"params": params}, x)  # noqa: E731
@@ -86,7 +87,7 @@ def test_k_d_steps_compose_d_updates_in_order():
     for j in range(3):  # Algorithm 1: k D updates, each on its own data batch and noise
         want, m_d = d_update(want, arrays, jax.random.fold_in(key, j), jnp.int32(5 * 3 + j))
     for j in range(2):
-        want, m_g = g_update(want, jax.random.fold_in(key, 3 + j))
+        want, m_g = g_update(want, arrays, jax.random.fold_in(key, 3 + j), jnp.int32(5 * 2 + j))
     chex.assert_trees_all_close(got.d.params, want.d.params, rtol=1e-5, atol=1e-6)
     chex.assert_trees_all_close(got.g.params, want.g.params, rtol=1e-5, atol=1e-6)
     assert int(got.step) == 6

@@ -4,10 +4,10 @@ import ml_collections
 
 from gan_jax.data.images import load_digits, load_idx, load_tfds
 from gan_jax.data.mixtures import MIXTURES, load_mixture
-from gan_jax.data.source import Batch, DataSource
+from gan_jax.data.source import Batch, DataSource, labelled_subset, training_arrays
 from gan_jax.data.stacked import load_stacked
 
-__all__ = ["Batch", "DataSource", "load", "KNOWN_SOURCES"]
+__all__ = ["Batch", "DataSource", "load", "labelled_subset", "training_arrays", "KNOWN_SOURCES"]
 
 KNOWN_SOURCES = (*MIXTURES, "digits", "idx:<dir>", "tfds:<name>", "stacked:<source>")
 
@@ -21,7 +21,7 @@ def load(cfg: ml_collections.ConfigDict) -> DataSource:
     if name in MIXTURES:
         return load_mixture(name)
     if name == "digits":
-        return load_digits(cfg.image_size)
+        return load_digits(cfg.image_size, cfg.split)
     if name.startswith("idx:"):
         return load_idx(name[len("idx:") :], cfg.split, cfg.image_size)
     if name.startswith("tfds:"):

@@ -5,6 +5,7 @@ Sources (config.data.name):
                  ships with the package, so it works offline.
   `idx:<dir>`    MNIST-format IDX files in <dir>: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
                  (config.data.split 'train' or 'test' picks the prefix).
+Splits take tfds's slicing syntax everywhere: 'test[:8000]', 'train[1438:]' (example counts).
   `tfds:<name>`  any tensorflow-datasets image set with an 'image' feature (mnist, fashion_mnist,
                  cifar10, celeb_a, ...), read through `tfds.data_source`, which needs no TensorFlow.
 Every image is centre-cropped to a square and resized to config.data.image_size (0: native size).
@@ -12,6 +13,7 @@ Every image is centre-cropped to a square and resized to config.data.image_size 
 
 import gzip
 import pathlib
+import re
 from collections.abc import Iterator
 
 import jax
@@ -54,12 +56,26 @@ def image_source(
     )
 
 
-def load_digits(image_size: int) -> DataSource:
+def parse_split(split: str) -> tuple[str, slice]:
+    """'test[8000:]' -> ('test', slice(8000, None)): tfds's slicing syntax, in example counts."""
+    match = re.fullmatch(r"(\w+)(?:\[(-?\d*):(-?\d*)\])?", split)
+    if not match:
+        raise ValueError(
+            f"config.data.split={split!r}: use a name, optionally sliced: 'train', 'test[:8000]'."
+        )
+    name, start, stop = match.groups()
+    return name, slice(int(start) if start else None, int(stop) if stop else None)
+
+
+def load_digits(image_size: int, split: str = "train") -> DataSource:
     from sklearn.datasets import load_digits as sklearn_digits
 
+    name, part = parse_split(split)
+    if name != "train":
+        raise ValueError(f"digits has one split, 'train' (slice it: 'train[:1438]'); got {split!r}.")
     digits = sklearn_digits()
     images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
-    return image_source("digits", square_resize(images, image_size), digits.target, 10)
+    return image_source("digits", square_resize(images[part], image_size), digits.target[part], 10)
 
 
 def read_idx(path: pathlib.Path) -> np.ndarray:
@@ -96,16 +112,21 @@ def _find_idx(directory: pathlib.Path, stem: str) -> pathlib.Path:
 
 
 def load_idx(directory: str, split: str, image_size: int) -> DataSource:
-    if split not in _IDX_PREFIX:
+    name, part = parse_split(split)
+    if name not in _IDX_PREFIX:
         raise ValueError(f"config.data.split={split!r}: IDX data sets have {sorted(_IDX_PREFIX)}.")
     root = pathlib.Path(directory).expanduser()
-    prefix = _IDX_PREFIX[split]
+    prefix = _IDX_PREFIX[name]
     images = read_idx(_find_idx(root, f"{prefix}-images-idx3-ubyte"))
     labels = read_idx(_find_idx(root, f"{prefix}-labels-idx1-ubyte"))
     if images.ndim != 3 or labels.shape != images.shape[:1]:
         raise ValueError(f"IDX images {images.shape} and labels {labels.shape} in {root} do not match.")
+    num_classes = int(labels.max()) + 1
+    images, labels = images[part], labels[part]
+    if not len(images):
+        raise ValueError(f"config.data.split={split!r} selects no examples of {root}.")
     images = square_resize(images.astype(np.uint8)[..., None], image_size)
-    return image_source(f"idx:{directory}", images, labels, int(labels.max()) + 1)
+    return image_source(f"idx:{directory}", images, labels, num_classes)
 
 
 def _tfds_chunks(ds, image_size: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:

@@ -56,3 +56,26 @@ def sample_epochs(arrays: dict, key: jax.Array, draw: jax.Array, batch_size: int
     if "label" in arrays:
         batch["label"] = arrays["label"][idx]
     return batch
+
+
+def labelled_subset(labels: np.ndarray, num: int, num_classes: int) -> np.ndarray:
+    """Indices of `num` labelled examples, num / K of each class: the first ones in data order."""
+    if num % num_classes:
+        raise ValueError(f"config.loss.num_labelled={num} must be a multiple of the {num_classes} classes.")
+    per_class = num // num_classes
+    chosen = [np.flatnonzero(labels == k)[:per_class] for k in range(num_classes)]
+    short = [k for k, c in enumerate(chosen) if len(c) < per_class]
+    if short:
+        raise ValueError(
+            f"Classes {short} have fewer than {per_class} examples for config.loss.num_labelled={num}."
+        )
+    return np.sort(np.concatenate(chosen)).astype(np.int32)
+
+
+def training_arrays(source: DataSource, loss_cfg) -> dict:
+    """The source's arrays, plus the indices of the labelled examples ('labelled') when the
+    discriminator is semi-supervised (config.loss.d = 'semi_supervised')."""
+    if loss_cfg.d != "semi_supervised":
+        return source.arrays
+    labelled = labelled_subset(source.arrays["label"], loss_cfg.num_labelled, source.num_classes)
+    return {**source.arrays, "labelled": labelled}

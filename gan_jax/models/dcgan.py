@@ -4,14 +4,19 @@
   no pooling.
 * BatchNorm in both networks, except at G's output layer and D's input layer.
 * No fully-connected hidden layers: G's only matmul is the projection of z, reshaped to a 4x4
-  feature map (the paper's "project and reshape"); D's last layer is a 4x4 valid convolution to
-  one logit, i.e. the flattened last feature map fed to a single output.
+  feature map (the paper's "project and reshape"); D's last convolutional feature map is
+  flattened and fed to a single output (`DiscriminatorHead`).
 * ReLU in G with Tanh at its output; LeakyReLU(0.2) in D.
 * All weights from N(0, 0.02) (BatchNorm scales from N(1, 0.02), as the reference code does).
 
 Images are NHWC in [-1, 1]; sizes 16, 32 or 64 px (4x4 doubled 2, 3 or 4 times), any channel
 count. `width` is the channel count at full resolution (the paper's 128 at 64 px; ngf/ndf in
 PyTorch's example), multiplied by `width_mult` so G and D can be unbalanced on purpose.
+
+Options beyond the paper (all off by default): class conditioning of G (label embedding
+concatenated with z, or conditional BatchNorm) and of D (one-hot label maps at the input, or a
+projection head); virtual batch normalisation in G; minibatch discrimination and K class
+outputs in D's head (see layers.py).
 """
 
 import math
@@ -21,19 +26,20 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax.models import conv
+from gan_jax.models.layers import (
+    ConditionalBatchNorm,
+    DiscriminatorHead,
+    VirtualBatchNorm,
+    normal_init,
+    one_hot_maps,
+    scale_init,
+)
 
-INIT_STD = 0.02
 LEAKY_SLOPE = 0.2
 CONV_IMPLS = ("custom_vjp", "flax")
+G_NORMS = ("batch", "virtual_batch")
 _K, _STRIDE, _PAD = 4, 2, 1  # every resolution change: 4x4 kernel, stride 2, padding 1
-
-
-def weight_init(key, shape, dtype=jnp.float32):
-    return INIT_STD * jax.random.normal(key, shape, dtype)
-
-
-def bn_scale_init(key, shape, dtype=jnp.float32):
-    return 1.0 + INIT_STD * jax.random.normal(key, shape, dtype)
+weight_init = normal_init()
 
 
 def num_resolution_changes(image_size: int) -> int:
@@ -46,11 +52,7 @@ def num_resolution_changes(image_size: int) -> int:
 def batch_norm(train: bool, name: str) -> nn.BatchNorm:
     """Flax BatchNorm with PyTorch's momentum/epsilon; global-batch statistics under jit."""
     return nn.BatchNorm(
-        use_running_average=not train,
-        momentum=0.9,
-        epsilon=1e-5,
-        scale_init=bn_scale_init,
-        name=name,
+        use_running_average=not train, momentum=0.9, epsilon=1e-5, scale_init=scale_init, name=name
     )
 
 
@@ -111,46 +113,83 @@ class ConvTranspose(nn.Module):
 
 
 class DCGANGenerator(nn.Module):
-    """z (N, z_dim) -> images (N, size, size, channels) in [-1, 1]."""
+    """z (N, z_dim) [, labels y (N,)] -> images (N, size, size, channels) in [-1, 1].
+
+    With `norm='virtual_batch'` the first `vbn_ref_size` rows of z are the reference batch and the
+    output has only the remaining rows."""
 
     image_size: int
     channels: int
     width: int = 64
     width_mult: float = 1.0
     conv_impl: str = "custom_vjp"
+    num_classes: int = 0  # > 0: conditional on labels y
+    condition: str = "concat"  # 'concat' (embedding with z) or 'conditional_bn'
+    norm: str = "batch"  # or 'virtual_batch'
+    vbn_ref_size: int = 0
+
+    def _norm(self, x, y, train: bool, name: str):
+        if self.norm == "virtual_batch":
+            return VirtualBatchNorm(self.vbn_ref_size, name=name)(x)
+        if self.num_classes and self.condition == "conditional_bn":
+            return ConditionalBatchNorm(self.num_classes, not train, name=name)(x, y)
+        return batch_norm(train, name)(x)
 
     @nn.compact
-    def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
+    def __call__(self, z: jax.Array, y: jax.Array | None = None, train: bool = True) -> jax.Array:
         n_up = num_resolution_changes(self.image_size)
         ch = max(1, round(self.width * self.width_mult)) * 2 ** (n_up - 1)
+        if self.num_classes and self.condition == "concat":
+            z = jnp.concatenate([z, nn.Embed(self.num_classes, z.shape[-1], name="label_embedding")(y)], -1)
         x = nn.Dense(4 * 4 * ch, use_bias=False, kernel_init=weight_init, name="project")(z)
         x = x.reshape(z.shape[0], 4, 4, ch)
-        x = nn.relu(batch_norm(train, "bn_project")(x))
+        x = nn.relu(self._norm(x, y, train, "bn_project"))
         for i in range(n_up - 1):
             ch //= 2
             x = ConvTranspose(ch, impl=self.conv_impl, name=f"up{i}")(x)
-            x = nn.relu(batch_norm(train, f"bn_up{i}")(x))
+            x = nn.relu(self._norm(x, y, train, f"bn_up{i}"))
         x = ConvTranspose(self.channels, use_bias=True, impl=self.conv_impl, name="to_image")(x)
-        return jnp.tanh(x)
+        x = jnp.tanh(x)
+        return x[self.vbn_ref_size :] if self.norm == "virtual_batch" else x
 
 
 class DCGANDiscriminator(nn.Module):
-    """images (N, size, size, channels) -> logits (N,)."""
+    """images (N, size, size, channels) [, labels y] -> logits (N,) (or (N, outputs)).
+
+    Sows the output of every stage (after its activation) as 'intermediates'/'features', the
+    layers feature matching can choose from."""
 
     image_size: int
     width: int = 64
     width_mult: float = 1.0
     conv_impl: str = "custom_vjp"
+    num_classes: int = 0  # > 0: conditional on labels y
+    condition: str = "concat"  # 'concat' (label maps at the input) or 'projection'
+    outputs: int = 1
+    minibatch_kernels: int = 0
+    minibatch_kernel_dim: int = 5
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+    def __call__(self, x: jax.Array, y: jax.Array | None = None, train: bool = True) -> jax.Array:
         n_down = num_resolution_changes(self.image_size)
         ch = max(1, round(self.width * self.width_mult))
+        if self.num_classes and self.condition == "concat":
+            x = jnp.concatenate([x, one_hot_maps(y, self.num_classes, x.shape[1:3])], -1)
         x = Conv(ch, use_bias=True, impl=self.conv_impl, name="from_image")(x)
         x = nn.leaky_relu(x, LEAKY_SLOPE)
+        self.sow("intermediates", "features", x)
         for i in range(n_down - 1):
             ch *= 2
             x = Conv(ch, impl=self.conv_impl, name=f"down{i}")(x)
             x = nn.leaky_relu(batch_norm(train, f"bn_down{i}")(x), LEAKY_SLOPE)
-        logits = Conv(1, stride=1, pad=0, use_bias=True, impl=self.conv_impl, name="to_logit")(x)
-        return logits.reshape(x.shape[0])
+            self.sow("intermediates", "features", x)
+        projection = self.num_classes if self.condition == "projection" else 0
+        head = DiscriminatorHead(
+            self.outputs,
+            self.minibatch_kernels,
+            self.minibatch_kernel_dim,
+            projection,
+            weight_init,
+            name="head",
+        )
+        return head(x.reshape(x.shape[0], -1), y)

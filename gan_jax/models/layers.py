@@ -1,0 +1,115 @@
+"""Layers shared by the generators and discriminators: the Improved-GAN techniques that live in
+the networks (Salimans et al. 2016) and the conditioning of Mirza & Osindero 2014 / Miyato &
+Koyama 2018.
+
+* MinibatchDiscrimination: features f (N, A) -> M = f T reshaped (N, B, C);
+  o(x_i)_b = sum_{j != i} exp(-||M_i,b - M_j,b||_1), appended to f. Across the *whole* batch:
+  under jit + sharding that is the global batch, whatever the device count.
+* VirtualBatchNorm: normalises each example with the statistics of a reference batch fixed at the
+  start of training *and the example itself* (weights R/(R+1) and 1/(R+1)); the reference rows
+  (the first `ref_size` rows of the input) are normalised with their own statistics. An example's
+  output therefore does not depend on the rest of its batch.
+* ConditionalBatchNorm: BatchNorm without affine parameters, then a scale and shift per class.
+* DiscriminatorHead: the output layer of D on its last features: optional minibatch
+  discrimination, `outputs` logits (1, or K for the semi-supervised K-class D), and the
+  projection term <embed(y), features> of a projection discriminator.
+"""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+INIT_STD = 0.02
+
+
+def normal_init(std: float = INIT_STD):
+    return nn.initializers.normal(std)
+
+
+def scale_init(key, shape, dtype=jnp.float32):
+    return 1.0 + INIT_STD * jax.random.normal(key, shape, dtype)
+
+
+class MinibatchDiscrimination(nn.Module):
+    num_kernels: int  # B
+    kernel_dim: int  # C
+
+    @nn.compact
+    def __call__(self, f: jax.Array) -> jax.Array:
+        t = self.param("T", normal_init(0.1), (f.shape[-1], self.num_kernels * self.kernel_dim))
+        m = (f @ t).reshape(f.shape[0], self.num_kernels, self.kernel_dim)
+        l1 = jnp.abs(m[:, None] - m[None, :]).sum(-1)  # (N, N, B)
+        o = jnp.exp(-l1).sum(1) - 1.0  # the j = i term is exp(0) = 1
+        return jnp.concatenate([f, o], axis=-1)
+
+
+class VirtualBatchNorm(nn.Module):
+    ref_size: int
+    epsilon: float = 1e-5
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        every = tuple(range(x.ndim - 1))  # batch and spatial axes
+        spatial = tuple(range(1, x.ndim - 1))
+        ref = x[: self.ref_size]
+        ref_mean = ref.mean(every, keepdims=True)
+        ref_sq = (ref * ref).mean(every, keepdims=True)
+        own_mean = x.mean(spatial, keepdims=True) if spatial else x
+        own_sq = (x * x).mean(spatial, keepdims=True) if spatial else x * x
+        w = 1.0 / (self.ref_size + 1)
+        is_ref = (jnp.arange(x.shape[0]) < self.ref_size).reshape((-1,) + (1,) * (x.ndim - 1))
+        mean = jnp.where(is_ref, ref_mean, w * own_mean + (1 - w) * ref_mean)
+        sq = jnp.where(is_ref, ref_sq, w * own_sq + (1 - w) * ref_sq)
+        normalised = (x - mean) * jax.lax.rsqrt(jnp.maximum(sq - mean * mean, 0.0) + self.epsilon)
+        scale = self.param("scale", scale_init, (x.shape[-1],))
+        return normalised * scale + self.param("bias", nn.initializers.zeros, (x.shape[-1],))
+
+
+class ConditionalBatchNorm(nn.Module):
+    num_classes: int
+    use_running_average: bool
+
+    @nn.compact
+    def __call__(self, x: jax.Array, y: jax.Array) -> jax.Array:
+        x = nn.BatchNorm(
+            use_running_average=self.use_running_average,
+            momentum=0.9,
+            epsilon=1e-5,
+            use_scale=False,
+            use_bias=False,
+            name="bn",
+        )(x)
+        shape = (-1,) + (1,) * (x.ndim - 2) + (x.shape[-1],)
+        scale = nn.Embed(self.num_classes, x.shape[-1], embedding_init=scale_init, name="scale")(y)
+        bias = nn.Embed(self.num_classes, x.shape[-1], embedding_init=nn.initializers.zeros, name="bias")(y)
+        return x * scale.reshape(shape) + bias.reshape(shape)
+
+
+class DiscriminatorHead(nn.Module):
+    outputs: int = 1  # 1: real/fake logit; K: class logits of the semi-supervised D
+    minibatch_kernels: int = 0  # 0: no minibatch discrimination
+    minibatch_kernel_dim: int = 5
+    projection_classes: int = 0  # > 0: projection discriminator over that many classes
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+
+    @nn.compact
+    def __call__(self, h: jax.Array, y: jax.Array | None = None) -> jax.Array:
+        """h (N, A) -> logits (N,) or (N, outputs)."""
+        f = h
+        if self.minibatch_kernels:
+            f = MinibatchDiscrimination(self.minibatch_kernels, self.minibatch_kernel_dim, name="minibatch")(
+                f
+            )
+        out = nn.Dense(self.outputs, kernel_init=self.kernel_init, name="to_logit")(f)
+        if self.projection_classes:
+            embed = nn.Embed(
+                self.projection_classes, h.shape[-1], embedding_init=normal_init(), name="projection"
+            )
+            out = out + jnp.sum(embed(y) * h, axis=-1, keepdims=True)
+        return out[:, 0] if self.outputs == 1 else out
+
+
+def one_hot_maps(y: jax.Array, num_classes: int, spatial: tuple[int, ...]) -> jax.Array:
+    """Labels (N,) -> one-hot label maps (N, *spatial, K), for concatenation with D's input."""
+    one_hot = jax.nn.one_hot(y, num_classes).reshape((y.shape[0],) + (1,) * len(spatial) + (num_classes,))
+    return jnp.broadcast_to(one_hot, (y.shape[0], *spatial, num_classes))
