@@ -1,0 +1,261 @@
+"""The Improved-GAN techniques and class conditioning: each one's defining property, and each
+technique's smoke config trained end to end."""
+
+import itertools
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import load_config
+
+from gan_jax import data, losses, steps, trainer
+from gan_jax.models.layers import MinibatchDiscrimination, VirtualBatchNorm
+
+
+def setup(spec, edit=None):
+    config = load_config(spec)
+    if edit:
+        edit(config)
+    source = data.load(config.data)
+    gan = trainer.build_gan(config, source)
+    state = trainer.initial_state(config, gan, source)
+    arrays = {k: jnp.asarray(v) for k, v in data.training_arrays(source, config.loss).items()}
+    return config, source, gan, state, arrays
+
+
+def tree_equal(a, b) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
+# ----- one-sided label smoothing ---------------------------------------------------------------
+
+
+def test_one_sided_label_smoothing_hand_computed():
+    r, f = jnp.array([2.0, -1.0]), jnp.array([0.5, -3.0])
+    sp = lambda v: np.log1p(np.exp(v))  # noqa: E731
+    expected = np.mean(0.9 * sp(-np.array([2.0, -1.0])) + 0.1 * sp(np.array([2.0, -1.0]))) + np.mean(
+        sp(np.array([0.5, -3.0]))
+    )
+    np.testing.assert_allclose(losses.minimax_d_loss(r, f, real_label=0.9), expected, rtol=1e-6)
+    # The fake side is never smoothed: its term is the same whatever the real label.
+    fake_term = lambda a: (
+        losses.minimax_d_loss(jnp.zeros(2), f, a) - losses.minimax_d_loss(jnp.zeros(2), -1e9 * jnp.ones(2), a)
+    )  # noqa: E731
+    np.testing.assert_allclose(fake_term(0.9), fake_term(1.0), rtol=1e-6)
+    np.testing.assert_allclose(losses.minimax_d_loss(r, f, 1.0), -losses.value_function(r, f), rtol=1e-6)
+
+
+# ----- feature matching ----------------------------------------------------------------------
+
+
+def test_feature_matching_loss_is_zero_for_equal_features_and_matches_a_reference():
+    a = jax.random.normal(jax.random.PRNGKey(0), (16, 4, 4, 8))
+    assert float(losses.feature_matching_loss(a, a)) == 0.0
+    assert float(losses.feature_matching_loss(a, a[::-1])) == pytest.approx(0.0, abs=1e-10)  # means only
+    b = a + 0.5
+    expected = np.sum((np.asarray(a).reshape(16, -1).mean(0) - np.asarray(b).reshape(16, -1).mean(0)) ** 2)
+    np.testing.assert_allclose(losses.feature_matching_loss(a, b), expected, rtol=1e-5)
+
+
+def test_feature_matching_updates_only_g_and_uses_the_chosen_layer():
+    config, source, gan, state, arrays = setup(
+        "configs/dcgan.py:smoke", lambda c: c.loss.update(g="feature_matching", feature_layer=0)
+    )
+    _, g_update = steps.make_updates(gan, source, config.train.batch_size, losses.objective(config.loss))
+    new_state, metrics = jax.jit(g_update)(state, arrays, jax.random.PRNGKey(3), jnp.int32(0))
+    assert tree_equal(new_state.d, state.d)  # D is not updated by G's feature-matching loss
+    assert not tree_equal(new_state.g.params, state.g.params)
+    # The loss is ||E f(x) - E f(G(z))||^2 on D's first stage (16x16 -> 8x8 maps).
+    assert float(metrics["g_loss"]) > 0
+
+
+# ----- minibatch discrimination ----------------------------------------------------------------
+
+
+def test_minibatch_discrimination_matches_a_loop_reference():
+    layer = MinibatchDiscrimination(num_kernels=3, kernel_dim=4)
+    f = jax.random.normal(jax.random.PRNGKey(0), (5, 6))
+    params = layer.init(jax.random.PRNGKey(1), f)
+    out = np.asarray(layer.apply(params, f))
+    m = (np.asarray(f) @ np.asarray(params["params"]["T"])).reshape(5, 3, 4)
+    expected = np.zeros((5, 3))
+    for i, j, b in itertools.product(range(5), range(5), range(3)):
+        if i != j:  # summed over the *other* examples
+            expected[i, b] += np.exp(-np.abs(m[i, b] - m[j, b]).sum())
+    np.testing.assert_allclose(out[:, :6], f, rtol=1e-6)
+    np.testing.assert_allclose(out[:, 6:], expected, rtol=1e-5)
+
+
+def test_minibatch_discrimination_sees_the_global_batch():
+    """1 device = 8 devices: the pairwise term spans the whole batch, not each device's share."""
+    from test_parallel import run_steps
+
+    config = load_config("configs/dcgan.py:smoke")
+    config.model.minibatch_kernels = 8
+    for opt in (config.optim.g, config.optim.d):
+        opt.update(name="sgd", lr=0.05, b1=0.5)
+    one, _ = run_steps(config, jax.devices()[:1], calls=1)
+    eight, _ = run_steps(config, jax.devices(), calls=1)
+    # Round-off only (seen: 2e-6 on weights of ~0.1); per-device pairs would change the minibatch
+    # features themselves, and every update with them, at O(1).
+    chex.assert_trees_all_close(eight.d.params, one.d.params, rtol=1e-5, atol=1e-5)
+    chex.assert_trees_all_close(eight.g.params, one.g.params, rtol=1e-5, atol=1e-5)
+
+
+# ----- virtual batch normalisation -------------------------------------------------------------
+
+
+def test_virtual_batch_norm_output_does_not_depend_on_the_rest_of_the_batch():
+    config, source, gan, state, _ = setup(
+        "configs/dcgan.py:smoke", lambda c: c.model.update(g_norm="virtual_batch")
+    )
+    assert state.vbn_reference["z"].shape == (config.model.vbn_ref_size, config.model.z_dim)
+    z = jax.random.normal(jax.random.PRNGKey(5), (6, gan.z_dim))
+    y = jnp.zeros(6, jnp.int32)
+    a, _ = steps.generate(gan, state.g.variables, z, y, True, state.vbn_reference)
+    other = z.at[1:].set(jax.random.normal(jax.random.PRNGKey(6), (5, gan.z_dim)))
+    b, _ = steps.generate(gan, state.g.variables, other, y, True, state.vbn_reference)
+    alone, _ = steps.generate(gan, state.g.variables, z[:1], y[:1], True, state.vbn_reference)
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a[0], alone[0], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(a[1], b[1])
+
+
+def test_virtual_batch_norm_statistics():
+    """Reference rows: their own statistics; other rows: reference and themselves, 1/(R+1)."""
+    x = jax.random.normal(jax.random.PRNGKey(0), (5, 2, 2, 3)) * 3 + 1
+    layer = VirtualBatchNorm(ref_size=3, epsilon=0.0)
+    out = np.asarray(layer.apply(layer.init(jax.random.PRNGKey(1), x), x))
+    xs = np.asarray(x)
+    scale = np.asarray(layer.init(jax.random.PRNGKey(1), x)["params"]["scale"])
+    ref_mean, ref_sq = xs[:3].mean((0, 1, 2)), (xs[:3] ** 2).mean((0, 1, 2))
+    own_mean, own_sq = xs[4].mean((0, 1)), (xs[4] ** 2).mean((0, 1))
+    mean, sq = (own_mean + 3 * ref_mean) / 4, (own_sq + 3 * ref_sq) / 4
+    np.testing.assert_allclose(out[4], (xs[4] - mean) / np.sqrt(sq - mean**2) * scale, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        out[0], (xs[0] - ref_mean) / np.sqrt(ref_sq - ref_mean**2) * scale, rtol=1e-4, atol=1e-5
+    )
+
+
+# ----- historical averaging --------------------------------------------------------------------
+
+
+def test_historical_average_is_the_mean_of_the_recorded_parameters():
+    config, source, gan, state, arrays = setup(
+        "configs/gan_mlp.py:smoke", lambda c: c.loss.update(g_historical=0.01, d_historical=0.01)
+    )
+    step = jax.jit(
+        steps.make_train_step(gan, source, config.train.batch_size, objective=losses.objective(config.loss))
+    )
+    g_seen, d_seen = [state.g.params], [state.d.params]
+    for _ in range(3):
+        state, _ = step(state, arrays)
+        g_seen.append(state.g.params)
+        d_seen.append(state.d.params)
+    mean = lambda seen: jax.tree.map(lambda *v: np.mean(np.stack(v), 0), *seen)  # noqa: E731
+    chex.assert_trees_all_close(state.g_history.mean, mean(g_seen), rtol=1e-5, atol=1e-7)
+    chex.assert_trees_all_close(state.d_history.mean, mean(d_seen), rtol=1e-5, atol=1e-7)
+    assert float(state.g_history.count) == 4.0
+
+
+def test_historical_penalty():
+    params = {"a": jnp.array([1.0, 2.0]), "b": jnp.array(3.0)}
+    average = {"a": jnp.array([0.0, 2.0]), "b": jnp.array(1.0)}
+    assert float(losses.historical_penalty(params, average)) == pytest.approx(1.0 + 0.0 + 4.0)
+
+
+# ----- semi-supervised K+1 discriminator -------------------------------------------------------
+
+
+def test_semi_supervised_discriminator():
+    class_logits = jnp.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
+    z = np.exp(np.asarray(class_logits)).sum(1)
+    np.testing.assert_allclose(jax.nn.sigmoid(losses.real_fake_logit(class_logits)), z / (z + 1), rtol=1e-6)
+    picked = data.labelled_subset(np.array([0, 1, 0, 1, 1, 0]), 4, 2)
+    np.testing.assert_array_equal(picked, [0, 1, 2, 3])  # the first two of each class
+    with pytest.raises(ValueError, match="multiple of the 2 classes"):
+        data.labelled_subset(np.array([0, 1]), 3, 2)
+
+
+def test_semi_supervised_step_trains_a_k_class_d():
+    config, source, gan, state, arrays = setup(
+        "configs/gan_mlp.py:smoke",
+        lambda c: (
+            c.loss.update(d="semi_supervised", g="feature_matching", num_labelled=40)
+            or c.data.update(name="digits", image_size=8)
+        ),
+    )
+    assert arrays["labelled"].shape == (40,)
+    logits = gan.discriminator.apply({"params": state.d.params}, jnp.zeros((2, 8, 8, 1)), train=False)
+    assert logits.shape == (2, 10)
+    step = jax.jit(
+        steps.make_train_step(gan, source, config.train.batch_size, objective=losses.objective(config.loss))
+    )
+    new_state, metrics = step(state, arrays)
+    assert np.isfinite(float(metrics["d_loss"])) and not tree_equal(new_state.d.params, state.d.params)
+
+
+# ----- conditioning ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("g_condition,d_condition", [("concat", "concat"), ("conditional_bn", "projection")])
+def test_conditional_networks_use_the_label(g_condition, d_condition):
+    config, source, gan, state, _ = setup(
+        "configs/dcgan.py:smoke",
+        lambda c: c.model.update(conditional=True, g_condition=g_condition, d_condition=d_condition),
+    )
+    assert gan.num_classes == 10
+    z = jnp.tile(jax.random.normal(jax.random.PRNGKey(0), (1, gan.z_dim)), (4, 1))
+    y = jnp.array([0, 1, 2, 3])
+    images, _ = steps.generate(gan, state.g.variables, z, y, False, None)
+    assert not np.allclose(images[0], images[1])  # same z, different label: different image
+    x = jnp.tile(images[:1], (4, 1, 1, 1))
+    logits = gan.discriminator.apply(state.d.variables, x, y, train=False)
+    assert len(set(np.round(np.asarray(logits), 6).tolist())) == 4  # same image, different labels
+
+
+def test_projection_head_adds_the_inner_product():
+    from gan_jax.models.layers import DiscriminatorHead
+
+    head = DiscriminatorHead(projection_classes=3)
+    h, y = jax.random.normal(jax.random.PRNGKey(0), (4, 5)), jnp.array([0, 2, 1, 2])
+    params = head.init(jax.random.PRNGKey(1), h, y)["params"]
+    w, b, e = params["to_logit"]["kernel"], params["to_logit"]["bias"], params["projection"]["embedding"]
+    expected = (h @ w)[:, 0] + b[0] + jnp.sum(e[y] * h, axis=-1)
+    np.testing.assert_allclose(head.apply({"params": params}, h, y), expected, rtol=1e-5)
+
+
+# ----- every technique's smoke config ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "grid,feature_matching",
+        "grid,minibatch",
+        "grid,historical",
+        "grid,label_smoothing",
+        "digits,virtual_batch_norm",
+        "digits,all",
+    ],
+)
+def test_technique_smoke_configs_train(arg, tmp_path, one_device):
+    config = load_config(f"configs/improved_gan.py:{arg},smoke")
+    state = trainer.train_and_evaluate(config, str(tmp_path), devices=one_device)
+    assert int(state.step) == config.train.total_steps
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(state.g.params))
+
+
+def test_technique_state_survives_checkpoint_and_resume(tmp_path, one_device):
+    """VBN's reference batch and the historical averages are checkpointed: resume is exact."""
+    spec = "configs/improved_gan.py:digits,all,smoke"
+    straight = trainer.train_and_evaluate(load_config(spec), str(tmp_path / "straight"), devices=one_device)
+    half = load_config(spec)
+    half.train.total_steps = 4
+    trainer.train_and_evaluate(half, str(tmp_path / "resumed"), devices=one_device)
+    resumed = trainer.train_and_evaluate(load_config(spec), str(tmp_path / "resumed"), devices=one_device)
+    assert straight.vbn_reference is not None and straight.g_history is not None
+    for a, b in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
