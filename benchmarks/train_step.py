@@ -21,7 +21,6 @@ import numpy as np
 
 from experiments.cli import load_config
 from gan_jax import data, parallel, trainer
-from gan_jax import state as state_lib
 
 
 class JaxStep:

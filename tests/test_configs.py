@@ -23,6 +23,9 @@ CONFIGS = {
         "grid,smoke",
         "gaussian1d,smoke",
     ],
+    "configs/semi_supervised.py": ["", "smoke"],
+    "configs/improved_gan.py": ["grid,baseline", "grid,all", "digits,all", "digits,virtual_batch_norm,smoke"],
+    "configs/cgan.py": ["digits", "ring", "grid,projection", "mnist,cbn", "digits,smoke"],
     "configs/dcgan.py": [
         "",
         "digits",
@@ -47,7 +50,7 @@ def test_config_loads_and_validates(spec):
 
 
 def test_every_config_file_is_covered_and_documented():
-    files = sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").glob("*.py"))
+    files = sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").glob("*.py") if p.name != "__init__.py")
     assert files == sorted(CONFIGS)
     for path in files:
         doc = (REPO / path).read_text()

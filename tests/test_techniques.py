@@ -259,3 +259,59 @@ def test_technique_state_survives_checkpoint_and_resume(tmp_path, one_device):
     assert straight.vbn_reference is not None and straight.g_history is not None
     for a, b in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_conditional_metric_on_a_generator_that_honours_labels(monkeypatch):
+    from gan_jax import evaluation
+
+    config, source, gan, state, _ = setup("configs/cgan.py:ring,smoke")
+    evaluator = evaluation.Evaluator(config, gan, source, ("conditional",))
+
+    def honest(self, state, n):  # the mode's mean plus its noise, for each requested label
+        labels = self.generated_labels(n)
+        return source.mixture.means[labels] + 0.01 * np.random.default_rng(0).normal(size=(n, 2))
+
+    monkeypatch.setattr(evaluation.Evaluator, "generated", honest)
+    result = evaluator(state, 0)["metrics"]["conditional"]
+    assert result["accuracy"] == 1.0 and result["per_class_accuracy"] == [1.0] * 8
+    monkeypatch.setattr(
+        evaluation.Evaluator, "generated", lambda self, state, n: np.tile(source.mixture.means[:1], (n, 1))
+    )
+    assert evaluator(state, 0)["metrics"]["conditional"]["accuracy"] == pytest.approx(1 / 8)
+
+
+def test_cgan_run_writes_a_per_class_grid_and_the_sample_cli(tmp_path, one_device):
+    import json
+    import subprocess
+    import sys
+
+    from conftest import JAX_CACHE, REPO
+
+    config = load_config("configs/cgan.py:digits,smoke")
+    trainer.train_and_evaluate(config, str(tmp_path), devices=one_device)
+    row = json.loads((tmp_path / "eval.jsonl").read_text().splitlines()[-1])
+    assert 0.0 <= row["conditional/accuracy"] <= 1.0
+    command = [
+        sys.executable,
+        "-m",
+        "experiments.sample",
+        f"--workdir={tmp_path}",
+        f"--jax_cache_dir={JAX_CACHE}",
+    ]
+    result = subprocess.run(
+        [*command, "--label=3", "--n=16"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "samples_label3_step8.png").exists()
+    missing = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert missing.returncode != 0 and "pass --label=0..9" in missing.stderr + missing.stdout
+
+
+def test_semi_supervised_smoke_reports_a_test_error(tmp_path, one_device):
+    import json
+
+    config = load_config("configs/semi_supervised.py:smoke")
+    trainer.train_and_evaluate(config, str(tmp_path), devices=one_device)
+    result = json.loads((tmp_path / "eval_20.json").read_text())["metrics"]["semi_supervised"]
+    assert result["protocol"]["test"].endswith("397 examples") and 0 <= result["errors"] <= 397
+    assert result["errors_per_10000"] == pytest.approx(10_000 * result["errors"] / 397)
