@@ -20,6 +20,7 @@ Expected:  see docs/improved_gan.md for the table (mode coverage on the grid, FD
 import ml_collections
 
 from configs import dcgan, gan_mlp
+from gan_jax import sweep
 
 TECHNIQUES = {
     "baseline": {},
@@ -47,16 +48,6 @@ def overrides(dataset: str, technique: str) -> dict:
     return TECHNIQUES[technique]
 
 
-def apply(config: ml_collections.ConfigDict, settings: dict) -> ml_collections.ConfigDict:
-    for key, value in settings.items():
-        *path, leaf = key.split(".")
-        node = config
-        for part in path:
-            node = node[part]
-        node[leaf] = value
-    return config
-
-
 def get_config(arg: str = "grid,baseline") -> ml_collections.ConfigDict:
     options = [a for a in arg.split(",") if a]
     dataset = next((a for a in options if a in DATASETS), "grid")
@@ -82,7 +73,7 @@ def get_config(arg: str = "grid,baseline") -> ml_collections.ConfigDict:
             config.log.update(sample_every=500)
             config.checkpoint.update(every=500)
             config.eval.update(every=500)
-    return apply(config, overrides(dataset, technique))
+    return sweep.apply_overrides(config, overrides(dataset, technique))
 
 
 def get_sweep(arg: str = "grid") -> list[dict]:

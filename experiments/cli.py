@@ -8,6 +8,8 @@ import sys
 import ml_collections
 from absl import flags
 
+from gan_jax import sweep
+
 _JAX_CACHE = flags.DEFINE_string(
     "jax_cache_dir",
     os.path.expanduser("~/.cache/gan_jax/jax"),
@@ -24,30 +26,21 @@ def enable_compilation_cache() -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
-def load_config(spec: str) -> ml_collections.ConfigDict:
-    """'configs/<file>.py[:arg]' -> get_config(arg), as --config=<spec> loads it."""
+def load_config_module(spec: str):
+    """(module, arg) of 'configs/<file>.py[:arg]'."""
     path, _, arg = spec.partition(":")
     if not pathlib.Path(path).is_file():
         raise FileNotFoundError(f"No config file {path!r} (from --config={spec}).")
     module_spec = importlib.util.spec_from_file_location(pathlib.Path(path).stem, path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
+    return module, arg
+
+
+def load_config(spec: str) -> ml_collections.ConfigDict:
+    """'configs/<file>.py[:arg]' -> get_config(arg), as --config=<spec> loads it."""
+    module, arg = load_config_module(spec)
     return module.get_config(arg) if arg else module.get_config()
-
-
-def unknown_override(config: ml_collections.ConfigDict, key: str) -> str | None:
-    """Why `--config.<key>=...` names no field of `config` (None when it does)."""
-    node, walked = config, []
-    for part in key.split("."):
-        if not isinstance(node, ml_collections.ConfigDict) or part not in node:
-            where = ".".join(walked) or "the config"
-            options = sorted(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
-            return f"Unknown config key {key!r}: {where} has no field {part!r}" + (
-                f" (it has {options})." if options else "."
-            )
-        node = node[part]
-        walked.append(part)
-    return None
 
 
 def check_overrides(argv: list[str]) -> None:
@@ -60,6 +53,6 @@ def check_overrides(argv: list[str]) -> None:
     if not specs or not keys:
         return
     config = load_config(specs[-1])
-    problems = [p for p in (unknown_override(config, k) for k in keys) if p]
+    problems = [p for p in (sweep.unknown_key(config, k) for k in keys) if p]
     if problems:
         sys.exit("\n".join(problems))

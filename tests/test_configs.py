@@ -50,7 +50,9 @@ def test_config_loads_and_validates(spec):
 
 
 def test_every_config_file_is_covered_and_documented():
-    files = sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").glob("*.py") if p.name != "__init__.py")
+    files = sorted(
+        str(p.relative_to(REPO)) for p in (REPO / "configs").glob("*.py") if p.name != "__init__.py"
+    )
     assert files == sorted(CONFIGS)
     for path in files:
         doc = (REPO / path).read_text()

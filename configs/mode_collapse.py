@@ -1,0 +1,59 @@
+r"""Mode collapse of the vanilla GAN on the 2-D mixtures: saturating vs non-saturating G loss, one vs
+three D steps per G step, ten seeds each (the study's first table, in the layout of PacGAN's Table 1).
+
+Command:   python -m experiments.sweep --config=configs/mode_collapse.py:ring --workdir=runs/mode_collapse/ring
+           python -m experiments.report --workdir=runs/mode_collapse/ring
+           (the same with :grid), or one run: python -m experiments.run
+           --config=configs/mode_collapse.py:ring --workdir=runs/ring_small
+Arguments: `ring` or `grid`; `smoke`.
+Model:     smaller than configs/gan_mlp.py (PacGAN's 4 x 400 / 3 x 200 maxout), so that both 40-run
+           tables fit in 15 minutes on 2 cores: z in R^2; G 4 x 128 ReLU; D 3 x 128 ReLU; Adam 1e-3
+           (beta1 0.5) for both; batch 256; 4,000 G steps. Evaluation (VEEGAN/PacGAN protocol):
+           2,500 samples at the end.
+CPU time:  ~13 s a run on one core (k = 1), ~26 s (k = 3); the sweep of one data set ~6.5 minutes
+           with two workers.
+Expected:  see docs/study.md (modes captured, % high-quality samples, reverse KL; mean +- standard
+           error over 10 seeds).
+"""
+
+import ml_collections
+
+from configs import gan_mlp
+from gan_jax import sweep
+
+DATASETS = ("ring", "grid")
+
+
+def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
+    options = [a for a in arg.split(",") if a]
+    if set(options) - set(DATASETS) - {"smoke"}:
+        raise ValueError(f"Unknown mode_collapse.py argument(s) {options}; use one of {DATASETS}, smoke.")
+    dataset = next((a for a in options if a in DATASETS), "ring")
+    config = gan_mlp.get_config(dataset + (",smoke" if "smoke" in options else ""))
+    if "smoke" not in options:
+        config.model.update(g_width=128, g_depth=4, d_width=128, d_depth=3, d_activation="relu")
+        config.optim.g.lr = config.optim.d.lr = 1e-3
+        config.train.update(batch_size=256, total_steps=4_000, steps_per_call=100)
+        config.log.update(every=500, sample_every=4_000, num_samples=2_500)
+        config.checkpoint.update(every=4_000, keep=1)
+        config.eval.update(every=4_000, metrics="modes,equilibrium")
+    return config
+
+
+def get_sweep(arg: str = "ring") -> list[dict]:
+    """G loss x D steps per G step, seeds 0-9; cells named e.g. 'non_saturating, k=3'."""
+    cells = sweep.product(
+        sweep.sweep("loss.g", ["saturating", "non_saturating"]), sweep.sweep("train.d_steps", [1, 3])
+    )
+    named = [{"_name": f"{c['loss.g']}, k={c['train.d_steps']}", **c} for c in cells]
+    return sweep.product(named, sweep.sweep("seed", range(10)))
+
+
+# The report's table (experiments/report.py): PacGAN's Table 1 columns.
+REPORT = {
+    "columns": [
+        ("modes/modes_captured", "modes captured"),
+        ("modes/high_quality_percent", "% high-quality"),
+        ("modes/reverse_kl", "reverse KL"),
+    ],
+}

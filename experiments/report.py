@@ -1,0 +1,176 @@
+r"""Aggregate a sweep's runs into paper-style tables and figures:
+
+    python -m experiments.report --workdir=runs/mode_collapse/ring [--out=docs/study/ring]
+
+Reads <workdir>/sweep.json (written by experiments/sweep.py) and, for every run, its done.json,
+its last eval_<step>.json and its metrics.jsonl. Writes <out>/report.md and report.csv (per cell:
+seeds, failed runs, and each column's mean +- standard error over the seeds), and figures: each
+column against the cells with error bars, the mean D(x) and D(G(z)) of each cell over training
+against 1/2, and (2-D data) G's samples for seed 0 of each cell. The table's columns and the
+definition of a failed run come from the config's REPORT dict; by default a run failed when it
+diverged (NaN/Inf).
+"""
+
+import csv
+import json
+import math
+import pathlib
+
+import numpy as np
+from absl import app, flags
+
+from experiments import cli
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "The sweep's directory.")
+_OUT = flags.DEFINE_string("out", None, "Where to write the report (default: <workdir>/report).")
+flags.mark_flag_as_required("workdir")
+
+
+def load_run(run: dict) -> dict:
+    """A run's outcome: status, final scalars (last evaluation) and logged metric rows."""
+    from gan_jax import evaluation
+
+    directory = pathlib.Path(run["dir"])
+    done = directory / "done.json"
+    record = {**run, "status": json.loads(done.read_text())["status"] if done.exists() else "missing"}
+    evals = sorted(directory.glob("eval_*.json"), key=lambda p: int(p.stem.split("_")[1]))
+    record["final"] = evaluation.scalars(json.loads(evals[-1].read_text())) if evals else {}
+    rows = directory / "metrics.jsonl"
+    record["rows"] = [json.loads(line) for line in rows.read_text().splitlines()] if rows.exists() else []
+    return record
+
+
+def mean_stderr(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return math.nan, math.nan
+    stderr = float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
+    return float(np.mean(values)), stderr
+
+
+def summarise(records: list[dict], columns: list[tuple[str, str]], failed) -> list[dict]:
+    cells = {}
+    for r in records:
+        cells.setdefault(r["cell"], []).append(r)
+    table = []
+    for cell, runs in cells.items():
+        done = [r for r in runs if r["status"] in ("finished", "diverged")]
+        row = {"cell": cell, "seeds": len(done), "failed": sum(bool(failed(r)) for r in done)}
+        for key, _ in columns:
+            values = [r["final"][key] for r in done if r["status"] == "finished" and key in r["final"]]
+            row[key] = mean_stderr([v for v in values if v is not None and not math.isnan(v)])
+        table.append(row)
+    return table
+
+
+def format_cell(mean: float, stderr: float) -> str:
+    if math.isnan(mean):
+        return "-"
+    digits = 3 if abs(mean) < 10 else 1
+    return f"{mean:.{digits}f}" + ("" if math.isnan(stderr) else f" +- {stderr:.{digits}f}")
+
+
+def write_tables(table, columns, spec, out: pathlib.Path, failure_text: str) -> None:
+    header = ["setting", "seeds", "failed"] + [label for _, label in columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in table:
+        cells = [row["cell"], str(row["seeds"]), f"{row['failed']}/{row['seeds']}"]
+        cells += [format_cell(*row[key]) for key, _ in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    text = [
+        f"Sweep `{spec}`; each cell: mean +- standard error over its seeds (final evaluation).",
+        f"Failed: {failure_text}",
+        "",
+        *lines,
+        "",
+    ]
+    (out / "report.md").write_text("\n".join(text))
+    with (out / "report.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(
+            ["setting", "seeds", "failed"] + [f"{k} {s}" for k, _ in columns for s in ("mean", "stderr")]
+        )
+        for row in table:
+            writer.writerow(
+                [row["cell"], row["seeds"], row["failed"]] + [v for k, _ in columns for v in row[k]]
+            )
+
+
+def write_figures(table, records, columns, out: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [row["cell"] for row in table]
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.5 * len(columns), 3.2 + 0.12 * max(map(len, names))))
+    for ax, (key, label) in zip(np.atleast_1d(axes), columns, strict=True):
+        means = [row[key][0] for row in table]
+        errors = [0 if math.isnan(row[key][1]) else row[key][1] for row in table]
+        ax.bar(range(len(names)), means, yerr=errors, capsize=3)
+        ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+        ax.set_title(label)
+    fig.savefig(out / "metrics.png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.8), squeeze=False, sharey=True)
+    for ax, cell in zip(axes[0], names, strict=True):
+        runs = [r for r in records if r["cell"] == cell and r["rows"]]
+        if runs:
+            steps = [row["step"] for row in runs[0]["rows"]]
+            length = min(len(r["rows"]) for r in runs)
+            for key, label in (("d_real", "D(x)"), ("d_fake", "D(G(z))")):
+                curve = np.mean([[row[key] for row in r["rows"][:length]] for r in runs], axis=0)
+                ax.plot(steps[:length], curve, label=label)
+        ax.axhline(0.5, color="k", ls="--", lw=0.8)
+        ax.set(title=cell, xlabel="step", ylim=(0, 1))
+        ax.title.set_fontsize(7)
+    axes[0, 0].legend(fontsize=7)
+    fig.savefig(out / "d_outputs.png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+
+    pictures = []
+    for cell in names:
+        first = sorted((r for r in records if r["cell"] == cell), key=lambda r: r["seed"])[0]
+        found = sorted(
+            pathlib.Path(first["dir"]).glob("eval_*/samples.png"), key=lambda p: int(p.parent.name[5:])
+        )
+        if found:
+            pictures.append((cell, plt.imread(found[-1])))
+    if pictures:
+        fig, axes = plt.subplots(1, len(pictures), figsize=(3 * len(pictures), 3.2), squeeze=False)
+        for ax, (cell, picture) in zip(axes[0], pictures, strict=True):
+            ax.imshow(picture)
+            ax.set_title(cell, fontsize=7)
+            ax.axis("off")
+        fig.savefig(out / "samples.png", dpi=80, bbox_inches="tight")
+        plt.close(fig)
+
+
+def main(argv):
+    del argv
+    workdir = pathlib.Path(_WORKDIR.value)
+    sweep_file = workdir / "sweep.json"
+    if not sweep_file.exists():
+        raise app.UsageError(f"{workdir} has no sweep.json: run experiments.sweep there first.")
+    sweep = json.loads(sweep_file.read_text())
+    module, _ = cli.load_config_module(sweep["config"])
+    spec = getattr(module, "REPORT", {})
+    columns = spec.get("columns", [("equilibrium/d_real", "D(x)"), ("equilibrium/d_fake", "D(G(z))")])
+    failed = spec.get("failed", lambda r: r["status"] == "diverged")
+    failure_text = spec.get(
+        "failure_definition", "the run diverged (NaN/Inf in a loss, D output or gradient norm)."
+    )
+    records = [load_run(run) for run in sweep["runs"]]
+    missing = [r["dir"] for r in records if r["status"] == "missing"]
+    out = pathlib.Path(_OUT.value) if _OUT.value else workdir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    table = summarise(records, columns, failed)
+    write_tables(table, columns, sweep["config"], out, failure_text)
+    write_figures(table, records, columns, out)
+    print((out / "report.md").read_text())
+    if missing:
+        print(f"{len(missing)} runs have not finished (rerun experiments.sweep): {missing[:3]}...")
+
+
+if __name__ == "__main__":
+    app.run(main)
