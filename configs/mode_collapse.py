@@ -1,10 +1,11 @@
 r"""Mode collapse of the vanilla GAN on the 2-D mixtures: saturating vs non-saturating G loss, one vs
 three D steps per G step, ten seeds each (the study's first table, in the layout of PacGAN's Table 1).
 
-Command:   python -m experiments.sweep --config=configs/mode_collapse.py:ring --workdir=runs/mode_collapse/ring
+Command:   python -m experiments.sweep --config=configs/mode_collapse.py:ring \
+               --workdir=runs/mode_collapse/ring
            python -m experiments.report --workdir=runs/mode_collapse/ring
-           (the same with :grid), or one run: python -m experiments.run
-           --config=configs/mode_collapse.py:ring --workdir=runs/ring_small
+           (the same with :grid); one run of one cell:
+           python -m experiments.run --config=configs/mode_collapse.py:ring --workdir=runs/ring_small
 Arguments: `ring` or `grid`; `smoke`.
 Model:     smaller than configs/gan_mlp.py (PacGAN's 4 x 400 / 3 x 200 maxout), so that both 40-run
            tables fit in 15 minutes on 2 cores: z in R^2; G 4 x 128 ReLU; D 3 x 128 ReLU; Adam 1e-3
@@ -31,12 +32,19 @@ def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
     dataset = next((a for a in options if a in DATASETS), "ring")
     config = gan_mlp.get_config(dataset + (",smoke" if "smoke" in options else ""))
     if "smoke" not in options:
-        config.model.update(g_width=128, g_depth=4, d_width=128, d_depth=3, d_activation="relu")
-        config.optim.g.lr = config.optim.d.lr = 1e-3
-        config.train.update(batch_size=256, total_steps=4_000, steps_per_call=100)
-        config.log.update(every=500, sample_every=4_000, num_samples=2_500)
-        config.checkpoint.update(every=4_000, keep=1)
+        small_gan(config, total_steps=4_000)
         config.eval.update(every=4_000, metrics="modes,equilibrium")
+    return config
+
+
+def small_gan(config: ml_collections.ConfigDict, total_steps: int) -> ml_collections.ConfigDict:
+    """The study's small MLP GAN (see the module docstring), evaluated once at the end."""
+    config.model.update(g_width=128, g_depth=4, d_width=128, d_depth=3, d_activation="relu")
+    config.optim.g.lr = config.optim.d.lr = 1e-3
+    config.train.update(batch_size=256, total_steps=total_steps, steps_per_call=100)
+    config.log.update(every=500, sample_every=total_steps, num_samples=2_500)
+    config.checkpoint.update(every=total_steps, keep=1)
+    config.eval.update(every=total_steps)
     return config
 
 

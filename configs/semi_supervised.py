@@ -3,7 +3,9 @@ whose real/fake logit is the log-sum-exp of its class logits, trained on 100 lab
 and the unlabelled rest, with feature matching for G. Reports D's test classification error.
 
 Command:   python -m experiments.run --config=configs/semi_supervised.py --workdir=runs/semi
-           python -m experiments.evaluate --workdir=runs/semi --metrics=semi_supervised
+           (D's test error is in runs/semi/eval_8000.json; every 2,000 steps in eval.jsonl)
+           seeds 0-2: python -m experiments.sweep --config=configs/semi_supervised.py \
+               --workdir=runs/semi_seeds
 Data:      the MNIST test split in ../shared/data/mnist (10,000 images; the only MNIST here),
            divided by a fixed rule: examples [0, 8000) train (labelled: the first 10 of each
            class; all of them unlabelled), [8000, 10000) test. With full MNIST:
@@ -56,7 +58,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.train.update(batch_size=100, total_steps=8_000, steps_per_call=100)
     c.log.update(every=500, sample_every=2_000, num_samples=100)
     c.checkpoint.update(every=2_000, keep=2)
-    c.eval.update(every=2_000, metrics="semi_supervised", test_split="test[8000:]")
+    c.eval.update(every=2_000, metrics="semi_supervised,equilibrium", test_split="test[8000:]")
     if "smoke" in options:
         c.data.update(name="digits", split="train[:1400]", image_size=8)
         c.model.update(g_width=32, d_width=32, z_dim=16)
@@ -67,3 +69,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
         c.eval.update(every=20, test_split="train[1400:]")
     c.lock()
     return c
+
+
+def get_sweep(arg: str = "") -> list[dict]:
+    """Three seeds, for the mean and spread of the test error."""
+    return [{"_name": "semi_supervised", "seed": seed} for seed in range(3)]

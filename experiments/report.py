@@ -5,8 +5,9 @@ r"""Aggregate a sweep's runs into paper-style tables and figures:
 Reads <workdir>/sweep.json (written by experiments/sweep.py) and, for every run, its done.json,
 its last eval_<step>.json and its metrics.jsonl. Writes <out>/report.md and report.csv (per cell:
 seeds, failed runs, and each column's mean +- standard error over the seeds), and figures: each
-column against the cells with error bars, the mean D(x) and D(G(z)) of each cell over training
-against 1/2, and (2-D data) G's samples for seed 0 of each cell. The table's columns and the
+column against the cells with error bars, each cell's trajectories over training (mean over seeds) of
+D(x) and D(G(z)) against 1/2, of V against -log 4 and of |D - D*| where evaluated, and (2-D data)
+G's samples for seed 0 of each cell. The table's columns and the
 definition of a failed run come from the config's REPORT dict; by default a run failed when it
 diverged (NaN/Inf).
 """
@@ -35,8 +36,9 @@ def load_run(run: dict) -> dict:
     record = {**run, "status": json.loads(done.read_text())["status"] if done.exists() else "missing"}
     evals = sorted(directory.glob("eval_*.json"), key=lambda p: int(p.stem.split("_")[1]))
     record["final"] = evaluation.scalars(json.loads(evals[-1].read_text())) if evals else {}
-    rows = directory / "metrics.jsonl"
-    record["rows"] = [json.loads(line) for line in rows.read_text().splitlines()] if rows.exists() else []
+    for name in ("metrics", "eval"):
+        path = directory / f"{name}.jsonl"
+        record[name] = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     return record
 
 
@@ -112,21 +114,7 @@ def write_figures(table, records, columns, out: pathlib.Path) -> None:
     fig.savefig(out / "metrics.png", dpi=90, bbox_inches="tight")
     plt.close(fig)
 
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.8), squeeze=False, sharey=True)
-    for ax, cell in zip(axes[0], names, strict=True):
-        runs = [r for r in records if r["cell"] == cell and r["rows"]]
-        if runs:
-            steps = [row["step"] for row in runs[0]["rows"]]
-            length = min(len(r["rows"]) for r in runs)
-            for key, label in (("d_real", "D(x)"), ("d_fake", "D(G(z))")):
-                curve = np.mean([[row[key] for row in r["rows"][:length]] for r in runs], axis=0)
-                ax.plot(steps[:length], curve, label=label)
-        ax.axhline(0.5, color="k", ls="--", lw=0.8)
-        ax.set(title=cell, xlabel="step", ylim=(0, 1))
-        ax.title.set_fontsize(7)
-    axes[0, 0].legend(fontsize=7)
-    fig.savefig(out / "d_outputs.png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
+    write_trajectories(records, names, out, plt)
 
     pictures = []
     for cell in names:
@@ -144,6 +132,48 @@ def write_figures(table, records, columns, out: pathlib.Path) -> None:
             ax.axis("off")
         fig.savefig(out / "samples.png", dpi=80, bbox_inches="tight")
         plt.close(fig)
+
+
+def _mean_curve(runs: list[dict], log: str, key: str):
+    """(steps, mean over the runs) of a logged quantity, over the steps every run has."""
+    runs = [r for r in runs if any(key in row for row in r[log])]
+    if not runs:
+        return None
+    length = min(len([row for row in r[log] if key in row]) for r in runs)
+    steps = [row["step"] for row in runs[0][log] if key in row][:length]
+    values = [[row[key] for row in r[log] if key in row][:length] for r in runs]
+    return steps, np.mean(values, axis=0)
+
+
+def write_trajectories(records, names, out: pathlib.Path, plt) -> None:
+    """Per cell, over training (mean over seeds): D(x) and D(G(z)) against 1/2; V against
+    -log 4; and, where evaluated, the mean |D - D*|."""
+    panels = [
+        ([("metrics", "d_real", "D(x)"), ("metrics", "d_fake", "D(G(z))")], 0.5, "1/2"),
+        ([("metrics", "V", "V")], -math.log(4), "-log 4"),
+        ([("eval", "optimal_d/mean_abs", "mean |D - D*|")], None, None),
+    ]
+    panels = [p for p in panels if any(_mean_curve(records, log, key) for log, key, _ in p[0])]
+    fig, axes = plt.subplots(
+        len(panels), len(names), figsize=(3.2 * len(names), 2.5 * len(panels)), squeeze=False
+    )
+    for col, cell in enumerate(names):
+        runs = [r for r in records if r["cell"] == cell]
+        for row, (curves, reference, ref_label) in enumerate(panels):
+            ax = axes[row, col]
+            for log, key, label in curves:
+                curve = _mean_curve(runs, log, key)
+                if curve:
+                    ax.plot(*curve, label=label)
+            if reference is not None:
+                ax.axhline(reference, color="k", ls="--", lw=0.8, label=ref_label)
+            if row == 0:
+                ax.set_title(cell, fontsize=7)
+            if col == 0:
+                ax.legend(fontsize=6)
+            ax.set_xlabel("step", fontsize=7)
+    fig.savefig(out / "trajectories.png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
 
 
 def main(argv):

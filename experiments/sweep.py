@@ -44,6 +44,8 @@ def plan(spec: str, workdir: pathlib.Path) -> list[dict]:
         overrides = sweep.overrides_of(entry)
         sweep.apply_overrides(module.get_config(arg), overrides)  # fails early on a bad key
         cell, seed = sweep.cell_name(entry), overrides.get("seed", 0)
+        if "/" in cell:
+            raise SystemExit(f"Sweep cell name {cell!r} contains '/'; rename it (it becomes a directory).")
         runs.append(
             {"dir": str(workdir / cell / f"seed_{seed}"), "cell": cell, "seed": seed, "overrides": overrides}
         )

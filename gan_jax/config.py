@@ -53,6 +53,7 @@ def base_config() -> ml_collections.ConfigDict:
             g_steps=1,
             steps_per_call=1,
             ema_decay=0.0,
+            d_head_start=0,  # the first steps train D alone (G frozen): an imbalance knob
         )
     )
     c.log = ml_collections.ConfigDict(dict(every=100, sample_every=500, num_samples=64))
@@ -84,6 +85,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     t = config.train
     if t.d_steps < 1 or t.g_steps < 1:
         raise ValueError("config.train.d_steps and g_steps must be >= 1.")
+    if not 0 <= t.d_head_start < t.total_steps:
+        raise ValueError(f"config.train.d_head_start={t.d_head_start} must be in [0, total_steps).")
     if not 0.0 <= t.ema_decay < 1.0:
         raise ValueError(f"config.train.ema_decay={t.ema_decay} must be in [0, 1) (0 = no EMA).")
     if t.batch_size < 1 or t.total_steps < 1 or t.steps_per_call < 1:

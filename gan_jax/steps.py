@@ -202,10 +202,12 @@ def make_train_step(
     objective: losses.Objective | None = None,
     ema_decay: float = 0.0,
     shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x,
+    d_head_start: int = 0,
 ) -> TrainStep:
     """See the module docstring. D update j of step t uses data batch t * d_steps + j and noise
     from fold_in(key_t, j); G update j uses fold_in(key_t, d_steps + j) and (feature matching)
-    batch t * g_steps + j of its own data stream."""
+    batch t * g_steps + j of its own data stream. In the first `d_head_start` steps G is not
+    updated (a head start for D; G's metrics read 0 there)."""
     objective = objective or losses.Objective()
     d_update, g_update = make_updates(gan, source, batch_size, objective, shard_batch)
 
@@ -214,9 +216,18 @@ def make_train_step(
         for j in range(d_steps):
             draw = state.step * d_steps + j
             state, metrics_d = d_update(state, arrays, jax.random.fold_in(key, j), draw)
-        for j in range(g_steps):
-            draw = state.step * g_steps + j
-            state, metrics_g = g_update(state, arrays, jax.random.fold_in(key, d_steps + j), draw)
+
+        def g_phase(state):
+            for j in range(g_steps):
+                draw = state.step * g_steps + j
+                state, metrics_g = g_update(state, arrays, jax.random.fold_in(key, d_steps + j), draw)
+            return state, metrics_g
+
+        if d_head_start:  # D trains alone for the first d_head_start steps
+            frozen = lambda s: (s, {"g_loss": jnp.zeros(()), "g_grad_norm": jnp.zeros(())})  # noqa: E731
+            state, metrics_g = jax.lax.cond(state.step < d_head_start, frozen, g_phase, state)
+        else:
+            state, metrics_g = g_phase(state)
         if state.g_ema is not None:
             state = state.replace(
                 g_ema=optax.incremental_update(state.g.variables, state.g_ema, step_size=1.0 - ema_decay)

@@ -81,6 +81,7 @@ def build_train_step(config: ml_collections.ConfigDict, gan: GAN, source: DataSo
         losses.objective(config.loss),
         t.ema_decay,
         shard_batch=parallel.batch_constraint(mesh),
+        d_head_start=t.d_head_start,
     )
     return steps.make_multi_step(train_step, t.steps_per_call)
 

@@ -24,6 +24,9 @@ CONFIGS = {
         "gaussian1d,smoke",
     ],
     "configs/semi_supervised.py": ["", "smoke"],
+    "configs/mode_collapse.py": ["ring", "grid", "grid,smoke"],
+    "configs/imbalance.py": ["grid", "digits", "digits,smoke"],
+    "configs/equilibrium.py": ["gaussian1d", "ring", "ring,smoke"],
     "configs/improved_gan.py": ["grid,baseline", "grid,all", "digits,all", "digits,virtual_batch_norm,smoke"],
     "configs/cgan.py": ["digits", "ring", "grid,projection", "mnist,cbn", "digits,smoke"],
     "configs/dcgan.py": [

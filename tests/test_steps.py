@@ -142,3 +142,15 @@ def test_steps_per_call_scan_equals_single_steps_and_never_retraces():
     chex.assert_trees_all_close(got.d.params, expected.d.params, rtol=1e-5, atol=1e-6)
     chex.assert_trees_all_close(got.g.params, expected.g.params, rtol=1e-5, atol=1e-6)
     assert int(got.step) == 4
+
+
+def test_d_head_start_freezes_g_for_the_first_steps():
+    config, source, gan, state, arrays = setup()
+    step = jax.jit(steps.make_train_step(gan, source, config.train.batch_size, d_head_start=2))
+    first, metrics = step(state, arrays)
+    assert tree_equal(first.g, state.g) and not tree_equal(first.d.params, state.d.params)
+    assert float(metrics["g_loss"]) == 0.0 and float(metrics["g_grad_norm"]) == 0.0
+    second, _ = step(first, arrays)
+    third, metrics = step(second, arrays)  # step index 2: G trains again
+    assert tree_equal(second.g, state.g) and not tree_equal(third.g.params, second.g.params)
+    assert float(metrics["g_grad_norm"]) > 0

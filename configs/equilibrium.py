@@ -1,0 +1,51 @@
+r"""Does D's output settle at 1/2 (and V at -log 4), even when D is stronger than G? The vanilla GAN
+on the 1-D Gaussian and on the ring with D four times wider than G, as wide, and four times
+narrower, five seeds each; D(x), D(G(z)) and V logged every 500 steps and, on the 1-D data, the
+distance of D to the optimal D* = p_data / (p_data + p_g) every 500 steps.
+
+Command:   python -m experiments.sweep --config=configs/equilibrium.py:gaussian1d \
+               --workdir=runs/equilibrium/gaussian1d
+           python -m experiments.report --workdir=runs/equilibrium/gaussian1d   (the same with :ring)
+           one run: python -m experiments.run --config=configs/equilibrium.py:gaussian1d --workdir=runs/x
+Arguments: `gaussian1d` or `ring`; `smoke`.
+Model:     the study's small MLP GAN (configs/mode_collapse.py), non-saturating G loss, 4,000 steps.
+CPU time:  ~4 minutes a data set on 2 cores (2 workers).
+Expected:  see docs/study.md.
+"""
+
+import ml_collections
+
+from configs import gan_mlp, mode_collapse
+from gan_jax import sweep
+
+DATASETS = ("gaussian1d", "ring")
+STRENGTHS = {"D stronger (width x4)": 4.0, "balanced": 1.0, "D weaker (width /4)": 0.25}
+
+
+def get_config(arg: str = "gaussian1d") -> ml_collections.ConfigDict:
+    options = [a for a in arg.split(",") if a]
+    if set(options) - set(DATASETS) - {"smoke"}:
+        raise ValueError(f"Unknown equilibrium.py argument(s) {options}; use one of {DATASETS}, smoke.")
+    dataset = next((a for a in options if a in DATASETS), "gaussian1d")
+    config = gan_mlp.get_config(dataset + (",smoke" if "smoke" in options else ""))
+    if "smoke" not in options:
+        mode_collapse.small_gan(config, total_steps=4_000)
+        metrics = "equilibrium,optimal_d" if dataset == "gaussian1d" else "equilibrium,modes"
+        config.eval.update(every=500, metrics=metrics)
+    return config
+
+
+def get_sweep(arg: str = "gaussian1d") -> list[dict]:
+    cells = [{"_name": name, "model.d_mult": mult} for name, mult in STRENGTHS.items()]
+    return sweep.product(cells, sweep.sweep("seed", range(5)))
+
+
+REPORT = {
+    "columns": [
+        ("equilibrium/d_real", "D(x)"),
+        ("equilibrium/d_fake", "D(G(z))"),
+        ("equilibrium/V_minus_optimum", "V + log 4"),
+        ("optimal_d/mean_abs", "mean |D - D*|"),
+        ("modes/modes_captured", "modes captured"),
+    ],
+}
