@@ -19,7 +19,7 @@ from configs import gan_mlp, mode_collapse
 from gan_jax import sweep
 
 DATASETS = ("gaussian1d", "ring")
-STRENGTHS = {"D stronger (width x4)": 4.0, "balanced": 1.0, "D weaker (width /4)": 0.25}
+STRENGTHS = {"D stronger (width x4)": 4.0, "balanced": 1.0, "D weaker (width x0.25)": 0.25}
 
 
 def get_config(arg: str = "gaussian1d") -> ml_collections.ConfigDict:

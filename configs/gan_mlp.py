@@ -12,9 +12,10 @@ Metrics:   mode coverage every 2,500 steps (optimal-D distance for gaussian1d), 
            eval_<step>.json; `python -m experiments.evaluate --workdir=runs/ring` adds Parzen.
 CPU time:  about 2.5 minutes on a 2-core CPU (10,000 steps, ~70 steps/s; arithmetic-bound).
 Expected:  runs/ring/samples/step_0010000.png shows G's 2,500 samples over the 8 mode centres:
-           with seed 0 all 8 are covered, the samples tight on them with a few stragglers between
-           modes. Unlike DCGAN on digits, this game does settle near the theory's equilibrium:
-           over the last 500 steps D(x) = 0.508, D(G(z)) = 0.492, V = -1.373 (-log 4 = -1.386).
+           with seed 0 all 8 are covered (eval_10000.json: 8/8 modes, 61% high-quality samples,
+           reverse KL 0.067). Unlike DCGAN on digits, this game does settle near the theory's
+           equilibrium: over the last 500 steps D(x) = 0.505, D(G(z)) = 0.495, V = -1.379
+           (-log 4 = -1.386).
            Other seeds and settings collapse onto fewer modes; measuring how often is the job
            of the sweeps.
 """

@@ -85,3 +85,26 @@ def get_sweep(arg: str = "grid") -> list[dict]:
         for technique in applicable(dataset)
         for seed in SEEDS
     ]
+
+
+def failed(run: dict) -> bool:
+    """Diverged, or (grid) fewer than half of the 25 modes captured."""
+    final = run["final"]
+    captured = final.get("modes/modes_captured")
+    return run["status"] == "diverged" or (captured is not None and captured < final["modes/num_modes"] / 2)
+
+
+# The report's table (experiments/report.py): mode coverage on the grid, sample quality on digits.
+REPORT = {
+    "columns": [
+        ("modes/modes_captured", "modes captured"),
+        ("modes/high_quality_percent", "% high-quality"),
+        ("modes/reverse_kl", "reverse KL"),
+        ("fd/value", "FD-CNN-digits16"),
+        ("prdc/precision", "precision"),
+        ("prdc/recall", "recall"),
+        ("score/mean", "classifier score"),
+    ],
+    "failed": failed,
+    "failure_definition": "diverged, or (grid) fewer than half of the 25 modes captured.",
+}

@@ -57,6 +57,12 @@ def get_sweep(arg: str = "ring") -> list[dict]:
     return sweep.product(named, sweep.sweep("seed", range(10)))
 
 
+def collapsed(run: dict) -> bool:
+    """A run "fails" when it diverged or captured fewer than half of the modes."""
+    final = run["final"]
+    return run["status"] == "diverged" or final["modes/modes_captured"] < final["modes/num_modes"] / 2
+
+
 # The report's table (experiments/report.py): PacGAN's Table 1 columns.
 REPORT = {
     "columns": [
@@ -64,4 +70,7 @@ REPORT = {
         ("modes/high_quality_percent", "% high-quality"),
         ("modes/reverse_kl", "reverse KL"),
     ],
+    "failed": collapsed,
+    "failure_definition": "collapsed: diverged, or fewer than half of the modes captured (< 4 of 8 on "
+    "the ring, < 12.5 of 25 on the grid).",
 }

@@ -195,6 +195,7 @@ def main(argv):
     out = pathlib.Path(_OUT.value) if _OUT.value else workdir / "report"
     out.mkdir(parents=True, exist_ok=True)
     table = summarise(records, columns, failed)
+    columns = [c for c in columns if any(not math.isnan(row[c[0]][0]) for row in table)]  # measured ones
     write_tables(table, columns, sweep["config"], out, failure_text)
     write_figures(table, records, columns, out)
     print((out / "report.md").read_text())

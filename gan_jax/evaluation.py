@@ -477,6 +477,6 @@ def scalars(results: dict) -> dict[str, float]:
     out = {}
     for name, value in results["metrics"].items():
         for key, v in value.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and key != "num_modes":
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
                 out[f"{name}/{key}"] = float(v)
     return out
