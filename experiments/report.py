@@ -125,11 +125,14 @@ def write_figures(table, records, columns, out: pathlib.Path) -> None:
         if found:
             pictures.append((cell, plt.imread(found[-1])))
     if pictures:
-        fig, axes = plt.subplots(1, len(pictures), figsize=(3 * len(pictures), 3.2), squeeze=False)
-        for ax, (cell, picture) in zip(axes[0], pictures, strict=True):
+        cols = min(len(pictures), 5)
+        rows = math.ceil(len(pictures) / cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.2 * rows), squeeze=False)
+        for ax in axes.flat:
+            ax.axis("off")
+        for ax, (cell, picture) in zip(axes.flat, pictures, strict=False):  # spare axes stay off
             ax.imshow(picture)
             ax.set_title(cell, fontsize=7)
-            ax.axis("off")
         fig.savefig(out / "samples.png", dpi=80, bbox_inches="tight")
         plt.close(fig)
 

@@ -124,8 +124,9 @@ def main(argv):
     cli.enable_compilation_cache()
     import jax
 
-    if jax.default_backend() == "cpu":
-        launch_cpu_workers(_CONFIG.value, pending, workdir, _PARALLEL.value or os.cpu_count())
+    if jax.default_backend() == "cpu":  # seed by seed: a sweep stopped early has every cell's first seeds
+        by_seed = sorted(pending, key=lambda r: r["seed"])
+        launch_cpu_workers(_CONFIG.value, by_seed, workdir, _PARALLEL.value or os.cpu_count())
     else:
         from gan_jax import population, sweep
 
