@@ -53,7 +53,7 @@ def launch(
                 f"--num_processes={num_processes}",
                 f"--process_id={i}",
                 f"--jax_cache_dir={JAX_CACHE}",
-                "--distributed_timeout=60",
+                "--distributed_timeout=240",  # generous: a loaded 2-core machine starts slowly
                 *extra,
             ],
             cwd=REPO,
@@ -66,7 +66,7 @@ def launch(
     ]
 
 
-def finish(processes, timeout=300):
+def finish(processes, timeout=600):
     outputs = [p.communicate(timeout=timeout)[0] for p in processes]
     return [p.returncode for p in processes], outputs
 
