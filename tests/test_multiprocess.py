@@ -93,6 +93,12 @@ def test_multi_process_run_equals_one_process(tmp_path, num_processes, devices_e
     assert "step 8/8" in outputs[0] and all("step 8/8" not in out for out in outputs[1:])
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="Known intermittent bug (open in issue 6): on 2026-11-28 one clean-clone run resumed to "
+    "parameters far from the uninterrupted run's (not round-off), another aborted at the resumed "
+    "run's coordinator; most runs pass. Kept running so that a fix shows as XPASS.",
+)
 def test_sigterm_to_one_process_saves_everywhere_and_the_rerun_continues_exactly(tmp_path):
     workdir, mlp = tmp_path / "preempted", "configs/gan_mlp.py:smoke"
     long_run = [
