@@ -3,7 +3,8 @@
 Preemptible TPU VMs and most schedulers send SIGTERM some time before they stop a job. With
 several processes, JAX's preemption sync service (started by `jax.distributed.initialize`) catches
 it on whichever host gets it and makes every host return True from
-`reached_preemption_sync_point` at the same step. A single process watches SIGTERM and SIGINT
+`reached_preemption_sync_point` at the same step -- provided one caller passes one counter, so
+orbax is kept off it (gan_jax/checkpoint.py). A single process watches SIGTERM and SIGINT
 itself. Either way the trainer stops *between* steps and saves, never inside a checkpoint write;
 a second Ctrl-C interrupts at once.
 """
