@@ -108,7 +108,7 @@ def test_sigterm_to_one_process_saves_everywhere_and_the_rerun_continues_exactly
     codes, outputs = finish(processes)
     assert codes == [0, 0], outputs
     saved = max(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
-    # A few calls after the notice (step 40 in each of 13 trials). When orbax's step numbers also reached
+    # A few calls after the notice (step 40 in each of 12 trials). When orbax's step numbers also reached
     # JAX's sync counter, the hosts agreed on step 210 or later.
     assert 20 < saved <= 150 and f"Preempted (SIGTERM) at step {saved}" in outputs[0], (saved, outputs)
 
