@@ -29,6 +29,11 @@ def one_device():
     return jax.devices()[:1]
 
 
+def checkpoint_steps(workdir) -> list[int]:
+    """Steps of the finalised checkpoints of a run (orbax's temporary directories excluded)."""
+    return sorted(int(p.name) for p in (pathlib.Path(workdir) / "checkpoints").iterdir() if p.name.isdigit())
+
+
 def load_config(spec: str):
     """configs/<file>.py[:arg] -> its ConfigDict, as `--config=` would load it."""
     path, _, arg = spec.partition(":")

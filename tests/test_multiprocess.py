@@ -13,7 +13,7 @@ import time
 import chex
 import jax
 import pytest
-from conftest import JAX_CACHE, REPO, load_config
+from conftest import JAX_CACHE, REPO, checkpoint_steps, load_config
 
 from gan_jax import trainer
 
@@ -107,7 +107,7 @@ def test_sigterm_to_one_process_saves_everywhere_and_the_rerun_continues_exactly
     processes[1].send_signal(signal.SIGTERM)  # the notice reaches one host; both must stop
     codes, outputs = finish(processes)
     assert codes == [0, 0], outputs
-    saved = max(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+    saved = checkpoint_steps(workdir)[-1]
     # A few calls after the notice (step 40 in each of 12 trials). When orbax's step numbers also reached
     # JAX's sync counter, the hosts agreed on step 210 or later.
     assert 20 < saved <= 150 and f"Preempted (SIGTERM) at step {saved}" in outputs[0], (saved, outputs)

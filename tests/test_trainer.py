@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import JAX_CACHE, REPO, load_config
+from conftest import JAX_CACHE, REPO, checkpoint_steps, load_config
 from jax.experimental import multihost_utils
 
 from gan_jax import data, trainer
@@ -37,7 +37,7 @@ def test_dcgan_run_leaves_every_output(tmp_path, one_device, capsys):
     assert grids == ["step_0000004.png", "step_0000008.png"]
     assert (tmp_path / "curves.png").stat().st_size > 0
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tensorboard").iterdir())
-    assert sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()) == [4, 8]
+    assert checkpoint_steps(tmp_path) == [4, 8]
     assert json.loads((tmp_path / "config.json").read_text())["model"]["name"] == "dcgan"
     out = capsys.readouterr()
     assert "Done: 8 steps" in out.out and "steps/s" in out.err and "ETA" in out.err
@@ -86,8 +86,7 @@ def test_divergence_stops_the_run_and_is_never_checkpointed(tmp_path, one_device
     expected = r"diverged at step 6 .*d_loss = nan.*last checkpoint .* is step 4"
     with pytest.raises(trainer.NonFiniteError, match=expected):
         train("configs/dcgan.py:smoke", tmp_path, one_device)
-    saved = sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
-    assert saved == ["4"]
+    assert checkpoint_steps(tmp_path) == [4]
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # orbax's aborted reads
@@ -108,7 +107,7 @@ def test_checkpoints_leave_the_preemption_sync_point_to_the_trainer(tmp_path, on
         multihost_utils, "reached_preemption_sync_point", lambda step: calls.append(step) or False
     )
     train("configs/gan_mlp.py:smoke", tmp_path, one_device)
-    assert sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()) == [20, 40]
+    assert checkpoint_steps(tmp_path) == [20, 40]
     assert calls == []  # a single process watches its own signals; orbax never asks
 
 
@@ -158,7 +157,7 @@ def test_killed_command_resumes_to_the_uninterrupted_result(tmp_path, one_device
         assert process.returncode != 0
     if sig == signal.SIGINT:
         assert "Interrupted: saved step" in output
-    saved = max(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+    saved = checkpoint_steps(workdir)[-1]
     assert 20 <= saved < 3000
     resume_to = saved + 20
     rerun = run_command(workdir, f"--config.train.total_steps={resume_to}", "--config.checkpoint.every=20")
