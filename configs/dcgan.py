@@ -5,9 +5,14 @@ Command:   python -m experiments.run --config=configs/dcgan.py --workdir=runs/dc
 Arguments: the data set -- `digits` (default: scikit-learn's bundled 8x8 digits at 16x16, works
            offline), `mnist`, `fashion_mnist` (32x32x1), `cifar10` (32x32x3), `celeb_a` (64x64x3),
            the last four through tensorflow-datasets (network needed the first time). With the
-           real MNIST files at hand use `mnist` plus
-           --config.data.name=idx:../shared/data/mnist --config.data.split=test.
-           `stacked_mnist` (three MNIST digits as RGB: 1,000 modes) likewise.
+           real MNIST files at hand use `mnist` plus --config.data.name=idx:../shared/data/mnist
+           (this project's machines hold only its test split: add --config.data.split=test[:8000]
+           --config.data.eval_split=test[8000:]). `stacked_mnist` (three MNIST digits as RGB:
+           1,000 modes) likewise.
+Held out:  every metric that compares G with real data uses examples G never trained on
+           (config.data.eval_split): digits trains on its first 1,438 images and holds out the
+           last 359 (the digits16 classifier's own test images); the tfds sets train on `train`
+           and hold out `test`.
            `smoke` shrinks any of them to a seconds-long run (e.g. --config=configs/dcgan.py:smoke).
 Metrics:   every 1,000 steps, on the features of the project's classifier (classifiers/*, made by
            experiments/train_classifier.py): FD, KID, precision/recall, density/coverage and the
@@ -28,15 +33,24 @@ import ml_collections
 
 from gan_jax.config import base_config
 
-# data set -> (data.name, image size, total steps, classifier for the metrics, metrics)
+# data set -> (data.name, training split, held-out split, image size, total steps, classifier for
+# the metrics, metrics)
 FEATURE_METRICS = "fd,kid,prdc,score"
 DATASETS = {
-    "digits": ("digits", 16, 3_000, "classifiers/digits16", FEATURE_METRICS),
-    "mnist": ("tfds:mnist", 32, 5_000, "classifiers/mnist32", FEATURE_METRICS),
-    "stacked_mnist": ("stacked:tfds:mnist", 32, 20_000, "classifiers/mnist32", "stacked_modes"),
-    "fashion_mnist": ("tfds:fashion_mnist", 32, 5_000, "", ""),
-    "cifar10": ("tfds:cifar10", 32, 20_000, "", ""),
-    "celeb_a": ("tfds:celeb_a", 64, 20_000, "", ""),
+    "digits": ("digits", "train[:1438]", "train[1438:]", 16, 3_000, "classifiers/digits16", FEATURE_METRICS),
+    "mnist": ("tfds:mnist", "train", "test", 32, 5_000, "classifiers/mnist32", FEATURE_METRICS),
+    "stacked_mnist": (
+        "stacked:tfds:mnist",
+        "train",
+        "test",
+        32,
+        20_000,
+        "classifiers/mnist32",
+        "stacked_modes",
+    ),
+    "fashion_mnist": ("tfds:fashion_mnist", "train", "test", 32, 5_000, "", ""),
+    "cifar10": ("tfds:cifar10", "train", "test", 32, 20_000, "", ""),
+    "celeb_a": ("tfds:celeb_a", "train", "test", 64, 20_000, "", ""),
 }
 
 
@@ -48,10 +62,10 @@ def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
             f"Unknown dcgan.py argument(s) {sorted(unknown)}; use one of {sorted(DATASETS)} and/or smoke."
         )
     dataset = next((a for a in options if a in DATASETS), "digits")
-    name, size, steps, classifier, metrics = DATASETS[dataset]
+    name, split, eval_split, size, steps, classifier, metrics = DATASETS[dataset]
 
     c = base_config()
-    c.data.update(name=name, image_size=size)
+    c.data.update(name=name, split=split, eval_split=eval_split, image_size=size)
     c.model = ml_collections.ConfigDict(
         dict(
             name="dcgan",
@@ -74,6 +88,8 @@ def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
     c.log.update(every=100, sample_every=500, num_samples=64)
     c.checkpoint.update(every=500, keep=3)
     c.eval.update(every=1_000 if metrics else 0, metrics=metrics, classifier=classifier)
+    if dataset == "digits":  # 359 held-out images: 100 choose Parzen's bandwidth, 259 test it
+        c.eval.update(parzen_valid=100)
 
     if "smoke" in options:
         c.data.image_size = 16

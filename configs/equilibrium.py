@@ -46,6 +46,7 @@ def dead_discriminator(run: dict) -> bool:
 
 
 REPORT = {
+    "baseline": "balanced",  # the cell every other one is compared with
     "columns": [
         ("equilibrium/d_real", "D(x)"),
         ("equilibrium/d_fake", "D(G(z))"),

@@ -74,6 +74,7 @@ def failed(run: dict) -> bool:
 
 
 REPORT = {
+    "baseline": "width D:G 1",  # the cell every other one is compared with
     "columns": [
         ("modes/modes_captured", "modes captured"),
         ("modes/high_quality_percent", "% high-quality"),

@@ -102,6 +102,7 @@ def failed(run: dict) -> bool:
 
 # The report's table (experiments/report.py): mode coverage on the grid, sample quality on digits.
 REPORT = {
+    "baseline": "baseline",  # the cell every other one is compared with
     "columns": [
         ("modes/modes_captured", "modes captured"),
         ("modes/high_quality_percent", "% high-quality"),

@@ -9,7 +9,7 @@ Command:   python -m experiments.run --config=configs/semi_supervised.py --workd
 Data:      the MNIST test split in ../shared/data/mnist (10,000 images; the only MNIST here),
            divided by a fixed rule: examples [0, 8000) train (labelled: the first 10 of each
            class; all of them unlabelled), [8000, 10000) test. With full MNIST:
-           --config.data.name=tfds:mnist --config.data.split=train --config.eval.test_split=test.
+           --config.data.name=tfds:mnist --config.data.split=train --config.data.eval_split=test.
 Model:     MLPs at 28x28: G 100 -> 500 -> 500 -> 784 (ReLU, Tanh); D 784 -> 4 x 500 (leaky ReLU,
            Gaussian noise 0.3 on every layer's input) -> 10 class logits. Adam 3e-4, beta1 0.5,
            batch 100, 8,000 steps (100 epochs of the 8,000 training images).
@@ -60,15 +60,16 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.train.update(batch_size=100, total_steps=8_000, steps_per_call=100)
     c.log.update(every=500, sample_every=2_000, num_samples=100)
     c.checkpoint.update(every=2_000, keep=2)
-    c.eval.update(every=2_000, metrics="semi_supervised,equilibrium", test_split="test[8000:]")
+    c.data.eval_split = "test[8000:]"
+    c.eval.update(every=2_000, metrics="semi_supervised,equilibrium")
     if "smoke" in options:
-        c.data.update(name="digits", split="train[:1400]", image_size=8)
+        c.data.update(name="digits", split="train[:1400]", eval_split="train[1400:]", image_size=8)
         c.model.update(g_width=32, d_width=32, z_dim=16)
         c.loss.num_labelled = 50
         c.train.update(batch_size=50, total_steps=20, steps_per_call=10)
         c.log.update(every=10, sample_every=20, num_samples=16)
         c.checkpoint.update(every=20)
-        c.eval.update(every=20, test_split="train[1400:]")
+        c.eval.update(every=20)
     c.lock()
     return c
 

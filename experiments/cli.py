@@ -1,19 +1,37 @@
-"""Command-line helpers shared by the experiment entry points (only experiments/ reads flags)."""
+"""Command-line helpers shared by the experiment entry points (only experiments/ reads flags).
 
+`run(main)` is every entry point's `app.run`: it normalises the command line first (a
+`--config X` written with a space, a config path given relative to the repository while running
+elsewhere, mistyped `--config.<key>` overrides), and prints a user error -- a bad config, data,
+workdir or checkpoint, a full disk -- as one line and exit status 1, keeping the traceback and
+the libraries' own error logs for `--verbose` (or GAN_JAX_VERBOSE=1).
+"""
+
+import errno
 import importlib.util
+import logging as std_logging
 import os
 import pathlib
 import sys
+from collections.abc import Callable
 
 import ml_collections
-from absl import flags
+from absl import app, flags, logging
 
+import gan_jax
 from gan_jax import sweep
+from gan_jax.errors import UserError
 
+_USER_OS_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 _JAX_CACHE = flags.DEFINE_string(
     "jax_cache_dir",
     os.path.expanduser("~/.cache/gan_jax/jax"),
     "JAX's persistent compilation cache ('' turns it off): later runs of a config skip compiling.",
+)
+_VERBOSE = flags.DEFINE_bool(
+    "verbose",
+    bool(os.environ.get("GAN_JAX_VERBOSE")),
+    "Show a user error's traceback and the libraries' error logs, not only the one-line message.",
 )
 
 
@@ -26,12 +44,22 @@ def enable_compilation_cache() -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
+def find_config(path: str) -> pathlib.Path:
+    """A config file as given, else relative to the repository (`--config=configs/x.py` from any
+    directory); a missing one is a UserError saying where it was looked for."""
+    found = gan_jax.in_repo(path)
+    if not found.is_file():
+        raise UserError(
+            f"No config file {path!r} here ({os.getcwd()}) or in {gan_jax.REPO_ROOT}; give the file's path."
+        )
+    return found.absolute()
+
+
 def load_config_module(spec: str):
     """(module, arg) of 'configs/<file>.py[:arg]'."""
     path, _, arg = spec.partition(":")
-    if not pathlib.Path(path).is_file():
-        raise FileNotFoundError(f"No config file {path!r} (from --config={spec}).")
-    module_spec = importlib.util.spec_from_file_location(pathlib.Path(path).stem, path)
+    path = find_config(path)
+    module_spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     return module, arg
@@ -43,16 +71,54 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
     return module.get_config(arg) if arg else module.get_config()
 
 
-def check_overrides(argv: list[str]) -> None:
-    """Exit with a message naming any --config.<key> override that the config does not have.
+def normalise_argv(argv: list[str]) -> list[str]:
+    """`--config X` -> `--config=X` with X's path resolved (see find_config); then every
+    `--config.<key>` override is checked against that config, naming unknown keys."""
+    argv = list(argv)
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "--config":
+            argv[i : i + 2] = [f"--config={argv[i + 1]}"]
+            break
+    for i, arg in enumerate(argv):
+        if arg.startswith("--config="):
+            path, colon, rest = arg[len("--config=") :].partition(":")
+            argv[i] = f"--config={find_config(path)}{colon}{rest}"
+            keys = [a[len("--config.") :].split("=", 1)[0] for a in argv if a.startswith("--config.")]
+            if keys:
+                config = load_config(argv[i][len("--config=") :])
+                problems = [p for p in (sweep.unknown_key(config, k) for k in keys) if p]
+                if problems:
+                    raise UserError("\n".join(problems))
+    return argv
 
-    ml_collections reports these as a bare KeyError deep in a traceback; this runs first.
-    """
-    specs = [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
-    keys = [a[len("--config.") :].split("=", 1)[0] for a in argv if a.startswith("--config.")]
-    if not specs or not keys:
-        return
-    config = load_config(specs[-1])
-    problems = [p for p in (sweep.unknown_key(config, k) for k in keys) if p]
-    if problems:
-        sys.exit("\n".join(problems))
+
+def _is_user_error(error: BaseException) -> bool:
+    return isinstance(error, UserError) or (isinstance(error, OSError) and error.errno in _USER_OS_ERRORS)
+
+
+def _exit_with(error: BaseException) -> None:
+    message = str(error) if isinstance(error, UserError) else f"{error.strerror}: {error.filename}"
+    print(f"Error: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def run(main: Callable[[list[str]], None]) -> None:
+    """app.run(main) for an entry point; see the module docstring."""
+    try:
+        argv = normalise_argv(sys.argv)
+    except UserError as error:
+        _exit_with(error)
+
+    def guarded(argv: list[str]) -> None:
+        logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+        if not _VERBOSE.value:  # orbax logs each failure it also raises; asyncio its leftovers
+            logging.set_verbosity(logging.FATAL)
+            std_logging.getLogger("asyncio").setLevel(std_logging.CRITICAL)
+        try:
+            main(argv)
+        except (UserError, OSError) as error:
+            if _VERBOSE.value or not _is_user_error(error):
+                raise
+            _exit_with(error)
+
+    app.run(guarded, argv=argv)

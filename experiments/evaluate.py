@@ -7,7 +7,7 @@ that applies to its data (the classifier-based ones when config.eval.classifier 
 
 import pathlib
 
-from absl import app, flags, logging
+from absl import flags
 
 from experiments import cli
 
@@ -23,7 +23,6 @@ flags.mark_flag_as_required("workdir")
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.WARNING)
     cli.enable_compilation_cache()
     from gan_jax import evaluation, trainer
 
@@ -52,5 +51,9 @@ def main(argv):
     print(f"Wrote {workdir / f'eval_{step}.json'} and figures in {workdir / f'eval_{step}'}/")
 
 
+def cli_main() -> None:
+    cli.run(main)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    cli_main()

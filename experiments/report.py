@@ -2,20 +2,24 @@ r"""Aggregate a sweep's runs into paper-style tables and figures:
 
     python -m experiments.report --workdir=runs/mode_collapse/ring [--out=docs/study/ring]
 
-Reads <workdir>/sweep.json (written by experiments/sweep.py) and, for every run, its done.json,
+Reads <workdir>/sweep.json (written by experiments/sweep.py) and, for every run, its done.json (or
+error.json: a run that could not run is listed, not counted),
 its last eval_<step>.json and its metrics.jsonl. Writes <out>/report.md and report.csv (per cell:
 seeds, failed runs, and each column's mean +- standard error over the seeds), and figures: each
 column against the cells with error bars, each cell's trajectories over training (mean over seeds) of
 D(x) and D(G(z)) against 1/2, of V against -log 4 and of |D - D*| where evaluated, and (2-D data)
 G's samples for seed 0 of each cell. The table's columns and the
 definition of a failed run come from the config's REPORT dict; by default a run failed when it
-diverged (NaN/Inf).
+diverged (NaN/Inf). Each cell also shows its difference to the baseline cell (REPORT["baseline"],
+else the first cell) in standard errors of the difference (Welch), the figure every comparative
+sentence in docs/ cites.
 """
 
 import csv
 import json
 import math
 import pathlib
+import typing
 
 import numpy as np
 from absl import app, flags
@@ -32,8 +36,11 @@ def load_run(run: dict) -> dict:
     from gan_jax import evaluation
 
     directory = pathlib.Path(run["dir"])
-    done = directory / "done.json"
-    record = {**run, "status": json.loads(done.read_text())["status"] if done.exists() else "missing"}
+    done, error = directory / "done.json", directory / "error.json"
+    status = (
+        json.loads(done.read_text())["status"] if done.exists() else "error" if error.exists() else "missing"
+    )
+    record = {**run, "status": status}
     evals = sorted(directory.glob("eval_*.json"), key=lambda p: int(p.stem.split("_")[1]))
     record["final"] = evaluation.scalars(json.loads(evals[-1].read_text())) if evals else {}
     for name in ("metrics", "eval"):
@@ -42,11 +49,44 @@ def load_run(run: dict) -> dict:
     return record
 
 
-def mean_stderr(values: list[float]) -> tuple[float, float]:
+# How a column improves, for the memoriser check: max = higher is better, min = lower is better.
+BETTER = {
+    "modes/modes_captured": max,
+    "modes/high_quality_percent": max,
+    "modes/reverse_kl": min,
+    "fd/value": min,
+    "kid/mean": min,
+    "prdc/precision": max,
+    "prdc/recall": max,
+    "prdc/density": max,
+    "prdc/coverage": max,
+    "score/mean": max,
+    "parzen/mean": max,
+    "stacked_modes/modes": max,
+    "stacked_modes/kl": min,
+}
+
+
+class Stat(typing.NamedTuple):
+    """A cell's column: mean and standard error over its `n` measured values."""
+
+    mean: float
+    stderr: float
+    n: int
+
+
+def mean_stderr(values: list[float]) -> Stat:
     if not values:
-        return math.nan, math.nan
+        return Stat(math.nan, math.nan, 0)
     stderr = float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
-    return float(np.mean(values)), stderr
+    return Stat(float(np.mean(values)), stderr, len(values))
+
+
+def welch_z(cell: Stat, baseline: Stat) -> float:
+    """The difference of two means in standard errors of the difference, sqrt(se1^2 + se2^2)
+    (Welch); NaN when either has no standard error."""
+    spread = math.sqrt(cell.stderr**2 + baseline.stderr**2)
+    return (cell.mean - baseline.mean) / spread if spread > 0 else math.nan
 
 
 def summarise(records: list[dict], columns: list[tuple[str, str]], failed) -> list[dict]:
@@ -64,37 +104,103 @@ def summarise(records: list[dict], columns: list[tuple[str, str]], failed) -> li
     return table
 
 
-def format_cell(mean: float, stderr: float) -> str:
-    if math.isnan(mean):
+def format_cell(stat: Stat, seeds: int, z: float | None = None) -> str:
+    """'28.0 +- 0.9', then '(n=4)' when fewer values than seeds, then the difference to the
+    baseline in standard errors, '[-1.2 s.e.]' (z=None: this is the baseline)."""
+    if math.isnan(stat.mean):
         return "-"
-    digits = 3 if abs(mean) < 10 else 1
-    return f"{mean:.{digits}f}" + ("" if math.isnan(stderr) else f" +- {stderr:.{digits}f}")
+    digits = 3 if abs(stat.mean) < 10 else 1
+    text = f"{stat.mean:.{digits}f}" + ("" if math.isnan(stat.stderr) else f" +- {stat.stderr:.{digits}f}")
+    if stat.n < seeds:
+        text += f" (n={stat.n})"
+    if z is not None and not math.isnan(z):
+        text += f" [{z:+.1f} s.e.]"
+    return text
 
 
-def write_tables(table, columns, spec, out: pathlib.Path, failure_text: str) -> None:
+def reference_rows(spec: str, columns: list[tuple[str, str]]) -> tuple[list[dict], float]:
+    """The rows `reference: data` and `reference: memoriser` (one evaluation each, by the sweep's
+    base config: see Evaluator.references), and the memoriser's bandwidth."""
+    from gan_jax import data, evaluation, trainer
+
+    config = cli.load_config(spec)
+    source = data.load(config.data)
+    metrics = evaluation.parse_metrics(config.eval.metrics)
+    references = evaluation.Evaluator(config, trainer.build_gan(config, source), source, metrics).references()
+    rows = []
+    for kind, result in references.items():
+        values = evaluation.scalars(result)
+        rows.append(
+            {
+                "cell": f"reference: {kind}",
+                **{k: Stat(values.get(k, math.nan), math.nan, 1) for k, _ in columns},
+            }
+        )
+    return rows, references["memoriser"]["bandwidth"]
+
+
+def memoriser_warnings(table, references, columns) -> list[str]:
+    """The columns on which the memoriser scores at least as well as the best cell."""
+    memoriser = references[-1]
+    lines = []
+    for key, label in columns:
+        best = BETTER.get(key)
+        cells = [row[key].mean for row in table if not math.isnan(row[key].mean)]
+        if best is None or not cells or math.isnan(memoriser[key].mean):
+            continue
+        if best(memoriser[key].mean, best(cells)) == memoriser[key].mean:
+            lines.append(
+                f"- {label}: the memoriser scores {memoriser[key].mean:.3g}, as well as or better than the "
+                f"best cell ({best(cells):.3g}): {label} cannot tell a memoriser from a good GAN here."
+            )
+    return lines
+
+
+def write_tables(
+    table, columns, spec, out: pathlib.Path, failure_text: str, baseline: str, references
+) -> None:
+    """`references`: (rows, bandwidth) of reference_rows."""
+    base = next(row for row in table if row["cell"] == baseline)
     header = ["setting", "seeds", "failed"] + [label for _, label in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in table:
         cells = [row["cell"], str(row["seeds"]), f"{row['failed']}/{row['seeds']}"]
-        cells += [format_cell(*row[key]) for key, _ in columns]
+        for key, _ in columns:
+            z = None if row is base else welch_z(row[key], base[key])
+            cells.append(format_cell(row[key], row["seeds"], z))
         lines.append("| " + " | ".join(cells) + " |")
+    reference_table, bandwidth = references
+    for row in reference_table:
+        lines.append(
+            "| " + " | ".join([row["cell"], "-", "-"] + [format_cell(row[k], 1) for k, _ in columns]) + " |"
+        )
     text = [
-        f"Sweep `{spec}`; each cell: mean +- standard error over its seeds (final evaluation).",
+        f"Sweep `{spec}`; each cell: mean +- standard error over its seeds (final evaluation); "
+        "(n=k): over the k seeds where the metric is defined, when that is not all of them; "
+        f"[z s.e.]: the difference to the baseline cell `{baseline}` in standard errors of the "
+        "difference (Welch, sqrt(se^2 + se_baseline^2)) -- under about 2, not distinguishable here.",
         f"Failed: {failure_text}",
+        "Reference rows, one evaluation each by the same code: `data` puts real examples the metrics do "
+        "not compare with in place of G's samples (the training split; fresh draws for mixtures); "
+        "`memoriser` draws from a Gaussian kernel density estimate of the training examples at the "
+        f"bandwidth with the highest held-out likelihood ({bandwidth:.3g}).",
         "",
         *lines,
         "",
+        *memoriser_warnings(table, reference_table, columns),
     ]
     (out / "report.md").write_text("\n".join(text))
     with (out / "report.csv").open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(
-            ["setting", "seeds", "failed"] + [f"{k} {s}" for k, _ in columns for s in ("mean", "stderr")]
-        )
+        stats = ("mean", "stderr", "n", "z_vs_baseline")
+        writer.writerow(["setting", "seeds", "failed"] + [f"{k} {s}" for k, _ in columns for s in stats])
         for row in table:
+            values = [(*row[k], welch_z(row[k], base[k])) for k, _ in columns]
             writer.writerow(
-                [row["cell"], row["seeds"], row["failed"]] + [v for k, _ in columns for v in row[k]]
+                [row["cell"], row["seeds"], row["failed"]] + [v for group in values for v in group]
             )
+        for row in reference_table:
+            writer.writerow([row["cell"], "", ""] + [v for k, _ in columns for v in (row[k].mean, "", 1, "")])
 
 
 def write_figures(table, records, columns, out: pathlib.Path) -> None:
@@ -106,8 +212,8 @@ def write_figures(table, records, columns, out: pathlib.Path) -> None:
     names = [row["cell"] for row in table]
     fig, axes = plt.subplots(1, len(columns), figsize=(4.5 * len(columns), 3.2 + 0.12 * max(map(len, names))))
     for ax, (key, label) in zip(np.atleast_1d(axes), columns, strict=True):
-        means = [row[key][0] for row in table]
-        errors = [0 if math.isnan(row[key][1]) else row[key][1] for row in table]
+        means = [row[key].mean for row in table]
+        errors = [0 if math.isnan(row[key].stderr) else row[key].stderr for row in table]
         ax.bar(range(len(names)), means, yerr=errors, capsize=3)
         ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
         ax.set_title(label)
@@ -157,6 +263,8 @@ def write_trajectories(records, names, out: pathlib.Path, plt) -> None:
         ([("eval", "optimal_d/mean_abs", "mean |D - D*|")], None, None),
     ]
     panels = [p for p in panels if any(_mean_curve(records, log, key) for log, key, _ in p[0])]
+    if not panels:  # no run logged a trajectory
+        return
     fig, axes = plt.subplots(
         len(panels), len(names), figsize=(3.2 * len(names), 2.5 * len(panels)), squeeze=False
     )
@@ -194,17 +302,26 @@ def main(argv):
         "failure_definition", "the run diverged (NaN/Inf in a loss, D output or gradient norm)."
     )
     records = [load_run(run) for run in sweep["runs"]]
-    missing = [r["dir"] for r in records if r["status"] == "missing"]
+    missing = [r["dir"] for r in records if r["status"] in ("missing", "error")]
     out = pathlib.Path(_OUT.value) if _OUT.value else workdir / "report"
     out.mkdir(parents=True, exist_ok=True)
     table = summarise(records, columns, failed)
-    columns = [c for c in columns if any(not math.isnan(row[c[0]][0]) for row in table)]  # measured ones
-    write_tables(table, columns, sweep["config"], out, failure_text)
+    columns = [c for c in columns if any(not math.isnan(row[c[0]].mean) for row in table)]  # measured ones
+    baseline = spec.get("baseline", table[0]["cell"])
+    references = reference_rows(sweep["config"], columns)
+    write_tables(table, columns, sweep["config"], out, failure_text, baseline, references)
     write_figures(table, records, columns, out)
     print((out / "report.md").read_text())
     if missing:
-        print(f"{len(missing)} runs have not finished (rerun experiments.sweep): {missing[:3]}...")
+        print(
+            f"{len(missing)} runs have not finished (rerun experiments.sweep; those that could not run "
+            f"say why in their error.json): {missing[:3]}..."
+        )
+
+
+def cli_main() -> None:
+    cli.run(main)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli_main()

@@ -5,9 +5,7 @@ resumes from the workdir's latest checkpoint. Ctrl-C and SIGTERM (preemption) sa
 first. Several processes (TPU pod slice, GPU hosts): see experiments/distributed.py and README.
 """
 
-import sys
-
-from absl import app, flags, logging
+from absl import flags
 from ml_collections import config_flags
 
 from experiments import cli, distributed
@@ -19,14 +17,23 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
     cli.enable_compilation_cache()
     distributed.initialize_if_requested()
-    from gan_jax import trainer
+    import jax
 
-    trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    from gan_jax import trainer
+    from gan_jax.preemption import Preempted
+
+    try:
+        trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    except Preempted as preempted:  # saved: a clean exit, the scheduler may restart the command
+        if jax.process_index() == 0:
+            print(preempted, flush=True)
+
+
+def cli_main() -> None:
+    cli.run(main)
 
 
 if __name__ == "__main__":
-    cli.check_overrides(sys.argv)
-    app.run(main)
+    cli_main()

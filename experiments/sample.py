@@ -2,18 +2,17 @@ r"""Draw samples of one class from a trained (conditional) GAN:
 
     python -m experiments.sample --workdir=runs/cgan --label=3 --n=64 [--step=N] [--seed=0]
 
-Writes <workdir>/samples_label<k>_step<N>.png: an image grid, or G's samples over the mode centres
-for 2-D data. Uses the EMA generator when the run kept one. Without --label on a conditional run,
-or with it on an unconditional one, it says so.
+Writes <workdir>/samples_label<k>_step<N>.png (samples_step<N>.png for an unconditional run): an
+image grid, or G's samples over the mode centres for 2-D data. Uses the EMA generator when the run
+kept one. Without --label on a conditional run, or with it on an unconditional one, it says so.
 """
-
-import pathlib
 
 import jax
 import numpy as np
-from absl import app, flags, logging
+from absl import flags
 
 from experiments import cli
+from gan_jax.errors import UserError
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The run directory.")
 _LABEL = flags.DEFINE_integer("label", None, "Class to sample (conditional runs).")
@@ -25,34 +24,41 @@ flags.mark_flag_as_required("workdir")
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.WARNING)
     cli.enable_compilation_cache()
-    from gan_jax import steps, trainer, writers
+    from gan_jax import evaluation, steps, trainer, writers
+    from gan_jax import workdir as workdirs
 
+    if _N.value < 1:
+        raise UserError(f"--n={_N.value}: draw at least one sample.")
     config, gan, source, state = trainer.restore_run(_WORKDIR.value, _STEP.value)
     if gan.num_classes and _LABEL.value is None:
-        raise app.UsageError(
+        raise UserError(
             f"This run is conditional on {gan.num_classes} classes: pass --label=0..{gan.num_classes - 1}."
         )
     if not gan.num_classes and _LABEL.value is not None:
-        raise app.UsageError("This run is not conditional (config.model.conditional=False): drop --label.")
+        raise UserError("This run is not conditional (config.model.conditional=False): drop --label.")
     label = _LABEL.value or 0
     if not 0 <= label < max(gan.num_classes, 1):
-        raise app.UsageError(f"--label={label} is not a class of this run (0..{gan.num_classes - 1}).")
+        raise UserError(f"--label={label} is not a class of this run (0..{gan.num_classes - 1}).")
     z = jax.random.normal(jax.random.PRNGKey(_SEED.value), (_N.value, gan.z_dim))
     y = np.full(_N.value, label, np.int32)
     variables = state.g_ema if state.g_ema is not None else state.g.variables
-    x = np.asarray(steps.make_sampler(gan)(variables, z, y, state.vbn_reference))
     step = int(state.step)
-    path = pathlib.Path(_WORKDIR.value) / f"samples_label{label}_step{step}.png"
+    x = evaluation.finite_samples(steps.make_sampler(gan)(variables, z, y, state.vbn_reference), step)
+    name = f"samples_label{label}_step{step}.png" if gan.num_classes else f"samples_step{step}.png"
+    path = workdirs.resolve(_WORKDIR.value) / name
     if source.kind == "images":
         writers.save_image_grid(x, path, scale=max(1, 128 // x.shape[1]))
     else:
-        writers.save_points_figure(
-            x, source.mixture, f"{_N.value} samples of class {label}, step {step}", path
-        )
-    print(f"Wrote {path} ({_N.value} samples of class {label} at step {step}).")
+        title = f"{_N.value} samples of class {label}" if gan.num_classes else f"{_N.value} samples"
+        writers.save_points_figure(x, source.mixture, f"{title}, step {step}", path)
+    of_class = f" of class {label}" if gan.num_classes else ""
+    print(f"Wrote {path} ({_N.value} samples{of_class} at step {step}).")
+
+
+def cli_main() -> None:
+    cli.run(main)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli_main()

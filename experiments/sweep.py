@@ -4,22 +4,32 @@ r"""Run every cell x seed of a config's sweep: one sub-workdir per run, resumabl
     python -m experiments.report --workdir=runs/mode_collapse/ring
 
 The config's get_sweep(arg) lists override dicts (gan_jax/sweep.py); run i trains get_config(arg)
-with its overrides in <workdir>/<cell>/seed_<seed> and leaves `done.json` there when it ends
-(finished, or diverged -- a diverged run is a result too). A run with `done.json` is skipped; an
-interrupted one resumes from its checkpoint. On a CPU, --parallel single-threaded worker processes
-(default: one per core) each run their share of the runs, one after another (measured here: two
-single-core processes do ~2x the steps/s of one process on both cores for the small MLPs). On an
-accelerator, each cell's seeds train together as one population under jax.vmap (gan_jax/population.py).
+with its overrides in <workdir>/<cell>/seed_<seed>. Every run's config is built and validated
+before anything trains. A run that reaches its total_steps -- or diverges: a diverged run is a
+result too -- leaves `done.json` and is skipped by a rerun; a run that cannot run (a bad value, a
+missing data set) leaves `error.json` and the others go on; a preempted one resumes from its
+checkpoint on the next run of the same command. On a CPU, --parallel single-threaded worker
+processes (default: one per core) each run their share of the runs, one after another (measured
+here: two single-core processes do ~2x the steps/s of one process on both cores for the small
+MLPs). On an accelerator, each cell's seeds train together as one population under jax.vmap
+(gan_jax/population.py).
+
+SIGTERM or Ctrl-C to the sweep reaches every worker as SIGTERM: each saves its current run at the
+next step boundary and exits; the sweep then exits with status 75 (EX_TEMPFAIL) saying it was
+preempted. A worker whose sweep process dies (even by kill -9) gets SIGTERM too (Linux).
 """
 
+import ctypes
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import time
+import traceback
 
-from absl import app, flags, logging
+from absl import app, flags
 
 from experiments import cli
 
@@ -30,11 +40,15 @@ _LIST = flags.DEFINE_bool("list", False, "Only list the runs and their state.")
 _WORKER = flags.DEFINE_string("worker", None, "(internal) JSON file of runs for one worker process.")
 _CORE = flags.DEFINE_integer("core", None, "(internal) CPU core to pin a worker to.")
 SINGLE_THREAD_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+PREEMPTED = 75  # os.EX_TEMPFAIL: "a temporary failure; retry" -- rerun the same command
+_PR_SET_PDEATHSIG = 1
 
 
 def plan(spec: str, workdir: pathlib.Path) -> list[dict]:
     """Every run of the sweep: {'dir', 'cell', 'seed', 'overrides'}; overrides checked up front."""
+    from gan_jax import config as config_lib
     from gan_jax import sweep
+    from gan_jax.errors import UserError
 
     module, arg = cli.load_config_module(spec)
     if not hasattr(module, "get_sweep"):
@@ -42,7 +56,10 @@ def plan(spec: str, workdir: pathlib.Path) -> list[dict]:
     runs = []
     for entry in module.get_sweep(arg):
         overrides = sweep.overrides_of(entry)
-        sweep.apply_overrides(module.get_config(arg), overrides)  # fails early on a bad key
+        try:  # every run's config must load and validate before anything trains
+            config_lib.validate(sweep.apply_overrides(module.get_config(arg), overrides))
+        except (UserError, TypeError, ValueError) as error:
+            raise UserError(f"Sweep entry {entry} of {spec}: {error}") from error
         cell, seed = sweep.cell_name(entry), overrides.get("seed", 0)
         if "/" in cell:
             raise SystemExit(f"Sweep cell name {cell!r} contains '/'; rename it (it becomes a directory).")
@@ -56,33 +73,69 @@ def plan(spec: str, workdir: pathlib.Path) -> list[dict]:
 
 
 def run_worker(runs_file: str, core: int | None) -> None:
-    """Train the runs of one worker, in order; record each one's outcome in its done.json."""
+    """Train the runs of one worker, in order; record each one's outcome in its directory."""
     if core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {core})
+    _terminate_with_parent()
+    stop = []  # a signal between runs (the trainer watches its own during a run)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, frame: stop.append(signum))
     cli.enable_compilation_cache()
     from gan_jax import sweep, trainer
+    from gan_jax import workdir as workdirs
+    from gan_jax.errors import NonFiniteError, UserError
+    from gan_jax.preemption import Preempted
 
     spec_and_runs = json.loads(pathlib.Path(runs_file).read_text())
+    errors = 0
     for run in spec_and_runs["runs"]:
-        config = sweep.apply_overrides(cli.load_config(spec_and_runs["spec"]), run["overrides"])
-        start, outcome = time.time(), {"status": "finished"}
+        if stop:
+            sys.exit(PREEMPTED)
+        directory, start = pathlib.Path(run["dir"]), time.time()
         try:
+            config = sweep.apply_overrides(cli.load_config(spec_and_runs["spec"]), run["overrides"])
             trainer.train_and_evaluate(config, run["dir"])
-        except trainer.NonFiniteError as error:
+            outcome = {"status": "finished"}
+        except Preempted as preempted:
+            print(f"{run['dir']}: {preempted}", flush=True)
+            sys.exit(PREEMPTED)
+        except NonFiniteError as error:
             outcome = {"status": "diverged", "message": str(error)}
+        except Exception as error:  # this run cannot run; the worker's other runs still can
+            errors += 1
+            message = str(error) if isinstance(error, UserError) else traceback.format_exc()
+            directory.mkdir(parents=True, exist_ok=True)
+            workdirs.write_atomically(directory / "error.json", json.dumps({"message": message}) + "\n")
+            print(f"{run['dir']}: error: {message}", flush=True)
+            continue
         outcome["seconds"] = round(time.time() - start, 1)
-        (pathlib.Path(run["dir"]) / "done.json").write_text(json.dumps(outcome) + "\n")
+        (directory / "error.json").unlink(missing_ok=True)
+        workdirs.write_atomically(directory / "done.json", json.dumps(outcome) + "\n")
         print(f"{run['dir']}: {outcome['status']} in {outcome['seconds']}s", flush=True)
+    sys.exit(PREEMPTED if stop else 1 if errors else 0)
 
 
-def launch_cpu_workers(spec: str, runs: list[dict], workdir: pathlib.Path, parallel: int) -> None:
+def _terminate_with_parent() -> None:
+    """Linux: have the kernel send this worker SIGTERM when its sweep process dies, kill -9
+    included, so that no worker trains on as an orphan."""
+    prctl = getattr(ctypes.CDLL(None), "prctl", None)
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() == 1:  # the parent died before the request
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def launch_cpu_workers(spec: str, runs: list[dict], workdir: pathlib.Path, parallel: int) -> list[int]:
+    """Run the workers to the end; return their exit codes. A signal to this process is passed on
+    to every worker as SIGTERM (the workers have their own session, so a terminal's Ctrl-C reaches
+    them once, through here)."""
     shares = [runs[i::parallel] for i in range(parallel)]
     env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_THREAD_FLAGS}".strip()}
-    processes = []
+    processes, logs = [], []
     for i, share in enumerate(s for s in shares if s):
         runs_file = workdir / f".worker_{i}.json"
         runs_file.write_text(json.dumps({"spec": spec, "runs": share}))
-        log = open(workdir / f".worker_{i}.log", "a")  # noqa: SIM115 (closed when the worker ends)
+        logs.append(open(workdir / f".worker_{i}.log", "a"))  # noqa: SIM115 (closed below)
         command = [
             sys.executable,
             "-m",
@@ -90,24 +143,40 @@ def launch_cpu_workers(spec: str, runs: list[dict], workdir: pathlib.Path, paral
             f"--worker={runs_file}",
             f"--core={i % os.cpu_count()}",
         ]
-        processes.append((subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), log))
-    failed = []
-    for i, (process, log) in enumerate(processes):
-        if process.wait():
-            failed.append(i)
-        log.close()
-    if failed:
-        raise SystemExit(f"Workers {failed} failed; see {workdir}/.worker_<i>.log.")
+        processes.append(
+            subprocess.Popen(
+                command, env=env, stdout=logs[-1], stderr=subprocess.STDOUT, start_new_session=True
+            )
+        )
+
+    def forward(signum, frame):
+        del frame
+        print(
+            f"{signal.Signals(signum).name}: stopping the workers at their next step boundary...", flush=True
+        )
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return [process.wait() for process in processes]
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for log in logs:
+            log.close()
 
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.WARNING)
     if _WORKER.value:
         return run_worker(_WORKER.value, _CORE.value)
     if not _CONFIG.value or not _WORKDIR.value:
         raise app.UsageError("--config and --workdir are required.")
-    workdir = pathlib.Path(_WORKDIR.value)
+    from gan_jax import workdir as workdirs
+
+    workdir = workdirs.resolve(_WORKDIR.value)
     runs = plan(_CONFIG.value, workdir)
     pending = [r for r in runs if not (pathlib.Path(r["dir"]) / "done.json").exists()]
     cells = len({r["cell"] for r in runs})
@@ -116,27 +185,45 @@ def main(argv):
         for r in runs:
             print(f"  {'done' if r not in pending else 'todo'}  {r['dir']}  {r['overrides']}")
         return None
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "sweep.json").write_text(json.dumps({"config": _CONFIG.value, "runs": runs}, indent=1) + "\n")
     if not pending:
         return None
     start = time.time()
     cli.enable_compilation_cache()
     import jax
 
-    if jax.default_backend() == "cpu":  # seed by seed: a sweep stopped early has every cell's first seeds
-        by_seed = sorted(pending, key=lambda r: r["seed"])
-        launch_cpu_workers(_CONFIG.value, by_seed, workdir, _PARALLEL.value or os.cpu_count())
-    else:
-        from gan_jax import population, sweep
+    with workdirs.locked(workdir):  # one sweep at a time here; each run also locks its own directory
+        (workdir / "sweep.json").write_text(
+            json.dumps({"config": _CONFIG.value, "runs": runs}, indent=1) + "\n"
+        )
+        codes = []
+        if jax.default_backend() == "cpu":  # seed by seed: a sweep stopped early has every cell's first seeds
+            by_seed = sorted(pending, key=lambda r: r["seed"])
+            codes = launch_cpu_workers(_CONFIG.value, by_seed, workdir, _PARALLEL.value or os.cpu_count())
+        else:
+            from gan_jax import population, sweep
 
-        for cell in dict.fromkeys(r["cell"] for r in pending):
-            members = [r for r in pending if r["cell"] == cell]
-            configs = [sweep.apply_overrides(cli.load_config(_CONFIG.value), r["overrides"]) for r in members]
-            population.train_population(configs, [r["dir"] for r in members])
+            for cell in dict.fromkeys(r["cell"] for r in pending):
+                members = [r for r in pending if r["cell"] == cell]
+                configs = [
+                    sweep.apply_overrides(cli.load_config(_CONFIG.value), r["overrides"]) for r in members
+                ]
+                population.train_population(configs, [r["dir"] for r in members])
+    done = sum((pathlib.Path(r["dir"]) / "done.json").exists() for r in runs)
+    errors = [r["dir"] for r in runs if (pathlib.Path(r["dir"]) / "error.json").exists()]
+    if PREEMPTED in codes:
+        print(f"Sweep preempted: {done} of {len(runs)} runs done; run the same command to resume.")
+        sys.exit(PREEMPTED)
+    if errors:
+        sys.exit(f"{len(errors)} runs could not run; each says why in its error.json: {errors[:3]}")
+    if any(codes):
+        sys.exit(f"Workers exited with {codes}; see {workdir}/.worker_<i>.log.")
     print(f"Sweep done: {len(pending)} runs in {time.time() - start:.0f}s.")
     return None
 
 
+def cli_main() -> None:
+    cli.run(main)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    cli_main()

@@ -13,8 +13,9 @@ import pathlib
 import time
 
 import ml_collections
-from absl import app, flags
+from absl import flags
 
+from experiments import cli
 from gan_jax import classifier, data
 
 _DATA = flags.DEFINE_string("data", "digits", "Data source name (digits, idx:<dir>, tfds:<name>).")
@@ -63,5 +64,9 @@ def main(argv):
     )
 
 
+def cli_main() -> None:
+    cli.run(main)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    cli_main()

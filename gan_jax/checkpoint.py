@@ -3,18 +3,52 @@
 Orbax writes each step to a temporary directory and renames it when complete, so a run killed
 mid-save (kill -9) leaves the previous checkpoints intact and the partial one is ignored and
 cleaned up. Every process of a multi-host run takes part in save and restore.
+
+Each checkpoint holds two items: `state` (the GANState) and `meta` (JSON): a fingerprint of
+every array, computed on the device before the save and checked after every restore -- a
+checkpoint whose bytes changed on disk but still decode is refused instead of resuming into
+garbage -- and whatever the trainer needs to continue exactly (the metrics of a log interval in
+progress). `restore_latest` falls back to the previous checkpoint, with a warning, when the
+latest one is unreadable or fails its fingerprint, and moves the damaged one aside.
 """
 
 import pathlib
+import shutil
+import sys
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
+from gan_jax.errors import CheckpointError
 from gan_jax.state import GANState
 
+DAMAGED_DIR = "damaged_checkpoints"  # beside checkpoints/, out of orbax's sight
+_UNSIGNED = {1: jnp.uint8, 2: jnp.uint16, 4: jnp.uint32}
 
-class CheckpointError(RuntimeError):
-    pass
+
+@jax.jit
+def fingerprint(tree) -> jax.Array:
+    """uint32[num_leaves]: per leaf, the wrapping sum of its elements' bit patterns. Any single
+    changed byte of an array changes its leaf's number (by k * 2^m, k < 256, m <= 24: never 0
+    mod 2^32). Computed on the device; only the numbers are fetched."""
+
+    def leaf(x):
+        if x.dtype == jnp.bool_:
+            bits = x.astype(jnp.uint32)
+        else:
+            bits = jax.lax.bitcast_convert_type(x, _UNSIGNED[x.dtype.itemsize]).astype(jnp.uint32)
+        return jnp.sum(bits, dtype=jnp.uint32)
+
+    return jnp.stack([leaf(x) for x in jax.tree.leaves(tree)])
+
+
+def leaf_names(tree) -> list[str]:
+    """'g.params.Dense_0.kernel', ... in the order of jax.tree.leaves."""
+    paths = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return [jax.tree_util.keystr(path, simple=True, separator=".") for path, _ in paths]
 
 
 class _Manager(ocp.CheckpointManager):
@@ -35,10 +69,18 @@ class _Manager(ocp.CheckpointManager):
 
 
 class Checkpoints:
+    """A run's checkpoints/ directory; use as a context manager (it owns orbax's threads)."""
+
     def __init__(self, directory: pathlib.Path, keep: int):
         options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=True)
         self.directory = pathlib.Path(directory).absolute()
-        self._manager = _Manager(self.directory, options=options)
+        self._manager = _Manager(self.directory, options=options, item_names=("state", "meta"))
+
+    def __enter__(self) -> "Checkpoints":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def steps(self) -> list[int]:
         return list(self._manager.all_steps())
@@ -46,29 +88,94 @@ class Checkpoints:
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
 
-    def save(self, state: GANState) -> int:
-        """Save asynchronously (device arrays are copied before this returns)."""
+    def save(self, state: GANState, meta: dict | None = None) -> int:
+        """Save asynchronously (device arrays are copied before this returns); `meta`: JSON."""
         step = int(jax.device_get(state.step))
-        self._manager.save(step, args=ocp.args.StandardSave(state), force=True)
+        needed = sum(x.nbytes for x in jax.tree.leaves(state)) + (1 << 20)  # arrays + metadata
+        free = shutil.disk_usage(self.directory).free
+        if free < needed:
+            raise self._write_error(
+                step, f"{free / 2**20:.1f} MiB free on its disk, ~{needed / 2**20:.1f} needed"
+            )
+        meta = {**(meta or {}), "fingerprint": np.asarray(jax.device_get(fingerprint(state))).tolist()}
+        args = ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
+        try:
+            self._manager.save(step, args=args, force=True)
+        except Exception as error:  # an earlier asynchronous save failed, or this one could not start
+            raise self._write_error(step, error) from error
         return step
 
-    def restore(self, step: int, like: GANState) -> GANState:
-        """State saved at `step`, laid out (shapes, dtypes, shardings) like `like`."""
+    def restore(self, step: int, like: GANState) -> tuple[GANState, dict]:
+        """(state, meta) saved at `step`, laid out (shapes, dtypes, shardings) like `like`."""
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+        args = ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
         try:
-            return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+            restored = self._manager.restore(step, args=args)
         except Exception as error:  # orbax raises many types for a damaged or foreign checkpoint
-            others = [s for s in self.steps() if s != step]
             reason = str(error).split(" [tensorstore_spec")[0][:400]  # drop tensorstore's spec dump
-            raise CheckpointError(
-                f"Could not restore the checkpoint of step {step} from {self.directory}/{step}: "
-                f"{type(error).__name__}: {reason}\nIt is damaged or was written by a different "
-                f"model/config. Move that directory away to resume from an earlier step "
-                f"(others here: {others or 'none'}), or start afresh with a new --workdir."
-            ) from error
+            raise self._error(step, f"{type(error).__name__}: {reason}") from error
+        state, meta = restored["state"], restored["meta"]
+        found = np.asarray(jax.device_get(fingerprint(state)))
+        differ = [n for n, a, b in zip(leaf_names(state), found, meta["fingerprint"], strict=True) if a != b]
+        if differ:
+            raise self._error(step, f"its arrays {differ[:4]} are not what was saved (fingerprint mismatch)")
+        return state, meta
+
+    def restore_latest(self, like: GANState) -> tuple[GANState, dict] | None:
+        """The newest checkpoint that restores intact, or None when there is none. A damaged one
+        is moved to <workdir>/damaged_checkpoints/ with a warning; all damaged is an error."""
+        while (step := self.latest_step()) is not None:
+            try:
+                return self.restore(step, like)
+            except CheckpointError as error:
+                if len(self.steps()) == 1:
+                    raise
+                self._move_aside(step, error)
+        return None
+
+    def _move_aside(self, step: int, error: CheckpointError) -> None:
+        aside = self.directory.parent / DAMAGED_DIR / str(step)
+        if jax.process_index() == 0:
+            aside.parent.mkdir(exist_ok=True)
+            shutil.move(self.directory / str(step), aside)
+        multihost_utils.sync_global_devices(f"checkpoint {step} moved aside")
+        self._manager.reload()
+        if jax.process_index() == 0:
+            print(
+                f"Warning: {error.args[0].splitlines()[0]} Moved it to {aside}; falling back to step "
+                f"{self.latest_step()}.",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def _error(self, step: int, reason: str) -> CheckpointError:
+        others = [s for s in self.steps() if s != step]
+        return CheckpointError(
+            f"Could not restore the checkpoint of step {step} from {self.directory}/{step}: {reason}.\n"
+            "It is damaged, or was written by a different model/config or an earlier version of "
+            f"gan_jax. Move that directory away to resume from an earlier step (others here: "
+            f"{others or 'none'}), or start afresh with a new --workdir."
+        )
+
+    def _write_error(self, step: int | None, reason) -> CheckpointError:
+        if isinstance(reason, Exception):  # tensorstore's messages run to kilobytes; keep the cause
+            text = str(reason)
+            reason = "no space left on its disk" if "No space left on device" in text else text[:300]
+        return CheckpointError(
+            f"Could not write the checkpoint{f' of step {step}' if step is not None else ''} in "
+            f"{self.directory}: {reason}. The earlier checkpoints there are intact: free some space "
+            "(or move the workdir) and run the same command to resume."
+        )
 
     def wait(self) -> None:
-        self._manager.wait_until_finished()
+        """Block until the asynchronous saves are on disk."""
+        try:
+            self._manager.wait_until_finished()
+        except Exception as error:
+            raise self._write_error(None, error) from error
 
     def close(self) -> None:
-        self._manager.close()
+        try:
+            self.wait()
+        finally:
+            self._manager.close()

@@ -19,6 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+import gan_jax
+from gan_jax.errors import DataError, MissingFileError
 from gan_jax.features import FeatureNet
 
 PARAMS_FILE, INFO_FILE = "params.msgpack", "info.json"
@@ -84,9 +86,9 @@ def save(directory: pathlib.Path, params: dict, info: dict) -> dict:
 
 def load(directory: str | pathlib.Path) -> FeatureNet:
     """Loads and verifies a classifier saved by `save`; clear errors when missing or altered."""
-    directory = pathlib.Path(directory)
+    directory = gan_jax.in_repo(directory)
     if not (directory / INFO_FILE).exists() or not (directory / PARAMS_FILE).exists():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"No classifier in {directory} (expected {INFO_FILE} and {PARAMS_FILE}). Train one "
             "with: python -m experiments.train_classifier --data=<source> --image_size=<px> "
             f"--out={directory}"
@@ -95,7 +97,7 @@ def load(directory: str | pathlib.Path) -> FeatureNet:
     blob = (directory / PARAMS_FILE).read_bytes()
     digest = hashlib.sha256(blob).hexdigest()
     if digest != info["sha256"]:
-        raise ValueError(
+        raise DataError(
             f"Classifier {directory} fails its checksum: {PARAMS_FILE} has SHA-256 {digest}, "
             f"{INFO_FILE} says {info['sha256']}. The file was altered or damaged; retrain it."
         )
@@ -108,6 +110,6 @@ def load(directory: str | pathlib.Path) -> FeatureNet:
 def feature_net(params: dict, info: dict) -> FeatureNet:
     model = CNN(info["num_classes"])
     apply = jax.jit(lambda x: model.apply({"params": params}, x))
-    keys = ("name", "data", "image_size", "test_accuracy", "num_test", "split", "sha256")
-    protocol = {k: info[k] for k in keys}
+    keys = ("name", "data", "image_size", "test_accuracy", "num_test", "split", "sha256", "note")
+    protocol = {k: info[k] for k in keys if k in info}
     return FeatureNet(info["name"], protocol, apply, info["channels"], info["image_size"])

@@ -5,7 +5,12 @@ the result is locked, so a mistyped key fails (ml_collections names it). `valida
 types cannot: values that only make sense together, before anything is compiled or loaded.
 """
 
+import json
+import math
+
 import ml_collections
+
+from gan_jax.errors import ConfigError
 
 # Keys that may differ between a run and its resumption (extend a run, log more often, ...).
 RESUMABLE_CHANGES = (
@@ -24,7 +29,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.data = ml_collections.ConfigDict(
         dict(
             name="",
-            split="train",
+            split="train",  # what the GAN trains on
+            eval_split="",  # held-out examples the metrics compare with: never trained on ("": none)
             image_size=0,
             data_dir="",
             download=True,
@@ -70,7 +76,6 @@ def base_config() -> ml_collections.ConfigDict:
             mode_samples=2_500,
             stacked_samples=26_000,
             equilibrium_batches=10,
-            test_split="test",  # the held-out split of the semi_supervised metric
             parzen_samples=10_000,
             parzen_valid=1_000,
             parzen_test=10_000,
@@ -81,30 +86,39 @@ def base_config() -> ml_collections.ConfigDict:
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-    """Raise ValueError naming the key and the fix; device-count checks live in parallel.py."""
+    """Raise ConfigError naming the key and the fix; device-count checks live in parallel.py."""
     t = config.train
-    if t.d_steps < 1 or t.g_steps < 1:
-        raise ValueError("config.train.d_steps and g_steps must be >= 1.")
-    if not 0 <= t.d_head_start < t.total_steps:
-        raise ValueError(f"config.train.d_head_start={t.d_head_start} must be in [0, total_steps).")
-    if not 0.0 <= t.ema_decay < 1.0:
-        raise ValueError(f"config.train.ema_decay={t.ema_decay} must be in [0, 1) (0 = no EMA).")
     if t.batch_size < 1 or t.total_steps < 1 or t.steps_per_call < 1:
-        raise ValueError("config.train.batch_size, total_steps and steps_per_call must be >= 1.")
+        raise ConfigError("config.train.batch_size, total_steps and steps_per_call must be >= 1.")
+    if t.d_steps < 1 or t.g_steps < 1:
+        raise ConfigError("config.train.d_steps and g_steps must be >= 1.")
+    if not 0 <= t.d_head_start < t.total_steps:
+        raise ConfigError(
+            f"config.train.d_head_start={t.d_head_start} must be in [0, total_steps={t.total_steps})."
+        )
+    if not 0.0 <= t.ema_decay < 1.0:
+        raise ConfigError(f"config.train.ema_decay={t.ema_decay} must be in [0, 1) (0 = no EMA).")
+    for player in ("g", "d"):
+        opt = config.optim[player]
+        if not (math.isfinite(opt.lr) and opt.lr >= 0):
+            raise ConfigError(f"config.optim.{player}.lr={opt.lr} must be a finite number >= 0.")
+        for beta in ("b1", "b2"):
+            if not 0.0 <= opt[beta] < 1.0:
+                raise ConfigError(f"config.optim.{player}.{beta}={opt[beta]} must be in [0, 1).")
     for key in ("train.total_steps", "log.every", "log.sample_every", "checkpoint.every", "eval.every"):
         section, name = key.split(".")
         value = config[section][name]
         if key == "eval.every" and value == 0:
             continue
         if value < 1 or value % t.steps_per_call:
-            raise ValueError(
+            raise ConfigError(
                 f"config.{key}={value} must be a positive multiple of "
                 f"config.train.steps_per_call={t.steps_per_call} (steps run in chunks of that size)."
             )
     if config.eval.every and not config.eval.metrics:
-        raise ValueError("config.eval.every > 0 needs config.eval.metrics (comma-separated names).")
+        raise ConfigError("config.eval.every > 0 needs config.eval.metrics (comma-separated names).")
     if config.checkpoint.keep < 1:
-        raise ValueError("config.checkpoint.keep must be >= 1.")
+        raise ConfigError("config.checkpoint.keep must be >= 1.")
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -120,5 +134,5 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 def resume_conflicts(saved: dict, current: dict) -> list[str]:
     """Keys whose values differ between a workdir's saved config and the current one."""
     a, b = _flatten(saved), _flatten(current)
-    changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    changed = sorted(k for k in set(a) | set(b) if json.dumps(a.get(k)) != json.dumps(b.get(k)))  # NaN == NaN
     return [k for k in changed if not any(k.startswith(p) for p in RESUMABLE_CHANGES)]

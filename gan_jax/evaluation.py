@@ -36,10 +36,16 @@ from gan_jax import classifier, data, features, losses, steps, writers
 from gan_jax.data import DataSource
 from gan_jax.data.source import sample_epochs, uint8_to_unit_range
 from gan_jax.data.stacked import CHANNELS
+from gan_jax.errors import ConfigError, NonFiniteError
 from gan_jax.metrics import distances, equilibrium, manifold, mixtures, parzen
 from gan_jax.state import GAN, GANState
 
 POINT_METRICS = ("equilibrium", "modes", "parzen", "optimal_d")
+# Metrics that compare G with real data: on an array data set they use config.data.eval_split.
+REAL_DATA_METRICS = ("parzen", "fd", "kid", "prdc", "conditional", "stacked_modes", "semi_supervised")
+# Metrics of G's samples alone (no D, no labels): the ones the reference rows can have.
+SAMPLE_METRICS = ("modes", "parzen", "fd", "kid", "prdc", "score", "stacked_modes")
+MEMORISER_BANDWIDTHS = np.logspace(-3.0, 0.0, 31)  # in Parzen's space (pixels in [0, 1] for images)
 FEATURE_METRICS = ("fd", "kid", "prdc", "score")
 INCEPTION_PREFIX = "inception_"
 _BATCH = 500
@@ -65,6 +71,19 @@ def applicable_metrics(
     if has_inception:
         names += [INCEPTION_PREFIX + m for m in FEATURE_METRICS]
     return tuple(names + extra)
+
+
+def finite_samples(samples, step) -> np.ndarray:
+    """The samples as a host array; NonFiniteError if any is NaN/Inf (a diverged generator has no
+    metric: a finite feature distance of NaN images would be a number about nothing)."""
+    samples = np.asarray(jax.device_get(samples))
+    if not np.isfinite(samples).all():
+        share = np.mean(~np.isfinite(samples))
+        raise NonFiniteError(
+            f"The generator of step {int(step)} produces NaN/Inf samples ({share:.0%} of the values): it "
+            "diverged, and nothing is evaluated or drawn. Use an earlier checkpoint (--step)."
+        )
+    return samples
 
 
 def parse_metrics(spec: str) -> tuple[str, ...]:
@@ -103,7 +122,7 @@ class Evaluator:
         )
         unknown = [m for m in metrics if m not in possible]
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"Metrics {unknown} do not apply to data {source.name!r} with the feature networks "
                 f"configured (config.eval.classifier={cfg.classifier!r}, config.eval.inception_weights="
                 f"{cfg.inception_weights!r}); possible here: {list(possible)}."
@@ -112,9 +131,29 @@ class Evaluator:
             self._check_classifier(self.nets["classifier"])
         self.metrics = metrics
         self.data_cfg = config.data
+        self.heldout = self._load_heldout(config.data, metrics)
         self._sample = steps.make_sampler(gan)
         self._real_cache: dict[int, np.ndarray] = {}
         self._cache: dict = {}
+        self._stand_in = None  # draws samples in place of G's (the reference rows)
+
+    def _load_heldout(
+        self, data_cfg: ml_collections.ConfigDict, metrics: tuple[str, ...]
+    ) -> DataSource | None:
+        """The held-out real data (loaded once). Synthetic mixtures need none: their real samples
+        are fresh draws, never seen in training. An array data set without eval_split cannot give
+        the metrics that compare with real data an honest answer: refused here."""
+        if self.source.kind != "images":
+            return None
+        heldout = data.load_heldout(data_cfg)
+        comparing = [m for m in metrics if m.removeprefix(INCEPTION_PREFIX) in REAL_DATA_METRICS]
+        if heldout is None and comparing:
+            raise ConfigError(
+                f"Metrics {comparing} compare G with real data the GAN never trained on; "
+                f"config.data.eval_split is empty. Set it to a held-out split: 'test', or a tail kept "
+                "out of training (data.split='train[:1438]', data.eval_split='train[1438:]')."
+            )
+        return heldout
 
     def _check_classifier(self, net: features.FeatureNet):
         size, channels = net.image_size, net.channels
@@ -123,7 +162,7 @@ class Evaluator:
             or self.source.shape[0] != size
             or self.source.shape[-1] not in (channels, CHANNELS * channels)
         ):
-            raise ValueError(
+            raise ConfigError(
                 f"Classifier {net.name} takes {size}x{size}x{channels} images; the data "
                 f"{self.source.name!r} are {self.source.shape}. Train a matching one with "
                 "python -m experiments.train_classifier."
@@ -132,20 +171,17 @@ class Evaluator:
     # ----- samples (cached within one evaluation) ----------------------------------------
 
     def generated(self, state: GANState, n: int) -> np.ndarray:
+        if ("generated", n) not in self._cache and self._stand_in is not None:
+            self._cache["generated", n] = finite_samples(self._stand_in(n), 0)
         if ("generated", n) not in self._cache:
             variables = state.g_ema if state.g_ema is not None else state.g.variables
             z = jax.random.normal(jax.random.PRNGKey(self.cfg.seed), (n, self.gan.z_dim))
             y = self.generated_labels(n)
-            self._cache["generated", n] = np.concatenate(
-                [
-                    np.asarray(
-                        jax.device_get(
-                            self._sample(variables, z[i : i + _BATCH], y[i : i + _BATCH], state.vbn_reference)
-                        )
-                    )
-                    for i in range(0, n, _BATCH)
-                ]
-            )
+            chunks = [
+                self._sample(variables, z[i : i + _BATCH], y[i : i + _BATCH], state.vbn_reference)
+                for i in range(0, n, _BATCH)
+            ]
+            self._cache["generated", n] = finite_samples(np.concatenate(jax.device_get(chunks)), state.step)
         return self._cache["generated", n]
 
     def generated_labels(self, n: int) -> np.ndarray:
@@ -153,27 +189,44 @@ class Evaluator:
         return np.asarray(steps.balanced_labels(self.gan, n))
 
     def real(self, n: int) -> np.ndarray:
-        """n real examples: for a plain array source, min(n, size) distinct examples in a fixed
-        random order; otherwise n fresh draws (mixtures, stacked MNIST)."""
+        """n held-out real examples: for a plain array source, min(n, size) distinct examples of
+        the held-out split in a fixed random order; otherwise n fresh draws (mixtures, and stacked
+        MNIST from the held-out split's digits)."""
         return self._real_with_labels(n)[0]
 
     def real_labels(self, n: int) -> np.ndarray:
         return self._real_with_labels(n)[1]
 
+    @property
+    def real_protocol(self) -> str:
+        """Which real data the metrics compared with, for every protocol."""
+        if self.heldout is None:
+            return f"{self.source.name}: fresh draws from the distribution, independent of training's"
+        split = f"{self.heldout.name} split {self.data_cfg.eval_split!r}"
+        return f"{split}: {self.heldout.num_examples} held-out examples, never trained on"
+
     def _real_with_labels(self, n: int) -> tuple[np.ndarray, np.ndarray | None]:
         if n not in self._real_cache:
-            key = jax.random.PRNGKey(self.cfg.seed + 1)
-            if self.source.sample is sample_epochs:
-                order = np.random.default_rng(self.cfg.seed + 1).permutation(self.source.num_examples)[:n]
-                batch = {k: v[order] for k, v in self.source.arrays.items()}
-                batch["x"] = uint8_to_unit_range(batch["x"])
-            else:
-                draws = [
-                    self.source.sample(self.arrays, key, jnp.int32(d), _BATCH) for d in range(-(-n // _BATCH))
-                ]
-                batch = {k: np.concatenate([np.asarray(b[k]) for b in draws])[:n] for k in draws[0]}
-            self._real_cache[n] = (np.asarray(batch["x"]), batch.get("label"))
+            self._real_cache[n] = self._draw(self.heldout or self.source, n)
         return self._real_cache[n]
+
+    def _draw(self, source: DataSource, n: int, stream: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+        """(x, labels) of n examples of `source`, the same for every evaluation: min(n, size)
+        distinct ones in a fixed random order from an array source, else n fresh draws; `stream`
+        picks an independent order / draw."""
+        if source.sample is sample_epochs:
+            order = np.random.default_rng(self.cfg.seed + stream).permutation(source.num_examples)[:n]
+            batch = {k: v[order] for k, v in source.arrays.items()}
+            batch["x"] = uint8_to_unit_range(batch["x"])
+        else:
+            key, arrays = (
+                jax.random.PRNGKey(self.cfg.seed + stream),
+                {k: jnp.asarray(v) for k, v in source.arrays.items()},
+            )
+            size = min(_BATCH, source.num_examples or _BATCH)  # a batch draws each base example once
+            draws = [source.sample(arrays, key, jnp.int32(d), size) for d in range(-(-n // size))]
+            batch = {k: np.concatenate([np.asarray(b[k]) for b in draws])[:n] for k in draws[0]}
+        return np.asarray(batch["x"]), batch.get("label")
 
     def _features(self, net: features.FeatureNet, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities, features). A single-channel network sees stacked images channel by
@@ -189,22 +242,62 @@ class Evaluator:
 
     def __call__(self, state: GANState, step: int) -> dict:
         self._cache = {}
-        results = {}
-        for name in self.metrics:
-            if name.startswith(INCEPTION_PREFIX):
-                base = name[len(INCEPTION_PREFIX) :]
-                results[name] = getattr(self, f"_metric_{base}")(state, self.nets["inception"])
-            elif name in FEATURE_METRICS:
-                results[name] = getattr(self, f"_metric_{name}")(state, self.nets["classifier"])
-            else:
-                results[name] = getattr(self, f"_metric_{name}")(state)
         return {
             "step": step,
             "generator": "ema" if state.g_ema is not None else "live",
             "data": self.source.name,
             "seed": self.cfg.seed,
-            "metrics": results,
+            "metrics": {name: self._metric(name, state) for name in self.metrics},
         }
+
+    def _metric(self, name: str, state: GANState | None) -> dict:
+        if name.startswith(INCEPTION_PREFIX):
+            return getattr(self, f"_metric_{name[len(INCEPTION_PREFIX) :]}")(state, self.nets["inception"])
+        if name in FEATURE_METRICS:
+            return getattr(self, f"_metric_{name}")(state, self.nets["classifier"])
+        return getattr(self, f"_metric_{name}")(state)
+
+    # ----- reference rows: what real data and a memoriser score ---------------------------
+
+    def references(self) -> dict[str, dict]:
+        """The sample metrics of two stand-ins for G, by the same code and protocol: `data`, real
+        examples the metrics do not compare with (the training split; fresh draws for mixtures),
+        and `memoriser`, samples of a Gaussian kernel density estimate of the training examples
+        at the bandwidth that maximises the held-out likelihood. A metric that ranks the
+        memoriser with the good GANs cannot tell generalisation from copying."""
+        pool = self._draw(self.source, self.source.num_examples or 10_000, stream=3)[0]
+        bandwidth = self._memoriser_bandwidth(pool)
+
+        def memorise(n: int) -> np.ndarray:
+            rng = np.random.default_rng(self.cfg.seed + 4)
+            centres = pool[rng.integers(len(pool), size=n)]
+            return centres + self._parzen_scale * bandwidth * rng.standard_normal(centres.shape)
+
+        stand_ins = {"data": lambda n: self._draw(self.source, n, stream=3)[0], "memoriser": memorise}
+        names = [m for m in self.metrics if m.removeprefix(INCEPTION_PREFIX) in SAMPLE_METRICS]
+        results = {}
+        for kind, draw in stand_ins.items():
+            self._cache, self._stand_in = {}, draw
+            try:
+                results[kind] = {"generator": kind, "metrics": {m: self._metric(m, None) for m in names}}
+            finally:
+                self._stand_in = None
+        results["memoriser"]["bandwidth"] = bandwidth
+        return results
+
+    @property
+    def _parzen_scale(self) -> float:
+        """Data units per unit of the Parzen space (pixels in [0, 1] for images, [-1, 1] here)."""
+        return 2.0 if self.source.kind == "images" else 1.0
+
+    def _memoriser_bandwidth(self, pool: np.ndarray) -> float:
+        """The Parzen bandwidth of the training examples with the highest likelihood of the held-out
+        examples Parzen validates on, over MEMORISER_BANDWIDTHS (wider than Goodfellow et al.'s
+        grid, whose lower end 0.1 was the optimum on digits)."""
+        valid = self.real(self.cfg.parzen_valid + self.cfg.parzen_test)[: self.cfg.parzen_valid]
+        scale = self._parzen_scale
+        ll = parzen.log_likelihoods(valid / scale, pool / scale, MEMORISER_BANDWIDTHS).mean(1)
+        return float(MEMORISER_BANDWIDTHS[int(np.argmax(ll))])
 
     def _metric_equilibrium(self, state):
         if self._updates is None:
@@ -237,15 +330,14 @@ class Evaluator:
             self.generated(state, self.cfg.mode_samples),
             mix.means,
             mix.metric_std,
-            mix.threshold,
-            mix.distance,
+            mixtures.high_quality_threshold(mix.varying_dims),
         )
 
     def _metric_parzen(self, state):
         n_valid, n_test = self.cfg.parzen_valid, self.cfg.parzen_test
         real = self.real(n_valid + n_test)
         if len(real) <= n_valid:
-            raise ValueError(
+            raise ConfigError(
                 f"Parzen needs more than {n_valid} real examples; {self.source.name} has {len(real)}."
             )
         generated = self.generated(state, self.cfg.parzen_samples)
@@ -260,7 +352,7 @@ class Evaluator:
                 "the chosen bandwidth is at the edge of the grid: widen config.eval.parzen_log10_bandwidths"
             )
         result["protocol"]["space"] = "pixels in [0, 1]" if self.source.kind == "images" else "data"
-        result["protocol"]["real"] = f"{self.source.name}: the data the GAN trained on"
+        result["protocol"]["real"] = self.real_protocol
         return result
 
     def _metric_optimal_d(self, state):
@@ -312,7 +404,7 @@ class Evaluator:
             "num_generated": len(fake),
             "feature_network": net.protocol,
             "features": "penultimate layer" + (" per channel, concatenated" if per_channel else ""),
-            "real": f"{self.source.name}: the data the GAN trained on",
+            "real": self.real_protocol,
         }
 
     def _metric_fd(self, state, net):
@@ -361,9 +453,7 @@ class Evaluator:
         fake_y = self.generated_labels(n)
         if self.source.kind == "points":  # the label is the mode: is the sample nearest to it?
             mix = self.source.mixture
-            distance = mixtures.standardized_distances(
-                self.generated(state, n), mix.means, mix.metric_std, mix.distance
-            )
+            distance = mixtures.standardized_distances(self.generated(state, n), mix.means, mix.metric_std)
             predicted, real_feats, fake_feats = distance.argmin(1), None, None
         else:
             real_feats, fake_feats, probs = self._feature_sets(state, net)
@@ -382,9 +472,8 @@ class Evaluator:
         return result
 
     def _metric_semi_supervised(self, state):
-        """Test error of the semi-supervised D's K-class output on `eval.test_split`."""
-        test = data.load(ml_collections.ConfigDict({**self.data_cfg.to_dict(), "split": self.cfg.test_split}))
-        images, labels = uint8_to_unit_range(test.arrays["x"]), test.arrays["label"]
+        """Test error of the semi-supervised D's K-class output on the held-out split."""
+        images, labels = uint8_to_unit_range(self.heldout.arrays["x"]), self.heldout.arrays["label"]
         logits = np.concatenate(
             [
                 np.asarray(
@@ -401,7 +490,7 @@ class Evaluator:
             "error_rate": errors / len(labels),
             "errors_per_10000": 10_000 * errors / len(labels),
             "protocol": {
-                "test": f"{test.name} split {self.cfg.test_split}: {len(labels)} examples",
+                "test": self.real_protocol,
                 "labelled_training_examples": self.loss_cfg.num_labelled,
                 "classifier": "argmax of D's K class logits (inference mode)",
             },
@@ -446,12 +535,12 @@ class Evaluator:
                 writers.save_equilibrium_figure(
                     [(results["step"], metrics["optimal_d"]["curves"])], directory / "discriminator.png"
                 )
-        elif self.source.kind == "images":
-            fake = self.generated(state, 64)
-            real = self.real(64)
+        elif self.source.kind == "images":  # held-out real images, when there are some
+            fake, real = self.generated(state, 64), self._draw(self.heldout or self.source, 64)[0]
             writers.save_real_vs_generated(real[:32], fake[:32], directory / "real_vs_generated.png")
-            pool = self.real(self.source.num_examples or 10_000)
-            writers.save_nearest_neighbours(fake[:8], pool, directory / "nearest_real.png")
+            # A memorisation check: each sample's nearest training image, and nearest held-out one.
+            pools = [self._draw(s, s.num_examples or 10_000)[0] for s in (self.source, self.heldout) if s]
+            writers.save_nearest_neighbours(fake[:8], pools, directory / "nearest_real.png")
 
 
 def _density_grid(mix, generated: np.ndarray) -> np.ndarray:

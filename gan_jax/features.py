@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax.errors import MissingFileError
+
 # pytorch-fid names its weights file after the first hex digits of the file's SHA-256.
 PYTORCH_FID_WEIGHTS_SHA256_PREFIX = "6726825d"
 
@@ -45,7 +47,7 @@ def load_inception(path: str) -> FeatureNet:
 
     file = pathlib.Path(path)
     if not file.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"No InceptionV3 weights at {file}. Supply pytorch-fid's "
             "pt_inception-2015-12-05-6726825d.pth (or an .npz of its arrays); this project "
             "never downloads weights."

@@ -28,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gan_jax.errors import ConfigError
+
 LOG_4 = float(jnp.log(4.0))
 D_LOSSES = ("minimax", "semi_supervised")
 G_LOSSES = ("saturating", "non_saturating", "feature_matching")
@@ -90,11 +92,13 @@ class Objective:
 
     def __post_init__(self):
         if self.d not in D_LOSSES:
-            raise ValueError(f"Unknown config.loss.d {self.d!r}; choose one of {D_LOSSES}.")
+            raise ConfigError(f"Unknown config.loss.d {self.d!r}; choose one of {D_LOSSES}.")
         if self.g not in G_LOSSES:
-            raise ValueError(f"Unknown config.loss.g {self.g!r}; choose one of {G_LOSSES}.")
+            raise ConfigError(f"Unknown config.loss.g {self.g!r}; choose one of {G_LOSSES}.")
         if not 0.0 < self.real_label <= 1.0:
-            raise ValueError(f"config.loss.real_label={self.real_label} must be in (0, 1] (1: no smoothing).")
+            raise ConfigError(
+                f"config.loss.real_label={self.real_label} must be in (0, 1] (1: no smoothing)."
+            )
 
     @property
     def feature_matching(self) -> bool:

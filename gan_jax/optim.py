@@ -3,6 +3,8 @@
 import ml_collections
 import optax
 
+from gan_jax.errors import ConfigError
+
 OPTIMIZERS = ("adam", "sgd")
 
 
@@ -12,4 +14,4 @@ def make(cfg: ml_collections.ConfigDict, which: str) -> optax.GradientTransforma
         return optax.adam(cfg.lr, b1=cfg.b1, b2=cfg.b2)
     if cfg.name == "sgd":
         return optax.sgd(cfg.lr, momentum=cfg.b1 or None)
-    raise ValueError(f"Unknown config.optim.{which}.name {cfg.name!r}; choose one of {OPTIMIZERS}.")
+    raise ConfigError(f"Unknown config.optim.{which}.name {cfg.name!r}; choose one of {OPTIMIZERS}.")

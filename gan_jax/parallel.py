@@ -14,6 +14,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from gan_jax.errors import ConfigError
+
 AXIS = "data"
 
 
@@ -35,7 +37,7 @@ def check_batch_divides(batch_size: int, mesh: Mesh) -> None:
     """Raise before compiling when the global batch cannot be split evenly over the devices."""
     n = mesh.devices.size
     if batch_size % n:
-        raise ValueError(
+        raise ConfigError(
             f"Global batch size {batch_size} does not divide across {n} devices; set "
             f"config.train.batch_size to a multiple of {n} (e.g. {max(n, batch_size // n * n)})."
         )

@@ -19,6 +19,7 @@ import numpy as np
 
 from gan_jax import data, evaluation, trainer, writers
 from gan_jax.checkpoint import Checkpoints
+from gan_jax.errors import ConfigError
 from gan_jax.state import GANState
 
 
@@ -36,7 +37,7 @@ def train_population(configs: Sequence[ml_collections.ConfigDict], workdirs: Seq
     """Train configs (identical but for `seed`) together; returns each member's final state."""
     base = configs[0]
     if any(_without_seed(c) != _without_seed(base) for c in configs[1:]):
-        raise ValueError("A population's configs may differ only in `seed`.")
+        raise ConfigError("A population's configs may differ only in `seed`.")
     source = data.load(base.data)
     gan = trainer.build_gan(base, source)
     workdirs = [pathlib.Path(w) for w in workdirs]
@@ -44,12 +45,12 @@ def train_population(configs: Sequence[ml_collections.ConfigDict], workdirs: Seq
     states = [trainer.initial_state(c, gan, source) for c in configs]
     starts = {c.latest_step() for c in ckpts}
     if len(starts) > 1:
-        raise ValueError(
+        raise ConfigError(
             f"Population members are at different steps {sorted(starts, key=str)}; resume them alone."
         )
     start = starts.pop() or 0
     if start:
-        states = [c.restore(start, s) for c, s in zip(ckpts, states, strict=True)]
+        states = [c.restore(start, s)[0] for c, s in zip(ckpts, states, strict=True)]
     for config, workdir in zip(configs, workdirs, strict=True):
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "config.json").write_text(

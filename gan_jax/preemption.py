@@ -16,6 +16,15 @@ import jax
 from jax.experimental import multihost_utils
 
 
+class Preempted(Exception):
+    """The run stopped early on a SIGTERM, after saving `step`; the same command resumes it.
+    An exception, not a return, so that no caller can take a preempted run for a finished one."""
+
+    def __init__(self, step: int, reason: str):
+        super().__init__(f"Preempted ({reason}) at step {step}: saved it; run the same command to resume.")
+        self.step = step
+
+
 class PreemptionWatcher:
     """`stop_requested(sync_point)`: True once every process should save and stop; `reason` says
     why ('SIGTERM' or 'SIGINT')."""
@@ -39,6 +48,12 @@ class PreemptionWatcher:
         if self._multi and multihost_utils.reached_preemption_sync_point(sync_point):
             self.reason = "SIGTERM"
         return self.reason is not None
+
+    def __enter__(self) -> "PreemptionWatcher":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def close(self) -> None:
         for signum, handler in self._previous.items():

@@ -13,6 +13,8 @@ import itertools
 
 import ml_collections
 
+from gan_jax.errors import ConfigError
+
 
 def sweep(key: str, values) -> list[dict]:
     return [{key: v} for v in values]
@@ -24,7 +26,7 @@ def product(*sweeps: list[dict]) -> list[dict]:
 
 def zip_(*sweeps: list[dict]) -> list[dict]:
     if len({len(s) for s in sweeps}) > 1:
-        raise ValueError(f"zip_ needs sweeps of one length, got {[len(s) for s in sweeps]}.")
+        raise ConfigError(f"zip_ needs sweeps of one length, got {[len(s) for s in sweeps]}.")
     return [{k: v for d in combo for k, v in d.items()} for combo in zip(*sweeps, strict=True)]
 
 
@@ -50,7 +52,7 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: dict) -> ml_co
     for key, value in overrides.items():
         problem = unknown_key(config, key)
         if problem:
-            raise ValueError(problem)
+            raise ConfigError(problem)
         *path, leaf = key.split(".")
         node = config
         for part in path:

@@ -1,31 +1,33 @@
 """train_and_evaluate(config, workdir): the one path every run takes.
 
-Checks the config, builds data, networks and the compiled step, resumes from the workdir's
-latest checkpoint if there is one, then trains in chunks of `steps_per_call` steps. The host only
-syncs with the device at log, sample and checkpoint boundaries; there it checks every step's
-metrics for NaN/Inf *before* anything is saved, so a diverged state never becomes a checkpoint.
+Checks the config, takes the workdir's lock, builds data, networks and the compiled step, resumes
+from the workdir's latest intact checkpoint if there is one, then trains in chunks of
+`steps_per_call` steps. The host only syncs with the device at log, sample, evaluation and
+checkpoint boundaries; there it checks every step's metrics and the state itself for NaN/Inf
+*before* anything is written, so a diverged state is never logged as healthy, sampled, evaluated
+or saved.
 """
 
+import contextlib
 import json
 import pathlib
 import time
 from collections.abc import Sequence
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from gan_jax import checkpoint, data, evaluation, losses, models, optim, parallel, steps, writers
 from gan_jax import config as config_lib
-from gan_jax import data, evaluation, losses, models, optim, parallel, steps, writers
 from gan_jax import state as state_lib
+from gan_jax import workdir as workdirs
 from gan_jax.checkpoint import Checkpoints
 from gan_jax.data import DataSource
-from gan_jax.preemption import PreemptionWatcher
+from gan_jax.errors import CheckpointError, ConfigError, NonFiniteError, WorkdirError
+from gan_jax.preemption import Preempted, PreemptionWatcher
 from gan_jax.state import GAN, GANState
-
-
-class NonFiniteError(FloatingPointError):
-    pass
 
 
 def _say(message: str) -> None:
@@ -39,7 +41,7 @@ def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
     objective = losses.objective(config.loss)
     needs_labels = config.model.conditional or objective.semi_supervised
     if needs_labels and not source.num_classes:
-        raise ValueError(
+        raise ConfigError(
             f"config.model.conditional / config.loss.d='semi_supervised' need labelled data; "
             f"{source.name!r} has no labels."
         )
@@ -86,40 +88,72 @@ def build_train_step(config: ml_collections.ConfigDict, gan: GAN, source: DataSo
     return steps.make_multi_step(train_step, t.steps_per_call)
 
 
-class _MetricBuffer:
-    """Per-step metrics left on the device until a boundary, then checked and averaged."""
+@jax.jit
+def _finite_leaves(tree) -> jax.Array:
+    """bool[num_leaves]: whether each array of a pytree is free of NaN/Inf (on the device)."""
+    return jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)])
 
-    def __init__(self):
+
+class _Health:
+    """Everything a boundary must prove before a state is logged, sampled, evaluated or saved:
+    every step's metrics finite (fetched from the device only here) and the state itself finite.
+    The metrics alone do not suffice: they are computed before the step's G update, so an update
+    that makes G NaN shows in no metric of its own step. Also keeps the metrics of the log
+    interval in progress, which a checkpoint carries so that a resumed run logs the same rows."""
+
+    def __init__(self, directory: pathlib.Path, last_saved: int | None, interval: dict | None = None):
         self._pending: list[tuple[int, dict]] = []  # (first step of the chunk, device metrics)
-        self._checked: list[dict] = []
+        self._checked = [{k: np.asarray(v, np.float32) for k, v in interval.items()}] if interval else []
+        self._verified_step = None
+        self.directory, self.last_saved = directory, last_saved
 
     def add(self, first_step: int, metrics: dict) -> None:
         self._pending.append((first_step, metrics))
 
-    def check(self, last_checkpoint: int | None, directory: pathlib.Path) -> None:
-        """Fetch pending metrics; raise NonFiniteError at the first step with NaN/Inf."""
+    def verify(self, state: GANState, step: int) -> None:
+        """Raise NonFiniteError at the first step with a NaN/Inf metric, or if the state has one."""
+        if self._verified_step == step:
+            return
         for first_step, metrics in jax.device_get(self._pending):
             finite = np.all([np.isfinite(v) for v in metrics.values()], axis=0)
             if not finite.all():
                 i = int(np.argmin(finite))
                 bad = ", ".join(f"{k} = {v[i]}" for k, v in metrics.items() if not np.isfinite(v[i]))
-                kept = f"step {last_checkpoint}" if last_checkpoint is not None else "none"
-                raise NonFiniteError(
-                    f"Training diverged at step {first_step + i + 1} (after {first_step + i} "
-                    f"completed steps): {bad}. Nothing from that step on was saved; the last "
-                    f"checkpoint in {directory} is {kept}. Lower the learning rates "
-                    "(config.optim.g.lr / config.optim.d.lr) or inspect the data."
+                self._diverged(
+                    f"at step {first_step + i + 1} (after {first_step + i} completed steps): {bad}"
                 )
             self._checked.append(metrics)
         self._pending = []
+        finite = np.asarray(jax.device_get(_finite_leaves(state)))
+        if not finite.all():
+            names = [n for n, ok in zip(checkpoint.leaf_names(state), finite, strict=True) if not ok]
+            self._diverged(
+                f"by step {step}: the state has NaN/Inf in {names[:4]}{' ...' if len(names) > 4 else ''} "
+                "although every step's metrics were finite (an update made them: a huge learning rate?)"
+            )
+        self._verified_step = step
 
-    def pop_means(self) -> tuple[int, dict[str, float]]:
-        """(number of steps, mean of each metric over them) for the checked steps."""
+    def _diverged(self, where: str) -> None:
+        kept = f"step {self.last_saved}" if self.last_saved is not None else "none"
+        raise NonFiniteError(
+            f"Training diverged {where}. Nothing from that step on was saved; the last checkpoint in "
+            f"{self.directory} is {kept}. Lower the learning rates (config.optim.g.lr / config.optim.d.lr) "
+            "or inspect the data."
+        )
+
+    def interval(self) -> dict[str, list[float]]:
+        """The verified metrics not yet logged, per step, as JSON for a checkpoint."""
         if not self._checked:
-            return 0, {}
+            return {}
+        return {k: np.concatenate([m[k] for m in self._checked]).tolist() for k in self._checked[0]}
+
+    def pop_means(self) -> dict[str, float]:
+        """The mean of each metric over the verified steps not yet logged."""
+        if not self._checked:
+            return {}
         stacked = {k: np.concatenate([m[k] for m in self._checked]) for k in self._checked[0]}
         self._checked = []
-        return len(next(iter(stacked.values()))), {k: float(v.mean()) for k, v in stacked.items()}
+        return {k: float(v.mean()) for k, v in stacked.items()}
 
 
 def _prepare_workdir(config, workdir: pathlib.Path, resuming: bool, is_main: bool) -> None:
@@ -129,13 +163,12 @@ def _prepare_workdir(config, workdir: pathlib.Path, resuming: bool, is_main: boo
     if resuming and path.exists():
         conflicts = config_lib.resume_conflicts(json.loads(path.read_text()), current)
         if conflicts:
-            raise ValueError(
+            raise ConfigError(
                 f"{workdir} holds a run with a different config (keys {conflicts} differ from "
                 f"{path}). Use the same config to resume, or a new --workdir for a new run."
             )
-    if is_main:
-        workdir.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+    if is_main:  # the workdir exists: process 0 created it to lock it; the others may be reading
+        workdirs.write_atomically(path, json.dumps(current, indent=2, sort_keys=True) + "\n")
 
 
 class _Outputs:
@@ -180,84 +213,79 @@ class _Outputs:
 def train_and_evaluate(
     config: ml_collections.ConfigDict, workdir: str, devices: Sequence | None = None
 ) -> GANState:
-    """Train (or resume) the run described by `config` in `workdir`; returns the final state."""
-    workdir = pathlib.Path(workdir)
+    """Train (or resume) the run described by `config` in `workdir` to config.train.total_steps and
+    return the final state. A SIGTERM saves the current step and raises `Preempted`; Ctrl-C saves
+    it and raises KeyboardInterrupt."""
     config_lib.validate(config)
+    workdir = workdirs.resolve(workdir)
     mesh = parallel.make_mesh(devices)
     parallel.check_batch_divides(config.train.batch_size, mesh)
     is_main = jax.process_index() == 0
-    ckpts = Checkpoints(workdir / "checkpoints", config.checkpoint.keep)
-    start = ckpts.latest_step()
-    _prepare_workdir(config, workdir, start is not None, is_main)
-
-    source = data.load(config.data)
-    gan = build_gan(config, source)
-    state = initial_state(config, gan, source)
-    state = parallel.put_replicated(state, mesh)
-    if start is not None:
-        state = ckpts.restore(start, state)
-    step = start or 0
-    total = config.train.total_steps
-    writer = writers.MetricWriter(workdir, step, total, is_main)
-    outputs = _Outputs(config, gan, source, workdir, writer)
-    if step >= total:
-        _say(f"{workdir} is at step {step} >= train.total_steps={total}: nothing to train.")
-        ckpts.close()
-        writer.close()
-        return state
-
-    arrays = parallel.put_replicated(data.training_arrays(source, config.loss), mesh)
-    evaluator = None
-    if config.eval.every:
-        metrics = evaluation.parse_metrics(config.eval.metrics)
-        evaluator = evaluation.Evaluator(config, gan, source, metrics, arrays)
-    step_fn = parallel.jit_replicated(build_train_step(config, gan, source, mesh), mesh)
-    timer = writers.Timer()
-    train_fn = step_fn.lower(state, arrays).compile()  # later shape changes fail, never recompile
-    compile_seconds = timer.lap()
-    _say(
-        f"{'Resuming at' if start else 'Starting from'} step {step} on {mesh.devices.size} "
-        f"{jax.default_backend()} device(s); compiled in {compile_seconds:.1f}s."
-    )
-
-    spc, buffer, last_saved = config.train.steps_per_call, _MetricBuffer(), start
-    train_start, means, preempted = time.perf_counter(), {}, False
-    preemption = PreemptionWatcher()
-    try:
-        while step < total and not preempted:
-            state, metrics = train_fn(state, arrays)
-            buffer.add(step, metrics)
-            step += spc
-            done = step == total
-            if step % config.log.every == 0 or done:
-                buffer.check(last_saved, ckpts.directory)
-                n, means = buffer.pop_means()
-                rate = n / timer.lap()  # wall clock, sample and checkpoint writing included
-                writer.write(step, {**means, "steps_per_sec": rate})
-                writer.progress(step, rate, means)
-            if step % config.log.sample_every == 0 or done:
-                outputs.samples(state, step)
-            if evaluator is not None and (step % config.eval.every == 0 or done):
-                buffer.check(last_saved, ckpts.directory)
-                outputs.evaluation(evaluator, state, step)
-            preempted = preemption.stop_requested(step // spc)  # sync points count 1, 2, 3, ...
-            if step % config.checkpoint.every == 0 or done or preempted:
-                buffer.check(last_saved, ckpts.directory)
-                last_saved = ckpts.save(state)
-    except KeyboardInterrupt:
-        _save_on_interrupt(state, buffer, ckpts, last_saved)
-        raise
-    finally:
-        preemption.close()
-        ckpts.wait()
-        ckpts.close()
-        writer.close()
-    if preempted and preemption.reason == "SIGINT":
+    with contextlib.ExitStack() as stack:  # closes what was opened, however the run ends
+        if is_main:
+            stack.enter_context(workdirs.locked(workdir))
+        preemption = stack.enter_context(PreemptionWatcher())  # from here on a signal stops at a boundary
+        ckpts = stack.enter_context(Checkpoints(workdir / "checkpoints", config.checkpoint.keep))
+        _prepare_workdir(config, workdir, ckpts.latest_step() is not None, is_main)
+        source = data.load(config.data)
+        gan = build_gan(config, source)
+        state = parallel.put_replicated(initial_state(config, gan, source), mesh)
+        state, meta = ckpts.restore_latest(state) or (state, {})
+        start = ckpts.latest_step()
+        step, total = start or 0, config.train.total_steps
+        writer = stack.enter_context(writers.MetricWriter(workdir, step, total, is_main))
+        if step >= total:
+            _say(f"{workdir} is at step {step} >= train.total_steps={total}: nothing to train.")
+            return state
+        arrays = parallel.put_replicated(data.training_arrays(source, config.loss), mesh)
+        evaluator = None
+        if config.eval.every:
+            metrics = evaluation.parse_metrics(config.eval.metrics)
+            evaluator = evaluation.Evaluator(config, gan, source, metrics, arrays)
+        step_fn = parallel.jit_replicated(build_train_step(config, gan, source, mesh), mesh)
+        timer = writers.Timer()
+        train_fn = step_fn.lower(state, arrays).compile()  # later shape changes fail, never recompile
+        compile_seconds = timer.lap()
+        _say(
+            f"{'Resuming at' if start else 'Starting from'} step {step} on {mesh.devices.size} "
+            f"{jax.default_backend()} device(s); compiled in {compile_seconds:.1f}s."
+        )
+        health = _Health(ckpts.directory, start, meta.get("log_interval"))
+        outputs = _Outputs(config, gan, source, workdir, writer)
+        spc, train_start, logged_at, means = config.train.steps_per_call, time.perf_counter(), step, {}
+        try:
+            while step < total:
+                state, metrics = train_fn(state, arrays)
+                health.add(step, metrics)
+                step += spc
+                done = step == total
+                if step % config.log.every == 0 or done:
+                    health.verify(state, step)
+                    means = health.pop_means()
+                    rate = (step - logged_at) / timer.lap()  # wall clock: writing and evaluation included
+                    logged_at = step
+                    writer.write(step, {**means, "steps_per_sec": rate})
+                    writer.progress(step, rate, means)
+                if step % config.log.sample_every == 0 or done:
+                    health.verify(state, step)
+                    outputs.samples(state, step)
+                if evaluator is not None and (step % config.eval.every == 0 or done):
+                    health.verify(state, step)
+                    outputs.evaluation(evaluator, state, step)
+                stop = preemption.stop_requested(step // spc)  # sync points count 1, 2, 3, ...
+                if step % config.checkpoint.every == 0 or done or stop:
+                    health.verify(state, step)
+                    health.last_saved = ckpts.save(state, {"log_interval": health.interval()})
+                if stop:
+                    break
+        except KeyboardInterrupt:
+            _save_on_interrupt(state, step, health, ckpts)
+            raise
+    if preemption.reason == "SIGINT":
         _say(f"\nInterrupted: saved step {step}; run the same command to continue.")
         raise KeyboardInterrupt
-    if preempted:
-        _say(f"Preempted (SIGTERM) at step {step}: saved it; run the same command to resume.")
-        return state
+    if preemption.reason:
+        raise Preempted(step, preemption.reason)
     seconds = time.perf_counter() - train_start
     trained = total - (start or 0)
     _say(
@@ -272,31 +300,29 @@ def train_and_evaluate(
 
 def restore_run(workdir: str, step: int | None = None, devices: Sequence | None = None):
     """(config, gan, source, state) of the checkpoint at `step` (default: the latest) of a run."""
-    workdir = pathlib.Path(workdir)
+    workdir = workdirs.resolve(workdir)
     path = workdir / "config.json"
     if not path.exists():
-        raise FileNotFoundError(f"{workdir} is not a run directory: it has no config.json.")
+        raise WorkdirError(f"{workdir} is not a run directory: it has no config.json.")
     config = config_lib.base_config()  # keys added to the schema since the run get their defaults
     config.update(json.loads(path.read_text()))
-    ckpts = Checkpoints(workdir / "checkpoints", config.checkpoint.keep)
-    available = ckpts.steps()
-    step = ckpts.latest_step() if step is None else step
-    if step is None or step not in available:
-        ckpts.close()
-        raise FileNotFoundError(f"No checkpoint of step {step} in {ckpts.directory}; it has {available}.")
-    source = data.load(config.data)
-    gan = build_gan(config, source)
-    state = initial_state(config, gan, source)
-    state = ckpts.restore(step, parallel.put_replicated(state, parallel.make_mesh(devices)))
-    ckpts.close()
+    with Checkpoints(workdir / "checkpoints", config.checkpoint.keep) as ckpts:
+        available = ckpts.steps()
+        step = ckpts.latest_step() if step is None else step
+        if step is None or step not in available:
+            raise CheckpointError(f"No checkpoint of step {step} in {ckpts.directory}; it has {available}.")
+        source = data.load(config.data)
+        gan = build_gan(config, source)
+        state = initial_state(config, gan, source)
+        state, _ = ckpts.restore(step, parallel.put_replicated(state, parallel.make_mesh(devices)))
     return config, gan, source, state
 
 
-def _save_on_interrupt(state, buffer: _MetricBuffer, ckpts: Checkpoints, last_saved) -> None:
-    """Ctrl-C: save the current step if its metrics are finite, so the next run resumes there."""
+def _save_on_interrupt(state: GANState, step: int, health: _Health, ckpts: Checkpoints) -> None:
+    """Ctrl-C: save the current step if it is healthy, so the next run resumes there."""
     try:
-        buffer.check(last_saved, ckpts.directory)
-        step = ckpts.save(state)
+        health.verify(state, step)
+        step = ckpts.save(state, {"log_interval": health.interval()})
         _say(f"\nInterrupted: saved step {step}; run the same command to continue.")
     except Exception as error:  # diverged, or the state was donated mid-call
-        _say(f"\nInterrupted: could not save ({error}); the last checkpoint is step {last_saved}.")
+        _say(f"\nInterrupted: could not save ({error}); the last checkpoint is step {health.last_saved}.")

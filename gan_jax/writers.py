@@ -139,16 +139,17 @@ def save_real_vs_generated(real: np.ndarray, fake: np.ndarray, path: pathlib.Pat
     picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST).save(path)
 
 
-def save_nearest_neighbours(samples: np.ndarray, pool: np.ndarray, path: pathlib.Path) -> None:
-    """Each generated sample (top row) above its nearest real image in pixel L2 (bottom row):
-    a memorisation check."""
-    flat = pool.reshape(len(pool), -1).astype(np.float64)
+def save_nearest_neighbours(samples: np.ndarray, pools: Sequence[np.ndarray], path: pathlib.Path) -> None:
+    """Generated samples (top row) above their nearest image in pixel L2 from each pool (one row
+    each: the training images, then the held-out ones): a memorisation check -- a sample much
+    closer to a training image than to any held-out one is a copy."""
     queries = samples.reshape(len(samples), -1).astype(np.float64)
-    d = (queries**2).sum(1)[:, None] + (flat**2).sum(1)[None] - 2 * queries @ flat.T
-    nearest = pool[d.argmin(1)]
-    save_image_grid(
-        np.concatenate([samples, nearest]), path, scale=max(1, 96 // samples.shape[1]), columns=len(samples)
-    )
+    rows = [samples]
+    for pool in pools:
+        flat = pool.reshape(len(pool), -1).astype(np.float64)
+        d = (queries**2).sum(1)[:, None] + (flat**2).sum(1)[None] - 2 * queries @ flat.T
+        rows.append(pool[d.argmin(1)])
+    save_image_grid(np.concatenate(rows), path, scale=max(1, 96 // samples.shape[1]), columns=len(samples))
 
 
 def save_curves(rows: Sequence[dict], path: pathlib.Path) -> None:
@@ -245,6 +246,12 @@ class MetricWriter:
             file=sys.stderr,
             flush=True,
         )
+
+    def __enter__(self) -> "MetricWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def close(self) -> None:
         if self._tb is not None:

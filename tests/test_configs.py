@@ -11,6 +11,7 @@ from ml_collections import config_flags
 
 from experiments import cli
 from gan_jax import config as config_lib
+from gan_jax.errors import ConfigError, UserError
 
 CONFIGS = {
     "configs/gan_mlp.py": [
@@ -88,14 +89,14 @@ def test_unknown_key_is_named():
     with pytest.raises(AttributeError, match="^\"'learning_rate'\"$"):  # ml_collections alone
         parse(f"--config={REPO}/configs/dcgan.py", "--config.optim.d.learning_rate=1e-4")
     with pytest.raises(
-        SystemExit,
+        UserError,
         match=r"'optim.d.learning_rate': optim.d has no field "
         r"'learning_rate' \(it has \['b1', 'b2', 'lr', 'name'\]\)",
     ):
-        cli.check_overrides(["run", f"--config={REPO}/configs/dcgan.py", "--config.optim.d.learning_rate=1"])
-    with pytest.raises(SystemExit, match="'optimizer.lr': the config has no field 'optimizer'"):
-        cli.check_overrides(["run", f"--config={REPO}/configs/dcgan.py", "--config.optimizer.lr=1"])
-    cli.check_overrides(["run", f"--config={REPO}/configs/dcgan.py", "--config.optim.d.lr=1"])
+        cli.normalise_argv(["run", f"--config={REPO}/configs/dcgan.py", "--config.optim.d.learning_rate=1"])
+    with pytest.raises(UserError, match="'optimizer.lr': the config has no field 'optimizer'"):
+        cli.normalise_argv(["run", "--config", "configs/dcgan.py", "--config.optimizer.lr=1"])  # a space
+    cli.normalise_argv(["run", f"--config={REPO}/configs/dcgan.py", "--config.optim.d.lr=1"])
 
 
 def test_run_command_names_a_bad_override(tmp_path):
@@ -129,13 +130,21 @@ def test_wrong_type_is_named():
         ("log.every", 15, "log.every=15 must be a positive multiple"),
         ("train.ema_decay", 1.0, "ema_decay"),
         ("train.d_steps", 0, "d_steps"),
+        ("train.total_steps", 0, "total_steps and steps_per_call must be >= 1"),  # not d_head_start's fault
+        ("optim.g.lr", float("nan"), r"optim.g.lr=nan must be a finite number >= 0"),
+        ("optim.d.lr", float("inf"), r"optim.d.lr=inf must be a finite number >= 0"),
+        ("optim.d.lr", -1e-4, r"optim.d.lr=-0.0001 must be a finite number >= 0"),
+        ("optim.g.b1", 1.0, r"optim.g.b1=1.0 must be in \[0, 1\)"),
     ],
 )
 def test_inconsistent_values_fail(key, value, message):
     config = load_config("configs/gan_mlp.py")
-    section, name = key.split(".")
-    config[section][name] = value
-    with pytest.raises(ValueError, match=message):
+    *path, name = key.split(".")
+    node = config
+    for part in path:
+        node = node[part]
+    node[name] = value
+    with pytest.raises(ConfigError, match=message):
         config_lib.validate(config)
 
 
@@ -143,6 +152,8 @@ def test_resume_conflicts_ignore_resumable_keys():
     saved = {"train": {"total_steps": 10, "batch_size": 4}, "log": {"every": 2}, "model": {"d_mult": 1.0}}
     current = {"train": {"total_steps": 20, "batch_size": 4}, "log": {"every": 5}, "model": {"d_mult": 2.0}}
     assert config_lib.resume_conflicts(saved, current) == ["model.d_mult"]
+    nan = {"loss": {"real_label": float("nan")}}  # NaN != NaN must not read as a changed config
+    assert config_lib.resume_conflicts(nan, {"loss": {"real_label": float("nan")}}) == []
 
 
 def test_repo_layout():

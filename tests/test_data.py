@@ -11,6 +11,7 @@ import pytest
 
 from gan_jax import data
 from gan_jax.data import images, mixtures
+from gan_jax.errors import DataError
 
 SHARED_MNIST = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -118,6 +119,10 @@ def test_idx_errors_name_the_problem(tmp_path):
     (tmp_path / "short").write_bytes(truncated)
     with pytest.raises(ValueError, match="truncated"):
         images.read_idx(tmp_path / "short")
+    whole = gzip.compress(bytes([0, 0, 8, 1]) + (1000).to_bytes(4, "big") + bytes(1000))
+    (tmp_path / "cut.gz").write_bytes(whole[: len(whole) // 2])  # an interrupted download
+    with pytest.raises(DataError, match=r"(?s)cut.gz is damaged.*download it again"):
+        images.read_idx(tmp_path / "cut.gz")
 
 
 @pytest.mark.skipif(not SHARED_MNIST.exists(), reason="the shared MNIST test split is not here")
@@ -138,7 +143,7 @@ def test_tfds_through_mock_data(name, shape):
 
 
 def test_tfds_unavailable_is_a_clear_error(tmp_path):
-    with pytest.raises(RuntimeError, match="(?s)could not provide .mnist.*Offline"):
+    with pytest.raises(DataError, match="(?s)could not provide .mnist.*Offline"):
         data.load(data_cfg(name="tfds:mnist", data_dir=str(tmp_path), download=False))
 
 

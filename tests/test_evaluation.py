@@ -12,19 +12,18 @@ import pytest
 from conftest import JAX_CACHE, REPO, load_config
 
 from gan_jax import classifier, data, evaluation, trainer
+from gan_jax.errors import NonFiniteError
 
 DIGITS16 = REPO / "classifiers" / "digits16"
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 
 
-def eval_cfg(**kw):
+def build(data_name, image_size=0, edit=None, **eval_values):
     config = load_config("configs/gan_mlp.py")
-    config.eval.update(kw)
-    return config
-
-
-def build(data_name, image_size=0, model_spec="configs/gan_mlp.py", edit=None):
-    config = load_config(model_spec)
     config.data.update(name=data_name, image_size=image_size)
+    if "digits" in data_name:  # a held-out tail, as configs/dcgan.py keeps
+        config.data.update(split="train[:1438]", eval_split="train[1438:]")
+    config.eval.update(eval_values)
     if edit:
         edit(config)
     source = data.load(config.data)
@@ -57,11 +56,14 @@ def test_metrics_that_do_not_apply_fail_before_any_compute():
 
 
 def test_a_generator_that_returns_real_data_gets_the_real_datas_scores(monkeypatch):
-    config, gan, source, state = build("grid")
-    cfg = eval_cfg(
-        parzen_samples=2000, parzen_valid=200, parzen_test=1000, parzen_log10_bandwidths=(-2.0, 0.0, 9)
+    config, gan, source, state = build(
+        "grid",
+        parzen_samples=2000,
+        parzen_valid=200,
+        parzen_test=1000,
+        parzen_log10_bandwidths=(-2.0, 0.0, 9),
     )
-    evaluator = evaluation.Evaluator(cfg, gan, source, ("modes", "parzen"))
+    evaluator = evaluation.Evaluator(config, gan, source, ("modes", "parzen"))
     perfect = lambda self, state, n: np.asarray(  # noqa: E731
         source.sample({}, jax.random.PRNGKey(9), np.int32(0), n)["x"]
     )
@@ -69,7 +71,7 @@ def test_a_generator_that_returns_real_data_gets_the_real_datas_scores(monkeypat
     results = evaluator(state, step=0)
     modes = results["metrics"]["modes"]
     assert modes["modes_captured"] == 25 and modes["high_quality_percent"] > 97
-    assert modes["protocol"]["num_samples"] == 2500 and modes["protocol"]["threshold"] == 3.0
+    assert modes["protocol"]["num_samples"] == 2500 and modes["protocol"]["threshold"] == pytest.approx(3.0)
     # The true density of the grid: log(1/25) + log N(0, 0.05^2 I) in 2-D, ~ +1.46 on average.
     expected = -np.log(25) - np.log(2 * np.pi * 0.05**2) - 1.0
     assert results["metrics"]["parzen"]["mean"] == pytest.approx(expected, abs=0.25)
@@ -83,6 +85,16 @@ def test_evaluation_is_deterministic_and_uses_the_ema_generator():
     assert evaluation.scalars(first)["modes/modes_captured"] == first["metrics"]["modes"]["modes_captured"]
 
 
+def test_a_diverged_generator_is_not_evaluated():
+    """A finite FD of NaN images once reported a diverged run as merely bad."""
+    config, gan, source, state = build("ring")
+    state = state.replace(g=state.g.replace(params=jax.tree.map(lambda p: p * np.nan, state.g.params)))
+    with pytest.raises(
+        NonFiniteError, match="generator of step 0 produces NaN/Inf samples .100% of the values"
+    ):
+        evaluation.Evaluator(config, gan, source, ("modes",))(state, 0)
+
+
 def test_optimal_d_curves_and_gap():
     config, gan, source, state = build("gaussian1d")
     result = evaluation.Evaluator(config, gan, source, ("optimal_d",))(state, 0)
@@ -93,9 +105,8 @@ def test_optimal_d_curves_and_gap():
 
 
 def test_feature_metrics_and_stacked_modes_with_the_committed_classifier(monkeypatch):
-    config, gan, source, state = build("digits", 16)
-    cfg = eval_cfg(classifier=str(DIGITS16), num_samples=600)
-    evaluator = evaluation.Evaluator(cfg, gan, source, ("fd", "kid", "prdc", "score"))
+    config, gan, source, state = build("digits", 16, classifier=str(DIGITS16), num_samples=600)
+    evaluator = evaluation.Evaluator(config, gan, source, ("fd", "kid", "prdc", "score"))
     monkeypatch.setattr(evaluation.Evaluator, "generated", lambda self, state, n: self.real(n))
     metrics = evaluator(state, 0)["metrics"]
     assert metrics["fd"]["name"] == "FD-CNN-digits16"
@@ -105,18 +116,17 @@ def test_feature_metrics_and_stacked_modes_with_the_committed_classifier(monkeyp
     assert metrics["fd"]["protocol"]["feature_network"]["test_accuracy"] > 0.9
     assert metrics["fd"]["protocol"]["feature_network"]["sha256"].startswith("a5613377")
 
-    _, gan, stacked, state = build("stacked:digits", 16)
-    cfg = eval_cfg(classifier=str(DIGITS16), stacked_samples=3000)
-    evaluator = evaluation.Evaluator(cfg, gan, stacked, ("stacked_modes",))
+    config, gan, stacked, state = build("stacked:digits", 16, classifier=str(DIGITS16), stacked_samples=3000)
+    evaluator = evaluation.Evaluator(config, gan, stacked, ("stacked_modes",))
     monkeypatch.setattr(evaluation.Evaluator, "generated", lambda self, state, n: self.real(n)[::-1])
     result = evaluator(state, 0)["metrics"]["stacked_modes"]
     assert result["modes"] == result["real_reference"]["modes"] > 900  # 3,000 draws of 1,000 modes
 
 
 def test_classifier_mismatch_is_a_clear_error():
-    config, gan, source, _ = build("digits", 32)  # 32x32 images, a classifier of 16x16 ones
+    config, gan, source, _ = build("digits", 32, classifier=str(DIGITS16))  # a classifier of 16x16 images
     with pytest.raises(ValueError, match="takes 16x16x1 images"):
-        evaluation.Evaluator(eval_cfg(classifier=str(DIGITS16)), gan, source, ("fd",))
+        evaluation.Evaluator(config, gan, source, ("fd",))
 
 
 def test_classifier_save_load_and_checksum(tmp_path):
@@ -143,11 +153,22 @@ def test_classifier_save_load_and_checksum(tmp_path):
         classifier.load(tmp_path / "missing")
 
 
-def test_committed_classifiers_verify_and_meet_their_accuracy():
-    digits = classifier.load(DIGITS16)
-    assert digits.protocol["test_accuracy"] > 0.9
-    mnist = classifier.load(REPO / "classifiers" / "mnist32")
-    assert mnist.protocol["test_accuracy"] >= 0.98 and mnist.protocol["num_test"] == 2000
+def held_out_accuracy(directory, data_cfg) -> tuple[float, float]:
+    """(accuracy measured here on the classifier's held-out images, the accuracy its info claims)."""
+    net, test = classifier.load(directory), data.load(ml_collections.ConfigDict(data_cfg))
+    return net.accuracy(test.arrays["x"] / 127.5 - 1.0, test.arrays["label"]), net.protocol["test_accuracy"]
+
+
+def test_the_digits_classifier_has_the_accuracy_it_claims_on_its_held_out_images():
+    measured, claimed = held_out_accuracy(DIGITS16, dict(name="digits", image_size=16, split="train[1438:]"))
+    assert measured == pytest.approx(claimed, abs=1e-9) and measured > 0.9
+
+
+@pytest.mark.skipif(not SHARED_MNIST.exists(), reason="the shared MNIST test split is not here")
+def test_the_mnist_classifier_has_the_accuracy_it_claims_on_its_held_out_images():
+    mnist = dict(name=f"idx:{SHARED_MNIST}", image_size=32, split="test[8000:]")
+    measured, claimed = held_out_accuracy(REPO / "classifiers" / "mnist32", mnist)
+    assert measured == pytest.approx(claimed, abs=1e-9) and measured >= 0.98
 
 
 def test_periodic_evaluation_and_the_cli(tmp_path, one_device):
@@ -182,6 +203,19 @@ def test_periodic_evaluation_and_the_cli(tmp_path, one_device):
     # The CLI on the step-20 checkpoint reproduces what the run measured at step 20.
     for key in ("modes_captured", "high_quality_percent", "reverse_kl"):
         assert again["metrics"]["modes"][key] == pytest.approx(rows[0][f"modes/{key}"], rel=1e-12)
+
+    sample = [
+        sys.executable,
+        "-m",
+        "experiments.sample",
+        f"--workdir={tmp_path}",
+        f"--jax_cache_dir={JAX_CACHE}",
+    ]
+    drawn = subprocess.run([*sample, "--n=5"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert drawn.returncode == 0 and (tmp_path / "samples_step40.png").exists(), drawn.stderr[-2000:]
+    assert "5 samples at step 40" in drawn.stdout  # an unconditional run has no label to name
+    none = subprocess.run([*sample, "--n=0"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert none.returncode == 1 and none.stderr.strip() == "Error: --n=0: draw at least one sample."
 
 
 def test_equilibrium_metric_at_the_theorys_fixed_point():

@@ -28,7 +28,7 @@ def test_mode_coverage_constructed_case():
             np.full((10, 2), 5.0),
         ]
     )
-    result = mixtures.mode_coverage(samples, mix.means, mix.metric_std, mix.threshold)
+    result = mixtures.mode_coverage(samples, mix.means, mix.metric_std, 3.0)
     assert result["modes_captured"] == 3 and result["num_modes"] == 8
     assert result["high_quality_percent"] == pytest.approx(75.0)
     assert result["counts"] == [10, 0, 0, 10, 0, 10, 0, 0]
@@ -39,7 +39,7 @@ def test_mode_coverage_constructed_case():
 def test_reverse_kl_extremes():
     assert mixtures.reverse_kl_to_uniform([5, 5, 5, 5]) == pytest.approx(0.0)
     assert mixtures.reverse_kl_to_uniform([9, 0, 0]) == pytest.approx(math.log(3))
-    assert mixtures.reverse_kl_to_uniform([0, 0]) is None
+    assert mixtures.reverse_kl_to_uniform([0, 0, 0]) == pytest.approx(math.log(3))  # no sample hit a mode
 
 
 def test_threshold_is_on_the_standardised_distance():
@@ -49,20 +49,46 @@ def test_threshold_is_on_the_standardised_distance():
     assert mixtures.mode_coverage(outside, means, std, 3.0)["high_quality_percent"] == 0.0
 
 
-@pytest.mark.parametrize("name,expected_hq", [("ring", 98.9), ("grid", 98.9), ("hd1200", 100.0)])
-def test_real_samples_score_as_the_protocol_intends(name, expected_hq):
-    """Real data: every mode captured; P(chi_2 < 3) = 1 - exp(-4.5) = 98.9% high-quality in 2-D."""
+def sample_mixture(name: str, n: int) -> tuple[np.ndarray, mixture_data.Mixture]:
     import ml_collections
 
     from gan_jax import data
 
     source = data.load(ml_collections.ConfigDict(dict(name=name)))
-    x = np.asarray(source.sample({}, jax.random.PRNGKey(1), jnp.int32(0), 20_000)["x"])
-    mix = source.mixture
-    result = mixtures.mode_coverage(x, mix.means, mix.metric_std, mix.threshold, mix.distance)
+    return np.asarray(source.sample({}, jax.random.PRNGKey(1), jnp.int32(0), n)["x"]), source.mixture
+
+
+def coverage(x: np.ndarray, mix: mixture_data.Mixture) -> dict:
+    threshold = mixtures.high_quality_threshold(mix.varying_dims)
+    return mixtures.mode_coverage(x, mix.means, mix.metric_std, threshold)
+
+
+def test_the_high_quality_gate_is_pacgans_three_sigma_in_2d():
+    assert mixtures.high_quality_threshold(2) == pytest.approx(3.0, abs=1e-12)
+    assert mixtures.high_quality_threshold(700) == pytest.approx(28.08, abs=0.01)
+
+
+@pytest.mark.parametrize("name", ["ring", "grid", "hd1200"])
+def test_real_samples_score_the_same_in_every_dimension(name):
+    """Real data: every mode captured and 1 - exp(-4.5) = 98.9% high quality, in 2-D and 1200-D."""
+    x, mix = sample_mixture(name, 20_000)
+    result = coverage(x, mix)
     assert result["modes_captured"] == len(mix.means)
-    assert result["high_quality_percent"] == pytest.approx(expected_hq, abs=0.3)
+    assert result["high_quality_percent"] == pytest.approx(98.89, abs=0.3)
     assert result["reverse_kl"] < 0.01
+
+
+def test_the_1200d_gate_rejects_noise_and_off_mode_constants():
+    """The old per-dimension RMS < 10 gate passed both: noise N(0, 9^2) 100% high quality (5/10
+    modes), random constant vectors 10/10 modes."""
+    _, mix = sample_mixture("hd1200", 1)
+    noise = np.random.default_rng(0).normal(0.0, 9.0, (2_500, 1200))
+    offsets = np.array(mixture_data.HD1200_OFFSETS)
+    constants = np.random.default_rng(1).uniform(-15.0, 12.0, 5_000)
+    constants = constants[np.abs(constants[:, None] - offsets).min(1) > 1.0][:2_500]  # off every mode
+    for fake in (noise, np.repeat(constants[:, None], 1200, 1)):
+        result = coverage(fake, mix)
+        assert result["high_quality_percent"] == 0.0 and result["modes_captured"] == 0
 
 
 def test_hd1200_layout():

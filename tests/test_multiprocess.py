@@ -1,6 +1,12 @@
 """Several processes on 127.0.0.1 (jax.distributed + gloo), each with fake CPU devices, running the
 real command: the result equals one process with the same global batch; only process 0 writes;
-SIGTERM (preemption) saves and the rerun continues exactly; bad launches fail clearly and fast."""
+SIGTERM (preemption) saves and the rerun continues exactly; bad launches fail clearly and fast.
+
+The one-process reference is the same command launched as a 1-process distributed job, so both
+sides reduce across devices with the same (gloo) collectives and the comparison is exact. XLA's
+in-process collectives sum the devices' partial results in another order: a run without
+jax.distributed differs from these in the last bits, which the game amplifies (~1e-5 after 8 DCGAN
+steps, measured on an AMD EPYC); XLA:CPU's thread count made no difference (measured)."""
 
 import json
 import os
@@ -12,20 +18,9 @@ import time
 
 import chex
 import jax
-import pytest
-from conftest import JAX_CACHE, REPO, checkpoint_steps, load_config
+from conftest import JAX_CACHE, REPO, checkpoint_steps
 
 from gan_jax import trainer
-
-# Equality across device/process counts is checked with SGD: Adam's steps are ~lr whatever a
-# gradient's size, so it turns the round-off of a different reduction order into lr-sized changes.
-SGD_FLAGS = [f"--config.optim.{p}.{k}={v}" for p in "gd" for k, v in (("name", "sgd"), ("lr", 0.05))]
-
-
-def with_sgd(config):
-    for opt in (config.optim.g, config.optim.d):
-        opt.update(name="sgd", lr=0.05)
-    return config
 
 
 def free_port() -> int:
@@ -71,6 +66,11 @@ def finish(processes, timeout=600):
     return [p.returncode for p in processes], outputs
 
 
+def shown(outputs) -> str:
+    """Every process's output, readable in a failure message (the end of each, where errors are)."""
+    return "\n".join(f"--- process {i} ---\n{out[-4000:]}" for i, out in enumerate(outputs))
+
+
 def final_state(workdir):
     _, _, _, state = trainer.restore_run(str(workdir), devices=jax.devices()[:1])
     return state
@@ -78,27 +78,28 @@ def final_state(workdir):
 
 def assert_same_params(a, b):
     for net in ("g", "d"):
-        chex.assert_trees_all_close(getattr(a, net).params, getattr(b, net).params, rtol=1e-5, atol=1e-6)
+        chex.assert_trees_all_equal(getattr(a, net).params, getattr(b, net).params)
 
 
-@pytest.mark.parametrize("num_processes,devices_each", [(2, 2), (4, 2)])
-def test_multi_process_run_equals_one_process(tmp_path, num_processes, devices_each):
-    codes, outputs = finish(launch(tmp_path / "multi", num_processes, devices_each, *SGD_FLAGS))
-    assert codes == [0] * num_processes, outputs[0][-3000:]
-    single_devices = jax.devices()[: num_processes * devices_each]  # same global batch and mesh size
-    config = with_sgd(load_config("configs/dcgan.py:smoke"))
-    single = trainer.train_and_evaluate(config, str(tmp_path / "one"), devices=single_devices)
-    assert_same_params(final_state(tmp_path / "multi"), single)
+def test_multi_process_run_equals_one_process(tmp_path):
+    """2 processes x 2 devices against 1 process x 4 devices (the same global batch and mesh size).
+    More processes test nothing more here and are slow on 2 cores (gloo's 4-process collectives
+    ran the smoke DCGAN at 0.7 steps/s)."""
+    codes, outputs = finish(launch(tmp_path / "multi", 2, 2))
+    assert codes == [0, 0], shown(outputs)
+    codes, reference = finish(launch(tmp_path / "one", 1, 4))
+    assert codes == [0], shown(reference)
+    assert_same_params(final_state(tmp_path / "multi"), final_state(tmp_path / "one"))
     # Only process 0 wrote: one row per logged step, one event file, no progress from the others.
     rows = [json.loads(line) for line in (tmp_path / "multi" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [4, 8]
     assert len(list((tmp_path / "multi" / "tensorboard").iterdir())) == 1
-    assert "step 8/8" in outputs[0] and all("step 8/8" not in out for out in outputs[1:])
+    assert "step 8/8" in outputs[0] and "step 8/8" not in outputs[1]
 
 
 def test_sigterm_to_one_process_saves_everywhere_and_the_rerun_continues_exactly(tmp_path):
     workdir, mlp = tmp_path / "preempted", "configs/gan_mlp.py:smoke"  # 10 steps per call
-    quiet = ["--config.eval.every=0", "--config.eval.metrics=", *SGD_FLAGS]
+    quiet = ["--config.eval.every=0", "--config.eval.metrics="]
     processes = launch(workdir, 2, 2, "--config.train.total_steps=3000", *quiet, config=mlp)
     deadline = time.time() + 180
     while not (workdir / "checkpoints" / "20").is_dir():
@@ -106,26 +107,22 @@ def test_sigterm_to_one_process_saves_everywhere_and_the_rerun_continues_exactly
         time.sleep(0.05)
     processes[1].send_signal(signal.SIGTERM)  # the notice reaches one host; both must stop
     codes, outputs = finish(processes)
-    assert codes == [0, 0], outputs
+    assert codes == [0, 0], shown(outputs)
     saved = checkpoint_steps(workdir)[-1]
     # A few calls after the notice (step 40 in each of 12 trials). When orbax's step numbers also reached
     # JAX's sync counter, the hosts agreed on step 210 or later.
-    assert 20 < saved <= 150 and f"Preempted (SIGTERM) at step {saved}" in outputs[0], (saved, outputs)
+    assert 20 < saved <= 150 and f"Preempted (SIGTERM) at step {saved}" in outputs[0], (saved, shown(outputs))
 
-    config = with_sgd(load_config(mlp))
-    config.train.total_steps = saved + 20
-    config.eval.update(every=0, metrics="")
-    config.checkpoint.update(every=10, keep=10)  # the reference's step `saved` too
-    straight_dir = tmp_path / "straight"
-    straight = trainer.train_and_evaluate(config, str(straight_dir), devices=jax.devices()[:4])
+    straight_dir, resume_to = tmp_path / "straight", f"--config.train.total_steps={saved + 20}"
+    keep_all = ["--config.checkpoint.every=10", "--config.checkpoint.keep=1000"]  # step `saved` too
+    codes, outputs = finish(launch(straight_dir, 1, 4, resume_to, *keep_all, *quiet, config=mlp))
+    assert codes == [0], shown(outputs)
     at_saved = [trainer.restore_run(str(run), saved, jax.devices()[:1])[3] for run in (workdir, straight_dir)]
     assert_same_params(*at_saved)  # the save is right; what follows checks the resume
 
-    codes, outputs = finish(
-        launch(workdir, 2, 2, f"--config.train.total_steps={saved + 20}", *quiet, config=mlp)
-    )
-    assert codes == [0, 0] and f"Resuming at step {saved} " in outputs[0], outputs
-    assert_same_params(final_state(workdir), straight)
+    codes, outputs = finish(launch(workdir, 2, 2, resume_to, *quiet, config=mlp))
+    assert codes == [0, 0] and f"Resuming at step {saved} " in outputs[0], shown(outputs)
+    assert_same_params(final_state(workdir), final_state(straight_dir))
 
 
 def test_port_in_use_is_a_clear_error(tmp_path):

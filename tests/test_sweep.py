@@ -2,11 +2,13 @@
 
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
-from conftest import JAX_CACHE, REPO
+from conftest import JAX_CACHE, REPO, checkpoint_steps
 
 from gan_jax import sweep
 
@@ -49,7 +51,7 @@ def run(*args):
 
 
 def test_sweep_runs_every_cell_resumes_and_reports(tmp_path):
-    """A 4-cell x 10-seed smoke sweep on 2 workers, a rerun that skips everything, and the report."""
+    """A 4-cell x 3-seed smoke sweep on 2 workers, a rerun that skips everything, and the report."""
     workdir = tmp_path / "sweep"
     first = run(
         "experiments.sweep",
@@ -58,17 +60,17 @@ def test_sweep_runs_every_cell_resumes_and_reports(tmp_path):
         "--parallel=2",
     )
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "40 runs in 4 cells; 0 done already." in first.stdout
+    assert "12 runs in 4 cells; 0 done already." in first.stdout
     done = sorted(workdir.glob("*/seed_*/done.json"))
-    assert len(done) == 40 and all(json.loads(p.read_text())["status"] == "finished" for p in done)
-    assert (workdir / "non_saturating, k=3" / "seed_9" / "eval_40.json").exists()
+    assert len(done) == 12 and all(json.loads(p.read_text())["status"] == "finished" for p in done)
+    assert (workdir / "non_saturating, k=3" / "seed_2" / "eval_40.json").exists()
     second = run("experiments.sweep", "--config=configs/mode_collapse.py:ring,smoke", f"--workdir={workdir}")
-    assert "40 done already" in second.stdout and "Sweep done" not in second.stdout
+    assert "12 done already" in second.stdout and "Sweep done" not in second.stdout
 
     report = run("experiments.report", f"--workdir={workdir}", f"--out={tmp_path / 'report'}")
     assert report.returncode == 0, report.stderr[-3000:]
     table = (tmp_path / "report" / "report.md").read_text()
-    assert re.search(r"\| saturating, k=1 \| 10 \| \d+/10 \| \d", table) and "modes captured" in table
+    assert re.search(r"\| saturating, k=1 \| 3 \| \d+/3 \| \d", table) and "modes captured" in table
     assert "Failed: collapsed: diverged, or fewer than half of the modes captured" in table
     rows = (tmp_path / "report" / "report.csv").read_text().splitlines()
     assert len(rows) == 5 and rows[0].startswith("setting,seeds,failed,modes/modes_captured mean")
@@ -86,6 +88,13 @@ def test_sweep_rejects_a_bad_override_before_running(tmp_path):
     result = run("experiments.sweep", f"--config={bad}", f"--workdir={tmp_path / 'w'}")
     assert result.returncode != 0 and "model has no field 'width'" in result.stderr
     assert not (tmp_path / "w").exists()
+    bad = sweep_file(tmp_path / "bad_value.py", a={"train.d_steps": 0})  # a key that exists, a bad value
+    result = run("experiments.sweep", f"--config={bad}", f"--workdir={tmp_path / 'w'}")
+    assert result.returncode == 1 and not (tmp_path / "w").exists()
+    assert result.stderr.strip().splitlines() == [
+        f"Error: Sweep entry {{'_name': 'a', 'train.d_steps': 0}} of {bad}: config.train.d_steps and "
+        "g_steps must be >= 1."
+    ]
 
 
 @pytest.mark.parametrize(
@@ -112,3 +121,95 @@ def test_every_shipped_sweep_plans_valid_runs(spec, tmp_path):
     assert len({r["cell"] for r in runs}) * len({r["seed"] for r in runs}) == len(runs)
     for run in runs:
         config_lib.validate(sweep.apply_overrides(module.get_config(arg), run["overrides"]))
+
+
+SWEEP_OF_TWO = """
+from configs import gan_mlp
+def get_config(arg=""):
+    config = gan_mlp.get_config("ring,smoke")
+    config.train.total_steps = {total_steps}
+    return config
+def get_sweep(arg=""):
+    return [{{"_name": "a", **{a}}}, {{"_name": "b"}}]
+"""
+
+
+def sweep_file(path, total_steps=40, a=None):
+    path.write_text(SWEEP_OF_TWO.format(total_steps=total_steps, a=a or {}))
+    return path
+
+
+def test_a_preempted_sweep_stops_its_workers_and_its_rerun_resumes_them(tmp_path):
+    """SIGTERM to the sweep reaches its worker, which saves run a mid-way and exits; a is not
+    recorded as done, nothing is left running, and the rerun resumes a from its checkpoint."""
+    config, workdir = sweep_file(tmp_path / "two.py", total_steps=3000), tmp_path / "sweep"
+    command = [sys.executable, "-m", "experiments.sweep", f"--config={config}", f"--workdir={workdir}"]
+    sweep_process = subprocess.Popen(
+        [*command, "--parallel=1", f"--jax_cache_dir={JAX_CACHE}"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while not (workdir / "a" / "seed_0" / "checkpoints" / "20").is_dir():
+        assert time.time() < deadline and sweep_process.poll() is None
+        time.sleep(0.05)
+    sweep_process.send_signal(signal.SIGTERM)
+    output = sweep_process.communicate(timeout=120)[0]
+    assert sweep_process.returncode == 75 and "Sweep preempted: 0 of 2 runs done" in output, output
+    assert not (workdir / "a" / "seed_0" / "done.json").exists()
+    saved = checkpoint_steps(workdir / "a" / "seed_0")[-1]
+    assert 20 <= saved < 3000
+    left = subprocess.run(["pgrep", "-f", str(workdir / ".worker")], capture_output=True, text=True)
+    assert left.stdout == "", "a worker outlived its sweep"
+
+    sweep_file(config, total_steps=saved + 20)  # total_steps may change on resume: keep the test short
+    rerun = run("experiments.sweep", f"--config={config}", f"--workdir={workdir}", "--parallel=1")
+    assert rerun.returncode == 0 and "0 done already" in rerun.stdout, rerun.stderr[-2000:]
+    assert f"Resuming at step {saved} " in (workdir / ".worker_0.log").read_text()
+    for cell in ("a", "b"):
+        assert json.loads((workdir / cell / "seed_0" / "done.json").read_text())["status"] == "finished"
+
+
+def test_a_run_that_cannot_run_is_recorded_and_the_others_go_on(tmp_path):
+    config = sweep_file(tmp_path / "two.py", a={"data.name": "idx:/nonexistent"})  # valid, but no data
+    result = run("experiments.sweep", f"--config={config}", f"--workdir={tmp_path / 'w'}", "--parallel=1")
+    assert result.returncode == 1 and "1 runs could not run" in result.stderr
+    error = json.loads((tmp_path / "w" / "a" / "seed_0" / "error.json").read_text())["message"]
+    assert error.startswith("No IDX file train-images-idx3-ubyte")
+    assert not (tmp_path / "w" / "a" / "seed_0" / "done.json").exists()
+    assert json.loads((tmp_path / "w" / "b" / "seed_0" / "done.json").read_text())["status"] == "finished"
+
+
+def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path):
+    """A fabricated sweep of known final values through experiments.report."""
+    config = tmp_path / "known.py"
+    config.write_text(
+        "from configs import gan_mlp\n"
+        "def get_config(arg=''):\n    return gan_mlp.get_config('ring,smoke')\n"
+        'REPORT = {"baseline": "base", "columns": [("m/value", "m"), ("modes/modes_captured", "modes")]}\n'
+    )
+    values = {"base": [1.0, 2.0, 3.0], "x": [4.0, 5.0, 6.0], "y": [None, 2.0, 3.0]}  # y: undefined once
+    runs = []
+    for cell, cell_values in values.items():
+        for seed, value in enumerate(cell_values):
+            directory = tmp_path / "sweep" / cell / f"seed_{seed}"
+            directory.mkdir(parents=True)
+            (directory / "done.json").write_text('{"status": "finished"}')
+            metrics = {"m": {"value": value}, "modes": {"modes_captured": 5}}
+            (directory / "eval_1.json").write_text(json.dumps({"step": 1, "metrics": metrics}))
+            runs.append({"dir": str(directory), "cell": cell, "seed": seed, "overrides": {}})
+    (tmp_path / "sweep" / "sweep.json").write_text(json.dumps({"config": str(config), "runs": runs}))
+    result = run("experiments.report", f"--workdir={tmp_path / 'sweep'}", f"--out={tmp_path / 'out'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = (tmp_path / "out" / "report.md").read_text()
+    # x: (5 - 2) / sqrt(1/3 + 1/3) = 3.67; y: (2.5 - 2) / sqrt(1/4 + 1/3) = 0.65, over n = 2 seeds.
+    # The reference rows: the true ring's samples and a memoriser of them hit all 8 modes.
+    assert [line for line in text.splitlines() if line.startswith("| ")][1:] == [
+        "| base | 3 | 0/3 | 2.000 +- 0.577 | 5.000 +- 0.000 |",
+        "| x | 3 | 0/3 | 5.000 +- 0.577 [+3.7 s.e.] | 5.000 +- 0.000 |",
+        "| y | 3 | 0/3 | 2.500 +- 0.500 (n=2) [+0.7 s.e.] | 5.000 +- 0.000 |",
+        "| reference: data | - | - | - | 8.000 |",
+        "| reference: memoriser | - | - | - | 8.000 |",
+    ]
+    assert "- modes: the memoriser scores 8, as well as or better than the best cell (5)" in text

@@ -12,6 +12,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from conftest import JAX_CACHE, REPO, checkpoint_steps, load_config
 from jax.experimental import multihost_utils
@@ -89,6 +90,19 @@ def test_divergence_stops_the_run_and_is_never_checkpointed(tmp_path, one_device
     assert checkpoint_steps(tmp_path) == [4]
 
 
+def test_an_update_that_makes_the_state_nan_is_never_written(tmp_path, one_device, monkeypatch):
+    """The logged metrics of a step are computed before its G update: a G update that produces NaN
+    shows in none of them, so only a check of the state itself keeps it out of the checkpoint."""
+    real_build = trainer.build_gan
+    nan_g = lambda *args: dataclasses.replace(real_build(*args), g_optimizer=optax.sgd(float("nan")))  # noqa: E731
+    monkeypatch.setattr(trainer, "build_gan", nan_g)
+    head_start = lambda c: c.train.update(d_head_start=3)  # noqa: E731  G's first update: step 4
+    with pytest.raises(trainer.NonFiniteError, match=r"by step 4: the state has NaN/Inf in \['g.params"):
+        train("configs/dcgan.py:smoke", tmp_path, one_device, head_start)
+    assert not (tmp_path / "checkpoints").exists() or checkpoint_steps(tmp_path) == []
+    assert not (tmp_path / "samples").exists() and not (tmp_path / "metrics.jsonl").read_text()
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # orbax's aborted reads
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path, one_device):
     train("configs/gan_mlp.py:smoke", tmp_path, one_device, lambda c: c.train.update(total_steps=20))
@@ -145,7 +159,8 @@ def wait_for_checkpoint(workdir, process, timeout=120):
 def test_killed_command_resumes_to_the_uninterrupted_result(tmp_path, one_device, sig):
     """Kill (-9), Ctrl-C or preempt (SIGTERM) the real command mid-run, re-run it, and get the
     uninterrupted result."""
-    slow = ["--config.train.total_steps=3000", "--config.checkpoint.every=20"]
+    # One log row at the end: every stop falls inside a log interval, whose metrics must carry over.
+    slow = ["--config.train.total_steps=3000", "--config.checkpoint.every=20", "--config.log.every=3000"]
     workdir = tmp_path / "killed"
     process = run_command(workdir, *slow)
     wait_for_checkpoint(workdir, process)
@@ -160,7 +175,7 @@ def test_killed_command_resumes_to_the_uninterrupted_result(tmp_path, one_device
     saved = checkpoint_steps(workdir)[-1]
     assert 20 <= saved < 3000
     resume_to = saved + 20
-    rerun = run_command(workdir, f"--config.train.total_steps={resume_to}", "--config.checkpoint.every=20")
+    rerun = run_command(workdir, f"--config.train.total_steps={resume_to}", *slow[1:])
     output = rerun.communicate(timeout=120)[0]
     assert rerun.returncode == 0, output
     assert f"Resuming at step {saved}" in output
@@ -169,10 +184,18 @@ def test_killed_command_resumes_to_the_uninterrupted_result(tmp_path, one_device
         "configs/gan_mlp.py:smoke",
         tmp_path / "straight",
         one_device,
-        lambda c: c.train.update(total_steps=resume_to),
+        lambda c: c.train.update(total_steps=resume_to) or c.log.update(every=3000),
     )
     resumed = train(
         "configs/gan_mlp.py:smoke", workdir, one_device, lambda c: c.train.update(total_steps=resume_to)
     )  # loads, trains nothing
     chex.assert_trees_all_close(resumed.g.params, straight.g.params, rtol=0, atol=0)
     chex.assert_trees_all_close(resumed.d.params, straight.d.params, rtol=0, atol=0)
+    # The logged rows too: a stop between two log steps carries its part of the interval over.
+    assert logged(workdir) == logged(tmp_path / "straight")
+
+
+def logged(workdir):
+    """metrics.jsonl without its wall-clock column."""
+    rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in row.items() if k != "steps_per_sec"} for row in rows]

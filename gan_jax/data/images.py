@@ -14,12 +14,14 @@ Every image is centre-cropped to a square and resized to config.data.image_size 
 import gzip
 import pathlib
 import re
+import zlib
 from collections.abc import Iterator
 
 import jax
 import numpy as np
 
 from gan_jax.data.source import DataSource, sample_epochs
+from gan_jax.errors import DataError, MissingFileError
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.int16, 0x0C: np.int32, 0x0D: np.float32}
 _IDX_PREFIX = {"train": "train", "test": "t10k"}
@@ -60,11 +62,31 @@ def parse_split(split: str) -> tuple[str, slice]:
     """'test[8000:]' -> ('test', slice(8000, None)): tfds's slicing syntax, in example counts."""
     match = re.fullmatch(r"(\w+)(?:\[(-?\d*):(-?\d*)\])?", split)
     if not match:
-        raise ValueError(
+        raise DataError(
             f"config.data.split={split!r}: use a name, optionally sliced: 'train', 'test[:8000]'."
         )
     name, start, stop = match.groups()
     return name, slice(int(start) if start else None, int(stop) if stop else None)
+
+
+def check_disjoint(split: str, heldout: str) -> None:
+    """DataError unless the two splits share no example: different named splits ('train' vs
+    'test'), or non-overlapping slices of one ('train[:1438]' vs 'train[1438:]')."""
+    (name, part), (other, other_part) = parse_split(split), parse_split(heldout)
+    if name != other:
+        return
+    bounds = [(p.start or 0, p.stop) for p in (part, other_part)]
+    if any(b < 0 for bound in bounds for b in bound if b is not None):
+        raise DataError(
+            f"config.data.split={split!r} and eval_split={heldout!r} slice one split with negative "
+            "bounds; use non-negative ones, so that their overlap can be checked."
+        )
+    (start, stop), (other_start, other_stop) = bounds
+    if (stop is None or other_start < stop) and (other_stop is None or start < other_stop):
+        raise DataError(
+            f"config.data.eval_split={heldout!r} overlaps config.data.split={split!r}: the held-out "
+            "examples must never be trained on (e.g. split='train[:1438]', eval_split='train[1438:]')."
+        )
 
 
 def load_digits(image_size: int, split: str = "train") -> DataSource:
@@ -72,7 +94,7 @@ def load_digits(image_size: int, split: str = "train") -> DataSource:
 
     name, part = parse_split(split)
     if name != "train":
-        raise ValueError(f"digits has one split, 'train' (slice it: 'train[:1438]'); got {split!r}.")
+        raise DataError(f"digits has one split, 'train' (slice it: 'train[:1438]'); got {split!r}.")
     digits = sklearn_digits()
     images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
     return image_source("digits", square_resize(images[part], image_size), digits.target[part], 10)
@@ -81,16 +103,19 @@ def load_digits(image_size: int, split: str = "train") -> DataSource:
 def read_idx(path: pathlib.Path) -> np.ndarray:
     """Reads one IDX file (optionally gzipped): magic 0x0000 <dtype> <ndim>, big-endian dims."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise DataError(f"{path} is damaged ({type(error).__name__}: {error}); download it again.") from error
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()}).")
+        raise DataError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()}).")
     ndim = raw[3]
     dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[raw[2]]).newbyteorder(">")
     data = np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
-        raise ValueError(f"{path} is truncated: header says {dims}, found {data.size} values.")
+        raise DataError(f"{path} is truncated: header says {dims}, found {data.size} values.")
     return data.reshape(dims).astype(dtype.newbyteorder("="))
 
 
@@ -103,7 +128,7 @@ def _find_idx(directory: pathlib.Path, stem: str) -> pathlib.Path:
         found = f"the directory holds {sorted(p.name for p in directory.iterdir())}"
     else:
         found = "the directory does not exist"
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"No IDX file {stem}[.gz] in {directory} (looked for {[str(p) for p in candidates]}; "
         f"{found}). "
         "MNIST's files are at http://yann.lecun.com/exdb/mnist/ ; this project's machines keep "
@@ -114,17 +139,17 @@ def _find_idx(directory: pathlib.Path, stem: str) -> pathlib.Path:
 def load_idx(directory: str, split: str, image_size: int) -> DataSource:
     name, part = parse_split(split)
     if name not in _IDX_PREFIX:
-        raise ValueError(f"config.data.split={split!r}: IDX data sets have {sorted(_IDX_PREFIX)}.")
+        raise DataError(f"config.data.split={split!r}: IDX data sets have {sorted(_IDX_PREFIX)}.")
     root = pathlib.Path(directory).expanduser()
     prefix = _IDX_PREFIX[name]
     images = read_idx(_find_idx(root, f"{prefix}-images-idx3-ubyte"))
     labels = read_idx(_find_idx(root, f"{prefix}-labels-idx1-ubyte"))
     if images.ndim != 3 or labels.shape != images.shape[:1]:
-        raise ValueError(f"IDX images {images.shape} and labels {labels.shape} in {root} do not match.")
+        raise DataError(f"IDX images {images.shape} and labels {labels.shape} in {root} do not match.")
     num_classes = int(labels.max()) + 1
     images, labels = images[part], labels[part]
     if not len(images):
-        raise ValueError(f"config.data.split={split!r} selects no examples of {root}.")
+        raise DataError(f"config.data.split={split!r} selects no examples of {root}.")
     images = square_resize(images.astype(np.uint8)[..., None], image_size)
     return image_source(f"idx:{directory}", images, labels, num_classes)
 
@@ -144,7 +169,7 @@ def load_tfds(name: str, split: str, image_size: int, data_dir: str | None, down
     try:
         ds = tfds.data_source(name, split=split, data_dir=data_dir, download=download)
     except Exception as error:  # tfds raises many types; all mean "not available here"
-        raise RuntimeError(
+        raise DataError(
             f"tensorflow-datasets could not provide {name!r} split {split!r} "
             f"(data_dir={data_dir or 'the tfds default, ~/tensorflow_datasets'}, "
             f"download={download}): {type(error).__name__}: {error}. Offline, prepare it on a "
@@ -152,7 +177,7 @@ def load_tfds(name: str, split: str, image_size: int, data_dir: str | None, down
             "or 'idx:<dir>' (MNIST-format files)."
         ) from error
     if len(ds) == 0:
-        raise ValueError(f"tfds {name!r} split {split!r} is empty.")
+        raise DataError(f"tfds {name!r} split {split!r} is empty.")
     chunks = list(_tfds_chunks(ds, image_size))
     images = np.concatenate([c[0] for c in chunks])
     labels = np.concatenate([c[1] for c in chunks]) if chunks[0][1] is not None else None

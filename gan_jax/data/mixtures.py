@@ -7,8 +7,8 @@
         1200 dimensions, plus N(0, 1) noise in dimensions 0-699 only.
 `gaussian1d`  one 1-D Gaussian N(4, 0.5^2), for the picture of D against p_data and p_g
         (Goodfellow et al. 2014, Figure 1).
-Modes are equally likely; the label of a sample is its mode. Each mixture carries the evaluation
-protocol of its paper (see gan_jax/metrics/mixtures.py).
+Modes are equally likely; the label of a sample is its mode. gan_jax/metrics/mixtures.py measures
+mode coverage on them.
 """
 
 import dataclasses
@@ -27,13 +27,16 @@ HD1200_DIM, HD1200_NOISY_DIMS = 1200, 700
 class Mixture:
     means: np.ndarray  # (modes, dim)
     noise_std: np.ndarray  # (dim,): std around a mean in each dimension (0: constant there)
-    threshold: float  # high-quality threshold on the standardised distance
-    distance: str  # 'l2' or 'rms' (see gan_jax/metrics/mixtures.py)
 
     @property
     def metric_std(self) -> np.ndarray:
         """Per-dimension scale of the distance: noise_std, with 1 where the data are constant."""
         return np.where(self.noise_std > 0, self.noise_std, 1.0)
+
+    @property
+    def varying_dims(self) -> int:
+        """The dimensions in which a mode's samples vary (the chi-square degrees of freedom)."""
+        return int((self.noise_std > 0).sum())
 
 
 def ring_means(num_modes: int = 8, radius: float = 1.0) -> np.ndarray:
@@ -45,14 +48,14 @@ def grid_means(values=(-4.0, -2.0, 0.0, 2.0, 4.0)) -> np.ndarray:
     return np.array([(x, y) for x in values for y in values], dtype=np.float64)
 
 
-def _isotropic(means: np.ndarray, std: float, threshold: float = 3.0) -> Mixture:
-    return Mixture(means, np.full(means.shape[1], std), threshold, "l2")
+def _isotropic(means: np.ndarray, std: float) -> Mixture:
+    return Mixture(means, np.full(means.shape[1], std))
 
 
 def _hd1200() -> Mixture:
     means = np.outer(HD1200_OFFSETS, np.ones(HD1200_DIM))
     noise = np.where(np.arange(HD1200_DIM) < HD1200_NOISY_DIMS, 1.0, 0.0)
-    return Mixture(means, noise, 10.0, "rms")
+    return Mixture(means, noise)
 
 
 MIXTURES = {

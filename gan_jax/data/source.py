@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax.errors import DataError
+
 Batch = dict[str, jax.Array]
 SampleFn = Callable[[dict, jax.Array, jax.Array, int], Batch]
 
@@ -47,7 +49,7 @@ def sample_epochs(arrays: dict, key: jax.Array, draw: jax.Array, batch_size: int
     """Sampling without replacement for array sources; see the module docstring."""
     n = arrays["x"].shape[0]
     if batch_size > n:
-        raise ValueError(f"batch_size {batch_size} exceeds the {n} examples of the data set.")
+        raise DataError(f"batch_size {batch_size} exceeds the {n} examples of the data set.")
     per_epoch = n // batch_size
     epoch, position = jnp.divmod(draw, per_epoch)
     order = jax.random.permutation(jax.random.fold_in(key, epoch), n)
@@ -61,12 +63,12 @@ def sample_epochs(arrays: dict, key: jax.Array, draw: jax.Array, batch_size: int
 def labelled_subset(labels: np.ndarray, num: int, num_classes: int) -> np.ndarray:
     """Indices of `num` labelled examples, num / K of each class: the first ones in data order."""
     if num % num_classes:
-        raise ValueError(f"config.loss.num_labelled={num} must be a multiple of the {num_classes} classes.")
+        raise DataError(f"config.loss.num_labelled={num} must be a multiple of the {num_classes} classes.")
     per_class = num // num_classes
     chosen = [np.flatnonzero(labels == k)[:per_class] for k in range(num_classes)]
     short = [k for k, c in enumerate(chosen) if len(c) < per_class]
     if short:
-        raise ValueError(
+        raise DataError(
             f"Classes {short} have fewer than {per_class} examples for config.loss.num_labelled={num}."
         )
     return np.sort(np.concatenate(chosen)).astype(np.int32)

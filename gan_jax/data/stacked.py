@@ -12,13 +12,14 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax.data.source import Batch, DataSource, sample_epochs
+from gan_jax.errors import DataError
 
 CHANNELS = 3
 
 
 def load_stacked(base: DataSource) -> DataSource:
     if base.kind != "images" or base.shape[-1] != 1 or "label" not in base.arrays:
-        raise ValueError(
+        raise DataError(
             f"stacked: needs a labelled single-channel image source, got {base.name} with shape "
             f"{base.shape}; use e.g. data.name='stacked:idx:<dir>' or 'stacked:tfds:mnist'."
         )

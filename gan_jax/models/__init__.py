@@ -12,6 +12,7 @@ from collections.abc import Callable
 import flax.linen as nn
 import ml_collections
 
+from gan_jax.errors import ConfigError
 from gan_jax.models.dcgan import CONV_IMPLS, G_NORMS, DCGANDiscriminator, DCGANGenerator
 from gan_jax.models.mlp import ACTIVATIONS, OUTPUTS, MLPDiscriminator, MLPGenerator
 
@@ -20,13 +21,13 @@ G_CONDITIONS, D_CONDITIONS = ("concat", "conditional_bn"), ("concat", "projectio
 
 def _check_choice(value: str, choices: tuple[str, ...], key: str) -> None:
     if value not in choices:
-        raise ValueError(f"config.model.{key}={value!r} is not one of {choices}.")
+        raise ConfigError(f"config.model.{key}={value!r} is not one of {choices}.")
 
 
 def _head_options(cfg: ml_collections.ConfigDict, num_classes: int, d_outputs: int) -> dict:
     _check_choice(cfg.d_condition, D_CONDITIONS, "d_condition")
     if d_outputs > 1 and num_classes and cfg.d_condition == "projection":
-        raise ValueError(
+        raise ConfigError(
             "A projection discriminator has one output; it cannot be the semi-supervised K-class D."
         )
     return dict(
@@ -43,7 +44,7 @@ def _build_mlp(cfg, data_shape, num_classes, d_outputs):
         _check_choice(cfg[key], ACTIVATIONS, key)
     _check_choice(cfg.g_output, OUTPUTS, "g_output")
     if cfg.g_condition != "concat":
-        raise ValueError(
+        raise ConfigError(
             "The MLP generator conditions by concatenation only (config.model.g_condition='concat')."
         )
     generator = MLPGenerator(
@@ -66,7 +67,7 @@ def _build_dcgan(cfg, data_shape, num_classes, d_outputs):
     _check_choice(cfg.g_condition, G_CONDITIONS, "g_condition")
     _check_choice(cfg.g_norm, G_NORMS, "g_norm")
     if len(data_shape) != 3 or data_shape[0] != data_shape[1]:
-        raise ValueError(f"DCGAN needs square images (H, W, C); the data source gives shape {data_shape}.")
+        raise ConfigError(f"DCGAN needs square images (H, W, C); the data source gives shape {data_shape}.")
     size, _, channels = data_shape
     ref_size = cfg.vbn_ref_size if cfg.g_norm == "virtual_batch" else 0
     generator = DCGANGenerator(
@@ -97,5 +98,5 @@ def build(
     num_classes > 0: condition both networks on labels; d_outputs > 1: D outputs that many class
     logits (the semi-supervised D)."""
     if cfg.name not in BUILDERS:
-        raise ValueError(f"Unknown config.model.name {cfg.name!r}; choose one of {sorted(BUILDERS)}.")
+        raise ConfigError(f"Unknown config.model.name {cfg.name!r}; choose one of {sorted(BUILDERS)}.")
     return BUILDERS[cfg.name](cfg, tuple(data_shape), num_classes, d_outputs)

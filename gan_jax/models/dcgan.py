@@ -25,6 +25,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_jax.errors import ConfigError
 from gan_jax.models import conv
 from gan_jax.models.layers import (
     ConditionalBatchNorm,
@@ -45,7 +46,7 @@ weight_init = normal_init()
 def num_resolution_changes(image_size: int) -> int:
     """How many stride-2 layers connect a 4x4 map to `image_size`; only 16, 32 and 64 px."""
     if image_size not in (16, 32, 64):
-        raise ValueError(f"DCGAN image_size must be 16, 32 or 64, got {image_size}; set data.image_size.")
+        raise ConfigError(f"DCGAN image_size must be 16, 32 or 64, got {image_size}; set data.image_size.")
     return int(math.log2(image_size // 4))
 
 

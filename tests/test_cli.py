@@ -1,0 +1,53 @@
+"""The commands as a user types them: a user error is one line (the traceback only with --verbose),
+and they work from any directory with a `~` workdir."""
+
+import os
+import subprocess
+import sys
+
+from conftest import JAX_CACHE, REPO, checkpoint_steps
+
+
+def command(*args, cwd=REPO, env=None):
+    environment = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "GAN_JAX_VERBOSE")}
+    return subprocess.run(
+        [sys.executable, "-m", *args, f"--jax_cache_dir={JAX_CACHE}"],
+        cwd=cwd,
+        env={**environment, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_user_error_is_one_line_and_verbose_shows_the_traceback(tmp_path):
+    missing = ["experiments.run", "--config=configs/dcgan.py:smoke", f"--workdir={tmp_path / 'run'}"]
+    missing.append("--config.data.name=idx:/nonexistent")
+    result = command(*missing)
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("Error: No IDX file train-images-idx3-ubyte[.gz] in /nonexistent")
+    verbose = command(*missing, "--verbose")
+    assert verbose.returncode != 0 and "Traceback (most recent call last)" in verbose.stderr
+    assert "MissingFileError" in verbose.stderr
+
+
+def test_a_config_flag_with_a_space_is_checked_like_one_with_an_equals_sign(tmp_path):
+    spec = ["--config", "configs/gan_mlp.py:smoke", f"--workdir={tmp_path}", "--config.model.wide=2"]
+    result = command("experiments.run", *spec)
+    assert result.returncode == 1 and not any(tmp_path.iterdir())
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("Error: Unknown config key 'model.wide': model has no field 'wide' (it has [")
+
+
+def test_the_commands_run_from_any_directory_with_a_home_relative_workdir(tmp_path):
+    """`pip install -e .` installs `experiments`; configs/ and classifiers/ are found in the
+    repository; `--workdir=~/x` (which no shell expands) lands in $HOME/x, not in ./~/x."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    spec = ["--config=configs/dcgan.py:smoke", "--workdir=~/run", "--config.train.total_steps=4"]
+    spec.append("--config.eval.every=4")  # the smoke config's metrics use classifiers/digits16
+    result = command("experiments.run", *spec, cwd=elsewhere, env={"HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert checkpoint_steps(tmp_path / "run") == [4] and (tmp_path / "run" / "eval_4.json").exists()
+    assert f"Outputs in {tmp_path / 'run'}." in result.stdout and not (elsewhere / "~").exists()
