@@ -7,16 +7,17 @@ Arguments: the data set -- `digits` (default: scikit-learn's bundled 8x8 digits 
            the last four through tensorflow-datasets (network needed the first time). With the
            real MNIST files at hand use `mnist` plus --config.data.name=idx:../shared/data/mnist
            (this project's machines hold only its test split: add --config.data.split=test[:8000]
-           --config.data.eval_split=test[8000:]). `stacked_mnist` (three MNIST digits as RGB:
-           1,000 modes) likewise.
+           --config.data.eval_split=test[8000:]); Fashion-MNIST's files (../shared/data/
+           fashion_mnist) with `fashion_mnist` plus --config.data.name=idx:../shared/data/fashion_mnist.
+           `stacked_mnist` (three MNIST digits as RGB: 1,000 modes) likewise.
+           `smoke` shrinks any of them to a seconds-long run (e.g. --config=configs/dcgan.py:smoke).
 Held out:  every metric that compares G with real data uses examples G never trained on
            (config.data.eval_split): digits trains on its first 1,438 images and holds out the
-           last 359 (the digits16 classifier's own test images); the tfds sets train on `train`
+           last 359 (the digits16 classifier's own test images); the other sets train on `train`
            and hold out `test`.
-           `smoke` shrinks any of them to a seconds-long run (e.g. --config=configs/dcgan.py:smoke).
 Metrics:   every 1,000 steps, on the features of the project's classifier (classifiers/*, made by
            experiments/train_classifier.py): FD, KID, precision/recall, density/coverage and the
-           classifier score for digits and mnist; mode counts for stacked_mnist.
+           classifier score for digits, mnist and fashion_mnist; mode counts for stacked_mnist.
 CPU time:  digits: about 2.7 minutes on a 2-core CPU (3,000 steps, ~21 steps/s, plus three
            evaluations); mnist at 32x32: ~3 steps/s, so its 5,000 steps take about half an hour.
 Expected:  digits: runs/dcgan/samples/step_0003000.png shows 64 samples, most of them recognisable
@@ -48,7 +49,15 @@ DATASETS = {
         "classifiers/mnist32",
         "stacked_modes",
     ),
-    "fashion_mnist": ("tfds:fashion_mnist", "train", "test", 32, 5_000, "", ""),
+    "fashion_mnist": (
+        "tfds:fashion_mnist",
+        "train",
+        "test",
+        32,
+        5_000,
+        "classifiers/fashion32",
+        FEATURE_METRICS,
+    ),
     "cifar10": ("tfds:cifar10", "train", "test", 32, 20_000, "", ""),
     "celeb_a": ("tfds:celeb_a", "train", "test", 64, 20_000, "", ""),
 }

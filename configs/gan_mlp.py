@@ -1,9 +1,12 @@
 r"""The vanilla GAN of Goodfellow et al. 2014 on a 2-D Gaussian mixture.
 
 MLP generator (ReLU) and MLP discriminator (maxout), the minimax value function, k D steps per G
-step, the non-saturating G loss (`--config.loss.g=saturating` for the minimax one). Sizes follow
-the 2-D experiments of VEEGAN and PacGAN: z in R^2, G with 4 hidden layers of 400 ReLU units,
-D with 3 hidden layers of 200 maxout units (5 pieces), Adam 1e-4 (beta1 0.5), batch 128.
+step, the non-saturating G loss (`--config.loss.g=saturating` for the minimax one): z in R^2, G
+with 4 hidden layers of 400 ReLU units (no BatchNorm), D with 3 hidden layers of 200 maxout units
+(5 pieces), Adam 1e-4 (beta1 0.5) for both, batch 128, 10,000 steps at a constant learning rate.
+The layer widths are those of VEEGAN's and PacGAN's 2-D experiments; the rest is not their
+protocol (their G has BatchNorm, and their beta1, batch size and training schedule differ), so
+its numbers do not stand beside theirs.
 
 Command:   python -m experiments.run --config=configs/gan_mlp.py --workdir=runs/ring
 Arguments: `ring` (default), `grid`, `hd1200` (VEEGAN's 1200-D, 10-mode set), `gaussian1d`;

@@ -13,8 +13,12 @@ Data:      the MNIST test split in ../shared/data/mnist (10,000 images; the only
 Model:     MLPs at 28x28: G 100 -> 500 -> 500 -> 784 (ReLU, Tanh); D 784 -> 4 x 500 (leaky ReLU,
            Gaussian noise 0.3 on every layer's input) -> 10 class logits. Adam 3e-4, beta1 0.5,
            batch 100, 8,000 steps (100 epochs of the 8,000 training images).
-Differs from the paper: 8,000 instead of 60,000 unlabelled images; D 4 x 500 instead of
-           1000-500-250-250-250 with weight normalisation; no learning-rate decay.
+Differs from the authors' script (openai/improved-gan, train_mnist_feature_matching.py): 8,000
+           instead of 60,000 unlabelled images; 100 instead of 300 epochs; no moving average of
+           D's parameters for testing; learning rate 3e-4 instead of 3e-3; D 4 x 500 instead of
+           weight-normalised 1000-500-250-250-250 with noise 0.5 on hidden layers; G without
+           BatchNorm and softplus; the loss weights; the first labelled examples of each class
+           instead of random ones. docs/improved_gan.md lists each.
 CPU time:  about 5 minutes on both cores (8,000 steps); the 3-seed sweep 12.5 minutes.
 Expected:  D's test error falls through 2,000 / 4,000 / 6,000 / 8,000 steps (seed 0: 534 / 312 /
            258 / 227 errors of 2,000 test images); over seeds 0-2 at 8,000 steps 1,290 +- 136

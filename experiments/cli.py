@@ -82,7 +82,8 @@ def normalise_argv(argv: list[str]) -> list[str]:
     for i, arg in enumerate(argv):
         if arg.startswith("--config="):
             path, colon, rest = arg[len("--config=") :].partition(":")
-            argv[i] = f"--config={find_config(path)}{colon}{rest}"
+            if not pathlib.Path(path).is_file():  # found in the repository: absolute from here on
+                argv[i] = f"--config={find_config(path)}{colon}{rest}"
             keys = [a[len("--config.") :].split("=", 1)[0] for a in argv if a.startswith("--config.")]
             if keys:
                 config = load_config(argv[i][len("--config=") :])

@@ -85,6 +85,12 @@ def initialize_if_requested() -> None:
             f"{_NUM_PROCESSES.value or 'the'} processes started within {_TIMEOUT.value}s with the same "
             "--coordinator_address and distinct --process_id?"
         )
+    # orbax's own barriers (restore, save) by default run a device computation over gloo, with the
+    # same 30 s deadline for a late process (gan_jax.parallel.wait_for_every_process); this makes
+    # them wait on the coordination service instead.
+    import orbax.checkpoint  # noqa: F401  (defines the flag)
+
+    flags.FLAGS.experimental_orbax_use_distributed_barrier = True
     devices_per_process = {d.process_index for d in jax.devices()}
     counts = [sum(d.process_index == p for d in jax.devices()) for p in sorted(devices_per_process)]
     if len(set(counts)) != 1:

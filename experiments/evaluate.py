@@ -5,8 +5,6 @@ Writes <workdir>/eval_<step>.json (each metric's value and protocol) and figures
 that applies to its data (the classifier-based ones when config.eval.classifier names one).
 """
 
-import pathlib
-
 from absl import flags
 
 from experiments import cli
@@ -25,6 +23,7 @@ def main(argv):
     del argv
     cli.enable_compilation_cache()
     from gan_jax import evaluation, trainer
+    from gan_jax import workdir as workdirs
 
     config, gan, source, state = trainer.restore_run(_WORKDIR.value, _STEP.value)
     if _CLASSIFIER.value is not None:
@@ -42,7 +41,7 @@ def main(argv):
     evaluator = evaluation.Evaluator(config, gan, source, metrics)
     step = int(state.step)
     results = evaluator(state, step)
-    workdir = pathlib.Path(_WORKDIR.value)
+    workdir = workdirs.resolve(_WORKDIR.value)
     evaluation.write(results, workdir)
     evaluator.figures(state, results, workdir / f"eval_{step}")
     print(f"{workdir} step {step} ({results['generator']} generator):")

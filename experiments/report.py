@@ -24,7 +24,9 @@ import typing
 import numpy as np
 from absl import app, flags
 
+import gan_jax
 from experiments import cli
+from gan_jax import workdir as workdirs
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The sweep's directory.")
 _OUT = flags.DEFINE_string("out", None, "Where to write the report (default: <workdir>/report).")
@@ -141,6 +143,8 @@ def reference_rows(spec: str, columns: list[tuple[str, str]]) -> tuple[list[dict
 
 def memoriser_warnings(table, references, columns) -> list[str]:
     """The columns on which the memoriser scores at least as well as the best cell."""
+    if not references:
+        return []
     memoriser = references[-1]
     lines = []
     for key, label in columns:
@@ -170,6 +174,8 @@ def write_tables(
             cells.append(format_cell(row[key], row["seeds"], z))
         lines.append("| " + " | ".join(cells) + " |")
     reference_table, bandwidth = references
+    if all(math.isnan(row[k].mean) for row in reference_table for k, _ in columns):
+        reference_table = []  # no column is a metric of samples alone: nothing to calibrate
     for row in reference_table:
         lines.append(
             "| " + " | ".join([row["cell"], "-", "-"] + [format_cell(row[k], 1) for k, _ in columns]) + " |"
@@ -180,10 +186,14 @@ def write_tables(
         f"[z s.e.]: the difference to the baseline cell `{baseline}` in standard errors of the "
         "difference (Welch, sqrt(se^2 + se_baseline^2)) -- under about 2, not distinguishable here.",
         f"Failed: {failure_text}",
-        "Reference rows, one evaluation each by the same code: `data` puts real examples the metrics do "
-        "not compare with in place of G's samples (the training split; fresh draws for mixtures); "
-        "`memoriser` draws from a Gaussian kernel density estimate of the training examples at the "
-        f"bandwidth with the highest held-out likelihood ({bandwidth:.3g}).",
+        (
+            "Reference rows, one evaluation each by the same code: `data` puts real examples the metrics "
+            "do not compare with in place of G's samples (the training split; fresh draws for mixtures); "
+            "`memoriser` draws from a Gaussian kernel density estimate of the training examples at the "
+            f"bandwidth with the highest held-out likelihood ({bandwidth:.3g})."
+            if reference_table
+            else "No reference rows: no column here is a metric of samples alone."
+        ),
         "",
         *lines,
         "",
@@ -289,7 +299,7 @@ def write_trajectories(records, names, out: pathlib.Path, plt) -> None:
 
 def main(argv):
     del argv
-    workdir = pathlib.Path(_WORKDIR.value)
+    workdir = workdirs.resolve(_WORKDIR.value)
     sweep_file = workdir / "sweep.json"
     if not sweep_file.exists():
         raise app.UsageError(f"{workdir} has no sweep.json: run experiments.sweep there first.")
@@ -303,13 +313,14 @@ def main(argv):
     )
     records = [load_run(run) for run in sweep["runs"]]
     missing = [r["dir"] for r in records if r["status"] in ("missing", "error")]
-    out = pathlib.Path(_OUT.value) if _OUT.value else workdir / "report"
+    out = workdirs.resolve(_OUT.value) if _OUT.value else workdir / "report"
     out.mkdir(parents=True, exist_ok=True)
     table = summarise(records, columns, failed)
     columns = [c for c in columns if any(not math.isnan(row[c[0]].mean) for row in table)]  # measured ones
     baseline = spec.get("baseline", table[0]["cell"])
     references = reference_rows(sweep["config"], columns)
-    write_tables(table, columns, sweep["config"], out, failure_text, baseline, references)
+    shown = sweep["config"].removeprefix(f"{gan_jax.REPO_ROOT}/")  # configs/<file>.py:<arg>
+    write_tables(table, columns, shown, out, failure_text, baseline, references)
     write_figures(table, records, columns, out)
     print((out / "report.md").read_text())
     if missing:

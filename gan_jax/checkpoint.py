@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
-from jax.experimental import multihost_utils
 
+from gan_jax import parallel
 from gan_jax.errors import CheckpointError
 from gan_jax.state import GANState
 
@@ -138,7 +138,7 @@ class Checkpoints:
         if jax.process_index() == 0:
             aside.parent.mkdir(exist_ok=True)
             shutil.move(self.directory / str(step), aside)
-        multihost_utils.sync_global_devices(f"checkpoint {step} moved aside")
+        parallel.wait_for_every_process(f"checkpoint {step} moved aside")
         self._manager.reload()
         if jax.process_index() == 0:
             print(

@@ -12,6 +12,7 @@ from typing import Any
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from gan_jax.errors import ConfigError
@@ -60,6 +61,15 @@ def batch_constraint(mesh: Mesh | None) -> Callable[[jax.Array], jax.Array]:
         return lambda x: x
     sharding = batch_sharded(mesh)
     return lambda x: jax.lax.with_sharding_constraint(x, sharding)
+
+
+def wait_for_every_process(name: str, timeout_s: int = 600) -> None:
+    """A barrier of all processes on JAX's coordination service, with no device computation.
+    Called before a run's first collective: gloo sets up a communicator lazily, at its first use,
+    and gives a late process 30 s (fixed in XLA) to arrive -- on a loaded machine one process
+    compiled that much longer than the other and both aborted. Nothing happens with one process."""
+    if jax.process_count() > 1:
+        ocp.multihost.get_barrier_sync_fn()(key=f"gan_jax: {name}", timeout_ms=timeout_s * 1000)
 
 
 def jit_replicated(fn: Callable, mesh: Mesh, donate_argnums=(0,)) -> Callable:

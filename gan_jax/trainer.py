@@ -245,6 +245,7 @@ def train_and_evaluate(
         step_fn = parallel.jit_replicated(build_train_step(config, gan, source, mesh), mesh)
         timer = writers.Timer()
         train_fn = step_fn.lower(state, arrays).compile()  # later shape changes fail, never recompile
+        parallel.wait_for_every_process("compiled")  # the first step's collectives start together
         compile_seconds = timer.lap()
         _say(
             f"{'Resuming at' if start else 'Starting from'} step {step} on {mesh.devices.size} "

@@ -67,8 +67,14 @@ def finish(processes, timeout=600):
 
 
 def shown(outputs) -> str:
-    """Every process's output, readable in a failure message (the end of each, where errors are)."""
-    return "\n".join(f"--- process {i} ---\n{out[-4000:]}" for i, out in enumerate(outputs))
+    """Every process's output for a failure message: its first and last lines (the cause and the
+    end), without Python's list of extension modules after an abort."""
+
+    def ends(out: str) -> str:
+        lines = [line for line in out.splitlines() if not line.startswith("Extension modules:")]
+        return "\n".join(lines if len(lines) <= 80 else [*lines[:40], "...", *lines[-40:]])
+
+    return "\n".join(f"--- process {i} ---\n{ends(out)}" for i, out in enumerate(outputs))
 
 
 def final_state(workdir):

@@ -295,7 +295,7 @@ def test_cgan_run_writes_a_per_class_grid_and_the_sample_cli(tmp_path, one_devic
     config = load_config("configs/cgan.py:digits,smoke")
     trainer.train_and_evaluate(config, str(tmp_path), devices=one_device)
     row = json.loads((tmp_path / "eval.jsonl").read_text().splitlines()[-1])
-    assert 0.0 <= row["conditional/accuracy"] <= 1.0
+    assert "conditional/accuracy" in row  # the metric's value: test_conditional_metric_on_a_generator...
     command = [
         sys.executable,
         "-m",
