@@ -18,16 +18,20 @@ Held out:  every metric that compares G with real data uses examples G never tra
 Metrics:   every 1,000 steps, on the features of the project's classifier (classifiers/*, made by
            experiments/train_classifier.py): FD, KID, precision/recall, density/coverage and the
            classifier score for digits, mnist and fashion_mnist; mode counts for stacked_mnist.
-CPU time:  digits: about 2.7 minutes on a 2-core CPU (3,000 steps, ~21 steps/s, plus three
-           evaluations); mnist at 32x32: ~3 steps/s, so its 5,000 steps take about half an hour.
+CPU time:  digits: about 2.7 minutes on an idle 2-core CPU (3,000 steps, ~21 steps/s, plus three
+           evaluations; 7.1 minutes on 2026-11-29 while sweeps shared both cores of an AMD EPYC);
+           mnist and fashion_mnist at 32x32: ~3 steps/s, so their 5,000 steps take about half an
+           hour.
 Expected:  digits: runs/dcgan/samples/step_0003000.png shows 64 samples, most of them recognisable
            digits (as blurry as the 8x8 originals scaled up), a minority malformed strokes;
-           eval_3000.json: FD-CNN-digits16 25.6, precision 0.38, recall 0.88, classifier score
-           7.53 (of 10). D mostly wins on this small data set (1,797 images) and the game
-           oscillates: over the last 500 steps mean D(x) = 0.90, D(G(z)) = 0.10, V = -0.28, with
-           spikes back towards 1/2 (the last 100 steps: 0.62, 0.37) -- far from the equilibrium's
-           1/2, 1/2 and -log 4. The run is deterministic: the same command reproduces these
-           numbers exactly.
+           eval_3000.json, against the 359 held-out digits: FD-CNN-digits16 47.2, precision 0.45,
+           recall 0.81, density 0.30, coverage 0.95, classifier score 7.57 (of 10) (2026-11-29).
+           For scale, the 1,438 training digits themselves score FD 30.9 against the same 359
+           (FD is biased upwards with few real examples; README, "Reference rows"). D mostly wins
+           on this small training set and the game oscillates: over the last 500 steps mean D(x)
+           = 0.88, D(G(z)) = 0.12, V = -0.31 (the last 100 steps: 0.96, 0.04) -- far from the
+           equilibrium's 1/2, 1/2 and -log 4. The run is deterministic: the same command
+           reproduces these numbers exactly (on the same CPU).
 """
 
 import ml_collections

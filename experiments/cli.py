@@ -111,9 +111,9 @@ def run(main: Callable[[list[str]], None]) -> None:
         _exit_with(error)
 
     def guarded(argv: list[str]) -> None:
-        logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
-        if not _VERBOSE.value:  # orbax logs each failure it also raises; asyncio its leftovers
-            logging.set_verbosity(logging.FATAL)
+        # orbax logs every save at INFO, and each failure that it also raises at ERROR
+        logging.set_verbosity(logging.WARNING if _VERBOSE.value else logging.FATAL)
+        if not _VERBOSE.value:  # nor asyncio's leftovers of an aborted save
             std_logging.getLogger("asyncio").setLevel(std_logging.CRITICAL)
         try:
             main(argv)

@@ -287,7 +287,8 @@ class Evaluator:
 
     @property
     def _parzen_scale(self) -> float:
-        """Data units per unit of the Parzen space (pixels in [0, 1] for images, [-1, 1] here)."""
+        """Data units per unit of Parzen's space: pixels span [0, 1] there (Goodfellow et al.), [-1, 1]
+        here; points are not rescaled."""
         return 2.0 if self.source.kind == "images" else 1.0
 
     def _memoriser_bandwidth(self, pool: np.ndarray) -> float:
@@ -341,11 +342,11 @@ class Evaluator:
                 f"Parzen needs more than {n_valid} real examples; {self.source.name} has {len(real)}."
             )
         generated = self.generated(state, self.cfg.parzen_samples)
-        scale = (lambda x: (x + 1.0) / 2.0) if self.source.kind == "images" else (lambda x: x)
+        scale = self._parzen_scale  # distances in Parzen's space; a shift of every point changes none
         lo, hi, num = self.cfg.parzen_log10_bandwidths
         bandwidths = np.logspace(lo, hi, int(num))
         result = parzen.parzen_log_likelihood(
-            scale(generated), scale(real[:n_valid]), scale(real[n_valid:]), bandwidths
+            generated / scale, real[:n_valid] / scale, real[n_valid:] / scale, bandwidths
         )
         if result["bandwidth"] in (bandwidths[0], bandwidths[-1]):
             result["protocol"]["warning"] = (

@@ -141,19 +141,21 @@ class _Health:
             "or inspect the data."
         )
 
+    def _stacked(self) -> dict[str, np.ndarray]:
+        """Each metric over the verified steps not yet logged, in step order."""
+        if not self._checked:
+            return {}
+        return {k: np.concatenate([m[k] for m in self._checked]) for k in self._checked[0]}
+
     def interval(self) -> dict[str, list[float]]:
         """The verified metrics not yet logged, per step, as JSON for a checkpoint."""
-        if not self._checked:
-            return {}
-        return {k: np.concatenate([m[k] for m in self._checked]).tolist() for k in self._checked[0]}
+        return {k: v.tolist() for k, v in self._stacked().items()}
 
     def pop_means(self) -> dict[str, float]:
-        """The mean of each metric over the verified steps not yet logged."""
-        if not self._checked:
-            return {}
-        stacked = {k: np.concatenate([m[k] for m in self._checked]) for k in self._checked[0]}
+        """The mean of each metric over the verified steps not yet logged; starts a new interval."""
+        means = {k: float(v.mean()) for k, v in self._stacked().items()}
         self._checked = []
-        return {k: float(v.mean()) for k, v in stacked.items()}
+        return means
 
 
 def _prepare_workdir(config, workdir: pathlib.Path, resuming: bool, is_main: bool) -> None:

@@ -20,14 +20,15 @@ samples sit on one mode.
 import math
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 HIGH_QUALITY_MASS = 1.0 - math.exp(-4.5)  # the mass of PacGAN's 3-sigma disc in 2-D
 
 
 def high_quality_threshold(varying_dims: int) -> float:
-    """The standardised distance that HIGH_QUALITY_MASS of a mode's own samples stay below."""
-    return float(np.sqrt(stats.chi2.ppf(HIGH_QUALITY_MASS, varying_dims)))
+    """The standardised distance that HIGH_QUALITY_MASS of a mode's own samples stay below: the
+    square root of the chi-square(k) quantile, 2 P^-1(k / 2, q) with P the regularised gamma."""
+    return float(np.sqrt(2.0 * special.gammaincinv(varying_dims / 2.0, HIGH_QUALITY_MASS)))
 
 
 def standardized_distances(samples: np.ndarray, means: np.ndarray, stds: np.ndarray) -> np.ndarray:
