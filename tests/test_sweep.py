@@ -73,7 +73,9 @@ def test_sweep_runs_every_cell_resumes_and_reports(tmp_path):
     assert re.search(r"\| saturating, k=1 \| 3 \| \d+/3 \| \d", table) and "modes captured" in table
     assert "Failed: collapsed: diverged, or fewer than half of the modes captured" in table
     rows = (tmp_path / "report" / "report.csv").read_text().splitlines()
-    assert len(rows) == 5 and rows[0].startswith("setting,seeds,failed,modes/modes_captured mean")
+    assert rows[0].startswith("setting,seeds,failed,modes/modes_captured mean")
+    assert [row.split(",")[0] for row in rows[5:]] == ["reference: data", "reference: memoriser"]
+    assert len(rows) == 7 and rows[5].split(",")[3] == "8.0"  # the true ring: every mode captured
     for figure in ("metrics.png", "trajectories.png", "samples.png"):
         assert (tmp_path / "report" / figure).stat().st_size > 0
 
