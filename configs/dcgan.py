@@ -36,7 +36,7 @@ Expected:  digits: runs/dcgan/samples/step_0003000.png shows 64 samples, most of
 
 import ml_collections
 
-from gan_jax.config import base_config
+from gan_jax.config import base_config, parse_arg
 
 # data set -> (data.name, training split, held-out split, image size, total steps, classifier for
 # the metrics, metrics)
@@ -68,14 +68,8 @@ DATASETS = {
 
 
 def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
-    options = [a for a in (arg or "digits").split(",") if a]
-    unknown = set(options) - set(DATASETS) - {"smoke"}
-    if unknown:
-        raise ValueError(
-            f"Unknown dcgan.py argument(s) {sorted(unknown)}; use one of {sorted(DATASETS)} and/or smoke."
-        )
-    dataset = next((a for a in options if a in DATASETS), "digits")
-    name, split, eval_split, size, steps, classifier, metrics = DATASETS[dataset]
+    args = parse_arg(arg, "dcgan.py", dataset=tuple(DATASETS), smoke=False)
+    name, split, eval_split, size, steps, classifier, metrics = DATASETS[args.dataset]
 
     c = base_config()
     c.data.update(name=name, split=split, eval_split=eval_split, image_size=size)
@@ -101,10 +95,10 @@ def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
     c.log.update(every=100, sample_every=500, num_samples=64)
     c.checkpoint.update(every=500, keep=3)
     c.eval.update(every=1_000 if metrics else 0, metrics=metrics, classifier=classifier)
-    if dataset == "digits":  # 359 held-out images: 100 choose Parzen's bandwidth, 259 test it
+    if args.dataset == "digits":  # 359 held-out images: 100 choose Parzen's bandwidth, 259 test it
         c.eval.update(parzen_valid=100)
 
-    if "smoke" in options:
+    if args.smoke:
         c.data.image_size = 16
         c.model.update(z_dim=16, g_width=8, d_width=8)
         c.train.update(batch_size=32, total_steps=8, steps_per_call=2)

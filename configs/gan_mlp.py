@@ -25,17 +25,14 @@ Expected:  runs/ring/samples/step_0010000.png shows G's 2,500 samples over the 8
 
 import ml_collections
 
-from gan_jax.config import base_config
+from gan_jax.config import base_config, parse_arg
 
 DATASETS = ("ring", "grid", "hd1200", "gaussian1d")
 
 
 def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
-    options = [a for a in (arg or "ring").split(",") if a]
-    unknown = set(options) - set(DATASETS) - {"smoke"}
-    if unknown:
-        raise ValueError(f"Unknown gan_mlp.py argument(s) {sorted(unknown)}; use {DATASETS} and/or smoke.")
-    dataset = next((a for a in options if a in DATASETS), "ring")
+    args = parse_arg(arg, "gan_mlp.py", dataset=DATASETS, smoke=False)
+    dataset = args.dataset
 
     c = base_config()
     c.data.name = dataset
@@ -71,7 +68,7 @@ def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
         parzen_log10_bandwidths=(-3.0, 0.0, 13),
     )  # the ring's std is 0.01
 
-    if "smoke" in options:
+    if args.smoke:
         c.model.update(g_width=32, g_depth=2, d_width=16, d_depth=2)
         c.train.update(batch_size=64, total_steps=40, steps_per_call=10)
         c.log.update(every=20, sample_every=20, num_samples=256)

@@ -23,6 +23,68 @@ RESUMABLE_CHANGES = (
 )
 
 
+def parse_arg(arg: str, config_file: str, **spec) -> ml_collections.ConfigDict:
+    """A config file's argument, e.g. `grid,smoke,seeds=20`, as typed fields (big_vision's idea).
+
+    `spec` gives each field its default. A tuple of strings is a choice whose first entry is the
+    default, written bare (`grid`) or as `dataset=grid`; a bool is a flag, written bare (`smoke`);
+    any other field is written `name=value` and takes its default's type. Anything else is a
+    ConfigError naming the file and every accepted argument, before any work is done.
+    """
+    values = {name: default[0] if isinstance(default, tuple) else default for name, default in spec.items()}
+    given = set()
+    for word in filter(None, (arg or "").split(",")):
+        name, has_value, text = word.partition("=")
+        if not has_value:
+            name = _field_named_by(word, spec)
+            if name is None:
+                raise ConfigError(f"{config_file}: unknown argument {word!r}; use {_usage(spec)}.")
+            text = word if isinstance(spec[name], tuple) else "true"
+        elif name not in spec:
+            raise ConfigError(f"{config_file}: unknown argument {name!r}; use {_usage(spec)}.")
+        if name in given:
+            raise ConfigError(f"{config_file}: {name} is given twice in {arg!r}; give it once.")
+        given.add(name)
+        values[name] = _typed(text, spec[name], f"{config_file}: {name}={text!r}")
+    return ml_collections.ConfigDict(values)
+
+
+def _field_named_by(word: str, spec: dict):
+    """The choice `word` is one of, or the flag called `word`."""
+    if isinstance(spec.get(word), bool):
+        return word
+    return next(
+        (name for name, default in spec.items() if isinstance(default, tuple) and word in default), None
+    )
+
+
+def _typed(text: str, default, where: str):
+    if isinstance(default, tuple):
+        if text not in default:
+            raise ConfigError(f"{where} is not one of {'|'.join(default)}.")
+        return text
+    if isinstance(default, bool):
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ConfigError(f"{where} is not a bool; write true or false.")
+        return text.lower() in ("true", "1")
+    try:
+        return type(default)(text)
+    except ValueError:
+        raise ConfigError(f"{where} is not a valid {type(default).__name__}.") from None
+
+
+def _usage(spec: dict) -> str:
+    parts = []
+    for name, default in spec.items():
+        if isinstance(default, tuple):
+            parts.append(f"one of {'|'.join(default)} (default {default[0]})")
+        elif isinstance(default, bool):
+            parts.append(name)
+        else:
+            parts.append(f"{name}=<{type(default).__name__}, default {default}>")
+    return ", ".join(parts)
+
+
 def base_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0

@@ -64,9 +64,46 @@ def test_every_config_file_is_covered_and_documented():
         assert "CPU time" in doc and "Expected" in doc
 
 
-def test_unknown_argument():
-    with pytest.raises(ValueError, match="Unknown dcgan.py argument"):
+def test_config_arguments_are_parsed_to_typed_fields():
+    spec = dict(dataset=("ring", "grid"), smoke=False, seeds=10, lr=1e-3)
+    assert config_lib.parse_arg("", "x.py", **spec).to_dict() == dict(
+        dataset="ring", smoke=False, seeds=10, lr=1e-3
+    )
+    parsed = config_lib.parse_arg("grid,smoke,seeds=3,lr=2e-4", "x.py", **spec)
+    assert parsed.to_dict() == dict(dataset="grid", smoke=True, seeds=3, lr=2e-4)
+    assert type(parsed.seeds) is int and type(parsed.lr) is float
+    assert config_lib.parse_arg("dataset=grid,smoke=false", "x.py", **spec).to_dict()["smoke"] is False
+
+
+@pytest.mark.parametrize(
+    "arg,message",
+    [
+        (
+            "mnsit",
+            r"x.py: unknown argument 'mnsit'; use one of ring\|grid \(default ring\), smoke, seeds=<int",
+        ),
+        ("width=3", "x.py: unknown argument 'width'"),
+        ("ring,grid", "x.py: dataset is given twice in 'ring,grid'; give it once"),
+        ("seeds=three", "x.py: seeds='three' is not a valid int"),
+        ("dataset=moon", r"x.py: dataset='moon' is not one of ring\|grid"),
+        ("smoke=maybe", "x.py: smoke='maybe' is not a bool"),
+    ],
+)
+def test_a_bad_config_argument_is_named(arg, message):
+    with pytest.raises(ConfigError, match=message):
+        config_lib.parse_arg(arg, "x.py", dataset=("ring", "grid"), smoke=False, seeds=10)
+
+
+def test_every_config_file_parses_its_argument_the_same_way():
+    with pytest.raises(ConfigError, match="dcgan.py: unknown argument 'mnsit'"):
         load_config("configs/dcgan.py:mnsit")
+    with pytest.raises(ConfigError, match="improved_gan.py: virtual_batch_norm does not apply to grid"):
+        load_config("configs/improved_gan.py:grid,virtual_batch_norm")
+    assert load_config("configs/cgan.py:grid,projection").model.d_condition == "projection"
+    mode_collapse, _ = cli.load_config_module("configs/mode_collapse.py")
+    assert len(mode_collapse.get_sweep("grid,seeds=2")) == 4 * 2
+    improved_gan, _ = cli.load_config_module("configs/improved_gan.py")
+    assert len(improved_gan.get_sweep("digits")) == 7 * 5
 
 
 def parse(*args):
