@@ -3,7 +3,8 @@
 Checks the config, takes the workdir's lock, builds data, networks and the compiled step, resumes
 from the workdir's latest intact checkpoint if there is one, then trains in chunks of
 `steps_per_call` steps. The host only syncs with the device at log, sample, evaluation and
-checkpoint boundaries; there it checks every step's metrics and the state itself for NaN/Inf
+checkpoint boundaries (between them `jax.transfer_guard("disallow")` makes a stray implicit
+transfer an error); there it checks every step's metrics and the state itself for NaN/Inf
 *before* anything is written, so a diverged state is never logged as healthy, sampled, evaluated
 or saved.
 """
@@ -258,8 +259,9 @@ def train_and_evaluate(
         spc, train_start, logged_at, means = config.train.steps_per_call, time.perf_counter(), step, {}
         try:
             while step < total:
-                state, metrics = train_fn(state, arrays)
-                health.add(step, metrics)
+                with jax.transfer_guard("disallow"):  # the hot path: no implicit host<->device copy
+                    state, metrics = train_fn(state, arrays)
+                    health.add(step, metrics)
                 step += spc
                 done = step == total
                 if step % config.log.every == 0 or done:

@@ -103,6 +103,20 @@ def test_an_update_that_makes_the_state_nan_is_never_written(tmp_path, one_devic
     assert not (tmp_path / "samples").exists() and not (tmp_path / "metrics.jsonl").read_text()
 
 
+def test_a_host_transfer_in_the_hot_path_fails(tmp_path, one_device, monkeypatch):
+    """The loop touches the host only at its boundaries: a stray `float(metrics[k][-1])` between two
+    train calls is an error, not a silent per-step sync. (On a CPU jax guards the host-to-device
+    copy of the index -- CPU arrays already live in host memory; on an accelerator also the read.)"""
+    real_add = trainer._Health.add
+
+    def syncing_add(self, step, metrics):
+        return real_add(self, step, {**metrics, "d_loss": float(metrics["d_loss"][-1])})
+
+    monkeypatch.setattr(trainer._Health, "add", syncing_add)
+    with pytest.raises(Exception, match="Disallowed (host-to-device|device-to-host) transfer"):
+        train("configs/gan_mlp.py:smoke", tmp_path, one_device)
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # orbax's aborted reads
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path, one_device):
     train("configs/gan_mlp.py:smoke", tmp_path, one_device, lambda c: c.train.update(total_steps=20))
