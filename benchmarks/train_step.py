@@ -20,21 +20,17 @@ import jax
 import numpy as np
 
 from experiments.cli import load_config
-from gan_jax import data, parallel, trainer
+from gan_jax import experiment
 
 
 class JaxStep:
     """The project's jitted multi-step, exactly as the trainer builds it."""
 
     def __init__(self, config):
-        mesh = parallel.make_mesh()
-        source = data.load(config.data)
-        gan = trainer.build_gan(config, source)
-        self.state = parallel.put_replicated(trainer.initial_state(config, gan, source), mesh)
-        self.arrays = parallel.put_replicated(source.arrays, mesh)
-        fn = parallel.jit_replicated(trainer.build_train_step(config, gan, source, mesh), mesh)
+        run = experiment.build(config)
+        self.state, self.arrays = run.initial_state(), run.training_arrays()
         start = time.perf_counter()
-        self.compiled = fn.lower(self.state, self.arrays).compile()
+        self.compiled = run.compile(self.state, self.arrays)
         self.compile_seconds = time.perf_counter() - start
         self.steps_per_call = config.train.steps_per_call
         self.run(self.steps_per_call)  # warm-up

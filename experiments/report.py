@@ -123,12 +123,13 @@ def format_cell(stat: Stat, seeds: int, z: float | None = None) -> str:
 def reference_rows(spec: str, columns: list[tuple[str, str]]) -> tuple[list[dict], float]:
     """The rows `reference: data` and `reference: memoriser` (one evaluation each, by the sweep's
     base config: see Evaluator.references), and the memoriser's bandwidth."""
-    from gan_jax import data, evaluation, trainer
+    import jax
 
-    config = cli.load_config(spec)
-    source = data.load(config.data)
-    metrics = evaluation.parse_metrics(config.eval.metrics)
-    references = evaluation.Evaluator(config, trainer.build_gan(config, source), source, metrics).references()
+    from gan_jax import evaluation, experiment
+
+    run = experiment.build(cli.load_config(spec), jax.devices()[:1])  # no training: one device
+    metrics = evaluation.parse_metrics(run.config.eval.metrics)
+    references = evaluation.Evaluator(run.config, run.gan, run.source, metrics).references()
     rows = []
     for kind, result in references.items():
         values = evaluation.scalars(result)

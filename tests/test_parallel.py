@@ -3,22 +3,9 @@
 import chex
 import jax
 import pytest
-from conftest import load_config
+from conftest import load_config, run_steps
 
-from gan_jax import data, parallel, trainer
-
-
-def run_steps(config, devices, calls: int):
-    mesh = parallel.make_mesh(devices)
-    source = data.load(config.data)
-    gan = trainer.build_gan(config, source)
-    state = parallel.put_replicated(trainer.initial_state(config, gan, source), mesh)
-    arrays = parallel.put_replicated(source.arrays, mesh)
-    step = parallel.jit_replicated(trainer.build_train_step(config, gan, source, mesh), mesh)
-    compiled = step.lower(state, arrays).compile()
-    for _ in range(calls):
-        state, _ = compiled(state, arrays)
-    return state, compiled.as_text()
+from gan_jax import trainer
 
 
 def test_eight_devices_equal_one_device_with_global_batchnorm():

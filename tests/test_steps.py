@@ -6,31 +6,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from conftest import load_config
+from conftest import build_run, tree_equal
 
-from gan_jax import data, steps, trainer
+from gan_jax import experiment, steps
 from gan_jax import state as state_lib
-
-
-def setup(spec="configs/gan_mlp.py:smoke", edit=None):
-    """(config, source, gan, fresh state, device arrays) for a config, after `edit(config)`."""
-    config = load_config(spec)
-    if edit is not None:
-        edit(config)
-    source = data.load(config.data)
-    gan = trainer.build_gan(config, source)
-    state = trainer.initial_state(config, gan, source)
-    arrays = {k: jnp.asarray(v) for k, v in source.arrays.items()}
-    return config, source, gan, state, arrays
-
-
-def tree_equal(a, b) -> bool:
-    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
 
 
 @pytest.mark.parametrize("spec", ["configs/gan_mlp.py:smoke", "configs/dcgan.py:smoke"])
 def test_d_update_moves_only_d_and_g_update_moves_only_g(spec):
-    config, source, gan, state, arrays = setup(spec)
+    config, source, gan, state, arrays = build_run(spec)
     d_update, g_update = steps.make_updates(gan, source, config.train.batch_size)
     after_d, _ = jax.jit(d_update)(state, arrays, jax.random.PRNGKey(1), jnp.int32(0))
     assert tree_equal(after_d.g, state.g)  # G's params, BatchNorm statistics, optimiser state
@@ -43,9 +27,9 @@ def test_d_update_moves_only_d_and_g_update_moves_only_g(spec):
 def test_d_update_is_sgd_on_minus_v_for_the_drawn_batch():
     """Against a direct reference: D's new parameters = old - lr * grad(-V) on the same batch."""
     lr = 0.05
-    config, source, gan, state, arrays = setup()
+    config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke")
     gan = gan.__class__(gan.generator, gan.discriminator, optax.sgd(lr), optax.sgd(lr), gan.z_dim)
-    state = trainer.initial_state(config, gan, source)
+    state = experiment.initial_state(config, gan, source)
     b = config.train.batch_size
     key, draw = jax.random.PRNGKey(7), jnp.int32(3)
     d_update, _ = steps.make_updates(gan, source, b)
@@ -67,7 +51,7 @@ def test_d_update_is_sgd_on_minus_v_for_the_drawn_batch():
 
 
 def test_separate_learning_rates():
-    config, source, gan, state, arrays = setup(edit=lambda c: c.optim.g.update(lr=0.0))
+    config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke", edit=lambda c: c.optim.g.update(lr=0.0))
     step = jax.jit(steps.make_train_step(gan, source, config.train.batch_size))
     new_state, _ = step(state, arrays)
     assert tree_equal(new_state.g.params, state.g.params)  # G's lr is 0: neither update moved it
@@ -75,7 +59,7 @@ def test_separate_learning_rates():
 
 
 def test_k_d_steps_compose_d_updates_in_order():
-    config, source, gan, state, arrays = setup()
+    config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke")
     b = config.train.batch_size
     d_update, g_update = steps.make_updates(gan, source, b)
     train_step = steps.make_train_step(gan, source, b, d_steps=3, g_steps=2)
@@ -96,7 +80,7 @@ def test_k_d_steps_compose_d_updates_in_order():
 
 
 def test_metrics_are_scalars_with_the_documented_meaning():
-    config, source, gan, state, arrays = setup()
+    config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke")
     _, metrics = jax.jit(steps.make_train_step(gan, source, config.train.batch_size))(state, arrays)
     assert set(metrics) == {"d_loss", "g_loss", "V", "d_real", "d_fake", "d_grad_norm", "g_grad_norm"}
     assert all(v.shape == () for v in metrics.values())
@@ -107,7 +91,7 @@ def test_metrics_are_scalars_with_the_documented_meaning():
 
 def test_ema_of_generator_variables():
     decay = 0.9
-    config, source, gan, state, arrays = setup(edit=lambda c: c.train.update(ema_decay=decay))
+    config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke", edit=lambda c: c.train.update(ema_decay=decay))
     assert state.g_ema is not None
     new_state, _ = jax.jit(steps.make_train_step(gan, source, config.train.batch_size, ema_decay=decay))(
         state, arrays
@@ -119,14 +103,14 @@ def test_ema_of_generator_variables():
 
 
 def test_step_keys_differ_per_step_and_depend_only_on_base_key_and_step():
-    _, _, _, state, _ = setup()
+    _, _, _, state, _ = build_run("configs/gan_mlp.py:smoke")
     k3 = state_lib.step_key(state.replace(step=jnp.int32(3)))
     assert not np.array_equal(k3, state_lib.step_key(state.replace(step=jnp.int32(4))))
     np.testing.assert_array_equal(k3, jax.random.fold_in(jax.random.fold_in(state.base_key, 0), 3))
 
 
 def test_steps_per_call_scan_equals_single_steps_and_never_retraces():
-    config, source, gan, state, arrays = setup()
+    config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke")
     train_step = steps.make_train_step(gan, source, config.train.batch_size)
     single = jax.jit(train_step)
     expected = state
@@ -145,7 +129,7 @@ def test_steps_per_call_scan_equals_single_steps_and_never_retraces():
 
 
 def test_d_head_start_freezes_g_for_the_first_steps():
-    config, source, gan, state, arrays = setup()
+    config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke")
     step = jax.jit(steps.make_train_step(gan, source, config.train.batch_size, d_head_start=2))
     first, metrics = step(state, arrays)
     assert tree_equal(first.g, state.g) and not tree_equal(first.d.params, state.d.params)

@@ -8,26 +8,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_config
+from conftest import build_run, load_config, run_steps, tree_equal
 
 from gan_jax import data, losses, steps, trainer
 from gan_jax.models.layers import MinibatchDiscrimination, VirtualBatchNorm
-
-
-def setup(spec, edit=None):
-    config = load_config(spec)
-    if edit:
-        edit(config)
-    source = data.load(config.data)
-    gan = trainer.build_gan(config, source)
-    state = trainer.initial_state(config, gan, source)
-    arrays = {k: jnp.asarray(v) for k, v in data.training_arrays(source, config.loss).items()}
-    return config, source, gan, state, arrays
-
-
-def tree_equal(a, b) -> bool:
-    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
-
 
 # ----- one-sided label smoothing ---------------------------------------------------------------
 
@@ -60,7 +44,7 @@ def test_feature_matching_loss_is_zero_for_equal_features_and_matches_a_referenc
 
 
 def test_feature_matching_updates_only_g_and_uses_the_chosen_layer():
-    config, source, gan, state, arrays = setup(
+    config, source, gan, state, arrays = build_run(
         "configs/dcgan.py:smoke", lambda c: c.loss.update(g="feature_matching", feature_layer=0)
     )
     losses_by_layer = {}
@@ -95,7 +79,6 @@ def test_minibatch_discrimination_matches_a_loop_reference():
 
 def test_minibatch_discrimination_sees_the_global_batch():
     """1 device = 8 devices: the pairwise term spans the whole batch, not each device's share."""
-    from test_parallel import run_steps
 
     config = load_config("configs/dcgan.py:smoke")
     config.model.minibatch_kernels = 8
@@ -113,7 +96,7 @@ def test_minibatch_discrimination_sees_the_global_batch():
 
 
 def test_virtual_batch_norm_output_does_not_depend_on_the_rest_of_the_batch():
-    config, source, gan, state, _ = setup(
+    config, source, gan, state, _ = build_run(
         "configs/dcgan.py:smoke", lambda c: c.model.update(g_norm="virtual_batch")
     )
     assert state.vbn_reference["z"].shape == (config.model.vbn_ref_size, config.model.z_dim)
@@ -148,7 +131,7 @@ def test_virtual_batch_norm_statistics():
 
 
 def test_historical_average_is_the_mean_of_the_recorded_parameters():
-    config, source, gan, state, arrays = setup(
+    config, source, gan, state, arrays = build_run(
         "configs/gan_mlp.py:smoke", lambda c: c.loss.update(g_historical=0.01, d_historical=0.01)
     )
     step = jax.jit(
@@ -185,7 +168,7 @@ def test_semi_supervised_discriminator():
 
 
 def test_semi_supervised_step_trains_a_k_class_d():
-    config, source, gan, state, arrays = setup(
+    config, source, gan, state, arrays = build_run(
         "configs/gan_mlp.py:smoke",
         lambda c: (
             c.loss.update(d="semi_supervised", g="feature_matching", num_labelled=40)
@@ -207,7 +190,7 @@ def test_semi_supervised_step_trains_a_k_class_d():
 
 @pytest.mark.parametrize("g_condition,d_condition", [("concat", "concat"), ("conditional_bn", "projection")])
 def test_conditional_networks_use_the_label(g_condition, d_condition):
-    config, source, gan, state, _ = setup(
+    config, source, gan, state, _ = build_run(
         "configs/dcgan.py:smoke",
         lambda c: c.model.update(conditional=True, g_condition=g_condition, d_condition=d_condition),
     )
@@ -269,7 +252,7 @@ def test_technique_state_survives_checkpoint_and_resume(tmp_path, one_device):
 def test_conditional_metric_on_a_generator_that_honours_labels(monkeypatch):
     from gan_jax import evaluation
 
-    config, source, gan, state, _ = setup("configs/cgan.py:ring,smoke")
+    config, source, gan, state, _ = build_run("configs/cgan.py:ring,smoke")
     evaluator = evaluation.Evaluator(config, gan, source, ("conditional",))
 
     def honest(self, state, n):  # the mode's mean plus its noise, for each requested label

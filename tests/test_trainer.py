@@ -17,7 +17,7 @@ import pytest
 from conftest import JAX_CACHE, REPO, checkpoint_steps, load_config
 from jax.experimental import multihost_utils
 
-from gan_jax import data, trainer
+from gan_jax import data, experiment, trainer
 from gan_jax.checkpoint import CheckpointError
 
 
@@ -83,7 +83,7 @@ def test_divergence_stops_the_run_and_is_never_checkpointed(tmp_path, one_device
 
         return dataclasses.replace(source, sample=sample)
 
-    monkeypatch.setattr(trainer.data, "load", poisoned_load)
+    monkeypatch.setattr(experiment.data, "load", poisoned_load)
     expected = r"diverged at step 6 .*d_loss = nan.*last checkpoint .* is step 4"
     with pytest.raises(trainer.NonFiniteError, match=expected):
         train("configs/dcgan.py:smoke", tmp_path, one_device)
@@ -93,9 +93,9 @@ def test_divergence_stops_the_run_and_is_never_checkpointed(tmp_path, one_device
 def test_an_update_that_makes_the_state_nan_is_never_written(tmp_path, one_device, monkeypatch):
     """The logged metrics of a step are computed before its G update: a G update that produces NaN
     shows in none of them, so only a check of the state itself keeps it out of the checkpoint."""
-    real_build = trainer.build_gan
+    real_build = experiment.build_gan
     nan_g = lambda *args: dataclasses.replace(real_build(*args), g_optimizer=optax.sgd(float("nan")))  # noqa: E731
-    monkeypatch.setattr(trainer, "build_gan", nan_g)
+    monkeypatch.setattr(experiment, "build_gan", nan_g)
     head_start = lambda c: c.train.update(d_head_start=3)  # noqa: E731  G's first update: step 4
     with pytest.raises(trainer.NonFiniteError, match=r"by step 4: the state has NaN/Inf in \['g.params"):
         train("configs/dcgan.py:smoke", tmp_path, one_device, head_start)
