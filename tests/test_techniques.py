@@ -218,33 +218,18 @@ def test_projection_head_adds_the_inner_product():
 # ----- every technique's smoke config ----------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "arg",
-    [
-        "grid,feature_matching",
-        "grid,minibatch",
-        "grid,historical",
-        "grid,label_smoothing",
-        "digits,virtual_batch_norm",
-        "digits,all",
-    ],
-)
-def test_technique_smoke_configs_train(arg, tmp_path, one_device):
-    config = load_config(f"configs/improved_gan.py:{arg},smoke")
-    state = trainer.train_and_evaluate(config, str(tmp_path), devices=one_device)
-    assert int(state.step) == config.train.total_steps
-    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(state.g.params))
-
-
-def test_technique_state_survives_checkpoint_and_resume(tmp_path, one_device):
-    """VBN's reference batch and the historical averages are checkpointed: resume is exact."""
-    spec = "configs/improved_gan.py:digits,all,smoke"
+@pytest.mark.parametrize("arg", ["grid,all", "digits,all"])  # every technique that applies, at once
+def test_technique_smoke_runs_resume_exactly(arg, tmp_path, one_device):
+    """Every technique trains end to end, and its state (VBN's reference batch, the historical
+    averages) is checkpointed: a run resumed half-way ends bit-identical to the uninterrupted one."""
+    spec = f"configs/improved_gan.py:{arg},smoke"
     straight = trainer.train_and_evaluate(load_config(spec), str(tmp_path / "straight"), devices=one_device)
     half = load_config(spec)
-    half.train.total_steps = 4
+    half.train.total_steps //= 2
     trainer.train_and_evaluate(half, str(tmp_path / "resumed"), devices=one_device)
     resumed = trainer.train_and_evaluate(load_config(spec), str(tmp_path / "resumed"), devices=one_device)
-    assert straight.vbn_reference is not None and straight.g_history is not None
+    assert int(resumed.step) == load_config(spec).train.total_steps
+    assert straight.g_history is not None and (straight.vbn_reference is not None) == arg.startswith("digits")
     for a, b in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
