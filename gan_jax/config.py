@@ -10,6 +10,7 @@ import math
 
 import ml_collections
 
+from gan_jax import losses, regularizers
 from gan_jax.errors import ConfigError
 
 # Keys that may differ between a run and its resumption (extend a run, log more often, ...).
@@ -102,13 +103,26 @@ def base_config() -> ml_collections.ConfigDict:
     # Objectives (gan_jax/losses.py): the Improved-GAN techniques are all off by default.
     c.loss = ml_collections.ConfigDict(
         dict(
-            d="minimax",  # or "semi_supervised" (K-class D, Salimans et al. section 5)
-            g="non_saturating",  # or "saturating", "feature_matching"
+            # D: minimax, semi_supervised (K-class D, Salimans et al. section 5), hinge,
+            # wasserstein, least_squares, relativistic; G: saturating or non_saturating (with the
+            # minimax D losses), the D loss's own name otherwise, or feature_matching (any D).
+            d="minimax",
+            g="non_saturating",
             real_label=1.0,  # one-sided label smoothing: e.g. 0.9 (fake targets stay 0)
             feature_layer=-1,  # D layer whose features feature matching matches (-1: the last)
             g_historical=0.0,  # weights of the historical-averaging penalties (0: off)
             d_historical=0.0,
             num_labelled=100,  # semi-supervised: labelled examples (the first of each class)
+        )
+    )
+    # Penalties and constraints on D (gan_jax/regularizers.py), all off by default.
+    c.reg = ml_collections.ConfigDict(
+        dict(
+            gradient_penalty=0.0,  # WGAN-GP's lambda (10 in its paper)
+            r1=0.0,  # gamma of R1 (real data) and R2 (generated data), Mescheder et al. 2018
+            r2=0.0,
+            every=1,  # lazy regularisation (StyleGAN2): the penalties every k-th D update, times k
+            weight_clip=0.0,  # WGAN: clip D's parameters to [-c, c] after each update (0.01 there)
         )
     )
     adam = dict(name="adam", lr=2e-4, b1=0.5, b2=0.999)
@@ -181,6 +195,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ConfigError("config.eval.every > 0 needs config.eval.metrics (comma-separated names).")
     if config.checkpoint.keep < 1:
         raise ConfigError("config.checkpoint.keep must be >= 1.")
+    losses.objective(config.loss)  # unknown names and pairs that do not belong together
+    reg = regularizers.regularization(config.reg)
+    if config.loss.d == "wasserstein" and not (reg.gradient_penalty or reg.weight_clip):
+        raise ConfigError(
+            "config.loss.d='wasserstein' needs a Lipschitz constraint on the critic: set "
+            "config.reg.gradient_penalty (WGAN-GP; 10 in its paper) or config.reg.weight_clip (WGAN; 0.01)."
+        )
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -195,6 +216,7 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 def resume_conflicts(saved: dict, current: dict) -> list[str]:
     """Keys whose values differ between a workdir's saved config and the current one."""
-    a, b = _flatten(saved), _flatten(current)
+    defaults = _flatten(base_config().to_dict())  # a key added to the schema since: its default
+    a, b = {**defaults, **_flatten(saved)}, {**defaults, **_flatten(current)}
     changed = sorted(k for k in set(a) | set(b) if json.dumps(a.get(k)) != json.dumps(b.get(k)))  # NaN == NaN
     return [k for k in changed if not any(k.startswith(p) for p in RESUMABLE_CHANGES)]

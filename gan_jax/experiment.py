@@ -11,7 +11,7 @@ import jax
 import ml_collections
 from jax.sharding import Mesh
 
-from gan_jax import data, losses, models, optim, parallel, steps
+from gan_jax import data, losses, models, optim, parallel, regularizers, steps
 from gan_jax import state as state_lib
 from gan_jax.data import DataSource
 from gan_jax.errors import ConfigError
@@ -39,6 +39,8 @@ def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
         config.model.z_dim,
         num_classes=num_classes,
         vbn_ref_size=config.model.vbn_ref_size if vbn else 0,
+        objective=objective,
+        reg=regularizers.regularization(config.reg),
     )
 
 
@@ -63,7 +65,6 @@ def train_step(config: ml_collections.ConfigDict, gan: GAN, source: DataSource, 
         t.batch_size,
         t.d_steps,
         t.g_steps,
-        losses.objective(config.loss),
         t.ema_decay,
         shard_batch=parallel.batch_constraint(mesh),
         d_head_start=t.d_head_start,

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from gan_jax import losses
+from gan_jax import losses, regularizers
 from gan_jax.data import DataSource
 from gan_jax.data.source import sample_epochs
 from gan_jax.state import GAN, GANState, NetState, data_key, step_key
@@ -42,7 +42,7 @@ TrainStep = Callable[[GANState, dict], tuple[GANState, Metrics]]
 # Streams of the run's data key (G's own real batches; the labelled examples) and of a pass's key
 # (D's noise layers).
 _G_DATA_STREAM, _LABELLED_STREAM, _NOISE_STREAM = 1, 2, 3
-D_PASSES = ("real", "fake", "labelled")  # D's passes in D's update, in key order
+D_PASSES = ("real", "fake", "labelled", "penalty")  # D's passes in D's update, in key order
 G_PASSES = ("fake", "real")  # D's passes in G's update
 
 
@@ -83,14 +83,17 @@ def sample_labels(gan: GAN, key: jax.Array, n: int) -> jax.Array:
 
 @dataclasses.dataclass(frozen=True)
 class StepContext:
-    """What every update needs besides the state: the GAN, its data, the batch size, the objective,
-    and `shard_batch`, which pins a per-example array to the data mesh."""
+    """What every update needs besides the state: the GAN (its objective and penalties too), its
+    data, the batch size, and `shard_batch`, which pins a per-example array to the data mesh."""
 
     gan: GAN
     source: DataSource
     batch_size: int
-    objective: losses.Objective = losses.Objective()
     shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x
+
+    @property
+    def objective(self) -> losses.Objective:
+        return self.gan.objective
 
     def labels(self, batch: dict) -> jax.Array | None:
         """A batch's labels when the networks are conditional (None otherwise)."""
@@ -142,8 +145,9 @@ def d_loss(
     key: jax.Array,
     stop_gradient_fake: bool = True,
 ):
-    """D's loss on a real batch and a fresh generated one; aux: (real logits, fake logits, D's new
-    batch_stats). With `stop_gradient_fake` False the loss is differentiable in G's variables too."""
+    """D's loss on a real batch and a fresh generated one, with its penalties; aux: (real outputs,
+    fake outputs, D's new batch_stats). With `stop_gradient_fake` False the loss is differentiable
+    in G's variables too."""
     fake, fake_y, _ = fake_batch(ctx, state, g_variables, key)
     if stop_gradient_fake:
         fake = jax.lax.stop_gradient(fake)
@@ -159,7 +163,7 @@ def d_loss(
         ctx, {"params": d_params, "batch_stats": stats}, fake, fake_y, pass_key(key, D_PASSES, "fake")
     )
     r, f = losses.real_fake_logit(real_out), losses.real_fake_logit(fake_out)
-    value = losses.minimax_d_loss(r, f, ctx.objective.real_label)
+    value = ctx.objective.d_loss(r, f)
     if ctx.objective.semi_supervised:
         labelled = batches["labelled"]
         class_logits, stats = discriminate(
@@ -170,8 +174,19 @@ def d_loss(
             pass_key(key, D_PASSES, "labelled"),
         )
         value = value + losses.classification_loss(class_logits, labelled["label"])
+    if ctx.gan.reg.penalties:
+        variables = {"params": d_params, "batch_stats": stats}
+        penalty_key = pass_key(key, D_PASSES, "penalty")
+
+        def critic(y):  # D's real/fake outputs on a batch; this pass's statistics are dropped
+            return lambda x: losses.real_fake_logit(discriminate(ctx, variables, x, y, penalty_key)[0])
+
+        value = value + ctx.gan.reg.d_penalty(
+            critic(ctx.labels(real)), critic(fake_y), real["x"], fake, penalty_key, state.step
+        )
     if state.d_history is not None:
-        value = value + ctx.objective.d_historical * losses.historical_penalty(d_params, state.d_history.mean)
+        history = regularizers.historical_penalty(d_params, state.d_history.mean)
+        value = value + ctx.objective.d_historical * history
     return value, (r, f, stats)
 
 
@@ -193,9 +208,18 @@ def g_loss(
         value = losses.feature_matching_loss(real_features[layer], fake_features[layer])
     else:
         fake_out, _ = discriminate(ctx, d_variables, fake, fake_y, pass_key(key, G_PASSES, "fake"))
-        value = objective.g_loss_from_logits(losses.real_fake_logit(fake_out))
+        real_logits = None
+        if objective.g_needs_real:  # the relativistic G compares with D's outputs on real data
+            real = batches["real"]
+            real_out, _ = discriminate(
+                ctx, d_variables, real["x"], ctx.labels(real), pass_key(key, G_PASSES, "real")
+            )
+            real_logits = losses.real_fake_logit(real_out)
+        value = objective.g_loss(losses.real_fake_logit(fake_out), real_logits)
     if state.g_history is not None:
-        value = value + objective.g_historical * losses.historical_penalty(g_params, state.g_history.mean)
+        value = value + objective.g_historical * regularizers.historical_penalty(
+            g_params, state.g_history.mean
+        )
     return value, stats
 
 
@@ -213,16 +237,12 @@ def d_update(ctx: StepContext, state: GANState, arrays: dict, key: jax.Array, dr
     loss = lambda p: d_loss(p, state.d.batch_stats, state.g.variables, ctx, state, batches, key)  # noqa: E731
     (value, (r, f, stats)), grads = jax.value_and_grad(loss, has_aux=True)(state.d.params)
     new_d = apply_update(ctx.gan.d_optimizer, state.d, grads, stats)
+    if ctx.gan.reg.weight_clip:
+        new_d = new_d.replace(params=regularizers.clip_weights(new_d.params, ctx.gan.reg.weight_clip))
     state = state.replace(d=new_d)
     if state.d_history is not None:
         state = state.replace(d_history=state.d_history.add(new_d.params))
-    metrics = {
-        "d_loss": value,
-        "V": losses.value_function(r, f),
-        "d_real": jnp.mean(jax.nn.sigmoid(r)),
-        "d_fake": jnp.mean(jax.nn.sigmoid(f)),
-        "d_grad_norm": optax.tree.norm(grads),
-    }
+    metrics = {"d_loss": value, **ctx.objective.diagnostics(r, f), "d_grad_norm": optax.tree.norm(grads)}
     return state, metrics
 
 
@@ -230,9 +250,7 @@ def g_update(ctx: StepContext, state: GANState, arrays: dict, key: jax.Array, dr
     """One optimiser step of G with noise from `key` against the current D -> (state, metrics);
     `draw` numbers the real batch of G's own data stream when its loss needs one."""
     batches = (
-        {"real": real_batch(ctx, state, arrays, _G_DATA_STREAM, draw)}
-        if ctx.objective.feature_matching
-        else {}
+        {"real": real_batch(ctx, state, arrays, _G_DATA_STREAM, draw)} if ctx.objective.g_needs_real else {}
     )
     loss = lambda p: g_loss(p, state.g.batch_stats, state.d.variables, ctx, state, batches, key)  # noqa: E731
     (value, stats), grads = jax.value_and_grad(loss, has_aux=True)(state.g.params)
@@ -244,14 +262,10 @@ def g_update(ctx: StepContext, state: GANState, arrays: dict, key: jax.Array, dr
 
 
 def make_updates(
-    gan: GAN,
-    source: DataSource,
-    batch_size: int,
-    objective: losses.Objective | None = None,
-    shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x,
+    gan: GAN, source: DataSource, batch_size: int, shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x
 ):
     """(d_update, g_update) bound to one GAN: each (state, arrays, key, draw) -> (state, metrics)."""
-    ctx = StepContext(gan, source, batch_size, objective or losses.Objective(), shard_batch)
+    ctx = StepContext(gan, source, batch_size, shard_batch)
     return functools.partial(d_update, ctx), functools.partial(g_update, ctx)
 
 
@@ -261,7 +275,6 @@ def make_train_step(
     batch_size: int,
     d_steps: int = 1,
     g_steps: int = 1,
-    objective: losses.Objective | None = None,
     ema_decay: float = 0.0,
     shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x,
     d_head_start: int = 0,
@@ -270,8 +283,7 @@ def make_train_step(
     from fold_in(key_t, j); G update j uses fold_in(key_t, d_steps + j) and (feature matching)
     batch t * g_steps + j of its own data stream. In the first `d_head_start` steps G is not
     updated (a head start for D; G's metrics read 0 there)."""
-    objective = objective or losses.Objective()
-    d_update, g_update = make_updates(gan, source, batch_size, objective, shard_batch)
+    d_update, g_update = make_updates(gan, source, batch_size, shard_batch)
 
     def train_step(state: GANState, arrays: dict) -> tuple[GANState, Metrics]:
         key = step_key(state)

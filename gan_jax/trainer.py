@@ -240,11 +240,19 @@ def train_and_evaluate(
     _say(
         f"Done: {trained} steps in {writers.format_duration(seconds)} "
         f"({trained / seconds:.1f} steps/s, compile {compile_seconds:.1f}s). Last interval: "
-        f"D(x) {means.get('d_real', float('nan')):.3f}, D(G(z)) {means.get('d_fake', float('nan')):.3f}, "
-        f"V {means.get('V', float('nan')):.3f} (equilibrium: 0.5, 0.5, {-writers.LOG_4:.3f}). "
-        f"Outputs in {workdir}."
+        f"{_game_summary(means)}. Outputs in {workdir}."
     )
     return state
+
+
+def _game_summary(means: dict) -> str:
+    """D's diagnostics of the last interval, against the equilibrium where the objective has one."""
+    if "V" in means:
+        return (
+            f"D(x) {means['d_real']:.3f}, D(G(z)) {means['d_fake']:.3f}, V {means['V']:.3f} "
+            f"(equilibrium: 0.5, 0.5, {-writers.LOG_4:.3f})"
+        )
+    return ", ".join(f"{key} {means[key]:.3f}" for key in ("W", "d_real_out", "d_fake_out") if key in means)
 
 
 def restore_run(workdir: str, step: int | None = None, devices: Sequence | None = None):

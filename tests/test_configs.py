@@ -172,6 +172,14 @@ def test_wrong_type_is_named():
         ("optim.d.lr", float("inf"), r"optim.d.lr=inf must be a finite number >= 0"),
         ("optim.d.lr", -1e-4, r"optim.d.lr=-0.0001 must be a finite number >= 0"),
         ("optim.g.b1", 1.0, r"optim.g.b1=1.0 must be in \[0, 1\)"),
+        (
+            "loss.d",
+            "hinge",
+            r"config.loss.g='non_saturating' belongs to the minimax .*\['hinge', 'feature_matching'\]",
+        ),
+        ("loss.g", "wasserstain", r"Unknown config.loss.g 'wasserstain'"),
+        ("reg.r1", -1.0, r"config.reg.r1=-1.0 must be a finite number >= 0"),
+        ("reg.every", 0, r"config.reg.every=0 must be >= 1"),
     ],
 )
 def test_inconsistent_values_fail(key, value, message):
@@ -189,6 +197,11 @@ def test_resume_conflicts_ignore_resumable_keys():
     saved = {"train": {"total_steps": 10, "batch_size": 4}, "log": {"every": 2}, "model": {"d_mult": 1.0}}
     current = {"train": {"total_steps": 20, "batch_size": 4}, "log": {"every": 5}, "model": {"d_mult": 2.0}}
     assert config_lib.resume_conflicts(saved, current) == ["model.d_mult"]
+    older = {"train": {"total_steps": 10}}  # saved before config.reg existed: its defaults apply
+    assert config_lib.resume_conflicts(older, {"train": {"total_steps": 10}, "reg": {"r1": 0.0}}) == []
+    assert config_lib.resume_conflicts(older, {"train": {"total_steps": 10}, "reg": {"r1": 1.0}}) == [
+        "reg.r1"
+    ]
     nan = {"loss": {"real_label": float("nan")}}  # NaN != NaN must not read as a changed config
     assert config_lib.resume_conflicts(nan, {"loss": {"real_label": float("nan")}}) == []
 
@@ -207,3 +220,17 @@ def test_repo_layout():
     ):
         assert (REPO / path).exists(), path
     assert pathlib.Path(REPO / ".ci/run").stat().st_mode & 0o111
+
+
+def test_objective_pairs_are_checked_before_anything_runs():
+    config = load_config("configs/gan_mlp.py")
+    config.loss.update(d="wasserstein", g="wasserstein")
+    with pytest.raises(ConfigError, match=r"'wasserstein' needs a Lipschitz constraint.*gradient_penalty"):
+        config_lib.validate(config)
+    config.reg.gradient_penalty = 10.0
+    config_lib.validate(config)
+    config.loss.update(d="hinge", g="hinge", real_label=0.9)
+    with pytest.raises(ConfigError, match=r"real_label=0.9 \(one-sided label smoothing\) needs a minimax D"):
+        config_lib.validate(config)
+    config.loss.update(real_label=1.0, g="feature_matching")  # feature matching goes with any D loss
+    config_lib.validate(config)

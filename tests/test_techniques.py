@@ -1,6 +1,7 @@
 """The Improved-GAN techniques and class conditioning: each one's defining property, and each
 technique's smoke config trained end to end."""
 
+import dataclasses
 import itertools
 
 import chex
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import build_run, load_config, run_steps, tree_equal
 
-from gan_jax import data, losses, steps, trainer
+from gan_jax import data, losses, regularizers, steps, trainer
 from gan_jax.models.layers import MinibatchDiscrimination, VirtualBatchNorm
 
 # ----- one-sided label smoothing ---------------------------------------------------------------
@@ -50,8 +51,8 @@ def test_feature_matching_updates_only_g_and_uses_the_chosen_layer():
     losses_by_layer = {}
     for layer in (0, -1):  # D's first stage (16x16 -> 8x8 maps) and its last
         config.loss.feature_layer = layer
-        objective = losses.objective(config.loss)
-        _, g_update = steps.make_updates(gan, source, config.train.batch_size, objective)
+        layer_gan = dataclasses.replace(gan, objective=losses.objective(config.loss))
+        _, g_update = steps.make_updates(layer_gan, source, config.train.batch_size)
         new_state, metrics = jax.jit(g_update)(state, arrays, jax.random.PRNGKey(3), jnp.int32(0))
         assert tree_equal(new_state.d, state.d)  # D is not updated by G's feature-matching loss
         assert not tree_equal(new_state.g.params, state.g.params)
@@ -134,9 +135,7 @@ def test_historical_average_is_the_mean_of_the_recorded_parameters():
     config, source, gan, state, arrays = build_run(
         "configs/gan_mlp.py:smoke", lambda c: c.loss.update(g_historical=0.01, d_historical=0.01)
     )
-    step = jax.jit(
-        steps.make_train_step(gan, source, config.train.batch_size, objective=losses.objective(config.loss))
-    )
+    step = jax.jit(steps.make_train_step(gan, source, config.train.batch_size))
     g_seen, d_seen = [state.g.params], [state.d.params]
     for _ in range(3):
         state, _ = step(state, arrays)
@@ -151,7 +150,7 @@ def test_historical_average_is_the_mean_of_the_recorded_parameters():
 def test_historical_penalty():
     params = {"a": jnp.array([1.0, 2.0]), "b": jnp.array(3.0)}
     average = {"a": jnp.array([0.0, 2.0]), "b": jnp.array(1.0)}
-    assert float(losses.historical_penalty(params, average)) == pytest.approx(1.0 + 0.0 + 4.0)
+    assert float(regularizers.historical_penalty(params, average)) == pytest.approx(1.0 + 0.0 + 4.0)
 
 
 # ----- semi-supervised K+1 discriminator -------------------------------------------------------
@@ -178,9 +177,7 @@ def test_semi_supervised_step_trains_a_k_class_d():
     assert arrays["labelled"].shape == (40,)
     logits = gan.discriminator.apply({"params": state.d.params}, jnp.zeros((2, 8, 8, 1)), train=False)
     assert logits.shape == (2, 10)
-    step = jax.jit(
-        steps.make_train_step(gan, source, config.train.batch_size, objective=losses.objective(config.loss))
-    )
+    step = jax.jit(steps.make_train_step(gan, source, config.train.batch_size))
     new_state, metrics = step(state, arrays)
     assert np.isfinite(float(metrics["d_loss"])) and not tree_equal(new_state.d.params, state.d.params)
 
