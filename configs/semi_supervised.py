@@ -57,6 +57,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
             minibatch_kernels=0,
             minibatch_kernel_dim=5,
             d_noise=0.3,
+            d_spectral_norm=False,
         )
     )
     c.loss.update(d="semi_supervised", g="feature_matching", num_labelled=100)

@@ -10,7 +10,7 @@ import math
 
 import ml_collections
 
-from gan_jax import losses, regularizers
+from gan_jax import losses, regularizers, sweep
 from gan_jax.errors import ConfigError
 
 # Keys that may differ between a run and its resumption (extend a run, log more often, ...).
@@ -159,6 +159,45 @@ def base_config() -> ml_collections.ConfigDict:
         )
     )
     return c
+
+
+# Objective presets (the config files' `objective` argument and `r1` / `sn` flags), each with the
+# settings of the paper that introduced it; everything else stays the config's own.
+OBJECTIVES = {
+    "minimax": {},  # Goodfellow et al. 2014 (the config's own G loss: non-saturating by default)
+    "hinge": {"loss.d": "hinge", "loss.g": "hinge"},  # Lim and Ye 2017; Miyato et al. 2018
+    # Gulrajani et al. 2017: lambda = 10, 5 critic steps per G step, Adam 1e-4 with betas (0, 0.9),
+    # no BatchNorm in the critic (layer normalisation in their image critics: dcgan's d_norm).
+    "wgan_gp": {
+        "loss.d": "wasserstein",
+        "loss.g": "wasserstein",
+        "reg.gradient_penalty": 10.0,
+        "train.d_steps": 5,
+        "optim.g.lr": 1e-4,
+        "optim.d.lr": 1e-4,
+        "optim.g.b1": 0.0,
+        "optim.d.b1": 0.0,
+        "optim.g.b2": 0.9,
+        "optim.d.b2": 0.9,
+    },
+    "lsgan": {"loss.d": "least_squares", "loss.g": "least_squares"},  # Mao et al. 2017, a=0, b=c=1
+    "rsgan": {"loss.d": "relativistic", "loss.g": "relativistic"},  # Jolicoeur-Martineau 2018, RaSGAN
+}
+R1_GAMMA = 10.0  # Mescheder et al. 2018's gamma for their image experiments (not tuned here)
+
+
+def apply_objective(config: ml_collections.ConfigDict, objective: str, r1: bool, sn: bool) -> None:
+    """Set a preset objective, and optionally R1 and spectral normalisation of D, on `config`.
+    A DCGAN D loses its BatchNorm under a gradient penalty (it would couple the examples whose
+    input gradients the penalty takes): layer normalisation for WGAN-GP, none for R1, as the
+    papers' critics."""
+    sweep.apply_overrides(config, OBJECTIVES[objective])
+    if r1:
+        config.reg.r1 = R1_GAMMA
+    if sn:
+        config.model.d_spectral_norm = True
+    if "d_norm" in config.model and (objective == "wgan_gp" or r1):
+        config.model.d_norm = "layer" if objective == "wgan_gp" else "none"
 
 
 def validate(config: ml_collections.ConfigDict) -> None:

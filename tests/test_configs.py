@@ -23,6 +23,9 @@ CONFIGS = {
         "ring,smoke",
         "grid,smoke",
         "gaussian1d,smoke",
+        "grid,hinge,sn",
+        "grid,lsgan,r1",
+        "ring,rsgan,smoke",
     ],
     "configs/semi_supervised.py": ["", "smoke"],
     "configs/mode_collapse.py": ["ring", "grid", "grid,smoke"],
@@ -40,6 +43,8 @@ CONFIGS = {
         "celeb_a",
         "smoke",
         "cifar10,smoke",
+        "digits,wgan_gp,smoke",
+        "digits,hinge,r1,sn,smoke",
     ],
 }
 
@@ -234,3 +239,20 @@ def test_objective_pairs_are_checked_before_anything_runs():
         config_lib.validate(config)
     config.loss.update(real_label=1.0, g="feature_matching")  # feature matching goes with any D loss
     config_lib.validate(config)
+
+
+def test_objective_presets_set_their_papers_settings():
+    wgan = load_config("configs/dcgan.py:wgan_gp")
+    assert (wgan.loss.d, wgan.reg.gradient_penalty, wgan.train.d_steps) == ("wasserstein", 10.0, 5)
+    assert (wgan.optim.d.lr, wgan.optim.d.b1, wgan.optim.d.b2, wgan.model.d_norm) == (1e-4, 0.0, 0.9, "layer")
+    r1_sn = load_config("configs/dcgan.py:hinge,r1,sn")
+    assert (r1_sn.loss.g, r1_sn.reg.r1, r1_sn.model.d_spectral_norm, r1_sn.model.d_norm) == (
+        "hinge",
+        10.0,
+        True,
+        "none",
+    )
+    assert (
+        load_config("configs/gan_mlp.py:grid").loss.to_dict()
+        == load_config("configs/gan_mlp.py:grid,minimax").loss.to_dict()
+    )
