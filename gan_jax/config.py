@@ -186,18 +186,23 @@ OBJECTIVES = {
 R1_GAMMA = 10.0  # Mescheder et al. 2018's gamma for their image experiments (not tuned here)
 
 
-def apply_objective(config: ml_collections.ConfigDict, objective: str, r1: bool, sn: bool) -> None:
-    """Set a preset objective, and optionally R1 and spectral normalisation of D, on `config`.
+def objective_overrides(config: ml_collections.ConfigDict, objective: str, r1: bool, sn: bool) -> dict:
+    """The dotted keys a preset objective, optionally with R1 and spectral normalisation of D, sets.
     A DCGAN D loses its BatchNorm under a gradient penalty (it would couple the examples whose
     input gradients the penalty takes): layer normalisation for WGAN-GP, none for R1, as the
     papers' critics."""
-    sweep.apply_overrides(config, OBJECTIVES[objective])
+    overrides = dict(OBJECTIVES[objective])
     if r1:
-        config.reg.r1 = R1_GAMMA
+        overrides["reg.r1"] = R1_GAMMA
     if sn:
-        config.model.d_spectral_norm = True
+        overrides["model.d_spectral_norm"] = True
     if "d_norm" in config.model and (objective == "wgan_gp" or r1):
-        config.model.d_norm = "layer" if objective == "wgan_gp" else "none"
+        overrides["model.d_norm"] = "layer" if objective == "wgan_gp" else "none"
+    return overrides
+
+
+def apply_objective(config: ml_collections.ConfigDict, objective: str, r1: bool, sn: bool) -> None:
+    sweep.apply_overrides(config, objective_overrides(config, objective, r1, sn))
 
 
 def validate(config: ml_collections.ConfigDict) -> None:

@@ -11,6 +11,7 @@ from ml_collections import config_flags
 
 from experiments import cli
 from gan_jax import config as config_lib
+from gan_jax import sweep
 from gan_jax.errors import ConfigError, UserError
 
 CONFIGS = {
@@ -32,6 +33,7 @@ CONFIGS = {
     "configs/imbalance.py": ["grid", "digits", "digits,smoke"],
     "configs/equilibrium.py": ["gaussian1d", "ring", "ring,smoke"],
     "configs/improved_gan.py": ["grid,baseline", "grid,all", "digits,all", "digits,virtual_batch_norm,smoke"],
+    "configs/objectives.py": ["grid", "digits", "grid,wgan_gp,smoke", "digits,hinge,sn,smoke"],
     "configs/cgan.py": ["digits", "ring", "grid,projection", "mnist,cbn", "digits,smoke"],
     "configs/dcgan.py": [
         "",
@@ -109,6 +111,12 @@ def test_every_config_file_parses_its_argument_the_same_way():
     assert len(mode_collapse.get_sweep("grid,seeds=2")) == 4 * 2
     improved_gan, _ = cli.load_config_module("configs/improved_gan.py")
     assert len(improved_gan.get_sweep("digits")) == 7 * 5
+    objectives, _ = cli.load_config_module("configs/objectives.py")
+    grid = objectives.get_sweep("grid")
+    assert len(grid) == 8 * 10 and len(objectives.get_sweep("digits,seeds=2")) == 8 * 2
+    for entry in grid[::10]:  # every cell's config is valid (the sweep checks this too, before running)
+        overrides = {k: v for k, v in entry.items() if k != "_name"}
+        config_lib.validate(sweep.apply_overrides(objectives.get_config("grid"), overrides))
 
 
 def parse(*args):

@@ -50,6 +50,15 @@ def test_mlp_run_writes_a_scatter_of_samples_and_ema_samples(tmp_path, one_devic
     assert (tmp_path / "samples_ema" / "step_0000040.png").exists()
 
 
+def test_a_wasserstein_run_logs_the_critics_diagnostics_not_d_of_x(tmp_path, one_device, capsys):
+    train("configs/gan_mlp.py:ring,wgan_gp,smoke", tmp_path, one_device)
+    row = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert {"W", "d_real_out", "d_fake_out"} <= set(row) and not {"d_real", "d_fake", "V"} & set(row)
+    assert row["W"] == pytest.approx(row["d_real_out"] - row["d_fake_out"], rel=1e-5)
+    out = capsys.readouterr()
+    assert "Last interval: W " in out.out and "equilibrium" not in out.out and " W " in out.err
+
+
 def assert_states_identical(a, b):
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
