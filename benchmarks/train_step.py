@@ -20,21 +20,17 @@ import jax
 import numpy as np
 
 from experiments.cli import load_config
-from gan_jax import data, parallel, trainer
+from gan_jax import experiment
 
 
 class JaxStep:
     """The project's jitted multi-step, exactly as the trainer builds it."""
 
     def __init__(self, config):
-        mesh = parallel.make_mesh()
-        source = data.load(config.data)
-        gan = trainer.build_gan(config, source)
-        self.state = parallel.put_replicated(trainer.initial_state(config, gan, source), mesh)
-        self.arrays = parallel.put_replicated(source.arrays, mesh)
-        fn = parallel.jit_replicated(trainer.build_train_step(config, gan, source, mesh), mesh)
+        run = experiment.build(config)
+        self.state, self.arrays = run.initial_state(), run.training_arrays()
         start = time.perf_counter()
-        self.compiled = fn.lower(self.state, self.arrays).compile()
+        self.compiled = run.compile(self.state, self.arrays)
         self.compile_seconds = time.perf_counter() - start
         self.steps_per_call = config.train.steps_per_call
         self.run(self.steps_per_call)  # warm-up
@@ -122,6 +118,14 @@ def dcgan_32(conv_impl: str, steps_per_call: int):
     return config
 
 
+def cpu_model() -> str:
+    """lscpu's model name: the CPU changes between machines, and every figure depends on it."""
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -132,6 +136,14 @@ def main():
     rows = [  # (name, factory); the batch size is read from the name
         ("gan_mlp ring (as shipped)", lambda: JaxStep(load_config("configs/gan_mlp.py"))),
         ("dcgan digits 16px b128 (as shipped)", lambda: JaxStep(load_config("configs/dcgan.py"))),
+        # Each regulariser's cost beside the plain step: GP and R1 add a backward pass through D
+        # (and grad-of-grad in D's update); wgan_gp also runs 5 critic updates per step.
+        ("dcgan digits 16px b128, + R1 (gamma 10)", lambda: JaxStep(load_config("configs/dcgan.py:r1"))),
+        ("dcgan digits 16px b128, + spectral norm of D", lambda: JaxStep(load_config("configs/dcgan.py:sn"))),
+        (
+            "dcgan digits 16px b128, wgan_gp (5 critic steps)",
+            lambda: JaxStep(load_config("configs/dcgan.py:wgan_gp")),
+        ),
         ("dcgan 32x32x1 b64, custom_vjp, 1 step/call", lambda: JaxStep(dcgan_32("custom_vjp", 1))),
         ("dcgan 32x32x1 b64, custom_vjp, 10 steps/call", lambda: JaxStep(dcgan_32("custom_vjp", 10))),
     ]
@@ -162,7 +174,7 @@ def main():
             rates[i].append(stepper.run(steps))
 
     print(
-        f"\n{jax.default_backend()} x{jax.device_count()}, jax {jax.__version__}, "
+        f"\n{cpu_model()}; {jax.default_backend()} x{jax.device_count()}, jax {jax.__version__}, "
         f"{args.rounds} interleaved rounds, median"
     )
     print(f"| {'step':<48} | compile s | steps/s | images/s |")

@@ -18,31 +18,26 @@ Expected:  digits: samples/step_0003000.png has one class per column (0-9), all 
 import ml_collections
 
 from configs import dcgan, gan_mlp
+from gan_jax.config import parse_arg
+from gan_jax.errors import ConfigError
 
 DATASETS = ("digits", "mnist", "ring", "grid")
-OPTIONS = ("concat", "projection", "cbn", "smoke")
+D_CONDITIONS = ("concat", "projection")
 
 
 def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
-    options = [a for a in arg.split(",") if a]
-    unknown = set(options) - set(DATASETS) - set(OPTIONS)
-    if unknown:
-        raise ValueError(
-            f"Unknown cgan.py argument(s) {sorted(unknown)}; use one of {DATASETS} and {OPTIONS}."
-        )
-    dataset = next((a for a in options if a in DATASETS), "digits")
-    smoke = ",smoke" if "smoke" in options else ""
-    if dataset in ("ring", "grid"):
-        config = gan_mlp.get_config(dataset + smoke)
+    args = parse_arg(arg, "cgan.py", dataset=DATASETS, d_condition=D_CONDITIONS, cbn=False, smoke=False)
+    if args.dataset in ("ring", "grid"):
+        if args.cbn:
+            raise ConfigError("cgan.py: cbn (conditional BatchNorm) applies to the DCGAN generator only.")
+        config = gan_mlp.get_config(f"{args.dataset},smoke={args.smoke}")
         config.eval.metrics = "modes,conditional"
-        if "cbn" in options:
-            raise ValueError("cbn (conditional BatchNorm) applies to the DCGAN generator only.")
     else:
-        config = dcgan.get_config(dataset + smoke)
+        config = dcgan.get_config(f"{args.dataset},smoke={args.smoke}")
         if config.eval.metrics:
             config.eval.metrics += ",conditional"
-        config.model.g_condition = "conditional_bn" if "cbn" in options else "concat"
+        config.model.g_condition = "conditional_bn" if args.cbn else "concat"
     config.model.conditional = True
-    config.model.d_condition = "projection" if "projection" in options else "concat"
+    config.model.d_condition = args.d_condition
     config.log.num_samples = 100 if config.data.name not in gan_mlp.DATASETS else config.log.num_samples
     return config

@@ -11,6 +11,9 @@ Arguments: the data set -- `digits` (default: scikit-learn's bundled 8x8 digits 
            fashion_mnist) with `fashion_mnist` plus --config.data.name=idx:../shared/data/fashion_mnist.
            `stacked_mnist` (three MNIST digits as RGB: 1,000 modes) likewise.
            `smoke` shrinks any of them to a seconds-long run (e.g. --config=configs/dcgan.py:smoke).
+           The objective, as in configs/gan_mlp.py: `minimax` (default), `hinge`, `wgan_gp` (its
+           critic gets layer normalisation instead of BatchNorm, as Gulrajani et al.'s), `lsgan`,
+           `rsgan`; `r1` (D without BatchNorm, as Mescheder et al.'s), `sn`; e.g. `digits,hinge,sn`.
 Held out:  every metric that compares G with real data uses examples G never trained on
            (config.data.eval_split): digits trains on its first 1,438 images and holds out the
            last 359 (the digits16 classifier's own test images); the other sets train on `train`
@@ -36,7 +39,7 @@ Expected:  digits: runs/dcgan/samples/step_0003000.png shows 64 samples, most of
 
 import ml_collections
 
-from gan_jax.config import base_config
+from gan_jax.config import OBJECTIVES, apply_objective, base_config, parse_arg
 
 # data set -> (data.name, training split, held-out split, image size, total steps, classifier for
 # the metrics, metrics)
@@ -68,14 +71,10 @@ DATASETS = {
 
 
 def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
-    options = [a for a in (arg or "digits").split(",") if a]
-    unknown = set(options) - set(DATASETS) - {"smoke"}
-    if unknown:
-        raise ValueError(
-            f"Unknown dcgan.py argument(s) {sorted(unknown)}; use one of {sorted(DATASETS)} and/or smoke."
-        )
-    dataset = next((a for a in options if a in DATASETS), "digits")
-    name, split, eval_split, size, steps, classifier, metrics = DATASETS[dataset]
+    args = parse_arg(
+        arg, "dcgan.py", dataset=tuple(DATASETS), objective=tuple(OBJECTIVES), r1=False, sn=False, smoke=False
+    )
+    name, split, eval_split, size, steps, classifier, metrics = DATASETS[args.dataset]
 
     c = base_config()
     c.data.update(name=name, split=split, eval_split=eval_split, image_size=size)
@@ -95,16 +94,18 @@ def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
             vbn_ref_size=64,  # reference batch of virtual batch norm, fixed at the start
             minibatch_kernels=0,  # > 0: minibatch discrimination with that many kernels
             minibatch_kernel_dim=5,
+            d_norm="batch",  # D's normalisation after each down-sampling conv: batch, layer, none
+            d_spectral_norm=False,  # spectral normalisation of every D layer (Miyato et al. 2018)
         )
     )
     c.train.update(batch_size=128, total_steps=steps, steps_per_call=10)
     c.log.update(every=100, sample_every=500, num_samples=64)
     c.checkpoint.update(every=500, keep=3)
     c.eval.update(every=1_000 if metrics else 0, metrics=metrics, classifier=classifier)
-    if dataset == "digits":  # 359 held-out images: 100 choose Parzen's bandwidth, 259 test it
+    if args.dataset == "digits":  # 359 held-out images: 100 choose Parzen's bandwidth, 259 test it
         c.eval.update(parzen_valid=100)
 
-    if "smoke" in options:
+    if args.smoke:
         c.data.image_size = 16
         c.model.update(z_dim=16, g_width=8, d_width=8)
         c.train.update(batch_size=32, total_steps=8, steps_per_call=2)
@@ -114,5 +115,6 @@ def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
             c.eval.update(every=8, num_samples=300)
         else:
             c.eval.update(every=0, metrics="")
+    apply_objective(c, args.objective, args.r1, args.sn)
     c.lock()  # a mistyped key now fails instead of silently adding a new one
     return c

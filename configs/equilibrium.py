@@ -7,7 +7,7 @@ Command:   python -m experiments.sweep --config=configs/equilibrium.py:gaussian1
                --workdir=runs/equilibrium/gaussian1d
            python -m experiments.report --workdir=runs/equilibrium/gaussian1d   (the same with :ring)
            one run: python -m experiments.run --config=configs/equilibrium.py:gaussian1d --workdir=runs/x
-Arguments: `gaussian1d` or `ring`; `smoke`.
+Arguments: `gaussian1d` or `ring`; `smoke`; `seeds=N` for the sweep (default 5).
 Model:     the study's small MLP GAN (configs/mode_collapse.py), non-saturating G loss, 4,000 steps.
 CPU time:  the 15-run sweep: gaussian1d 6.6 minutes, ring 4.3 minutes, on 2 cores (2 workers).
 Expected:  see docs/study.md.
@@ -17,27 +17,26 @@ import ml_collections
 
 from configs import gan_mlp, mode_collapse
 from gan_jax import sweep
+from gan_jax.config import parse_arg
 
 DATASETS = ("gaussian1d", "ring")
+ARGS = dict(dataset=DATASETS, smoke=False, seeds=5)  # get_config and get_sweep share them
 STRENGTHS = {"D stronger (width x4)": 4.0, "balanced": 1.0, "D weaker (width x0.25)": 0.25}
 
 
 def get_config(arg: str = "gaussian1d") -> ml_collections.ConfigDict:
-    options = [a for a in arg.split(",") if a]
-    if set(options) - set(DATASETS) - {"smoke"}:
-        raise ValueError(f"Unknown equilibrium.py argument(s) {options}; use one of {DATASETS}, smoke.")
-    dataset = next((a for a in options if a in DATASETS), "gaussian1d")
-    config = gan_mlp.get_config(dataset + (",smoke" if "smoke" in options else ""))
-    if "smoke" not in options:
+    args = parse_arg(arg, "equilibrium.py", **ARGS)
+    config = gan_mlp.get_config(f"{args.dataset},smoke={args.smoke}")
+    if not args.smoke:
         mode_collapse.small_gan(config, total_steps=4_000)
-        metrics = "equilibrium,optimal_d" if dataset == "gaussian1d" else "equilibrium,modes"
+        metrics = "equilibrium,optimal_d" if args.dataset == "gaussian1d" else "equilibrium,modes"
         config.eval.update(every=500, metrics=metrics)
     return config
 
 
 def get_sweep(arg: str = "gaussian1d") -> list[dict]:
     cells = [{"_name": name, "model.d_mult": mult} for name, mult in STRENGTHS.items()]
-    return sweep.product(cells, sweep.sweep("seed", range(5)))
+    return sweep.product(cells, sweep.sweep("seed", range(parse_arg(arg, "equilibrium.py", **ARGS).seeds)))
 
 
 def dead_discriminator(run: dict) -> bool:

@@ -21,8 +21,10 @@ import ml_collections
 
 from configs import dcgan, mode_collapse
 from gan_jax import sweep
+from gan_jax.config import parse_arg
 
 DATASETS = ("grid", "digits")
+ARGS = dict(dataset=DATASETS, smoke=False, seeds=5)  # get_config and get_sweep share them
 RATIOS = (0.25, 0.5, 1.0, 2.0, 4.0)
 LR_RATIOS = (0.1, 0.316, 1.0, 3.16, 10.0)
 D_STEPS = (1, 2, 5)
@@ -30,16 +32,12 @@ HEAD_STARTS = (0, 500, 2_000)
 
 
 def get_config(arg: str = "grid") -> ml_collections.ConfigDict:
-    options = [a for a in arg.split(",") if a]
-    if set(options) - set(DATASETS) - {"smoke"}:
-        raise ValueError(f"Unknown imbalance.py argument(s) {options}; use one of {DATASETS}, smoke.")
-    dataset = next((a for a in options if a in DATASETS), "grid")
-    smoke = "smoke" in options
-    if dataset == "grid":
-        config = mode_collapse.get_config("grid" + (",smoke" if smoke else ""))
+    args = parse_arg(arg, "imbalance.py", **ARGS)
+    if args.dataset == "grid":
+        config = mode_collapse.get_config(f"grid,smoke={args.smoke}")
     else:
-        config = dcgan.get_config("digits" + (",smoke" if smoke else ""))
-        if not smoke:
+        config = dcgan.get_config(f"digits,smoke={args.smoke}")
+        if not args.smoke:
             config.train.update(batch_size=64, total_steps=1_000)
             config.log.update(every=100, sample_every=1_000)
             config.checkpoint.update(every=1_000, keep=1)
@@ -48,7 +46,6 @@ def get_config(arg: str = "grid") -> ml_collections.ConfigDict:
 
 
 def get_sweep(arg: str = "grid") -> list[dict]:
-    dataset = next((a for a in arg.split(",") if a in DATASETS), "grid")
     base = get_config(arg)
     g_lr, steps = base.optim.g.lr, base.train.total_steps
     cells = [{"_name": f"width D:G {r:g}", "model.d_mult": r} for r in RATIOS]
@@ -63,8 +60,7 @@ def get_sweep(arg: str = "grid") -> list[dict]:
         if "train.total_steps" in cell:
             total = cell["train.total_steps"]
             cell.update({"checkpoint.every": total, "eval.every": total, "log.sample_every": total})
-    del dataset
-    return sweep.product(cells, sweep.sweep("seed", range(5)))
+    return sweep.product(cells, sweep.sweep("seed", range(parse_arg(arg, "imbalance.py", **ARGS).seeds)))
 
 
 def failed(run: dict) -> bool:

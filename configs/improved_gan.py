@@ -6,7 +6,7 @@ Arguments: the data and model -- `grid` (the vanilla GAN of configs/gan_mlp.py o
            5,000 steps) or `digits` (the DCGAN of configs/dcgan.py on digits, 1,500 steps) -- and
            one technique: `baseline`, `feature_matching`, `minibatch`, `virtual_batch_norm`
            (DCGAN's G only), `historical`, `label_smoothing`, or `all` (every one that applies);
-           `smoke` shrinks the run to seconds.
+           `smoke` shrinks the run to seconds; `seeds=N` for the sweep (default 5).
 Sweep:     python -m experiments.sweep --config=configs/improved_gan.py:grid --workdir=runs/improved/grid
            runs every technique with seeds 0-4 (get_sweep); experiments.report makes the table.
 Settings:  feature matching on D's last hidden layer; minibatch discrimination with B = 50 kernels
@@ -22,6 +22,8 @@ import ml_collections
 
 from configs import dcgan, gan_mlp
 from gan_jax import sweep
+from gan_jax.config import parse_arg
+from gan_jax.errors import ConfigError
 
 TECHNIQUES = {
     "baseline": {},
@@ -32,7 +34,9 @@ TECHNIQUES = {
     "label_smoothing": {"loss.real_label": 0.9},
 }
 DATASETS = ("grid", "digits")
-SEEDS = tuple(range(5))
+ARGS = dict(
+    dataset=DATASETS, technique=(*TECHNIQUES, "all"), smoke=False, seeds=5
+)  # for get_config and get_sweep
 
 
 def applicable(dataset: str) -> list[str]:
@@ -50,41 +54,37 @@ def overrides(dataset: str, technique: str) -> dict:
 
 
 def get_config(arg: str = "grid,baseline") -> ml_collections.ConfigDict:
-    options = [a for a in arg.split(",") if a]
-    dataset = next((a for a in options if a in DATASETS), "grid")
-    technique = next((a for a in options if a in TECHNIQUES or a == "all"), "baseline")
-    unknown = set(options) - set(DATASETS) - set(TECHNIQUES) - {"all", "smoke"}
-    if unknown or technique not in applicable(dataset):
-        raise ValueError(
-            f"improved_gan.py arguments {options}: use one of {DATASETS} and one of {applicable(dataset)}, "
-            "optionally smoke."
+    args = parse_arg(arg, "improved_gan.py", **ARGS)
+    if args.technique not in applicable(args.dataset):
+        raise ConfigError(
+            f"improved_gan.py: {args.technique} does not apply to {args.dataset}; use one of "
+            f"{applicable(args.dataset)}."
         )
-    smoke = ",smoke" if "smoke" in options else ""
-    if dataset == "grid":
-        config = gan_mlp.get_config("grid" + smoke)
-        if not smoke:
+    if args.dataset == "grid":
+        config = gan_mlp.get_config(f"grid,smoke={args.smoke}")
+        if not args.smoke:
             config.train.total_steps = 5_000
             config.log.update(sample_every=2_500)
             config.checkpoint.update(every=2_500)
             config.eval.update(every=2_500)
     else:
-        config = dcgan.get_config("digits" + smoke)
-        if not smoke:
+        config = dcgan.get_config(f"digits,smoke={args.smoke}")
+        if not args.smoke:
             config.train.total_steps = 1_500
             config.log.update(sample_every=500)
             config.checkpoint.update(every=500)
             config.eval.update(every=500)
-    return sweep.apply_overrides(config, overrides(dataset, technique))
+    return sweep.apply_overrides(config, overrides(args.dataset, args.technique))
 
 
 def get_sweep(arg: str = "grid") -> list[dict]:
-    """Every technique that applies to the data set (the cell's `_name`), each with seeds 0-4, as
-    overrides of get_config(<data set>) (its baseline)."""
-    dataset = next((a for a in arg.split(",") if a in DATASETS), "grid")
+    """Every technique that applies to the data set (the cell's `_name`), each with seeds 0-4
+    (`seeds=N`: 0 to N-1), as overrides of get_config(<data set>) (its baseline)."""
+    args = parse_arg(arg, "improved_gan.py", **ARGS)
     return [
-        {"_name": technique, **overrides(dataset, technique), "seed": seed}
-        for technique in applicable(dataset)
-        for seed in SEEDS
+        {"_name": technique, **overrides(args.dataset, technique), "seed": seed}
+        for technique in applicable(args.dataset)
+        for seed in range(args.seeds)
     ]
 
 

@@ -6,7 +6,7 @@ Command:   python -m experiments.sweep --config=configs/mode_collapse.py:ring \
            python -m experiments.report --workdir=runs/mode_collapse/ring
            (the same with :grid); one run of one cell:
            python -m experiments.run --config=configs/mode_collapse.py:ring --workdir=runs/ring_small
-Arguments: `ring` or `grid`; `smoke`.
+Arguments: `ring` or `grid`; `smoke`; `seeds=N` for the sweep (default 10).
 Model:     smaller than configs/gan_mlp.py (PacGAN's 4 x 400 / 3 x 200 maxout), so that both 40-run
            tables fit in 15 minutes on 2 cores: z in R^2; G 4 x 128 ReLU; D 3 x 128 ReLU; Adam 1e-3
            (beta1 0.5) for both; batch 256; 4,000 G steps. Evaluation (VEEGAN/PacGAN protocol):
@@ -21,17 +21,16 @@ import ml_collections
 
 from configs import gan_mlp
 from gan_jax import sweep
+from gan_jax.config import parse_arg
 
 DATASETS = ("ring", "grid")
+ARGS = dict(dataset=DATASETS, smoke=False, seeds=10)  # get_config and get_sweep share them
 
 
 def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
-    options = [a for a in arg.split(",") if a]
-    if set(options) - set(DATASETS) - {"smoke"}:
-        raise ValueError(f"Unknown mode_collapse.py argument(s) {options}; use one of {DATASETS}, smoke.")
-    dataset = next((a for a in options if a in DATASETS), "ring")
-    config = gan_mlp.get_config(dataset + (",smoke" if "smoke" in options else ""))
-    if "smoke" not in options:
+    args = parse_arg(arg, "mode_collapse.py", **ARGS)
+    config = gan_mlp.get_config(f"{args.dataset},smoke={args.smoke}")
+    if not args.smoke:
         small_gan(config, total_steps=4_000)
         config.eval.update(every=4_000, metrics="modes,equilibrium")
     return config
@@ -49,12 +48,12 @@ def small_gan(config: ml_collections.ConfigDict, total_steps: int) -> ml_collect
 
 
 def get_sweep(arg: str = "ring") -> list[dict]:
-    """G loss x D steps per G step, seeds 0-9 (0-2 with `smoke`); cells named e.g. 'non_saturating, k=3'."""
+    """G loss x D steps per G step, seeds 0-9 (`seeds=N`: 0 to N-1); cells named 'non_saturating, k=3' etc."""
     cells = sweep.product(
         sweep.sweep("loss.g", ["saturating", "non_saturating"]), sweep.sweep("train.d_steps", [1, 3])
     )
     named = [{"_name": f"{c['loss.g']}, k={c['train.d_steps']}", **c} for c in cells]
-    return sweep.product(named, sweep.sweep("seed", range(3 if "smoke" in arg else 10)))
+    return sweep.product(named, sweep.sweep("seed", range(parse_arg(arg, "mode_collapse.py", **ARGS).seeds)))
 
 
 def collapsed(run: dict) -> bool:

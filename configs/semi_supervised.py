@@ -28,13 +28,13 @@ Expected:  D's test error falls through 2,000 / 4,000 / 6,000 / 8,000 steps (see
 
 import ml_collections
 
-from gan_jax.config import base_config
+from gan_jax.config import base_config, parse_arg
+
+ARGS = dict(smoke=False, seeds=3)  # get_config and get_sweep share them
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
-    options = [a for a in arg.split(",") if a]
-    if set(options) - {"smoke"}:
-        raise ValueError(f"Unknown semi_supervised.py argument(s) {options}; only smoke.")
+    args = parse_arg(arg, "semi_supervised.py", **ARGS)
     c = base_config()
     c.data.update(name="idx:../shared/data/mnist", split="test[:8000]", image_size=0)
     c.model = ml_collections.ConfigDict(
@@ -57,6 +57,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
             minibatch_kernels=0,
             minibatch_kernel_dim=5,
             d_noise=0.3,
+            d_spectral_norm=False,
         )
     )
     c.loss.update(d="semi_supervised", g="feature_matching", num_labelled=100)
@@ -66,7 +67,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.checkpoint.update(every=2_000, keep=2)
     c.data.eval_split = "test[8000:]"
     c.eval.update(every=2_000, metrics="semi_supervised,equilibrium")
-    if "smoke" in options:
+    if args.smoke:
         c.data.update(name="digits", split="train[:1400]", eval_split="train[1400:]", image_size=8)
         c.model.update(g_width=32, d_width=32, z_dim=16)
         c.loss.num_labelled = 50
@@ -79,8 +80,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
 
 
 def get_sweep(arg: str = "") -> list[dict]:
-    """Three seeds, for the mean and spread of the test error."""
-    return [{"_name": "semi_supervised", "seed": seed} for seed in range(3)]
+    """Three seeds (`seeds=N`: N), for the mean and spread of the test error."""
+    return [
+        {"_name": "semi_supervised", "seed": seed}
+        for seed in range(parse_arg(arg, "semi_supervised.py", **ARGS).seeds)
+    ]
 
 
 # The report's table (experiments/report.py): D's test error, with the equilibrium for context.

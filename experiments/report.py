@@ -123,12 +123,13 @@ def format_cell(stat: Stat, seeds: int, z: float | None = None) -> str:
 def reference_rows(spec: str, columns: list[tuple[str, str]]) -> tuple[list[dict], float]:
     """The rows `reference: data` and `reference: memoriser` (one evaluation each, by the sweep's
     base config: see Evaluator.references), and the memoriser's bandwidth."""
-    from gan_jax import data, evaluation, trainer
+    import jax
 
-    config = cli.load_config(spec)
-    source = data.load(config.data)
-    metrics = evaluation.parse_metrics(config.eval.metrics)
-    references = evaluation.Evaluator(config, trainer.build_gan(config, source), source, metrics).references()
+    from gan_jax import evaluation, experiment
+
+    run = experiment.build(cli.load_config(spec), jax.devices()[:1])  # no training: one device
+    metrics = evaluation.parse_metrics(run.config.eval.metrics)
+    references = evaluation.Evaluator(run.config, run.gan, run.source, metrics).references()
     rows = []
     for kind, result in references.items():
         values = evaluation.scalars(result)
@@ -265,11 +266,14 @@ def _mean_curve(runs: list[dict], log: str, key: str):
 
 
 def write_trajectories(records, names, out: pathlib.Path, plt) -> None:
-    """Per cell, over training (mean over seeds): D(x) and D(G(z)) against 1/2; V against
-    -log 4; and, where evaluated, the mean |D - D*|."""
+    """Per cell, over training (mean over seeds): for the minimax family D(x) and D(G(z)) against
+    1/2 and V against -log 4; for the other objectives D's mean outputs (and a Wasserstein critic's
+    estimate of W); and, where evaluated, the mean |D - D*|."""
     panels = [
         ([("metrics", "d_real", "D(x)"), ("metrics", "d_fake", "D(G(z))")], 0.5, "1/2"),
         ([("metrics", "V", "V")], -math.log(4), "-log 4"),
+        ([("metrics", "W", "W estimate")], None, None),  # a Wasserstein critic's
+        ([("metrics", "d_real_out", "mean D(x)"), ("metrics", "d_fake_out", "mean D(G(z))")], None, None),
         ([("eval", "optimal_d/mean_abs", "mean |D - D*|")], None, None),
     ]
     panels = [p for p in panels if any(_mean_curve(records, log, key) for log, key, _ in p[0])]

@@ -10,6 +10,7 @@ import math
 
 import ml_collections
 
+from gan_jax import losses, regularizers, sweep
 from gan_jax.errors import ConfigError
 
 # Keys that may differ between a run and its resumption (extend a run, log more often, ...).
@@ -21,6 +22,68 @@ RESUMABLE_CHANGES = (
     "data.data_dir",
     "data.download",
 )
+
+
+def parse_arg(arg: str, config_file: str, **spec) -> ml_collections.ConfigDict:
+    """A config file's argument, e.g. `grid,smoke,seeds=20`, as typed fields (big_vision's idea).
+
+    `spec` gives each field its default. A tuple of strings is a choice whose first entry is the
+    default, written bare (`grid`) or as `dataset=grid`; a bool is a flag, written bare (`smoke`);
+    any other field is written `name=value` and takes its default's type. Anything else is a
+    ConfigError naming the file and every accepted argument, before any work is done.
+    """
+    values = {name: default[0] if isinstance(default, tuple) else default for name, default in spec.items()}
+    given = set()
+    for word in filter(None, (arg or "").split(",")):
+        name, has_value, text = word.partition("=")
+        if not has_value:
+            name = _field_named_by(word, spec)
+            if name is None:
+                raise ConfigError(f"{config_file}: unknown argument {word!r}; use {_usage(spec)}.")
+            text = word if isinstance(spec[name], tuple) else "true"
+        elif name not in spec:
+            raise ConfigError(f"{config_file}: unknown argument {name!r}; use {_usage(spec)}.")
+        if name in given:
+            raise ConfigError(f"{config_file}: {name} is given twice in {arg!r}; give it once.")
+        given.add(name)
+        values[name] = _typed(text, spec[name], f"{config_file}: {name}={text!r}")
+    return ml_collections.ConfigDict(values)
+
+
+def _field_named_by(word: str, spec: dict):
+    """The choice `word` is one of, or the flag called `word`."""
+    if isinstance(spec.get(word), bool):
+        return word
+    return next(
+        (name for name, default in spec.items() if isinstance(default, tuple) and word in default), None
+    )
+
+
+def _typed(text: str, default, where: str):
+    if isinstance(default, tuple):
+        if text not in default:
+            raise ConfigError(f"{where} is not one of {'|'.join(default)}.")
+        return text
+    if isinstance(default, bool):
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ConfigError(f"{where} is not a bool; write true or false.")
+        return text.lower() in ("true", "1")
+    try:
+        return type(default)(text)
+    except ValueError:
+        raise ConfigError(f"{where} is not a valid {type(default).__name__}.") from None
+
+
+def _usage(spec: dict) -> str:
+    parts = []
+    for name, default in spec.items():
+        if isinstance(default, tuple):
+            parts.append(f"one of {'|'.join(default)} (default {default[0]})")
+        elif isinstance(default, bool):
+            parts.append(name)
+        else:
+            parts.append(f"{name}=<{type(default).__name__}, default {default}>")
+    return ", ".join(parts)
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -40,13 +103,26 @@ def base_config() -> ml_collections.ConfigDict:
     # Objectives (gan_jax/losses.py): the Improved-GAN techniques are all off by default.
     c.loss = ml_collections.ConfigDict(
         dict(
-            d="minimax",  # or "semi_supervised" (K-class D, Salimans et al. section 5)
-            g="non_saturating",  # or "saturating", "feature_matching"
+            # D: minimax, semi_supervised (K-class D, Salimans et al. section 5), hinge,
+            # wasserstein, least_squares, relativistic; G: saturating or non_saturating (with the
+            # minimax D losses), the D loss's own name otherwise, or feature_matching (any D).
+            d="minimax",
+            g="non_saturating",
             real_label=1.0,  # one-sided label smoothing: e.g. 0.9 (fake targets stay 0)
             feature_layer=-1,  # D layer whose features feature matching matches (-1: the last)
             g_historical=0.0,  # weights of the historical-averaging penalties (0: off)
             d_historical=0.0,
             num_labelled=100,  # semi-supervised: labelled examples (the first of each class)
+        )
+    )
+    # Penalties and constraints on D (gan_jax/regularizers.py), all off by default.
+    c.reg = ml_collections.ConfigDict(
+        dict(
+            gradient_penalty=0.0,  # WGAN-GP's lambda (10 in its paper)
+            r1=0.0,  # gamma of R1 (real data) and R2 (generated data), Mescheder et al. 2018
+            r2=0.0,
+            every=1,  # lazy regularisation (StyleGAN2): the penalties every k-th D update, times k
+            weight_clip=0.0,  # WGAN: clip D's parameters to [-c, c] after each update (0.01 there)
         )
     )
     adam = dict(name="adam", lr=2e-4, b1=0.5, b2=0.999)
@@ -85,6 +161,50 @@ def base_config() -> ml_collections.ConfigDict:
     return c
 
 
+# Objective presets (the config files' `objective` argument and `r1` / `sn` flags), each with the
+# settings of the paper that introduced it; everything else stays the config's own.
+OBJECTIVES = {
+    "minimax": {},  # Goodfellow et al. 2014 (the config's own G loss: non-saturating by default)
+    "hinge": {"loss.d": "hinge", "loss.g": "hinge"},  # Lim and Ye 2017; Miyato et al. 2018
+    # Gulrajani et al. 2017: lambda = 10, 5 critic steps per G step, Adam 1e-4 with betas (0, 0.9),
+    # no BatchNorm in the critic (layer normalisation in their image critics: dcgan's d_norm).
+    "wgan_gp": {
+        "loss.d": "wasserstein",
+        "loss.g": "wasserstein",
+        "reg.gradient_penalty": 10.0,
+        "train.d_steps": 5,
+        "optim.g.lr": 1e-4,
+        "optim.d.lr": 1e-4,
+        "optim.g.b1": 0.0,
+        "optim.d.b1": 0.0,
+        "optim.g.b2": 0.9,
+        "optim.d.b2": 0.9,
+    },
+    "lsgan": {"loss.d": "least_squares", "loss.g": "least_squares"},  # Mao et al. 2017, a=0, b=c=1
+    "rsgan": {"loss.d": "relativistic", "loss.g": "relativistic"},  # Jolicoeur-Martineau 2018, RaSGAN
+}
+R1_GAMMA = 10.0  # Mescheder et al. 2018's gamma for their image experiments (not tuned here)
+
+
+def objective_overrides(config: ml_collections.ConfigDict, objective: str, r1: bool, sn: bool) -> dict:
+    """The dotted keys a preset objective, optionally with R1 and spectral normalisation of D, sets.
+    A DCGAN D loses its BatchNorm under a gradient penalty (it would couple the examples whose
+    input gradients the penalty takes): layer normalisation for WGAN-GP, none for R1, as the
+    papers' critics."""
+    overrides = dict(OBJECTIVES[objective])
+    if r1:
+        overrides["reg.r1"] = R1_GAMMA
+    if sn:
+        overrides["model.d_spectral_norm"] = True
+    if "d_norm" in config.model and (objective == "wgan_gp" or r1):
+        overrides["model.d_norm"] = "layer" if objective == "wgan_gp" else "none"
+    return overrides
+
+
+def apply_objective(config: ml_collections.ConfigDict, objective: str, r1: bool, sn: bool) -> None:
+    sweep.apply_overrides(config, objective_overrides(config, objective, r1, sn))
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raise ConfigError naming the key and the fix; device-count checks live in parallel.py."""
     t = config.train
@@ -119,6 +239,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ConfigError("config.eval.every > 0 needs config.eval.metrics (comma-separated names).")
     if config.checkpoint.keep < 1:
         raise ConfigError("config.checkpoint.keep must be >= 1.")
+    losses.objective(config.loss)  # unknown names and pairs that do not belong together
+    reg = regularizers.regularization(config.reg)
+    if config.loss.d == "wasserstein" and not (reg.gradient_penalty or reg.weight_clip):
+        raise ConfigError(
+            "config.loss.d='wasserstein' needs a Lipschitz constraint on the critic: set "
+            "config.reg.gradient_penalty (WGAN-GP; 10 in its paper) or config.reg.weight_clip (WGAN; 0.01)."
+        )
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -133,6 +260,7 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 def resume_conflicts(saved: dict, current: dict) -> list[str]:
     """Keys whose values differ between a workdir's saved config and the current one."""
-    a, b = _flatten(saved), _flatten(current)
+    defaults = _flatten(base_config().to_dict())  # a key added to the schema since: its default
+    a, b = {**defaults, **_flatten(saved)}, {**defaults, **_flatten(current)}
     changed = sorted(k for k in set(a) | set(b) if json.dumps(a.get(k)) != json.dumps(b.get(k)))  # NaN == NaN
     return [k for k in changed if not any(k.startswith(p) for p in RESUMABLE_CHANGES)]

@@ -112,13 +112,12 @@ class Evaluator:
             "classifier": classifier.load(cfg.classifier) if cfg.classifier else None,
             "inception": features.load_inception(cfg.inception_weights) if cfg.inception_weights else None,
         }
-        self.objective = losses.objective(config.loss)
         possible = applicable_metrics(
             source,
             self.nets["classifier"] is not None,
             self.nets["inception"] is not None,
             conditional=gan.num_classes > 0,
-            semi_supervised=self.objective.semi_supervised,
+            semi_supervised=gan.objective.semi_supervised,
         )
         unknown = [m for m in metrics if m not in possible]
         if unknown:
@@ -302,9 +301,7 @@ class Evaluator:
 
     def _metric_equilibrium(self, state):
         if self._updates is None:
-            d_update, g_update = steps.make_updates(
-                self.gan, self.source, self.train_cfg.batch_size, self.objective
-            )
+            d_update, g_update = steps.make_updates(self.gan, self.source, self.train_cfg.batch_size)
             self._updates = jax.jit(d_update), jax.jit(g_update)
         d_update, g_update = self._updates
         rows = []
@@ -314,16 +311,15 @@ class Evaluator:
             _, m_g = g_update(state, self.arrays, jax.random.fold_in(key, 1), jnp.int32(i))
             rows.append(jax.device_get({**m_d, **m_g}))
         means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-        return {
-            **means,
-            "V_minus_optimum": means["V"] + losses.LOG_4,
-            "protocol": {
-                "batches": len(rows),
-                "batch_size": self.train_cfg.batch_size,
-                "mode": "the train step's metrics (BatchNorm on batch statistics), no update applied",
-                "optimum": "D = 1/2, V = -log 4",
-            },
+        protocol = {
+            "batches": len(rows),
+            "batch_size": self.train_cfg.batch_size,
+            "mode": "the train step's metrics (BatchNorm on batch statistics), no update applied",
         }
+        if self.gan.objective.family != "minimax":  # no 1/2 and -log 4 to compare with
+            return {**means, "protocol": protocol}
+        optimum = {"optimum": "D = 1/2, V = -log 4"}
+        return {**means, "V_minus_optimum": means["V"] + losses.LOG_4, "protocol": {**protocol, **optimum}}
 
     def _metric_modes(self, state):
         mix = self.source.mixture

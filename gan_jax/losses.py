@@ -1,4 +1,4 @@
-"""GAN objectives, all from D's logits (pre-sigmoid), numerically stable for any logit.
+"""GAN objectives from D's raw outputs (logits for the minimax family), as two tables.
 
 Goodfellow et al. 2014 define the value function
     V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))],   D = sigmoid(logit),
@@ -6,20 +6,28 @@ which D ascends and G descends; at the equilibrium D = 1/2 everywhere and V = -l
 With log sigmoid(l) = -softplus(-l) and log(1 - sigmoid(l)) = -softplus(l) every term is a
 softplus, which never overflows and whose gradient is a sigmoid, never NaN.
 
-D's losses (config.loss.d):
+D's losses (config.loss.d; r = D's outputs on real data, f on generated data):
   'minimax'          -V, with one-sided label smoothing when config.loss.real_label = alpha < 1:
                      real targets alpha, fake targets 0 (never smoothed: Salimans et al. 2016, 3.4)
   'semi_supervised'  D has K class logits l; its real/fake logit is logsumexp(l), so that
                      D(x) = Z / (Z + 1), Z = sum exp(l) (Salimans et al. 2016, section 5); the loss
                      is the minimax one on that logit plus cross-entropy on labelled examples.
-G's losses (config.loss.g):
+  'hinge'            E relu(1 - r) + E relu(1 + f) (Lim and Ye 2017; Miyato et al. 2018)
+  'wasserstein'      E f - E r: a critic; needs a Lipschitz constraint (config.reg: the gradient
+                     penalty of WGAN-GP or WGAN's weight clipping; Arjovsky et al. 2017)
+  'least_squares'    1/2 E (r - 1)^2 + 1/2 E f^2 (Mao et al. 2017 with a = 0, b = c = 1)
+  'relativistic'     E softplus(-(r - E f)) + E softplus(f - E r): the relativistic average
+                     standard GAN (Jolicoeur-Martineau 2018)
+G's losses (config.loss.g), each with the D losses of its family:
   'saturating'       minimise E log(1 - D(G(z))) -- the minimax game itself; its gradient
                      vanishes when D rejects the samples confidently (early training).
   'non_saturating'   minimise -E log D(G(z)) -- the paper's practical fix.
+  'hinge', 'wasserstein'   -E f
+  'least_squares'    1/2 E (f - 1)^2
+  'relativistic'     E softplus(-(f - E r)) + E softplus(r - E f): G needs real data too
   'feature_matching' minimise ||E f(x) - E f(G(z))||^2 over an intermediate layer f of D
-                     (config.loss.feature_layer; Salimans et al. 2016, 3.1).
-Historical averaging adds lambda ||theta - mean of past theta||^2 to either player's loss
-(config.loss.g_historical / d_historical; Salimans et al. 2016, 3.3).
+                     (config.loss.feature_layer; Salimans et al. 2016, 3.1); with any D loss.
+Historical averaging and the penalties on D's gradients are in regularizers.py.
 """
 
 import dataclasses
@@ -31,8 +39,6 @@ import optax
 from gan_jax.errors import ConfigError
 
 LOG_4 = float(jnp.log(4.0))
-D_LOSSES = ("minimax", "semi_supervised")
-G_LOSSES = ("saturating", "non_saturating", "feature_matching")
 
 
 def real_fake_logit(outputs: jax.Array) -> jax.Array:
@@ -51,14 +57,48 @@ def minimax_d_loss(real_logits: jax.Array, fake_logits: jax.Array, real_label: f
     return jnp.mean(real) + jnp.mean(jax.nn.softplus(fake_logits))
 
 
-def saturating_g_loss(fake_logits: jax.Array) -> jax.Array:
+def hinge_d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
+    return jnp.mean(jax.nn.relu(1.0 - real)) + jnp.mean(jax.nn.relu(1.0 + fake))
+
+
+def wasserstein_d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
+    """-(E r - E f): the critic maximises its estimate of the Wasserstein-1 distance."""
+    return jnp.mean(fake) - jnp.mean(real)
+
+
+def least_squares_d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
+    return 0.5 * jnp.mean((real - 1.0) ** 2) + 0.5 * jnp.mean(fake**2)
+
+
+def relativistic_d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
+    """D's probability that real data is more realistic than the average fake, and vice versa."""
+    return jnp.mean(jax.nn.softplus(-(real - jnp.mean(fake)))) + jnp.mean(
+        jax.nn.softplus(fake - jnp.mean(real))
+    )
+
+
+def saturating_g_loss(fake_logits: jax.Array, real_logits: jax.Array | None = None) -> jax.Array:
     """E log(1 - D(G(z))), minimised by G."""
     return -jnp.mean(jax.nn.softplus(fake_logits))
 
 
-def non_saturating_g_loss(fake_logits: jax.Array) -> jax.Array:
+def non_saturating_g_loss(fake_logits: jax.Array, real_logits: jax.Array | None = None) -> jax.Array:
     """-E log D(G(z)), minimised by G."""
     return jnp.mean(jax.nn.softplus(-fake_logits))
+
+
+def critic_g_loss(fake: jax.Array, real: jax.Array | None = None) -> jax.Array:
+    """-E D(G(z)): the G loss of the hinge GAN and of WGAN."""
+    return -jnp.mean(fake)
+
+
+def least_squares_g_loss(fake: jax.Array, real: jax.Array | None = None) -> jax.Array:
+    return 0.5 * jnp.mean((fake - 1.0) ** 2)
+
+
+def relativistic_g_loss(fake: jax.Array, real: jax.Array) -> jax.Array:
+    """relativistic_d_loss with the roles of real and generated data swapped."""
+    return relativistic_d_loss(fake, real)
 
 
 def feature_matching_loss(real_features: jax.Array, fake_features: jax.Array) -> jax.Array:
@@ -72,16 +112,30 @@ def classification_loss(class_logits: jax.Array, labels: jax.Array) -> jax.Array
     return optax.softmax_cross_entropy_with_integer_labels(class_logits, labels).mean()
 
 
-def historical_penalty(params, average) -> jax.Array:
-    """||theta - average||^2 summed over every parameter."""
-    return sum(
-        jnp.sum((p - a) ** 2) for p, a in zip(jax.tree.leaves(params), jax.tree.leaves(average), strict=True)
-    )
+# name -> (family, loss). A D loss is f(real outputs, fake outputs); a G loss f(fake, real).
+D_LOSSES = {
+    "minimax": ("minimax", minimax_d_loss),
+    "semi_supervised": ("minimax", minimax_d_loss),  # plus the labelled cross-entropy (steps.py)
+    "hinge": ("hinge", hinge_d_loss),
+    "wasserstein": ("wasserstein", wasserstein_d_loss),
+    "least_squares": ("least_squares", least_squares_d_loss),
+    "relativistic": ("relativistic", relativistic_d_loss),
+}
+G_LOSSES = {
+    "saturating": ("minimax", saturating_g_loss),
+    "non_saturating": ("minimax", non_saturating_g_loss),
+    "hinge": ("hinge", critic_g_loss),
+    "wasserstein": ("wasserstein", critic_g_loss),
+    "least_squares": ("least_squares", least_squares_g_loss),
+    "relativistic": ("relativistic", relativistic_g_loss),
+    "feature_matching": (None, None),  # D's features, not its outputs: any family (steps.py)
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class Objective:
-    """What the two players minimise (built from config.loss by `objective`)."""
+    """What the two players minimise (built from config.loss by `objective`); an unknown name or
+    a pair that does not belong together is a ConfigError naming the key, before anything runs."""
 
     d: str = "minimax"
     g: str = "non_saturating"
@@ -92,13 +146,30 @@ class Objective:
 
     def __post_init__(self):
         if self.d not in D_LOSSES:
-            raise ConfigError(f"Unknown config.loss.d {self.d!r}; choose one of {D_LOSSES}.")
+            raise ConfigError(f"Unknown config.loss.d {self.d!r}; choose one of {list(D_LOSSES)}.")
         if self.g not in G_LOSSES:
-            raise ConfigError(f"Unknown config.loss.g {self.g!r}; choose one of {G_LOSSES}.")
+            raise ConfigError(f"Unknown config.loss.g {self.g!r}; choose one of {list(G_LOSSES)}.")
+        g_family = G_LOSSES[self.g][0]
+        if g_family not in (None, self.family):
+            matching = [name for name, (family, _) in G_LOSSES.items() if family in (None, self.family)]
+            raise ConfigError(
+                f"config.loss.g={self.g!r} belongs to the {g_family} objective, config.loss.d={self.d!r} "
+                f"to the {self.family} one; with this D use config.loss.g in {matching}."
+            )
         if not 0.0 < self.real_label <= 1.0:
             raise ConfigError(
                 f"config.loss.real_label={self.real_label} must be in (0, 1] (1: no smoothing)."
             )
+        if self.real_label < 1.0 and self.family != "minimax":
+            raise ConfigError(
+                f"config.loss.real_label={self.real_label} (one-sided label smoothing) needs a minimax D "
+                f"loss: targets mean nothing to config.loss.d={self.d!r}. Set it to 1.0."
+            )
+
+    @property
+    def family(self) -> str:
+        """'minimax' (its D(x), D(G(z)) -> 1/2 and V -> -log 4 apply), or the D loss's name."""
+        return D_LOSSES[self.d][0]
 
     @property
     def feature_matching(self) -> bool:
@@ -108,10 +179,33 @@ class Objective:
     def semi_supervised(self) -> bool:
         return self.d == "semi_supervised"
 
-    def g_loss_from_logits(self, fake_logits: jax.Array) -> jax.Array:
-        return (
-            saturating_g_loss(fake_logits) if self.g == "saturating" else non_saturating_g_loss(fake_logits)
-        )
+    @property
+    def g_needs_real(self) -> bool:
+        """Whether G's loss looks at real data (D's features or outputs on a real batch)."""
+        return self.feature_matching or self.g == "relativistic"
+
+    def d_loss(self, real: jax.Array, fake: jax.Array) -> jax.Array:
+        if self.family == "minimax":
+            return minimax_d_loss(real, fake, self.real_label)
+        return D_LOSSES[self.d][1](real, fake)
+
+    def g_loss(self, fake: jax.Array, real: jax.Array | None = None) -> jax.Array:
+        return G_LOSSES[self.g][1](fake, real)
+
+    def diagnostics(self, real: jax.Array, fake: jax.Array) -> dict[str, jax.Array]:
+        """What D's outputs say about the game, in this objective's terms: D(x), D(G(z)) and V for
+        the minimax family (1/2, 1/2 and -log 4 at its equilibrium); the mean raw outputs for the
+        others, and for a Wasserstein critic its estimate of W = E D(x) - E D(G(z))."""
+        if self.family == "minimax":
+            return {
+                "V": value_function(real, fake),
+                "d_real": jnp.mean(jax.nn.sigmoid(real)),
+                "d_fake": jnp.mean(jax.nn.sigmoid(fake)),
+            }
+        means = {"d_real_out": jnp.mean(real), "d_fake_out": jnp.mean(fake)}
+        if self.family == "wasserstein":
+            means["W"] = means["d_real_out"] - means["d_fake_out"]
+        return means
 
 
 def objective(cfg) -> Objective:

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import data, evaluation, trainer, writers
+from gan_jax import data, evaluation, experiment, writers
 from gan_jax.checkpoint import Checkpoints
 from gan_jax.errors import ConfigError
 from gan_jax.state import GANState
@@ -39,10 +39,10 @@ def train_population(configs: Sequence[ml_collections.ConfigDict], workdirs: Seq
     if any(_without_seed(c) != _without_seed(base) for c in configs[1:]):
         raise ConfigError("A population's configs may differ only in `seed`.")
     source = data.load(base.data)
-    gan = trainer.build_gan(base, source)
+    gan = experiment.build_gan(base, source)
     workdirs = [pathlib.Path(w) for w in workdirs]
     ckpts = [Checkpoints(w / "checkpoints", base.checkpoint.keep) for w in workdirs]
-    states = [trainer.initial_state(c, gan, source) for c in configs]
+    states = [experiment.initial_state(c, gan, source) for c in configs]
     starts = {c.latest_step() for c in ckpts}
     if len(starts) > 1:
         raise ConfigError(
@@ -58,7 +58,7 @@ def train_population(configs: Sequence[ml_collections.ConfigDict], workdirs: Seq
         )
     stacked = jax.tree.map(lambda *x: jnp.stack(x), *states)
     arrays = {k: jnp.asarray(v) for k, v in data.training_arrays(source, base.loss).items()}
-    multi_step = trainer.build_train_step(base, gan, source)
+    multi_step = experiment.train_step(base, gan, source)
     step_fn = jax.jit(jax.vmap(multi_step, in_axes=(0, None)), donate_argnums=0)
 
     total, spc = base.train.total_steps, base.train.steps_per_call

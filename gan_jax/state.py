@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gan_jax import losses, regularizers
+
 # Independent random streams derived from the base key.
 _STEP_STREAM, _DATA_STREAM, _REFERENCE_STREAM = 0, 1, 2
 
@@ -58,7 +60,8 @@ class GANState:
 
 @dataclasses.dataclass(frozen=True)
 class GAN:
-    """The static half of a GAN: networks, optimisers and sizes (never checkpointed)."""
+    """The static half of a GAN: networks, optimisers, sizes and objective (never checkpointed),
+    resolved from the config once (experiment.build_gan)."""
 
     generator: nn.Module
     discriminator: nn.Module
@@ -67,6 +70,8 @@ class GAN:
     z_dim: int
     num_classes: int = 0  # > 0: G and D are conditioned on labels in [0, num_classes)
     vbn_ref_size: int = 0  # > 0: G uses virtual batch norm with a reference batch this big
+    objective: losses.Objective = losses.Objective()  # what D and G minimise
+    reg: regularizers.Regularization = regularizers.Regularization()  # penalties on D
 
 
 def step_key(state: GANState) -> jax.Array:

@@ -24,20 +24,26 @@ g_loss and g_grad_norm. `make_multi_step` runs `steps_per_call` steps in one `la
 the metrics of every step stacked (shape [steps_per_call]).
 """
 
+import dataclasses
+import functools
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from gan_jax import losses
+from gan_jax import losses, regularizers
 from gan_jax.data import DataSource
 from gan_jax.data.source import sample_epochs
 from gan_jax.state import GAN, GANState, NetState, data_key, step_key
 
 Metrics = dict[str, jax.Array]
 TrainStep = Callable[[GANState, dict], tuple[GANState, Metrics]]
+# Streams of the run's data key (G's own real batches; the labelled examples) and of a pass's key
+# (D's noise layers).
 _G_DATA_STREAM, _LABELLED_STREAM, _NOISE_STREAM = 1, 2, 3
+D_PASSES = ("real", "fake", "labelled", "penalty")  # D's passes in D's update, in key order
+G_PASSES = ("fake", "real")  # D's passes in G's update
 
 
 def apply_net(module, variables: dict, x: jax.Array, train: bool, y=None, rng=None, features: bool = False):
@@ -75,122 +81,192 @@ def sample_labels(gan: GAN, key: jax.Array, n: int) -> jax.Array:
     return jax.random.randint(key, (n,), 0, max(gan.num_classes, 1))
 
 
-def _update(tx: optax.GradientTransformation, net: NetState, grads, batch_stats) -> NetState:
+@dataclasses.dataclass(frozen=True)
+class StepContext:
+    """What every update needs besides the state: the GAN (its objective and penalties too), its
+    data, the batch size, and `shard_batch`, which pins a per-example array to the data mesh."""
+
+    gan: GAN
+    source: DataSource
+    batch_size: int
+    shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x
+
+    @property
+    def objective(self) -> losses.Objective:
+        return self.gan.objective
+
+    def labels(self, batch: dict) -> jax.Array | None:
+        """A batch's labels when the networks are conditional (None otherwise)."""
+        return batch["label"] if self.gan.num_classes else None
+
+
+def pass_key(key: jax.Array, passes: tuple[str, ...], name: str) -> jax.Array:
+    """The key of D's pass `name` within one update: D's i-th pass (in the order `passes`) draws
+    its noise from fold_in(key, i), the first from the update's key itself."""
+    i = passes.index(name)
+    return key if i == 0 else jax.random.fold_in(key, i)
+
+
+def real_batch(ctx: StepContext, state: GANState, arrays: dict, stream: int | None, draw: jax.Array) -> dict:
+    """Data batch number `draw` of a data stream: the run's own (None), G's (feature matching and
+    other G losses that look at real data) or the semi-supervised D's labelled examples."""
+    key = data_key(state) if stream is None else jax.random.fold_in(data_key(state), stream)
+    if stream == _LABELLED_STREAM:
+        subset = {"x": arrays["x"][arrays["labelled"]], "label": arrays["label"][arrays["labelled"]]}
+        batch = sample_epochs(subset, key, draw, min(ctx.batch_size, arrays["labelled"].shape[0]))
+    else:
+        batch = ctx.source.sample(arrays, key, draw, ctx.batch_size)
+    return {k: ctx.shard_batch(v) for k, v in batch.items()}
+
+
+def fake_batch(ctx: StepContext, state: GANState, g_variables: dict, key: jax.Array):
+    """(samples, their labels or None, G's new batch_stats) for a batch of fresh noise from `key`."""
+    k_z, k_y = jax.random.split(key)
+    z = ctx.shard_batch(jax.random.normal(k_z, (ctx.batch_size, ctx.gan.z_dim)))
+    y = ctx.shard_batch(sample_labels(ctx.gan, k_y, ctx.batch_size))
+    x, new_stats = generate(ctx.gan, g_variables, z, y, True, state.vbn_reference)
+    return x, y if ctx.gan.num_classes else None, new_stats
+
+
+def discriminate(ctx: StepContext, variables: dict, x: jax.Array, y, key: jax.Array, features: bool = False):
+    """D on one batch in training mode: every input D sees in training goes through here.
+    Returns (outputs, new batch_stats[, sown features])."""
+    noise = jax.random.fold_in(key, _NOISE_STREAM)
+    return apply_net(ctx.gan.discriminator, variables, x, True, y, noise, features)
+
+
+def d_loss(
+    d_params,
+    d_stats,
+    g_variables: dict,
+    ctx: StepContext,
+    state: GANState,
+    batches: dict,
+    key: jax.Array,
+    stop_gradient_fake: bool = True,
+):
+    """D's loss on a real batch and a fresh generated one, with its penalties; aux: (real outputs,
+    fake outputs, D's new batch_stats). With `stop_gradient_fake` False the loss is differentiable
+    in G's variables too."""
+    fake, fake_y, _ = fake_batch(ctx, state, g_variables, key)
+    if stop_gradient_fake:
+        fake = jax.lax.stop_gradient(fake)
+    real = batches["real"]
+    real_out, stats = discriminate(
+        ctx,
+        {"params": d_params, "batch_stats": d_stats},
+        real["x"],
+        ctx.labels(real),
+        pass_key(key, D_PASSES, "real"),
+    )
+    fake_out, stats = discriminate(
+        ctx, {"params": d_params, "batch_stats": stats}, fake, fake_y, pass_key(key, D_PASSES, "fake")
+    )
+    r, f = losses.real_fake_logit(real_out), losses.real_fake_logit(fake_out)
+    value = ctx.objective.d_loss(r, f)
+    if ctx.objective.semi_supervised:
+        labelled = batches["labelled"]
+        class_logits, stats = discriminate(
+            ctx,
+            {"params": d_params, "batch_stats": stats},
+            labelled["x"],
+            None,
+            pass_key(key, D_PASSES, "labelled"),
+        )
+        value = value + losses.classification_loss(class_logits, labelled["label"])
+    if ctx.gan.reg.penalties:
+        variables = {"params": d_params, "batch_stats": stats}
+        penalty_key = pass_key(key, D_PASSES, "penalty")
+
+        def critic(y):  # D's real/fake outputs on a batch; this pass's statistics are dropped
+            return lambda x: losses.real_fake_logit(discriminate(ctx, variables, x, y, penalty_key)[0])
+
+        value = value + ctx.gan.reg.d_penalty(
+            critic(ctx.labels(real)), critic(fake_y), real["x"], fake, penalty_key, state.step
+        )
+    if state.d_history is not None:
+        history = regularizers.historical_penalty(d_params, state.d_history.mean)
+        value = value + ctx.objective.d_historical * history
+    return value, (r, f, stats)
+
+
+def g_loss(
+    g_params, g_stats, d_variables: dict, ctx: StepContext, state: GANState, batches: dict, key: jax.Array
+):
+    """G's loss on a fresh generated batch against D (`d_variables`); aux: G's new batch_stats."""
+    fake, fake_y, stats = fake_batch(ctx, state, {"params": g_params, "batch_stats": g_stats}, key)
+    objective = ctx.objective
+    if objective.feature_matching:
+        real = batches["real"]
+        _, _, fake_features = discriminate(
+            ctx, d_variables, fake, fake_y, pass_key(key, G_PASSES, "fake"), True
+        )
+        _, _, real_features = discriminate(
+            ctx, d_variables, real["x"], ctx.labels(real), pass_key(key, G_PASSES, "real"), True
+        )
+        layer = objective.feature_layer
+        value = losses.feature_matching_loss(real_features[layer], fake_features[layer])
+    else:
+        fake_out, _ = discriminate(ctx, d_variables, fake, fake_y, pass_key(key, G_PASSES, "fake"))
+        real_logits = None
+        if objective.g_needs_real:  # the relativistic G compares with D's outputs on real data
+            real = batches["real"]
+            real_out, _ = discriminate(
+                ctx, d_variables, real["x"], ctx.labels(real), pass_key(key, G_PASSES, "real")
+            )
+            real_logits = losses.real_fake_logit(real_out)
+        value = objective.g_loss(losses.real_fake_logit(fake_out), real_logits)
+    if state.g_history is not None:
+        value = value + objective.g_historical * regularizers.historical_penalty(
+            g_params, state.g_history.mean
+        )
+    return value, stats
+
+
+def apply_update(tx: optax.GradientTransformation, net: NetState, grads, batch_stats) -> NetState:
+    """One optimiser step of a player, with the batch statistics of its own loss's passes."""
     updates, opt_state = tx.update(grads, net.opt_state, net.params)
     return NetState(optax.apply_updates(net.params, updates), batch_stats, opt_state)
 
 
+def d_update(ctx: StepContext, state: GANState, arrays: dict, key: jax.Array, draw: jax.Array):
+    """One optimiser step of D on data batch `draw` and noise from `key` -> (state, metrics)."""
+    batches = {"real": real_batch(ctx, state, arrays, None, draw)}
+    if ctx.objective.semi_supervised:
+        batches["labelled"] = real_batch(ctx, state, arrays, _LABELLED_STREAM, draw)
+    loss = lambda p: d_loss(p, state.d.batch_stats, state.g.variables, ctx, state, batches, key)  # noqa: E731
+    (value, (r, f, stats)), grads = jax.value_and_grad(loss, has_aux=True)(state.d.params)
+    new_d = apply_update(ctx.gan.d_optimizer, state.d, grads, stats)
+    if ctx.gan.reg.weight_clip:
+        new_d = new_d.replace(params=regularizers.clip_weights(new_d.params, ctx.gan.reg.weight_clip))
+    state = state.replace(d=new_d)
+    if state.d_history is not None:
+        state = state.replace(d_history=state.d_history.add(new_d.params))
+    metrics = {"d_loss": value, **ctx.objective.diagnostics(r, f), "d_grad_norm": optax.tree.norm(grads)}
+    return state, metrics
+
+
+def g_update(ctx: StepContext, state: GANState, arrays: dict, key: jax.Array, draw: jax.Array):
+    """One optimiser step of G with noise from `key` against the current D -> (state, metrics);
+    `draw` numbers the real batch of G's own data stream when its loss needs one."""
+    batches = (
+        {"real": real_batch(ctx, state, arrays, _G_DATA_STREAM, draw)} if ctx.objective.g_needs_real else {}
+    )
+    loss = lambda p: g_loss(p, state.g.batch_stats, state.d.variables, ctx, state, batches, key)  # noqa: E731
+    (value, stats), grads = jax.value_and_grad(loss, has_aux=True)(state.g.params)
+    new_g = apply_update(ctx.gan.g_optimizer, state.g, grads, stats)
+    state = state.replace(g=new_g)
+    if state.g_history is not None:
+        state = state.replace(g_history=state.g_history.add(new_g.params))
+    return state, {"g_loss": value, "g_grad_norm": optax.tree.norm(grads)}
+
+
 def make_updates(
-    gan: GAN,
-    source: DataSource,
-    batch_size: int,
-    objective: losses.Objective | None = None,
-    shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x,
+    gan: GAN, source: DataSource, batch_size: int, shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x
 ):
-    """(d_update, g_update): one optimiser step of D, and of G; `shard_batch` pins per-example
-    arrays to the data mesh.
-
-    d_update(state, arrays, key, draw) -> (state, metrics) uses data batch number `draw`;
-    g_update(state, arrays, key, draw) -> (state, metrics) (`draw` feeds feature matching).
-    """
-    objective = objective or losses.Objective()
-    labels_of = (lambda batch: batch["label"]) if gan.num_classes else (lambda batch: None)
-
-    def real_batch(state, arrays, stream, draw):
-        key = data_key(state) if stream is None else jax.random.fold_in(data_key(state), stream)
-        if stream == _LABELLED_STREAM:  # the semi-supervised D's few labelled examples
-            subset = {"x": arrays["x"][arrays["labelled"]], "label": arrays["label"][arrays["labelled"]]}
-            batch = sample_epochs(subset, key, draw, min(batch_size, arrays["labelled"].shape[0]))
-        else:
-            batch = source.sample(arrays, key, draw, batch_size)
-        return {k: shard_batch(v) for k, v in batch.items()}
-
-    def fake_batch(state, params, stats, key):
-        k_z, k_y = jax.random.split(key)
-        z = shard_batch(jax.random.normal(k_z, (batch_size, gan.z_dim)))
-        y = shard_batch(sample_labels(gan, k_y, batch_size))
-        x, new_stats = generate(
-            gan, {"params": params, "batch_stats": stats}, z, y, True, state.vbn_reference
-        )
-        return x, y if gan.num_classes else None, new_stats
-
-    def discriminate(variables, x, y, key, features=False):
-        return apply_net(
-            gan.discriminator, variables, x, True, y, jax.random.fold_in(key, _NOISE_STREAM), features
-        )
-
-    def d_update(state: GANState, arrays: dict, key: jax.Array, draw: jax.Array):
-        real = real_batch(state, arrays, None, draw)
-        fake, fake_y, _ = fake_batch(state, state.g.params, state.g.batch_stats, key)
-        fake = jax.lax.stop_gradient(fake)
-        if objective.semi_supervised:
-            labelled = real_batch(state, arrays, _LABELLED_STREAM, draw)
-
-        def loss(params):
-            stats = state.d.batch_stats
-            real_out, stats = discriminate(
-                {"params": params, "batch_stats": stats}, real["x"], labels_of(real), key
-            )
-            fake_out, stats = discriminate(
-                {"params": params, "batch_stats": stats}, fake, fake_y, jax.random.fold_in(key, 1)
-            )
-            r, f = losses.real_fake_logit(real_out), losses.real_fake_logit(fake_out)
-            value = losses.minimax_d_loss(r, f, objective.real_label)
-            if objective.semi_supervised:
-                class_logits, stats = discriminate(
-                    {"params": params, "batch_stats": stats}, labelled["x"], None, jax.random.fold_in(key, 2)
-                )
-                value = value + losses.classification_loss(class_logits, labelled["label"])
-            if state.d_history is not None:
-                value = value + objective.d_historical * losses.historical_penalty(
-                    params, state.d_history.mean
-                )
-            return value, (r, f, stats)
-
-        (value, (r, f, stats)), grads = jax.value_and_grad(loss, has_aux=True)(state.d.params)
-        new_d = _update(gan.d_optimizer, state.d, grads, stats)
-        state = state.replace(d=new_d)
-        if state.d_history is not None:
-            state = state.replace(d_history=state.d_history.add(new_d.params))
-        metrics = {
-            "d_loss": value,
-            "V": losses.value_function(r, f),
-            "d_real": jnp.mean(jax.nn.sigmoid(r)),
-            "d_fake": jnp.mean(jax.nn.sigmoid(f)),
-            "d_grad_norm": optax.tree.norm(grads),
-        }
-        return state, metrics
-
-    def g_update(state: GANState, arrays: dict, key: jax.Array, draw: jax.Array):
-        if objective.feature_matching:
-            real = real_batch(state, arrays, _G_DATA_STREAM, draw)
-
-        def loss(params):
-            fake, fake_y, stats = fake_batch(state, params, state.g.batch_stats, key)
-            if objective.feature_matching:
-                _, _, fake_features = discriminate(state.d.variables, fake, fake_y, key, features=True)
-                _, _, real_features = discriminate(
-                    state.d.variables, real["x"], labels_of(real), jax.random.fold_in(key, 1), features=True
-                )
-                layer = objective.feature_layer
-                value = losses.feature_matching_loss(real_features[layer], fake_features[layer])
-            else:
-                fake_out, _ = discriminate(state.d.variables, fake, fake_y, key)
-                value = objective.g_loss_from_logits(losses.real_fake_logit(fake_out))
-            if state.g_history is not None:
-                value = value + objective.g_historical * losses.historical_penalty(
-                    params, state.g_history.mean
-                )
-            return value, stats
-
-        (value, stats), grads = jax.value_and_grad(loss, has_aux=True)(state.g.params)
-        new_g = _update(gan.g_optimizer, state.g, grads, stats)
-        state = state.replace(g=new_g)
-        if state.g_history is not None:
-            state = state.replace(g_history=state.g_history.add(new_g.params))
-        return state, {"g_loss": value, "g_grad_norm": optax.tree.norm(grads)}
-
-    return d_update, g_update
+    """(d_update, g_update) bound to one GAN: each (state, arrays, key, draw) -> (state, metrics)."""
+    ctx = StepContext(gan, source, batch_size, shard_batch)
+    return functools.partial(d_update, ctx), functools.partial(g_update, ctx)
 
 
 def make_train_step(
@@ -199,7 +275,6 @@ def make_train_step(
     batch_size: int,
     d_steps: int = 1,
     g_steps: int = 1,
-    objective: losses.Objective | None = None,
     ema_decay: float = 0.0,
     shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x,
     d_head_start: int = 0,
@@ -208,8 +283,7 @@ def make_train_step(
     from fold_in(key_t, j); G update j uses fold_in(key_t, d_steps + j) and (feature matching)
     batch t * g_steps + j of its own data stream. In the first `d_head_start` steps G is not
     updated (a head start for D; G's metrics read 0 there)."""
-    objective = objective or losses.Objective()
-    d_update, g_update = make_updates(gan, source, batch_size, objective, shard_batch)
+    d_update, g_update = make_updates(gan, source, batch_size, shard_batch)
 
     def train_step(state: GANState, arrays: dict) -> tuple[GANState, Metrics]:
         key = step_key(state)

@@ -3,7 +3,8 @@
 Checks the config, takes the workdir's lock, builds data, networks and the compiled step, resumes
 from the workdir's latest intact checkpoint if there is one, then trains in chunks of
 `steps_per_call` steps. The host only syncs with the device at log, sample, evaluation and
-checkpoint boundaries; there it checks every step's metrics and the state itself for NaN/Inf
+checkpoint boundaries (between them `jax.transfer_guard("disallow")` makes a stray implicit
+transfer an error); there it checks every step's metrics and the state itself for NaN/Inf
 *before* anything is written, so a diverged state is never logged as healthy, sampled, evaluated
 or saved.
 """
@@ -19,7 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import checkpoint, data, evaluation, losses, models, optim, parallel, steps, writers
+from gan_jax import checkpoint, evaluation, experiment, parallel, steps, writers
 from gan_jax import config as config_lib
 from gan_jax import state as state_lib
 from gan_jax import workdir as workdirs
@@ -34,58 +35,6 @@ def _say(message: str) -> None:
     """Console output of process 0 only (every process runs the same loop)."""
     if jax.process_index() == 0:
         print(message, flush=True)
-
-
-def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
-    """Networks and optimisers for the config and the data (its shape, its classes)."""
-    objective = losses.objective(config.loss)
-    needs_labels = config.model.conditional or objective.semi_supervised
-    if needs_labels and not source.num_classes:
-        raise ConfigError(
-            f"config.model.conditional / config.loss.d='semi_supervised' need labelled data; "
-            f"{source.name!r} has no labels."
-        )
-    num_classes = source.num_classes if config.model.conditional else 0
-    d_outputs = source.num_classes if objective.semi_supervised else 1
-    generator, discriminator = models.build(config.model, source.shape, num_classes, d_outputs)
-    vbn = config.model.get("g_norm", "batch") == "virtual_batch"
-    return GAN(
-        generator,
-        discriminator,
-        optim.make(config.optim.g, "g"),
-        optim.make(config.optim.d, "d"),
-        config.model.z_dim,
-        num_classes=num_classes,
-        vbn_ref_size=config.model.vbn_ref_size if vbn else 0,
-    )
-
-
-def initial_state(config: ml_collections.ConfigDict, gan: GAN, source: DataSource) -> GANState:
-    return state_lib.create(
-        gan,
-        config.seed,
-        source.shape,
-        use_ema=config.train.ema_decay > 0,
-        g_history=config.loss.g_historical > 0,
-        d_history=config.loss.d_historical > 0,
-    )
-
-
-def build_train_step(config: ml_collections.ConfigDict, gan: GAN, source: DataSource, mesh=None):
-    """The un-jitted multi-step function (state, arrays) -> (state, stacked metrics)."""
-    t = config.train
-    train_step = steps.make_train_step(
-        gan,
-        source,
-        t.batch_size,
-        t.d_steps,
-        t.g_steps,
-        losses.objective(config.loss),
-        t.ema_decay,
-        shard_batch=parallel.batch_constraint(mesh),
-        d_head_start=t.d_head_start,
-    )
-    return steps.make_multi_step(train_step, t.steps_per_call)
 
 
 @jax.jit
@@ -220,8 +169,7 @@ def train_and_evaluate(
     it and raises KeyboardInterrupt."""
     config_lib.validate(config)
     workdir = workdirs.resolve(workdir)
-    mesh = parallel.make_mesh(devices)
-    parallel.check_batch_divides(config.train.batch_size, mesh)
+    run = experiment.build(config, devices)  # data and networks: a bad one fails before any write
     is_main = jax.process_index() == 0
     with contextlib.ExitStack() as stack:  # closes what was opened, however the run ends
         if is_main:
@@ -229,9 +177,7 @@ def train_and_evaluate(
         preemption = stack.enter_context(PreemptionWatcher())  # from here on a signal stops at a boundary
         ckpts = stack.enter_context(Checkpoints(workdir / "checkpoints", config.checkpoint.keep))
         _prepare_workdir(config, workdir, ckpts.latest_step() is not None, is_main)
-        source = data.load(config.data)
-        gan = build_gan(config, source)
-        state = parallel.put_replicated(initial_state(config, gan, source), mesh)
+        state = run.initial_state()
         state, meta = ckpts.restore_latest(state) or (state, {})
         start = ckpts.latest_step()
         step, total = start or 0, config.train.total_steps
@@ -239,27 +185,27 @@ def train_and_evaluate(
         if step >= total:
             _say(f"{workdir} is at step {step} >= train.total_steps={total}: nothing to train.")
             return state
-        arrays = parallel.put_replicated(data.training_arrays(source, config.loss), mesh)
+        arrays = run.training_arrays()
         evaluator = None
         if config.eval.every:
             metrics = evaluation.parse_metrics(config.eval.metrics)
-            evaluator = evaluation.Evaluator(config, gan, source, metrics, arrays)
-        step_fn = parallel.jit_replicated(build_train_step(config, gan, source, mesh), mesh)
+            evaluator = evaluation.Evaluator(config, run.gan, run.source, metrics, arrays)
         timer = writers.Timer()
-        train_fn = step_fn.lower(state, arrays).compile()  # later shape changes fail, never recompile
+        train_fn = run.compile(state, arrays)
         parallel.wait_for_every_process("compiled")  # the first step's collectives start together
         compile_seconds = timer.lap()
         _say(
-            f"{'Resuming at' if start else 'Starting from'} step {step} on {mesh.devices.size} "
+            f"{'Resuming at' if start else 'Starting from'} step {step} on {run.mesh.devices.size} "
             f"{jax.default_backend()} device(s); compiled in {compile_seconds:.1f}s."
         )
         health = _Health(ckpts.directory, start, meta.get("log_interval"))
-        outputs = _Outputs(config, gan, source, workdir, writer)
+        outputs = _Outputs(config, run.gan, run.source, workdir, writer)
         spc, train_start, logged_at, means = config.train.steps_per_call, time.perf_counter(), step, {}
         try:
             while step < total:
-                state, metrics = train_fn(state, arrays)
-                health.add(step, metrics)
+                with jax.transfer_guard("disallow"):  # the hot path: no implicit host<->device copy
+                    state, metrics = train_fn(state, arrays)
+                    health.add(step, metrics)
                 step += spc
                 done = step == total
                 if step % config.log.every == 0 or done:
@@ -294,11 +240,19 @@ def train_and_evaluate(
     _say(
         f"Done: {trained} steps in {writers.format_duration(seconds)} "
         f"({trained / seconds:.1f} steps/s, compile {compile_seconds:.1f}s). Last interval: "
-        f"D(x) {means.get('d_real', float('nan')):.3f}, D(G(z)) {means.get('d_fake', float('nan')):.3f}, "
-        f"V {means.get('V', float('nan')):.3f} (equilibrium: 0.5, 0.5, {-writers.LOG_4:.3f}). "
-        f"Outputs in {workdir}."
+        f"{_game_summary(means)}. Outputs in {workdir}."
     )
     return state
+
+
+def _game_summary(means: dict) -> str:
+    """D's diagnostics of the last interval, against the equilibrium where the objective has one."""
+    if "V" in means:
+        return (
+            f"D(x) {means['d_real']:.3f}, D(G(z)) {means['d_fake']:.3f}, V {means['V']:.3f} "
+            f"(equilibrium: 0.5, 0.5, {-writers.LOG_4:.3f})"
+        )
+    return ", ".join(f"{key} {means[key]:.3f}" for key in ("W", "d_real_out", "d_fake_out") if key in means)
 
 
 def restore_run(workdir: str, step: int | None = None, devices: Sequence | None = None):
@@ -314,11 +268,9 @@ def restore_run(workdir: str, step: int | None = None, devices: Sequence | None 
         step = ckpts.latest_step() if step is None else step
         if step is None or step not in available:
             raise CheckpointError(f"No checkpoint of step {step} in {ckpts.directory}; it has {available}.")
-        source = data.load(config.data)
-        gan = build_gan(config, source)
-        state = initial_state(config, gan, source)
-        state, _ = ckpts.restore(step, parallel.put_replicated(state, parallel.make_mesh(devices)))
-    return config, gan, source, state
+        run = experiment.build(config, devices)
+        state, _ = ckpts.restore(step, run.initial_state())
+    return config, run.gan, run.source, state
 
 
 def _save_on_interrupt(state: GANState, step: int, health: _Health, ckpts: Checkpoints) -> None:

@@ -152,18 +152,28 @@ def save_nearest_neighbours(samples: np.ndarray, pools: Sequence[np.ndarray], pa
     save_image_grid(np.concatenate(rows), path, scale=max(1, 96 // samples.shape[1]), columns=len(samples))
 
 
+# The curves' panels: (keys, title, reference line), each drawn when the run logs its keys. The
+# minimax family's equilibrium lines (1/2, -log 4) appear only with its metrics.
+CURVE_PANELS = (
+    (("d_loss", "g_loss"), "losses", None),
+    (("V",), "V(D, G)", (-LOG_4, "-log 4")),
+    (("d_real", "d_fake"), "mean D(x), D(G(z))", (0.5, "1/2")),
+    (("W",), "critic's estimate of W: E D(x) - E D(G(z))", None),
+    (("d_real_out", "d_fake_out"), "mean D output on real, generated data", None),
+    (("d_grad_norm", "g_grad_norm"), "gradient norm", None),
+)
+
+
+PROGRESS_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "W", "d_real_out", "d_fake_out")
+
+
 def save_curves(rows: Sequence[dict], path: pathlib.Path) -> None:
-    """Losses, V against -log 4, D(x) and D(G(z)) against 1/2, and gradient norms over steps."""
+    """Losses, D's diagnostics of the game (objective.diagnostics) and gradient norms over steps."""
     if not rows:
         return
     steps = [r["step"] for r in rows]
-    fig, axes = plt.subplots(1, 4, figsize=(18, 3.6))
-    panels = [
-        (("d_loss", "g_loss"), "losses", None),
-        (("V",), "V(D, G)", (-LOG_4, "-log 4")),
-        (("d_real", "d_fake"), "mean D(x), D(G(z))", (0.5, "1/2")),
-        (("d_grad_norm", "g_grad_norm"), "gradient norm", None),
-    ]
+    panels = [panel for panel in CURVE_PANELS if all(k in rows[-1] for k in panel[0])]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6))
     for ax, (keys, title, reference) in zip(axes, panels, strict=True):
         for key in keys:
             ax.plot(steps, [r[key] for r in rows], label=key)
@@ -171,7 +181,7 @@ def save_curves(rows: Sequence[dict], path: pathlib.Path) -> None:
             ax.axhline(reference[0], color="k", ls="--", lw=0.8, label=reference[1])
         ax.set(title=title, xlabel="step")
         ax.legend(fontsize=8)
-    axes[3].set_yscale("log")
+    axes[-1].set_yscale("log")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
@@ -238,7 +248,7 @@ class MetricWriter:
         if not self.enabled:
             return
         eta = (self.total_steps - step) / steps_per_sec if steps_per_sec > 0 else float("nan")
-        shown = "  ".join(f"{k} {scalars[k]:.3f}" for k in ("d_loss", "g_loss", "d_real", "d_fake"))
+        shown = "  ".join(f"{k} {scalars[k]:.3f}" for k in PROGRESS_KEYS if k in scalars)
         print(
             f"step {step}/{self.total_steps} ({100 * step / self.total_steps:.0f}%)  "
             f"{steps_per_sec:.1f} steps/s  ETA {format_duration(eta) if eta == eta else '?'}  "

@@ -11,6 +11,7 @@ from ml_collections import config_flags
 
 from experiments import cli
 from gan_jax import config as config_lib
+from gan_jax import sweep
 from gan_jax.errors import ConfigError, UserError
 
 CONFIGS = {
@@ -23,12 +24,16 @@ CONFIGS = {
         "ring,smoke",
         "grid,smoke",
         "gaussian1d,smoke",
+        "grid,hinge,sn",
+        "grid,lsgan,r1",
+        "ring,rsgan,smoke",
     ],
     "configs/semi_supervised.py": ["", "smoke"],
     "configs/mode_collapse.py": ["ring", "grid", "grid,smoke"],
     "configs/imbalance.py": ["grid", "digits", "digits,smoke"],
     "configs/equilibrium.py": ["gaussian1d", "ring", "ring,smoke"],
     "configs/improved_gan.py": ["grid,baseline", "grid,all", "digits,all", "digits,virtual_batch_norm,smoke"],
+    "configs/objectives.py": ["grid", "digits", "grid,wgan_gp,smoke", "digits,hinge,sn,smoke"],
     "configs/cgan.py": ["digits", "ring", "grid,projection", "mnist,cbn", "digits,smoke"],
     "configs/dcgan.py": [
         "",
@@ -40,6 +45,8 @@ CONFIGS = {
         "celeb_a",
         "smoke",
         "cifar10,smoke",
+        "digits,wgan_gp,smoke",
+        "digits,hinge,r1,sn,smoke",
     ],
 }
 
@@ -64,9 +71,52 @@ def test_every_config_file_is_covered_and_documented():
         assert "CPU time" in doc and "Expected" in doc
 
 
-def test_unknown_argument():
-    with pytest.raises(ValueError, match="Unknown dcgan.py argument"):
+def test_config_arguments_are_parsed_to_typed_fields():
+    spec = dict(dataset=("ring", "grid"), smoke=False, seeds=10, lr=1e-3)
+    assert config_lib.parse_arg("", "x.py", **spec).to_dict() == dict(
+        dataset="ring", smoke=False, seeds=10, lr=1e-3
+    )
+    parsed = config_lib.parse_arg("grid,smoke,seeds=3,lr=2e-4", "x.py", **spec)
+    assert parsed.to_dict() == dict(dataset="grid", smoke=True, seeds=3, lr=2e-4)
+    assert type(parsed.seeds) is int and type(parsed.lr) is float
+    assert config_lib.parse_arg("dataset=grid,smoke=false", "x.py", **spec).to_dict()["smoke"] is False
+
+
+@pytest.mark.parametrize(
+    "arg,message",
+    [
+        (
+            "mnsit",
+            r"x.py: unknown argument 'mnsit'; use one of ring\|grid \(default ring\), smoke, seeds=<int",
+        ),
+        ("width=3", "x.py: unknown argument 'width'"),
+        ("ring,grid", "x.py: dataset is given twice in 'ring,grid'; give it once"),
+        ("seeds=three", "x.py: seeds='three' is not a valid int"),
+        ("dataset=moon", r"x.py: dataset='moon' is not one of ring\|grid"),
+        ("smoke=maybe", "x.py: smoke='maybe' is not a bool"),
+    ],
+)
+def test_a_bad_config_argument_is_named(arg, message):
+    with pytest.raises(ConfigError, match=message):
+        config_lib.parse_arg(arg, "x.py", dataset=("ring", "grid"), smoke=False, seeds=10)
+
+
+def test_every_config_file_parses_its_argument_the_same_way():
+    with pytest.raises(ConfigError, match="dcgan.py: unknown argument 'mnsit'"):
         load_config("configs/dcgan.py:mnsit")
+    with pytest.raises(ConfigError, match="improved_gan.py: virtual_batch_norm does not apply to grid"):
+        load_config("configs/improved_gan.py:grid,virtual_batch_norm")
+    assert load_config("configs/cgan.py:grid,projection").model.d_condition == "projection"
+    mode_collapse, _ = cli.load_config_module("configs/mode_collapse.py")
+    assert len(mode_collapse.get_sweep("grid,seeds=2")) == 4 * 2
+    improved_gan, _ = cli.load_config_module("configs/improved_gan.py")
+    assert len(improved_gan.get_sweep("digits")) == 7 * 5
+    objectives, _ = cli.load_config_module("configs/objectives.py")
+    grid = objectives.get_sweep("grid")
+    assert len(grid) == 8 * 10 and len(objectives.get_sweep("digits,seeds=2")) == 8 * 2
+    for entry in grid[::10]:  # every cell's config is valid (the sweep checks this too, before running)
+        overrides = {k: v for k, v in entry.items() if k != "_name"}
+        config_lib.validate(sweep.apply_overrides(objectives.get_config("grid"), overrides))
 
 
 def parse(*args):
@@ -135,6 +185,14 @@ def test_wrong_type_is_named():
         ("optim.d.lr", float("inf"), r"optim.d.lr=inf must be a finite number >= 0"),
         ("optim.d.lr", -1e-4, r"optim.d.lr=-0.0001 must be a finite number >= 0"),
         ("optim.g.b1", 1.0, r"optim.g.b1=1.0 must be in \[0, 1\)"),
+        (
+            "loss.d",
+            "hinge",
+            r"config.loss.g='non_saturating' belongs to the minimax .*\['hinge', 'feature_matching'\]",
+        ),
+        ("loss.g", "wasserstain", r"Unknown config.loss.g 'wasserstain'"),
+        ("reg.r1", -1.0, r"config.reg.r1=-1.0 must be a finite number >= 0"),
+        ("reg.every", 0, r"config.reg.every=0 must be >= 1"),
     ],
 )
 def test_inconsistent_values_fail(key, value, message):
@@ -152,6 +210,11 @@ def test_resume_conflicts_ignore_resumable_keys():
     saved = {"train": {"total_steps": 10, "batch_size": 4}, "log": {"every": 2}, "model": {"d_mult": 1.0}}
     current = {"train": {"total_steps": 20, "batch_size": 4}, "log": {"every": 5}, "model": {"d_mult": 2.0}}
     assert config_lib.resume_conflicts(saved, current) == ["model.d_mult"]
+    older = {"train": {"total_steps": 10}}  # saved before config.reg existed: its defaults apply
+    assert config_lib.resume_conflicts(older, {"train": {"total_steps": 10}, "reg": {"r1": 0.0}}) == []
+    assert config_lib.resume_conflicts(older, {"train": {"total_steps": 10}, "reg": {"r1": 1.0}}) == [
+        "reg.r1"
+    ]
     nan = {"loss": {"real_label": float("nan")}}  # NaN != NaN must not read as a changed config
     assert config_lib.resume_conflicts(nan, {"loss": {"real_label": float("nan")}}) == []
 
@@ -170,3 +233,34 @@ def test_repo_layout():
     ):
         assert (REPO / path).exists(), path
     assert pathlib.Path(REPO / ".ci/run").stat().st_mode & 0o111
+
+
+def test_objective_pairs_are_checked_before_anything_runs():
+    config = load_config("configs/gan_mlp.py")
+    config.loss.update(d="wasserstein", g="wasserstein")
+    with pytest.raises(ConfigError, match=r"'wasserstein' needs a Lipschitz constraint.*gradient_penalty"):
+        config_lib.validate(config)
+    config.reg.gradient_penalty = 10.0
+    config_lib.validate(config)
+    config.loss.update(d="hinge", g="hinge", real_label=0.9)
+    with pytest.raises(ConfigError, match=r"real_label=0.9 \(one-sided label smoothing\) needs a minimax D"):
+        config_lib.validate(config)
+    config.loss.update(real_label=1.0, g="feature_matching")  # feature matching goes with any D loss
+    config_lib.validate(config)
+
+
+def test_objective_presets_set_their_papers_settings():
+    wgan = load_config("configs/dcgan.py:wgan_gp")
+    assert (wgan.loss.d, wgan.reg.gradient_penalty, wgan.train.d_steps) == ("wasserstein", 10.0, 5)
+    assert (wgan.optim.d.lr, wgan.optim.d.b1, wgan.optim.d.b2, wgan.model.d_norm) == (1e-4, 0.0, 0.9, "layer")
+    r1_sn = load_config("configs/dcgan.py:hinge,r1,sn")
+    assert (r1_sn.loss.g, r1_sn.reg.r1, r1_sn.model.d_spectral_norm, r1_sn.model.d_norm) == (
+        "hinge",
+        10.0,
+        True,
+        "none",
+    )
+    assert (
+        load_config("configs/gan_mlp.py:grid").loss.to_dict()
+        == load_config("configs/gan_mlp.py:grid,minimax").loss.to_dict()
+    )

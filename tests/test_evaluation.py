@@ -9,27 +9,13 @@ import jax
 import ml_collections
 import numpy as np
 import pytest
-from conftest import JAX_CACHE, REPO, load_config
+from conftest import JAX_CACHE, REPO, evaluation_run, load_config
 
 from gan_jax import classifier, data, evaluation, trainer
 from gan_jax.errors import NonFiniteError
 
 DIGITS16 = REPO / "classifiers" / "digits16"
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
-
-
-def build(data_name, image_size=0, edit=None, **eval_values):
-    config = load_config("configs/gan_mlp.py")
-    config.data.update(name=data_name, image_size=image_size)
-    if "digits" in data_name:  # a held-out tail, as configs/dcgan.py keeps
-        config.data.update(split="train[:1438]", eval_split="train[1438:]")
-    config.eval.update(eval_values)
-    if edit:
-        edit(config)
-    source = data.load(config.data)
-    gan = trainer.build_gan(config, source)
-    state = trainer.initial_state(config, gan, source)
-    return config, gan, source, state
 
 
 def test_applicable_metrics():
@@ -50,13 +36,13 @@ def test_applicable_metrics():
 
 
 def test_metrics_that_do_not_apply_fail_before_any_compute():
-    config, gan, source, _ = build("ring")
+    config, gan, source, _ = evaluation_run("ring")
     with pytest.raises(ValueError, match=r"\['fd'\] do not apply to data 'ring'.*config.eval.classifier"):
         evaluation.Evaluator(config, gan, source, ("modes", "fd"))
 
 
 def test_a_generator_that_returns_real_data_gets_the_real_datas_scores(monkeypatch):
-    config, gan, source, state = build(
+    config, gan, source, state = evaluation_run(
         "grid",
         parzen_samples=2000,
         parzen_valid=200,
@@ -78,7 +64,7 @@ def test_a_generator_that_returns_real_data_gets_the_real_datas_scores(monkeypat
 
 
 def test_evaluation_is_deterministic_and_uses_the_ema_generator():
-    config, gan, source, state = build("ring", edit=lambda c: c.train.update(ema_decay=0.9))
+    config, gan, source, state = evaluation_run("ring", edit=lambda c: c.train.update(ema_decay=0.9))
     evaluator = evaluation.Evaluator(config, gan, source, ("modes",))
     first, second = evaluator(state, 0), evaluator(state, 0)
     assert first == second and first["generator"] == "ema"
@@ -87,7 +73,7 @@ def test_evaluation_is_deterministic_and_uses_the_ema_generator():
 
 def test_a_diverged_generator_is_not_evaluated():
     """A finite FD of NaN images once reported a diverged run as merely bad."""
-    config, gan, source, state = build("ring")
+    config, gan, source, state = evaluation_run("ring")
     state = state.replace(g=state.g.replace(params=jax.tree.map(lambda p: p * np.nan, state.g.params)))
     with pytest.raises(
         NonFiniteError, match="generator of step 0 produces NaN/Inf samples .100% of the values"
@@ -98,7 +84,7 @@ def test_a_diverged_generator_is_not_evaluated():
 def test_optimal_d_is_one_half_where_g_matches_the_data(monkeypatch):
     """D* = p_data / (p_data + p_g): with G's samples drawn from p_data itself, 1/2 wherever the
     data have mass; and the gap is D's distance to it, weighted by (p_data + p_g) / 2."""
-    config, gan, source, state = build("gaussian1d")
+    config, gan, source, state = evaluation_run("gaussian1d")
     true_samples = lambda self, state, n: self._draw(self.source, n, stream=5)[0]  # noqa: E731
     monkeypatch.setattr(evaluation.Evaluator, "generated", true_samples)
     gap = evaluation.Evaluator(config, gan, source, ("optimal_d",))(state, 0)["metrics"]["optimal_d"]
@@ -112,7 +98,7 @@ def test_optimal_d_is_one_half_where_g_matches_the_data(monkeypatch):
 
 
 def test_feature_metrics_and_stacked_modes_with_the_committed_classifier(monkeypatch):
-    config, gan, source, state = build("digits", 16, classifier=str(DIGITS16), num_samples=600)
+    config, gan, source, state = evaluation_run("digits", 16, classifier=str(DIGITS16), num_samples=600)
     evaluator = evaluation.Evaluator(config, gan, source, ("fd", "kid", "prdc", "score"))
     monkeypatch.setattr(evaluation.Evaluator, "generated", lambda self, state, n: self.real(n))
     metrics = evaluator(state, 0)["metrics"]
@@ -123,7 +109,9 @@ def test_feature_metrics_and_stacked_modes_with_the_committed_classifier(monkeyp
     assert metrics["fd"]["protocol"]["feature_network"]["test_accuracy"] > 0.9
     assert metrics["fd"]["protocol"]["feature_network"]["sha256"].startswith("a5613377")
 
-    config, gan, stacked, state = build("stacked:digits", 16, classifier=str(DIGITS16), stacked_samples=3000)
+    config, gan, stacked, state = evaluation_run(
+        "stacked:digits", 16, classifier=str(DIGITS16), stacked_samples=3000
+    )
     evaluator = evaluation.Evaluator(config, gan, stacked, ("stacked_modes",))
     monkeypatch.setattr(evaluation.Evaluator, "generated", lambda self, state, n: self.real(n)[::-1])
     result = evaluator(state, 0)["metrics"]["stacked_modes"]
@@ -131,7 +119,9 @@ def test_feature_metrics_and_stacked_modes_with_the_committed_classifier(monkeyp
 
 
 def test_classifier_mismatch_is_a_clear_error():
-    config, gan, source, _ = build("digits", 32, classifier=str(DIGITS16))  # a classifier of 16x16 images
+    config, gan, source, _ = evaluation_run(
+        "digits", 32, classifier=str(DIGITS16)
+    )  # a classifier of 16x16 images
     with pytest.raises(ValueError, match="takes 16x16x1 images"):
         evaluation.Evaluator(config, gan, source, ("fd",))
 
@@ -233,7 +223,7 @@ def test_periodic_evaluation_and_the_cli(tmp_path, one_device):
 
 def test_equilibrium_metric_at_the_theorys_fixed_point():
     """A D that outputs 1/2 everywhere: D(x) = D(G(z)) = 1/2 and V = -log 4 exactly."""
-    config, gan, source, state = build("ring")
+    config, gan, source, state = evaluation_run("ring")
     zero_d = state.d.replace(params=jax.tree.map(np.zeros_like, state.d.params))
     result = evaluation.Evaluator(config, gan, source, ("equilibrium",))(state.replace(d=zero_d), 0)
     eq = result["metrics"]["equilibrium"]
@@ -244,7 +234,7 @@ def test_equilibrium_metric_at_the_theorys_fixed_point():
 
 
 def test_equilibrium_panels_over_steps(tmp_path):
-    config, gan, source, state = build("gaussian1d")
+    config, gan, source, state = evaluation_run("gaussian1d")
     evaluator = evaluation.Evaluator(config, gan, source, ("optimal_d",))
     for step in (0, 10):
         evaluation.write(evaluator(state, step), tmp_path)

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, evaluation_run
 from inception_reference import random_state_dict, reference_inputs
 
 from gan_jax.models import inception
@@ -46,15 +46,13 @@ def test_features_match_pytorch_fid(model_and_reference):
 
 def test_fid_and_is_in_the_evaluator_from_user_weights(tmp_path, monkeypatch):
     """The evaluator's FID/IS path: weights from a user file, protocol recorded, FID 0 on equal sets."""
-    from test_evaluation import build
-
     from gan_jax import evaluation
 
     with np.load(REFERENCE) as ref:
         names = json.loads(str(ref["names"]))
     weights = tmp_path / "inception.npz"
     np.savez(weights, **random_state_dict(names))
-    config, gan, source, state = build("digits", 16)
+    config, gan, source, state = evaluation_run("digits", 16)
     config.eval.update(inception_weights=str(weights), num_samples=12)
     evaluator = evaluation.Evaluator(config, gan, source, ("inception_fd", "inception_score"))
     monkeypatch.setattr(evaluation.Evaluator, "generated", lambda self, state, n: self.real(n))

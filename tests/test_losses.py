@@ -62,3 +62,51 @@ def test_unknown_loss_names_fail_clearly():
         losses.Objective(d="hinge?")
     with pytest.raises(ValueError, match="real_label"):
         losses.Objective(real_label=0.0)
+
+
+# Fixed outputs of D for the objectives of the other families: r on real, f on generated data.
+R, F = jnp.array([2.0, -1.0]), jnp.array([0.5, -3.0])
+SP = lambda v: math.log1p(math.exp(v))  # noqa: E731  softplus
+
+
+@pytest.mark.parametrize(
+    "d,g,d_expected,g_expected",
+    [
+        ("hinge", "hinge", (0 + 2) / 2 + (1.5 + 0) / 2, 1.25),
+        ("wasserstein", "wasserstein", -1.25 - 0.5, 1.25),
+        ("least_squares", "least_squares", 0.5 * (1 + 4) / 2 + 0.5 * (0.25 + 9) / 2, 0.5 * (0.25 + 16) / 2),
+        (  # E r = 0.5, E f = -1.25
+            "relativistic",
+            "relativistic",
+            (SP(-3.25) + SP(-0.25)) / 2 + (SP(0.0) + SP(-3.5)) / 2,
+            (SP(0.0) + SP(3.5)) / 2 + (SP(3.25) + SP(0.25)) / 2,
+        ),
+        ("minimax", "saturating", (SP(-2) + SP(1)) / 2 + (SP(0.5) + SP(-3)) / 2, -(SP(0.5) + SP(-3)) / 2),
+    ],
+)
+def test_objectives_hand_computed(d, g, d_expected, g_expected):
+    objective = losses.Objective(d=d, g=g)
+    np.testing.assert_allclose(objective.d_loss(R, F), d_expected, rtol=1e-6)
+    np.testing.assert_allclose(objective.g_loss(F, R), g_expected, rtol=1e-6)
+
+
+def test_every_g_loss_name_trains_its_own_loss():
+    """No G loss falls through to another (the old dispatch sent every unknown name to the
+    non-saturating loss): each name's loss differs from every other's on the same outputs."""
+    values = {}
+    for name, (family, _) in losses.G_LOSSES.items():
+        if family is not None:
+            d = next(d for d, (f, _) in losses.D_LOSSES.items() if f == family)
+            values[name] = float(losses.Objective(d=d, g=name).g_loss(F, R))
+    distinct = {values[n] for n in values if n not in ("hinge", "wasserstein")}  # both are -E D(G(z))
+    assert len(distinct) == len(values) - 2 and values["hinge"] == values["wasserstein"] == 1.25
+
+
+def test_diagnostics_follow_the_objective():
+    minimax = losses.Objective().diagnostics(R, F)
+    assert set(minimax) == {"V", "d_real", "d_fake"}
+    np.testing.assert_allclose(minimax["d_real"], (1 / (1 + math.exp(-2)) + 1 / (1 + math.e)) / 2, rtol=1e-6)
+    hinge = losses.Objective(d="hinge", g="hinge").diagnostics(R, F)
+    assert set(hinge) == {"d_real_out", "d_fake_out"} and float(hinge["d_fake_out"]) == -1.25
+    critic = losses.Objective(d="wasserstein", g="wasserstein").diagnostics(R, F)
+    assert float(critic["W"]) == pytest.approx(0.5 + 1.25)

@@ -55,7 +55,7 @@ def test_sweep_runs_every_cell_resumes_and_reports(tmp_path):
     workdir = tmp_path / "sweep"
     first = run(
         "experiments.sweep",
-        "--config=configs/mode_collapse.py:ring,smoke",
+        "--config=configs/mode_collapse.py:ring,smoke,seeds=3",
         f"--workdir={workdir}",
         "--parallel=2",
     )
@@ -64,7 +64,9 @@ def test_sweep_runs_every_cell_resumes_and_reports(tmp_path):
     done = sorted(workdir.glob("*/seed_*/done.json"))
     assert len(done) == 12 and all(json.loads(p.read_text())["status"] == "finished" for p in done)
     assert (workdir / "non_saturating, k=3" / "seed_2" / "eval_40.json").exists()
-    second = run("experiments.sweep", "--config=configs/mode_collapse.py:ring,smoke", f"--workdir={workdir}")
+    second = run(
+        "experiments.sweep", "--config=configs/mode_collapse.py:ring,smoke,seeds=3", f"--workdir={workdir}"
+    )
     assert "12 done already" in second.stdout and "Sweep done" not in second.stdout
 
     report = run("experiments.report", f"--workdir={workdir}", f"--out={tmp_path / 'report'}")

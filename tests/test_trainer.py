@@ -17,7 +17,7 @@ import pytest
 from conftest import JAX_CACHE, REPO, checkpoint_steps, load_config
 from jax.experimental import multihost_utils
 
-from gan_jax import data, trainer
+from gan_jax import data, experiment, trainer
 from gan_jax.checkpoint import CheckpointError
 
 
@@ -48,6 +48,15 @@ def test_mlp_run_writes_a_scatter_of_samples_and_ema_samples(tmp_path, one_devic
     train("configs/gan_mlp.py:smoke", tmp_path, one_device, lambda c: c.train.update(ema_decay=0.99))
     assert (tmp_path / "samples" / "step_0000040.png").exists()
     assert (tmp_path / "samples_ema" / "step_0000040.png").exists()
+
+
+def test_a_wasserstein_run_logs_the_critics_diagnostics_not_d_of_x(tmp_path, one_device, capsys):
+    train("configs/gan_mlp.py:ring,wgan_gp,smoke", tmp_path, one_device)
+    row = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert {"W", "d_real_out", "d_fake_out"} <= set(row) and not {"d_real", "d_fake", "V"} & set(row)
+    assert row["W"] == pytest.approx(row["d_real_out"] - row["d_fake_out"], rel=1e-5)
+    out = capsys.readouterr()
+    assert "Last interval: W " in out.out and "equilibrium" not in out.out and " W " in out.err
 
 
 def assert_states_identical(a, b):
@@ -83,7 +92,7 @@ def test_divergence_stops_the_run_and_is_never_checkpointed(tmp_path, one_device
 
         return dataclasses.replace(source, sample=sample)
 
-    monkeypatch.setattr(trainer.data, "load", poisoned_load)
+    monkeypatch.setattr(experiment.data, "load", poisoned_load)
     expected = r"diverged at step 6 .*d_loss = nan.*last checkpoint .* is step 4"
     with pytest.raises(trainer.NonFiniteError, match=expected):
         train("configs/dcgan.py:smoke", tmp_path, one_device)
@@ -93,14 +102,28 @@ def test_divergence_stops_the_run_and_is_never_checkpointed(tmp_path, one_device
 def test_an_update_that_makes_the_state_nan_is_never_written(tmp_path, one_device, monkeypatch):
     """The logged metrics of a step are computed before its G update: a G update that produces NaN
     shows in none of them, so only a check of the state itself keeps it out of the checkpoint."""
-    real_build = trainer.build_gan
+    real_build = experiment.build_gan
     nan_g = lambda *args: dataclasses.replace(real_build(*args), g_optimizer=optax.sgd(float("nan")))  # noqa: E731
-    monkeypatch.setattr(trainer, "build_gan", nan_g)
+    monkeypatch.setattr(experiment, "build_gan", nan_g)
     head_start = lambda c: c.train.update(d_head_start=3)  # noqa: E731  G's first update: step 4
     with pytest.raises(trainer.NonFiniteError, match=r"by step 4: the state has NaN/Inf in \['g.params"):
         train("configs/dcgan.py:smoke", tmp_path, one_device, head_start)
     assert not (tmp_path / "checkpoints").exists() or checkpoint_steps(tmp_path) == []
     assert not (tmp_path / "samples").exists() and not (tmp_path / "metrics.jsonl").read_text()
+
+
+def test_a_host_transfer_in_the_hot_path_fails(tmp_path, one_device, monkeypatch):
+    """The loop touches the host only at its boundaries: a stray `float(metrics[k][-1])` between two
+    train calls is an error, not a silent per-step sync. (On a CPU jax guards the host-to-device
+    copy of the index -- CPU arrays already live in host memory; on an accelerator also the read.)"""
+    real_add = trainer._Health.add
+
+    def syncing_add(self, step, metrics):
+        return real_add(self, step, {**metrics, "d_loss": float(metrics["d_loss"][-1])})
+
+    monkeypatch.setattr(trainer._Health, "add", syncing_add)
+    with pytest.raises(Exception, match="Disallowed (host-to-device|device-to-host) transfer"):
+        train("configs/gan_mlp.py:smoke", tmp_path, one_device)
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # orbax's aborted reads

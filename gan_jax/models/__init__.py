@@ -13,7 +13,7 @@ import flax.linen as nn
 import ml_collections
 
 from gan_jax.errors import ConfigError
-from gan_jax.models.dcgan import CONV_IMPLS, G_NORMS, DCGANDiscriminator, DCGANGenerator
+from gan_jax.models.dcgan import CONV_IMPLS, D_NORMS, G_NORMS, DCGANDiscriminator, DCGANGenerator
 from gan_jax.models.mlp import ACTIVATIONS, OUTPUTS, MLPDiscriminator, MLPGenerator
 
 G_CONDITIONS, D_CONDITIONS = ("concat", "conditional_bn"), ("concat", "projection")
@@ -36,6 +36,7 @@ def _head_options(cfg: ml_collections.ConfigDict, num_classes: int, d_outputs: i
         outputs=d_outputs,
         minibatch_kernels=cfg.minibatch_kernels,
         minibatch_kernel_dim=cfg.minibatch_kernel_dim,
+        spectral_norm=cfg.get("d_spectral_norm", False),  # runs saved before the option: off
     )
 
 
@@ -81,8 +82,15 @@ def _build_dcgan(cfg, data_shape, num_classes, d_outputs):
         cfg.g_norm,
         ref_size,
     )
+    d_norm = cfg.get("d_norm", "batch")  # runs saved before the option: BatchNorm
+    _check_choice(d_norm, D_NORMS, "d_norm")
     discriminator = DCGANDiscriminator(
-        size, cfg.d_width, cfg.d_mult, cfg.conv_impl, **_head_options(cfg, num_classes, d_outputs)
+        size,
+        cfg.d_width,
+        cfg.d_mult,
+        cfg.conv_impl,
+        norm=d_norm,
+        **_head_options(cfg, num_classes, d_outputs),
     )
     return generator, discriminator
 

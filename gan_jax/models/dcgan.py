@@ -34,11 +34,13 @@ from gan_jax.models.layers import (
     normal_init,
     one_hot_maps,
     scale_init,
+    spectral,
 )
 
 LEAKY_SLOPE = 0.2
 CONV_IMPLS = ("custom_vjp", "flax")
 G_NORMS = ("batch", "virtual_batch")
+D_NORMS = ("batch", "layer", "none")
 _K, _STRIDE, _PAD = 4, 2, 1  # every resolution change: 4x4 kernel, stride 2, padding 1
 weight_init = normal_init()
 
@@ -169,6 +171,13 @@ class DCGANDiscriminator(nn.Module):
     outputs: int = 1
     minibatch_kernels: int = 0
     minibatch_kernel_dim: int = 5
+    norm: str = "batch"  # after each down-sampling conv: 'batch', 'layer' or 'none'
+    spectral_norm: bool = False  # every layer's weights spectrally normalised (layers.spectral)
+
+    def _normalise(self, x: jax.Array, train: bool, i: int) -> jax.Array:
+        if self.norm == "batch":
+            return batch_norm(train, f"bn_down{i}")(x)
+        return nn.LayerNorm(name=f"ln_down{i}")(x) if self.norm == "layer" else x
 
     @nn.compact
     def __call__(self, x: jax.Array, y: jax.Array | None = None, train: bool = True) -> jax.Array:
@@ -176,13 +185,15 @@ class DCGANDiscriminator(nn.Module):
         ch = max(1, round(self.width * self.width_mult))
         if self.num_classes and self.condition == "concat":
             x = jnp.concatenate([x, one_hot_maps(y, self.num_classes, x.shape[1:3])], -1)
-        x = Conv(ch, use_bias=True, impl=self.conv_impl, name="from_image")(x)
+        x = spectral(
+            Conv(ch, use_bias=True, impl=self.conv_impl, name="from_image"), self.spectral_norm, train
+        )(x)
         x = nn.leaky_relu(x, LEAKY_SLOPE)
         self.sow("intermediates", "features", x)
         for i in range(n_down - 1):
             ch *= 2
-            x = Conv(ch, impl=self.conv_impl, name=f"down{i}")(x)
-            x = nn.leaky_relu(batch_norm(train, f"bn_down{i}")(x), LEAKY_SLOPE)
+            x = spectral(Conv(ch, impl=self.conv_impl, name=f"down{i}"), self.spectral_norm, train)(x)
+            x = nn.leaky_relu(self._normalise(x, train, i), LEAKY_SLOPE)
             self.sow("intermediates", "features", x)
         projection = self.num_classes if self.condition == "projection" else 0
         head = DiscriminatorHead(
@@ -193,4 +204,4 @@ class DCGANDiscriminator(nn.Module):
             weight_init,
             name="head",
         )
-        return head(x.reshape(x.shape[0], -1), y)
+        return spectral(head, self.spectral_norm, train)(x.reshape(x.shape[0], -1), y)

@@ -15,6 +15,8 @@ Koyama 2018.
   projection term <embed(y), features> of a projection discriminator.
 """
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -107,6 +109,16 @@ class DiscriminatorHead(nn.Module):
             )
             out = out + jnp.sum(embed(y) * h, axis=-1, keepdims=True)
         return out[:, 0] if self.outputs == 1 else out
+
+
+def spectral(layer: nn.Module, enabled: bool, train: bool):
+    """`layer`, or `layer` with each weight matrix divided by its largest singular value (Miyato et
+    al. 2018, flax's nn.SpectralNorm; a conv kernel as a (k*k*C_in, C_out) matrix). The power
+    iteration's vector u and the estimate sigma live in 'batch_stats' and advance by one iteration
+    per call in training: D's update keeps them, G's update drops D's statistics."""
+    if not enabled:
+        return layer
+    return functools.partial(nn.SpectralNorm(layer, name=f"{layer.name}_sn"), update_stats=train)
 
 
 def one_hot_maps(y: jax.Array, num_classes: int, spatial: tuple[int, ...]) -> jax.Array:

@@ -17,7 +17,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan_jax.models.layers import DiscriminatorHead
+from gan_jax.models.layers import DiscriminatorHead, spectral
 
 ACTIVATIONS = ("relu", "leaky_relu", "maxout")
 OUTPUTS = ("linear", "tanh")
@@ -35,12 +35,12 @@ class Maxout(nn.Module):
         return jnp.max(y.reshape(*x.shape[:-1], self.features, self.pieces), axis=-1)
 
 
-def hidden_layer(units: int, activation: str, pieces: int, name: str):
-    """A Dense layer with `activation`, or a maxout layer."""
+def hidden_layer(units: int, activation: str, pieces: int, name: str, spectral_norm=False, train=False):
+    """A Dense layer with `activation`, or a maxout layer; optionally spectrally normalised."""
     if activation == "maxout":
-        return Maxout(units, pieces, name=name)
+        return spectral(Maxout(units, pieces, name=name), spectral_norm, train)
     act = nn.relu if activation == "relu" else (lambda v: nn.leaky_relu(v, 0.2))
-    dense = nn.Dense(units, name=name)
+    dense = spectral(nn.Dense(units, name=name), spectral_norm, train)
     return lambda x: act(dense(x))
 
 
@@ -85,6 +85,7 @@ class MLPDiscriminator(nn.Module):
     minibatch_kernels: int = 0
     minibatch_kernel_dim: int = 5
     noise_std: float = 0.0  # Gaussian noise on every layer's input while training ('noise' rng)
+    spectral_norm: bool = False  # every layer's weights spectrally normalised (layers.spectral)
 
     @nn.compact
     def __call__(self, x: jax.Array, y: jax.Array | None = None, train: bool = True) -> jax.Array:
@@ -95,10 +96,13 @@ class MLPDiscriminator(nn.Module):
         for i in range(self.depth):
             if train and self.noise_std:
                 x = x + self.noise_std * jax.random.normal(self.make_rng("noise"), x.shape)
-            x = hidden_layer(units, self.activation, self.maxout_pieces, f"hidden{i}")(x)
+            layer = hidden_layer(
+                units, self.activation, self.maxout_pieces, f"hidden{i}", self.spectral_norm, train
+            )
+            x = layer(x)
             self.sow("intermediates", "features", x)
         projection = self.num_classes if self.condition == "projection" else 0
         head = DiscriminatorHead(
             self.outputs, self.minibatch_kernels, self.minibatch_kernel_dim, projection, name="head"
         )
-        return head(x, y)
+        return spectral(head, self.spectral_norm, train)(x, y)

@@ -1,0 +1,105 @@
+"""One factory for a run: the data, the networks, the state and the compiled step.
+
+The trainer, `restore_run`, the population, the benchmarks and the tests all build a run here, so
+they train the same program: a change to how a run is assembled is made once.
+"""
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import jax
+import ml_collections
+from jax.sharding import Mesh
+
+from gan_jax import data, losses, models, optim, parallel, regularizers, steps
+from gan_jax import state as state_lib
+from gan_jax.data import DataSource
+from gan_jax.errors import ConfigError
+from gan_jax.state import GAN, GANState
+
+
+def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
+    """Networks and optimisers for the config and the data (its shape, its classes)."""
+    objective = losses.objective(config.loss)
+    needs_labels = config.model.conditional or objective.semi_supervised
+    if needs_labels and not source.num_classes:
+        raise ConfigError(
+            f"config.model.conditional / config.loss.d='semi_supervised' need labelled data; "
+            f"{source.name!r} has no labels."
+        )
+    num_classes = source.num_classes if config.model.conditional else 0
+    d_outputs = source.num_classes if objective.semi_supervised else 1
+    generator, discriminator = models.build(config.model, source.shape, num_classes, d_outputs)
+    vbn = config.model.get("g_norm", "batch") == "virtual_batch"
+    return GAN(
+        generator,
+        discriminator,
+        optim.make(config.optim.g, "g"),
+        optim.make(config.optim.d, "d"),
+        config.model.z_dim,
+        num_classes=num_classes,
+        vbn_ref_size=config.model.vbn_ref_size if vbn else 0,
+        objective=objective,
+        reg=regularizers.regularization(config.reg),
+    )
+
+
+def initial_state(config: ml_collections.ConfigDict, gan: GAN, source: DataSource) -> GANState:
+    """The fresh state of config.seed, on the default device (`Experiment.initial_state` places it)."""
+    return state_lib.create(
+        gan,
+        config.seed,
+        source.shape,
+        use_ema=config.train.ema_decay > 0,
+        g_history=config.loss.g_historical > 0,
+        d_history=config.loss.d_historical > 0,
+    )
+
+
+def train_step(config: ml_collections.ConfigDict, gan: GAN, source: DataSource, mesh: Mesh | None = None):
+    """The un-jitted multi-step function (state, arrays) -> (state, stacked metrics)."""
+    t = config.train
+    one_step = steps.make_train_step(
+        gan,
+        source,
+        t.batch_size,
+        t.d_steps,
+        t.g_steps,
+        t.ema_decay,
+        shard_batch=parallel.batch_constraint(mesh),
+        d_head_start=t.d_head_start,
+    )
+    return steps.make_multi_step(one_step, t.steps_per_call)
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """What a run is made of, placed on a mesh of devices (every device of every host by default)."""
+
+    config: ml_collections.ConfigDict
+    source: DataSource
+    gan: GAN
+    mesh: Mesh
+
+    def initial_state(self) -> GANState:
+        """The fresh state, replicated on the mesh."""
+        return parallel.put_replicated(initial_state(self.config, self.gan, self.source), self.mesh)
+
+    def training_arrays(self) -> dict:
+        """The training data, replicated on the mesh (the step samples its batches on the device)."""
+        return parallel.put_replicated(data.training_arrays(self.source, self.config.loss), self.mesh)
+
+    def compile(self, state: GANState, arrays: dict) -> Callable:
+        """The multi-step compiled for exactly these inputs' shapes and placements: a later change
+        of either is an error, never a silent recompile. The state argument is donated."""
+        jitted = parallel.jit_replicated(train_step(self.config, self.gan, self.source, self.mesh), self.mesh)
+        return jitted.lower(state, arrays).compile()
+
+
+def build(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] | None = None) -> Experiment:
+    """Load the data and build the networks of `config` for a mesh over `devices`; a global batch
+    that does not split evenly over them is an error before anything is loaded."""
+    mesh = parallel.make_mesh(devices)
+    parallel.check_batch_divides(config.train.batch_size, mesh)
+    source = data.load(config.data)
+    return Experiment(config, source, build_gan(config, source), mesh)

@@ -1,0 +1,109 @@
+"""Penalties and constraints on the players beside their objective (config.reg, config.loss.*_historical).
+
+Penalties on D's input gradients, added to D's loss (D's real/fake output as a function of its
+input batch, with the real batch's labels or the generated batch's for a conditional D; every
+penalty is a mean over the batch):
+  'gradient_penalty'  lambda E (||grad_x D(x_hat)|| - 1)^2 at x_hat = e x + (1 - e) G(z), e ~ U[0, 1]
+                      per example: WGAN-GP (Gulrajani et al. 2017; lambda = 10 there)
+  'r1'                gamma/2 E ||grad_x D(x)||^2 on real data (Mescheder et al. 2018)
+  'r2'                gamma/2 E ||grad_x D(G(z))||^2 on generated data
+With `reg.every = k > 1` they are lazy (Karras et al. 2020, StyleGAN2): applied at every k-th D
+update, multiplied by k. The gradients are per example only when D treats the examples of a batch
+independently: a BatchNorm D couples them (WGAN-GP's critic has no BatchNorm).
+Constraint: 'weight_clip' c clips every parameter of D to [-c, c] after each update (WGAN, Arjovsky
+et al. 2017; c = 0.01 there).
+Historical averaging (Salimans et al. 2016, 3.3): lambda ||theta - mean of past theta||^2 on either
+player's parameters.
+"""
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from gan_jax.errors import ConfigError
+
+Critic = Callable[[jax.Array], jax.Array]  # input batch -> D's real/fake outputs, one per example
+
+
+def _input_gradients(d: Critic, x: jax.Array) -> jax.Array:
+    """grad_x of each example's output, flattened per example: [batch, features]."""
+    grads = jax.grad(lambda inputs: jnp.sum(d(inputs)))(x)
+    return grads.reshape(grads.shape[0], -1)
+
+
+def gradient_penalty(d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array, key: jax.Array):
+    """(||grad D(x_hat)|| - 1)^2 on interpolates, with the real batch's labels."""
+    e = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1), real.dtype)
+    interpolates = e * real + (1.0 - e) * fake
+    norms = jnp.sqrt(jnp.sum(_input_gradients(d_real, interpolates) ** 2, axis=1) + 1e-12)
+    return jnp.mean((norms - 1.0) ** 2)
+
+
+def r1_penalty(d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array, key: jax.Array):
+    return 0.5 * jnp.mean(jnp.sum(_input_gradients(d_real, real) ** 2, axis=1))
+
+
+def r2_penalty(d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array, key: jax.Array):
+    return 0.5 * jnp.mean(jnp.sum(_input_gradients(d_fake, fake) ** 2, axis=1))
+
+
+PENALTIES = {"gradient_penalty": gradient_penalty, "r1": r1_penalty, "r2": r2_penalty}
+
+
+def historical_penalty(params, average) -> jax.Array:
+    """||theta - average||^2 summed over every parameter."""
+    return sum(
+        jnp.sum((p - a) ** 2) for p, a in zip(jax.tree.leaves(params), jax.tree.leaves(average), strict=True)
+    )
+
+
+def clip_weights(params, bound: float):
+    return jax.tree.map(lambda p: jnp.clip(p, -bound, bound), params)
+
+
+@dataclasses.dataclass(frozen=True)
+class Regularization:
+    """The penalties on D (weights; 0 = off), their laziness and D's weight clipping."""
+
+    gradient_penalty: float = 0.0
+    r1: float = 0.0
+    r2: float = 0.0
+    every: int = 1
+    weight_clip: float = 0.0
+
+    def __post_init__(self):
+        for name in (*PENALTIES, "weight_clip"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"config.reg.{name}={value} must be a finite number >= 0 (0: off).")
+        if self.every < 1:
+            raise ConfigError(f"config.reg.every={self.every} must be >= 1 (1: every D update).")
+
+    @property
+    def penalties(self) -> dict[str, float]:
+        """The penalties in use, name -> weight."""
+        return {name: getattr(self, name) for name in PENALTIES if getattr(self, name) > 0}
+
+    def d_penalty(self, d_real: Critic, d_fake: Critic, real, fake, key: jax.Array, step: jax.Array):
+        """The weighted sum of the penalties in use (0 when none), lazily every `every` steps;
+        `d_real` / `d_fake`: D's outputs with the real / generated batch's labels."""
+        if not self.penalties:
+            return jnp.zeros(())
+
+        def total(_):
+            keys = jax.random.split(key, len(self.penalties))
+            named = zip(self.penalties.items(), keys, strict=True)
+            terms = [w * PENALTIES[n](d_real, d_fake, real, fake, k) for (n, w), k in named]
+            return self.every * sum(terms)
+
+        if self.every == 1:
+            return total(None)
+        return jax.lax.cond(step % self.every == 0, total, lambda _: jnp.zeros(()), None)
+
+
+def regularization(cfg) -> Regularization:
+    """Regularization from the config's `reg` section."""
+    return Regularization(cfg.gradient_penalty, cfg.r1, cfg.r2, cfg.every, cfg.weight_clip)
