@@ -31,6 +31,7 @@ Historical averaging and the penalties on D's gradients are in regularizers.py.
 """
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
@@ -38,7 +39,7 @@ import optax
 
 from gan_jax.errors import ConfigError
 
-LOG_4 = float(jnp.log(4.0))
+LOG_4 = math.log(4.0)  # a plain float: importing this module must not start the XLA backend
 
 
 def real_fake_logit(outputs: jax.Array) -> jax.Array:
