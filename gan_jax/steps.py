@@ -10,16 +10,23 @@ Both networks run in training mode (BatchNorm on the batch's own statistics), an
 and the generated batch in separate calls, each normalised by its own statistics, as in the DCGAN
 reference code. Under jit + sharding those statistics are over the global batch.
 
-Everything the Improved-GAN techniques and conditioning change is a choice of `Objective`
-(losses.py) or of the networks (models/), applied here in one place: labels are passed to both
-networks when the GAN is conditional (generated samples get uniformly drawn labels); feature
-matching gives G a real batch too (its own data stream); the semi-supervised D adds a labelled
-batch; historical averaging penalises and then updates each player's running mean; virtual batch
-norm runs G on the state's reference batch together with each batch.
+The pieces are module-level pure functions: `d_loss` and `g_loss`, each a function of its own
+player's parameters and batch statistics, the other player's variables, the batches and a key,
+returning (loss, aux); `discriminate`, through which D sees every input (the one place packing or
+augmentation would act); `apply_update`, the one optimiser step. D's loss can differentiate
+through G's samples (`stop_gradient_fake=False`, for an unrolled GAN). What the objectives and
+techniques change is a choice of `Objective` (losses.py), of the penalties (regularizers.py) or of
+the networks (models/), all held by the GAN: labels are passed to both networks when it is
+conditional (generated samples get uniformly drawn labels); a G loss that looks at real data
+(feature matching, the relativistic loss) gets its own data stream; the semi-supervised D adds a
+labelled batch; penalties on D's input gradients take an extra pass of D; historical averaging
+penalises and then updates each player's running mean; virtual batch norm runs G on the state's
+reference batch together with each batch.
 
 `make_train_step` returns `train_step(state, arrays) -> (state, metrics)`, not jitted here; its
-metrics are scalars: from the last D update, d_loss, V (the value function on that batch, on the
-real/fake logit), d_real = mean D(x), d_fake = mean D(G(z)) and d_grad_norm; from the last G update,
+metrics are scalars: from the last D update, d_loss, the objective's diagnostics (minimax family: V
+on the real/fake logit, d_real = mean D(x), d_fake = mean D(G(z)); the others: D's mean outputs,
+and W for a Wasserstein critic; `Objective.diagnostics`) and d_grad_norm; from the last G update,
 g_loss and g_grad_norm. `make_multi_step` runs `steps_per_call` steps in one `lax.scan`, returning
 the metrics of every step stacked (shape [steps_per_call]).
 """
