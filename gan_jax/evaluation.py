@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import classifier, data, features, losses, steps, writers
+from gan_jax import classifier, data, experiment, features, losses, steps, writers
 from gan_jax.data import DataSource
 from gan_jax.data.source import sample_epochs, uint8_to_unit_range
 from gan_jax.data.stacked import CHANNELS
@@ -106,7 +106,7 @@ class Evaluator:
         self.gan, self.source = gan, source
         self._updates = None
         if arrays is None:
-            arrays = {k: jnp.asarray(v) for k, v in data.training_arrays(source, config.loss).items()}
+            arrays = {k: jnp.asarray(v) for k, v in experiment.training_arrays(config, gan, source).items()}
         self.arrays = arrays
         self.nets = {
             "classifier": classifier.load(cfg.classifier) if cfg.classifier else None,

@@ -72,6 +72,12 @@ def train_step(config: ml_collections.ConfigDict, gan: GAN, source: DataSource, 
     return steps.make_multi_step(one_step, t.steps_per_call)
 
 
+def training_arrays(config: ml_collections.ConfigDict, gan: GAN, source: DataSource) -> dict:
+    """The data the train step samples from: the source's arrays, and the labelled examples'
+    indices when D is semi-supervised."""
+    return data.training_arrays(source, config.loss.num_labelled if gan.objective.semi_supervised else 0)
+
+
 @dataclasses.dataclass(frozen=True)
 class Experiment:
     """What a run is made of, placed on a mesh of devices (every device of every host by default)."""
@@ -87,7 +93,7 @@ class Experiment:
 
     def training_arrays(self) -> dict:
         """The training data, replicated on the mesh (the step samples its batches on the device)."""
-        return parallel.put_replicated(data.training_arrays(self.source, self.config.loss), self.mesh)
+        return parallel.put_replicated(training_arrays(self.config, self.gan, self.source), self.mesh)
 
     def compile(self, state: GANState, arrays: dict) -> Callable:
         """The multi-step compiled for exactly these inputs' shapes and placements: a later change

@@ -57,7 +57,7 @@ def train_population(configs: Sequence[ml_collections.ConfigDict], workdirs: Seq
             json.dumps(json.loads(config.to_json_best_effort()), indent=2) + "\n"
         )
     stacked = jax.tree.map(lambda *x: jnp.stack(x), *states)
-    arrays = {k: jnp.asarray(v) for k, v in data.training_arrays(source, base.loss).items()}
+    arrays = {k: jnp.asarray(v) for k, v in experiment.training_arrays(base, gan, source).items()}
     multi_step = experiment.train_step(base, gan, source)
     step_fn = jax.jit(jax.vmap(multi_step, in_axes=(0, None)), donate_argnums=0)
 

@@ -74,10 +74,12 @@ def labelled_subset(labels: np.ndarray, num: int, num_classes: int) -> np.ndarra
     return np.sort(np.concatenate(chosen)).astype(np.int32)
 
 
-def training_arrays(source: DataSource, loss_cfg) -> dict:
-    """The source's arrays, plus the indices of the labelled examples ('labelled') when the
-    discriminator is semi-supervised (config.loss.d = 'semi_supervised')."""
-    if loss_cfg.d != "semi_supervised":
+def training_arrays(source: DataSource, num_labelled: int = 0) -> dict:
+    """The source's arrays, plus the indices of `num_labelled` labelled examples ('labelled') for
+    a semi-supervised discriminator (experiment.training_arrays decides whether there is one)."""
+    if not num_labelled:
         return source.arrays
-    labelled = labelled_subset(source.arrays["label"], loss_cfg.num_labelled, source.num_classes)
-    return {**source.arrays, "labelled": labelled}
+    return {
+        **source.arrays,
+        "labelled": labelled_subset(source.arrays["label"], num_labelled, source.num_classes),
+    }
