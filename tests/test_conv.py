@@ -1,4 +1,5 @@
-"""The custom-VJP convolutions equal XLA's own (and flax's ConvTranspose), values and gradients."""
+"""The custom-VJP convolutions equal XLA's own (and flax's ConvTranspose): values, gradients, and
+gradients of gradients (the penalties on D's input gradient)."""
 
 import flax.linen as nn
 import jax
@@ -110,3 +111,29 @@ def test_gradients_inside_scan_match():
         rtol=1e-5,
         atol=1e-6,
     )
+
+
+def input_gradient_penalty(fn):
+    """A gradient penalty's shape: grad w.r.t. both arguments of ||d loss / d a||^2 (grad of grad)."""
+
+    def penalty(a, b):
+        g = jax.grad(loss_of(fn))(a, b)
+        return jnp.sum(g**2)
+
+    return jax.grad(penalty, (0, 1))
+
+
+@pytest.mark.parametrize("hw,k,stride,pad", [(16, 4, 2, 1), (9, 3, 2, 1), (4, 4, 1, 0)])
+def test_second_order_gradients_match_lax(hw, k, stride, pad):
+    ku, kw = jax.random.split(jax.random.PRNGKey(hw + 1))
+    u = jax.random.normal(ku, (2, hw, hw, 3))
+    w = jax.random.normal(kw, (k, k, 3, 4))
+    got = input_gradient_penalty(lambda a, b: conv.conv2d(a, b, stride, pad))(u, w)
+    want = input_gradient_penalty(lambda a, b: reference_conv(a, b, stride, pad))(u, w)
+    for g, r in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-3)
+    x = jax.random.normal(ku, (2, hw // 2, hw // 2, 4))
+    got = input_gradient_penalty(lambda a, b: conv.conv2d_transpose(a, b, stride, pad))(x, w)
+    want = input_gradient_penalty(lambda a, b: flax_conv_transpose(a, b, stride, pad))(x, w)
+    for g, r in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-3)

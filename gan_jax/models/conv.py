@@ -55,6 +55,11 @@ def _conv_weight_vjp(u: jax.Array, dy: jax.Array, stride: int, pad: int, k: int)
     return dw.transpose(1, 2, 0, 3)
 
 
+# The three primitives are closed under VJPs (each one's gradient is made of the other two), so
+# each is a custom_vjp whose rule calls the others: derivatives of any order -- a gradient penalty
+# differentiates D's input gradient -- stay on the fast kernel form.
+
+
 @partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def conv2d(u: jax.Array, w: jax.Array, stride: int, pad: int) -> jax.Array:
     """Convolution of u (N, H, W, C_in) with w (k, k, C_in, C_out), symmetric zero padding."""
@@ -67,13 +72,48 @@ def _conv2d_fwd(u, w, stride, pad):
 
 def _conv2d_bwd(stride, pad, residuals, dy):
     u, w = residuals
-    return (
-        _conv_input_vjp(dy, w, stride, pad, u.shape[1:3]),
-        _conv_weight_vjp(u, dy, stride, pad, w.shape[0]),
-    )
+    return input_grad(dy, w, stride, pad, u.shape[1:3]), weight_grad(u, dy, stride, pad, w.shape[0])
 
 
 conv2d.defvjp(_conv2d_fwd, _conv2d_bwd)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def input_grad(dy: jax.Array, w: jax.Array, stride: int, pad: int, in_hw: tuple) -> jax.Array:
+    """du of y = conv2d(u, w) for the cotangent dy, u of spatial size in_hw: a transposed conv."""
+    return _conv_input_vjp(dy, w, stride, pad, in_hw)
+
+
+def _input_grad_fwd(dy, w, stride, pad, in_hw):
+    return _conv_input_vjp(dy, w, stride, pad, in_hw), (dy, w)
+
+
+def _input_grad_bwd(stride, pad, in_hw, residuals, g):
+    """<g, input_grad(dy, w)> = <conv(g, w), dy>: linear in dy and in w."""
+    dy, w = residuals
+    return conv2d(g, w, stride, pad), weight_grad(g, dy, stride, pad, w.shape[0])
+
+
+input_grad.defvjp(_input_grad_fwd, _input_grad_bwd)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def weight_grad(u: jax.Array, dy: jax.Array, stride: int, pad: int, k: int) -> jax.Array:
+    """dw of y = conv2d(u, w) for the cotangent dy."""
+    return _conv_weight_vjp(u, dy, stride, pad, k)
+
+
+def _weight_grad_fwd(u, dy, stride, pad, k):
+    return _conv_weight_vjp(u, dy, stride, pad, k), (u, dy)
+
+
+def _weight_grad_bwd(stride, pad, k, residuals, g):
+    """<g, weight_grad(u, dy)> = <dy, conv(u, g)>: linear in u and in dy."""
+    u, dy = residuals
+    return input_grad(dy, g, stride, pad, u.shape[1:3]), conv2d(u, g, stride, pad)
+
+
+weight_grad.defvjp(_weight_grad_fwd, _weight_grad_bwd)
 
 
 def transposed_output_size(size: int, k: int, stride: int, pad: int) -> int:
@@ -81,7 +121,6 @@ def transposed_output_size(size: int, k: int, stride: int, pad: int) -> int:
     return (size - 1) * stride + k - 2 * pad
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def conv2d_transpose(x: jax.Array, w: jax.Array, stride: int, pad: int) -> jax.Array:
     """Transposed convolution of x (N, h, w, C_in) with the forward kernel w (k, k, C_out, C_in).
 
@@ -90,16 +129,4 @@ def conv2d_transpose(x: jax.Array, w: jax.Array, stride: int, pad: int) -> jax.A
     """
     k = w.shape[0]
     out_hw = tuple(transposed_output_size(s, k, stride, pad) for s in x.shape[1:3])
-    return _conv_input_vjp(x, w, stride, pad, out_hw)
-
-
-def _conv2d_transpose_fwd(x, w, stride, pad):
-    return conv2d_transpose(x, w, stride, pad), (x, w)
-
-
-def _conv2d_transpose_bwd(stride, pad, residuals, dy):
-    x, w = residuals
-    return _conv(dy, w, stride, pad), _conv_weight_vjp(dy, x, stride, pad, w.shape[0])
-
-
-conv2d_transpose.defvjp(_conv2d_transpose_fwd, _conv2d_transpose_bwd)
+    return input_grad(x, w, stride, pad, out_hw)
