@@ -15,8 +15,6 @@ Kernels are HWIO of the *forward* convolution, as in PyTorch and `nn.ConvTranspo
 transpose_kernel=True)`: a transposed conv from C_in to C_out channels has kernel (k, k, C_out, C_in).
 """
 
-from functools import partial
-
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -60,60 +58,37 @@ def _conv_weight_vjp(u: jax.Array, dy: jax.Array, stride: int, pad: int, k: int)
 # differentiates D's input gradient -- stay on the fast kernel form.
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def conv2d(u: jax.Array, w: jax.Array, stride: int, pad: int) -> jax.Array:
-    """Convolution of u (N, H, W, C_in) with w (k, k, C_in, C_out), symmetric zero padding."""
-    return _conv(u, w, stride, pad)
+def _bilinear(primal, nondiff_argnums: tuple[int, ...], transpose):
+    """`primal(a, b, *static)`, linear in a and in b, as a custom_vjp whose residuals are (a, b)
+    and whose rule is `transpose(*static, a, b, g) -> (da, db)`."""
+    fn = jax.custom_vjp(primal, nondiff_argnums=nondiff_argnums)
+    fn.defvjp(
+        lambda a, b, *static: (primal(a, b, *static), (a, b)),
+        lambda *args: transpose(*args[:-2], *args[-2], args[-1]),
+    )
+    return fn
 
 
-def _conv2d_fwd(u, w, stride, pad):
-    return _conv(u, w, stride, pad), (u, w)
-
-
-def _conv2d_bwd(stride, pad, residuals, dy):
-    u, w = residuals
+def _conv_transpose_rule(stride, pad, u, w, dy):
     return input_grad(dy, w, stride, pad, u.shape[1:3]), weight_grad(u, dy, stride, pad, w.shape[0])
 
 
-conv2d.defvjp(_conv2d_fwd, _conv2d_bwd)
-
-
-@partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
-def input_grad(dy: jax.Array, w: jax.Array, stride: int, pad: int, in_hw: tuple) -> jax.Array:
-    """du of y = conv2d(u, w) for the cotangent dy, u of spatial size in_hw: a transposed conv."""
-    return _conv_input_vjp(dy, w, stride, pad, in_hw)
-
-
-def _input_grad_fwd(dy, w, stride, pad, in_hw):
-    return _conv_input_vjp(dy, w, stride, pad, in_hw), (dy, w)
-
-
-def _input_grad_bwd(stride, pad, in_hw, residuals, g):
-    """<g, input_grad(dy, w)> = <conv(g, w), dy>: linear in dy and in w."""
-    dy, w = residuals
+def _input_grad_transpose_rule(stride, pad, in_hw, dy, w, g):
+    """<g, input_grad(dy, w)> = <conv(g, w), dy>."""
     return conv2d(g, w, stride, pad), weight_grad(g, dy, stride, pad, w.shape[0])
 
 
-input_grad.defvjp(_input_grad_fwd, _input_grad_bwd)
-
-
-@partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
-def weight_grad(u: jax.Array, dy: jax.Array, stride: int, pad: int, k: int) -> jax.Array:
-    """dw of y = conv2d(u, w) for the cotangent dy."""
-    return _conv_weight_vjp(u, dy, stride, pad, k)
-
-
-def _weight_grad_fwd(u, dy, stride, pad, k):
-    return _conv_weight_vjp(u, dy, stride, pad, k), (u, dy)
-
-
-def _weight_grad_bwd(stride, pad, k, residuals, g):
-    """<g, weight_grad(u, dy)> = <dy, conv(u, g)>: linear in u and in dy."""
-    u, dy = residuals
+def _weight_grad_transpose_rule(stride, pad, k, u, dy, g):
+    """<g, weight_grad(u, dy)> = <dy, conv(u, g)>."""
     return input_grad(dy, g, stride, pad, u.shape[1:3]), conv2d(u, g, stride, pad)
 
 
-weight_grad.defvjp(_weight_grad_fwd, _weight_grad_bwd)
+# conv2d(u (N, H, W, C_in), w (k, k, C_in, C_out), stride, pad): the convolution, zero padding.
+conv2d = _bilinear(_conv, (2, 3), _conv_transpose_rule)
+# input_grad(dy, w, stride, pad, in_hw): du of y = conv2d(u, w) for the cotangent dy.
+input_grad = _bilinear(_conv_input_vjp, (2, 3, 4), _input_grad_transpose_rule)
+# weight_grad(u, dy, stride, pad, k): dw of y = conv2d(u, w) for the cotangent dy.
+weight_grad = _bilinear(_conv_weight_vjp, (2, 3, 4), _weight_grad_transpose_rule)
 
 
 def transposed_output_size(size: int, k: int, stride: int, pad: int) -> int:
