@@ -12,7 +12,7 @@ Arguments: the data set -- `digits` (default: scikit-learn's bundled 8x8 digits 
            `stacked_mnist` (three MNIST digits as RGB: 1,000 modes) likewise.
            `smoke` shrinks any of them to a seconds-long run (e.g. --config=configs/dcgan.py:smoke).
            The objective, as in configs/gan_mlp.py: `minimax` (default), `hinge`, `wgan_gp` (its
-           critic gets layer normalisation instead of BatchNorm, as Gulrajani et al.'s), `lsgan`,
+           critic loses BatchNorm, as Gulrajani et al.'s MNIST and CIFAR-10 critics), `lsgan`,
            `rsgan`; `r1` (D without BatchNorm, as Mescheder et al.'s), `sn`; e.g. `digits,hinge,sn`.
 Held out:  every metric that compares G with real data uses examples G never trained on
            (config.data.eval_split): digits trains on its first 1,438 images and holds out the

@@ -167,7 +167,8 @@ OBJECTIVES = {
     "minimax": {},  # Goodfellow et al. 2014 (the config's own G loss: non-saturating by default)
     "hinge": {"loss.d": "hinge", "loss.g": "hinge"},  # Lim and Ye 2017; Miyato et al. 2018
     # Gulrajani et al. 2017: lambda = 10, 5 critic steps per G step, Adam 1e-4 with betas (0, 0.9),
-    # no BatchNorm in the critic (layer normalisation in their image critics: dcgan's d_norm).
+    # no normalisation in the critic (their MNIST and CIFAR-10 code, gan_mnist.py and gan_cifar.py;
+    # their 64x64 critics use layer normalisation: dcgan's model.d_norm=layer).
     "wgan_gp": {
         "loss.d": "wasserstein",
         "loss.g": "wasserstein",
@@ -189,15 +190,16 @@ R1_GAMMA = 10.0  # Mescheder et al. 2018's gamma for their image experiments (no
 def objective_overrides(config: ml_collections.ConfigDict, objective: str, r1: bool, sn: bool) -> dict:
     """The dotted keys a preset objective, optionally with R1 and spectral normalisation of D, sets.
     A DCGAN D loses its BatchNorm under a gradient penalty (it would couple the examples whose
-    input gradients the penalty takes): layer normalisation for WGAN-GP, none for R1, as the
-    papers' critics."""
+    input gradients the penalty takes) and gets no normalisation, as the papers' own critics at
+    MNIST and CIFAR-10 scale (improved_wgan_training's gan_mnist.py and gan_cifar.py; Mescheder
+    et al.'s)."""
     overrides = dict(OBJECTIVES[objective])
     if r1:
         overrides["reg.r1"] = R1_GAMMA
     if sn:
         overrides["model.d_spectral_norm"] = True
     if "d_norm" in config.model and (objective == "wgan_gp" or r1):
-        overrides["model.d_norm"] = "layer" if objective == "wgan_gp" else "none"
+        overrides["model.d_norm"] = "none"
     return overrides
 
 

@@ -252,7 +252,7 @@ def test_objective_pairs_are_checked_before_anything_runs():
 def test_objective_presets_set_their_papers_settings():
     wgan = load_config("configs/dcgan.py:wgan_gp")
     assert (wgan.loss.d, wgan.reg.gradient_penalty, wgan.train.d_steps) == ("wasserstein", 10.0, 5)
-    assert (wgan.optim.d.lr, wgan.optim.d.b1, wgan.optim.d.b2, wgan.model.d_norm) == (1e-4, 0.0, 0.9, "layer")
+    assert (wgan.optim.d.lr, wgan.optim.d.b1, wgan.optim.d.b2, wgan.model.d_norm) == (1e-4, 0.0, 0.9, "none")
     r1_sn = load_config("configs/dcgan.py:hinge,r1,sn")
     assert (r1_sn.loss.g, r1_sn.reg.r1, r1_sn.model.d_spectral_norm, r1_sn.model.d_norm) == (
         "hinge",
