@@ -12,7 +12,7 @@ checkpoint on the next run of the same command. On a CPU, --parallel single-thre
 processes (default: one per core) each run their share of the runs, one after another (measured
 here: two single-core processes do ~2x the steps/s of one process on both cores for the small
 MLPs). On an accelerator, each cell's seeds train together as one population under jax.vmap
-(gan_jax/population.py).
+(trainer.train_population: the same loop, the same files per run).
 
 SIGTERM or Ctrl-C to the sweep reaches every worker as SIGTERM: each saves its current run at the
 next step boundary and exits; the sweep then exits with status 75 (EX_TEMPFAIL) saying it was
@@ -82,8 +82,7 @@ def run_worker(runs_file: str, core: int | None) -> None:
         signal.signal(signum, lambda signum, frame: stop.append(signum))
     cli.enable_compilation_cache()
     from gan_jax import sweep, trainer
-    from gan_jax import workdir as workdirs
-    from gan_jax.errors import NonFiniteError, UserError
+    from gan_jax.errors import NonFiniteError
     from gan_jax.preemption import Preempted
 
     spec_and_runs = json.loads(pathlib.Path(runs_file).read_text())
@@ -103,16 +102,54 @@ def run_worker(runs_file: str, core: int | None) -> None:
             outcome = {"status": "diverged", "message": str(error)}
         except Exception as error:  # this run cannot run; the worker's other runs still can
             errors += 1
-            message = str(error) if isinstance(error, UserError) else traceback.format_exc()
-            directory.mkdir(parents=True, exist_ok=True)
-            workdirs.write_atomically(directory / "error.json", json.dumps({"message": message}) + "\n")
-            print(f"{run['dir']}: error: {message}", flush=True)
+            _record_error(directory, error)
             continue
-        outcome["seconds"] = round(time.time() - start, 1)
-        (directory / "error.json").unlink(missing_ok=True)
-        workdirs.write_atomically(directory / "done.json", json.dumps(outcome) + "\n")
-        print(f"{run['dir']}: {outcome['status']} in {outcome['seconds']}s", flush=True)
+        _record(directory, outcome, start)
     sys.exit(PREEMPTED if stop else 1 if errors else 0)
+
+
+def run_populations(spec: str, runs: list[dict]) -> list[int]:
+    """The accelerator path: each cell's pending seeds as one vmapped population, recorded as the
+    workers record theirs. Returns [PREEMPTED] if a signal stopped it, else []."""
+    from gan_jax import sweep, trainer
+    from gan_jax.preemption import Preempted
+
+    for cell in dict.fromkeys(r["cell"] for r in runs):
+        members, start = [r for r in runs if r["cell"] == cell], time.time()
+        try:
+            configs = [sweep.apply_overrides(cli.load_config(spec), r["overrides"]) for r in members]
+            outcomes = trainer.train_population(configs, [r["dir"] for r in members])
+        except Preempted as preempted:
+            print(f"{cell}: {preempted}", flush=True)
+            return [PREEMPTED]
+        except Exception as error:  # this cell cannot run; the other cells still can
+            for r in members:
+                _record_error(pathlib.Path(r["dir"]), error)
+            continue
+        for r, outcome in zip(members, outcomes, strict=True):
+            _record(pathlib.Path(r["dir"]), outcome, start)
+    return []
+
+
+def _record(directory: pathlib.Path, outcome: dict, start: float) -> None:
+    """A run that finished or diverged: done.json, which a rerun skips."""
+    from gan_jax import workdir as workdirs
+
+    outcome = {**outcome, "seconds": round(time.time() - start, 1)}
+    (directory / "error.json").unlink(missing_ok=True)
+    workdirs.write_atomically(directory / "done.json", json.dumps(outcome) + "\n")
+    print(f"{directory}: {outcome['status']} in {outcome['seconds']}s", flush=True)
+
+
+def _record_error(directory: pathlib.Path, error: Exception) -> None:
+    """A run that cannot run: error.json says why (the user's error in one line, else the traceback)."""
+    from gan_jax import workdir as workdirs
+    from gan_jax.errors import UserError
+
+    message = str(error) if isinstance(error, UserError) else traceback.format_exc()
+    directory.mkdir(parents=True, exist_ok=True)
+    workdirs.write_atomically(directory / "error.json", json.dumps({"message": message}) + "\n")
+    print(f"{directory}: error: {message}", flush=True)
 
 
 def _terminate_with_parent() -> None:
@@ -200,14 +237,7 @@ def main(argv):
             by_seed = sorted(pending, key=lambda r: r["seed"])
             codes = launch_cpu_workers(_CONFIG.value, by_seed, workdir, _PARALLEL.value or os.cpu_count())
         else:
-            from gan_jax import population, sweep
-
-            for cell in dict.fromkeys(r["cell"] for r in pending):
-                members = [r for r in pending if r["cell"] == cell]
-                configs = [
-                    sweep.apply_overrides(cli.load_config(_CONFIG.value), r["overrides"]) for r in members
-                ]
-                population.train_population(configs, [r["dir"] for r in members])
+            codes = run_populations(_CONFIG.value, pending)
     done = sum((pathlib.Path(r["dir"]) / "done.json").exists() for r in runs)
     errors = [r["dir"] for r in runs if (pathlib.Path(r["dir"]) / "error.json").exists()]
     if PREEMPTED in codes:

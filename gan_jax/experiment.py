@@ -95,11 +95,14 @@ class Experiment:
         """The training data, replicated on the mesh (the step samples its batches on the device)."""
         return parallel.put_replicated(training_arrays(self.config, self.gan, self.source), self.mesh)
 
-    def compile(self, state: GANState, arrays: dict) -> Callable:
+    def compile(self, state: GANState, arrays: dict, vmapped: bool = False) -> Callable:
         """The multi-step compiled for exactly these inputs' shapes and placements: a later change
-        of either is an error, never a silent recompile. The state argument is donated."""
-        jitted = parallel.jit_replicated(train_step(self.config, self.gan, self.source, self.mesh), self.mesh)
-        return jitted.lower(state, arrays).compile()
+        of either is an error, never a silent recompile. The state argument is donated. `vmapped`:
+        over a population's stacked states (leading axis), all on the same data."""
+        step = train_step(self.config, self.gan, self.source, self.mesh)
+        if vmapped:
+            step = jax.vmap(step, in_axes=(0, None))
+        return parallel.jit_replicated(step, self.mesh).lower(state, arrays).compile()
 
 
 def build(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] | None = None) -> Experiment:

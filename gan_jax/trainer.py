@@ -10,6 +10,7 @@ or saved.
 """
 
 import contextlib
+import dataclasses
 import json
 import pathlib
 import time
@@ -48,13 +49,20 @@ class _Health:
     every step's metrics finite (fetched from the device only here) and the state itself finite.
     The metrics alone do not suffice: they are computed before the step's G update, so an update
     that makes G NaN shows in no metric of its own step. Also keeps the metrics of the log
-    interval in progress, which a checkpoint carries so that a resumed run logs the same rows."""
+    interval in progress, which a checkpoint carries so that a resumed run logs the same rows.
+    A population member's metrics are its row (`index`) of the stacked ones."""
 
-    def __init__(self, directory: pathlib.Path, last_saved: int | None, interval: dict | None = None):
+    def __init__(
+        self,
+        directory: pathlib.Path,
+        last_saved: int | None,
+        interval: dict | None = None,
+        index: int | None = None,
+    ):
         self._pending: list[tuple[int, dict]] = []  # (first step of the chunk, device metrics)
         self._checked = [{k: np.asarray(v, np.float32) for k, v in interval.items()}] if interval else []
         self._verified_step = None
-        self.directory, self.last_saved = directory, last_saved
+        self.directory, self.last_saved, self.index = directory, last_saved, index
 
     def add(self, first_step: int, metrics: dict) -> None:
         self._pending.append((first_step, metrics))
@@ -64,6 +72,8 @@ class _Health:
         if self._verified_step == step:
             return
         for first_step, metrics in jax.device_get(self._pending):
+            if self.index is not None:
+                metrics = {k: v[self.index] for k, v in metrics.items()}
             finite = np.all([np.isfinite(v) for v in metrics.values()], axis=0)
             if not finite.all():
                 i = int(np.argmin(finite))
@@ -161,88 +171,175 @@ class _Outputs:
         return results
 
 
+@dataclasses.dataclass
+class _Member:
+    """One run of the loop and everything it writes to its workdir. A run alone is the one member
+    of its loop (`index` None); a member of a vmapped population sees its slice of the stacked
+    state and metrics (`index` i)."""
+
+    config: ml_collections.ConfigDict
+    workdir: pathlib.Path
+    ckpts: Checkpoints
+    writer: writers.MetricWriter
+    health: _Health
+    outputs: _Outputs
+    index: int | None
+    outcome: dict | None = None  # set when it stops: {"status": "finished" | "diverged", ...}
+    means: dict = dataclasses.field(default_factory=dict)  # the last logged interval's metrics
+
+    def view(self, tree):
+        """This member's part of the loop's state (or metrics)."""
+        return tree if self.index is None else jax.tree.map(lambda x: x[self.index], tree)
+
+
 def train_and_evaluate(
     config: ml_collections.ConfigDict, workdir: str, devices: Sequence | None = None
 ) -> GANState:
     """Train (or resume) the run described by `config` in `workdir` to config.train.total_steps and
     return the final state. A SIGTERM saves the current step and raises `Preempted`; Ctrl-C saves
-    it and raises KeyboardInterrupt."""
-    config_lib.validate(config)
-    workdir = workdirs.resolve(workdir)
-    run = experiment.build(config, devices)  # data and networks: a bad one fails before any write
-    is_main = jax.process_index() == 0
+    it and raises KeyboardInterrupt; a NaN/Inf raises NonFiniteError."""
+    return _train([config], [workdir], devices, vmapped=False)[0]
+
+
+def train_population(
+    configs: Sequence[ml_collections.ConfigDict], workdirs: Sequence[str], devices: Sequence | None = None
+) -> list[dict]:
+    """Train runs that differ only in `seed` as one program, the step vmapped over a leading
+    population axis (one compile for all: the accelerator path of sweeps). Each member leaves in
+    its workdir what the same run alone leaves; a diverged member stops writing while the others
+    go on. Returns each member's outcome: {"status": "finished"} or {"status": "diverged",
+    "message": ...}."""
+    unlike = [i for i, c in enumerate(configs) if _without_seed(c) != _without_seed(configs[0])]
+    if unlike:
+        raise ConfigError(f"A population's configs may differ only in `seed`; members {unlike} differ otherwise.")
+    members: list[_Member] = []
+    _train(configs, workdirs, devices, vmapped=True, members=members)
+    return [m.outcome for m in members]
+
+
+def _without_seed(config: ml_collections.ConfigDict) -> dict:
+    values = json.loads(config.to_json_best_effort())
+    values.pop("seed")
+    return values
+
+
+def _train(configs, workdir_args, devices, vmapped: bool, members: list | None = None) -> list[GANState]:
+    """The one loop: every member's final state. A lone run's divergence raises; a population
+    member's is its outcome."""
+    for config in configs:
+        config_lib.validate(config)
+    paths = [workdirs.resolve(w) for w in workdir_args]
+    run = experiment.build(configs[0], devices)  # data and networks: a bad one fails before any write
+    config, is_main = configs[0], jax.process_index() == 0
+    members = [] if members is None else members
     with contextlib.ExitStack() as stack:  # closes what was opened, however the run ends
         if is_main:
-            stack.enter_context(workdirs.locked(workdir))
+            for path in paths:
+                stack.enter_context(workdirs.locked(path))
         preemption = stack.enter_context(PreemptionWatcher())  # from here on a signal stops at a boundary
-        ckpts = stack.enter_context(Checkpoints(workdir / "checkpoints", config.checkpoint.keep))
-        _prepare_workdir(config, workdir, ckpts.latest_step() is not None, is_main)
-        state = run.initial_state()
-        state, meta = ckpts.restore_latest(state) or (state, {})
-        start = ckpts.latest_step()
-        step, total = start or 0, config.train.total_steps
-        writer = stack.enter_context(writers.MetricWriter(workdir, step, total, is_main))
+        states, starts = [], set()
+        for i, (member_config, path) in enumerate(zip(configs, paths, strict=True)):
+            ckpts = stack.enter_context(Checkpoints(path / "checkpoints", config.checkpoint.keep))
+            _prepare_workdir(member_config, path, ckpts.latest_step() is not None, is_main)
+            fresh = dataclasses.replace(run, config=member_config).initial_state()
+            state, meta = ckpts.restore_latest(fresh) or (fresh, {})
+            start = ckpts.latest_step()
+            starts.add(start or 0)
+            label = f"{path.name}: " if vmapped else ""
+            writer = stack.enter_context(
+                writers.MetricWriter(path, start or 0, config.train.total_steps, is_main, label)
+            )
+            health = _Health(ckpts.directory, start, meta.get("log_interval"), i if vmapped else None)
+            outputs = _Outputs(member_config, run.gan, run.source, path, writer)
+            members.append(_Member(member_config, path, ckpts, writer, health, outputs, i if vmapped else None))
+            states.append(state)
+        if len(starts) > 1:
+            raise ConfigError(
+                f"Population members are at different steps {sorted(starts)} in {[str(p) for p in paths]}; "
+                "resume them alone."
+            )
+        step, total = starts.pop(), config.train.total_steps
         if step >= total:
-            _say(f"{workdir} is at step {step} >= train.total_steps={total}: nothing to train.")
-            return state
+            _say(f"{', '.join(map(str, paths))} at step {step} >= train.total_steps={total}: nothing to train.")
+            for m in members:
+                m.outcome = {"status": "finished"}
+            return states
+        state = parallel.put_replicated(jax.tree.map(lambda *x: np.stack(x), *states), run.mesh) if vmapped else states[0]
         arrays = run.training_arrays()
         evaluator = None
         if config.eval.every:
             metrics = evaluation.parse_metrics(config.eval.metrics)
             evaluator = evaluation.Evaluator(config, run.gan, run.source, metrics, arrays)
         timer = writers.Timer()
-        train_fn = run.compile(state, arrays)
+        train_fn = run.compile(state, arrays, vmapped)
         parallel.wait_for_every_process("compiled")  # the first step's collectives start together
         compile_seconds = timer.lap()
         _say(
-            f"{'Resuming at' if start else 'Starting from'} step {step} on {run.mesh.devices.size} "
-            f"{jax.default_backend()} device(s); compiled in {compile_seconds:.1f}s."
+            f"{'Resuming at' if step else 'Starting from'} step {step} on {run.mesh.devices.size} "
+            f"{jax.default_backend()} device(s){f', {len(members)} runs vmapped' if vmapped else ''}; "
+            f"compiled in {compile_seconds:.1f}s."
         )
-        health = _Health(ckpts.directory, start, meta.get("log_interval"))
-        outputs = _Outputs(config, run.gan, run.source, workdir, writer)
-        spc, train_start, logged_at, means = config.train.steps_per_call, time.perf_counter(), step, {}
+        spc, train_start, logged_at, start = config.train.steps_per_call, time.perf_counter(), step, step
+        live = list(members)
         try:
-            while step < total:
+            while step < total and live:
                 with jax.transfer_guard("disallow"):  # the hot path: no implicit host<->device copy
                     state, metrics = train_fn(state, arrays)
-                    health.add(step, metrics)
+                    for m in live:
+                        m.health.add(step, metrics)
                 step += spc
-                done = step == total
-                if step % config.log.every == 0 or done:
-                    health.verify(state, step)
-                    means = health.pop_means()
-                    rate = (step - logged_at) / timer.lap()  # wall clock: writing and evaluation included
-                    logged_at = step
-                    writer.write(step, {**means, "steps_per_sec": rate})
-                    writer.progress(step, rate, means)
-                if step % config.log.sample_every == 0 or done:
-                    health.verify(state, step)
-                    outputs.samples(state, step)
-                if evaluator is not None and (step % config.eval.every == 0 or done):
-                    health.verify(state, step)
-                    outputs.evaluation(evaluator, state, step)
                 stop = preemption.stop_requested(step // spc)  # sync points count 1, 2, 3, ...
-                if step % config.checkpoint.every == 0 or done or stop:
-                    health.verify(state, step)
-                    health.last_saved = ckpts.save(state, {"log_interval": health.interval()})
+                rate = (step - logged_at) / timer.lap() if step % config.log.every == 0 or step == total else None
+                logged_at = step if rate is not None else logged_at
+                for m in list(live):
+                    try:
+                        _boundary(m, m.view(state), step, evaluator, rate, stop)
+                    except NonFiniteError as error:
+                        if not vmapped:
+                            raise
+                        m.outcome = {"status": "diverged", "message": str(error)}
+                        live.remove(m)
                 if stop:
                     break
         except KeyboardInterrupt:
-            _save_on_interrupt(state, step, health, ckpts)
+            for m in live:
+                _save_on_interrupt(m.view(state), step, m.health, m.ckpts)
             raise
+        finals = [m.view(state) for m in members]
     if preemption.reason == "SIGINT":
         _say(f"\nInterrupted: saved step {step}; run the same command to continue.")
         raise KeyboardInterrupt
     if preemption.reason:
         raise Preempted(step, preemption.reason)
     seconds = time.perf_counter() - train_start
-    trained = total - (start or 0)
-    _say(
-        f"Done: {trained} steps in {writers.format_duration(seconds)} "
-        f"({trained / seconds:.1f} steps/s, compile {compile_seconds:.1f}s). Last interval: "
-        f"{_game_summary(means)}. Outputs in {workdir}."
-    )
-    return state
+    for m in live:
+        m.outcome = {"status": "finished"}
+        _say(
+            f"Done: {step - start} steps in {writers.format_duration(seconds)} "
+            f"({(step - start) / seconds:.1f} steps/s, compile {compile_seconds:.1f}s). Last interval: "
+            f"{_game_summary(m.means)}. Outputs in {m.workdir}."
+        )
+    return finals
+
+
+def _boundary(m: _Member, state: GANState, step: int, evaluator, rate: float | None, stop: bool) -> None:
+    """What one member writes after the call that reached `step`: each thing only once the state
+    and every step's metrics are proven finite."""
+    config, done = m.config, step == m.config.train.total_steps
+    if rate is not None:  # a log boundary
+        m.health.verify(state, step)
+        m.means = m.health.pop_means()
+        m.writer.write(step, {**m.means, "steps_per_sec": rate})
+        m.writer.progress(step, rate, m.means)
+    if step % config.log.sample_every == 0 or done:
+        m.health.verify(state, step)
+        m.outputs.samples(state, step)
+    if evaluator is not None and (step % config.eval.every == 0 or done):
+        m.health.verify(state, step)
+        m.outputs.evaluation(evaluator, state, step)
+    if step % config.checkpoint.every == 0 or done or stop:
+        m.health.verify(state, step)
+        m.health.last_saved = m.ckpts.save(state, {"log_interval": m.health.interval()})
 
 
 def _game_summary(means: dict) -> str:

@@ -215,8 +215,8 @@ class JsonlLog:
 class MetricWriter:
     """metrics.jsonl and eval.jsonl + TensorBoard events + one console line per logged interval."""
 
-    def __init__(self, workdir: pathlib.Path, start_step: int, total_steps: int, enabled: bool):
-        self.enabled = enabled
+    def __init__(self, workdir: pathlib.Path, start_step: int, total_steps: int, enabled: bool, label: str = ""):
+        self.enabled, self.label = enabled, label  # label: the console line's prefix
         self.total_steps = total_steps
         self._logs, self._tb = {}, None
         if enabled:
@@ -250,7 +250,7 @@ class MetricWriter:
         eta = (self.total_steps - step) / steps_per_sec if steps_per_sec > 0 else float("nan")
         shown = "  ".join(f"{k} {scalars[k]:.3f}" for k in PROGRESS_KEYS if k in scalars)
         print(
-            f"step {step}/{self.total_steps} ({100 * step / self.total_steps:.0f}%)  "
+            f"{self.label}step {step}/{self.total_steps} ({100 * step / self.total_steps:.0f}%)  "
             f"{steps_per_sec:.1f} steps/s  ETA {format_duration(eta) if eta == eta else '?'}  "
             f"{shown}",
             file=sys.stderr,
