@@ -211,7 +211,9 @@ def train_population(
     "message": ...}."""
     unlike = [i for i, c in enumerate(configs) if _without_seed(c) != _without_seed(configs[0])]
     if unlike:
-        raise ConfigError(f"A population's configs may differ only in `seed`; members {unlike} differ otherwise.")
+        raise ConfigError(
+            f"A population's configs may differ only in `seed`; members {unlike} differ otherwise."
+        )
     members: list[_Member] = []
     _train(configs, workdirs, devices, vmapped=True, members=members)
     return [m.outcome for m in members]
@@ -251,7 +253,9 @@ def _train(configs, workdir_args, devices, vmapped: bool, members: list | None =
             )
             health = _Health(ckpts.directory, start, meta.get("log_interval"), i if vmapped else None)
             outputs = _Outputs(member_config, run.gan, run.source, path, writer)
-            members.append(_Member(member_config, path, ckpts, writer, health, outputs, i if vmapped else None))
+            members.append(
+                _Member(member_config, path, ckpts, writer, health, outputs, i if vmapped else None)
+            )
             states.append(state)
         if len(starts) > 1:
             raise ConfigError(
@@ -260,11 +264,17 @@ def _train(configs, workdir_args, devices, vmapped: bool, members: list | None =
             )
         step, total = starts.pop(), config.train.total_steps
         if step >= total:
-            _say(f"{', '.join(map(str, paths))} at step {step} >= train.total_steps={total}: nothing to train.")
+            _say(
+                f"{', '.join(map(str, paths))} at step {step} >= train.total_steps={total}: nothing to train."
+            )
             for m in members:
                 m.outcome = {"status": "finished"}
             return states
-        state = parallel.put_replicated(jax.tree.map(lambda *x: np.stack(x), *states), run.mesh) if vmapped else states[0]
+        state = (
+            parallel.put_replicated(jax.tree.map(lambda *x: np.stack(x), *states), run.mesh)
+            if vmapped
+            else states[0]
+        )
         arrays = run.training_arrays()
         evaluator = None
         if config.eval.every:
@@ -289,7 +299,11 @@ def _train(configs, workdir_args, devices, vmapped: bool, members: list | None =
                         m.health.add(step, metrics)
                 step += spc
                 stop = preemption.stop_requested(step // spc)  # sync points count 1, 2, 3, ...
-                rate = (step - logged_at) / timer.lap() if step % config.log.every == 0 or step == total else None
+                rate = (
+                    (step - logged_at) / timer.lap()
+                    if step % config.log.every == 0 or step == total
+                    else None
+                )
                 logged_at = step if rate is not None else logged_at
                 for m in list(live):
                     try:

@@ -215,7 +215,9 @@ class JsonlLog:
 class MetricWriter:
     """metrics.jsonl and eval.jsonl + TensorBoard events + one console line per logged interval."""
 
-    def __init__(self, workdir: pathlib.Path, start_step: int, total_steps: int, enabled: bool, label: str = ""):
+    def __init__(
+        self, workdir: pathlib.Path, start_step: int, total_steps: int, enabled: bool, label: str = ""
+    ):
         self.enabled, self.label = enabled, label  # label: the console line's prefix
         self.total_steps = total_steps
         self._logs, self._tb = {}, None
