@@ -186,6 +186,7 @@ class _Member:
     index: int | None
     outcome: dict | None = None  # set when it stops: {"status": "finished" | "diverged", ...}
     means: dict = dataclasses.field(default_factory=dict)  # the last logged interval's metrics
+    final: GANState | None = None  # its state when the loop ended
 
     def view(self, tree):
         """This member's part of the loop's state (or metrics)."""
@@ -198,7 +199,7 @@ def train_and_evaluate(
     """Train (or resume) the run described by `config` in `workdir` to config.train.total_steps and
     return the final state. A SIGTERM saves the current step and raises `Preempted`; Ctrl-C saves
     it and raises KeyboardInterrupt; a NaN/Inf raises NonFiniteError."""
-    return _train([config], [workdir], devices, vmapped=False)[0]
+    return _train([config], [workdir], devices, vmapped=False)[0].final
 
 
 def train_population(
@@ -214,9 +215,7 @@ def train_population(
         raise ConfigError(
             f"A population's configs may differ only in `seed`; members {unlike} differ otherwise."
         )
-    members: list[_Member] = []
-    _train(configs, workdirs, devices, vmapped=True, members=members)
-    return [m.outcome for m in members]
+    return [m.outcome for m in _train(configs, workdirs, devices, vmapped=True)]
 
 
 def _without_seed(config: ml_collections.ConfigDict) -> dict:
@@ -225,15 +224,15 @@ def _without_seed(config: ml_collections.ConfigDict) -> dict:
     return values
 
 
-def _train(configs, workdir_args, devices, vmapped: bool, members: list | None = None) -> list[GANState]:
-    """The one loop: every member's final state. A lone run's divergence raises; a population
-    member's is its outcome."""
+def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:
+    """The one loop, for every member its outcome and final state. A lone run's divergence
+    raises; a population member's is its outcome."""
     for config in configs:
         config_lib.validate(config)
     paths = [workdirs.resolve(w) for w in workdir_args]
     run = experiment.build(configs[0], devices)  # data and networks: a bad one fails before any write
     config, is_main = configs[0], jax.process_index() == 0
-    members = [] if members is None else members
+    members = []
     with contextlib.ExitStack() as stack:  # closes what was opened, however the run ends
         if is_main:
             for path in paths:
@@ -267,9 +266,9 @@ def _train(configs, workdir_args, devices, vmapped: bool, members: list | None =
             _say(
                 f"{', '.join(map(str, paths))} at step {step} >= train.total_steps={total}: nothing to train."
             )
-            for m in members:
-                m.outcome = {"status": "finished"}
-            return states
+            for m, state in zip(members, states, strict=True):
+                m.outcome, m.final = {"status": "finished"}, state
+            return members
         state = (
             parallel.put_replicated(jax.tree.map(lambda *x: np.stack(x), *states), run.mesh)
             if vmapped
@@ -307,7 +306,7 @@ def _train(configs, workdir_args, devices, vmapped: bool, members: list | None =
                 logged_at = step if rate is not None else logged_at
                 for m in list(live):
                     try:
-                        _boundary(m, m.view(state), step, evaluator, rate, stop)
+                        _boundary(m, state, step, evaluator, rate, stop)
                     except NonFiniteError as error:
                         if not vmapped:
                             raise
@@ -319,7 +318,8 @@ def _train(configs, workdir_args, devices, vmapped: bool, members: list | None =
             for m in live:
                 _save_on_interrupt(m.view(state), step, m.health, m.ckpts)
             raise
-        finals = [m.view(state) for m in members]
+        for m in members:
+            m.final = m.view(state)
     if preemption.reason == "SIGINT":
         _say(f"\nInterrupted: saved step {step}; run the same command to continue.")
         raise KeyboardInterrupt
@@ -333,25 +333,30 @@ def _train(configs, workdir_args, devices, vmapped: bool, members: list | None =
             f"({(step - start) / seconds:.1f} steps/s, compile {compile_seconds:.1f}s). Last interval: "
             f"{_game_summary(m.means)}. Outputs in {m.workdir}."
         )
-    return finals
+    return members
 
 
 def _boundary(m: _Member, state: GANState, step: int, evaluator, rate: float | None, stop: bool) -> None:
-    """What one member writes after the call that reached `step`: each thing only once the state
-    and every step's metrics are proven finite."""
+    """What one member writes after the call that reached `step` (`state`: the loop's): each thing
+    only once the state and every step's metrics are proven finite."""
     config, done = m.config, step == m.config.train.total_steps
+    sample, save = step % config.log.sample_every == 0 or done, step % config.checkpoint.every == 0
+    evaluate = evaluator is not None and (step % config.eval.every == 0 or done)
+    if not (rate is not None or sample or evaluate or save or done or stop):
+        return
+    state = m.view(state)
     if rate is not None:  # a log boundary
         m.health.verify(state, step)
         m.means = m.health.pop_means()
         m.writer.write(step, {**m.means, "steps_per_sec": rate})
         m.writer.progress(step, rate, m.means)
-    if step % config.log.sample_every == 0 or done:
+    if sample:
         m.health.verify(state, step)
         m.outputs.samples(state, step)
-    if evaluator is not None and (step % config.eval.every == 0 or done):
+    if evaluate:
         m.health.verify(state, step)
         m.outputs.evaluation(evaluator, state, step)
-    if step % config.checkpoint.every == 0 or done or stop:
+    if save or done or stop:
         m.health.verify(state, step)
         m.health.last_saved = m.ckpts.save(state, {"log_interval": m.health.interval()})
 
