@@ -113,7 +113,7 @@ class TorchDCGANStep:
 def dcgan_32(conv_impl: str, steps_per_call: int):
     config = load_config("configs/dcgan.py")
     config.data.image_size = 32
-    config.model.conv_impl = conv_impl
+    config.model.g.conv_impl = config.model.d.conv_impl = conv_impl
     config.train.update(batch_size=64, steps_per_call=steps_per_call)
     return config
 

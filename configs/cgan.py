@@ -36,8 +36,8 @@ def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
         config = dcgan.get_config(f"{args.dataset},smoke={args.smoke}")
         if config.eval.metrics:
             config.eval.metrics += ",conditional"
-        config.model.g_condition = "conditional_bn" if args.cbn else "concat"
+        config.model.g.condition = "conditional_bn" if args.cbn else "concat"
     config.model.conditional = True
-    config.model.d_condition = args.d_condition
+    config.model.d.condition = args.d_condition
     config.log.num_samples = 100 if config.data.name not in gan_mlp.DATASETS else config.log.num_samples
     return config

@@ -39,6 +39,7 @@ Expected:  digits: runs/dcgan/samples/step_0003000.png shows 64 samples, most of
 
 import ml_collections
 
+from gan_jax import models
 from gan_jax.config import OBJECTIVES, apply_objective, base_config, parse_arg
 
 # data set -> (data.name, training split, held-out split, image size, total steps, classifier for
@@ -78,26 +79,9 @@ def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
 
     c = base_config()
     c.data.update(name=name, split=split, eval_split=eval_split, image_size=size)
-    c.model = ml_collections.ConfigDict(
-        dict(
-            name="dcgan",
-            z_dim=100,
-            g_width=64,
-            d_width=64,
-            g_mult=1.0,
-            d_mult=1.0,
-            conv_impl="custom_vjp",
-            conditional=False,  # condition G and D on the class labels
-            g_condition="concat",  # or "conditional_bn"
-            d_condition="concat",  # one-hot label maps at D's input, or "projection"
-            g_norm="batch",  # or "virtual_batch" (Salimans et al.)
-            vbn_ref_size=64,  # reference batch of virtual batch norm, fixed at the start
-            minibatch_kernels=0,  # > 0: minibatch discrimination with that many kernels
-            minibatch_kernel_dim=5,
-            d_norm="batch",  # D's normalisation after each down-sampling conv: batch, layer, none
-            d_spectral_norm=False,  # spectral normalisation of every D layer (Miyato et al. 2018)
-        )
-    )
+    # Every option of models/dcgan.py's DCGANGenerator / DCGANDiscriminator (width 64, BatchNorm,
+    # the custom-VJP convolutions, ...) is a key of model.g / model.d, at the paper's value.
+    c.model = models.model_config("dcgan", z_dim=100)
     c.train.update(batch_size=128, total_steps=steps, steps_per_call=10)
     c.log.update(every=100, sample_every=500, num_samples=64)
     c.checkpoint.update(every=500, keep=3)
@@ -107,7 +91,8 @@ def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
 
     if args.smoke:
         c.data.image_size = 16
-        c.model.update(z_dim=16, g_width=8, d_width=8)
+        c.model.update(z_dim=16)
+        c.model.g.width = c.model.d.width = 8
         c.train.update(batch_size=32, total_steps=8, steps_per_call=2)
         c.log.update(every=4, sample_every=4, num_samples=16)
         c.checkpoint.update(every=4, keep=2)

@@ -35,7 +35,7 @@ def get_config(arg: str = "gaussian1d") -> ml_collections.ConfigDict:
 
 
 def get_sweep(arg: str = "gaussian1d") -> list[dict]:
-    cells = [{"_name": name, "model.d_mult": mult} for name, mult in STRENGTHS.items()]
+    cells = [{"_name": name, "model.d.width_mult": mult} for name, mult in STRENGTHS.items()]
     return sweep.product(cells, sweep.sweep("seed", range(parse_arg(arg, "equilibrium.py", **ARGS).seeds)))
 
 

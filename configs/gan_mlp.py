@@ -31,6 +31,7 @@ Expected:  runs/ring/samples/step_0010000.png shows G's 2,500 samples over the 8
 
 import ml_collections
 
+from gan_jax import models
 from gan_jax.config import OBJECTIVES, apply_objective, base_config, parse_arg
 
 DATASETS = ("ring", "grid", "hd1200", "gaussian1d")
@@ -44,28 +45,9 @@ def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
 
     c = base_config()
     c.data.name = dataset
-    c.model = ml_collections.ConfigDict(
-        dict(
-            name="mlp",
-            z_dim=2,
-            g_width=400,
-            g_depth=4,
-            g_mult=1.0,
-            g_activation="relu",
-            g_output="linear",
-            d_width=200,
-            d_depth=3,
-            d_mult=1.0,
-            d_activation="maxout",
-            maxout_pieces=5,
-            conditional=False,  # condition G and D on the data's labels (the mixture's mode)
-            g_condition="concat",
-            d_condition="concat",  # or "projection"
-            minibatch_kernels=0,  # > 0: minibatch discrimination with that many kernels
-            minibatch_kernel_dim=5,
-            d_noise=0.0,  # std of the Gaussian noise on each layer's input of D while training
-            d_spectral_norm=False,  # spectral normalisation of every D layer (Miyato et al. 2018)
-        )
+    # Every option of models/mlp.py's MLPGenerator / MLPDiscriminator is a key of model.g / model.d.
+    c.model = models.model_config(
+        "mlp", z_dim=2, g=dict(width=400, depth=4), d=dict(width=200, depth=3, activation="maxout")
     )
     c.optim.g.lr = c.optim.d.lr = 1e-4
     c.train.update(batch_size=128, total_steps=10_000, steps_per_call=100)
@@ -78,7 +60,8 @@ def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
     )  # the ring's std is 0.01
 
     if args.smoke:
-        c.model.update(g_width=32, g_depth=2, d_width=16, d_depth=2)
+        c.model.g.update(width=32, depth=2)
+        c.model.d.update(width=16, depth=2)
         c.train.update(batch_size=64, total_steps=40, steps_per_call=10)
         c.log.update(every=20, sample_every=20, num_samples=256)
         c.checkpoint.update(every=20, keep=2)

@@ -6,7 +6,7 @@ Command:   python -m experiments.sweep --config=configs/imbalance.py:grid --work
            one cell: python -m experiments.run --config=configs/imbalance.py:grid --workdir=runs/x
 Arguments: `grid` (the study's small MLP GAN of configs/mode_collapse.py, 4,000 steps) or
            `digits` (DCGAN at 16x16, batch 64, 1,000 steps); `smoke`.
-Axes:      capacity: D width / G width in {1/4, 1/2, 1, 2, 4} (model.d_mult); learning rates:
+Axes:      capacity: D width / G width in {1/4, 1/2, 1, 2, 4} (model.d.width_mult); learning rates:
            D lr / G lr in {0.1, 0.32, 1, 3.2, 10} (G's fixed); updates: D steps per G step in
            {1, 2, 5}; head start: D trained alone for 0, 500 or 2,000 steps first (added to the run,
            so G always gets the same number of updates).
@@ -48,7 +48,7 @@ def get_config(arg: str = "grid") -> ml_collections.ConfigDict:
 def get_sweep(arg: str = "grid") -> list[dict]:
     base = get_config(arg)
     g_lr, steps = base.optim.g.lr, base.train.total_steps
-    cells = [{"_name": f"width D:G {r:g}", "model.d_mult": r} for r in RATIOS]
+    cells = [{"_name": f"width D:G {r:g}", "model.d.width_mult": r} for r in RATIOS]
     cells += [{"_name": f"lr D:G {r:g}", "optim.d.lr": g_lr * r} for r in LR_RATIOS if r != 1.0]
     cells += [{"_name": f"D steps {k}", "train.d_steps": k} for k in D_STEPS if k != 1]
     cells += [

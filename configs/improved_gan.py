@@ -28,8 +28,8 @@ from gan_jax.errors import ConfigError
 TECHNIQUES = {
     "baseline": {},
     "feature_matching": {"loss.g": "feature_matching"},
-    "minibatch": {"model.minibatch_kernels": 50},
-    "virtual_batch_norm": {"model.g_norm": "virtual_batch"},
+    "minibatch": {"model.d.minibatch_kernels": 50},
+    "virtual_batch_norm": {"model.g.norm": "virtual_batch"},
     "historical": {"loss.g_historical": 0.01, "loss.d_historical": 0.01},
     "label_smoothing": {"loss.real_label": 0.9},
 }

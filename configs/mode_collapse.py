@@ -38,7 +38,8 @@ def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
 
 def small_gan(config: ml_collections.ConfigDict, total_steps: int) -> ml_collections.ConfigDict:
     """The study's small MLP GAN (see the module docstring), evaluated once at the end."""
-    config.model.update(g_width=128, g_depth=4, d_width=128, d_depth=3, d_activation="relu")
+    config.model.g.update(width=128, depth=4)
+    config.model.d.update(width=128, depth=3, activation="relu")
     config.optim.g.lr = config.optim.d.lr = 1e-3
     config.train.update(batch_size=256, total_steps=total_steps, steps_per_call=100)
     config.log.update(every=500, sample_every=total_steps, num_samples=2_500)

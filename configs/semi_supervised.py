@@ -28,6 +28,7 @@ Expected:  D's test error falls through 2,000 / 4,000 / 6,000 / 8,000 steps (see
 
 import ml_collections
 
+from gan_jax import models
 from gan_jax.config import base_config, parse_arg
 
 ARGS = dict(smoke=False, seeds=3)  # get_config and get_sweep share them
@@ -37,28 +38,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     args = parse_arg(arg, "semi_supervised.py", **ARGS)
     c = base_config()
     c.data.update(name="idx:../shared/data/mnist", split="test[:8000]", image_size=0)
-    c.model = ml_collections.ConfigDict(
-        dict(
-            name="mlp",
-            z_dim=100,
-            g_width=500,
-            g_depth=2,
-            g_mult=1.0,
-            g_activation="relu",
-            g_output="tanh",
-            d_width=500,
-            d_depth=4,
-            d_mult=1.0,
-            d_activation="leaky_relu",
-            maxout_pieces=5,
-            conditional=False,
-            g_condition="concat",
-            d_condition="concat",
-            minibatch_kernels=0,
-            minibatch_kernel_dim=5,
-            d_noise=0.3,
-            d_spectral_norm=False,
-        )
+    c.model = models.model_config(
+        "mlp",
+        z_dim=100,
+        g=dict(width=500, depth=2, output="tanh"),
+        d=dict(width=500, depth=4, activation="leaky_relu", noise_std=0.3),
     )
     c.loss.update(d="semi_supervised", g="feature_matching", num_labelled=100)
     c.optim.g.lr = c.optim.d.lr = 3e-4
@@ -69,7 +53,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.eval.update(every=2_000, metrics="semi_supervised,equilibrium")
     if args.smoke:
         c.data.update(name="digits", split="train[:1400]", eval_split="train[1400:]", image_size=8)
-        c.model.update(g_width=32, d_width=32, z_dim=16)
+        c.model.update(z_dim=16)
+        c.model.g.width = c.model.d.width = 32
         c.loss.num_labelled = 50
         c.train.update(batch_size=50, total_steps=20, steps_per_call=10)
         c.log.update(every=10, sample_every=20, num_samples=16)

@@ -168,7 +168,7 @@ OBJECTIVES = {
     "hinge": {"loss.d": "hinge", "loss.g": "hinge"},  # Lim and Ye 2017; Miyato et al. 2018
     # Gulrajani et al. 2017: lambda = 10, 5 critic steps per G step, Adam 1e-4 with betas (0, 0.9),
     # no normalisation in the critic (their MNIST and CIFAR-10 code, gan_mnist.py and gan_cifar.py;
-    # their 64x64 critics use layer normalisation: dcgan's model.d_norm=layer).
+    # their 64x64 critics use layer normalisation: dcgan's model.d.norm=layer).
     "wgan_gp": {
         "loss.d": "wasserstein",
         "loss.g": "wasserstein",
@@ -197,9 +197,9 @@ def objective_overrides(config: ml_collections.ConfigDict, objective: str, r1: b
     if r1:
         overrides["reg.r1"] = R1_GAMMA
     if sn:
-        overrides["model.d_spectral_norm"] = True
-    if "d_norm" in config.model and (objective == "wgan_gp" or r1):
-        overrides["model.d_norm"] = "none"
+        overrides["model.d.spectral_norm"] = True
+    if "norm" in config.model.d and (objective == "wgan_gp" or r1):
+        overrides["model.d.norm"] = "none"
     return overrides
 
 

@@ -30,7 +30,6 @@ def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
     num_classes = source.num_classes if config.model.conditional else 0
     d_outputs = source.num_classes if objective.semi_supervised else 1
     generator, discriminator = models.build(config.model, source.shape, num_classes, d_outputs)
-    vbn = config.model.get("g_norm", "batch") == "virtual_batch"
     return GAN(
         generator,
         discriminator,
@@ -38,7 +37,7 @@ def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
         optim.make(config.optim.d, "d"),
         config.model.z_dim,
         num_classes=num_classes,
-        vbn_ref_size=config.model.vbn_ref_size if vbn else 0,
+        vbn_ref_size=generator.reference_batch_size,
         objective=objective,
         reg=regularizers.regularization(config.reg),
     )

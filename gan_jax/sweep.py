@@ -1,7 +1,7 @@
 """Sweeps as lists of override dicts, built with small combinators (as big_vision's `hyper`).
 
 A config may define `get_sweep(arg) -> list[dict]`: each dict maps dotted config keys to values
-('model.d_mult': 2.0, 'seed': 3) and may name its cell with '_name' (otherwise the cell is named
+('model.d.width_mult': 2.0, 'seed': 3) and may name its cell with '_name' (otherwise the cell is named
 by its overrides, seed excluded). `experiments/sweep.py` runs every entry in
 <workdir>/<cell>/seed_<seed>.
 
@@ -48,7 +48,7 @@ def overrides_of(entry: dict) -> dict:
 
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides: dict) -> ml_collections.ConfigDict:
-    """Set dotted keys ('model.d_mult': 2.0); an unknown key is an error naming it."""
+    """Set dotted keys ('model.d.width_mult': 2.0); an unknown key is an error naming it."""
     for key, value in overrides.items():
         problem = unknown_key(config, key)
         if problem:

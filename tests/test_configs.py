@@ -106,7 +106,7 @@ def test_every_config_file_parses_its_argument_the_same_way():
         load_config("configs/dcgan.py:mnsit")
     with pytest.raises(ConfigError, match="improved_gan.py: virtual_batch_norm does not apply to grid"):
         load_config("configs/improved_gan.py:grid,virtual_batch_norm")
-    assert load_config("configs/cgan.py:grid,projection").model.d_condition == "projection"
+    assert load_config("configs/cgan.py:grid,projection").model.d.condition == "projection"
     mode_collapse, _ = cli.load_config_module("configs/mode_collapse.py")
     assert len(mode_collapse.get_sweep("grid,seeds=2")) == 4 * 2
     improved_gan, _ = cli.load_config_module("configs/improved_gan.py")
@@ -157,7 +157,7 @@ def test_run_command_names_a_bad_override(tmp_path):
             "experiments.run",
             "--config=configs/gan_mlp.py:smoke",
             f"--workdir={tmp_path}",
-            "--config.model.d_multiplier=2",
+            "--config.model.d.multiplier=2",
         ],
         cwd=REPO,
         capture_output=True,
@@ -165,7 +165,7 @@ def test_run_command_names_a_bad_override(tmp_path):
         timeout=120,
     )
     assert result.returncode != 0
-    assert "Unknown config key 'model.d_multiplier'" in result.stderr
+    assert "Unknown config key 'model.d.multiplier'" in result.stderr
     assert not any(tmp_path.iterdir())  # nothing was written
 
 
@@ -207,9 +207,17 @@ def test_inconsistent_values_fail(key, value, message):
 
 
 def test_resume_conflicts_ignore_resumable_keys():
-    saved = {"train": {"total_steps": 10, "batch_size": 4}, "log": {"every": 2}, "model": {"d_mult": 1.0}}
-    current = {"train": {"total_steps": 20, "batch_size": 4}, "log": {"every": 5}, "model": {"d_mult": 2.0}}
-    assert config_lib.resume_conflicts(saved, current) == ["model.d_mult"]
+    saved = {
+        "train": {"total_steps": 10, "batch_size": 4},
+        "log": {"every": 2},
+        "model": {"d": {"width_mult": 1.0}},
+    }
+    current = {
+        "train": {"total_steps": 20, "batch_size": 4},
+        "log": {"every": 5},
+        "model": {"d": {"width_mult": 2.0}},
+    }
+    assert config_lib.resume_conflicts(saved, current) == ["model.d.width_mult"]
     older = {"train": {"total_steps": 10}}  # saved before config.reg existed: its defaults apply
     assert config_lib.resume_conflicts(older, {"train": {"total_steps": 10}, "reg": {"r1": 0.0}}) == []
     assert config_lib.resume_conflicts(older, {"train": {"total_steps": 10}, "reg": {"r1": 1.0}}) == [
@@ -252,9 +260,9 @@ def test_objective_pairs_are_checked_before_anything_runs():
 def test_objective_presets_set_their_papers_settings():
     wgan = load_config("configs/dcgan.py:wgan_gp")
     assert (wgan.loss.d, wgan.reg.gradient_penalty, wgan.train.d_steps) == ("wasserstein", 10.0, 5)
-    assert (wgan.optim.d.lr, wgan.optim.d.b1, wgan.optim.d.b2, wgan.model.d_norm) == (1e-4, 0.0, 0.9, "none")
+    assert (wgan.optim.d.lr, wgan.optim.d.b1, wgan.optim.d.b2, wgan.model.d.norm) == (1e-4, 0.0, 0.9, "none")
     r1_sn = load_config("configs/dcgan.py:hinge,r1,sn")
-    assert (r1_sn.loss.g, r1_sn.reg.r1, r1_sn.model.d_spectral_norm, r1_sn.model.d_norm) == (
+    assert (r1_sn.loss.g, r1_sn.reg.r1, r1_sn.model.d.spectral_norm, r1_sn.model.d.norm) == (
         "hinge",
         10.0,
         True,

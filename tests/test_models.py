@@ -137,13 +137,21 @@ def test_build_by_name_and_errors():
     from conftest import load_config
 
     cfg = load_config("configs/dcgan.py").model
-    cfg.update(g_width=8, d_width=8, d_mult=0.5)
+    cfg.g.width, cfg.d.width, cfg.d.width_mult = 8, 8, 0.5
     g, d = models.build(cfg, (32, 32, 3))
     assert isinstance(g, DCGANGenerator) and g.channels == 3 and d.width_mult == 0.5
+    assert (g.width, g.image_size, d.image_size, d.outputs) == (8, 32, 32, 1)  # the options passed through
     with pytest.raises(ValueError, match="square images"):
         models.build(cfg, (2,))
-    cfg.conv_impl = "cudnn"
-    with pytest.raises(ValueError, match="conv_impl"):
+    cfg.d.conv_impl = "cudnn"
+    with pytest.raises(ValueError, match=r"config.model.d.conv_impl='cudnn' is not one of"):
         models.build(cfg, (32, 32, 3))
+    cfg.d.conv_impl = "custom_vjp"
+    with cfg.unlocked():
+        cfg.g.depth = 3  # an MLP option on the DCGAN
+    with pytest.raises(ValueError, match=r"config.model.g has no option \['depth'\]"):
+        models.build(cfg, (32, 32, 3))
+    with pytest.raises(ValueError, match=r"config.model.d has no option \['widht'\]"):
+        models.model_config("mlp", z_dim=2, d=dict(widht=3))
     with pytest.raises(ValueError, match="Unknown config.model.name"):
         models.build(ml_collections.ConfigDict(dict(name="stylegan")), (2,))

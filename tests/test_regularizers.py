@@ -72,7 +72,7 @@ def test_r1_through_the_custom_vjp_convolutions_equals_flax_convolutions():
     x = jax.random.normal(KEY, (4, 16, 16, 1))
     grads = {}
     for impl in ("custom_vjp", "flax"):
-        config.model.conv_impl = impl
+        config.model.d.conv_impl = impl
         _, d = models.build(config.model, (16, 16, 1))
         variables = d.init(jax.random.PRNGKey(0), x, train=False)
 

@@ -24,7 +24,7 @@ def test_combinators():
     with pytest.raises(ValueError, match="one length"):
         sweep.zip_(a, b)
     assert sweep.chain(a, b)[2] == {"seed": 0}
-    assert sweep.cell_name({"model.d_mult": 2.0, "seed": 3}) == "model.d_mult=2.0"
+    assert sweep.cell_name({"model.d.width_mult": 2.0, "seed": 3}) == "model.d.width_mult=2.0"
     assert sweep.cell_name({"_name": "wide D", "seed": 3}) == "wide D"
     assert sweep.overrides_of({"_name": "x", "seed": 1}) == {"seed": 1}
 
@@ -32,10 +32,12 @@ def test_combinators():
 def test_apply_overrides_names_unknown_keys():
     from conftest import load_config
 
-    config = sweep.apply_overrides(load_config("configs/gan_mlp.py:smoke"), {"model.d_mult": 2.0, "seed": 4})
-    assert config.model.d_mult == 2.0 and config.seed == 4
-    with pytest.raises(ValueError, match="model has no field 'd_multiplier'"):
-        sweep.apply_overrides(config, {"model.d_multiplier": 2.0})
+    config = sweep.apply_overrides(
+        load_config("configs/gan_mlp.py:smoke"), {"model.d.width_mult": 2.0, "seed": 4}
+    )
+    assert config.model.d.width_mult == 2.0 and config.seed == 4
+    with pytest.raises(ValueError, match="model.d has no field 'multiplier'"):
+        sweep.apply_overrides(config, {"model.d.multiplier": 2.0})
 
 
 def run(*args):

@@ -82,7 +82,7 @@ def test_minibatch_discrimination_sees_the_global_batch():
     """1 device = 8 devices: the pairwise term spans the whole batch, not each device's share."""
 
     config = load_config("configs/dcgan.py:smoke")
-    config.model.minibatch_kernels = 8
+    config.model.d.minibatch_kernels = 8
     for opt in (config.optim.g, config.optim.d):
         opt.update(name="sgd", lr=0.05, b1=0.5)
     one, _ = run_steps(config, jax.devices()[:1], calls=1)
@@ -98,9 +98,9 @@ def test_minibatch_discrimination_sees_the_global_batch():
 
 def test_virtual_batch_norm_output_does_not_depend_on_the_rest_of_the_batch():
     config, source, gan, state, _ = build_run(
-        "configs/dcgan.py:smoke", lambda c: c.model.update(g_norm="virtual_batch")
+        "configs/dcgan.py:smoke", lambda c: c.model.g.update(norm="virtual_batch")
     )
-    assert state.vbn_reference["z"].shape == (config.model.vbn_ref_size, config.model.z_dim)
+    assert state.vbn_reference["z"].shape == (config.model.g.vbn_ref_size, config.model.z_dim)
     z = jax.random.normal(jax.random.PRNGKey(5), (6, gan.z_dim))
     y = jnp.zeros(6, jnp.int32)
     a, _ = steps.generate(gan, state.g.variables, z, y, True, state.vbn_reference)
@@ -189,7 +189,9 @@ def test_semi_supervised_step_trains_a_k_class_d():
 def test_conditional_networks_use_the_label(g_condition, d_condition):
     config, source, gan, state, _ = build_run(
         "configs/dcgan.py:smoke",
-        lambda c: c.model.update(conditional=True, g_condition=g_condition, d_condition=d_condition),
+        lambda c: c.model.update(
+            conditional=True, g=dict(condition=g_condition), d=dict(condition=d_condition)
+        ),
     )
     assert gan.num_classes == 10
     z = jnp.tile(jax.random.normal(jax.random.PRNGKey(0), (1, gan.z_dim)), (4, 1))

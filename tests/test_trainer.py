@@ -76,8 +76,8 @@ def test_resume_is_bit_identical(tmp_path, one_device):
 
 def test_resume_refuses_a_changed_config(tmp_path, one_device):
     train("configs/gan_mlp.py:smoke", tmp_path, one_device, lambda c: c.train.update(total_steps=20))
-    with pytest.raises(ValueError, match=r"\['model.d_mult'\] differ"):
-        train("configs/gan_mlp.py:smoke", tmp_path, one_device, lambda c: c.model.update(d_mult=2.0))
+    with pytest.raises(ValueError, match=r"\['model.d.width_mult'\] differ"):
+        train("configs/gan_mlp.py:smoke", tmp_path, one_device, lambda c: c.model.d.update(width_mult=2.0))
 
 
 def test_divergence_stops_the_run_and_is_never_checkpointed(tmp_path, one_device, monkeypatch):

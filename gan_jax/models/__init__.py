@@ -1,101 +1,79 @@
 """Generators and discriminators, built by name from `config.model`.
 
+`config.model` holds the architecture's `name` ('mlp' or 'dcgan'), `z_dim`, `conditional`, and two
+sections `g` and `d` that are passed to the G and D modules as keyword arguments (as big_vision
+passes `config.model`): a new option is one module field, and the modules' fields with their
+defaults are the schema (`model_config`). What the data and the objective decide -- the data's
+shape, the number of classes, D's outputs -- is set here, never in a config.
+
 Every G maps z (N, z_dim) [and labels y (N,)] to samples (N, *data_shape); every D maps samples
 [and labels] to logits (N,), or (N, K) class logits for the semi-supervised discriminator. Both
 take `train` (batch statistics vs running averages) so steps treat all models alike.
-Capacity: `g_width`/`d_width` are the paper's sizes (hidden units; channels at full resolution),
-`g_mult`/`d_mult` scale them, the knob for unbalancing G and D on purpose (1.0: as published).
+Capacity: `width` is the paper's size (hidden units; channels at full resolution) and
+`width_mult` scales it, the knob for unbalancing G and D on purpose (1.0: as published).
 """
 
-from collections.abc import Callable
+import dataclasses
 
 import flax.linen as nn
 import ml_collections
 
 from gan_jax.errors import ConfigError
-from gan_jax.models.dcgan import CONV_IMPLS, D_NORMS, G_NORMS, DCGANDiscriminator, DCGANGenerator
-from gan_jax.models.mlp import ACTIVATIONS, OUTPUTS, MLPDiscriminator, MLPGenerator
+from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
 
-G_CONDITIONS, D_CONDITIONS = ("concat", "conditional_bn"), ("concat", "projection")
+ARCHITECTURES: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
+    "mlp": (MLPGenerator, MLPDiscriminator),
+    "dcgan": (DCGANGenerator, DCGANDiscriminator),
+}
+_SET_HERE = {"data_shape", "image_size", "channels", "num_classes", "outputs", "parent", "name"}
 
 
-def _check_choice(value: str, choices: tuple[str, ...], key: str) -> None:
-    if value not in choices:
-        raise ConfigError(f"config.model.{key}={value!r} is not one of {choices}.")
+def _architecture(name: str) -> tuple[type[nn.Module], type[nn.Module]]:
+    if name not in ARCHITECTURES:
+        raise ConfigError(f"Unknown config.model.name {name!r}; choose one of {sorted(ARCHITECTURES)}.")
+    return ARCHITECTURES[name]
 
 
-def _head_options(cfg: ml_collections.ConfigDict, num_classes: int, d_outputs: int) -> dict:
-    _check_choice(cfg.d_condition, D_CONDITIONS, "d_condition")
-    if d_outputs > 1 and num_classes and cfg.d_condition == "projection":
+def options(module: type[nn.Module]) -> dict:
+    """A module's configurable fields and their defaults: what config.model.g / .d may hold."""
+    return {
+        f.name: f.default
+        for f in dataclasses.fields(module)
+        if f.name not in _SET_HERE and f.default is not dataclasses.MISSING
+    }
+
+
+def _checked(module: type[nn.Module], values: dict, section: str) -> dict:
+    """`values` as keyword arguments of `module`: an unknown option or a value outside the
+    module's CHOICES is a ConfigError naming config.model.<section>.<option>."""
+    allowed = options(module)
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
         raise ConfigError(
-            "A projection discriminator has one output; it cannot be the semi-supervised K-class D."
+            f"config.model.{section} has no option {unknown} ({module.__name__} takes {sorted(allowed)})."
         )
-    return dict(
-        num_classes=num_classes,
-        condition=cfg.d_condition,
-        outputs=d_outputs,
-        minibatch_kernels=cfg.minibatch_kernels,
-        minibatch_kernel_dim=cfg.minibatch_kernel_dim,
-        spectral_norm=cfg.get("d_spectral_norm", False),  # runs saved before the option: off
-    )
+    for key, choices in module.CHOICES.items():
+        if key in values and values[key] not in choices:
+            raise ConfigError(f"config.model.{section}.{key}={values[key]!r} is not one of {choices}.")
+    return dict(values)
 
 
-def _build_mlp(cfg, data_shape, num_classes, d_outputs):
-    for key in ("g_activation", "d_activation"):
-        _check_choice(cfg[key], ACTIVATIONS, key)
-    _check_choice(cfg.g_output, OUTPUTS, "g_output")
-    if cfg.g_condition != "concat":
-        raise ConfigError(
-            "The MLP generator conditions by concatenation only (config.model.g_condition='concat')."
+def model_config(
+    name: str, z_dim: int, conditional: bool = False, g: dict | None = None, d: dict | None = None
+) -> ml_collections.ConfigDict:
+    """config.model for architecture `name`: every option of its G and D at the module's default,
+    then `g` and `d` (an unknown option is an error here, when the config file is read)."""
+    generator, discriminator = _architecture(name)
+    return ml_collections.ConfigDict(
+        dict(
+            name=name,
+            z_dim=z_dim,
+            conditional=conditional,  # condition G and D on the data's class labels
+            g={**options(generator), **_checked(generator, g or {}, "g")},
+            d={**options(discriminator), **_checked(discriminator, d or {}, "d")},
         )
-    generator = MLPGenerator(
-        data_shape, cfg.g_width, cfg.g_depth, cfg.g_mult, cfg.g_activation, cfg.g_output, num_classes
     )
-    discriminator = MLPDiscriminator(
-        cfg.d_width,
-        cfg.d_depth,
-        cfg.d_mult,
-        cfg.d_activation,
-        cfg.maxout_pieces,
-        noise_std=cfg.d_noise,
-        **_head_options(cfg, num_classes, d_outputs),
-    )
-    return generator, discriminator
-
-
-def _build_dcgan(cfg, data_shape, num_classes, d_outputs):
-    _check_choice(cfg.conv_impl, CONV_IMPLS, "conv_impl")
-    _check_choice(cfg.g_condition, G_CONDITIONS, "g_condition")
-    _check_choice(cfg.g_norm, G_NORMS, "g_norm")
-    if len(data_shape) != 3 or data_shape[0] != data_shape[1]:
-        raise ConfigError(f"DCGAN needs square images (H, W, C); the data source gives shape {data_shape}.")
-    size, _, channels = data_shape
-    ref_size = cfg.vbn_ref_size if cfg.g_norm == "virtual_batch" else 0
-    generator = DCGANGenerator(
-        size,
-        channels,
-        cfg.g_width,
-        cfg.g_mult,
-        cfg.conv_impl,
-        num_classes,
-        cfg.g_condition,
-        cfg.g_norm,
-        ref_size,
-    )
-    d_norm = cfg.get("d_norm", "batch")  # runs saved before the option: BatchNorm
-    _check_choice(d_norm, D_NORMS, "d_norm")
-    discriminator = DCGANDiscriminator(
-        size,
-        cfg.d_width,
-        cfg.d_mult,
-        cfg.conv_impl,
-        norm=d_norm,
-        **_head_options(cfg, num_classes, d_outputs),
-    )
-    return generator, discriminator
-
-
-BUILDERS: dict[str, Callable] = {"mlp": _build_mlp, "dcgan": _build_dcgan}
 
 
 def build(
@@ -105,6 +83,21 @@ def build(
 
     num_classes > 0: condition both networks on labels; d_outputs > 1: D outputs that many class
     logits (the semi-supervised D)."""
-    if cfg.name not in BUILDERS:
-        raise ConfigError(f"Unknown config.model.name {cfg.name!r}; choose one of {sorted(BUILDERS)}.")
-    return BUILDERS[cfg.name](cfg, tuple(data_shape), num_classes, d_outputs)
+    generator, discriminator = _architecture(cfg.name)
+    if "g" not in cfg or "d" not in cfg:
+        raise ConfigError(
+            "config.model has no `g` and `d` sections: this config predates them (G's and D's options "
+            "were flat keys such as model.g_width). Rebuild it from the config file (models.model_config)."
+        )
+    g, d = _checked(generator, cfg.g.to_dict(), "g"), _checked(discriminator, cfg.d.to_dict(), "d")
+    if d_outputs > 1 and num_classes and d.get("condition") == "projection":
+        raise ConfigError(
+            "A projection discriminator has one output; it cannot be the semi-supervised K-class D."
+        )
+    data_shape = tuple(data_shape)
+    return (
+        generator(**g, **generator.data_fields(data_shape), num_classes=num_classes),
+        discriminator(
+            **d, **discriminator.data_fields(data_shape), num_classes=num_classes, outputs=d_outputs
+        ),
+    )

@@ -20,6 +20,7 @@ outputs in D's head (see layers.py).
 """
 
 import math
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
@@ -50,6 +51,13 @@ def num_resolution_changes(image_size: int) -> int:
     if image_size not in (16, 32, 64):
         raise ConfigError(f"DCGAN image_size must be 16, 32 or 64, got {image_size}; set data.image_size.")
     return int(math.log2(image_size // 4))
+
+
+def square_image(data_shape: tuple[int, ...]) -> tuple[int, int]:
+    """(size, channels) of (H, W, C) images with H = W; anything else is a ConfigError."""
+    if len(data_shape) != 3 or data_shape[0] != data_shape[1]:
+        raise ConfigError(f"DCGAN needs square images (H, W, C); the data source gives shape {data_shape}.")
+    return data_shape[0], data_shape[2]
 
 
 def batch_norm(train: bool, name: str) -> nn.BatchNorm:
@@ -128,8 +136,23 @@ class DCGANGenerator(nn.Module):
     conv_impl: str = "custom_vjp"
     num_classes: int = 0  # > 0: conditional on labels y
     condition: str = "concat"  # 'concat' (embedding with z) or 'conditional_bn'
-    norm: str = "batch"  # or 'virtual_batch'
-    vbn_ref_size: int = 0
+    norm: str = "batch"  # or 'virtual_batch' (Salimans et al.)
+    vbn_ref_size: int = 64  # virtual batch norm's reference batch, fixed at the start
+    CHOICES: ClassVar[dict] = {
+        "conv_impl": CONV_IMPLS,
+        "condition": ("concat", "conditional_bn"),
+        "norm": G_NORMS,
+    }
+
+    @staticmethod
+    def data_fields(data_shape: tuple[int, ...]) -> dict:
+        size, channels = square_image(data_shape)
+        return {"image_size": size, "channels": channels}
+
+    @property
+    def reference_batch_size(self) -> int:
+        """The rows of z that are virtual batch norm's reference batch (0: no VBN)."""
+        return self.vbn_ref_size if self.norm == "virtual_batch" else 0
 
     def _norm(self, x, y, train: bool, name: str):
         if self.norm == "virtual_batch":
@@ -153,7 +176,7 @@ class DCGANGenerator(nn.Module):
             x = nn.relu(self._norm(x, y, train, f"bn_up{i}"))
         x = ConvTranspose(self.channels, use_bias=True, impl=self.conv_impl, name="to_image")(x)
         x = jnp.tanh(x)
-        return x[self.vbn_ref_size :] if self.norm == "virtual_batch" else x
+        return x[self.reference_batch_size :]
 
 
 class DCGANDiscriminator(nn.Module):
@@ -173,6 +196,15 @@ class DCGANDiscriminator(nn.Module):
     minibatch_kernel_dim: int = 5
     norm: str = "batch"  # after each down-sampling conv: 'batch', 'layer' or 'none'
     spectral_norm: bool = False  # every layer's weights spectrally normalised (layers.spectral)
+    CHOICES: ClassVar[dict] = {
+        "conv_impl": CONV_IMPLS,
+        "condition": ("concat", "projection"),
+        "norm": D_NORMS,
+    }
+
+    @staticmethod
+    def data_fields(data_shape: tuple[int, ...]) -> dict:
+        return {"image_size": square_image(data_shape)[0]}
 
     def _normalise(self, x: jax.Array, train: bool, i: int) -> jax.Array:
         if self.norm == "batch":

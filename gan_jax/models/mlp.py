@@ -12,6 +12,7 @@ head options (minibatch discrimination, K class outputs; see layers.py).
 """
 
 import math
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
@@ -53,7 +54,13 @@ class MLPGenerator(nn.Module):
     width_mult: float = 1.0
     activation: str = "relu"
     output: str = "linear"
-    num_classes: int = 0  # > 0: conditional on labels y
+    num_classes: int = 0  # > 0: conditional on labels y (a label embedding concatenated with z)
+    CHOICES: ClassVar[dict] = {"activation": ("relu", "leaky_relu"), "output": OUTPUTS}
+    reference_batch_size: ClassVar[int] = 0  # no virtual batch norm
+
+    @staticmethod
+    def data_fields(data_shape: tuple[int, ...]) -> dict:
+        return {"data_shape": data_shape}
 
     @nn.compact
     def __call__(self, z: jax.Array, y: jax.Array | None = None, train: bool = True) -> jax.Array:
@@ -86,6 +93,12 @@ class MLPDiscriminator(nn.Module):
     minibatch_kernel_dim: int = 5
     noise_std: float = 0.0  # Gaussian noise on every layer's input while training ('noise' rng)
     spectral_norm: bool = False  # every layer's weights spectrally normalised (layers.spectral)
+    CHOICES: ClassVar[dict] = {"activation": ACTIVATIONS, "condition": ("concat", "projection")}
+
+    @staticmethod
+    def data_fields(data_shape: tuple[int, ...]) -> dict:
+        del data_shape  # any shape: flattened
+        return {}
 
     @nn.compact
     def __call__(self, x: jax.Array, y: jax.Array | None = None, train: bool = True) -> jax.Array:
