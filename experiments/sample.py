@@ -25,8 +25,9 @@ flags.mark_flag_as_required("workdir")
 def main(argv):
     del argv
     cli.enable_compilation_cache()
-    from gan_jax import evaluation, steps, trainer, writers
+    from gan_jax import evaluation, trainer, writers
     from gan_jax import workdir as workdirs
+    from gan_jax.models import apply
 
     if _N.value < 1:
         raise UserError(f"--n={_N.value}: draw at least one sample.")
@@ -44,7 +45,7 @@ def main(argv):
     y = np.full(_N.value, label, np.int32)
     variables = state.g_ema if state.g_ema is not None else state.g.variables
     step = int(state.step)
-    x = evaluation.finite_samples(steps.make_sampler(gan)(variables, z, y, state.vbn_reference), step)
+    x = evaluation.finite_samples(apply.make_sampler(gan)(variables, z, y, state.vbn_reference), step)
     name = f"samples_label{label}_step{step}.png" if gan.num_classes else f"samples_step{step}.png"
     path = workdirs.resolve(_WORKDIR.value) / name
     if source.kind == "images":

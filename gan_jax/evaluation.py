@@ -38,6 +38,7 @@ from gan_jax.data.source import sample_epochs, uint8_to_unit_range
 from gan_jax.data.stacked import CHANNELS
 from gan_jax.errors import ConfigError, NonFiniteError
 from gan_jax.metrics import distances, equilibrium, manifold, mixtures, parzen
+from gan_jax.models import apply
 from gan_jax.state import GAN, GANState
 
 POINT_METRICS = ("equilibrium", "modes", "parzen", "optimal_d")
@@ -131,7 +132,7 @@ class Evaluator:
         self.metrics = metrics
         self.data_cfg = config.data
         self.heldout = self._load_heldout(config.data, metrics)
-        self._sample = steps.make_sampler(gan)
+        self._sample = apply.make_sampler(gan)
         self._real_cache: dict[int, np.ndarray] = {}
         self._cache: dict = {}
         self._stand_in = None  # draws samples in place of G's (the reference rows)
@@ -185,7 +186,7 @@ class Evaluator:
 
     def generated_labels(self, n: int) -> np.ndarray:
         """The labels generated samples are conditioned on: every class in turn."""
-        return np.asarray(steps.balanced_labels(self.gan, n))
+        return np.asarray(apply.balanced_labels(self.gan, n))
 
     def real(self, n: int) -> np.ndarray:
         """n held-out real examples: for a plain array source, min(n, size) distinct examples of
@@ -360,7 +361,7 @@ class Evaluator:
         d_star, p_g = equilibrium.optimal_discriminator(grid, p_data, generated)
         d_learned = np.asarray(
             jax.nn.sigmoid(
-                steps.apply_net(
+                apply.apply_net(
                     self.gan.discriminator,
                     state.d.variables,
                     jnp.asarray(grid[:, None], jnp.float32),
@@ -474,7 +475,7 @@ class Evaluator:
         logits = np.concatenate(
             [
                 np.asarray(
-                    steps.apply_net(self.gan.discriminator, state.d.variables, images[i : i + _BATCH], False)[
+                    apply.apply_net(self.gan.discriminator, state.d.variables, images[i : i + _BATCH], False)[
                         0
                     ]
                 )

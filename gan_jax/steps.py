@@ -42,6 +42,7 @@ import optax
 from gan_jax import losses, regularizers
 from gan_jax.data import DataSource
 from gan_jax.data.source import sample_epochs
+from gan_jax.models.apply import apply_net, generate, sample_labels
 from gan_jax.state import GAN, GANState, NetState, data_key, step_key
 
 Metrics = dict[str, jax.Array]
@@ -51,41 +52,6 @@ TrainStep = Callable[[GANState, dict], tuple[GANState, Metrics]]
 _G_DATA_STREAM, _LABELLED_STREAM, _NOISE_STREAM = 1, 2, 3
 D_PASSES = ("real", "fake", "labelled", "penalty")  # D's passes in D's update, in key order
 G_PASSES = ("fake", "real")  # D's passes in G's update
-
-
-def apply_net(module, variables: dict, x: jax.Array, train: bool, y=None, rng=None, features: bool = False):
-    """(output, new batch_stats[, sown features]) for networks with and without BatchNorm."""
-    rngs = {"noise": rng} if rng is not None else None
-    mutable = (["batch_stats"] if train else []) + (["intermediates"] if features else [])
-    if not mutable:
-        return module.apply(variables, x, y, train=False, rngs=rngs), variables["batch_stats"]
-    out, mutated = module.apply(variables, x, y, train=train, rngs=rngs, mutable=mutable)
-    stats = mutated.get("batch_stats", variables["batch_stats"])
-    if features:
-        return out, stats, mutated["intermediates"]["features"]
-    return out, stats
-
-
-def generate(gan: GAN, variables: dict, z: jax.Array, y: jax.Array, train: bool, reference: dict | None):
-    """(samples, new batch_stats) of G; with virtual batch norm the reference batch runs along."""
-    if reference is not None:
-        z, y = jnp.concatenate([reference["z"], z]), jnp.concatenate([reference["y"], y])
-    return apply_net(gan.generator, variables, z, train, y)
-
-
-def make_sampler(gan: GAN) -> Callable:
-    """jitted (variables, z, y, reference) -> G's samples in inference mode (running averages)."""
-    return jax.jit(lambda variables, z, y, reference: generate(gan, variables, z, y, False, reference)[0])
-
-
-def balanced_labels(gan: GAN, n: int) -> jax.Array:
-    """0, 1, ..., K-1, 0, 1, ... for class-conditional sample grids and evaluations."""
-    return jnp.arange(n, dtype=jnp.int32) % max(gan.num_classes, 1)
-
-
-def sample_labels(gan: GAN, key: jax.Array, n: int) -> jax.Array:
-    """Labels for generated samples: uniform over the classes (zeros when unconditional)."""
-    return jax.random.randint(key, (n,), 0, max(gan.num_classes, 1))
 
 
 @dataclasses.dataclass(frozen=True)

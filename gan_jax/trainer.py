@@ -21,13 +21,14 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import checkpoint, evaluation, experiment, parallel, steps, writers
+from gan_jax import checkpoint, evaluation, experiment, parallel, writers
 from gan_jax import config as config_lib
 from gan_jax import state as state_lib
 from gan_jax import workdir as workdirs
 from gan_jax.checkpoint import Checkpoints
 from gan_jax.data import DataSource
 from gan_jax.errors import CheckpointError, ConfigError, NonFiniteError, WorkdirError
+from gan_jax.models import apply
 from gan_jax.preemption import Preempted, PreemptionWatcher
 from gan_jax.state import GAN, GANState
 
@@ -138,9 +139,9 @@ class _Outputs:
     def __init__(self, config, gan: GAN, source: DataSource, workdir: pathlib.Path, writer):
         self.source, self.workdir, self.writer = source, workdir, writer
         self.z = state_lib.fixed_noise(config.seed, config.log.num_samples, gan.z_dim)
-        self.y = steps.balanced_labels(gan, config.log.num_samples)  # column k: class k
+        self.y = apply.balanced_labels(gan, config.log.num_samples)  # column k: class k
         self.columns = gan.num_classes or None
-        self._sample = steps.make_sampler(gan)
+        self._sample = apply.make_sampler(gan)
 
     def samples(self, state: GANState, step: int) -> None:
         nets = {"samples": state.g.variables}

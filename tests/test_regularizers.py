@@ -11,6 +11,7 @@ import pytest
 from conftest import build_run, load_config
 
 from gan_jax import losses, models, regularizers, steps
+from gan_jax.models import apply
 
 W = jax.random.normal(jax.random.PRNGKey(0), (3, 5))
 
@@ -177,7 +178,7 @@ def test_spectral_norm_divides_every_d_weight_by_its_top_singular_value(spec):
     x = steps.real_batch(ctx, state, arrays, None, jnp.int32(0))["x"]
     variables = state.d.variables
     for _ in range(30):  # the power iteration advances once per training call
-        _, stats = steps.apply_net(gan.discriminator, variables, x, True)
+        _, stats = apply.apply_net(gan.discriminator, variables, x, True)
         variables = {**variables, "batch_stats": stats}
     sigmas = spectral_norm_estimates(variables["batch_stats"])
     params = jax.tree_util.tree_flatten_with_path(state.d.params)[0]

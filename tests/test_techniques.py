@@ -12,6 +12,7 @@ import pytest
 from conftest import build_run, load_config, run_steps, tree_equal
 
 from gan_jax import data, losses, regularizers, steps, trainer
+from gan_jax.models import apply
 from gan_jax.models.layers import MinibatchDiscrimination, VirtualBatchNorm
 
 # ----- one-sided label smoothing ---------------------------------------------------------------
@@ -103,10 +104,10 @@ def test_virtual_batch_norm_output_does_not_depend_on_the_rest_of_the_batch():
     assert state.vbn_reference["z"].shape == (config.model.g.vbn_ref_size, config.model.z_dim)
     z = jax.random.normal(jax.random.PRNGKey(5), (6, gan.z_dim))
     y = jnp.zeros(6, jnp.int32)
-    a, _ = steps.generate(gan, state.g.variables, z, y, True, state.vbn_reference)
+    a, _ = apply.generate(gan, state.g.variables, z, y, True, state.vbn_reference)
     other = z.at[1:].set(jax.random.normal(jax.random.PRNGKey(6), (5, gan.z_dim)))
-    b, _ = steps.generate(gan, state.g.variables, other, y, True, state.vbn_reference)
-    alone, _ = steps.generate(gan, state.g.variables, z[:1], y[:1], True, state.vbn_reference)
+    b, _ = apply.generate(gan, state.g.variables, other, y, True, state.vbn_reference)
+    alone, _ = apply.generate(gan, state.g.variables, z[:1], y[:1], True, state.vbn_reference)
     np.testing.assert_allclose(a[0], b[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(a[0], alone[0], rtol=1e-5, atol=1e-6)
     assert not np.allclose(a[1], b[1])
@@ -196,7 +197,7 @@ def test_conditional_networks_use_the_label(g_condition, d_condition):
     assert gan.num_classes == 10
     z = jnp.tile(jax.random.normal(jax.random.PRNGKey(0), (1, gan.z_dim)), (4, 1))
     y = jnp.array([0, 1, 2, 3])
-    images, _ = steps.generate(gan, state.g.variables, z, y, False, None)
+    images, _ = apply.generate(gan, state.g.variables, z, y, False, None)
     assert not np.allclose(images[0], images[1])  # same z, different label: different image
     x = jnp.tile(images[:1], (4, 1, 1, 1))
     logits = gan.discriminator.apply(state.d.variables, x, y, train=False)
@@ -292,6 +293,6 @@ def test_semi_supervised_smoke_reports_a_test_error(tmp_path, one_device):
     _, gan, _, state = trainer.restore_run(str(tmp_path), devices=one_device)
     heldout = data.load_heldout(config.data)
     images = heldout.arrays["x"].astype(np.float32) / 127.5 - 1.0
-    logits = steps.apply_net(gan.discriminator, state.d.variables, images, train=False)[0]
+    logits = apply.apply_net(gan.discriminator, state.d.variables, images, train=False)[0]
     errors = int((np.argmax(logits, -1) != heldout.arrays["label"]).sum())
     assert result["errors"] == errors and result["errors_per_10000"] == pytest.approx(10_000 * errors / 397)
