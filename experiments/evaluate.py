@@ -43,7 +43,7 @@ def main(argv):
     results = evaluator(state, step)
     workdir = workdirs.resolve(_WORKDIR.value)
     evaluation.write(results, workdir)
-    evaluator.figures(state, results, workdir / f"eval_{step}")
+    evaluator.figures(results, workdir / f"eval_{step}")
     print(f"{workdir} step {step} ({results['generator']} generator):")
     for key, value in evaluation.scalars(results).items():
         print(f"  {key:<32} {value:.6g}")

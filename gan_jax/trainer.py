@@ -167,7 +167,7 @@ class _Outputs:
         results = evaluator(state, step)
         if self.writer.enabled:
             evaluation.write(results, self.workdir)
-            evaluator.figures(state, results, self.workdir / f"eval_{step}")
+            evaluator.figures(results, self.workdir / f"eval_{step}")
             self.writer.write(step, evaluation.scalars(results), log="eval")
         return results
 

@@ -13,6 +13,7 @@ from conftest import JAX_CACHE, REPO, evaluation_run, load_config
 
 from gan_jax import classifier, data, evaluation, trainer
 from gan_jax.errors import NonFiniteError
+from gan_jax.evaluation import registry
 
 DIGITS16 = REPO / "classifiers" / "digits16"
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
@@ -41,7 +42,7 @@ def test_metrics_that_do_not_apply_fail_before_any_compute():
         evaluation.Evaluator(config, gan, source, ("modes", "fd"))
 
 
-def test_a_generator_that_returns_real_data_gets_the_real_datas_scores(monkeypatch):
+def test_a_generator_that_returns_real_data_gets_the_real_datas_scores():
     config, gan, source, state = evaluation_run(
         "grid",
         parzen_samples=2000,
@@ -50,11 +51,8 @@ def test_a_generator_that_returns_real_data_gets_the_real_datas_scores(monkeypat
         parzen_log10_bandwidths=(-2.0, 0.0, 9),
     )
     evaluator = evaluation.Evaluator(config, gan, source, ("modes", "parzen"))
-    perfect = lambda self, state, n: np.asarray(  # noqa: E731
-        source.sample({}, jax.random.PRNGKey(9), np.int32(0), n)["x"]
-    )
-    monkeypatch.setattr(evaluation.Evaluator, "generated", perfect)
-    results = evaluator(state, step=0)
+    perfect = lambda n: np.asarray(source.sample({}, jax.random.PRNGKey(9), np.int32(0), n)["x"])  # noqa: E731
+    results = evaluator(state, step=0, sampler=perfect)
     modes = results["metrics"]["modes"]
     assert modes["modes_captured"] == 25 and modes["high_quality_percent"] > 97
     assert modes["protocol"]["num_samples"] == 2500 and modes["protocol"]["threshold"] == pytest.approx(3.0)
@@ -81,13 +79,13 @@ def test_a_diverged_generator_is_not_evaluated():
         evaluation.Evaluator(config, gan, source, ("modes",))(state, 0)
 
 
-def test_optimal_d_is_one_half_where_g_matches_the_data(monkeypatch):
+def test_optimal_d_is_one_half_where_g_matches_the_data():
     """D* = p_data / (p_data + p_g): with G's samples drawn from p_data itself, 1/2 wherever the
     data have mass; and the gap is D's distance to it, weighted by (p_data + p_g) / 2."""
     config, gan, source, state = evaluation_run("gaussian1d")
-    true_samples = lambda self, state, n: self._draw(self.source, n, stream=5)[0]  # noqa: E731
-    monkeypatch.setattr(evaluation.Evaluator, "generated", true_samples)
-    gap = evaluation.Evaluator(config, gan, source, ("optimal_d",))(state, 0)["metrics"]["optimal_d"]
+    evaluator = evaluation.Evaluator(config, gan, source, ("optimal_d",))
+    true_samples = lambda n: evaluator.bank.draw(source, n, stream=5)[0]  # noqa: E731
+    gap = evaluator(state, 0, sampler=true_samples)["metrics"]["optimal_d"]
     curves = {k: np.asarray(v) for k, v in gap["curves"].items()}
     assert len(curves["x"]) == 400
     bulk = curves["p_data"] > 0.1 * curves["p_data"].max()  # within ~2 standard deviations
@@ -97,11 +95,10 @@ def test_optimal_d_is_one_half_where_g_matches_the_data(monkeypatch):
     assert gap["mean_abs"] == pytest.approx(expected, rel=1e-6)
 
 
-def test_feature_metrics_and_stacked_modes_with_the_committed_classifier(monkeypatch):
+def test_feature_metrics_and_stacked_modes_with_the_committed_classifier():
     config, gan, source, state = evaluation_run("digits", 16, classifier=str(DIGITS16), num_samples=600)
     evaluator = evaluation.Evaluator(config, gan, source, ("fd", "kid", "prdc", "score"))
-    monkeypatch.setattr(evaluation.Evaluator, "generated", lambda self, state, n: self.real(n))
-    metrics = evaluator(state, 0)["metrics"]
+    metrics = evaluator(state, 0, sampler=evaluator.bank.real)["metrics"]
     assert metrics["fd"]["name"] == "FD-CNN-digits16"
     assert metrics["fd"]["value"] == pytest.approx(0.0, abs=1e-6)  # identical sets
     assert metrics["prdc"]["precision"] == 1.0 and metrics["prdc"]["recall"] == 1.0
@@ -113,8 +110,7 @@ def test_feature_metrics_and_stacked_modes_with_the_committed_classifier(monkeyp
         "stacked:digits", 16, classifier=str(DIGITS16), stacked_samples=3000
     )
     evaluator = evaluation.Evaluator(config, gan, stacked, ("stacked_modes",))
-    monkeypatch.setattr(evaluation.Evaluator, "generated", lambda self, state, n: self.real(n)[::-1])
-    result = evaluator(state, 0)["metrics"]["stacked_modes"]
+    result = evaluator(state, 0, sampler=lambda n: evaluator.bank.real(n)[::-1])["metrics"]["stacked_modes"]
     assert result["modes"] == result["real_reference"]["modes"] > 900  # 3,000 draws of 1,000 modes
 
 
@@ -239,3 +235,29 @@ def test_equilibrium_panels_over_steps(tmp_path):
     for step in (0, 10):
         evaluation.write(evaluator(state, step), tmp_path)
     assert (tmp_path / "eval_10.json").exists() and (tmp_path / "equilibrium_steps.png").exists()
+
+
+@pytest.mark.parametrize("data_name", ["ring", "digits"])
+def test_figures_only_write_what_the_evaluation_drew(data_name, tmp_path):
+    """Every process runs the evaluation's device work; the figures, drawn by one process only,
+    must not add any (a multi-host program would wait forever on it): nothing crosses to the host."""
+    config, gan, source, state = evaluation_run(data_name, 16 if data_name == "digits" else 0)
+    evaluator = evaluation.Evaluator(config, gan, source, ("parzen",))
+    results = evaluator(state, 0)
+    with jax.transfer_guard("disallow_explicit"):
+        evaluator.figures(results, tmp_path)
+    expected = {"ring": ["samples.png"], "digits": ["nearest_real.png", "real_vs_generated.png"]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == expected[data_name]
+
+
+def test_every_metric_is_registered_with_what_it_reads():
+    """The registry decides applicability and the reference rows: metrics of samples alone are
+    exactly those a stand-in without networks can have."""
+    alone = {name for name, metric in registry.METRICS.items() if metric.of_samples_alone}
+    assert alone == {"modes", "parzen", "fd", "kid", "prdc", "score", "stacked_modes"} | {
+        f"inception_{m}" for m in ("fd", "kid", "prdc", "score")
+    }
+    real = {name for name, metric in registry.METRICS.items() if "real" in metric.needs}
+    assert real == {"parzen", "fd", "kid", "prdc", "conditional", "stacked_modes", "semi_supervised"} | {
+        f"inception_{m}" for m in ("fd", "kid", "prdc")
+    }

@@ -44,7 +44,7 @@ def test_features_match_pytorch_fid(model_and_reference):
     np.testing.assert_allclose(pipeline, reference["pipeline"], rtol=1e-5, atol=1e-5)
 
 
-def test_fid_and_is_in_the_evaluator_from_user_weights(tmp_path, monkeypatch):
+def test_fid_and_is_in_the_evaluator_from_user_weights(tmp_path):
     """The evaluator's FID/IS path: weights from a user file, protocol recorded, FID 0 on equal sets."""
     from gan_jax import evaluation
 
@@ -55,8 +55,7 @@ def test_fid_and_is_in_the_evaluator_from_user_weights(tmp_path, monkeypatch):
     config, gan, source, state = evaluation_run("digits", 16)
     config.eval.update(inception_weights=str(weights), num_samples=12)
     evaluator = evaluation.Evaluator(config, gan, source, ("inception_fd", "inception_score"))
-    monkeypatch.setattr(evaluation.Evaluator, "generated", lambda self, state, n: self.real(n))
-    metrics = evaluator(state, 0)["metrics"]
+    metrics = evaluator(state, 0, sampler=evaluator.bank.real)["metrics"]
     assert metrics["inception_fd"]["name"] == "FID"
     assert metrics["inception_fd"]["value"] == pytest.approx(0.0, abs=1e-6)
     network = metrics["inception_fd"]["protocol"]["feature_network"]

@@ -234,23 +234,20 @@ def test_technique_smoke_runs_resume_exactly(arg, tmp_path, one_device):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
-def test_conditional_metric_on_a_generator_that_honours_labels(monkeypatch):
+def test_conditional_metric_on_a_generator_that_honours_labels():
     from gan_jax import evaluation
 
     config, source, gan, state, _ = build_run("configs/cgan.py:ring,smoke")
     evaluator = evaluation.Evaluator(config, gan, source, ("conditional",))
 
-    def honest(self, state, n):  # the mode's mean plus its noise, for each requested label
-        labels = self.generated_labels(n)
+    def honest(n):  # the mode's mean plus its noise, for each requested label
+        labels = evaluator.bank.generated_labels(n)
         return source.mixture.means[labels] + 0.01 * np.random.default_rng(0).normal(size=(n, 2))
 
-    monkeypatch.setattr(evaluation.Evaluator, "generated", honest)
-    result = evaluator(state, 0)["metrics"]["conditional"]
+    result = evaluator(state, 0, sampler=honest)["metrics"]["conditional"]
     assert result["accuracy"] == 1.0 and result["per_class_accuracy"] == [1.0] * 8
-    monkeypatch.setattr(
-        evaluation.Evaluator, "generated", lambda self, state, n: np.tile(source.mixture.means[:1], (n, 1))
-    )
-    assert evaluator(state, 0)["metrics"]["conditional"]["accuracy"] == pytest.approx(1 / 8)
+    one_mode = lambda n: np.tile(source.mixture.means[:1], (n, 1))  # noqa: E731
+    assert evaluator(state, 0, sampler=one_mode)["metrics"]["conditional"]["accuracy"] == pytest.approx(1 / 8)
 
 
 def test_cgan_run_writes_a_per_class_grid_and_the_sample_cli(tmp_path, one_device):

@@ -1,0 +1,144 @@
+"""Metrics on a feature network's view of G's samples and held-out real ones: Frechet distance,
+KID, precision/recall + density/coverage, the classifier (Inception) score, the class-conditional
+accuracy and per-class FD, and stacked MNIST's mode count. `net` is "classifier" (the project's,
+config.eval.classifier) or "inception" (user-supplied InceptionV3 weights: FID and IS)."""
+
+import jax
+import numpy as np
+
+from gan_jax.data.stacked import CHANNELS
+from gan_jax.evaluation.context import Context
+from gan_jax.features import FeatureNet
+from gan_jax.metrics import distances, manifold, mixtures
+
+
+def network_outputs(net: FeatureNet, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, features). A single-channel network sees stacked images channel by
+    channel: probabilities (N, 3, classes), features concatenated."""
+    if images.shape[-1] == net.channels or net.image_size is None:
+        logits, feats = net.logits_and_features(images)
+        return np.asarray(jax.nn.softmax(logits)), feats
+    per_channel = [net.logits_and_features(images[..., c : c + 1]) for c in range(CHANNELS)]
+    probs = np.stack([np.asarray(jax.nn.softmax(lg)) for lg, _ in per_channel], 1)
+    return probs, np.concatenate([f for _, f in per_channel], axis=1)
+
+
+def _feature_sets(ctx: Context, net: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(real features, generated features, generated probabilities), once per evaluation."""
+    if ("features", net) not in ctx.bank.cache:
+        n, network = ctx.cfg.num_samples, ctx.nets[net]
+        _, real = network_outputs(network, ctx.bank.real(n))
+        probs, fake = network_outputs(network, ctx.bank.generated(n))
+        ctx.bank.cache["features", net] = real, fake, probs
+    return ctx.bank.cache["features", net]
+
+
+def _protocol(ctx: Context, net: str, real, fake) -> dict:
+    network = ctx.nets[net]
+    per_channel = network.image_size is not None and ctx.source.shape[-1] != network.channels
+    return {
+        "num_real": len(real),
+        "num_generated": len(fake),
+        "feature_network": network.protocol,
+        "features": "penultimate layer" + (" per channel, concatenated" if per_channel else ""),
+        "real": ctx.bank.real_protocol,
+    }
+
+
+def fd(ctx: Context, net: str) -> dict:
+    real, fake, _ = _feature_sets(ctx, net)
+    name = ctx.nets[net].name
+    return {
+        "name": "FID" if name == "InceptionV3" else f"FD-{name}",
+        "value": distances.frechet_distance(real, fake),
+        "protocol": _protocol(ctx, net, real, fake),
+    }
+
+
+def kid(ctx: Context, net: str) -> dict:
+    real, fake, _ = _feature_sets(ctx, net)
+    result = distances.kernel_inception_distance(real, fake, seed=ctx.cfg.seed)
+    return {
+        "name": f"KID-{ctx.nets[net].name}",
+        **result,
+        "protocol": {**result["protocol"], **_protocol(ctx, net, real, fake)},
+    }
+
+
+def prdc(ctx: Context, net: str) -> dict:
+    real, fake, _ = _feature_sets(ctx, net)
+    pr, dc = manifold.precision_recall(real, fake), manifold.density_coverage(real, fake)
+    return {
+        "name": f"PRDC-{ctx.nets[net].name}",
+        **{k: v for k, v in {**pr, **dc}.items() if k != "protocol"},
+        "protocol": {
+            "k_precision_recall": pr["protocol"]["k"],
+            "k_density_coverage": dc["protocol"]["k"],
+            **_protocol(ctx, net, real, fake),
+        },
+    }
+
+
+def score(ctx: Context, net: str) -> dict:
+    _, fake, probs = _feature_sets(ctx, net)
+    result = distances.classifier_score(probs)
+    network = ctx.nets[net]
+    return {
+        "name": "IS" if network.name == "InceptionV3" else f"Score-{network.name}",
+        **result,
+        "protocol": {**result["protocol"], "num_generated": len(fake), "feature_network": network.protocol},
+    }
+
+
+def conditional(ctx: Context) -> dict:
+    """Does G honour the label? The classifier's accuracy on samples of each class (the nearest
+    mode for mixtures), and the Frechet distance between real and generated features class by
+    class."""
+    n, bank = ctx.cfg.num_samples, ctx.bank
+    fake_y = bank.generated_labels(n)
+    if ctx.source.kind == "points":  # the label is the mode: is the sample nearest to it?
+        mix = ctx.source.mixture
+        distance = mixtures.standardized_distances(bank.generated(n), mix.means, mix.metric_std)
+        predicted, real_feats, fake_feats = distance.argmin(1), None, None
+    else:
+        real_feats, fake_feats, probs = _feature_sets(ctx, "classifier")
+        predicted = probs.argmax(-1)
+    classes = range(ctx.gan.num_classes)
+    per_class = [float(np.mean(predicted[fake_y == k] == k)) for k in classes]
+    result = {"accuracy": float(np.mean(predicted == fake_y)), "per_class_accuracy": per_class}
+    if real_feats is not None:
+        real_y = bank.real_labels(n)
+        per_class_fd = [
+            distances.frechet_distance(real_feats[real_y == k], fake_feats[fake_y == k]) for k in classes
+        ]
+        result.update(per_class_fd=per_class_fd, mean_class_fd=float(np.mean(per_class_fd)))
+    judge = (
+        ctx.nets["classifier"].protocol
+        if ctx.source.kind == "images"
+        else "nearest mode (standardised distance)"
+    )
+    result["protocol"] = {"num_samples": n, "labels": "every class in turn", "judge": judge}
+    return result
+
+
+def stacked_modes(ctx: Context) -> dict:
+    """Stacked MNIST: distinct predicted digit triples and KL(p_modes || U(1000)), for G's samples
+    and for real data."""
+    n, network = ctx.cfg.stacked_samples, ctx.nets["classifier"]
+
+    def modes_of(images):
+        probs, _ = network_outputs(network, images)
+        triples = probs.argmax(2) @ np.array([100, 10, 1])
+        counts = np.bincount(triples, minlength=1000)
+        return {"modes": int((counts > 0).sum()), "kl": mixtures.reverse_kl_to_uniform(counts)}
+
+    return {
+        **modes_of(ctx.bank.generated(n)),
+        "real_reference": modes_of(ctx.bank.real(n)),
+        "protocol": {
+            "num_samples": n,
+            "modes": "distinct predicted digit triples",
+            "kl": "KL(p_modes || Uniform(1000))",
+            "classifier": network.protocol,
+        },
+    }

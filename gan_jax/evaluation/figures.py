@@ -1,0 +1,61 @@
+"""The figures of an evaluation, drawn from samples the evaluation already holds.
+
+`prepare` runs in the evaluation on every process (drawing samples is device work, and with
+several processes every one must run it); `save` then only reads host arrays and writes, on the
+process that writes."""
+
+import pathlib
+
+import numpy as np
+
+from gan_jax import writers
+from gan_jax.evaluation.bank import SampleBank
+
+REAL_VS_GENERATED = 64  # images in the real-vs-generated figure (32 of each are shown)
+NEIGHBOURS = 8  # samples whose nearest real images are shown
+
+
+def _scatter(bank: SampleBank) -> bool:
+    return bank.source.kind == "points" and bank.source.shape[0] <= 2
+
+
+def prepare(bank: SampleBank) -> dict:
+    """Everything the figures show, drawn now: G's samples, real images and the pools searched
+    for each sample's nearest neighbours (the training split, and the held-out one)."""
+    if _scatter(bank):
+        return {"samples": bank.generated(bank.cfg.mode_samples)}
+    if bank.source.kind == "images":
+        sources = [s for s in (bank.source, bank.heldout) if s is not None]
+        return {
+            "samples": bank.generated(REAL_VS_GENERATED),
+            "real": bank.real(REAL_VS_GENERATED),
+            "pools": [bank.pool(s) for s in sources],
+        }
+    return {}
+
+
+def save(bank: SampleBank, shown: dict, results: dict, directory: pathlib.Path) -> None:
+    """The figures of one evaluation's `results` into `directory`: a scatter of the samples (with
+    the captured modes and D against D* where computed) for 1-D/2-D data; real vs generated images
+    and each sample's nearest real images (a memorisation check) for images."""
+    directory.mkdir(parents=True, exist_ok=True)
+    metrics, step = results["metrics"], results["step"]
+    if _scatter(bank):
+        samples, captured = shown["samples"], None
+        if "modes" in metrics:
+            captured = np.asarray(metrics["modes"]["counts"]) > 0
+            writers.save_mode_histogram(metrics["modes"]["counts"], directory / "mode_histogram.png")
+        title = f"{bank.source.name}: {len(samples)} samples at step {step}"
+        writers.save_points_figure(samples, bank.source.mixture, title, directory / "samples.png", captured)
+        if "optimal_d" in metrics:
+            writers.save_equilibrium_figure(
+                [(step, metrics["optimal_d"]["curves"])], directory / "discriminator.png"
+            )
+    elif bank.source.kind == "images":
+        half = REAL_VS_GENERATED // 2
+        writers.save_real_vs_generated(
+            shown["real"][:half], shown["samples"][:half], directory / "real_vs_generated.png"
+        )
+        writers.save_nearest_neighbours(
+            shown["samples"][:NEIGHBOURS], shown["pools"], directory / "nearest_real.png"
+        )
