@@ -241,7 +241,8 @@ def test_equilibrium_panels_over_steps(tmp_path):
 def test_figures_only_write_what_the_evaluation_drew(data_name, tmp_path):
     """Every process runs the evaluation's device work; the figures, drawn by one process only,
     must not add any (a multi-host program would wait forever on it): nothing crosses to the host."""
-    config, gan, source, state = evaluation_run(data_name, 16 if data_name == "digits" else 0)
+    size = 16 if data_name == "digits" else 0
+    config, gan, source, state = evaluation_run(data_name, size, parzen_valid=100, parzen_test=200)
     evaluator = evaluation.Evaluator(config, gan, source, ("parzen",))
     results = evaluator(state, 0)
     with jax.transfer_guard("disallow_explicit"):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import ml_collections
 import numpy as np
 
-from gan_jax import classifier, data, experiment, features, writers
+from gan_jax import classifier, data, experiment, writers
 from gan_jax.data import DataSource
 from gan_jax.data.stacked import CHANNELS
 from gan_jax.errors import ConfigError
@@ -24,6 +24,7 @@ from gan_jax.evaluation.bank import SampleBank, Sampler, finite_samples
 from gan_jax.evaluation.context import Context, Setting
 from gan_jax.evaluation.points import parzen_scale
 from gan_jax.evaluation.registry import METRICS, applicable
+from gan_jax.features import FeatureNet, load_inception  # not `features`: the metric family module
 from gan_jax.metrics import parzen
 from gan_jax.state import GAN, GANState
 
@@ -63,7 +64,7 @@ def _load_heldout(data_cfg: ml_collections.ConfigDict, source: DataSource, metri
     return heldout
 
 
-def _check_classifier(net: features.FeatureNet, source: DataSource) -> None:
+def _check_classifier(net: FeatureNet, source: DataSource) -> None:
     size, channels = net.image_size, net.channels
     if (
         source.kind != "images"
@@ -91,7 +92,7 @@ class Evaluator:
         cfg = config.eval
         nets = {
             "classifier": classifier.load(cfg.classifier) if cfg.classifier else None,
-            "inception": features.load_inception(cfg.inception_weights) if cfg.inception_weights else None,
+            "inception": load_inception(cfg.inception_weights) if cfg.inception_weights else None,
         }
         setting = Setting(
             source,
