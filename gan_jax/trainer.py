@@ -241,22 +241,10 @@ def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:
         preemption = stack.enter_context(PreemptionWatcher())  # from here on a signal stops at a boundary
         states, starts = [], set()
         for i, (member_config, path) in enumerate(zip(configs, paths, strict=True)):
-            ckpts = stack.enter_context(Checkpoints(path / "checkpoints", config.checkpoint.keep))
-            _prepare_workdir(member_config, path, ckpts.latest_step() is not None, is_main)
-            fresh = dataclasses.replace(run, config=member_config).initial_state()
-            state, meta = ckpts.restore_latest(fresh) or (fresh, {})
-            start = ckpts.latest_step()
-            starts.add(start or 0)
-            label = f"{path.name}: " if vmapped else ""
-            writer = stack.enter_context(
-                writers.MetricWriter(path, start or 0, config.train.total_steps, is_main, label)
-            )
-            health = _Health(ckpts.directory, start, meta.get("log_interval"), i if vmapped else None)
-            outputs = _Outputs(member_config, run.gan, run.source, path, writer)
-            members.append(
-                _Member(member_config, path, ckpts, writer, health, outputs, i if vmapped else None)
-            )
+            member, state, start = _open_member(stack, run, member_config, path, i if vmapped else None)
+            members.append(member)
             states.append(state)
+            starts.add(start)
         if len(starts) > 1:
             raise ConfigError(
                 f"Population members are at different steps {sorted(starts)} in {[str(p) for p in paths]}; "
@@ -289,36 +277,10 @@ def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:
             f"{jax.default_backend()} device(s){f', {len(members)} runs vmapped' if vmapped else ''}; "
             f"compiled in {compile_seconds:.1f}s."
         )
-        spc, train_start, logged_at, start = config.train.steps_per_call, time.perf_counter(), step, step
-        live = list(members)
-        try:
-            while step < total and live:
-                with jax.transfer_guard("disallow"):  # the hot path: no implicit host<->device copy
-                    state, metrics = train_fn(state, arrays)
-                    for m in live:
-                        m.health.add(step, metrics)
-                step += spc
-                stop = preemption.stop_requested(step // spc)  # sync points count 1, 2, 3, ...
-                rate = (
-                    (step - logged_at) / timer.lap()
-                    if step % config.log.every == 0 or step == total
-                    else None
-                )
-                logged_at = step if rate is not None else logged_at
-                for m in list(live):
-                    try:
-                        _boundary(m, state, step, evaluator, rate, stop)
-                    except NonFiniteError as error:
-                        if not vmapped:
-                            raise
-                        m.outcome = {"status": "diverged", "message": str(error)}
-                        live.remove(m)
-                if stop:
-                    break
-        except KeyboardInterrupt:
-            for m in live:
-                _save_on_interrupt(m.view(state), step, m.health, m.ckpts)
-            raise
+        train_start, start, live = time.perf_counter(), step, list(members)
+        state, step = _loop(
+            live, state, step, lambda s: train_fn(s, arrays), evaluator, preemption, timer, vmapped
+        )
         for m in members:
             m.final = m.view(state)
     if preemption.reason == "SIGINT":
@@ -335,6 +297,63 @@ def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:
             f"{_game_summary(m.means)}. Outputs in {m.workdir}."
         )
     return members
+
+
+def _loop(live: list[_Member], state, step: int, train_fn, evaluator, preemption, timer, vmapped: bool):
+    """Call the compiled step until total_steps (or a signal), each member writing at its
+    boundaries; a diverged population member leaves `live`. Returns (state, step)."""
+    config = live[0].config
+    spc, total, logged_at = config.train.steps_per_call, config.train.total_steps, step
+    try:
+        while step < total and live:
+            with jax.transfer_guard("disallow"):  # the hot path: no implicit host<->device copy
+                state, metrics = train_fn(state)
+                for m in live:
+                    m.health.add(step, metrics)
+            step += spc
+            stop = preemption.stop_requested(step // spc)  # sync points count 1, 2, 3, ...
+            logging = step % config.log.every == 0 or step == total
+            rate = (step - logged_at) / timer.lap() if logging else None  # writing and evaluation included
+            logged_at = step if logging else logged_at
+            for m in list(live):
+                try:
+                    _boundary(m, state, step, evaluator, rate, stop)
+                except NonFiniteError as error:
+                    if not vmapped:
+                        raise
+                    m.outcome = {"status": "diverged", "message": str(error)}
+                    live.remove(m)
+            if stop:
+                break
+    except KeyboardInterrupt:
+        for m in live:
+            _save_on_interrupt(m.view(state), step, m.health, m.ckpts)
+        raise
+    return state, step
+
+
+def _open_member(
+    stack: contextlib.ExitStack,
+    run: experiment.Experiment,
+    config: ml_collections.ConfigDict,
+    path: pathlib.Path,
+    index: int | None,
+) -> tuple[_Member, GANState, int]:
+    """One run's workdir opened for the loop: (member, its state -- restored from its latest
+    intact checkpoint, else fresh -- and the step it starts at)."""
+    is_main = jax.process_index() == 0
+    ckpts = stack.enter_context(Checkpoints(path / "checkpoints", config.checkpoint.keep))
+    _prepare_workdir(config, path, ckpts.latest_step() is not None, is_main)
+    fresh = dataclasses.replace(run, config=config).initial_state()
+    state, meta = ckpts.restore_latest(fresh) or (fresh, {})
+    start = ckpts.latest_step()
+    label = f"{path.name}: " if index is not None else ""
+    writer = stack.enter_context(
+        writers.MetricWriter(path, start or 0, config.train.total_steps, is_main, label)
+    )
+    health = _Health(ckpts.directory, start, meta.get("log_interval"), index)
+    outputs = _Outputs(config, run.gan, run.source, path, writer)
+    return _Member(config, path, ckpts, writer, health, outputs, index), state, start or 0
 
 
 def _boundary(m: _Member, state: GANState, step: int, evaluator, rate: float | None, stop: bool) -> None:
