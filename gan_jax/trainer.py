@@ -1,4 +1,5 @@
-"""train_and_evaluate(config, workdir): the one path every run takes.
+"""train_and_evaluate(config, workdir): the one path every run takes; train_population(configs,
+workdirs): the same loop over a vmapped stack of runs that differ only in their seed.
 
 Checks the config, takes the workdir's lock, builds data, networks and the compiled step, resumes
 from the workdir's latest intact checkpoint if there is one, then trains in chunks of
@@ -17,17 +18,17 @@ import time
 from collections.abc import Sequence
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import checkpoint, evaluation, experiment, parallel, writers
 from gan_jax import config as config_lib
+from gan_jax import evaluation, experiment, parallel, writers
 from gan_jax import state as state_lib
 from gan_jax import workdir as workdirs
 from gan_jax.checkpoint import Checkpoints
 from gan_jax.data import DataSource
 from gan_jax.errors import CheckpointError, ConfigError, NonFiniteError, WorkdirError
+from gan_jax.health import Health
 from gan_jax.models import apply
 from gan_jax.preemption import Preempted, PreemptionWatcher
 from gan_jax.state import GAN, GANState
@@ -37,85 +38,6 @@ def _say(message: str) -> None:
     """Console output of process 0 only (every process runs the same loop)."""
     if jax.process_index() == 0:
         print(message, flush=True)
-
-
-@jax.jit
-def _finite_leaves(tree) -> jax.Array:
-    """bool[num_leaves]: whether each array of a pytree is free of NaN/Inf (on the device)."""
-    return jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)])
-
-
-class _Health:
-    """Everything a boundary must prove before a state is logged, sampled, evaluated or saved:
-    every step's metrics finite (fetched from the device only here) and the state itself finite.
-    The metrics alone do not suffice: they are computed before the step's G update, so an update
-    that makes G NaN shows in no metric of its own step. Also keeps the metrics of the log
-    interval in progress, which a checkpoint carries so that a resumed run logs the same rows.
-    A population member's metrics are its row (`index`) of the stacked ones."""
-
-    def __init__(
-        self,
-        directory: pathlib.Path,
-        last_saved: int | None,
-        interval: dict | None = None,
-        index: int | None = None,
-    ):
-        self._pending: list[tuple[int, dict]] = []  # (first step of the chunk, device metrics)
-        self._checked = [{k: np.asarray(v, np.float32) for k, v in interval.items()}] if interval else []
-        self._verified_step = None
-        self.directory, self.last_saved, self.index = directory, last_saved, index
-
-    def add(self, first_step: int, metrics: dict) -> None:
-        self._pending.append((first_step, metrics))
-
-    def verify(self, state: GANState, step: int) -> None:
-        """Raise NonFiniteError at the first step with a NaN/Inf metric, or if the state has one."""
-        if self._verified_step == step:
-            return
-        for first_step, metrics in jax.device_get(self._pending):
-            if self.index is not None:
-                metrics = {k: v[self.index] for k, v in metrics.items()}
-            finite = np.all([np.isfinite(v) for v in metrics.values()], axis=0)
-            if not finite.all():
-                i = int(np.argmin(finite))
-                bad = ", ".join(f"{k} = {v[i]}" for k, v in metrics.items() if not np.isfinite(v[i]))
-                self._diverged(
-                    f"at step {first_step + i + 1} (after {first_step + i} completed steps): {bad}"
-                )
-            self._checked.append(metrics)
-        self._pending = []
-        finite = np.asarray(jax.device_get(_finite_leaves(state)))
-        if not finite.all():
-            names = [n for n, ok in zip(checkpoint.leaf_names(state), finite, strict=True) if not ok]
-            self._diverged(
-                f"by step {step}: the state has NaN/Inf in {names[:4]}{' ...' if len(names) > 4 else ''} "
-                "although every step's metrics were finite (an update made them: a huge learning rate?)"
-            )
-        self._verified_step = step
-
-    def _diverged(self, where: str) -> None:
-        kept = f"step {self.last_saved}" if self.last_saved is not None else "none"
-        raise NonFiniteError(
-            f"Training diverged {where}. Nothing from that step on was saved; the last checkpoint in "
-            f"{self.directory} is {kept}. Lower the learning rates (config.optim.g.lr / config.optim.d.lr) "
-            "or inspect the data."
-        )
-
-    def _stacked(self) -> dict[str, np.ndarray]:
-        """Each metric over the verified steps not yet logged, in step order."""
-        if not self._checked:
-            return {}
-        return {k: np.concatenate([m[k] for m in self._checked]) for k in self._checked[0]}
-
-    def interval(self) -> dict[str, list[float]]:
-        """The verified metrics not yet logged, per step, as JSON for a checkpoint."""
-        return {k: v.tolist() for k, v in self._stacked().items()}
-
-    def pop_means(self) -> dict[str, float]:
-        """The mean of each metric over the verified steps not yet logged; starts a new interval."""
-        means = {k: float(v.mean()) for k, v in self._stacked().items()}
-        self._checked = []
-        return means
 
 
 def _prepare_workdir(config, workdir: pathlib.Path, resuming: bool, is_main: bool) -> None:
@@ -182,7 +104,7 @@ class _Member:
     workdir: pathlib.Path
     ckpts: Checkpoints
     writer: writers.MetricWriter
-    health: _Health
+    health: Health
     outputs: _Outputs
     index: int | None
     outcome: dict | None = None  # set when it stops: {"status": "finished" | "diverged", ...}
@@ -351,7 +273,7 @@ def _open_member(
     writer = stack.enter_context(
         writers.MetricWriter(path, start or 0, config.train.total_steps, is_main, label)
     )
-    health = _Health(ckpts.directory, start, meta.get("log_interval"), index)
+    health = Health(ckpts.directory, start, meta.get("log_interval"), index)
     outputs = _Outputs(config, run.gan, run.source, path, writer)
     return _Member(config, path, ckpts, writer, health, outputs, index), state, start or 0
 
@@ -409,7 +331,7 @@ def restore_run(workdir: str, step: int | None = None, devices: Sequence | None 
     return config, run.gan, run.source, state
 
 
-def _save_on_interrupt(state: GANState, step: int, health: _Health, ckpts: Checkpoints) -> None:
+def _save_on_interrupt(state: GANState, step: int, health: Health, ckpts: Checkpoints) -> None:
     """Ctrl-C: save the current step if it is healthy, so the next run resumes there."""
     try:
         health.verify(state, step)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import checkpoint_steps, load_config, tree_equal
 
-from gan_jax import trainer
+from gan_jax import health, trainer
 from gan_jax.checkpoint import Checkpoints
 from gan_jax.errors import ConfigError, NonFiniteError
 
@@ -87,11 +87,11 @@ def test_a_population_takes_only_seeds_and_one_step(tmp_path, one_device):
 
 
 def test_a_members_divergence_is_read_from_its_own_row():
-    health = trainer._Health(pathlib.Path("ckpts"), None, index=1)
-    health.add(0, {"d_loss": np.array([[0.5, 0.4], [0.3, np.nan]])})  # (members, steps of the call)
+    diverged = health.Health(pathlib.Path("ckpts"), None, index=1)
+    diverged.add(0, {"d_loss": np.array([[0.5, 0.4], [0.3, np.nan]])})  # (members, steps of the call)
     with pytest.raises(NonFiniteError, match="at step 2 "):
-        health.verify(jax.numpy.zeros(()), 2)
-    healthy = trainer._Health(pathlib.Path("ckpts"), None, index=0)
+        diverged.verify(jax.numpy.zeros(()), 2)
+    healthy = health.Health(pathlib.Path("ckpts"), None, index=0)
     healthy.add(0, {"d_loss": np.array([[0.5, 0.4], [0.3, np.nan]])})
     healthy.verify(jax.numpy.zeros(()), 2)
     assert healthy.pop_means() == {"d_loss": pytest.approx(0.45)}

@@ -17,7 +17,7 @@ import pytest
 from conftest import JAX_CACHE, REPO, checkpoint_steps, load_config
 from jax.experimental import multihost_utils
 
-from gan_jax import data, experiment, trainer
+from gan_jax import data, experiment, health, trainer
 from gan_jax.checkpoint import CheckpointError
 
 
@@ -116,12 +116,12 @@ def test_a_host_transfer_in_the_hot_path_fails(tmp_path, one_device, monkeypatch
     """The loop touches the host only at its boundaries: a stray `float(metrics[k][-1])` between two
     train calls is an error, not a silent per-step sync. (On a CPU jax guards the host-to-device
     copy of the index -- CPU arrays already live in host memory; on an accelerator also the read.)"""
-    real_add = trainer._Health.add
+    real_add = health.Health.add
 
     def syncing_add(self, step, metrics):
         return real_add(self, step, {**metrics, "d_loss": float(metrics["d_loss"][-1])})
 
-    monkeypatch.setattr(trainer._Health, "add", syncing_add)
+    monkeypatch.setattr(health.Health, "add", syncing_add)
     with pytest.raises(Exception, match="Disallowed (host-to-device|device-to-host) transfer"):
         train("configs/gan_mlp.py:smoke", tmp_path, one_device)
 
