@@ -110,4 +110,12 @@ def build(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] | Non
     mesh = parallel.make_mesh(devices)
     parallel.check_batch_divides(config.train.batch_size, mesh)
     source = data.load(config.data)
-    return Experiment(config, source, build_gan(config, source), mesh)
+    gan = build_gan(config, source)
+    per_device, pack = config.train.batch_size // mesh.devices.size, gan.discriminator.pack
+    if per_device % pack:
+        raise ConfigError(
+            f"config.model.d.pack={pack} does not divide the batch on each device ({per_device}: "
+            f"config.train.batch_size={config.train.batch_size} over {mesh.devices.size} devices); "
+            f"PacGAN's packs do not straddle devices: use a multiple of {pack * mesh.devices.size}."
+        )
+    return Experiment(config, source, gan, mesh)

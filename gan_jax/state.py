@@ -103,8 +103,9 @@ def create(
     g = _init_net(
         gan.generator, gan.g_optimizer, k_g, jnp.zeros((rows, gan.z_dim)), jnp.zeros(rows, jnp.int32)
     )
+    rows = gan.discriminator.pack  # one pack of examples (PacGAN; 1 without packing)
     d = _init_net(
-        gan.discriminator, gan.d_optimizer, k_d, jnp.zeros((1, *data_shape)), jnp.zeros(1, jnp.int32)
+        gan.discriminator, gan.d_optimizer, k_d, jnp.zeros((rows, *data_shape)), jnp.zeros(rows, jnp.int32)
     )
     reference = None
     if gan.vbn_ref_size:

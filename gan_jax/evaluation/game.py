@@ -46,27 +46,30 @@ def _density_grid(mix, generated: np.ndarray) -> np.ndarray:
 
 
 def optimal_d(ctx: Context) -> dict:
-    """1-D data: the distance of D to D* = p_data / (p_data + p_g)."""
+    """1-D data: the distance of D to D* = p_data / (p_data + p_g) (with PacGAN's packing, of
+    packs (x, ..., x))."""
     mix = ctx.source.mixture
     generated = ctx.bank.generated(ctx.cfg.parzen_samples)[:, 0]
     grid = _density_grid(mix, generated)
     p_data = equilibrium_lib.mixture_density(grid, mix.means[:, 0], mix.noise_std[[0]].repeat(len(mix.means)))
-    d_star, p_g = equilibrium_lib.optimal_discriminator(grid, p_data, generated)
-    x = jnp.asarray(grid[:, None], jnp.float32)
+    m = ctx.gan.discriminator.pack  # a PacGAN D judges each grid point as a pack of m copies
+    d_star, p_g = equilibrium_lib.optimal_discriminator(grid, p_data, generated, m)
+    x = jnp.asarray(np.repeat(grid, m)[:, None], jnp.float32)
     logits = apply.apply_net(ctx.gan.discriminator, ctx.state.d.variables, x, train=False)[0]
     d_learned = np.asarray(jax.nn.sigmoid(logits))
     gap = equilibrium_lib.discriminator_gap(d_learned, d_star, (p_data + p_g) / 2)
     curves = {"x": grid, "p_data": p_data, "p_g": p_g, "d": d_learned, "d_star": d_star}
-    return {
-        **gap,
-        "curves": {k: v.tolist() for k, v in curves.items()},
-        "protocol": {
-            "num_samples": len(generated),
-            "p_g": "Gaussian KDE, Scott's rule",
-            "grid": f"{len(grid)} points",
-            "weights": "(p_data + p_g) / 2",
-        },
+    protocol = {
+        "num_samples": len(generated),
+        "p_g": "Gaussian KDE, Scott's rule",
+        "grid": f"{len(grid)} points",
+        "weights": "(p_data + p_g) / 2",
     }
+    if m > 1:
+        protocol["pack"] = (
+            f"{m}: D and D* = p_data^m / (p_data^m + p_g^m) on packs of {m} copies of each point"
+        )
+    return {**gap, "curves": {k: v.tolist() for k, v in curves.items()}, "protocol": protocol}
 
 
 def semi_supervised(ctx: Context) -> dict:

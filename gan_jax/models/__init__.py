@@ -90,6 +90,11 @@ def build(
             "were flat keys such as model.g_width). Rebuild it from the config file (models.model_config)."
         )
     g, d = _checked(generator, cfg.g.to_dict(), "g"), _checked(discriminator, cfg.d.to_dict(), "d")
+    if d["pack"] < 1 or (d["pack"] > 1 and (num_classes or d_outputs > 1)):
+        raise ConfigError(
+            f"config.model.d.pack={d['pack']}: packing (PacGAN) takes a whole number >= 1, and "
+            "judges unlabelled packs: not with a conditional or semi-supervised D (set it to 1)."
+        )
     if d_outputs > 1 and num_classes and d.get("condition") == "projection":
         raise ConfigError(
             "A projection discriminator has one output; it cannot be the semi-supervised K-class D."

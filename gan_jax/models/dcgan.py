@@ -34,6 +34,7 @@ from gan_jax.models.layers import (
     VirtualBatchNorm,
     normal_init,
     one_hot_maps,
+    pack,
     scale_init,
     spectral,
 )
@@ -196,6 +197,7 @@ class DCGANDiscriminator(nn.Module):
     minibatch_kernel_dim: int = 5
     norm: str = "batch"  # after each down-sampling conv: 'batch', 'layer' or 'none'
     spectral_norm: bool = False  # every layer's weights spectrally normalised (layers.spectral)
+    pack: int = 1  # PacGAN: D judges packs of this many images (layers.pack); logits (N / pack,)
     CHOICES: ClassVar[dict] = {
         "conv_impl": CONV_IMPLS,
         "condition": ("concat", "projection"),
@@ -215,6 +217,7 @@ class DCGANDiscriminator(nn.Module):
     def __call__(self, x: jax.Array, y: jax.Array | None = None, train: bool = True) -> jax.Array:
         n_down = num_resolution_changes(self.image_size)
         ch = max(1, round(self.width * self.width_mult))
+        x = pack(x, self.pack)
         if self.num_classes and self.condition == "concat":
             x = jnp.concatenate([x, one_hot_maps(y, self.num_classes, x.shape[1:3])], -1)
         x = spectral(

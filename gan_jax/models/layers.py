@@ -10,6 +10,8 @@ Koyama 2018.
   (the first `ref_size` rows of the input) are normalised with their own statistics. An example's
   output therefore does not depend on the rest of its batch.
 * ConditionalBatchNorm: BatchNorm without affine parameters, then a scale and shift per class.
+* pack: PacGAN's packing (Lin et al. 2018): D judges m samples at once, examples
+  i*m, ..., i*m + m - 1 of the batch concatenated along the last axis (features or channels).
 * DiscriminatorHead: the output layer of D on its last features: optional minibatch
   discrimination, `outputs` logits (1, or K for the semi-supervised K-class D), and the
   projection term <embed(y), features> of a projection discriminator.
@@ -22,6 +24,17 @@ import jax
 import jax.numpy as jnp
 
 INIT_STD = 0.02
+
+
+def pack(x: jax.Array, m: int) -> jax.Array:
+    """(N, ..., C) -> (N / m, ..., m * C): example i*m + k is the k-th member of pack i, its values
+    at channels [k*C, (k+1)*C) (PacGAN's concatenation; m = 1 returns x)."""
+    if m == 1:
+        return x
+    if x.shape[0] % m:
+        raise ValueError(f"A batch of {x.shape[0]} examples does not split into packs of {m}.")
+    packs = x.reshape(x.shape[0] // m, m, *x.shape[1:])
+    return jnp.moveaxis(packs, 1, -2).reshape(x.shape[0] // m, *x.shape[1:-1], m * x.shape[-1])
 
 
 def normal_init(std: float = INIT_STD):

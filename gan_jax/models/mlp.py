@@ -18,7 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan_jax.models.layers import DiscriminatorHead, spectral
+from gan_jax.models.layers import DiscriminatorHead, pack, spectral
 
 ACTIVATIONS = ("relu", "leaky_relu", "maxout")
 OUTPUTS = ("linear", "tanh")
@@ -93,6 +93,7 @@ class MLPDiscriminator(nn.Module):
     minibatch_kernel_dim: int = 5
     noise_std: float = 0.0  # Gaussian noise on every layer's input while training ('noise' rng)
     spectral_norm: bool = False  # every layer's weights spectrally normalised (layers.spectral)
+    pack: int = 1  # PacGAN: D judges packs of this many samples (layers.pack); logits (N / pack,)
     CHOICES: ClassVar[dict] = {"activation": ACTIVATIONS, "condition": ("concat", "projection")}
 
     @staticmethod
@@ -102,7 +103,7 @@ class MLPDiscriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, y: jax.Array | None = None, train: bool = True) -> jax.Array:
-        x = x.reshape(x.shape[0], -1)
+        x = pack(x.reshape(x.shape[0], -1), self.pack)
         if self.num_classes and self.condition == "concat":
             x = jnp.concatenate([x, jax.nn.one_hot(y, self.num_classes)], -1)
         units = max(1, round(self.width * self.width_mult))
