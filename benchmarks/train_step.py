@@ -118,6 +118,11 @@ def dcgan_32(conv_impl: str, steps_per_call: int):
     return config
 
 
+def unrolled(config, steps: int):
+    config.train.unroll_steps = steps
+    return config
+
+
 def with_d_norm(config, norm: str):
     config.model.d.norm = norm
     return config
@@ -136,10 +141,15 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=4.0, help="target seconds per cell per round")
     parser.add_argument("--skip_flax_conv", action="store_true", help="skip the slow 'before' row")
+    parser.add_argument("--only", default="", help="only the rows whose name contains this text")
     args = parser.parse_args()
 
     rows = [  # (name, factory); the batch size is read from the name
         ("gan_mlp ring (as shipped)", lambda: JaxStep(load_config("configs/gan_mlp.py"))),
+        (
+            "gan_mlp ring, unrolled GAN (5 unrolled D steps)",
+            lambda: JaxStep(unrolled(load_config("configs/gan_mlp.py"), 5)),
+        ),
         ("dcgan digits 16px b128 (as shipped)", lambda: JaxStep(load_config("configs/dcgan.py"))),
         # Each regulariser's cost beside the plain step: GP and R1 add a backward pass through D
         # (and grad-of-grad in D's update); wgan_gp also runs 5 critic updates per step.
@@ -167,6 +177,7 @@ def main():
         )
     except ImportError:
         print("(PyTorch not installed: pip install -e '.[bench]' for the comparison row)")
+    rows = [(name, factory) for name, factory in rows if args.only in name]
 
     steppers, compile_s, batches = [], [], []
     for name, factory in rows:

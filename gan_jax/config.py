@@ -136,6 +136,7 @@ def base_config() -> ml_collections.ConfigDict:
             steps_per_call=1,
             ema_decay=0.0,
             d_head_start=0,  # the first steps train D alone (G frozen): an imbalance knob
+            unroll_steps=0,  # unrolled GAN (Metz et al. 2017): G's loss against D after k more D steps
         )
     )
     c.log = ml_collections.ConfigDict(dict(every=100, sample_every=500, num_samples=64))
@@ -214,6 +215,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ConfigError("config.train.batch_size, total_steps and steps_per_call must be >= 1.")
     if t.d_steps < 1 or t.g_steps < 1:
         raise ConfigError("config.train.d_steps and g_steps must be >= 1.")
+    if t.unroll_steps < 0:
+        raise ConfigError(f"config.train.unroll_steps={t.unroll_steps} must be >= 0 (0: no unrolling).")
     if not 0 <= t.d_head_start < t.total_steps:
         raise ConfigError(
             f"config.train.d_head_start={t.d_head_start} must be in [0, total_steps={t.total_steps})."

@@ -40,6 +40,7 @@ def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
         vbn_ref_size=generator.reference_batch_size,
         objective=objective,
         reg=regularizers.regularization(config.reg),
+        unroll_steps=config.train.unroll_steps,
     )
 
 

@@ -72,6 +72,7 @@ class GAN:
     vbn_ref_size: int = 0  # > 0: G uses virtual batch norm with a reference batch this big
     objective: losses.Objective = losses.Objective()  # what D and G minimise
     reg: regularizers.Regularization = regularizers.Regularization()  # penalties on D
+    unroll_steps: int = 0  # > 0: G's loss is taken against D after this many differentiable D steps
 
 
 def step_key(state: GANState) -> jax.Array:

@@ -12,9 +12,11 @@ reference code. Under jit + sharding those statistics are over the global batch.
 
 The pieces are module-level pure functions: `d_loss` and `g_loss`, each a function of its own
 player's parameters and batch statistics, the other player's variables, the batches and a key,
-returning (loss, aux); `discriminate`, through which D sees every input (the one place packing or
-augmentation would act); `apply_update`, the one optimiser step. D's loss can differentiate
-through G's samples (`stop_gradient_fake=False`, for an unrolled GAN). What the objectives and
+returning (loss, aux); `discriminate`, through which D sees every input (augmentation would act
+there; PacGAN's packing is D's own first operation, models/layers.py `pack`); `apply_update`, the
+one optimiser step, and `d_step`, one step of D. With `gan.unroll_steps` = k > 0 (the unrolled
+GAN), G's loss is taken against `unrolled_d`: D after k more of its steps, differentiable in G
+(D's loss then does not stop the gradient at G's samples). What the objectives and
 techniques change is a choice of `Objective` (losses.py), of the penalties (regularizers.py) or of
 the networks (models/), all held by the GAN: labels are passed to both networks when it is
 conditional (generated samples get uniformly drawn labels); a G loss that looks at real data
@@ -202,16 +204,38 @@ def apply_update(tx: optax.GradientTransformation, net: NetState, grads, batch_s
     return NetState(optax.apply_updates(net.params, updates), batch_stats, opt_state)
 
 
-def d_update(ctx: StepContext, state: GANState, arrays: dict, key: jax.Array, draw: jax.Array):
-    """One optimiser step of D on data batch `draw` and noise from `key` -> (state, metrics)."""
-    batches = {"real": real_batch(ctx, state, arrays, None, draw)}
-    if ctx.objective.semi_supervised:
-        batches["labelled"] = real_batch(ctx, state, arrays, _LABELLED_STREAM, draw)
-    loss = lambda p: d_loss(p, state.d.batch_stats, state.g.variables, ctx, state, batches, key)  # noqa: E731
-    (value, (r, f, stats)), grads = jax.value_and_grad(loss, has_aux=True)(state.d.params)
-    new_d = apply_update(ctx.gan.d_optimizer, state.d, grads, stats)
+def d_step(
+    ctx: StepContext,
+    state: GANState,
+    d: NetState,
+    g_variables: dict,
+    batches: dict,
+    key: jax.Array,
+    stop_gradient_fake: bool = True,
+):
+    """One optimiser step of D from `d` (weight clipping included) -> (new D, (loss, real
+    outputs, fake outputs, gradients)). The train step's D update, and each unrolled step."""
+    loss = lambda p: d_loss(p, d.batch_stats, g_variables, ctx, state, batches, key, stop_gradient_fake)  # noqa: E731
+    (value, (r, f, stats)), grads = jax.value_and_grad(loss, has_aux=True)(d.params)
+    new_d = apply_update(ctx.gan.d_optimizer, d, grads, stats)
     if ctx.gan.reg.weight_clip:
         new_d = new_d.replace(params=regularizers.clip_weights(new_d.params, ctx.gan.reg.weight_clip))
+    return new_d, (value, r, f, grads)
+
+
+def d_batches(ctx: StepContext, state: GANState, arrays: dict, stream: int | None, draw: jax.Array) -> dict:
+    """The data of one D step: a real batch of `stream` and, when D is semi-supervised, labelled
+    examples."""
+    batches = {"real": real_batch(ctx, state, arrays, stream, draw)}
+    if ctx.objective.semi_supervised:
+        batches["labelled"] = real_batch(ctx, state, arrays, _LABELLED_STREAM, draw)
+    return batches
+
+
+def d_update(ctx: StepContext, state: GANState, arrays: dict, key: jax.Array, draw: jax.Array):
+    """One optimiser step of D on data batch `draw` and noise from `key` -> (state, metrics)."""
+    batches = d_batches(ctx, state, arrays, None, draw)
+    new_d, (value, r, f, grads) = d_step(ctx, state, state.d, state.g.variables, batches, key)
     state = state.replace(d=new_d)
     if state.d_history is not None:
         state = state.replace(d_history=state.d_history.add(new_d.params))
@@ -219,13 +243,38 @@ def d_update(ctx: StepContext, state: GANState, arrays: dict, key: jax.Array, dr
     return state, metrics
 
 
+def unrolled_d(ctx: StepContext, state: GANState, g_variables: dict, batches: dict, key: jax.Array) -> dict:
+    """D's variables after `gan.unroll_steps` optimiser steps from the current D against G's
+    `g_variables` (Metz et al. 2017), differentiable in them: G's samples are not behind
+    stop_gradient, and D's update (its optimiser's too) runs inside lax.scan. Every unrolled step
+    sees the same batches and the same noise as G's loss, as in the authors' code
+    (poolio/unrolled_gan); the unrolled copies' BatchNorm statistics end here."""
+
+    def step(d: NetState, _):
+        return d_step(ctx, state, d, g_variables, batches, key, stop_gradient_fake=False)[0], None
+
+    d, _ = jax.lax.scan(step, state.d, length=ctx.gan.unroll_steps)
+    return d.variables
+
+
 def g_update(ctx: StepContext, state: GANState, arrays: dict, key: jax.Array, draw: jax.Array):
-    """One optimiser step of G with noise from `key` against the current D -> (state, metrics);
-    `draw` numbers the real batch of G's own data stream when its loss needs one."""
-    batches = (
-        {"real": real_batch(ctx, state, arrays, _G_DATA_STREAM, draw)} if ctx.objective.g_needs_real else {}
-    )
-    loss = lambda p: g_loss(p, state.g.batch_stats, state.d.variables, ctx, state, batches, key)  # noqa: E731
+    """One optimiser step of G with noise from `key` against the current D (or, unrolled, against
+    D a few steps on) -> (state, metrics); `draw` numbers the real batch of G's own data stream
+    when its loss (or D's unrolled steps) needs one."""
+    unrolled = ctx.gan.unroll_steps > 0
+    batches = {}
+    if unrolled:  # D's unrolled steps need what D's own steps need
+        batches = d_batches(ctx, state, arrays, _G_DATA_STREAM, draw)
+    elif ctx.objective.g_needs_real:
+        batches = {"real": real_batch(ctx, state, arrays, _G_DATA_STREAM, draw)}
+
+    def loss(g_params):
+        d_variables = state.d.variables
+        if unrolled:
+            g_variables = {"params": g_params, "batch_stats": state.g.batch_stats}
+            d_variables = unrolled_d(ctx, state, g_variables, batches, key)
+        return g_loss(g_params, state.g.batch_stats, d_variables, ctx, state, batches, key)
+
     (value, stats), grads = jax.value_and_grad(loss, has_aux=True)(state.g.params)
     new_g = apply_update(ctx.gan.g_optimizer, state.g, grads, stats)
     state = state.replace(g=new_g)

@@ -1,0 +1,65 @@
+"""The unrolled GAN (Metz et al. 2017): G's loss against D after k differentiable D steps.
+(k = 0, the default, is the plain step: tests/test_steps.py pins its metrics.)"""
+
+import dataclasses
+import functools
+
+import chex
+import jax
+import jax.numpy as jnp
+from conftest import build_run, tree_equal
+
+from gan_jax import steps
+
+KEY, DRAW = jax.random.PRNGKey(3), jnp.int32(2)
+D_LR, G_LR = 0.1, 0.05
+
+
+def _run(unroll_steps: int):
+    def edit(config):
+        config.train.unroll_steps = unroll_steps
+        config.optim.d.update(name="sgd", lr=D_LR, b1=0.0)  # one plain SGD step: the reference's
+        config.optim.g.update(name="sgd", lr=G_LR, b1=0.0)
+
+    config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke", edit)
+    return steps.StepContext(gan, source, config.train.batch_size), state, arrays
+
+
+def _g_gradient(ctx, state, arrays):
+    """G's gradient in the project's G update, read off one SGD step of G."""
+    new, _ = jax.jit(functools.partial(steps.g_update, ctx))(state, arrays, KEY, DRAW)
+    return jax.tree.map(lambda p0, p1: (p0 - p1) / G_LR, state.g.params, new.g.params)
+
+
+def test_one_unrolled_step_equals_the_gradient_through_one_explicit_sgd_step_of_d():
+    ctx, state, arrays = _run(1)
+    batches = steps.d_batches(ctx, state, arrays, steps._G_DATA_STREAM, DRAW)  # what G's update draws
+
+    def reference_loss(g_params):  # by hand: D's gradient, one SGD step, G's loss against it
+        g_variables = {"params": g_params, "batch_stats": state.g.batch_stats}
+        d_loss = lambda p: steps.d_loss(  # noqa: E731
+            p, state.d.batch_stats, g_variables, ctx, state, batches, KEY, stop_gradient_fake=False
+        )[0]
+        d_after = jax.tree.map(lambda p, g: p - D_LR * g, state.d.params, jax.grad(d_loss)(state.d.params))
+        d_variables = {"params": d_after, "batch_stats": state.d.batch_stats}
+        return steps.g_loss(g_params, state.g.batch_stats, d_variables, ctx, state, batches, KEY)[0]
+
+    want = jax.jit(jax.grad(reference_loss))(state.g.params)
+    got = _g_gradient(ctx, state, arrays)
+    chex.assert_trees_all_close(got, want, rtol=2e-4, atol=1e-6)
+    plain = _g_gradient(
+        dataclasses.replace(ctx, gan=dataclasses.replace(ctx.gan, unroll_steps=0)), state, arrays
+    )
+    assert not jnp.allclose(
+        jax.tree.leaves(got)[0], jax.tree.leaves(plain)[0], rtol=1e-2
+    )  # unrolling matters
+
+
+def test_unrolled_steps_leave_d_to_its_own_update():
+    """Only G's update looks ahead: D's parameters after a step are those of the plain step."""
+    ctx, state, arrays = _run(3)
+    unrolled = jax.jit(steps.make_train_step(ctx.gan, ctx.source, ctx.batch_size))(state, arrays)[0]
+    plain_gan = dataclasses.replace(ctx.gan, unroll_steps=0)
+    plain = jax.jit(steps.make_train_step(plain_gan, ctx.source, ctx.batch_size))(state, arrays)[0]
+    assert tree_equal(unrolled.d, plain.d)
+    assert not tree_equal(unrolled.g.params, plain.g.params)
