@@ -139,17 +139,22 @@ def save_real_vs_generated(real: np.ndarray, fake: np.ndarray, path: pathlib.Pat
     picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST).save(path)
 
 
-def save_nearest_neighbours(samples: np.ndarray, pools: Sequence[np.ndarray], path: pathlib.Path) -> None:
-    """Generated samples (top row) above their nearest image in pixel L2 from each pool (one row
-    each: the training images, then the held-out ones): a memorisation check -- a sample much
-    closer to a training image than to any held-out one is a copy."""
+def nearest_images(samples: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """Each sample's nearest image in pixel L2 among `pool`'s."""
     queries = samples.reshape(len(samples), -1).astype(np.float64)
-    rows = [samples]
-    for pool in pools:
-        flat = pool.reshape(len(pool), -1).astype(np.float64)
-        d = (queries**2).sum(1)[:, None] + (flat**2).sum(1)[None] - 2 * queries @ flat.T
-        rows.append(pool[d.argmin(1)])
-    save_image_grid(np.concatenate(rows), path, scale=max(1, 96 // samples.shape[1]), columns=len(samples))
+    flat = pool.reshape(len(pool), -1).astype(np.float64)
+    d = (queries**2).sum(1)[:, None] + (flat**2).sum(1)[None] - 2 * queries @ flat.T
+    return pool[d.argmin(1)]
+
+
+def save_nearest_neighbours(
+    samples: np.ndarray, neighbours: Sequence[np.ndarray], path: pathlib.Path
+) -> None:
+    """Generated samples (top row) above their nearest images (`nearest_images`, one row a pool:
+    the training images, then the held-out ones): a memorisation check -- a sample much closer to
+    a training image than to any held-out one is a copy."""
+    rows = np.concatenate([samples, *neighbours])
+    save_image_grid(rows, path, scale=max(1, 96 // samples.shape[1]), columns=len(samples))
 
 
 # The curves' panels: (keys, title, reference line), each drawn when the run logs its keys. The

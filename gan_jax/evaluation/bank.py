@@ -55,7 +55,6 @@ class SampleBank:
         self._sample = apply.make_sampler(gan)
         self._real: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         self._heldout_images: tuple[np.ndarray, np.ndarray] | None = None
-        self._pools: dict[int, np.ndarray] = {}  # by id: the two splits may share a name
         self._sampler: Sampler | None = None
         self.cache: dict = {}  # this evaluation's samples and what metrics derive from them
 
@@ -109,12 +108,6 @@ class SampleBank:
         if self._heldout_images is None:
             self._heldout_images = uint8_to_unit_range(self.heldout.arrays["x"]), self.heldout.arrays["label"]
         return self._heldout_images
-
-    def pool(self, source: DataSource) -> np.ndarray:
-        """All of an array source's examples (10,000 draws of any other), once."""
-        if id(source) not in self._pools:
-            self._pools[id(source)] = self.draw(source, source.num_examples or 10_000)[0]
-        return self._pools[id(source)]
 
     def _real_with_labels(self, n: int) -> tuple[np.ndarray, np.ndarray | None]:
         if n not in self._real:

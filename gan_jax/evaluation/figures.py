@@ -20,16 +20,19 @@ def _scatter(bank: SampleBank) -> bool:
 
 
 def prepare(bank: SampleBank) -> dict:
-    """Everything the figures show, drawn now: G's samples, real images and the pools searched
-    for each sample's nearest neighbours (the training split, and the held-out one)."""
+    """Everything the figures show, drawn now: G's samples, real images, and each shown sample's
+    nearest neighbour in the training split and in the held-out one (the splits themselves are
+    not kept: a large data set's would stay in memory between evaluations)."""
     if _scatter(bank):
         return {"samples": bank.generated(bank.cfg.mode_samples)}
     if bank.source.kind == "images":
-        sources = [s for s in (bank.source, bank.heldout) if s is not None]
+        samples = bank.generated(REAL_VS_GENERATED)
+        splits = [s for s in (bank.source, bank.heldout) if s is not None]
+        pools = (bank.draw(s, s.num_examples or 10_000)[0] for s in splits)
         return {
-            "samples": bank.generated(REAL_VS_GENERATED),
+            "samples": samples,
             "real": bank.real(REAL_VS_GENERATED),
-            "pools": [bank.pool(s) for s in sources],
+            "neighbours": [writers.nearest_images(samples[:NEIGHBOURS], pool) for pool in pools],
         }
     return {}
 
@@ -57,5 +60,5 @@ def save(bank: SampleBank, shown: dict, results: dict, directory: pathlib.Path) 
             shown["real"][:half], shown["samples"][:half], directory / "real_vs_generated.png"
         )
         writers.save_nearest_neighbours(
-            shown["samples"][:NEIGHBOURS], shown["pools"], directory / "nearest_real.png"
+            shown["samples"][:NEIGHBOURS], shown["neighbours"], directory / "nearest_real.png"
         )
