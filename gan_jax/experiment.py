@@ -15,6 +15,7 @@ from gan_jax import data, losses, models, optim, parallel, regularizers, steps
 from gan_jax import state as state_lib
 from gan_jax.data import DataSource
 from gan_jax.errors import ConfigError
+from gan_jax.models.layers import group_size
 from gan_jax.state import GAN, GANState
 
 
@@ -112,11 +113,13 @@ def build(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] | Non
     parallel.check_batch_divides(config.train.batch_size, mesh)
     source = data.load(config.data)
     gan = build_gan(config, source)
-    per_device, pack = config.train.batch_size // mesh.devices.size, gan.discriminator.pack
-    if per_device % pack:
+    d, n = gan.discriminator, mesh.devices.size
+    group = group_size(d)
+    if config.train.batch_size // n % group:
         raise ConfigError(
-            f"config.model.d.pack={pack} does not divide the batch on each device ({per_device}: "
-            f"config.train.batch_size={config.train.batch_size} over {mesh.devices.size} devices); "
-            f"PacGAN's packs do not straddle devices: use a multiple of {pack * mesh.devices.size}."
+            f"config.model.d.pack={d.pack} x minibatch_std={d.minibatch_std} does not divide the batch "
+            f"on each device ({config.train.batch_size // n}: config.train.batch_size="
+            f"{config.train.batch_size} over {n} devices); packs and groups do not straddle devices: "
+            f"use a batch that is a multiple of {group * n}."
         )
     return Experiment(config, source, gan, mesh)

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import optax
 
 from gan_jax import losses, regularizers
+from gan_jax.models.layers import group_size
 
 # Independent random streams derived from the base key.
 _STEP_STREAM, _DATA_STREAM, _REFERENCE_STREAM = 0, 1, 2
@@ -104,7 +105,7 @@ def create(
     g = _init_net(
         gan.generator, gan.g_optimizer, k_g, jnp.zeros((rows, gan.z_dim)), jnp.zeros(rows, jnp.int32)
     )
-    rows = gan.discriminator.pack  # one pack of examples (PacGAN; 1 without packing)
+    rows = group_size(gan.discriminator)  # one group of packs (1 without packing or minibatch stddev)
     d = _init_net(
         gan.discriminator, gan.d_optimizer, k_d, jnp.zeros((rows, *data_shape)), jnp.zeros(rows, jnp.int32)
     )

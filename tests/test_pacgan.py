@@ -50,7 +50,9 @@ def test_the_run_builds_d_for_packs_and_refuses_packs_it_cannot_form():
     assert state.d.params["from_image"]["kernel"].shape[2] == 4  # 4 grey images as 4 channels
     config = load_config("configs/dcgan.py:smoke")  # batch 32: 4 a device on 8 devices
     config.model.d.pack = 8
-    with pytest.raises(ValueError, match=r"pack=8 does not divide the batch on each device \(4"):
+    with pytest.raises(
+        ValueError, match=r"pack=8 x minibatch_std=0 does not divide the batch on each device \(4"
+    ):
         experiment.build(config, jax.devices())
     config = load_config("configs/cgan.py:ring,smoke")
     config.model.d.pack = 2

@@ -95,6 +95,11 @@ def build(
             f"config.model.d.pack={d['pack']}: packing (PacGAN) takes a whole number >= 1, and "
             "judges unlabelled packs: not with a conditional or semi-supervised D (set it to 1)."
         )
+    if d["minibatch_std"] < 0 or d["minibatch_std"] == 1:
+        raise ConfigError(
+            f"config.model.d.minibatch_std={d['minibatch_std']}: the group size of the minibatch "
+            "standard deviation is 0 (off) or at least 2 (Karras et al. use 4)."
+        )
     if d_outputs > 1 and num_classes and d.get("condition") == "projection":
         raise ConfigError(
             "A projection discriminator has one output; it cannot be the semi-supervised K-class D."

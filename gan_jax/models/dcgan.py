@@ -198,6 +198,7 @@ class DCGANDiscriminator(nn.Module):
     norm: str = "batch"  # after each down-sampling conv: 'batch', 'layer' or 'none'
     spectral_norm: bool = False  # every layer's weights spectrally normalised (layers.spectral)
     pack: int = 1  # PacGAN: D judges packs of this many images (layers.pack); logits (N / pack,)
+    minibatch_std: int = 0  # > 1: Karras et al.'s minibatch stddev over groups of this many (0: off)
     CHOICES: ClassVar[dict] = {
         "conv_impl": CONV_IMPLS,
         "condition": ("concat", "projection"),
@@ -233,6 +234,7 @@ class DCGANDiscriminator(nn.Module):
         projection = self.num_classes if self.condition == "projection" else 0
         head = DiscriminatorHead(
             self.outputs,
+            self.minibatch_std,
             self.minibatch_kernels,
             self.minibatch_kernel_dim,
             projection,

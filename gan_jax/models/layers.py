@@ -10,6 +10,9 @@ Koyama 2018.
   (the first `ref_size` rows of the input) are normalised with their own statistics. An example's
   output therefore does not depend on the rest of its batch.
 * ConditionalBatchNorm: BatchNorm without affine parameters, then a scale and shift per class.
+* minibatch_stddev: Karras et al. 2018's minibatch standard deviation, the cheap descendant of
+  minibatch discrimination: per group of consecutive examples, the standard deviation of every
+  feature over the group, averaged over the features, appended to each member's features.
 * pack: PacGAN's packing (Lin et al. 2018): D judges m samples at once, examples
   i*m, ..., i*m + m - 1 of the batch concatenated along the last axis (features or channels).
 * DiscriminatorHead: the output layer of D on its last features: optional minibatch
@@ -100,8 +103,28 @@ class ConditionalBatchNorm(nn.Module):
         return x * scale.reshape(shape) + bias.reshape(shape)
 
 
+def group_size(discriminator: nn.Module) -> int:
+    """How many examples D must see together: one minibatch-stddev group of PacGAN packs (1 with
+    neither). Batches, and each device's share of one, are multiples of it."""
+    return discriminator.pack * max(1, discriminator.minibatch_std)
+
+
+def minibatch_stddev(h: jax.Array, group: int) -> jax.Array:
+    """h (N, A) -> (N, A + 1): each example's features and the mean over the A features of their
+    standard deviation within its group (examples i*group .. i*group + group - 1; ProGAN's
+    epsilon 1e-8 under the square root). Groups of consecutive examples stay on one device when
+    the per-device batch is a multiple of `group`."""
+    if h.shape[0] % group:
+        raise ValueError(f"A batch of {h.shape[0]} does not split into minibatch-stddev groups of {group}.")
+    groups = h.reshape(h.shape[0] // group, group, h.shape[-1])
+    std = jnp.sqrt(jnp.mean(jnp.square(groups - groups.mean(1, keepdims=True)), axis=1) + 1e-8)
+    per_group = jnp.repeat(std.mean(-1), group)[:, None]  # (N, 1)
+    return jnp.concatenate([h, per_group], axis=-1)
+
+
 class DiscriminatorHead(nn.Module):
     outputs: int = 1  # 1: real/fake logit; K: class logits of the semi-supervised D
+    minibatch_std: int = 0  # > 0: group size of the minibatch standard deviation feature
     minibatch_kernels: int = 0  # 0: no minibatch discrimination
     minibatch_kernel_dim: int = 5
     projection_classes: int = 0  # > 0: projection discriminator over that many classes
@@ -110,7 +133,7 @@ class DiscriminatorHead(nn.Module):
     @nn.compact
     def __call__(self, h: jax.Array, y: jax.Array | None = None) -> jax.Array:
         """h (N, A) -> logits (N,) or (N, outputs)."""
-        f = h
+        f = minibatch_stddev(h, self.minibatch_std) if self.minibatch_std else h
         if self.minibatch_kernels:
             f = MinibatchDiscrimination(self.minibatch_kernels, self.minibatch_kernel_dim, name="minibatch")(
                 f

@@ -94,6 +94,7 @@ class MLPDiscriminator(nn.Module):
     noise_std: float = 0.0  # Gaussian noise on every layer's input while training ('noise' rng)
     spectral_norm: bool = False  # every layer's weights spectrally normalised (layers.spectral)
     pack: int = 1  # PacGAN: D judges packs of this many samples (layers.pack); logits (N / pack,)
+    minibatch_std: int = 0  # > 1: Karras et al.'s minibatch stddev over groups of this many (0: off)
     CHOICES: ClassVar[dict] = {"activation": ACTIVATIONS, "condition": ("concat", "projection")}
 
     @staticmethod
@@ -117,6 +118,11 @@ class MLPDiscriminator(nn.Module):
             self.sow("intermediates", "features", x)
         projection = self.num_classes if self.condition == "projection" else 0
         head = DiscriminatorHead(
-            self.outputs, self.minibatch_kernels, self.minibatch_kernel_dim, projection, name="head"
+            self.outputs,
+            self.minibatch_std,
+            self.minibatch_kernels,
+            self.minibatch_kernel_dim,
+            projection,
+            name="head",
         )
         return spectral(head, self.spectral_norm, train)(x, y)
