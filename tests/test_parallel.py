@@ -9,18 +9,18 @@ from gan_jax import trainer
 
 
 @pytest.mark.parametrize(
-    "spec,pack",
+    "spec,d_options",
     [
-        ("configs/dcgan.py:smoke", 1),  # BatchNorm in G and D, batch 32 = 8 x 4
-        ("configs/dcgan.py:wgan_gp,smoke", 1),  # the gradient penalty (per-example input gradients)
-        ("configs/dcgan.py:hinge,r1,sn,smoke", 1),  # R1 and spectral normalisation's power iteration
-        ("configs/dcgan.py:smoke", 2),  # PacGAN: 2 packs of 2 on each device
+        ("configs/dcgan.py:smoke", {}),  # BatchNorm in G and D, batch 32 = 8 x 4
+        ("configs/dcgan.py:wgan_gp,smoke", {}),  # the gradient penalty (per-example input gradients)
+        ("configs/dcgan.py:hinge,r1,sn,smoke", {}),  # R1 and spectral normalisation's power iteration
+        ("configs/dcgan.py:smoke", {"pack": 2}),  # PacGAN: 2 packs of 2 on each device
     ],
 )
-def test_eight_devices_equal_one_device_with_global_batchnorm(spec, pack):
+def test_eight_devices_equal_one_device_with_global_batchnorm(spec, d_options):
     assert len(jax.devices()) == 8, "conftest.py should provide 8 CPU devices"
     config = load_config(spec)
-    config.model.d.pack = pack
+    config.model.d.update(d_options)
     config.train.d_steps = 1  # WGAN-GP's 5 critic steps compound round-off into G's update (2e-5)
     # SGD, not Adam: Adam's steps are ~lr whatever a gradient's size, so for gradients near zero it
     # turns float round-off (reduction order differs across devices) into lr-sized differences.
