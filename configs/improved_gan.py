@@ -6,7 +6,9 @@ Arguments: the data and model -- `grid` (the vanilla GAN of configs/gan_mlp.py o
            5,000 steps) or `digits` (the DCGAN of configs/dcgan.py on digits, 1,500 steps) -- and
            one technique: `baseline`, `feature_matching`, `minibatch`, `virtual_batch_norm`
            (DCGAN's G only), `historical`, `label_smoothing`, or `all` (every one that applies);
-           `smoke` shrinks the run to seconds; `seeds=N` for the sweep (default 5).
+           `smoke` shrinks the run to seconds; `seeds=N` for the sweep (default 5);
+           `digits,d_norm_probe`: the sweep of the baseline and minibatch discrimination with and
+           without D's BatchNorm (docs/improved_gan.md, "Why minibatch discrimination fails").
 Sweep:     python -m experiments.sweep --config=configs/improved_gan.py:grid --workdir=runs/improved/grid
            runs every technique with seeds 0-4 (get_sweep); experiments.report makes the table.
 Settings:  feature matching on D's last hidden layer; minibatch discrimination with B = 50 kernels
@@ -35,7 +37,7 @@ TECHNIQUES = {
 }
 DATASETS = ("grid", "digits")
 ARGS = dict(
-    dataset=DATASETS, technique=(*TECHNIQUES, "all"), smoke=False, seeds=5
+    dataset=DATASETS, technique=(*TECHNIQUES, "all"), smoke=False, seeds=5, d_norm_probe=False
 )  # for get_config and get_sweep
 
 
@@ -81,9 +83,25 @@ def get_sweep(arg: str = "grid") -> list[dict]:
     """Every technique that applies to the data set (the cell's `_name`), each with seeds 0-4
     (`seeds=N`: 0 to N-1), as overrides of get_config(<data set>) (its baseline)."""
     args = parse_arg(arg, "improved_gan.py", **ARGS)
+    if args.d_norm_probe:
+        return d_norm_probe(args)
     return [
         {"_name": technique, **overrides(args.dataset, technique), "seed": seed}
         for technique in applicable(args.dataset)
+        for seed in range(args.seeds)
+    ]
+
+
+def d_norm_probe(args: ml_collections.ConfigDict) -> list[dict]:
+    """Why minibatch discrimination fails on the DCGAN (`digits,d_norm_probe`): the baseline and
+    minibatch discrimination with D's BatchNorm (as in configs/dcgan.py) and without it (as the
+    code released with the paper, whose D has weight normalisation and no BatchNorm)."""
+    if args.dataset != "digits":
+        raise ConfigError("improved_gan.py: d_norm_probe is a DCGAN probe; use digits,d_norm_probe.")
+    return [
+        {"_name": f"{technique}, D norm {norm}", **TECHNIQUES[technique], "model.d.norm": norm, "seed": seed}
+        for norm in ("batch", "none")
+        for technique in ("baseline", "minibatch")
         for seed in range(args.seeds)
     ]
 
@@ -102,7 +120,7 @@ def failed(run: dict) -> bool:
 
 # The report's table (experiments/report.py): mode coverage on the grid, sample quality on digits.
 REPORT = {
-    "baseline": "baseline",  # the cell every other one is compared with
+    "baseline": "baseline",  # the cell every other one is compared with (d_norm_probe: the first)
     "columns": [
         ("modes/modes_captured", "modes captured"),
         ("modes/high_quality_percent", "% high-quality"),

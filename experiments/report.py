@@ -5,7 +5,10 @@ r"""Aggregate a sweep's runs into paper-style tables and figures:
 Reads <workdir>/sweep.json (written by experiments/sweep.py) and, for every run, its done.json (or
 error.json: a run that could not run is listed, not counted),
 its last eval_<step>.json and its metrics.jsonl. Writes <out>/report.md and report.csv (per cell:
-seeds, failed runs, and each column's mean +- standard error over the seeds), and figures: each
+seeds, failed runs, each column's mean +- standard error over the seeds, and the count of each
+diagnosis of gan_jax/diagnosis.py -- why a run failed), diagnoses.csv (each run's diagnosis and the
+numbers behind it; REPORT["published"](arg), when the config has it, adds the paper's row under
+each cell), and figures: each
 column against the cells with error bars, each cell's trajectories over training (mean over seeds) of
 D(x) and D(G(z)) against 1/2, of V against -log 4 and of |D - D*| where evaluated, and (2-D data)
 G's samples for seed 0 of each cell. The table's columns and the
@@ -26,6 +29,7 @@ from absl import app, flags
 
 import gan_jax
 from experiments import cli
+from gan_jax import diagnosis
 from gan_jax import workdir as workdirs
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The sweep's directory.")
@@ -91,6 +95,12 @@ def welch_z(cell: Stat, baseline: Stat) -> float:
     return (cell.mean - baseline.mean) / spread if spread > 0 else math.nan
 
 
+def diagnosis_counts(runs: list[dict]) -> str:
+    """'7 converged, 3 mode collapse': the runs' diagnoses in the order of diagnosis.LABELS."""
+    labels = [diagnosis.diagnose(r["status"], r["metrics"], r["eval"]).label for r in runs]
+    return ", ".join(f"{labels.count(name)} {name}" for name in diagnosis.LABELS if name in labels)
+
+
 def summarise(records: list[dict], columns: list[tuple[str, str]], failed) -> list[dict]:
     cells = {}
     for r in records:
@@ -98,7 +108,12 @@ def summarise(records: list[dict], columns: list[tuple[str, str]], failed) -> li
     table = []
     for cell, runs in cells.items():
         done = [r for r in runs if r["status"] in ("finished", "diverged")]
-        row = {"cell": cell, "seeds": len(done), "failed": sum(bool(failed(r)) for r in done)}
+        row = {
+            "cell": cell,
+            "seeds": len(done),
+            "failed": sum(bool(failed(r)) for r in done),
+            "diagnosis": diagnosis_counts(done),
+        }
         for key, _ in columns:
             values = [r["final"][key] for r in done if r["status"] == "finished" and key in r["final"]]
             row[key] = mean_stderr([v for v in values if v is not None and not math.isnan(v)])
@@ -162,24 +177,32 @@ def memoriser_warnings(table, references, columns) -> list[str]:
 
 
 def write_tables(
-    table, columns, spec, out: pathlib.Path, failure_text: str, baseline: str, references
+    table, columns, spec, out: pathlib.Path, failure_text: str, baseline: str, references, published=None
 ) -> None:
-    """`references`: (rows, bandwidth) of reference_rows."""
+    """`references`: (rows, bandwidth) of reference_rows; `published`: {cell: the published
+    paper's value of each column, as text}, shown under the cell."""
+    published = published or {}
     base = next(row for row in table if row["cell"] == baseline)
-    header = ["setting", "seeds", "failed"] + [label for _, label in columns]
+    header = ["setting", "seeds", "failed"] + [label for _, label in columns] + ["diagnosis"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in table:
         cells = [row["cell"], str(row["seeds"]), f"{row['failed']}/{row['seeds']}"]
         for key, _ in columns:
             z = None if row is base else welch_z(row[key], base[key])
             cells.append(format_cell(row[key], row["seeds"], z))
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(cells + [row["diagnosis"]]) + " |")
+        if row["cell"] in published:
+            lines.append(
+                "| " + " | ".join([f"published: {row['cell']}", "", "", *published[row["cell"]], ""]) + " |"
+            )
     reference_table, bandwidth = references
     if all(math.isnan(row[k].mean) for row in reference_table for k, _ in columns):
         reference_table = []  # no column is a metric of samples alone: nothing to calibrate
     for row in reference_table:
         lines.append(
-            "| " + " | ".join([row["cell"], "-", "-"] + [format_cell(row[k], 1) for k, _ in columns]) + " |"
+            "| "
+            + " | ".join([row["cell"], "-", "-"] + [format_cell(row[k], 1) for k, _ in columns] + ["-"])
+            + " |"
         )
     text = [
         f"Sweep `{spec}`; each cell: mean +- standard error over its seeds (final evaluation); "
@@ -187,6 +210,14 @@ def write_tables(
         f"[z s.e.]: the difference to the baseline cell `{baseline}` in standard errors of the "
         "difference (Welch, sqrt(se^2 + se_baseline^2)) -- under about 2, not distinguishable here.",
         f"Failed: {failure_text}",
+        "Diagnosis of each run (gan_jax/diagnosis.py; the first rule that holds names it; per run "
+        "in diagnoses.csv):",
+        *[f"- {rule}" for rule in diagnosis.RULES.splitlines()],
+        *(
+            ["`published: <cell>`: the paper's number for the same method, under its own protocol."]
+            if published
+            else []
+        ),
         (
             "Reference rows, one evaluation each by the same code: `data` puts real examples the metrics "
             "do not compare with in place of G's samples (the training split; fresh draws for mixtures); "
@@ -204,14 +235,29 @@ def write_tables(
     with (out / "report.csv").open("w", newline="") as f:
         writer = csv.writer(f)
         stats = ("mean", "stderr", "n", "z_vs_baseline")
-        writer.writerow(["setting", "seeds", "failed"] + [f"{k} {s}" for k, _ in columns for s in stats])
+        writer.writerow(
+            ["setting", "seeds", "failed"] + [f"{k} {s}" for k, _ in columns for s in stats] + ["diagnosis"]
+        )
         for row in table:
             values = [(*row[k], welch_z(row[k], base[k])) for k, _ in columns]
             writer.writerow(
-                [row["cell"], row["seeds"], row["failed"]] + [v for group in values for v in group]
+                [row["cell"], row["seeds"], row["failed"]]
+                + [v for group in values for v in group]
+                + [row["diagnosis"]]
             )
         for row in reference_table:
             writer.writerow([row["cell"], "", ""] + [v for k, _ in columns for v in (row[k].mean, "", 1, "")])
+
+
+def write_diagnoses(records: list[dict], out: pathlib.Path) -> None:
+    """diagnoses.csv: every finished or diverged run's diagnosis and the numbers behind it."""
+    with (out / "diagnoses.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["setting", "seed", "diagnosis", "reason"])
+        for r in records:
+            if r["status"] in ("finished", "diverged"):
+                found = diagnosis.diagnose(r["status"], r["metrics"], r["eval"])
+                writer.writerow([r["cell"], r["seed"], found.label, found.reason])
 
 
 def write_figures(table, records, columns, out: pathlib.Path) -> None:
@@ -308,7 +354,7 @@ def main(argv):
     if not sweep_file.exists():
         raise app.UsageError(f"{workdir} has no sweep.json: run experiments.sweep there first.")
     sweep = json.loads(sweep_file.read_text())
-    module, _ = cli.load_config_module(sweep["config"])
+    module, arg = cli.load_config_module(sweep["config"])
     spec = getattr(module, "REPORT", {})
     columns = spec.get("columns", [("equilibrium/d_real", "D(x)"), ("equilibrium/d_fake", "D(G(z))")])
     failed = spec.get("failed", lambda r: r["status"] == "diverged")
@@ -321,10 +367,13 @@ def main(argv):
     out.mkdir(parents=True, exist_ok=True)
     table = summarise(records, columns, failed)
     columns = [c for c in columns if any(not math.isnan(row[c[0]].mean) for row in table)]  # measured ones
-    baseline = spec.get("baseline", table[0]["cell"])
+    cells = [row["cell"] for row in table]
+    baseline = spec.get("baseline") if spec.get("baseline") in cells else cells[0]  # a sweep variant's own
     references = reference_rows(sweep["config"], columns)
     shown = sweep["config"].removeprefix(f"{gan_jax.REPO_ROOT}/")  # configs/<file>.py:<arg>
-    write_tables(table, columns, shown, out, failure_text, baseline, references)
+    published = spec.get("published", lambda arg: {})(arg)
+    write_tables(table, columns, shown, out, failure_text, baseline, references, published)
+    write_diagnoses(records, out)
     write_figures(table, records, columns, out)
     print((out / "report.md").read_text())
     if missing:

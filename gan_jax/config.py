@@ -97,6 +97,10 @@ def base_config() -> ml_collections.ConfigDict:
             image_size=0,
             data_dir="",
             download=True,
+            # Mixtures: a fixed training set of this many points drawn once from data.seed (PacGAN's
+            # protocol) instead of fresh samples every step (0)
+            train_size=0,
+            seed=0,
         )
     )
     c.model = ml_collections.ConfigDict(dict(name="", z_dim=100))
@@ -137,6 +141,7 @@ def base_config() -> ml_collections.ConfigDict:
             ema_decay=0.0,
             d_head_start=0,  # the first steps train D alone (G frozen): an imbalance knob
             unroll_steps=0,  # unrolled GAN (Metz et al. 2017): G's loss against D after k more D steps
+            simultaneous=False,  # G's update against D before this step's D updates (both papers' code)
         )
     )
     c.log = ml_collections.ConfigDict(dict(every=100, sample_every=500, num_samples=64))

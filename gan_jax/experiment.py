@@ -69,6 +69,7 @@ def train_step(config: ml_collections.ConfigDict, gan: GAN, source: DataSource, 
         t.ema_decay,
         shard_batch=parallel.batch_constraint(mesh),
         d_head_start=t.d_head_start,
+        simultaneous=t.simultaneous,
     )
     return steps.make_multi_step(one_step, t.steps_per_call)
 

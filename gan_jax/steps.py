@@ -300,24 +300,31 @@ def make_train_step(
     ema_decay: float = 0.0,
     shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x,
     d_head_start: int = 0,
+    simultaneous: bool = False,
 ) -> TrainStep:
     """See the module docstring. D update j of step t uses data batch t * d_steps + j and noise
     from fold_in(key_t, j); G update j uses fold_in(key_t, d_steps + j) and (feature matching)
     batch t * g_steps + j of its own data stream. In the first `d_head_start` steps G is not
-    updated (a head start for D; G's metrics read 0 there)."""
+    updated (a head start for D; G's metrics read 0 there). `simultaneous`: G's updates are taken
+    against D as it was before this step's D updates (simultaneous gradient steps, as the code of
+    PacGAN and of the unrolled GAN runs them) instead of against the updated D."""
     d_update, g_update = make_updates(gan, source, batch_size, shard_batch)
 
     def train_step(state: GANState, arrays: dict) -> tuple[GANState, Metrics]:
         key = step_key(state)
+        d_before = state.d
         for j in range(d_steps):
             draw = state.step * d_steps + j
             state, metrics_d = d_update(state, arrays, jax.random.fold_in(key, j), draw)
 
         def g_phase(state):
+            d_after = state.d
+            if simultaneous:
+                state = state.replace(d=d_before)
             for j in range(g_steps):
                 draw = state.step * g_steps + j
                 state, metrics_g = g_update(state, arrays, jax.random.fold_in(key, d_steps + j), draw)
-            return state, metrics_g
+            return state.replace(d=d_after), metrics_g
 
         if d_head_start:  # D trains alone for the first d_head_start steps
             frozen = lambda s: (s, {"g_loss": jnp.zeros(()), "g_grad_norm": jnp.zeros(())})  # noqa: E731

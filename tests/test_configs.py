@@ -35,6 +35,8 @@ CONFIGS = {
     "configs/improved_gan.py": ["grid,baseline", "grid,all", "digits,all", "digits,virtual_batch_norm,smoke"],
     "configs/objectives.py": ["grid", "digits", "grid,wgan_gp,smoke", "digits,hinge,sn,smoke"],
     "configs/cgan.py": ["digits", "ring", "grid,projection", "mnist,cbn", "digits,smoke"],
+    "configs/pacgan.py": ["ring", "grid,cpu", "ring,pack=3", "grid,smoke,pack=2"],
+    "configs/unrolled.py": ["ring", "grid,cpu", "ring,unroll=0,smoke"],
     "configs/dcgan.py": [
         "",
         "digits",
@@ -117,6 +119,12 @@ def test_every_config_file_parses_its_argument_the_same_way():
     for entry in grid[::10]:  # every cell's config is valid (the sweep checks this too, before running)
         overrides = {k: v for k, v in entry.items() if k != "_name"}
         config_lib.validate(sweep.apply_overrides(objectives.get_config("grid"), overrides))
+    pacgan, _ = cli.load_config_module("configs/pacgan.py")
+    cells = {e["_name"]: e for e in pacgan.get_sweep("ring,cpu")}
+    assert len(pacgan.get_sweep("ring,cpu")) == 6 * 10 and set(pacgan.PUBLISHED["ring"]) < set(cells)
+    assert [cells[f"PacGAN{m}"]["train.batch_size"] for m in (2, 3, 4)] == [200, 300, 400]  # 100 packs
+    unrolled, _ = cli.load_config_module("configs/unrolled.py")
+    assert [e["train.unroll_steps"] for e in unrolled.get_sweep("grid,seeds=1")] == [0, 5]
 
 
 def parse(*args):

@@ -174,3 +174,23 @@ def test_stacked_mnist_stacks_three_independent_digits(tmp_path):
     assert not np.array_equal(digits[:, 0], digits[:, 1])  # channels drawn independently
     with pytest.raises(ValueError, match="single-channel"):
         data.load(data_cfg(name="stacked:ring"))
+
+
+def test_a_fixed_mixture_training_set():
+    """data.train_size > 0: that many points drawn once from data.seed (the same set every time,
+    another with another seed), each batch drawn from them with replacement; the evaluation's
+    real samples are fresh draws from the mixture instead (never trained on)."""
+    cfg = data_cfg(name="grid", train_size=1_000, seed=3, eval_split="")
+    source = data.load(cfg)
+    points = source.arrays["x"]
+    assert points.shape == (1_000, 2) and points.dtype == np.float32
+    means = mixtures.grid_means()[source.arrays["label"]]
+    assert np.abs(points - means).max() < 0.05 * 6  # each point near its own mode
+    np.testing.assert_array_equal(data.load(cfg).arrays["x"], points)
+    assert not np.array_equal(data.load(data_cfg(name="grid", train_size=1_000, seed=4)).arrays["x"], points)
+    batch = jax.jit(source.sample, static_argnums=3)(device_arrays(source), jax.random.PRNGKey(0), 7, 4_000)
+    rows = {tuple(p) for p in points.tolist()}
+    assert all(tuple(p) in rows for p in np.asarray(batch["x"]).tolist())
+    assert len({tuple(p) for p in np.asarray(batch["x"]).tolist()}) < 1_000  # with replacement
+    heldout = data.load_heldout(cfg)
+    assert heldout.arrays == {} and heldout.name == "grid"

@@ -155,3 +155,51 @@ def test_build_by_name_and_errors():
         models.model_config("mlp", z_dim=2, d=dict(widht=3))
     with pytest.raises(ValueError, match="Unknown config.model.name"):
         models.build(ml_collections.ConfigDict(dict(name="stylegan")), (2,))
+
+
+def test_mlp_generator_batch_norm_matches_a_hand_computation():
+    """PacGAN's G: Linear without bias -> BatchNorm on the batch's statistics (epsilon 1e-4) ->
+    unit, in training; the running averages move by 0.05 of each batch's statistics; inference
+    normalises with them."""
+    g = MLPGenerator(data_shape=(2,), width=8, depth=2, norm="batch", activation="tanh")
+    z = jax.random.normal(jax.random.PRNGKey(0), (32, 3))
+    variables = g.init(jax.random.PRNGKey(1), z, train=False)
+    assert "bias" not in variables["params"]["hidden0"]
+    out, mutated = g.apply(variables, z, train=True, mutable=["batch_stats"])
+    p, x, means = variables["params"], np.asarray(z, np.float64), []
+    for i in range(2):
+        h = x @ np.asarray(p[f"hidden{i}"]["kernel"])
+        mean, var = h.mean(0), h.var(0)
+        means.append(mean)
+        x = np.tanh(
+            (h - mean) / np.sqrt(var + 1e-4) * np.asarray(p[f"bn{i}"]["scale"])
+            + np.asarray(p[f"bn{i}"]["bias"])
+        )
+    want = x @ np.asarray(p["out"]["kernel"]) + np.asarray(p["out"]["bias"])
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(mutated["batch_stats"]["bn0"]["mean"], 0.05 * means[0], rtol=1e-4, atol=1e-6)
+    inference = g.apply({**variables, "batch_stats": mutated["batch_stats"]}, z, train=False)
+    assert not np.allclose(inference, out, atol=1e-3)  # running averages, not the batch's
+
+
+@pytest.mark.parametrize("module", [MLPGenerator, MLPDiscriminator])
+def test_mlp_weight_init_options(module):
+    """normal: N(0, scale^2) (PacGAN's 0.02); orthogonal: W^T W = gain^2 I (the unrolled GAN's 1.4);
+    biases start at 0. Every weight matrix, the head's and the output's included."""
+    kwargs = {"data_shape": (2,)} if module is MLPGenerator else {"activation": "tanh"}
+    x = jnp.ones((4, 256)) if module is MLPGenerator else jnp.ones((4, 2))
+    for init, scale in (("normal", 0.02), ("orthogonal", 1.4)):
+        net = module(width=256, depth=2, weight_init=init, weight_scale=scale, **kwargs)
+        params = net.init(jax.random.PRNGKey(0), x, train=False)["params"]
+        kernels = [
+            leaf for path, leaf in jax.tree_util.tree_leaves_with_path(params) if "kernel" in str(path)
+        ]
+        assert len(kernels) == 3
+        for name, leaf in jax.tree_util.tree_leaves_with_path(params):
+            if "bias" in str(name):
+                assert not np.any(leaf)
+        hidden = np.asarray(params["hidden1"]["kernel"])  # 256 x 256
+        if init == "normal":
+            assert abs(hidden.std() - scale) < 0.02 * scale  # 65,536 draws: s.e. of the std ~0.3%
+        else:
+            np.testing.assert_allclose(hidden.T @ hidden, scale**2 * np.eye(256), atol=1e-4)

@@ -24,6 +24,23 @@ def test_d_update_moves_only_d_and_g_update_moves_only_g(spec):
     assert not tree_equal(after_g.g.params, after_d.g.params)
 
 
+def test_simultaneous_step_takes_g_gradient_against_d_before_its_update():
+    """train.simultaneous (PacGAN's and the unrolled GAN's code): D's update is the alternating
+    step's; G's is one G update from the state before D moved, with the step's G key."""
+    config, source, gan, state, arrays = build_run("configs/pacgan.py:smoke")  # G with BatchNorm
+    batch = config.train.batch_size
+    alternating = jax.jit(steps.make_train_step(gan, source, batch))(state, arrays)[0]
+    simultaneous = jax.jit(steps.make_train_step(gan, source, batch, simultaneous=True))(state, arrays)[0]
+    assert tree_equal(simultaneous.d, alternating.d)
+    _, g_update = steps.make_updates(gan, source, batch)
+    g_key = jax.random.fold_in(state_lib.step_key(state), 1)  # after d_steps = 1 D updates
+    want = jax.jit(g_update)(state, arrays, g_key, state.step)[0].g
+    chex.assert_trees_all_close(simultaneous.g, want, rtol=1e-6, atol=1e-9)
+    assert not np.allclose(
+        jax.tree.leaves(simultaneous.g.params)[0], jax.tree.leaves(alternating.g.params)[0]
+    )
+
+
 def test_d_update_is_sgd_on_minus_v_for_the_drawn_batch():
     """Against a direct reference: D's new parameters = old - lr * grad(-V) on the same batch."""
     lr = 0.05

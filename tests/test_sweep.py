@@ -115,6 +115,8 @@ def test_sweep_rejects_a_bad_override_before_running(tmp_path):
         "configs/improved_gan.py:grid",
         "configs/improved_gan.py:digits",
         "configs/semi_supervised.py",
+        "configs/pacgan.py:grid,cpu",
+        "configs/unrolled.py:ring,cpu",
     ],
 )
 def test_every_shipped_sweep_plans_valid_runs(spec, tmp_path):
@@ -193,7 +195,8 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
     config.write_text(
         "from configs import gan_mlp\n"
         "def get_config(arg=''):\n    return gan_mlp.get_config('ring,smoke')\n"
-        'REPORT = {"baseline": "base", "columns": [("m/value", "m"), ("modes/modes_captured", "modes")]}\n'
+        'REPORT = {"baseline": "base", "columns": [("m/value", "m"), ("modes/modes_captured", "modes")],\n'
+        '          "published": lambda arg: {"x": ("4.5 +- 0.2", "6")}}\n'
     )
     values = {"base": [1.0, 2.0, 3.0], "x": [4.0, 5.0, 6.0], "y": [None, 2.0, 3.0]}  # y: undefined once
     runs = []
@@ -212,10 +215,14 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
     # x: (5 - 2) / sqrt(1/3 + 1/3) = 3.67; y: (2.5 - 2) / sqrt(1/4 + 1/3) = 0.65, over n = 2 seeds.
     # The reference rows: the true ring's samples and a memoriser of them hit all 8 modes.
     assert [line for line in text.splitlines() if line.startswith("| ")][1:] == [
-        "| base | 3 | 0/3 | 2.000 +- 0.577 | 5.000 +- 0.000 |",
-        "| x | 3 | 0/3 | 5.000 +- 0.577 [+3.7 s.e.] | 5.000 +- 0.000 |",
-        "| y | 3 | 0/3 | 2.500 +- 0.500 (n=2) [+0.7 s.e.] | 5.000 +- 0.000 |",
-        "| reference: data | - | - | - | 8.000 |",
-        "| reference: memoriser | - | - | - | 8.000 |",
+        "| base | 3 | 0/3 | 2.000 +- 0.577 | 5.000 +- 0.000 | 3 converged |",
+        "| x | 3 | 0/3 | 5.000 +- 0.577 [+3.7 s.e.] | 5.000 +- 0.000 | 3 converged |",
+        "| published: x |  |  | 4.5 +- 0.2 | 6 |  |",
+        "| y | 3 | 0/3 | 2.500 +- 0.500 (n=2) [+0.7 s.e.] | 5.000 +- 0.000 | 3 converged |",
+        "| reference: data | - | - | - | 8.000 | - |",
+        "| reference: memoriser | - | - | - | 8.000 | - |",
     ]
+    diagnoses = (tmp_path / "out" / "diagnoses.csv").read_text().splitlines()
+    assert diagnoses[0] == "setting,seed,diagnosis,reason" and len(diagnoses) == 10
+    assert diagnoses[1] == "base,0,converged,no failure rule holds"
     assert "- modes: the memoriser scores 8, as well as or better than the best cell (5)" in text

@@ -24,7 +24,10 @@ KNOWN_SOURCES = (*MIXTURES, "digits", "idx:<dir>", "tfds:<name>", "stacked:<sour
 def load_heldout(cfg: ml_collections.ConfigDict) -> DataSource | None:
     """The held-out examples of cfg.eval_split, which evaluation compares G with; None without an
     eval_split. A held-out split that overlaps the training split is an error: the metrics would
-    reward memorising the training set."""
+    reward memorising the training set. A mixture trained on a fixed set of points is held out
+    by the mixture itself: fresh draws, never trained on."""
+    if cfg.name in MIXTURES and cfg.get("train_size", 0):
+        return load_mixture(cfg.name)
     if not cfg.eval_split:
         return None
     check_disjoint(cfg.split, cfg.eval_split)
@@ -38,7 +41,7 @@ def load(cfg: ml_collections.ConfigDict) -> DataSource:
         base = ml_collections.ConfigDict({**cfg.to_dict(), "name": name[len("stacked:") :]})
         return load_stacked(load(base))
     if name in MIXTURES:
-        return load_mixture(name)
+        return load_mixture(name, cfg.get("train_size", 0), cfg.get("seed", 0))
     if name == "digits":
         return load_digits(cfg.image_size, cfg.split)
     if name.startswith("idx:"):

@@ -48,11 +48,12 @@ def parse_metrics(spec: str) -> tuple[str, ...]:
 
 
 def _load_heldout(data_cfg: ml_collections.ConfigDict, source: DataSource, metrics: Sequence[str]):
-    """The held-out real data (loaded once). Synthetic mixtures need none: their real samples
-    are fresh draws, never seen in training. An array data set without eval_split cannot give
-    the metrics that compare with real data an honest answer: refused here."""
+    """The held-out real data (loaded once). Synthetic mixtures need none unless trained on a
+    fixed set of points: their real samples are fresh draws, never seen in training. An array
+    data set without eval_split cannot give the metrics that compare with real data an honest
+    answer: refused here."""
     if source.kind != "images":
-        return None
+        return data.load_heldout(data_cfg)
     heldout = data.load_heldout(data_cfg)
     comparing = [m for m in metrics if "real" in METRICS[m].needs]
     if heldout is None and comparing:

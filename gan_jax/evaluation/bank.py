@@ -98,7 +98,7 @@ class SampleBank:
     @property
     def real_protocol(self) -> str:
         """Which real data the metrics compared with, for every protocol."""
-        if self.heldout is None:
+        if self.heldout is None or self.heldout.kind == "points":
             return f"{self.source.name}: fresh draws from the distribution, independent of training's"
         split = f"{self.heldout.name} split {self._eval_split!r}"
         return f"{split}: {self.heldout.num_examples} held-out examples, never trained on"

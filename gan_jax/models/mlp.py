@@ -8,7 +8,11 @@ the capacity of G and D can be unbalanced on purpose.
 Options (off by default): class conditioning (a label embedding concatenated with z in G; a
 one-hot label concatenated with the input, or a projection head, in D); Gaussian noise added to
 each layer's input of D during training (`noise_std`, as in Salimans et al.'s MNIST D); and D's
-head options (minibatch discrimination, K class outputs; see layers.py).
+head options (minibatch discrimination, K class outputs; see layers.py). For the mode-collapse
+papers' own networks: BatchNorm in G's hidden layers (`norm='batch'`, PacGAN's G), tanh units and
+the weight initialisation (`weight_init`: flax's default LeCun normal, N(0, weight_scale^2) as
+PacGAN's N(0, 0.02^2), or orthogonal with gain weight_scale as the unrolled GAN's 1.4; biases
+start at 0).
 """
 
 import math
@@ -20,8 +24,25 @@ import jax.numpy as jnp
 
 from gan_jax.models.layers import DiscriminatorHead, pack, spectral
 
-ACTIVATIONS = ("relu", "leaky_relu", "maxout")
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "maxout")
 OUTPUTS = ("linear", "tanh")
+INITS = ("default", "normal", "orthogonal")
+_UNITS = {"relu": nn.relu, "leaky_relu": lambda v: nn.leaky_relu(v, 0.2), "tanh": jnp.tanh}
+
+
+def kernel_init(init: str, scale: float) -> nn.initializers.Initializer:
+    """The weights' initialiser: flax's LeCun normal, N(0, scale^2), or orthogonal with gain scale."""
+    if init == "normal":
+        return nn.initializers.normal(scale)
+    if init == "orthogonal":
+        return nn.initializers.orthogonal(scale)
+    return nn.linear.default_kernel_init
+
+
+def batch_norm(train: bool, name: str) -> nn.BatchNorm:
+    """G's BatchNorm as in PacGAN's code (Blocks): running averages updated by 0.05 of each
+    batch's statistics, epsilon 1e-4, scale 1 and shift 0 at the start."""
+    return nn.BatchNorm(use_running_average=not train, momentum=0.95, epsilon=1e-4, name=name)
 
 
 class Maxout(nn.Module):
@@ -29,20 +50,33 @@ class Maxout(nn.Module):
 
     features: int
     pieces: int
+    kernel_init: nn.initializers.Initializer = nn.linear.default_kernel_init
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        y = nn.Dense(self.features * self.pieces)(x)
+        y = nn.Dense(self.features * self.pieces, kernel_init=self.kernel_init)(x)
         return jnp.max(y.reshape(*x.shape[:-1], self.features, self.pieces), axis=-1)
 
 
-def hidden_layer(units: int, activation: str, pieces: int, name: str, spectral_norm=False, train=False):
-    """A Dense layer with `activation`, or a maxout layer; optionally spectrally normalised."""
+def hidden_layer(
+    units: int,
+    activation: str,
+    pieces: int,
+    name: str,
+    init: nn.initializers.Initializer,
+    spectral_norm: bool = False,
+    train: bool = False,
+    norm: nn.Module | None = None,
+):
+    """A Dense layer with `activation`, or a maxout layer; optionally spectrally normalised, or
+    batch-normalised before the activation (the Dense then has no bias, as in PacGAN's G)."""
     if activation == "maxout":
-        return spectral(Maxout(units, pieces, name=name), spectral_norm, train)
-    act = nn.relu if activation == "relu" else (lambda v: nn.leaky_relu(v, 0.2))
-    dense = spectral(nn.Dense(units, name=name), spectral_norm, train)
-    return lambda x: act(dense(x))
+        return spectral(Maxout(units, pieces, init, name=name), spectral_norm, train)
+    dense = spectral(
+        nn.Dense(units, use_bias=norm is None, kernel_init=init, name=name), spectral_norm, train
+    )
+    normalise = norm or (lambda v: v)
+    return lambda x: _UNITS[activation](normalise(dense(x)))
 
 
 class MLPGenerator(nn.Module):
@@ -54,8 +88,16 @@ class MLPGenerator(nn.Module):
     width_mult: float = 1.0
     activation: str = "relu"
     output: str = "linear"
+    norm: str = "none"  # or 'batch': BatchNorm before each hidden activation (PacGAN's G)
+    weight_init: str = "default"
+    weight_scale: float = 1.0  # the std of weight_init='normal', the gain of 'orthogonal'
     num_classes: int = 0  # > 0: conditional on labels y (a label embedding concatenated with z)
-    CHOICES: ClassVar[dict] = {"activation": ("relu", "leaky_relu"), "output": OUTPUTS}
+    CHOICES: ClassVar[dict] = {
+        "activation": ("relu", "leaky_relu", "tanh"),
+        "output": OUTPUTS,
+        "norm": ("none", "batch"),
+        "weight_init": INITS,
+    }
     reference_batch_size: ClassVar[int] = 0  # no virtual batch norm
 
     @staticmethod
@@ -64,14 +106,15 @@ class MLPGenerator(nn.Module):
 
     @nn.compact
     def __call__(self, z: jax.Array, y: jax.Array | None = None, train: bool = True) -> jax.Array:
-        del train  # no batch statistics; the signature is shared with DCGAN
         if self.num_classes:
             z = jnp.concatenate([z, nn.Embed(self.num_classes, z.shape[-1], name="label_embedding")(y)], -1)
         units = max(1, round(self.width * self.width_mult))
+        init = kernel_init(self.weight_init, self.weight_scale)
         x = z
         for i in range(self.depth):
-            x = hidden_layer(units, self.activation, 0, f"hidden{i}")(x)
-        x = nn.Dense(math.prod(self.data_shape), name="out")(x)
+            norm = batch_norm(train, f"bn{i}") if self.norm == "batch" else None
+            x = hidden_layer(units, self.activation, 0, f"hidden{i}", init, norm=norm)(x)
+        x = nn.Dense(math.prod(self.data_shape), kernel_init=init, name="out")(x)
         x = jnp.tanh(x) if self.output == "tanh" else x
         return x.reshape(z.shape[0], *self.data_shape)
 
@@ -95,7 +138,13 @@ class MLPDiscriminator(nn.Module):
     spectral_norm: bool = False  # every layer's weights spectrally normalised (layers.spectral)
     pack: int = 1  # PacGAN: D judges packs of this many samples (layers.pack); logits (N / pack,)
     minibatch_std: int = 0  # > 1: Karras et al.'s minibatch stddev over groups of this many (0: off)
-    CHOICES: ClassVar[dict] = {"activation": ACTIVATIONS, "condition": ("concat", "projection")}
+    weight_init: str = "default"
+    weight_scale: float = 1.0  # the std of weight_init='normal', the gain of 'orthogonal'
+    CHOICES: ClassVar[dict] = {
+        "activation": ACTIVATIONS,
+        "condition": ("concat", "projection"),
+        "weight_init": INITS,
+    }
 
     @staticmethod
     def data_fields(data_shape: tuple[int, ...]) -> dict:
@@ -108,11 +157,12 @@ class MLPDiscriminator(nn.Module):
         if self.num_classes and self.condition == "concat":
             x = jnp.concatenate([x, jax.nn.one_hot(y, self.num_classes)], -1)
         units = max(1, round(self.width * self.width_mult))
+        init = kernel_init(self.weight_init, self.weight_scale)
         for i in range(self.depth):
             if train and self.noise_std:
                 x = x + self.noise_std * jax.random.normal(self.make_rng("noise"), x.shape)
             layer = hidden_layer(
-                units, self.activation, self.maxout_pieces, f"hidden{i}", self.spectral_norm, train
+                units, self.activation, self.maxout_pieces, f"hidden{i}", init, self.spectral_norm, train
             )
             x = layer(x)
             self.sow("intermediates", "features", x)
@@ -123,6 +173,7 @@ class MLPDiscriminator(nn.Module):
             self.minibatch_kernels,
             self.minibatch_kernel_dim,
             projection,
+            kernel_init=init,
             name="head",
         )
         return spectral(head, self.spectral_norm, train)(x, y)

@@ -1,0 +1,134 @@
+r"""PacGAN's 2-D experiments (Lin et al. 2018, Table 1) as its authors' code runs them
+(fjxmlzn/PacGAN, synthetic_data_experiments/2DRing_GAN&PacGAN and 2DGrid_GAN&PacGAN).
+
+Command:   python -m experiments.sweep --config=configs/pacgan.py:ring,cpu --workdir=runs/pacgan/ring_cpu
+           python -m experiments.report --workdir=runs/pacgan/ring_cpu
+           full length (400,000 steps a run; accelerator territory): drop `,cpu`.
+           One run: python -m experiments.run --config=configs/pacgan.py:ring,pack=2 --workdir=runs/pac2
+Arguments: `ring` or `grid`; `pack=m` (a single run's packing, default 1); `cpu` (the shortened
+           schedule below); `smoke`; `seeds=N` for the sweep (default 10, as the paper's 10 trials).
+Protocol, read from the authors' code:
+  * G: z in R^2 ~ N(0, I); 4 hidden layers of 400 ReLU units, each Linear without bias followed by
+    BatchNorm (running averages updated by 0.05 of each batch, epsilon 1e-4: Blocks' defaults as
+    their code sets them), then ReLU; a linear output with bias.
+  * D: 3 LinearMaxout layers of 200 units with 5 pieces, then a linear output; packing
+    concatenates m samples, so D's input is 2m wide.
+  * Every weight from N(0, 0.02^2), every bias 0 (IsotropicGaussian(0.02), Constant(0)).
+  * Adam lr 1e-4, beta1 0.8 for both; D's loss softplus(-D(x)) + softplus(D(G(z))), G's the
+    non-saturating softplus(-D(G(z))).
+  * D and G take simultaneous gradient steps (their ali_algorithm: both gradients at the same
+    parameters, then both updates): train.simultaneous=True.
+  * Batch: 100 packs of real and 100 packs of generated samples a step (batch_size = 100 m here).
+  * Data: a fixed training set of 100,000 points drawn once from the mixture; 400 epochs of 1,000
+    steps = 400,000 steps.
+  * Evaluation: 2,500 samples of G in inference mode (BatchNorm's running averages) after
+    training; a sample is high quality within 3 standard deviations of its nearest mode; a mode
+    is captured by >= 1 high-quality sample; reverse KL of the high-quality histogram from
+    uniform (gan_jax/metrics/mixtures.py). 10 trials per cell.
+Differences (each written down, none tuned):
+  * Their G runs once per pack slot, so G's BatchNorm sees m separate batches of 100; here G runs
+    once on all 100 m samples, which D then packs. Their real packs are m bootstrap draws from the
+    100,000 points (an epoch = 100,000 packs); here an epoch walks the 100,000 points without
+    replacement and D packs consecutive ones -- the same number of steps and of packs per step.
+  * Their D and G see the same z batch in one step; here G's gradient comes from a fresh z batch
+    (the step's own noise stream).
+  * Their training set is redrawn for every trial; here every seed shares the set drawn from
+    data.seed = 0, so the spread over seeds leaves the set's draw out (12,500 points a mode on the
+    ring, 4,000 on the grid).
+  * Their reported numbers are after the last epoch; ours too, with the `cpu` schedule the runs
+    are 1/80 of theirs (see below).
+CPU schedule (`cpu`): 5,000 steps a run (1/80 of theirs), the same in every other respect.
+CPU time:  see docs/mode_collapse.md (measured runtimes of the sweeps).
+Expected:  docs/mode_collapse.md, beside PacGAN's Table 1.
+"""
+
+import ml_collections
+
+from configs import gan_mlp
+from gan_jax import sweep
+from gan_jax.config import parse_arg
+
+DATASETS = ("ring", "grid")
+ARGS = dict(dataset=DATASETS, pack=1, cpu=False, smoke=False, seeds=10)
+PACKS_PER_BATCH = 100
+FULL_STEPS, CPU_STEPS = 400_000, 5_000
+TRAIN_SIZE = 100_000
+
+
+def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
+    args = parse_arg(arg, "pacgan.py", **ARGS)
+    c = gan_mlp.get_config(f"{args.dataset},smoke={args.smoke}")
+    init = dict(weight_init="normal", weight_scale=0.02)
+    c.model.g.update(norm="batch", **init)
+    c.model.d.update(pack=args.pack, **init)
+    for player in (c.optim.g, c.optim.d):
+        player.update(lr=1e-4, b1=0.8)
+    c.loss.g = "non_saturating"
+    c.train.simultaneous = True
+    c.data.train_size = TRAIN_SIZE
+    c.eval.update(metrics="modes", mode_samples=2_500)
+    if args.smoke:
+        c.data.train_size = 2_000
+        c.train.batch_size = 16 * args.pack
+        return c
+    steps = CPU_STEPS if args.cpu else FULL_STEPS
+    c.train.update(batch_size=PACKS_PER_BATCH * args.pack, total_steps=steps, steps_per_call=100)
+    c.log.update(every=steps // 10, sample_every=steps)
+    c.checkpoint.update(every=steps // 5, keep=1)
+    c.eval.update(every=steps)
+    return c
+
+
+def get_sweep(arg: str = "ring") -> list[dict]:
+    """GAN and PacGAN2-4 (cells 'GAN', 'PacGAN2', ...), then the GAN with the other remedies of D
+    for mode collapse -- minibatch discrimination (Salimans et al. 2016; B = 50 kernels of
+    dimension 5, as configs/improved_gan.py) and the minibatch standard deviation (Karras et al.
+    2018; groups of 4, as theirs) -- seeds 0 to seeds-1."""
+    packs = [
+        {"_name": "GAN" if m == 1 else f"PacGAN{m}", "model.d.pack": m, "train.batch_size": batch(arg, m)}
+        for m in (1, 2, 3, 4)
+    ]
+    others = [
+        {
+            "_name": "minibatch discrimination",
+            "model.d.minibatch_kernels": 50,
+            "train.batch_size": batch(arg, 1),
+        },
+        {"_name": "minibatch stddev", "model.d.minibatch_std": 4, "train.batch_size": batch(arg, 1)},
+    ]
+    return sweep.product(
+        packs + others, sweep.sweep("seed", range(parse_arg(arg, "pacgan.py", **ARGS).seeds))
+    )
+
+
+def batch(arg: str, pack: int) -> int:
+    """The batch of `pack`-sample packs: 100 packs (the smoke run's 16)."""
+    return (16 if parse_arg(arg, "pacgan.py", **ARGS).smoke else PACKS_PER_BATCH) * pack
+
+
+# PacGAN's Table 1 (mean +- standard error over 10 trials), from the paper and
+# fjxmlzn/PacGAN synthetic_data_experiments/results/Table1.png.
+PUBLISHED = {
+    "ring": {
+        "GAN": ("6.3 +- 0.5", "98.2 +- 0.2", "0.45 +- 0.09"),
+        "PacGAN2": ("7.9 +- 0.1", "95.6 +- 2.0", "0.07 +- 0.03"),
+        "PacGAN3": ("7.8 +- 0.1", "97.7 +- 0.3", "0.10 +- 0.02"),
+        "PacGAN4": ("7.8 +- 0.1", "95.9 +- 1.4", "0.07 +- 0.02"),
+    },
+    "grid": {
+        "GAN": ("17.3 +- 0.8", "94.8 +- 0.7", "0.70 +- 0.07"),
+        "PacGAN2": ("23.8 +- 0.7", "91.3 +- 0.8", "0.13 +- 0.04"),
+        "PacGAN3": ("24.6 +- 0.4", "94.2 +- 0.4", "0.06 +- 0.02"),
+        "PacGAN4": ("24.8 +- 0.2", "93.6 +- 0.6", "0.04 +- 0.01"),
+    },
+}
+
+REPORT = {
+    "baseline": "GAN",
+    "published": lambda arg: PUBLISHED[parse_arg(arg, "pacgan.py", **ARGS).dataset],
+    "columns": [
+        ("modes/modes_captured", "modes captured"),
+        ("modes/high_quality_percent", "% high-quality"),
+        ("modes/reverse_kl", "reverse KL"),
+    ],
+}
