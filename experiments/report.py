@@ -27,7 +27,6 @@ import typing
 import numpy as np
 from absl import app, flags
 
-import gan_jax
 from experiments import cli
 from gan_jax import diagnosis
 from gan_jax import workdir as workdirs
@@ -370,7 +369,8 @@ def main(argv):
     cells = [row["cell"] for row in table]
     baseline = spec.get("baseline") if spec.get("baseline") in cells else cells[0]  # a sweep variant's own
     references = reference_rows(sweep["config"], columns)
-    shown = sweep["config"].removeprefix(f"{gan_jax.REPO_ROOT}/")  # configs/<file>.py:<arg>
+    _, configs_dir, tail = sweep["config"].rpartition("configs/")
+    shown = configs_dir + tail  # configs/<file>.py:<arg>, wherever the sweep's checkout was
     published = spec.get("published", lambda arg: {})(arg)
     write_tables(table, columns, shown, out, failure_text, baseline, references, published)
     write_diagnoses(records, out)

@@ -28,7 +28,8 @@ RULES = (
     f"oscillation: over the last half of the logged intervals, D's loss has a standard deviation "
     f"above {SWING} x max(its mean absolute value, {SWING_FLOOR}) and reverses direction between more "
     f"than {REVERSALS:.0%} of consecutive intervals (a drift reverses rarely).\n"
-    "converged: none of the above."
+    "converged: none of the above holds -- no failure found; it says nothing about how good the "
+    "samples are (read the metric columns for that)."
 )
 LABELS = ("divergence", "dead D", "D wins", "mode collapse", "oscillation", "converged")
 
