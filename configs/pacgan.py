@@ -44,7 +44,7 @@ Expected:  docs/mode_collapse.md, beside PacGAN's Table 1.
 
 import ml_collections
 
-from configs import gan_mlp
+from configs import gan_mlp, mode_collapse
 from gan_jax import sweep
 from gan_jax.config import parse_arg
 
@@ -126,9 +126,5 @@ PUBLISHED = {
 REPORT = {
     "baseline": "GAN",
     "published": lambda arg: PUBLISHED[parse_arg(arg, "pacgan.py", **ARGS).dataset],
-    "columns": [
-        ("modes/modes_captured", "modes captured"),
-        ("modes/high_quality_percent", "% high-quality"),
-        ("modes/reverse_kl", "reverse KL"),
-    ],
+    "columns": mode_collapse.REPORT["columns"],  # PacGAN's Table 1 columns
 }
