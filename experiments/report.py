@@ -37,7 +37,8 @@ flags.mark_flag_as_required("workdir")
 
 
 def load_run(run: dict) -> dict:
-    """A run's outcome: status, final scalars (last evaluation) and logged metric rows."""
+    """A run's outcome: status, final scalars (last evaluation), logged metric rows and, for a run
+    that ended, its diagnosis."""
     from gan_jax import evaluation
 
     directory = pathlib.Path(run["dir"])
@@ -51,6 +52,8 @@ def load_run(run: dict) -> dict:
     for name in ("metrics", "eval"):
         path = directory / f"{name}.jsonl"
         record[name] = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    ended = status in ("finished", "diverged")
+    record["diagnosis"] = diagnosis.diagnose(status, record["metrics"], record["eval"]) if ended else None
     return record
 
 
@@ -96,7 +99,7 @@ def welch_z(cell: Stat, baseline: Stat) -> float:
 
 def diagnosis_counts(runs: list[dict]) -> str:
     """'7 converged, 3 mode collapse': the runs' diagnoses in the order of diagnosis.LABELS."""
-    labels = [diagnosis.diagnose(r["status"], r["metrics"], r["eval"]).label for r in runs]
+    labels = [r["diagnosis"].label for r in runs]
     return ", ".join(f"{labels.count(name)} {name}" for name in diagnosis.LABELS if name in labels)
 
 
@@ -164,13 +167,19 @@ def memoriser_warnings(table, references, columns) -> list[str]:
     lines = []
     for key, label in columns:
         best = BETTER.get(key)
-        cells = [row[key].mean for row in table if not math.isnan(row[key].mean)]
+        cells = [row[key] for row in table if not math.isnan(row[key].mean)]
         if best is None or not cells or math.isnan(memoriser[key].mean):
             continue
-        if best(memoriser[key].mean, best(cells)) == memoriser[key].mean:
+        top = best(cells, key=lambda stat: stat.mean)
+        score = memoriser[key].mean
+        if best(score, top.mean) == score:
+            spread = (
+                f"{(score - top.mean) / top.stderr:+.1f} s.e. of that cell" if top.stderr > 0 else "s.e. 0"
+            )
             lines.append(
-                f"- {label}: the memoriser scores {memoriser[key].mean:.3g}, as well as or better than the "
-                f"best cell ({best(cells):.3g}): {label} cannot tell a memoriser from a good GAN here."
+                f"- {label}: the memoriser scores {score:.3g} (one evaluation), as well as or better "
+                f"than the best cell ({top.mean:.3g} +- {top.stderr:.2g}; {spread}): {label} cannot "
+                "tell a memoriser from a good GAN here."
             )
     return lines
 
@@ -254,9 +263,8 @@ def write_diagnoses(records: list[dict], out: pathlib.Path) -> None:
         writer = csv.writer(f)
         writer.writerow(["setting", "seed", "diagnosis", "reason"])
         for r in records:
-            if r["status"] in ("finished", "diverged"):
-                found = diagnosis.diagnose(r["status"], r["metrics"], r["eval"])
-                writer.writerow([r["cell"], r["seed"], found.label, found.reason])
+            if r["diagnosis"]:
+                writer.writerow([r["cell"], r["seed"], r["diagnosis"].label, r["diagnosis"].reason])
 
 
 def write_figures(table, records, columns, out: pathlib.Path) -> None:

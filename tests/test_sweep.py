@@ -225,4 +225,7 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
     diagnoses = (tmp_path / "out" / "diagnoses.csv").read_text().splitlines()
     assert diagnoses[0] == "setting,seed,diagnosis,reason" and len(diagnoses) == 10
     assert diagnoses[1] == "base,0,converged,no failure rule holds"
-    assert "- modes: the memoriser scores 8, as well as or better than the best cell (5)" in text
+    assert (
+        "- modes: the memoriser scores 8 (one evaluation), as well as or better than the best cell "
+        "(5 +- 0; s.e. 0)" in text
+    )
