@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import ml_collections
 from absl import app, flags, logging
+from etils import epath
 
 import gan_jax
 from gan_jax import sweep
@@ -44,7 +45,7 @@ def enable_compilation_cache() -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
-def find_config(path: str) -> pathlib.Path:
+def find_config(path: str) -> epath.Path:
     """A config file as given, else relative to the repository (`--config=configs/x.py` from any
     directory); a missing one is a UserError saying where it was looked for."""
     found = gan_jax.in_repo(path)

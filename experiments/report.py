@@ -19,16 +19,17 @@ sentence in docs/ cites.
 """
 
 import csv
+import io
 import json
 import math
-import pathlib
 import typing
 
 import numpy as np
 from absl import app, flags
+from etils import epath
 
 from experiments import cli
-from gan_jax import diagnosis
+from gan_jax import diagnosis, writers
 from gan_jax import workdir as workdirs
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The sweep's directory.")
@@ -41,7 +42,7 @@ def load_run(run: dict) -> dict:
     that ended, its diagnosis."""
     from gan_jax import evaluation
 
-    directory = pathlib.Path(run["dir"])
+    directory = epath.Path(run["dir"])
     done, error = directory / "done.json", directory / "error.json"
     status = (
         json.loads(done.read_text())["status"] if done.exists() else "error" if error.exists() else "missing"
@@ -185,7 +186,7 @@ def memoriser_warnings(table, references, columns) -> list[str]:
 
 
 def write_tables(
-    table, columns, spec, out: pathlib.Path, failure_text: str, baseline: str, references, published=None
+    table, columns, spec, out: epath.Path, failure_text: str, baseline: str, references, published=None
 ) -> None:
     """`references`: (rows, bandwidth) of reference_rows; `published`: {cell: the published
     paper's value of each column, as text}, shown under the cell."""
@@ -240,38 +241,38 @@ def write_tables(
         *memoriser_warnings(table, reference_table, columns),
     ]
     (out / "report.md").write_text("\n".join(text))
-    with (out / "report.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        stats = ("mean", "stderr", "n", "z_vs_baseline")
-        writer.writerow(
-            ["setting", "seeds", "failed"] + [f"{k} {s}" for k, _ in columns for s in stats] + ["diagnosis"]
+    stats = ("mean", "stderr", "n", "z_vs_baseline")
+    rows = [["setting", "seeds", "failed"] + [f"{k} {s}" for k, _ in columns for s in stats] + ["diagnosis"]]
+    for row in table:
+        values = [(*row[k], welch_z(row[k], base[k])) for k, _ in columns]
+        rows.append(
+            [row["cell"], row["seeds"], row["failed"]]
+            + [v for group in values for v in group]
+            + [row["diagnosis"]]
         )
-        for row in table:
-            values = [(*row[k], welch_z(row[k], base[k])) for k, _ in columns]
-            writer.writerow(
-                [row["cell"], row["seeds"], row["failed"]]
-                + [v for group in values for v in group]
-                + [row["diagnosis"]]
-            )
-        for row in reference_table:
-            writer.writerow([row["cell"], "", ""] + [v for k, _ in columns for v in (row[k].mean, "", 1, "")])
+    for row in reference_table:
+        rows.append([row["cell"], "", ""] + [v for k, _ in columns for v in (row[k].mean, "", 1, "")])
+    write_csv(rows, out / "report.csv")
 
 
-def write_diagnoses(records: list[dict], out: pathlib.Path) -> None:
+def write_csv(rows: list[list], path: epath.Path) -> None:
+    """`rows` as a CSV file (Excel's dialect), local or on cloud storage."""
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    path.write_text(text.getvalue())
+
+
+def write_diagnoses(records: list[dict], out: epath.Path) -> None:
     """diagnoses.csv: every finished or diverged run's diagnosis and the numbers behind it."""
-    with (out / "diagnoses.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["setting", "seed", "diagnosis", "reason"])
-        for r in records:
-            if r["diagnosis"]:
-                writer.writerow([r["cell"], r["seed"], r["diagnosis"].label, r["diagnosis"].reason])
+    rows = [["setting", "seed", "diagnosis", "reason"]]
+    rows += [
+        [r["cell"], r["seed"], r["diagnosis"].label, r["diagnosis"].reason] for r in records if r["diagnosis"]
+    ]
+    write_csv(rows, out / "diagnoses.csv")
 
 
-def write_figures(table, records, columns, out: pathlib.Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def write_figures(table, records, columns, out: epath.Path) -> None:
+    plt = writers.plt  # matplotlib with the Agg backend
 
     names = [row["cell"] for row in table]
     fig, axes = plt.subplots(1, len(columns), figsize=(4.5 * len(columns), 3.2 + 0.12 * max(map(len, names))))
@@ -281,8 +282,7 @@ def write_figures(table, records, columns, out: pathlib.Path) -> None:
         ax.bar(range(len(names)), means, yerr=errors, capsize=3)
         ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
         ax.set_title(label)
-    fig.savefig(out / "metrics.png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    writers.save_figure(fig, out / "metrics.png", dpi=90)
 
     write_trajectories(records, names, out, plt)
 
@@ -290,10 +290,11 @@ def write_figures(table, records, columns, out: pathlib.Path) -> None:
     for cell in names:
         first = sorted((r for r in records if r["cell"] == cell), key=lambda r: r["seed"])[0]
         found = sorted(
-            pathlib.Path(first["dir"]).glob("eval_*/samples.png"), key=lambda p: int(p.parent.name[5:])
+            epath.Path(first["dir"]).glob("eval_*/samples.png"), key=lambda p: int(p.parent.name[5:])
         )
         if found:
-            pictures.append((cell, plt.imread(found[-1])))
+            with found[-1].open("rb") as picture:
+                pictures.append((cell, plt.imread(picture)))
     if pictures:
         cols = min(len(pictures), 5)
         rows = math.ceil(len(pictures) / cols)
@@ -303,8 +304,7 @@ def write_figures(table, records, columns, out: pathlib.Path) -> None:
         for ax, (cell, picture) in zip(axes.flat, pictures, strict=False):  # spare axes stay off
             ax.imshow(picture)
             ax.set_title(cell, fontsize=7)
-        fig.savefig(out / "samples.png", dpi=80, bbox_inches="tight")
-        plt.close(fig)
+        writers.save_figure(fig, out / "samples.png", dpi=80)
 
 
 def _mean_curve(runs: list[dict], log: str, key: str):
@@ -318,7 +318,7 @@ def _mean_curve(runs: list[dict], log: str, key: str):
     return steps, np.mean(values, axis=0)
 
 
-def write_trajectories(records, names, out: pathlib.Path, plt) -> None:
+def write_trajectories(records, names, out: epath.Path, plt) -> None:
     """Per cell, over training (mean over seeds): for the minimax family D(x) and D(G(z)) against
     1/2 and V against -log 4; for the other objectives D's mean outputs (and a Wasserstein critic's
     estimate of W); and, where evaluated, the mean |D - D*|."""
@@ -350,8 +350,7 @@ def write_trajectories(records, names, out: pathlib.Path, plt) -> None:
             if col == 0:
                 ax.legend(fontsize=6)
             ax.set_xlabel("step", fontsize=7)
-    fig.savefig(out / "trajectories.png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
+    writers.save_figure(fig, out / "trajectories.png", dpi=80)
 
 
 def main(argv):

@@ -22,14 +22,15 @@ preempted. A worker whose sweep process dies (even by kill -9) gets SIGTERM too 
 import ctypes
 import json
 import os
-import pathlib
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 
 from absl import app, flags
+from etils import epath
 
 from experiments import cli
 
@@ -44,7 +45,7 @@ PREEMPTED = 75  # os.EX_TEMPFAIL: "a temporary failure; retry" -- rerun the same
 _PR_SET_PDEATHSIG = 1
 
 
-def plan(spec: str, workdir: pathlib.Path) -> list[dict]:
+def plan(spec: str, workdir: epath.Path) -> list[dict]:
     """Every run of the sweep: {'dir', 'cell', 'seed', 'overrides'}; overrides checked up front."""
     from gan_jax import config as config_lib
     from gan_jax import sweep
@@ -85,12 +86,12 @@ def run_worker(runs_file: str, core: int | None) -> None:
     from gan_jax.errors import NonFiniteError
     from gan_jax.preemption import Preempted
 
-    spec_and_runs = json.loads(pathlib.Path(runs_file).read_text())
+    spec_and_runs = json.loads(epath.Path(runs_file).read_text())
     errors = 0
     for run in spec_and_runs["runs"]:
         if stop:
             sys.exit(PREEMPTED)
-        directory, start = pathlib.Path(run["dir"]), time.time()
+        directory, start = epath.Path(run["dir"]), time.time()
         try:
             config = sweep.apply_overrides(cli.load_config(spec_and_runs["spec"]), run["overrides"])
             trainer.train_and_evaluate(config, run["dir"])
@@ -124,14 +125,14 @@ def run_populations(spec: str, runs: list[dict]) -> list[int]:
             return [PREEMPTED]
         except Exception as error:  # this cell cannot run; the other cells still can
             for r in members:
-                _record_error(pathlib.Path(r["dir"]), error)
+                _record_error(epath.Path(r["dir"]), error)
             continue
         for r, outcome in zip(members, outcomes, strict=True):
-            _record(pathlib.Path(r["dir"]), outcome, start)
+            _record(epath.Path(r["dir"]), outcome, start)
     return []
 
 
-def _record(directory: pathlib.Path, outcome: dict, start: float) -> None:
+def _record(directory: epath.Path, outcome: dict, start: float) -> None:
     """A run that finished or diverged: done.json, which a rerun skips."""
     from gan_jax import workdir as workdirs
 
@@ -141,7 +142,7 @@ def _record(directory: pathlib.Path, outcome: dict, start: float) -> None:
     print(f"{directory}: {outcome['status']} in {outcome['seconds']}s", flush=True)
 
 
-def _record_error(directory: pathlib.Path, error: Exception) -> None:
+def _record_error(directory: epath.Path, error: Exception) -> None:
     """A run that cannot run: error.json says why (the user's error in one line, else the traceback)."""
     from gan_jax import workdir as workdirs
     from gan_jax.errors import UserError
@@ -162,17 +163,18 @@ def _terminate_with_parent() -> None:
             os.kill(os.getpid(), signal.SIGTERM)
 
 
-def launch_cpu_workers(spec: str, runs: list[dict], workdir: pathlib.Path, parallel: int) -> list[int]:
-    """Run the workers to the end; return their exit codes. A signal to this process is passed on
-    to every worker as SIGTERM (the workers have their own session, so a terminal's Ctrl-C reaches
-    them once, through here)."""
+def launch_cpu_workers(spec: str, runs: list[dict], scratch: epath.Path, parallel: int) -> list[int]:
+    """Run the workers to the end; return their exit codes. Each worker's list of runs and its log
+    go in the local directory `scratch`. A signal to this process is passed on to every worker as
+    SIGTERM (the workers have their own session, so a terminal's Ctrl-C reaches them once, through
+    here)."""
     shares = [runs[i::parallel] for i in range(parallel)]
     env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_THREAD_FLAGS}".strip()}
     processes, logs = [], []
     for i, share in enumerate(s for s in shares if s):
-        runs_file = workdir / f".worker_{i}.json"
+        runs_file = scratch / f".worker_{i}.json"
         runs_file.write_text(json.dumps({"spec": spec, "runs": share}))
-        logs.append(open(workdir / f".worker_{i}.log", "a"))  # noqa: SIM115 (closed below)
+        logs.append(open(scratch / f".worker_{i}.log", "a"))  # noqa: SIM115 (closed below)
         command = [
             sys.executable,
             "-m",
@@ -215,7 +217,7 @@ def main(argv):
 
     workdir = workdirs.resolve(_WORKDIR.value)
     runs = plan(_CONFIG.value, workdir)
-    pending = [r for r in runs if not (pathlib.Path(r["dir"]) / "done.json").exists()]
+    pending = [r for r in runs if not (epath.Path(r["dir"]) / "done.json").exists()]
     cells = len({r["cell"] for r in runs})
     print(f"{len(runs)} runs in {cells} cells; {len(runs) - len(pending)} done already.")
     if _LIST.value:
@@ -233,20 +235,24 @@ def main(argv):
             json.dumps({"config": _CONFIG.value, "runs": runs}, indent=1) + "\n"
         )
         codes = []
+        # the workers' run lists and logs: beside the runs, or on this machine for a cloud workdir
+        scratch = (
+            epath.Path(tempfile.mkdtemp(prefix="gan_jax_sweep_")) if workdirs.is_remote(workdir) else workdir
+        )
         if jax.default_backend() == "cpu":  # seed by seed: a sweep stopped early has every cell's first seeds
             by_seed = sorted(pending, key=lambda r: r["seed"])
-            codes = launch_cpu_workers(_CONFIG.value, by_seed, workdir, _PARALLEL.value or os.cpu_count())
+            codes = launch_cpu_workers(_CONFIG.value, by_seed, scratch, _PARALLEL.value or os.cpu_count())
         else:
             codes = run_populations(_CONFIG.value, pending)
-    done = sum((pathlib.Path(r["dir"]) / "done.json").exists() for r in runs)
-    errors = [r["dir"] for r in runs if (pathlib.Path(r["dir"]) / "error.json").exists()]
+    done = sum((epath.Path(r["dir"]) / "done.json").exists() for r in runs)
+    errors = [r["dir"] for r in runs if (epath.Path(r["dir"]) / "error.json").exists()]
     if PREEMPTED in codes:
         print(f"Sweep preempted: {done} of {len(runs)} runs done; run the same command to resume.")
         sys.exit(PREEMPTED)
     if errors:
         sys.exit(f"{len(errors)} runs could not run; each says why in its error.json: {errors[:3]}")
     if any(codes):
-        sys.exit(f"Workers exited with {codes}; see {workdir}/.worker_<i>.log.")
+        sys.exit(f"Workers exited with {codes}; see {scratch}/.worker_<i>.log.")
     print(f"Sweep done: {len(pending)} runs in {time.time() - start:.0f}s.")
     return None
 

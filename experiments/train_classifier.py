@@ -12,11 +12,11 @@ the classifier and the last `holdout` fraction is the held-out test set whose ac
 trains on all of --split and is tested on that split instead. Deterministic for a given seed.
 """
 
-import pathlib
 import time
 
 import ml_collections
 from absl import flags
+from etils import epath
 
 from experiments import cli
 from gan_jax import classifier, data
@@ -51,7 +51,7 @@ def main(argv):
     params = classifier.train(
         images[:n_train], labels[:n_train], source.num_classes, _EPOCHS.value, _SEED.value
     )
-    name = f"CNN-{pathlib.Path(_OUT.value).name}"
+    name = f"CNN-{epath.Path(_OUT.value).name}"
     info = {
         "name": name,
         "data": source.name,
@@ -65,7 +65,7 @@ def main(argv):
         "num_test": len(test_images),
     }
     accuracy = classifier.feature_net(params, info).accuracy(test_images / 127.5 - 1.0, test_labels)
-    directory = pathlib.Path(_OUT.value)
+    directory = epath.Path(_OUT.value)
     info = classifier.save(directory, params, {**info, "test_accuracy": accuracy})
     print(
         f"{name}: test accuracy {100 * accuracy:.2f}% on {len(test_images)} held-out "

@@ -12,7 +12,6 @@ progress). `restore_latest` falls back to the previous checkpoint, with a warnin
 latest one is unreadable or fails its fingerprint, and moves the damaged one aside.
 """
 
-import pathlib
 import shutil
 import sys
 
@@ -20,8 +19,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
+from etils import epath
 
 from gan_jax import parallel
+from gan_jax import workdir as workdirs
 from gan_jax.errors import CheckpointError
 from gan_jax.state import GANState
 
@@ -71,9 +72,9 @@ class _Manager(ocp.CheckpointManager):
 class Checkpoints:
     """A run's checkpoints/ directory; use as a context manager (it owns orbax's threads)."""
 
-    def __init__(self, directory: pathlib.Path, keep: int):
+    def __init__(self, directory: epath.Path, keep: int):
         options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=True)
-        self.directory = pathlib.Path(directory).absolute()
+        self.directory = workdirs.resolve(directory)
         self._manager = _Manager(self.directory, options=options, item_names=("state", "meta"))
 
     def __enter__(self) -> "Checkpoints":
@@ -91,12 +92,7 @@ class Checkpoints:
     def save(self, state: GANState, meta: dict | None = None) -> int:
         """Save asynchronously (device arrays are copied before this returns); `meta`: JSON."""
         step = int(jax.device_get(state.step))
-        needed = sum(x.nbytes for x in jax.tree.leaves(state)) + (1 << 20)  # arrays + metadata
-        free = shutil.disk_usage(self.directory).free
-        if free < needed:
-            raise self._write_error(
-                step, f"{free / 2**20:.1f} MiB free on its disk, ~{needed / 2**20:.1f} needed"
-            )
+        self._check_space(step, sum(x.nbytes for x in jax.tree.leaves(state)) + (1 << 20))
         meta = {**(meta or {}), "fingerprint": np.asarray(jax.device_get(fingerprint(state))).tolist()}
         args = ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
         try:
@@ -104,6 +100,16 @@ class Checkpoints:
         except Exception as error:  # an earlier asynchronous save failed, or this one could not start
             raise self._write_error(step, error) from error
         return step
+
+    def _check_space(self, step: int, needed: int) -> None:
+        """Refuse a save that cannot fit on a local disk (cloud storage has no such limit)."""
+        if workdirs.is_remote(self.directory):
+            return
+        free = shutil.disk_usage(self.directory).free
+        if free < needed:
+            raise self._write_error(
+                step, f"{free / 2**20:.1f} MiB free on its disk, ~{needed / 2**20:.1f} needed"
+            )
 
     def restore(self, step: int, like: GANState) -> tuple[GANState, dict]:
         """(state, meta) saved at `step`, laid out (shapes, dtypes, shardings) like `like`."""
@@ -137,7 +143,7 @@ class Checkpoints:
         aside = self.directory.parent / DAMAGED_DIR / str(step)
         if jax.process_index() == 0:
             aside.parent.mkdir(exist_ok=True)
-            shutil.move(self.directory / str(step), aside)
+            (self.directory / str(step)).rename(aside)
         parallel.wait_for_every_process(f"checkpoint {step} moved aside")
         self._manager.reload()
         if jax.process_index() == 0:

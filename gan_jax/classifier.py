@@ -10,7 +10,6 @@ it is named after it (e.g. FD-CNN-mnist32), so that nobody mistakes it for Incep
 
 import hashlib
 import json
-import pathlib
 
 import flax.linen as nn
 import flax.serialization
@@ -18,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from etils import epath
 
 import gan_jax
 from gan_jax.errors import DataError, MissingFileError
@@ -75,7 +75,7 @@ def train(
     return params
 
 
-def save(directory: pathlib.Path, params: dict, info: dict) -> dict:
+def save(directory: epath.Path, params: dict, info: dict) -> dict:
     directory.mkdir(parents=True, exist_ok=True)
     blob = flax.serialization.to_bytes(params)
     (directory / PARAMS_FILE).write_bytes(blob)
@@ -84,7 +84,7 @@ def save(directory: pathlib.Path, params: dict, info: dict) -> dict:
     return info
 
 
-def load(directory: str | pathlib.Path) -> FeatureNet:
+def load(directory: str | epath.Path) -> FeatureNet:
     """Loads and verifies a classifier saved by `save`; clear errors when missing or altered."""
     directory = gan_jax.in_repo(directory)
     if not (directory / INFO_FILE).exists() or not (directory / PARAMS_FILE).exists():

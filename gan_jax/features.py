@@ -6,12 +6,13 @@ that every number computed with it records: its name, what it was trained on, it
 
 import dataclasses
 import hashlib
-import pathlib
+import io
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from etils import epath
 
 from gan_jax.errors import MissingFileError
 
@@ -45,15 +46,17 @@ def load_inception(path: str) -> FeatureNet:
     same named arrays); nothing is downloaded. Inputs: any size, 1 or 3 channels."""
     from gan_jax.models import inception
 
-    file = pathlib.Path(path)
+    file = epath.Path(path)
     if not file.is_file():
         raise MissingFileError(
             f"No InceptionV3 weights at {file}. Supply pytorch-fid's "
             "pt_inception-2015-12-05-6726825d.pth (or an .npz of its arrays); this project "
             "never downloads weights."
         )
-    digest = hashlib.sha256(file.read_bytes()).hexdigest()
-    variables = inception.from_torch_state_dict(inception.load_state_dict(str(file)))
+    blob = file.read_bytes()
+    digest = hashlib.sha256(blob).hexdigest()
+    weights = inception.load_state_dict(io.BytesIO(blob), npz=file.suffix == ".npz")
+    variables = inception.from_torch_state_dict(weights)
     net = inception.FIDInceptionV3()
     apply = jax.jit(lambda x: net.apply(variables, inception.preprocess(x)))
     protocol = {

@@ -3,11 +3,10 @@ since the last boundary and the state itself free of NaN/Inf (checked on the dev
 only here). Also the log interval in progress, which a checkpoint carries so that a resumed run
 logs the same rows as an uninterrupted one."""
 
-import pathlib
-
 import jax
 import jax.numpy as jnp
 import numpy as np
+from etils import epath
 
 from gan_jax import checkpoint
 from gan_jax.errors import NonFiniteError
@@ -30,7 +29,7 @@ class Health:
 
     def __init__(
         self,
-        directory: pathlib.Path,
+        directory: epath.Path,
         last_saved: int | None,
         interval: dict | None = None,
         index: int | None = None,

@@ -13,13 +13,13 @@ or saved.
 import contextlib
 import dataclasses
 import json
-import pathlib
 import time
 from collections.abc import Sequence
 
 import jax
 import ml_collections
 import numpy as np
+from etils import epath
 
 from gan_jax import config as config_lib
 from gan_jax import evaluation, experiment, parallel, writers
@@ -40,7 +40,7 @@ def _say(message: str) -> None:
         print(message, flush=True)
 
 
-def _prepare_workdir(config, workdir: pathlib.Path, resuming: bool, is_main: bool) -> None:
+def _prepare_workdir(config, workdir: epath.Path, resuming: bool, is_main: bool) -> None:
     """Refuse to resume under a config that changed anything but RESUMABLE_CHANGES."""
     path = workdir / "config.json"
     current = json.loads(config.to_json_best_effort())
@@ -58,7 +58,7 @@ def _prepare_workdir(config, workdir: pathlib.Path, resuming: bool, is_main: boo
 class _Outputs:
     """Sample grids / scatter plots from a fixed z, and the curves figure (process 0 only)."""
 
-    def __init__(self, config, gan: GAN, source: DataSource, workdir: pathlib.Path, writer):
+    def __init__(self, config, gan: GAN, source: DataSource, workdir: epath.Path, writer):
         self.source, self.workdir, self.writer = source, workdir, writer
         self.z = state_lib.fixed_noise(config.seed, config.log.num_samples, gan.z_dim)
         self.y = apply.balanced_labels(gan, config.log.num_samples)  # column k: class k
@@ -101,7 +101,7 @@ class _Member:
     state and metrics (`index` i)."""
 
     config: ml_collections.ConfigDict
-    workdir: pathlib.Path
+    workdir: epath.Path
     ckpts: Checkpoints
     writer: writers.MetricWriter
     health: Health
@@ -258,7 +258,7 @@ def _open_member(
     stack: contextlib.ExitStack,
     run: experiment.Experiment,
     config: ml_collections.ConfigDict,
-    path: pathlib.Path,
+    path: epath.Path,
     index: int | None,
 ) -> tuple[_Member, GANState, int]:
     """One run's workdir opened for the loop: (member, its state -- restored from its latest

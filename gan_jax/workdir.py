@@ -6,28 +6,40 @@ holds an exclusive `flock` on <workdir>/.lock for its whole life. The kernel dro
 its process ends -- kill -9 included -- so a dead run never leaves its workdir locked; the file
 itself stays and names the last holder, for the message a second run gets. Only process 0 of a
 multi-host run locks (the others share its directory).
+
+Every path is an `etils.epath.Path`, so a workdir may be a cloud URI (`gs://bucket/run`): files
+then go through fsspec (gcsfs) and checkpoints through orbax's own GCS driver. Object stores
+have no `flock`, so a cloud workdir is not locked: one run per cloud workdir is the user's job.
 """
 
 import contextlib
 import datetime
 import fcntl
 import os
-import pathlib
 import socket
 import sys
 from collections.abc import Iterator
+
+from etils import epath
 
 from gan_jax.errors import WorkdirError
 
 LOCK_FILE = ".lock"
 
 
-def resolve(workdir: str | os.PathLike) -> pathlib.Path:
-    """The workdir as an absolute path, `~` expanded (`--workdir=~/x` reaches no shell)."""
-    return pathlib.Path(workdir).expanduser().absolute()
+def is_remote(path: str | os.PathLike) -> bool:
+    """Whether `path` is a URI (gs://, s3://, ...) rather than a local file name."""
+    return "://" in os.fspath(path)
 
 
-def create(workdir: pathlib.Path) -> None:
+def resolve(workdir: str | os.PathLike) -> epath.Path:
+    """The workdir as an absolute path, `~` expanded (`--workdir=~/x` reaches no shell); a URI
+    (gs://bucket/run) as it is."""
+    path = epath.Path(workdir)
+    return path if is_remote(path) else path.expanduser().absolute()
+
+
+def create(workdir: epath.Path) -> None:
     """mkdir -p, with one clear line when the path is a file, lies under a file, or is read-only."""
     try:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -40,20 +52,28 @@ def create(workdir: pathlib.Path) -> None:
         ) from error
 
 
-def write_atomically(path: pathlib.Path, text: str) -> None:
+def write_atomically(path: epath.Path, text: str) -> None:
     """Replace `path` by `text` in one step: a reader (another process resuming the same run, say)
     sees the old file or the new one, never a truncated one. A plain write_text once let a
     multi-host run's process 1 read process 0's config.json empty: it died, and the other
-    process waited for it until JAX's shutdown barrier aborted both."""
+    process waited for it until JAX's shutdown barrier aborted both. (An object store's write is
+    atomic already: the object appears when it is complete.)"""
+    if is_remote(path):
+        path.write_text(text)
+        return
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     partial.write_text(text)
-    os.replace(partial, path)
+    partial.replace(path)
 
 
 @contextlib.contextmanager
-def locked(workdir: pathlib.Path) -> Iterator[None]:
-    """Create `workdir` and hold its lock until the block ends; a held lock is a WorkdirError."""
+def locked(workdir: epath.Path) -> Iterator[None]:
+    """Create `workdir` and hold its lock until the block ends; a held lock is a WorkdirError.
+    A cloud workdir is created, not locked (see the module docstring)."""
     create(workdir)
+    if is_remote(workdir):
+        yield
+        return
     path = workdir / LOCK_FILE
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

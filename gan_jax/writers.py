@@ -3,11 +3,15 @@
 Only process 0 of a multi-host run writes (`enabled=False` elsewhere). On resume the JSONL is cut
 back to the restored step and TensorBoard is told to purge later events, so both show one
 consistent history even when the previous process died between two checkpoints.
+
+Every file is written through `etils.epath`, so a workdir on cloud storage (gs://) takes the same
+code: figures and pictures are rendered into a file object, JSONL is appended where the store can
+append and rewritten whole where it cannot, and TensorBoard's event files go through epath too.
 """
 
+import io
 import json
 import math
-import pathlib
 import sys
 import time
 from collections.abc import Sequence
@@ -17,9 +21,28 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from etils import epath  # noqa: E402
 from PIL import Image  # noqa: E402
+from tensorboardX import record_writer  # noqa: E402
+
+from gan_jax import workdir as workdirs  # noqa: E402
 
 LOG_4 = math.log(4.0)
+
+
+def save_figure(fig, path: epath.Path, dpi: int) -> None:
+    """A matplotlib figure as `path` (its suffix names the format), local or on cloud storage."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        fig.savefig(f, format=path.suffix[1:], dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+
+
+def save_picture(picture: Image.Image, path: epath.Path) -> None:
+    """A PIL image as `path` (its suffix names the format), local or on cloud storage."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        picture.save(f, format=Image.registered_extensions()[path.suffix.lower()])
 
 
 def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
@@ -36,19 +59,18 @@ def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
 
 
 def save_image_grid(
-    images: np.ndarray, path: pathlib.Path, scale: int = 1, columns: int | None = None
+    images: np.ndarray, path: epath.Path, scale: int = 1, columns: int | None = None
 ) -> np.ndarray:
     grid = image_grid(images, columns)
     picture = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(path)
+    save_picture(picture, path)
     return grid
 
 
 def save_points_figure(
-    samples: np.ndarray, mixture, title: str, path: pathlib.Path, captured: np.ndarray | None = None
+    samples: np.ndarray, mixture, title: str, path: epath.Path, captured: np.ndarray | None = None
 ) -> None:
     """2-D: samples over the mode centres (captured ones filled, when given); 1-D: histogram of
     the samples over the data density. Higher-dimensional data are not plotted."""
@@ -78,12 +100,10 @@ def save_points_figure(
         ax.hist(samples[:, 0], bins=80, range=(lo, hi), density=True, alpha=0.6, label="p_g")
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
-def save_mode_histogram(counts: Sequence[int], path: pathlib.Path) -> None:
+def save_mode_histogram(counts: Sequence[int], path: epath.Path) -> None:
     """High-quality samples per mode, against the uniform share."""
     counts = np.asarray(counts)
     fig, ax = plt.subplots(figsize=(max(4, 0.25 * len(counts)), 3))
@@ -96,13 +116,11 @@ def save_mode_histogram(counts: Sequence[int], path: pathlib.Path) -> None:
         ylabel="high-quality samples",
         title=f"{int((counts > 0).sum())}/{len(counts)} modes captured",
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
 
 
 def save_equilibrium_figure(
-    panels: Sequence[tuple[int, dict]], path: pathlib.Path, max_panels: int = 5
+    panels: Sequence[tuple[int, dict]], path: epath.Path, max_panels: int = 5
 ) -> None:
     """Goodfellow et al. 2014, Figure 1, one panel per (step, curves): p_data (black dots), p_g
     (green), D (blue dashes) and the optimal D* = p_data / (p_data + p_g) (grey)."""
@@ -124,19 +142,17 @@ def save_equilibrium_figure(
     axes[0, 0].set_ylabel("density")
     right.set_ylabel("discriminator")
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, bbox_to_anchor=(0.5, -0.08))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
 
 
-def save_real_vs_generated(real: np.ndarray, fake: np.ndarray, path: pathlib.Path) -> None:
+def save_real_vs_generated(real: np.ndarray, fake: np.ndarray, path: epath.Path) -> None:
     """Real images (left block) beside generated ones (right block), same layout."""
     left, right = image_grid(real, columns=8), image_grid(fake, columns=8)
     gap = np.full((left.shape[0], 8, left.shape[2]), 255, np.uint8)
     grid = np.concatenate([left, gap, right], axis=1)
     picture = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
     scale = max(1, 96 // real.shape[1])
-    picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST).save(path)
+    save_picture(picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST), path)
 
 
 def nearest_images(samples: np.ndarray, pool: np.ndarray) -> np.ndarray:
@@ -147,9 +163,7 @@ def nearest_images(samples: np.ndarray, pool: np.ndarray) -> np.ndarray:
     return pool[d.argmin(1)]
 
 
-def save_nearest_neighbours(
-    samples: np.ndarray, neighbours: Sequence[np.ndarray], path: pathlib.Path
-) -> None:
+def save_nearest_neighbours(samples: np.ndarray, neighbours: Sequence[np.ndarray], path: epath.Path) -> None:
     """Generated samples (top row) above their nearest images (`nearest_images`, one row a pool:
     the training images, then the held-out ones): a memorisation check -- a sample much closer to
     a training image than to any held-out one is a copy."""
@@ -172,7 +186,7 @@ CURVE_PANELS = (
 PROGRESS_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "W", "d_real_out", "d_fake_out")
 
 
-def save_curves(rows: Sequence[dict], path: pathlib.Path) -> None:
+def save_curves(rows: Sequence[dict], path: epath.Path) -> None:
     """Losses, D's diagnostics of the game (objective.diagnostics) and gradient norms over steps."""
     if not rows:
         return
@@ -187,9 +201,7 @@ def save_curves(rows: Sequence[dict], path: pathlib.Path) -> None:
         ax.set(title=title, xlabel="step")
         ax.legend(fontsize=8)
     axes[-1].set_yscale("log")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
 
 
 def format_duration(seconds: float) -> str:
@@ -200,28 +212,65 @@ def format_duration(seconds: float) -> str:
 
 
 class JsonlLog:
-    """An append-only JSONL file of {"step": ..., ...} rows, cut back to `start_step` on resume."""
+    """An append-only JSONL file of {"step": ..., ...} rows, cut back to `start_step` on resume.
+    An object store cannot append: there each row rewrites the file (rows are few and short)."""
 
-    def __init__(self, path: pathlib.Path, start_step: int):
+    def __init__(self, path: epath.Path, start_step: int):
         self.path = path
         rows = []
         if path.exists():
             rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         self.rows = [r for r in rows if r["step"] <= start_step]
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(json.dumps(r) + "\n" for r in self.rows))
+        self._write_all()
+
+    def _write_all(self) -> None:
+        workdirs.write_atomically(self.path, "".join(json.dumps(r) + "\n" for r in self.rows))
 
     def append(self, row: dict) -> None:
         self.rows.append(row)
+        if workdirs.is_remote(self.path):
+            self._write_all()
+            return
         with self.path.open("a") as f:
             f.write(json.dumps(row) + "\n")
+
+
+class _CloudEventFile:
+    """A TensorBoard event file on cloud storage. An object cannot be appended to, so every flush
+    rewrites the whole file -- what tensorboardX's own GCS writer does, but through epath, so it
+    needs no google-cloud-storage and any fsspec store (and the tests' offline one) serves."""
+
+    def __init__(self, path: str):
+        self.path, self.buffer = epath.Path(path), io.BytesIO()
+
+    def write(self, data: bytes) -> None:
+        self.buffer.write(data)
+
+    def flush(self) -> None:
+        self.path.write_bytes(self.buffer.getvalue())
+
+    def close(self) -> None:
+        self.flush()
+
+
+class _CloudEventFiles:
+    def open(self, path: str) -> _CloudEventFile:
+        return _CloudEventFile(path)
+
+    def directory_check(self, path: str) -> None:
+        epath.Path(path).mkdir(parents=True, exist_ok=True)
+
+
+for _scheme in ("gs", "s3"):  # tensorboardX picks an event-file writer by the URI's scheme
+    record_writer.register_writer_factory(_scheme, _CloudEventFiles())
 
 
 class MetricWriter:
     """metrics.jsonl and eval.jsonl + TensorBoard events + one console line per logged interval."""
 
     def __init__(
-        self, workdir: pathlib.Path, start_step: int, total_steps: int, enabled: bool, label: str = ""
+        self, workdir: epath.Path, start_step: int, total_steps: int, enabled: bool, label: str = ""
     ):
         self.enabled, self.label = enabled, label  # label: the console line's prefix
         self.total_steps = total_steps

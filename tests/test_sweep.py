@@ -1,6 +1,7 @@
 """Sweeps: the combinators, planning (names, bad keys), running, resuming, and the report."""
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -40,7 +41,7 @@ def test_apply_overrides_names_unknown_keys():
         sweep.apply_overrides(config, {"model.d.multiplier": 2.0})
 
 
-def run(*args):
+def run(*args, env=None):
     return subprocess.run(
         [sys.executable, "-m", *args, f"--jax_cache_dir={JAX_CACHE}"]
         if args[0] == "experiments.sweep"
@@ -49,39 +50,51 @@ def run(*args):
         capture_output=True,
         text=True,
         timeout=600,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
-def test_sweep_runs_every_cell_resumes_and_reports(tmp_path):
-    """A 4-cell x 2-seed smoke sweep on 2 workers, a rerun that skips everything, and the report."""
-    workdir = tmp_path / "sweep"
+def test_sweep_on_cloud_storage_runs_every_cell_resumes_and_reports(tmp_path):
+    """A 4-cell x 2-seed smoke sweep on 2 workers, a rerun that skips everything, and the report,
+    all in a gs:// workdir (tests/fake_gcs.py serves it from tmp_path/gcs in every process; the
+    other sweep tests run in local directories)."""
+    bucket = tmp_path / "gcs" / "bucket"
+    bucket.mkdir(parents=True)
+    gcs = {"PYTHONPATH": str(REPO / "tests" / "fake_gcs_site"), "FAKE_GCS_ROOT": str(tmp_path / "gcs")}
+    workdir = bucket / "sweep"  # gs://bucket/sweep, as the processes see it
     first = run(
         "experiments.sweep",
         "--config=configs/mode_collapse.py:ring,smoke,seeds=2",
-        f"--workdir={workdir}",
+        "--workdir=gs://bucket/sweep",
         "--parallel=2",
+        env=gcs,
     )
     assert first.returncode == 0, first.stderr[-3000:]
     assert "8 runs in 4 cells; 0 done already." in first.stdout
     done = sorted(workdir.glob("*/seed_*/done.json"))
     assert len(done) == 8 and all(json.loads(p.read_text())["status"] == "finished" for p in done)
     assert (workdir / "non_saturating, k=3" / "seed_1" / "eval_40.json").exists()
+    assert checkpoint_steps(workdir / "non_saturating, k=3" / "seed_1") == [20, 40]
+    assert not list(workdir.glob(".worker_*"))  # the workers' lists and logs stay on the machine
     second = run(
-        "experiments.sweep", "--config=configs/mode_collapse.py:ring,smoke,seeds=2", f"--workdir={workdir}"
+        "experiments.sweep",
+        "--config=configs/mode_collapse.py:ring,smoke,seeds=2",
+        "--workdir=gs://bucket/sweep",
+        env=gcs,
     )
     assert "8 done already" in second.stdout and "Sweep done" not in second.stdout
 
-    report = run("experiments.report", f"--workdir={workdir}", f"--out={tmp_path / 'report'}")
+    report = run("experiments.report", "--workdir=gs://bucket/sweep", "--out=gs://bucket/report", env=gcs)
     assert report.returncode == 0, report.stderr[-3000:]
-    table = (tmp_path / "report" / "report.md").read_text()
+    table = (bucket / "report" / "report.md").read_text()
     assert re.search(r"\| saturating, k=1 \| 2 \| \d+/2 \| \d", table) and "modes captured" in table
     assert "Failed: collapsed: diverged, or fewer than half of the modes captured" in table
-    rows = (tmp_path / "report" / "report.csv").read_text().splitlines()
+    rows = (bucket / "report" / "report.csv").read_text().splitlines()
     assert rows[0].startswith("setting,seeds,failed,modes/modes_captured mean")
     assert [row.split(",")[0] for row in rows[5:]] == ["reference: data", "reference: memoriser"]
     assert len(rows) == 7 and rows[5].split(",")[3] == "8.0"  # the true ring: every mode captured
     for figure in ("metrics.png", "trajectories.png", "samples.png"):
-        assert (tmp_path / "report" / figure).stat().st_size > 0
+        assert (bucket / "report" / figure).stat().st_size > 0
 
 
 def test_sweep_rejects_a_bad_override_before_running(tmp_path):

@@ -9,6 +9,7 @@ import sys
 import time
 
 import chex
+import fake_gcs as fake_gcs_lib
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -64,14 +65,48 @@ def assert_states_identical(a, b):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
-def test_resume_is_bit_identical(tmp_path, one_device):
-    straight = train("configs/dcgan.py:smoke", tmp_path / "straight", one_device)
-    train("configs/dcgan.py:smoke", tmp_path / "resumed", one_device, lambda c: c.train.update(total_steps=4))
-    resumed = train("configs/dcgan.py:smoke", tmp_path / "resumed", one_device)
+@pytest.fixture
+def fake_gcs(tmp_path):
+    """gs://<bucket>/<path> served from tmp_path/gcs/<bucket>/<path> (tests/fake_gcs.py)."""
+    (tmp_path / "gcs").mkdir()
+    undo = fake_gcs_lib.install(str(tmp_path / "gcs"))
+    yield tmp_path / "gcs"
+    undo()
+
+
+def outputs(workdir) -> dict[str, bytes]:
+    """A run's files by relative name, the ones that differ by design left out: checkpoint
+    internals, TensorBoard's time-stamped file name, the lock and timing columns."""
+    files = {}
+    for path in sorted(p for p in workdir.rglob("*") if p.is_file()):
+        name = str(path.relative_to(workdir))
+        if name.startswith(("checkpoints/", "tensorboard/")) or name == ".lock":
+            continue
+        files[name] = path.read_bytes()
+    rows = [json.loads(line) for line in files.pop("metrics.jsonl").splitlines()]
+    files["metrics rows"] = [{k: v for k, v in r.items() if k != "steps_per_sec"} for r in rows]
+    return files
+
+
+def test_a_run_resumed_in_a_cloud_workdir_equals_the_uninterrupted_local_run(tmp_path, one_device, fake_gcs):
+    """Every file of a gs:// workdir goes through epath (and the checkpoints through orbax's
+    object-store path): a run stopped at step 4 and resumed there ends bit-identical to a local
+    run of 8 steps, with the same files (eval JSON, figures, samples, metrics)."""
+    edit = lambda c: c.eval.update(every=4)  # noqa: E731 (also evaluate at step 4)
+    straight = train("configs/dcgan.py:smoke", tmp_path / "local", one_device, edit)
+    half = lambda c: (edit(c), c.train.update(total_steps=4))  # noqa: E731
+    train("configs/dcgan.py:smoke", "gs://bucket/run", one_device, half)
+    resumed = train("configs/dcgan.py:smoke", "gs://bucket/run", one_device, edit)
     assert int(resumed.step) == 8
     assert_states_identical(straight, resumed)
-    rows = [json.loads(line) for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows] == [4, 8]
+    cloud = fake_gcs / "bucket" / "run"
+    assert checkpoint_steps(cloud) == [4, 8] and not (cloud / ".lock").exists()  # no flock on a bucket
+    local_files, cloud_files = outputs(tmp_path / "local"), outputs(cloud)
+    assert local_files.keys() == cloud_files.keys() and "eval_8.json" in cloud_files
+    for name in ("metrics rows", "eval.jsonl", "eval_8.json", "samples/step_0000008.png"):
+        assert cloud_files[name] == local_files[name], name
+    events = b"".join(p.read_bytes() for p in (cloud / "tensorboard").iterdir())
+    assert b"d_loss" in events and b"eval/" in events
 
 
 def test_resume_refuses_a_changed_config(tmp_path, one_device):

@@ -12,14 +12,15 @@ Every image is centre-cropped to a square and resized to config.data.image_size 
 """
 
 import gzip
-import pathlib
 import re
 import zlib
 from collections.abc import Iterator
 
 import jax
 import numpy as np
+from etils import epath
 
+import gan_jax
 from gan_jax.data.source import DataSource, sample_epochs
 from gan_jax.errors import DataError, MissingFileError
 
@@ -100,12 +101,11 @@ def load_digits(image_size: int, split: str = "train") -> DataSource:
     return image_source("digits", square_resize(images[part], image_size), digits.target[part], 10)
 
 
-def read_idx(path: pathlib.Path) -> np.ndarray:
+def read_idx(path: epath.Path) -> np.ndarray:
     """Reads one IDX file (optionally gzipped): magic 0x0000 <dtype> <ndim>, big-endian dims."""
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as f:
-            raw = f.read()
+        raw = path.read_bytes()
+        raw = gzip.decompress(raw) if path.suffix == ".gz" else raw
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise DataError(f"{path} is damaged ({type(error).__name__}: {error}); download it again.") from error
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
@@ -119,7 +119,7 @@ def read_idx(path: pathlib.Path) -> np.ndarray:
     return data.reshape(dims).astype(dtype.newbyteorder("="))
 
 
-def _find_idx(directory: pathlib.Path, stem: str) -> pathlib.Path:
+def _find_idx(directory: epath.Path, stem: str) -> epath.Path:
     candidates = [directory / stem, directory / f"{stem}.gz"]
     for path in candidates:
         if path.exists():
@@ -140,7 +140,7 @@ def load_idx(directory: str, split: str, image_size: int) -> DataSource:
     name, part = parse_split(split)
     if name not in _IDX_PREFIX:
         raise DataError(f"config.data.split={split!r}: IDX data sets have {sorted(_IDX_PREFIX)}.")
-    root = pathlib.Path(directory).expanduser()
+    root = gan_jax.in_repo(directory)
     prefix = _IDX_PREFIX[name]
     images = read_idx(_find_idx(root, f"{prefix}-images-idx3-ubyte"))
     labels = read_idx(_find_idx(root, f"{prefix}-labels-idx1-ubyte"))

@@ -9,11 +9,11 @@ runs the same device computations (sampling included), and only the caller decid
 """
 
 import json
-import pathlib
 from collections.abc import Sequence
 
 import ml_collections
 import numpy as np
+from etils import epath
 
 from gan_jax import classifier, data, experiment, writers
 from gan_jax.data import DataSource
@@ -136,7 +136,7 @@ class Evaluator:
         self._shown = figures_lib.prepare(self.bank)
         return results
 
-    def figures(self, results: dict, directory: pathlib.Path) -> None:
+    def figures(self, results: dict, directory: epath.Path) -> None:
         """The figures of the last evaluation (`results`), from what it drew: host work only."""
         figures_lib.save(self.bank, self._shown, results, directory)
 
@@ -169,7 +169,7 @@ class Evaluator:
         return results
 
 
-def write(results: dict, workdir: pathlib.Path) -> None:
+def write(results: dict, workdir: epath.Path) -> None:
     """eval_<step>.json, and the figure of D against D* over every evaluated step (1-D data)."""
     (workdir / f"eval_{results['step']}.json").write_text(json.dumps(results, indent=2) + "\n")
     if "optimal_d" in results["metrics"]:

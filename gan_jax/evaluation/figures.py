@@ -4,9 +4,8 @@
 several processes every one must run it); `save` then only reads host arrays and writes, on the
 process that writes."""
 
-import pathlib
-
 import numpy as np
+from etils import epath
 
 from gan_jax import writers
 from gan_jax.evaluation.bank import SampleBank
@@ -37,7 +36,7 @@ def prepare(bank: SampleBank) -> dict:
     return {}
 
 
-def save(bank: SampleBank, shown: dict, results: dict, directory: pathlib.Path) -> None:
+def save(bank: SampleBank, shown: dict, results: dict, directory: epath.Path) -> None:
     """The figures of one evaluation's `results` into `directory`: a scatter of the samples (with
     the captured modes and D against D* where computed) for 1-D/2-D data; real vs generated images
     and each sample's nearest real images (a memorisation check) for images."""
