@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 from gan_jax.errors import ConfigError
 
@@ -21,9 +21,11 @@ AXIS = "data"
 
 
 def make_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
-    """A mesh over `devices` (default: all devices of all processes)."""
+    """A mesh over `devices` (default: all devices of all processes), in the order
+    `jax.make_mesh` chooses for the hardware's topology (a ring on a TPU slice). Axis type Auto:
+    the compiler propagates shardings from the inputs' (the batch's) and the constraints."""
     devices = list(jax.devices() if devices is None else devices)
-    return Mesh(np.array(devices), (AXIS,))
+    return jax.make_mesh((len(devices),), (AXIS,), (AxisType.Auto,), devices=devices)
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
