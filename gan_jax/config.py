@@ -103,7 +103,8 @@ def base_config() -> ml_collections.ConfigDict:
             seed=0,
         )
     )
-    c.model = ml_collections.ConfigDict(dict(name="", z_dim=100))
+    # configs set it with models.model_config; dtype here so that runs saved before it resume
+    c.model = ml_collections.ConfigDict(dict(name="", z_dim=100, dtype="float32"))
     # Objectives (gan_jax/losses.py): the Improved-GAN techniques are all off by default.
     c.loss = ml_collections.ConfigDict(
         dict(

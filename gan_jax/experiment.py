@@ -42,6 +42,7 @@ def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
         objective=objective,
         reg=regularizers.regularization(config.reg),
         unroll_steps=config.train.unroll_steps,
+        dtype=config.model.dtype,
     )
 
 

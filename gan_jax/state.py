@@ -74,6 +74,7 @@ class GAN:
     objective: losses.Objective = losses.Objective()  # what D and G minimise
     reg: regularizers.Regularization = regularizers.Regularization()  # penalties on D
     unroll_steps: int = 0  # > 0: G's loss is taken against D after this many differentiable D steps
+    dtype: str = "float32"  # G's and D's compute dtype (models.apply.apply_net); the state stays float32
 
 
 def step_key(state: GANState) -> jax.Array:

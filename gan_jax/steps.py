@@ -107,7 +107,7 @@ def discriminate(ctx: StepContext, variables: dict, x: jax.Array, y, key: jax.Ar
     """D on one batch in training mode: every input D sees in training goes through here.
     Returns (outputs, new batch_stats[, sown features])."""
     noise = jax.random.fold_in(key, _NOISE_STREAM)
-    return apply_net(ctx.gan.discriminator, variables, x, True, y, noise, features)
+    return apply_net(ctx.gan.discriminator, variables, x, True, y, noise, features, ctx.gan.dtype)
 
 
 def d_loss(

@@ -55,7 +55,7 @@ def optimal_d(ctx: Context) -> dict:
     m = ctx.gan.discriminator.pack  # a PacGAN D judges each grid point as a pack of m copies
     d_star, p_g = equilibrium_lib.optimal_discriminator(grid, p_data, generated, m)
     x = jnp.asarray(np.repeat(grid, m)[:, None], jnp.float32)
-    logits = apply.apply_net(ctx.gan.discriminator, ctx.state.d.variables, x, train=False)[0]
+    logits = apply.apply_net(ctx.gan.discriminator, ctx.state.d.variables, x, False, dtype=ctx.gan.dtype)[0]
     d_learned = np.asarray(jax.nn.sigmoid(logits))
     gap = equilibrium_lib.discriminator_gap(d_learned, d_star, (p_data + p_g) / 2)
     curves = {"x": grid, "p_data": p_data, "p_g": p_g, "d": d_learned, "d_star": d_star}
@@ -78,7 +78,11 @@ def semi_supervised(ctx: Context) -> dict:
     variables = ctx.state.d.variables
     logits = np.concatenate(
         [
-            np.asarray(apply.apply_net(ctx.gan.discriminator, variables, images[i : i + BATCH], False)[0])
+            np.asarray(
+                apply.apply_net(
+                    ctx.gan.discriminator, variables, images[i : i + BATCH], False, dtype=ctx.gan.dtype
+                )[0]
+            )
             for i in range(0, len(images), BATCH)
         ]
     )

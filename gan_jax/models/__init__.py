@@ -26,6 +26,7 @@ ARCHITECTURES: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
     "mlp": (MLPGenerator, MLPDiscriminator),
     "dcgan": (DCGANGenerator, DCGANDiscriminator),
 }
+DTYPES = ("float32", "bfloat16")  # compute dtypes; parameters and statistics stay float32
 _SET_HERE = {"data_shape", "image_size", "channels", "num_classes", "outputs", "parent", "name"}
 
 
@@ -70,6 +71,7 @@ def model_config(
             name=name,
             z_dim=z_dim,
             conditional=conditional,  # condition G and D on the data's class labels
+            dtype="float32",  # compute dtype of G and D ('bfloat16': mixed precision, models/apply.py)
             g={**options(generator), **_checked(generator, g or {}, "g")},
             d={**options(discriminator), **_checked(discriminator, d or {}, "d")},
         )
@@ -84,6 +86,8 @@ def build(
     num_classes > 0: condition both networks on labels; d_outputs > 1: D outputs that many class
     logits (the semi-supervised D)."""
     generator, discriminator = _architecture(cfg.name)
+    if cfg.get("dtype", "float32") not in DTYPES:
+        raise ConfigError(f"config.model.dtype={cfg.dtype!r} is not one of {DTYPES}.")
     if "g" not in cfg or "d" not in cfg:
         raise ConfigError(
             "config.model has no `g` and `d` sections: this config predates them (G's and D's options "

@@ -81,6 +81,7 @@ class Conv(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         w = self.param("kernel", weight_init, (self.kernel, self.kernel, x.shape[-1], self.features))
+        w = w.astype(x.dtype)  # spectral norm hands back a float32 kernel under mixed precision
         if self.impl == "custom_vjp":
             y = conv.conv2d(x, w, self.stride, self.pad)
         else:
@@ -117,7 +118,7 @@ class ConvTranspose(nn.Module):
                 kernel_init=weight_init,
                 name="flax",
             )(x)
-        w = self.param("kernel", weight_init, (_K, _K, self.features, x.shape[-1]))
+        w = self.param("kernel", weight_init, (_K, _K, self.features, x.shape[-1])).astype(x.dtype)
         y = conv.conv2d_transpose(x, w, _STRIDE, _PAD)
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (self.features,))
