@@ -21,6 +21,9 @@ RESUMABLE_CHANGES = (
     "eval.",
     "data.data_dir",
     "data.download",
+    "data.pipeline",  # both pipelines draw the same batches (data/stream.py)
+    "data.device_budget_mb",
+    "data.stream_threads",
 )
 
 
@@ -101,6 +104,12 @@ def base_config() -> ml_collections.ConfigDict:
             # protocol) instead of fresh samples every step (0)
             train_size=0,
             seed=0,
+            # Images: 'device' (the whole set on every device, batches drawn in the step), 'stream'
+            # (batches read on the host while the device trains: data/stream.py), or 'auto' (stream
+            # when the images exceed device_budget_mb)
+            pipeline="auto",
+            device_budget_mb=4096,
+            stream_threads=8,  # host threads reading a streamed set's examples
         )
     )
     # configs set it with models.model_config; dtype here so that runs saved before it resume

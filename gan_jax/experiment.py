@@ -5,15 +5,18 @@ they train the same program: a change to how a run is assembled is made once.
 """
 
 import dataclasses
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 
 import jax
 import ml_collections
-from jax.sharding import Mesh
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
 
 from gan_jax import data, losses, models, optim, parallel, regularizers, steps
 from gan_jax import state as state_lib
 from gan_jax.data import DataSource
+from gan_jax.data.stream import Feed
 from gan_jax.errors import ConfigError
 from gan_jax.models.layers import group_size
 from gan_jax.state import GAN, GANState
@@ -98,6 +101,31 @@ class Experiment:
         """The training data, replicated on the mesh (the step samples its batches on the device)."""
         return parallel.put_replicated(training_arrays(self.config, self.gan, self.source), self.mesh)
 
+    @property
+    def arrays_sharding(self) -> NamedSharding:
+        """Where the step's data argument lives: replicated (the whole set), or a streamed call's
+        batches (draws, batch, ...) split along the batch axis."""
+        return parallel.stream_sharded(self.mesh) if self.source.streamed else parallel.replicated(self.mesh)
+
+    def feed(self, state: GANState, start_step: int) -> Iterator[dict]:
+        """The data argument of every call from `start_step` on: the training arrays, always the
+        same; or, streamed, each call's batches (data/stream.py) in the order the arrays would
+        give them (`state`'s data key)."""
+        if not self.source.streamed:
+            return itertools.repeat(self.training_arrays())
+        t = self.config.train
+        key = np.asarray(jax.device_get(state_lib.data_key(state)))
+        calls = range(start_step // t.steps_per_call, -(-t.total_steps // t.steps_per_call))
+        return Feed(
+            self.source.examples,
+            key,
+            t.batch_size,
+            t.steps_per_call * t.d_steps,
+            self.arrays_sharding,
+            calls,
+            self.config.data.stream_threads,
+        )
+
     def compile(self, state: GANState, arrays: dict, vmapped: bool = False) -> Callable:
         """The multi-step compiled for exactly these inputs' shapes and placements: a later change
         of either is an error, never a silent recompile. The state argument is donated. `vmapped`:
@@ -105,7 +133,8 @@ class Experiment:
         step = train_step(self.config, self.gan, self.source, self.mesh)
         if vmapped:
             step = jax.vmap(step, in_axes=(0, None))
-        return parallel.jit_replicated(step, self.mesh).lower(state, arrays).compile()
+        jitted = parallel.jit_replicated(step, self.mesh, arrays_sharding=self.arrays_sharding)
+        return jitted.lower(state, arrays).compile()
 
 
 def build(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] | None = None) -> Experiment:
@@ -123,5 +152,12 @@ def build(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] | Non
             f"on each device ({config.train.batch_size // n}: config.train.batch_size="
             f"{config.train.batch_size} over {n} devices); packs and groups do not straddle devices: "
             f"use a batch that is a multiple of {group * n}."
+        )
+    extra_real = gan.objective.semi_supervised or gan.objective.g_needs_real or gan.unroll_steps
+    if source.streamed and extra_real:
+        raise ConfigError(
+            "A streamed data set (config.data.pipeline) feeds D's batches only; the semi-supervised D, "
+            "feature matching and the unrolled GAN draw more real batches. Use config.data.pipeline="
+            "'device' (config.data.device_budget_mb sets what 'auto' keeps on the device)."
         )
     return Experiment(config, source, gan, mesh)

@@ -36,6 +36,11 @@ def batch_sharded(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec(AXIS))
 
 
+def stream_sharded(mesh: Mesh) -> NamedSharding:
+    """A streamed call's batches, (draws, batch, ...): split along the batch axis."""
+    return NamedSharding(mesh, PartitionSpec(None, AXIS))
+
+
 def check_batch_divides(batch_size: int, mesh: Mesh) -> None:
     """Raise before compiling when the global batch cannot be split evenly over the devices."""
     n = mesh.devices.size
@@ -74,7 +79,15 @@ def wait_for_every_process(name: str, timeout_s: int = 600) -> None:
         ocp.multihost.get_barrier_sync_fn()(key=f"gan_jax: {name}", timeout_ms=timeout_s * 1000)
 
 
-def jit_replicated(fn: Callable, mesh: Mesh, donate_argnums=(0,)) -> Callable:
-    """jax.jit with every input and output replicated over the mesh and the state donated."""
+def jit_replicated(
+    fn: Callable, mesh: Mesh, donate_argnums=(0,), arrays_sharding: NamedSharding | None = None
+) -> Callable:
+    """jax.jit of fn(state, arrays) with the state (donated) and the outputs replicated over the
+    mesh; the arrays replicated too unless `arrays_sharding` says otherwise (streamed batches)."""
     sharding = replicated(mesh)
-    return jax.jit(fn, in_shardings=sharding, out_shardings=sharding, donate_argnums=donate_argnums)
+    return jax.jit(
+        fn,
+        in_shardings=(sharding, arrays_sharding or sharding),
+        out_shardings=sharding,
+        donate_argnums=donate_argnums,
+    )

@@ -12,6 +12,7 @@ or saved.
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import time
 from collections.abc import Sequence
@@ -154,6 +155,11 @@ def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:
         config_lib.validate(config)
     paths = [workdirs.resolve(w) for w in workdir_args]
     run = experiment.build(configs[0], devices)  # data and networks: a bad one fails before any write
+    if vmapped and run.source.streamed:
+        raise ConfigError(
+            "A population shares its training data on the device; its seeds cannot stream theirs. "
+            "Set config.data.pipeline='device', or train the seeds as separate runs."
+        )
     config, is_main = configs[0], jax.process_index() == 0
     members = []
     with contextlib.ExitStack() as stack:  # closes what was opened, however the run ends
@@ -185,7 +191,9 @@ def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:
             if vmapped
             else states[0]
         )
-        arrays = run.training_arrays()
+        feed = run.feed(state, step)  # the data of every call; streamed, each call's own batches
+        arrays = next(feed)
+        feed = itertools.chain([arrays], feed)
         evaluator = None
         if config.eval.every:
             metrics = evaluation.parse_metrics(config.eval.metrics)
@@ -201,7 +209,7 @@ def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:
         )
         train_start, start, live = time.perf_counter(), step, list(members)
         state, step = _loop(
-            live, state, step, lambda s: train_fn(s, arrays), evaluator, preemption, timer, vmapped
+            live, state, step, lambda s: train_fn(s, next(feed)), evaluator, preemption, timer, vmapped
         )
         for m in members:
             m.final = m.view(state)

@@ -2,7 +2,7 @@
 
 import ml_collections
 
-from gan_jax.data.images import check_disjoint, load_digits, load_idx, load_tfds
+from gan_jax.data.images import check_disjoint, image_source, load_digits, load_idx, load_tfds
 from gan_jax.data.mixtures import MIXTURES, load_mixture
 from gan_jax.data.source import Batch, DataSource, labelled_subset, training_arrays
 from gan_jax.data.stacked import load_stacked
@@ -19,6 +19,7 @@ __all__ = [
 ]
 
 KNOWN_SOURCES = (*MIXTURES, "digits", "idx:<dir>", "tfds:<name>", "stacked:<source>")
+PIPELINES = ("auto", "device", "stream")
 
 
 def load_heldout(cfg: ml_collections.ConfigDict) -> DataSource | None:
@@ -30,22 +31,35 @@ def load_heldout(cfg: ml_collections.ConfigDict) -> DataSource | None:
         return load_mixture(cfg.name)
     if not cfg.eval_split:
         return None
-    check_disjoint(cfg.split, cfg.eval_split)
-    return load(ml_collections.ConfigDict({**cfg.to_dict(), "split": cfg.eval_split}))
+    check_disjoint(cfg.split, cfg.eval_split)  # held out in memory: the evaluation reads it whole
+    return load(ml_collections.ConfigDict({**cfg.to_dict(), "split": cfg.eval_split, "pipeline": "device"}))
 
 
 def load(cfg: ml_collections.ConfigDict) -> DataSource:
-    """The source named by cfg.name (cfg: the config's `data` section)."""
-    name = cfg.name
-    if name.startswith("stacked:"):
-        base = ml_collections.ConfigDict({**cfg.to_dict(), "name": name[len("stacked:") :]})
-        return load_stacked(load(base))
-    if name in MIXTURES:
-        return load_mixture(name, cfg.get("train_size", 0), cfg.get("seed", 0))
+    """The source named by cfg.name (cfg: the config's `data` section), on the device or streamed
+    as cfg.pipeline says ('auto': streamed when the images exceed cfg.device_budget_mb)."""
+    name, pipeline = cfg.name, cfg.get("pipeline", "device")
+    if pipeline not in PIPELINES:
+        raise DataError(f"config.data.pipeline={pipeline!r} is not one of {PIPELINES}.")
+    if name in MIXTURES or name.startswith("stacked:"):
+        if pipeline == "stream":
+            raise DataError(
+                f"config.data.pipeline='stream' streams image sets; {name!r} is built on the device. "
+                "Use pipeline='device' (or 'auto')."
+            )
+        if name in MIXTURES:
+            return load_mixture(name, cfg.get("train_size", 0), cfg.get("seed", 0))
+        base = {**cfg.to_dict(), "name": name[len("stacked:") :], "pipeline": "device"}
+        return load_stacked(load(ml_collections.ConfigDict(base)))
     if name == "digits":
-        return load_digits(cfg.image_size, cfg.split)
-    if name.startswith("idx:"):
-        return load_idx(name[len("idx:") :], cfg.split, cfg.image_size)
-    if name.startswith("tfds:"):
-        return load_tfds(name[len("tfds:") :], cfg.split, cfg.image_size, cfg.data_dir or None, cfg.download)
-    raise DataError(f"Unknown config.data.name {name!r}; known sources: {KNOWN_SOURCES}.")
+        examples = load_digits(cfg.image_size, cfg.split)
+    elif name.startswith("idx:"):
+        examples = load_idx(name[len("idx:") :], cfg.split, cfg.image_size)
+    elif name.startswith("tfds:"):
+        examples = load_tfds(
+            name[len("tfds:") :], cfg.split, cfg.image_size, cfg.data_dir or None, cfg.download
+        )
+    else:
+        raise DataError(f"Unknown config.data.name {name!r}; known sources: {KNOWN_SOURCES}.")
+    too_big = examples.nbytes > cfg.get("device_budget_mb", 0) * 2**20
+    return image_source(examples, streamed=pipeline == "stream" or (pipeline == "auto" and too_big))

@@ -9,54 +9,80 @@ Splits take tfds's slicing syntax everywhere: 'test[:8000]', 'train[1438:]' (exa
   `tfds:<name>`  any tensorflow-datasets image set with an 'image' feature (mnist, fashion_mnist,
                  cifar10, celeb_a, ...), read through `tfds.data_source`, which needs no TensorFlow.
 Every image is centre-cropped to a square and resized to config.data.image_size (0: native size).
+
+Each set is first an `Examples`: random access to its examples as training sees them. The device
+pipeline reads them all into memory and onto the device; the streaming one (data/stream.py) reads
+each batch as training needs it -- a tfds set from its ArrayRecord files, never whole.
 """
 
+import dataclasses
 import gzip
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import jax
 import numpy as np
 from etils import epath
 
 import gan_jax
-from gan_jax.data.source import DataSource, sample_epochs
+from gan_jax.data.source import DataSource, sample_epochs, sample_streamed
 from gan_jax.errors import DataError, MissingFileError
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.int16, 0x0C: np.int32, 0x0D: np.float32}
 _IDX_PREFIX = {"train": "train", "test": "t10k"}
-_TFDS_CHUNK = 1024
+_READ_CHUNK = 1024
 
 
 def square_resize(images: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop (N, H, W, C) uint8 images to squares and resize them (antialiased) to size."""
+    """Centre-crop (N, H, W, C) uint8 images to squares and resize them (antialiased) to size.
+    Always on the host's CPU, so both pipelines (and every machine) resize alike."""
     h, w = images.shape[1:3]
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
     images = images[:, top : top + side, left : left + side]
     if size in (0, side):
         return images
-    resized = jax.image.resize(
-        images.astype(np.float32), (len(images), size, size, images.shape[3]), "bilinear"
-    )
+    with jax.default_device(jax.local_devices(backend="cpu")[0]):
+        resized = jax.image.resize(
+            images.astype(np.float32), (len(images), size, size, images.shape[3]), "bilinear"
+        )
     return np.asarray(np.clip(np.round(resized), 0, 255), dtype=np.uint8)
 
 
-def image_source(
-    name: str, images: np.ndarray, labels: np.ndarray | None, num_classes: int | None
-) -> DataSource:
-    arrays = {"x": images}
-    if labels is not None:
-        arrays["label"] = labels.astype(np.int32)
-    return DataSource(
-        name=name,
-        kind="images",
-        shape=tuple(images.shape[1:]),
-        arrays=arrays,
-        sample=sample_epochs,
-        num_classes=num_classes,
-    )
+@dataclasses.dataclass(frozen=True)
+class Examples:
+    """Random access to an image set as training sees it: `read(indices)` -> {'x': uint8 (k, H, W,
+    C), 'label': int32 (k,) where labelled}, for any indices, from any thread."""
+
+    name: str
+    size: int
+    shape: tuple[int, ...]  # one example's (H, W, C)
+    read: Callable[[np.ndarray], dict[str, np.ndarray]]
+    num_classes: int | None
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * int(np.prod(self.shape))
+
+
+def in_memory(name: str, images: np.ndarray, labels: np.ndarray | None, num_classes: int | None) -> Examples:
+    arrays = {"x": images} if labels is None else {"x": images, "label": labels.astype(np.int32)}
+    read = lambda idx: {k: v[idx] for k, v in arrays.items()}  # noqa: E731
+    return Examples(name, len(images), tuple(images.shape[1:]), read, num_classes)
+
+
+def image_source(examples: Examples, streamed: bool = False) -> DataSource:
+    """The source of `examples`: read whole into `arrays` (the device pipeline), or `streamed`."""
+    common = dict(name=examples.name, kind="images", shape=examples.shape, num_classes=examples.num_classes)
+    if streamed:
+        return DataSource(arrays={}, sample=sample_streamed, examples=examples, **common)
+    chunks = [
+        examples.read(np.arange(i, min(i + _READ_CHUNK, examples.size)))
+        for i in range(0, examples.size, _READ_CHUNK)
+    ]
+    arrays = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    return DataSource(arrays=arrays, sample=sample_epochs, **common)
 
 
 def parse_split(split: str) -> tuple[str, slice]:
@@ -90,7 +116,7 @@ def check_disjoint(split: str, heldout: str) -> None:
         )
 
 
-def load_digits(image_size: int, split: str = "train") -> DataSource:
+def load_digits(image_size: int, split: str = "train") -> Examples:
     from sklearn.datasets import load_digits as sklearn_digits
 
     name, part = parse_split(split)
@@ -98,7 +124,7 @@ def load_digits(image_size: int, split: str = "train") -> DataSource:
         raise DataError(f"digits has one split, 'train' (slice it: 'train[:1438]'); got {split!r}.")
     digits = sklearn_digits()
     images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
-    return image_source("digits", square_resize(images[part], image_size), digits.target[part], 10)
+    return in_memory("digits", square_resize(images[part], image_size), digits.target[part], 10)
 
 
 def read_idx(path: epath.Path) -> np.ndarray:
@@ -136,7 +162,7 @@ def _find_idx(directory: epath.Path, stem: str) -> epath.Path:
     )
 
 
-def load_idx(directory: str, split: str, image_size: int) -> DataSource:
+def load_idx(directory: str, split: str, image_size: int) -> Examples:
     name, part = parse_split(split)
     if name not in _IDX_PREFIX:
         raise DataError(f"config.data.split={split!r}: IDX data sets have {sorted(_IDX_PREFIX)}.")
@@ -151,19 +177,10 @@ def load_idx(directory: str, split: str, image_size: int) -> DataSource:
     if not len(images):
         raise DataError(f"config.data.split={split!r} selects no examples of {root}.")
     images = square_resize(images.astype(np.uint8)[..., None], image_size)
-    return image_source(f"idx:{directory}", images, labels, num_classes)
+    return in_memory(f"idx:{directory}", images, labels, num_classes)
 
 
-def _tfds_chunks(ds, image_size: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-    """Reads a tfds data source one example at a time (mock data sources cannot batch)."""
-    for start in range(0, len(ds), _TFDS_CHUNK):
-        examples = [ds[i] for i in range(start, min(start + _TFDS_CHUNK, len(ds)))]
-        images = np.stack([np.asarray(ex["image"], np.uint8) for ex in examples])
-        labels = np.array([ex["label"] for ex in examples]) if "label" in examples[0] else None
-        yield square_resize(images, image_size), labels
-
-
-def load_tfds(name: str, split: str, image_size: int, data_dir: str | None, download: bool) -> DataSource:
+def load_tfds(name: str, split: str, image_size: int, data_dir: str | None, download: bool) -> Examples:
     import tensorflow_datasets as tfds
 
     try:
@@ -178,11 +195,19 @@ def load_tfds(name: str, split: str, image_size: int, data_dir: str | None, down
         ) from error
     if len(ds) == 0:
         raise DataError(f"tfds {name!r} split {split!r} is empty.")
-    chunks = list(_tfds_chunks(ds, image_size))
-    images = np.concatenate([c[0] for c in chunks])
-    labels = np.concatenate([c[1] for c in chunks]) if chunks[0][1] is not None else None
+    labelled = "label" in ds[0]
+
+    def read(indices: np.ndarray) -> dict[str, np.ndarray]:
+        examples = [ds[int(i)] for i in indices]  # one at a time: mock data sources cannot batch
+        batch = {
+            "x": square_resize(np.stack([np.asarray(ex["image"], np.uint8) for ex in examples]), image_size)
+        }
+        if labelled:
+            batch["label"] = np.array([ex["label"] for ex in examples], np.int32)
+        return batch
+
     num_classes = None
-    if labels is not None:
-        label_feature = ds.dataset_info.features["label"]
-        num_classes = getattr(label_feature, "num_classes", None) or int(labels.max()) + 1
-    return image_source(f"tfds:{name}", images, labels, num_classes)
+    if labelled:
+        num_classes = getattr(ds.dataset_info.features["label"], "num_classes", None)
+        num_classes = num_classes or int(read(np.arange(len(ds)))["label"].max()) + 1
+    return Examples(f"tfds:{name}", len(ds), read(np.arange(1))["x"].shape[1:], read, num_classes)

@@ -6,9 +6,12 @@ compiled step from the step's key and nothing crosses from host to device while 
     empty for synthetic sources, which draw fresh samples every time.
   * `sample(arrays, key, draw, batch_size)` -- the `draw`-th batch of the run. Array sources walk
     through the data in epochs without replacement: a new permutation each epoch (from `key` and
-    the epoch number), the N mod batch_size left-over examples skipped (different ones each epoch).
-Batches are dicts: 'x' in the model's layout ([-1, 1] for images), and 'label' where the data
-have labels (the mode index for mixtures).
+    the epoch number, `epoch_order`), the N mod batch_size left-over examples skipped (different
+    ones each epoch).
+A streamed source (config.data.pipeline, data/stream.py) has no `arrays`: the host reads each
+compiled call's batches from `examples`, in the same order, and `sample_streamed` picks batch
+`draw` out of them. Batches are dicts: 'x' in the model's layout ([-1, 1] for images), and
+'label' where the data have labels (the mode index for mixtures).
 """
 
 import dataclasses
@@ -34,9 +37,16 @@ class DataSource:
     sample: SampleFn
     num_classes: int | None = None
     mixture: Any = None  # data.mixtures.Mixture for synthetic mixtures: means, noise, protocol
+    examples: Any = None  # data.images.Examples of a streamed source (None: `arrays` hold the data)
+
+    @property
+    def streamed(self) -> bool:
+        return self.examples is not None
 
     @property
     def num_examples(self) -> int | None:
+        if self.streamed:
+            return self.examples.size
         return len(self.arrays["x"]) if "x" in self.arrays else None
 
 
@@ -45,19 +55,37 @@ def uint8_to_unit_range(images: jax.Array) -> jax.Array:
     return images.astype(jnp.float32) / 127.5 - 1.0
 
 
+def epoch_order(key: jax.Array, epoch, n: int) -> jax.Array:
+    """The order in which epoch `epoch` visits the n examples: the one definition that the device
+    pipeline (inside the step) and the streaming one (on the host) share."""
+    return jax.random.permutation(jax.random.fold_in(key, epoch), n)
+
+
+def check_batch_fits(batch_size: int, n: int) -> None:
+    if batch_size > n:
+        raise DataError(f"batch_size {batch_size} exceeds the {n} examples of the data set.")
+
+
 def sample_epochs(arrays: dict, key: jax.Array, draw: jax.Array, batch_size: int) -> Batch:
     """Sampling without replacement for array sources; see the module docstring."""
     n = arrays["x"].shape[0]
-    if batch_size > n:
-        raise DataError(f"batch_size {batch_size} exceeds the {n} examples of the data set.")
-    per_epoch = n // batch_size
-    epoch, position = jnp.divmod(draw, per_epoch)
-    order = jax.random.permutation(jax.random.fold_in(key, epoch), n)
-    idx = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
+    check_batch_fits(batch_size, n)
+    epoch, position = jnp.divmod(draw, n // batch_size)
+    idx = jax.lax.dynamic_slice_in_dim(epoch_order(key, epoch, n), position * batch_size, batch_size)
     batch = {"x": uint8_to_unit_range(arrays["x"][idx])}
     if "label" in arrays:
         batch["label"] = arrays["label"][idx]
     return batch
+
+
+def sample_streamed(arrays: dict, key: jax.Array, draw: jax.Array, batch_size: int) -> Batch:
+    """Batch `draw` of a streamed source: `arrays` hold the compiled call's batches, (draws per
+    call, batch, ...), read on the host in `sample_epochs`' order (data/stream.py); a call starts
+    at a multiple of its draws, so `draw` modulo their number is its place."""
+    del key, batch_size  # the order and the size are the feed's
+    i = draw % arrays["x"].shape[0]
+    batch = {k: jax.lax.dynamic_index_in_dim(v, i, keepdims=False) for k, v in arrays.items()}
+    return {**batch, "x": uint8_to_unit_range(batch["x"])}
 
 
 def labelled_subset(labels: np.ndarray, num: int, num_classes: int) -> np.ndarray:

@@ -147,7 +147,7 @@ class Evaluator:
         at the bandwidth that maximises the held-out likelihood. A metric that ranks the
         memoriser with the good GANs cannot tell generalisation from copying."""
         bank, cfg = self.bank, self.bank.cfg
-        pool = bank.draw(bank.source, bank.source.num_examples or 10_000, stream=3)[0]
+        pool = bank.pool(bank.source, stream=3)
         scale = parzen_scale(bank.source)
         valid = bank.real(cfg.parzen_valid + cfg.parzen_test)[: cfg.parzen_valid]
         ll = parzen.log_likelihoods(valid / scale, pool / scale, MEMORISER_BANDWIDTHS).mean(1)

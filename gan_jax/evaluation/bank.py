@@ -23,6 +23,7 @@ from gan_jax.state import GAN, GANState
 
 Sampler = Callable[[int], np.ndarray]  # n -> n samples, as a host array
 BATCH = 500  # examples per device call
+POOL = 10_000  # examples of a synthetic or streamed source that stand for its training set
 
 
 def finite_samples(samples, step) -> np.ndarray:
@@ -114,13 +115,24 @@ class SampleBank:
             self._real[n] = self.draw(self.heldout or self.source, n)
         return self._real[n]
 
+    def pool(self, source: DataSource, stream: int) -> np.ndarray:
+        """The examples that stand for `source`'s whole set (the memoriser's, the nearest-neighbour
+        check's): all of an array source; POOL of a streamed one (read from its files) or of a
+        synthetic one."""
+        n = source.num_examples or POOL
+        return self.draw(source, min(n, POOL) if source.streamed else n, stream)[0]
+
     def draw(self, source: DataSource, n: int, stream: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
         """(x, labels) of n examples of `source`, the same for every evaluation: min(n, size)
-        distinct ones in a fixed random order from an array source, else n fresh draws; `stream`
-        picks an independent order / draw."""
-        if source.sample is sample_epochs:
+        distinct ones in a fixed random order from an array or streamed source, else n fresh
+        draws; `stream` picks an independent order / draw."""
+        if source.sample is sample_epochs or source.streamed:
             order = np.random.default_rng(self.cfg.seed + stream).permutation(source.num_examples)[:n]
-            batch = {k: v[order] for k, v in source.arrays.items()}
+            batch = (
+                source.examples.read(order)
+                if source.streamed
+                else {k: v[order] for k, v in source.arrays.items()}
+            )
             batch["x"] = uint8_to_unit_range(batch["x"])
         else:
             key, arrays = (

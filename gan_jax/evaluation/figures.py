@@ -27,7 +27,7 @@ def prepare(bank: SampleBank) -> dict:
     if bank.source.kind == "images":
         samples = bank.generated(REAL_VS_GENERATED)
         splits = [s for s in (bank.source, bank.heldout) if s is not None]
-        pools = (bank.draw(s, s.num_examples or 10_000)[0] for s in splits)
+        pools = (bank.pool(s, stream=1) for s in splits)
         return {
             "samples": samples,
             "real": bank.real(REAL_VS_GENERATED),
