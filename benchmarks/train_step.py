@@ -29,9 +29,10 @@ class JaxStep:
 
     def __init__(self, config):
         run = experiment.build(config)
-        self.state, self.arrays = run.initial_state(), run.training_arrays()
+        self.state = run.initial_state()
+        self.feed = run.feed(self.state, 0)  # the same arrays every call, or a streamed call's batches
         start = time.perf_counter()
-        self.compiled = run.compile(self.state, self.arrays)
+        self.compiled = run.compile(self.state, next(self.feed))
         self.compile_seconds = time.perf_counter() - start
         self.steps_per_call = config.train.steps_per_call
         self.run(self.steps_per_call)  # warm-up
@@ -39,7 +40,7 @@ class JaxStep:
     def run(self, steps: int) -> float:
         start = time.perf_counter()
         for _ in range(steps // self.steps_per_call):
-            self.state, metrics = self.compiled(self.state, self.arrays)
+            self.state, metrics = self.compiled(self.state, next(self.feed))
         jax.block_until_ready(metrics)
         return steps / (time.perf_counter() - start)
 
@@ -111,6 +112,14 @@ class TorchDCGANStep:
         return steps / (time.perf_counter() - start)
 
 
+def fashion_mnist(pipeline: str):
+    """The shipped Fashion-MNIST DCGAN (32x32, batch 128) on the IDX files in ../shared/data."""
+    config = load_config("configs/dcgan.py:fashion_mnist")
+    config.data.update(name="idx:../shared/data/fashion_mnist", pipeline=pipeline)
+    config.train.total_steps = 10**9  # the stream is read up to total_steps
+    return config
+
+
 def dcgan_32(conv_impl: str, steps_per_call: int, dtype: str = "float32"):
     config = load_config("configs/dcgan.py")
     config.data.image_size = 32
@@ -165,6 +174,11 @@ def main():
             "dcgan digits 16px b128, wgan_gp, layer-norm critic",
             lambda: JaxStep(with_d_norm(load_config("configs/dcgan.py:wgan_gp"), "layer")),
         ),
+        (  # data.pipeline: the whole set on the device, or each call's batches read on the host
+            "dcgan fashion_mnist 32px b128, data on the device",
+            lambda: JaxStep(fashion_mnist("device")),
+        ),
+        ("dcgan fashion_mnist 32px b128, data streamed", lambda: JaxStep(fashion_mnist("stream"))),
         ("dcgan 32x32x1 b64, custom_vjp, 1 step/call", lambda: JaxStep(dcgan_32("custom_vjp", 1))),
         ("dcgan 32x32x1 b64, custom_vjp, 10 steps/call", lambda: JaxStep(dcgan_32("custom_vjp", 10))),
         (  # config.model.dtype: G and D compute in bf16, the state stays float32

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gan_jax import data
-from gan_jax.data import images, mixtures
+from gan_jax.data import images, mixtures, source
 from gan_jax.errors import DataError
 
 SHARED_MNIST = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -142,6 +142,47 @@ def test_tfds_through_mock_data(name, shape):
     assert source.arrays["label"].max() < 10
 
 
+@pytest.mark.parametrize("name,size", [("cifar10", 32), ("celeb_a", 64)])
+def test_a_streamed_tfds_set_feeds_the_batches_the_device_pipeline_draws(name, size):
+    """tfds mock data through both pipelines: the streamed feed's global batch arrays (8 devices,
+    each holding its rows; 2 steps x 2 D steps per call) equal `sample_epochs` on the device-
+    resident arrays, draw for draw, across epoch boundaries (13 examples, batch 8: one batch an
+    epoch, 5 left-overs skipped)."""
+    import tensorflow_datasets as tfds
+
+    from gan_jax import parallel
+    from gan_jax.data.stream import Feed
+
+    with tfds.testing.mock_data(num_examples=13):
+        device = data.load(data_cfg(name=f"tfds:{name}", image_size=size, pipeline="device"))
+        streamed = data.load(data_cfg(name=f"tfds:{name}", image_size=size, pipeline="stream"))
+        assert streamed.streamed and not streamed.arrays and not device.streamed
+        assert streamed.shape == device.shape == (size, size, 3) and streamed.num_examples == 13
+        mesh = parallel.make_mesh(jax.devices()[:8])
+        key = jax.random.PRNGKey(7)
+        feed = Feed(streamed.examples, np.asarray(key), 8, 4, parallel.stream_sharded(mesh), range(1, 3), 2)
+        calls = [next(feed), next(feed)]
+    arrays = device_arrays(device)
+    for call, batches in zip((1, 2), calls, strict=True):
+        assert batches["x"].shape == (4, 8, size, size, 3) and len(batches["x"].sharding.device_set) == 8
+        for i in range(4):
+            expected = source.sample_epochs(arrays, key, jnp.int32(4 * call + i), 8)
+            got = source.sample_streamed(batches, key, jnp.int32(4 * call + i), 8)
+            assert got.keys() == expected.keys()
+            for k in expected:
+                np.testing.assert_array_equal(np.asarray(got[k]), np.asarray(expected[k]))
+
+
+def test_pipeline_auto_streams_what_exceeds_the_device_budget():
+    kept = data.load(data_cfg(pipeline="auto", device_budget_mb=1))  # digits: 1,797 x 8 x 8 bytes
+    streamed = data.load(data_cfg(pipeline="auto", device_budget_mb=0))
+    assert not kept.streamed and streamed.streamed and streamed.num_examples == kept.num_examples == 1797
+    with pytest.raises(
+        DataError, match="pipeline='stream' streams image sets; 'ring' is built on the device"
+    ):
+        data.load(data_cfg(name="ring", pipeline="stream"))
+
+
 def test_tfds_unavailable_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="(?s)could not provide .mnist.*Offline"):
         data.load(data_cfg(name="tfds:mnist", data_dir=str(tmp_path), download=False))
@@ -194,3 +235,23 @@ def test_a_fixed_mixture_training_set():
     assert len({tuple(p) for p in np.asarray(batch["x"]).tolist()}) < 1_000  # with replacement
     heldout = data.load_heldout(cfg)
     assert heldout.arrays == {} and heldout.name == "grid"
+
+
+def test_streaming_refuses_extra_real_batches_and_populations(tmp_path):
+    """What the stream does not feed is an error before anything trains: the real batches of
+    feature matching (and of the unrolled GAN and the semi-supervised D), and a population."""
+    from conftest import load_config
+
+    from gan_jax import experiment, trainer
+    from gan_jax.errors import ConfigError
+
+    config = load_config("configs/dcgan.py:smoke")
+    config.data.pipeline, config.loss.g = "stream", "feature_matching"
+    with pytest.raises(ConfigError, match="feeds D's batches only"):
+        experiment.build(config, jax.devices()[:1])
+    config.loss.g = "non_saturating"
+    with pytest.raises(ConfigError, match="its seeds cannot stream theirs"):
+        trainer.train_population(
+            [config, config], [str(tmp_path / "a"), str(tmp_path / "b")], jax.devices()[:1]
+        )
+    assert not (tmp_path / "a").exists()

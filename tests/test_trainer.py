@@ -88,15 +88,20 @@ def outputs(workdir) -> dict[str, bytes]:
     return files
 
 
-def test_a_run_resumed_in_a_cloud_workdir_equals_the_uninterrupted_local_run(tmp_path, one_device, fake_gcs):
-    """Every file of a gs:// workdir goes through epath (and the checkpoints through orbax's
-    object-store path): a run stopped at step 4 and resumed there ends bit-identical to a local
-    run of 8 steps, with the same files (eval JSON, figures, samples, metrics)."""
+def test_a_streamed_run_resumed_in_a_cloud_workdir_equals_the_uninterrupted_device_run(
+    tmp_path, one_device, fake_gcs
+):
+    """Two things that must not change a number. Every file of a gs:// workdir goes through epath
+    (the checkpoints through orbax's object-store path); and a streamed data set (batches read on
+    the host, data/stream.py) gives the step the batches the device-resident one draws. A run
+    streaming into gs://, stopped at step 4 and resumed there, ends bit-identical to a local
+    device-pipeline run of 8 steps, with the same files (eval JSON, figures, samples, metrics)."""
     edit = lambda c: c.eval.update(every=4)  # noqa: E731 (also evaluate at step 4)
     straight = train("configs/dcgan.py:smoke", tmp_path / "local", one_device, edit)
-    half = lambda c: (edit(c), c.train.update(total_steps=4))  # noqa: E731
+    streamed = lambda c: (edit(c), c.data.update(pipeline="stream"))  # noqa: E731
+    half = lambda c: (streamed(c), c.train.update(total_steps=4))  # noqa: E731
     train("configs/dcgan.py:smoke", "gs://bucket/run", one_device, half)
-    resumed = train("configs/dcgan.py:smoke", "gs://bucket/run", one_device, edit)
+    resumed = train("configs/dcgan.py:smoke", "gs://bucket/run", one_device, streamed)
     assert int(resumed.step) == 8
     assert_states_identical(straight, resumed)
     cloud = fake_gcs / "bucket" / "run"

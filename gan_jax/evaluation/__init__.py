@@ -116,7 +116,9 @@ class Evaluator:
         self.bank = SampleBank(
             gan, source, _load_heldout(config.data, source, metrics), cfg, config.data.eval_split
         )
-        if arrays is None:
+        if arrays is None and source.streamed:  # D and G's metrics on batches read from its files
+            arrays = _streamed_batches(source, cfg.equilibrium_batches, config.train.batch_size, cfg.seed)
+        elif arrays is None:
             arrays = experiment.training_arrays(config, gan, source)
         self._ctx = Context(cfg, config.train, config.loss.num_labelled, gan, source, self.bank, nets, arrays)
         self._shown: dict = {}
@@ -167,6 +169,15 @@ class Evaluator:
             results[kind] = {"generator": kind, "metrics": {m: METRICS[m].fn(self._ctx) for m in names}}
         results["memoriser"]["bandwidth"] = bandwidth
         return results
+
+
+def _streamed_batches(source: DataSource, batches: int, batch_size: int, seed: int) -> dict:
+    """What the train step's data argument holds for a streamed source -- (draws, batch, ...) --
+    with `batches` batches of distinct examples in a fixed random order, for the metrics that run
+    the step's own updates (equilibrium) outside training."""
+    n = min(batches * batch_size, source.num_examples) // batch_size * batch_size
+    read = source.examples.read(np.random.default_rng(seed + 2).permutation(source.num_examples)[:n])
+    return {k: v.reshape(n // batch_size, batch_size, *v.shape[1:]) for k, v in read.items()}
 
 
 def write(results: dict, workdir: epath.Path) -> None:
