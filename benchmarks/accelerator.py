@@ -1,0 +1,174 @@
+r"""Throughput on a GPU or TPU: the DCGAN step and a vmapped population of 2-D GANs.
+
+    python -m benchmarks.accelerator            # the full table: a GPU or TPU, about 5 minutes
+    python -m benchmarks.accelerator --smoke    # 32 px only, tiny sizes, any machine (a test runs it)
+
+Rows (all timed interleaved over --rounds, medians):
+  * DCGAN at 64x64x3 (CelebA-sized) and 32x32x3 (CIFAR-10-sized), batch 128, in float32 and in
+    bfloat16 (config.model.dtype), each with both convolution forms (model.g/d.conv_impl):
+    `custom_vjp`, written for XLA:CPU's kernels (gan_jax/models/conv.py), and `flax`, the
+    compiler's own lowering -- on a GPU or TPU the compiler's layout choices may win. Columns:
+    steps/s, images/s, and model FLOP utilisation: XLA's own count of one step's floating-point
+    operations (`cost_analysis()` of a one-step call) x steps/s / the device's dense peak
+    (PEAK_TFLOPS; float32 matmuls run as TF32 on NVIDIA tensor cores and as bf16 passes on TPUs).
+  * The ring GAN of configs/gan_mlp.py as a vmapped population of 16 seeds (the accelerator path
+    of experiments.sweep): member-steps/s, against the same step for one run.
+The images are tfds's mock CIFAR-10 and CelebA (random pixels of the real shapes; nothing is
+downloaded): throughput does not depend on what the pixels show.
+"""
+
+import argparse
+import dataclasses
+import statistics
+import time
+
+import jax
+import numpy as np
+
+from benchmarks.train_step import cpu_model
+from experiments.cli import load_config
+from gan_jax import experiment, parallel
+
+# Dense peak TFLOP/s from the vendors' datasheets: (bfloat16, float32 as the matmul units run it).
+PEAK_TFLOPS = {
+    "H200": (989.0, 494.0),
+    "H100": (989.0, 494.0),
+    "A100": (312.0, 156.0),
+    "L4": (121.0, 60.0),
+    "TPU v4": (275.0, 275.0),
+    "TPU v5 lite": (197.0, 197.0),
+    "TPU v5p": (459.0, 459.0),
+    "TPU v6 lite": (918.0, 918.0),
+}
+
+
+def peak_flops(device: jax.Device, dtype: str) -> float | None:
+    """The device's dense peak in FLOP/s for `dtype`, or None when PEAK_TFLOPS does not know it."""
+    for name, (bf16, f32) in PEAK_TFLOPS.items():
+        if name in device.device_kind:
+            return 1e12 * (bf16 if dtype == "bfloat16" else f32)
+    return None
+
+
+def step_flops(timed: "Timed", config) -> float:
+    """XLA's count of one train step's floating-point operations, from a one-step call (XLA
+    counts a loop's body once, whatever its trip count)."""
+    if timed.steps_per_call != 1:
+        config = config.copy_and_resolve_references()
+        config.train.steps_per_call = 1
+        timed = Timed(config)
+    analysis = timed.compiled.cost_analysis()
+    return float((analysis[0] if isinstance(analysis, list) else analysis)["flops"])
+
+
+class Timed:
+    """A compiled multi-step and its data, run for a number of calls at a time."""
+
+    def __init__(self, config, vmapped_seeds: int = 0):
+        run = experiment.build(config)
+        if vmapped_seeds:
+            states = [
+                dataclasses.replace(run, config=_with_seed(config, s)).initial_state()
+                for s in range(vmapped_seeds)
+            ]
+            self.state = parallel.put_replicated(jax.tree.map(lambda *x: np.stack(x), *states), run.mesh)
+        else:
+            self.state = run.initial_state()
+        self.arrays = next(run.feed(self.state, 0))
+        self.compiled = run.compile(self.state, self.arrays, vmapped=bool(vmapped_seeds))
+        self.steps_per_call = config.train.steps_per_call
+        self.rate(1)  # warm-up
+
+    def rate(self, calls: int) -> float:
+        """Train steps per second over `calls` calls."""
+        start = time.perf_counter()
+        for _ in range(calls):
+            self.state, metrics = self.compiled(self.state, self.arrays)
+        jax.block_until_ready(metrics)
+        return calls * self.steps_per_call / (time.perf_counter() - start)
+
+
+def _with_seed(config, seed: int):
+    config = config.copy_and_resolve_references()
+    config.seed = seed
+    return config
+
+
+def dcgan(dataset: str, dtype: str, conv_impl: str, smoke: bool):
+    config = load_config(f"configs/dcgan.py:{dataset}")
+    config.model.dtype = dtype
+    config.model.g.conv_impl = config.model.d.conv_impl = conv_impl
+    config.data.pipeline = "device"
+    config.train.update(batch_size=128, steps_per_call=10)
+    if smoke:
+        config.model.g.width = config.model.d.width = 4
+        config.train.update(batch_size=8, steps_per_call=1)
+    return config
+
+
+def ring(smoke: bool):
+    config = load_config("configs/gan_mlp.py")
+    if smoke:
+        config.train.steps_per_call = 1
+    return config
+
+
+def main(argv=None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny sizes: checks the script, measures nothing"
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3.0, help="target seconds per cell per round")
+    parser.add_argument("--seeds", type=int, default=16, help="population size")
+    parser.add_argument("--only", default="", help="comma-separated: only the rows whose name has one")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.rounds, args.seconds, args.seeds = 1, 0.05, 2
+    import tensorflow_datasets as tfds
+
+    rows = []  # (name, images per step, config, vmapped seeds)
+    with tfds.testing.mock_data(num_examples=256 if args.smoke else 2048):
+        for dataset, size in (("cifar10", 32),) if args.smoke else (("celeb_a", 64), ("cifar10", 32)):
+            for dtype in ("float32", "bfloat16"):
+                for conv_impl in ("custom_vjp", "flax"):
+                    config = dcgan(dataset, dtype, conv_impl, args.smoke)
+                    name = f"dcgan {size}x{size}x3 b{config.train.batch_size} {dtype} {conv_impl}"
+                    rows.append((name, config.train.batch_size, config, 0))
+        config = ring(args.smoke)
+        rows.append(("ring GAN, one run", 0, config, 0))
+        rows.append((f"ring GAN, vmapped population of {args.seeds}", 0, config, args.seeds))
+        wanted = [w for w in args.only.split(",") if w]
+        rows = [row for row in rows if not wanted or any(w in row[0] for w in wanted)]
+        timed = [Timed(config, seeds) for _, _, config, seeds in rows]
+        flops = [step_flops(t, row[2]) if row[1] else None for row, t in zip(rows, timed, strict=True)]
+    calls = [max(1, int(args.seconds * t.rate(1) / t.steps_per_call)) for t in timed]
+    rates = [[] for _ in rows]
+    for _ in range(args.rounds):  # interleaved: every row once per round
+        for i, t in enumerate(timed):
+            rates[i].append(t.rate(calls[i]))
+
+    device = jax.devices()[0]
+    print(
+        f"\n{device.device_kind} ({jax.default_backend()}, {jax.device_count()} device(s); host: "
+        f"{cpu_model()}), jax {jax.__version__}, {args.rounds} interleaved rounds, median"
+    )
+    print("| step | steps/s | images/s (members x steps/s) | GFLOP/step | MFU |")
+    print("|---|---|---|---|---|")
+    results = []
+    for (name, images, config, seeds), rate, f in zip(
+        rows, map(statistics.median, rates), flops, strict=True
+    ):
+        peak = peak_flops(device, config.model.dtype)
+        mfu = f * rate / peak if f and peak else None
+        throughput = images * rate if images else max(seeds, 1) * rate
+        results.append({"name": name, "steps_per_s": rate, "throughput": throughput, "flops": f, "mfu": mfu})
+        print(
+            f"| {name} | {rate:.2f} | {throughput:,.0f} | {f / 1e9 if f else float('nan'):.2f} | "
+            f"{'n/a (no peak for this device)' if mfu is None else f'{100 * mfu:.1f}%'} |"
+        )
+    return results
+
+
+if __name__ == "__main__":
+    main()

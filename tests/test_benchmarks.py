@@ -1,0 +1,23 @@
+"""The accelerator benchmark runs (on this CPU, in its smoke mode) and reports what it measures."""
+
+from types import SimpleNamespace
+
+from benchmarks import accelerator
+
+
+def test_the_accelerator_benchmark_reports_throughput_and_flops():
+    results = accelerator.main(["--smoke", "--only=b8 float32 custom_vjp,population"])
+    dcgan, population = results
+    assert dcgan["name"] == "dcgan 32x32x3 b8 float32 custom_vjp" and population["name"].endswith("of 2")
+    assert dcgan["steps_per_s"] > 0 and dcgan["throughput"] == 8 * dcgan["steps_per_s"]
+    assert dcgan["flops"] > 1e6 and dcgan["mfu"] is None  # XLA counted; no peak known for a CPU
+    assert population["throughput"] == 2 * population["steps_per_s"] and population["flops"] is None
+
+
+def test_peak_flops_by_device_kind():
+    h200 = SimpleNamespace(device_kind="NVIDIA H200")
+    assert (
+        accelerator.peak_flops(h200, "bfloat16") == 989e12
+        and accelerator.peak_flops(h200, "float32") == 494e12
+    )
+    assert accelerator.peak_flops(SimpleNamespace(device_kind="cpu"), "float32") is None
