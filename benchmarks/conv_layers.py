@@ -94,7 +94,7 @@ def main(argv=None) -> None:
         f"threads), {args.dtype}, batch {args.batch}, {args.rounds} interleaved rounds, median"
     )
     print(
-        "| u (H, C_in) -> y C_out | pass | XLA ms | PyTorch ms | XLA GFLOP/s | PyTorch GFLOP/s | XLA/PyTorch |"
+        "| u (H, C_in) -> C_out | pass | XLA ms | PyTorch ms | XLA GFLOP/s | PyTorch GFLOP/s | XLA/PyTorch |"
     )
     print("|---|---|---|---|---|---|---|")
     for (size, c_in, c_out), primitive in dict.fromkeys((c[0], c[1]) for c in cells):
