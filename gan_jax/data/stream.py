@@ -16,7 +16,6 @@ import functools
 import threading
 from collections.abc import Iterator
 
-import grain
 import jax
 import numpy as np
 from jax.sharding import NamedSharding
@@ -55,6 +54,8 @@ class Feed:
         self._key = jax.device_put(np.asarray(data_key), cpu)
         self._order = functools.lru_cache(maxsize=2)(self._epoch_order)
         self._lock = threading.Lock()  # one thread computes an epoch's order, the others wait
+        import grain  # ~1.2 s to import: only streamed runs pay it
+
         dataset = grain.MapDataset.range(calls.start, calls.stop).map(self.read_call)
         options = grain.ReadOptions(num_threads=threads, prefetch_buffer_size=threads)
         self._calls = iter(dataset.to_iter_dataset(options))
