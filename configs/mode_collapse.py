@@ -33,6 +33,8 @@ def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
     if not args.smoke:
         small_gan(config, total_steps=4_000)
         config.eval.update(every=4_000, metrics="modes,equilibrium")
+    else:  # evaluated once, at the end, as the full runs are
+        config.eval.every = config.train.total_steps
     return config
 
 

@@ -6,12 +6,10 @@ from benchmarks import accelerator
 
 
 def test_the_accelerator_benchmark_reports_throughput_and_flops():
-    results = accelerator.main(["--smoke", "--only=b8 float32 custom_vjp,population"])
-    dcgan, population = results
-    assert dcgan["name"] == "dcgan 32x32x3 b8 float32 custom_vjp" and population["name"].endswith("of 2")
+    (dcgan,) = accelerator.main(["--smoke", "--only=b8 float32 custom_vjp"])  # one row: seconds
+    assert dcgan["name"] == "dcgan 32x32x3 b8 float32 custom_vjp"
     assert dcgan["steps_per_s"] > 0 and dcgan["throughput"] == 8 * dcgan["steps_per_s"]
     assert dcgan["flops"] > 1e6 and dcgan["mfu"] is None  # XLA counted; no peak known for a CPU
-    assert population["throughput"] == 2 * population["steps_per_s"] and population["flops"] is None
 
 
 def test_peak_flops_by_device_kind():

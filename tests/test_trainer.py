@@ -218,10 +218,10 @@ def wait_for_checkpoint(workdir, process, timeout=120):
     raise AssertionError("no checkpoint appeared")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_command_resumes_to_the_uninterrupted_result(tmp_path, one_device, sig):
-    """Kill (-9), Ctrl-C or preempt (SIGTERM) the real command mid-run, re-run it, and get the
-    uninterrupted result."""
+    """Kill (-9) or Ctrl-C the real command mid-run, re-run it, and get the uninterrupted result.
+    (A preemption's SIGTERM: tests/test_multiprocess.py, to one process of two.)"""
     # One log row at the end: every stop falls inside a log interval, whose metrics must carry over.
     slow = ["--config.train.total_steps=3000", "--config.checkpoint.every=20", "--config.log.every=3000"]
     workdir = tmp_path / "killed"
@@ -229,10 +229,7 @@ def test_killed_command_resumes_to_the_uninterrupted_result(tmp_path, one_device
     wait_for_checkpoint(workdir, process)
     process.send_signal(sig)
     output = process.communicate(timeout=60)[0]
-    if sig == signal.SIGTERM:  # preemption: save the current step and exit cleanly
-        assert process.returncode == 0 and "Preempted (SIGTERM) at step" in output, output
-    else:
-        assert process.returncode != 0
+    assert process.returncode != 0
     if sig == signal.SIGINT:
         assert "Interrupted: saved step" in output
     saved = checkpoint_steps(workdir)[-1]
