@@ -24,7 +24,7 @@ from experiments import cli  # noqa: E402
 from gan_jax import experiment  # noqa: E402
 
 jax.config.update("jax_compilation_cache_dir", JAX_CACHE)
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # as experiments/cli.py
 
 
 @pytest.fixture(scope="session")

@@ -219,9 +219,10 @@ def wait_for_checkpoint(workdir, process, timeout=120):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_killed_command_resumes_to_the_uninterrupted_result(tmp_path, one_device, sig):
-    """Kill (-9) or Ctrl-C the real command mid-run, re-run it, and get the uninterrupted result.
-    (A preemption's SIGTERM: tests/test_multiprocess.py, to one process of two.)"""
+def test_killed_command_resumes_to_the_uninterrupted_result(tmp_path, one_device, sig, capsys):
+    """Kill (-9) or Ctrl-C the real command mid-run, re-run it (the trainer in this process, as
+    the command calls it), and get the uninterrupted result. (A preemption's SIGTERM:
+    tests/test_multiprocess.py, to one process of two.)"""
     # One log row at the end: every stop falls inside a log interval, whose metrics must carry over.
     slow = ["--config.train.total_steps=3000", "--config.checkpoint.every=20", "--config.log.every=3000"]
     workdir = tmp_path / "killed"
@@ -235,20 +236,14 @@ def test_killed_command_resumes_to_the_uninterrupted_result(tmp_path, one_device
     saved = checkpoint_steps(workdir)[-1]
     assert 20 <= saved < 3000
     resume_to = saved + 20
-    rerun = run_command(workdir, f"--config.train.total_steps={resume_to}", *slow[1:])
-    output = rerun.communicate(timeout=120)[0]
-    assert rerun.returncode == 0, output
-    assert f"Resuming at step {saved}" in output
 
-    straight = train(
-        "configs/gan_mlp.py:smoke",
-        tmp_path / "straight",
-        one_device,
-        lambda c: c.train.update(total_steps=resume_to) or c.log.update(every=3000),
-    )
-    resumed = train(
-        "configs/gan_mlp.py:smoke", workdir, one_device, lambda c: c.train.update(total_steps=resume_to)
-    )  # loads, trains nothing
+    def to_resume_to(config):  # the command's flags, to 20 steps past the saved one
+        config.train.total_steps, config.checkpoint.every, config.log.every = resume_to, 20, 3000
+
+    capsys.readouterr()
+    resumed = train("configs/gan_mlp.py:smoke", workdir, one_device, to_resume_to)  # the re-run
+    assert f"Resuming at step {saved}" in capsys.readouterr().out
+    straight = train("configs/gan_mlp.py:smoke", tmp_path / "straight", one_device, to_resume_to)
     chex.assert_trees_all_close(resumed.g.params, straight.g.params, rtol=0, atol=0)
     chex.assert_trees_all_close(resumed.d.params, straight.d.params, rtol=0, atol=0)
     # The logged rows too: a stop between two log steps carries its part of the interval over.
