@@ -13,8 +13,10 @@ def in_repo(path: str | pathlib.Path) -> epath.Path:
     """`path` (with `~` expanded) if it exists as given, else the same relative path under
     REPO_ROOT when that exists; otherwise `path` unchanged, for the caller's not-found message.
     A URI (gs://...) is returned as it is."""
+    from gan_jax.workdir import is_remote  # here: gan_jax.workdir imports this package
+
     path = epath.Path(path)
-    if "://" in str(path):
+    if is_remote(path):
         return path
     path = path.expanduser()
     if not path.exists() and not path.is_absolute() and (REPO_ROOT / path).exists():
