@@ -209,5 +209,5 @@ def load_tfds(name: str, split: str, image_size: int, data_dir: str | None, down
     num_classes = None
     if labelled:
         num_classes = getattr(ds.dataset_info.features["label"], "num_classes", None)
-        num_classes = num_classes or int(read(np.arange(len(ds)))["label"].max()) + 1
+        num_classes = num_classes or int(max(ds[i]["label"] for i in range(len(ds)))) + 1  # labels only
     return Examples(f"tfds:{name}", len(ds), read(np.arange(1))["x"].shape[1:], read, num_classes)

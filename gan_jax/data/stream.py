@@ -33,7 +33,7 @@ def _process_rows(sharding: NamedSharding, shape: tuple[int, ...]) -> slice:
 
 
 class Feed:
-    """Iterator over the calls' global batch arrays, from call `start_call` to `stop_call`."""
+    """Iterator over the global batch arrays of the compiled calls in `calls`."""
 
     def __init__(
         self,

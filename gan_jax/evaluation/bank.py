@@ -117,8 +117,8 @@ class SampleBank:
 
     def pool(self, source: DataSource, stream: int) -> np.ndarray:
         """The examples that stand for `source`'s whole set (the memoriser's, the nearest-neighbour
-        check's): all of an array source; POOL of a streamed one (read from its files) or of a
-        synthetic one."""
+        check's): all of an array source (a fixed mixture training set too); at most POOL of a
+        streamed one (read from its files); POOL fresh draws of a synthetic one."""
         n = source.num_examples or POOL
         return self.draw(source, min(n, POOL) if source.streamed else n, stream)[0]
 
