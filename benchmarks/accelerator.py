@@ -19,7 +19,9 @@ downloaded): throughput does not depend on what the pixels show.
 
 import argparse
 import dataclasses
+import json
 import statistics
+import sys
 import time
 
 import jax
@@ -50,30 +52,32 @@ def peak_flops(device: jax.Device, dtype: str) -> float | None:
     return None
 
 
-def step_flops(timed: "Timed", config) -> float:
-    """XLA's count of one train step's floating-point operations, from a one-step call (XLA
-    counts a loop's body once, whatever its trip count)."""
-    if timed.steps_per_call != 1:
-        config = config.copy_and_resolve_references()
-        config.train.steps_per_call = 1
-        timed = Timed(config)
-    analysis = timed.compiled.cost_analysis()
+def step_flops(config, vmapped_seeds: int = 0) -> float:
+    """XLA's count of one train step's floating-point operations, from a one-step call's lowering
+    (no compile; XLA counts a loop's body once, whatever its trip count)."""
+    config = config.copy_and_resolve_references()
+    config.train.steps_per_call = 1
+    run, state = _state(config, vmapped_seeds)
+    analysis = run.lower(state, next(run.feed(state, 0)), vmapped=bool(vmapped_seeds)).cost_analysis()
     return float((analysis[0] if isinstance(analysis, list) else analysis)["flops"])
+
+
+def _state(config, vmapped_seeds: int):
+    """The experiment of `config` and its initial state, or a population's stacked states."""
+    run = experiment.build(config)
+    if not vmapped_seeds:
+        return run, run.initial_state()
+    states = [
+        dataclasses.replace(run, config=_with_seed(config, s)).initial_state() for s in range(vmapped_seeds)
+    ]
+    return run, parallel.put_replicated(jax.tree.map(lambda *x: np.stack(x), *states), run.mesh)
 
 
 class Timed:
     """A compiled multi-step and its data, run for a number of calls at a time."""
 
     def __init__(self, config, vmapped_seeds: int = 0):
-        run = experiment.build(config)
-        if vmapped_seeds:
-            states = [
-                dataclasses.replace(run, config=_with_seed(config, s)).initial_state()
-                for s in range(vmapped_seeds)
-            ]
-            self.state = parallel.put_replicated(jax.tree.map(lambda *x: np.stack(x), *states), run.mesh)
-        else:
-            self.state = run.initial_state()
+        run, self.state = _state(config, vmapped_seeds)
         self.arrays = next(run.feed(self.state, 0))
         self.compiled = run.compile(self.state, self.arrays, vmapped=bool(vmapped_seeds))
         self.steps_per_call = config.train.steps_per_call
@@ -122,6 +126,7 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--seconds", type=float, default=3.0, help="target seconds per cell per round")
     parser.add_argument("--seeds", type=int, default=16, help="population size")
     parser.add_argument("--only", default="", help="comma-separated: only the rows whose name has one")
+    parser.add_argument("--json", default="", help="also write the rows and the machine to this file")
     args = parser.parse_args(argv)
     if args.smoke:
         args.rounds, args.seconds, args.seeds = 1, 0.05, 2
@@ -140,8 +145,16 @@ def main(argv=None) -> list[dict]:
         rows.append((f"ring GAN, vmapped population of {args.seeds}", 0, config, args.seeds))
         wanted = [w for w in args.only.split(",") if w]
         rows = [row for row in rows if not wanted or any(w in row[0] for w in wanted)]
-        timed = [Timed(config, seeds) for _, _, config, seeds in rows]
-        flops = [step_flops(t, row[2]) if row[1] else None for row, t in zip(rows, timed, strict=True)]
+        timed, flops = [], []
+        for name, images, config, seeds in rows:
+            start = time.perf_counter()
+            timed.append(Timed(config, seeds))
+            try:  # a backend without a cost analysis still gets its timings
+                flops.append(step_flops(config) if images else None)
+            except Exception as error:  # noqa: BLE001
+                print(f"{name}: no FLOP count ({error})", file=sys.stderr, flush=True)
+                flops.append(None)
+            print(f"compiled {name} in {time.perf_counter() - start:.0f}s", file=sys.stderr, flush=True)
     calls = [max(1, int(args.seconds * t.rate(1) / t.steps_per_call)) for t in timed]
     rates = [[] for _ in rows]
     for _ in range(args.rounds):  # interleaved: every row once per round
@@ -167,6 +180,10 @@ def main(argv=None) -> list[dict]:
             f"| {name} | {rate:.2f} | {throughput:,.0f} | {f / 1e9 if f else float('nan'):.2f} | "
             f"{'n/a (no peak for this device)' if mfu is None else f'{100 * mfu:.1f}%'} |"
         )
+    if args.json:
+        machine = {"device": device.device_kind, "backend": jax.default_backend(), "host": cpu_model()}
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine, "jax": jax.__version__, "rows": results}, f, indent=1)
     return results
 
 

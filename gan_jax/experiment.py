@@ -126,15 +126,20 @@ class Experiment:
             self.config.data.stream_threads,
         )
 
-    def compile(self, state: GANState, arrays: dict, vmapped: bool = False) -> Callable:
-        """The multi-step compiled for exactly these inputs' shapes and placements: a later change
-        of either is an error, never a silent recompile. The state argument is donated. `vmapped`:
-        over a population's stacked states (leading axis), all on the same data."""
+    def lower(self, state: GANState, arrays: dict, vmapped: bool = False) -> jax.stages.Lowered:
+        """The multi-step traced for exactly these inputs' shapes and placements, not yet compiled
+        (its cost analysis needs no compile). `vmapped`: over a population's stacked states
+        (leading axis), all on the same data."""
         step = train_step(self.config, self.gan, self.source, self.mesh)
         if vmapped:
             step = jax.vmap(step, in_axes=(0, None))
         jitted = parallel.jit_replicated(step, self.mesh, arrays_sharding=self.arrays_sharding)
-        return jitted.lower(state, arrays).compile()
+        return jitted.lower(state, arrays)
+
+    def compile(self, state: GANState, arrays: dict, vmapped: bool = False) -> Callable:
+        """`lower`'s program compiled: a later change of the inputs' shapes or placements is an
+        error, never a silent recompile. The state argument is donated."""
+        return self.lower(state, arrays, vmapped).compile()
 
 
 def build(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] | None = None) -> Experiment:
