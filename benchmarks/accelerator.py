@@ -54,11 +54,13 @@ def peak_flops(device: jax.Device, dtype: str) -> float | None:
 
 def step_flops(config, vmapped_seeds: int = 0) -> float:
     """XLA's count of one train step's floating-point operations, from a one-step call's lowering
-    (no compile; XLA counts a loop's body once, whatever its trip count)."""
+    (XLA counts a loop's body once, whatever its trip count). XLA:CPU analyses the lowered
+    program; jax 0.11's GPU backend returns nothing there, so it is compiled (seconds)."""
     config = config.copy_and_resolve_references()
     config.train.steps_per_call = 1
     run, state = _state(config, vmapped_seeds)
-    analysis = run.lower(state, next(run.feed(state, 0)), vmapped=bool(vmapped_seeds)).cost_analysis()
+    lowered = run.lower(state, next(run.feed(state, 0)), vmapped=bool(vmapped_seeds))
+    analysis = lowered.cost_analysis() or lowered.compile().cost_analysis()
     return float((analysis[0] if isinstance(analysis, list) else analysis)["flops"])
 
 
@@ -169,13 +171,21 @@ def main(argv=None) -> list[dict]:
     print("| step | steps/s | images/s (members x steps/s) | GFLOP/step | MFU |")
     print("|---|---|---|---|---|")
     results = []
-    for (name, images, config, seeds), rate, f in zip(
-        rows, map(statistics.median, rates), flops, strict=True
-    ):
+    for (name, images, config, seeds), rounds, f in zip(rows, rates, flops, strict=True):
+        rate = statistics.median(rounds)
         peak = peak_flops(device, config.model.dtype)
         mfu = f * rate / peak if f and peak else None
         throughput = images * rate if images else max(seeds, 1) * rate
-        results.append({"name": name, "steps_per_s": rate, "throughput": throughput, "flops": f, "mfu": mfu})
+        results.append(
+            {
+                "name": name,
+                "steps_per_s": rate,
+                "rounds": rounds,
+                "throughput": throughput,
+                "flops": f,
+                "mfu": mfu,
+            }
+        )
         print(
             f"| {name} | {rate:.2f} | {throughput:,.0f} | {f / 1e9 if f else float('nan'):.2f} | "
             f"{'n/a (no peak for this device)' if mfu is None else f'{100 * mfu:.1f}%'} |"

@@ -30,6 +30,7 @@ from etils import epath
 
 from experiments import cli
 from gan_jax import diagnosis, writers
+from gan_jax import sweep as sweeps
 from gan_jax import workdir as workdirs
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The sweep's directory.")
@@ -367,7 +368,7 @@ def main(argv):
     failure_text = spec.get(
         "failure_definition", "the run diverged (NaN/Inf in a loss, D output or gradient norm)."
     )
-    records = [load_run(run) for run in sweep["runs"]]
+    records = [load_run({**run, "dir": str(sweeps.run_dir(workdir, run["dir"]))}) for run in sweep["runs"]]
     missing = [r["dir"] for r in records if r["status"] in ("missing", "error")]
     out = workdirs.resolve(_OUT.value) if _OUT.value else workdir / "report"
     out.mkdir(parents=True, exist_ok=True)

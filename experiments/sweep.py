@@ -213,6 +213,7 @@ def main(argv):
         return run_worker(_WORKER.value, _CORE.value)
     if not _CONFIG.value or not _WORKDIR.value:
         raise app.UsageError("--config and --workdir are required.")
+    from gan_jax import sweep
     from gan_jax import workdir as workdirs
 
     workdir = workdirs.resolve(_WORKDIR.value)
@@ -232,7 +233,14 @@ def main(argv):
 
     with workdirs.locked(workdir):  # one sweep at a time here; each run also locks its own directory
         (workdir / "sweep.json").write_text(
-            json.dumps({"config": _CONFIG.value, "runs": runs}, indent=1) + "\n"
+            json.dumps(
+                {
+                    "config": _CONFIG.value,
+                    "runs": [{**r, "dir": sweep.recorded_dir(workdir, r["dir"])} for r in runs],
+                },
+                indent=1,
+            )
+            + "\n"
         )
         codes = []
         # the workers' run lists and logs: beside the runs, or on this machine for a cloud workdir

@@ -24,6 +24,8 @@ RESUMABLE_CHANGES = (
     "data.pipeline",  # both pipelines draw the same batches (data/stream.py)
     "data.device_budget_mb",
     "data.stream_threads",
+    "model.g.conv_impl",  # every form has the same parameters (tests/test_conv.py)
+    "model.d.conv_impl",
 )
 
 

@@ -10,9 +10,12 @@ by its overrides, seed excluded). `experiments/sweep.py` runs every entry in
 """
 
 import itertools
+import os
 
 import ml_collections
+from etils import epath
 
+from gan_jax import workdir as workdirs
 from gan_jax.errors import ConfigError
 
 
@@ -74,3 +77,15 @@ def unknown_key(config: ml_collections.ConfigDict, key: str) -> str | None:
         node = node[part]
         walked.append(part)
     return None
+
+
+def recorded_dir(workdir: epath.Path, run_dir: str) -> str:
+    """A run's directory as sweep.json records it: relative to the sweep's, so that a sweep copied
+    off an accelerator machine or out of a bucket still reports."""
+    return str(epath.Path(run_dir).relative_to(workdir))
+
+
+def run_dir(workdir: epath.Path, recorded: str) -> epath.Path:
+    """`recorded_dir`'s inverse; sweeps before it recorded absolute paths, which stay as they are."""
+    absolute = workdirs.is_remote(recorded) or os.path.isabs(recorded)
+    return epath.Path(recorded) if absolute else workdir / recorded

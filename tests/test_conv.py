@@ -137,3 +137,29 @@ def test_second_order_gradients_match_lax(hw, k, stride, pad):
     want = input_gradient_penalty(lambda a, b: flax_conv_transpose(a, b, stride, pad))(x, w)
     for g, r in zip(got, want, strict=True):
         np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("layer", ["Conv", "ConvTranspose"])
+def test_every_conv_impl_of_a_layer_shares_its_parameters_and_values(layer):
+    """A checkpoint made with one form (e.g. 'auto' on a GPU) resumes under another (on a CPU)."""
+    from gan_jax.models import dcgan
+
+    x = jax.random.normal(jax.random.PRNGKey(2), (2, 8, 8, 3))
+    outputs, trees = [], []
+    for impl in dcgan.CONV_IMPLS:
+        module = getattr(dcgan, layer)(4, use_bias=True, impl=impl)
+        params = module.init(jax.random.PRNGKey(0), x)
+        trees.append(jax.tree.map(jnp.shape, params))
+        outputs.append(module.apply(params, x))
+    assert trees[0] == trees[1] == trees[2]
+    for out in outputs[1:]:
+        np.testing.assert_allclose(out, outputs[0], rtol=1e-5, atol=1e-5)
+
+
+def test_auto_picks_the_form_measured_faster_per_backend_and_dtype(monkeypatch):
+    picks = {}
+    for backend in ("cpu", "gpu", "tpu"):
+        monkeypatch.setattr(jax, "default_backend", lambda b=backend: b)
+        picks[backend] = [conv.resolve("auto", dtype) for dtype in (jnp.float32, jnp.bfloat16)]
+    assert picks == {"cpu": ["custom_vjp"] * 2, "gpu": ["custom_vjp", "flax"], "tpu": ["flax"] * 2}
+    assert conv.resolve("flax", jnp.float32) == "flax"

@@ -83,6 +83,8 @@ def test_sweep_on_cloud_storage_runs_every_cell_resumes_and_reports(tmp_path):
         env=gcs,
     )
     assert "8 done already" in second.stdout and "Sweep done" not in second.stdout
+    recorded = json.loads((workdir / "sweep.json").read_text())["runs"]
+    assert [r["dir"] for r in recorded[:2]] == ["saturating, k=1/seed_0", "saturating, k=1/seed_1"]
 
     report = run("experiments.report", "--workdir=gs://bucket/sweep", "--out=gs://bucket/report", env=gcs)
     assert report.returncode == 0, report.stderr[-3000:]
@@ -220,7 +222,8 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
             (directory / "done.json").write_text('{"status": "finished"}')
             metrics = {"m": {"value": value}, "modes": {"modes_captured": 5}}
             (directory / "eval_1.json").write_text(json.dumps({"step": 1, "metrics": metrics}))
-            runs.append({"dir": str(directory), "cell": cell, "seed": seed, "overrides": {}})
+            recorded = str(directory) if cell == "base" else f"{cell}/seed_{seed}"  # before / since #16
+            runs.append({"dir": recorded, "cell": cell, "seed": seed, "overrides": {}})
     (tmp_path / "sweep" / "sweep.json").write_text(json.dumps({"config": str(config), "runs": runs}))
     result = run("experiments.report", f"--workdir={tmp_path / 'sweep'}", f"--out={tmp_path / 'out'}")
     assert result.returncode == 0, result.stderr[-2000:]

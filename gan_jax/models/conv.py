@@ -105,3 +105,17 @@ def conv2d_transpose(x: jax.Array, w: jax.Array, stride: int, pad: int) -> jax.A
     k = w.shape[0]
     out_hw = tuple(transposed_output_size(s, k, stride, pad) for s in x.shape[1:3])
     return input_grad(x, w, stride, pad, out_hw)
+
+
+def resolve(impl: str, dtype) -> str:
+    """`impl`, or for 'auto' the form measured faster on this backend in this compute dtype
+    (benchmarks/train_step.py on CPUs, benchmarks/accelerator.py on an NVIDIA H200, README's
+    Performance section): XLA:CPU's fast kernel takes one form, so 'custom_vjp' there; on the H200
+    'custom_vjp' in float32 (1.10x / 1.17x at 32 / 64 px) and XLA's own in bfloat16 (1.14x / 1.17x).
+    TPUs were not measured: XLA's own form, whose layouts their compiler chooses."""
+    if impl != "auto":
+        return impl
+    backend = jax.default_backend()
+    if backend == "cpu" or (backend == "gpu" and jnp.dtype(dtype) == jnp.float32):
+        return "custom_vjp"
+    return "flax"

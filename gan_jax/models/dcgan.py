@@ -40,7 +40,7 @@ from gan_jax.models.layers import (
 )
 
 LEAKY_SLOPE = 0.2
-CONV_IMPLS = ("custom_vjp", "flax")
+CONV_IMPLS = ("auto", "custom_vjp", "flax")  # auto: conv.resolve
 G_NORMS = ("batch", "virtual_batch")
 D_NORMS = ("batch", "layer", "none")
 _K, _STRIDE, _PAD = 4, 2, 1  # every resolution change: 4x4 kernel, stride 2, padding 1
@@ -69,20 +69,22 @@ def batch_norm(train: bool, name: str) -> nn.BatchNorm:
 
 
 class Conv(nn.Module):
-    """Convolution with a square kernel and symmetric zero padding, fast gradients on XLA:CPU."""
+    """Convolution with a square kernel and symmetric zero padding. `impl`: models/conv.py's
+    custom-VJP form, XLA's own ('flax'), or the one measured faster here ('auto', conv.resolve);
+    the parameters are the same for every form."""
 
     features: int
     kernel: int = _K
     stride: int = _STRIDE
     pad: int = _PAD
     use_bias: bool = False
-    impl: str = "custom_vjp"
+    impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         w = self.param("kernel", weight_init, (self.kernel, self.kernel, x.shape[-1], self.features))
         w = w.astype(x.dtype)  # spectral norm hands back a float32 kernel under mixed precision
-        if self.impl == "custom_vjp":
+        if conv.resolve(self.impl, x.dtype) == "custom_vjp":
             y = conv.conv2d(x, w, self.stride, self.pad)
         else:
             y = jax.lax.conv_general_dilated(
@@ -102,24 +104,23 @@ class ConvTranspose(nn.Module):
 
     features: int
     use_bias: bool = False
-    impl: str = "custom_vjp"
+    impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        if self.impl == "flax":
-            lax_pad = _K - 1 - _PAD
-            return nn.ConvTranspose(
-                self.features,
-                (_K, _K),
-                strides=(_STRIDE, _STRIDE),
-                padding=((lax_pad, lax_pad),) * 2,
-                transpose_kernel=True,
-                use_bias=self.use_bias,
-                kernel_init=weight_init,
-                name="flax",
-            )(x)
         w = self.param("kernel", weight_init, (_K, _K, self.features, x.shape[-1])).astype(x.dtype)
-        y = conv.conv2d_transpose(x, w, _STRIDE, _PAD)
+        if conv.resolve(self.impl, x.dtype) == "flax":  # what nn.ConvTranspose(transpose_kernel=True) runs
+            lax_pad = _K - 1 - _PAD
+            y = jax.lax.conv_transpose(
+                x,
+                w,
+                (_STRIDE,) * 2,
+                ((lax_pad, lax_pad),) * 2,
+                dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                transpose_kernel=True,
+            )
+        else:
+            y = conv.conv2d_transpose(x, w, _STRIDE, _PAD)
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (self.features,))
         return y
@@ -135,7 +136,7 @@ class DCGANGenerator(nn.Module):
     channels: int
     width: int = 64
     width_mult: float = 1.0
-    conv_impl: str = "custom_vjp"
+    conv_impl: str = "auto"
     num_classes: int = 0  # > 0: conditional on labels y
     condition: str = "concat"  # 'concat' (embedding with z) or 'conditional_bn'
     norm: str = "batch"  # or 'virtual_batch' (Salimans et al.)
@@ -190,7 +191,7 @@ class DCGANDiscriminator(nn.Module):
     image_size: int
     width: int = 64
     width_mult: float = 1.0
-    conv_impl: str = "custom_vjp"
+    conv_impl: str = "auto"
     num_classes: int = 0  # > 0: conditional on labels y
     condition: str = "concat"  # 'concat' (label maps at the input) or 'projection'
     outputs: int = 1
