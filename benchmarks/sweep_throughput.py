@@ -84,13 +84,15 @@ def torch_sweep(seeds: int, parallel: int, steps: int) -> float:
     return time.perf_counter() - start
 
 
-def jax_sweep(seeds: int, parallel: int, smoke: bool) -> float:
-    """Wall-clock seconds of `experiments.sweep` over a fresh workdir."""
+def jax_sweep(seeds: int, parallel: int, smoke: bool, population: bool = False) -> float:
+    """Wall-clock seconds of `experiments.sweep` over a fresh workdir: worker processes, or each
+    cell's seeds as one vmapped population in one process on every core."""
     spec = f"configs/mode_collapse.py:ring,seeds={seeds}{',smoke' if smoke else ''}"
     with tempfile.TemporaryDirectory() as workdir:
         start = time.perf_counter()
         command = [sys.executable, "-m", "experiments.sweep", f"--config={spec}", f"--workdir={workdir}"]
-        subprocess.run([*command, f"--parallel={parallel}"], check=True, capture_output=True)
+        how = "--population" if population else f"--parallel={parallel}"
+        subprocess.run([*command, how], check=True, capture_output=True)
         return time.perf_counter() - start
 
 
@@ -100,12 +102,20 @@ def main(argv=None) -> dict:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--parallel", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--smoke", action="store_true", help="40-step runs: checks the script")
+    parser.add_argument(
+        "--population", action="store_true", help="also the sweep as vmapped populations (--seeds >= 2)"
+    )
     args = parser.parse_args(argv)
     runs = len(CELLS) * args.seeds
     seconds = {"experiments.sweep (JAX)": [], "PyTorch loop": []}
+    if args.population:
+        seconds["experiments.sweep (JAX), a vmapped population per cell"] = []
     for _ in range(args.rounds):  # interleaved
         seconds["experiments.sweep (JAX)"].append(jax_sweep(args.seeds, args.parallel, args.smoke))
         seconds["PyTorch loop"].append(torch_sweep(args.seeds, args.parallel, 40 if args.smoke else STEPS))
+        if args.population:
+            population = jax_sweep(args.seeds, args.parallel, args.smoke, population=True)
+            seconds["experiments.sweep (JAX), a vmapped population per cell"].append(population)
     per_hour = {name: 3600 * runs / statistics.median(s) for name, s in seconds.items()}
     steps = 40 if args.smoke else STEPS
     print(
@@ -116,8 +126,9 @@ def main(argv=None) -> dict:
     print("|---|---|---|")
     for name, s in seconds.items():
         print(f"| {name} | {statistics.median(s):.1f} | {per_hour[name]:.0f} |")
-    ratio = per_hour["experiments.sweep (JAX)"] / per_hour["PyTorch loop"]
-    print(f"JAX / PyTorch runs per hour: {ratio:.2f}x")
+    for name in seconds:
+        if name.startswith("experiments.sweep"):
+            print(f"{name} / PyTorch runs per hour: {per_hour[name] / per_hour['PyTorch loop']:.2f}x")
     return per_hour
 
 

@@ -48,7 +48,15 @@ class JaxStep:
 class TorchDCGANStep:
     """The same DCGAN step in PyTorch eager (NCHW, as PyTorch's DCGAN example)."""
 
-    def __init__(self, size: int, channels: int, batch: int, width: int = 64, z_dim: int = 100):
+    def __init__(
+        self,
+        size: int,
+        channels: int,
+        batch: int,
+        width: int = 64,
+        z_dim: int = 100,
+        reuse_fake: bool = False,
+    ):
         import torch
         from torch import nn
 
@@ -79,7 +87,7 @@ class TorchDCGANStep:
             layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2)]
             ch *= 2
         layers += [nn.Conv2d(ch, 1, 4, 1, 0)]
-        self.torch, self.batch, self.z_dim = torch, batch, z_dim
+        self.torch, self.batch, self.z_dim, self.reuse_fake = torch, batch, z_dim, reuse_fake
         self.G, self.D = Generator(), nn.Sequential(*layers)
         for module in list(self.G.modules()) + list(self.D.modules()):
             if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
@@ -90,16 +98,19 @@ class TorchDCGANStep:
         self.run(2)  # warm-up
 
     def step(self):
+        """Goodfellow's Algorithm 1 (fresh noise for G's update), or with `reuse_fake` PyTorch's
+        DCGAN example: G's update on the batch D just judged (its graph kept through D's step)."""
         torch, F = self.torch, self.torch.nn.functional
         real = self.data[torch.randint(0, len(self.data), (self.batch,))]
-        with torch.no_grad():
+        with torch.set_grad_enabled(self.reuse_fake):
             fake = self.G(torch.randn(self.batch, self.z_dim))
-        d_loss = F.softplus(-self.D(real)).mean() + F.softplus(self.D(fake)).mean()
+        d_loss = F.softplus(-self.D(real)).mean() + F.softplus(self.D(fake.detach())).mean()
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
         self.D.requires_grad_(False)
-        g_loss = F.softplus(-self.D(self.G(torch.randn(self.batch, self.z_dim)))).mean()
+        fake = fake if self.reuse_fake else self.G(torch.randn(self.batch, self.z_dim))
+        g_loss = F.softplus(-self.D(fake)).mean()
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
@@ -120,12 +131,12 @@ def fashion_mnist(pipeline: str):
     return config
 
 
-def dcgan_32(conv_impl: str, steps_per_call: int, dtype: str = "float32"):
+def dcgan_32(conv_impl: str, steps_per_call: int, dtype: str = "float32", reuse_fake: bool = False):
     config = load_config("configs/dcgan.py")
     config.data.image_size = 32
     config.model.dtype = dtype
     config.model.g.conv_impl = config.model.d.conv_impl = conv_impl
-    config.train.update(batch_size=64, steps_per_call=steps_per_call)
+    config.train.update(batch_size=64, steps_per_call=steps_per_call, reuse_fake=reuse_fake)
     return config
 
 
@@ -185,15 +196,25 @@ def main():
             "dcgan 32x32x1 b64, custom_vjp, 10 steps/call, bf16",
             lambda: JaxStep(dcgan_32("custom_vjp", 10, "bfloat16")),
         ),
+        (  # config.train.reuse_fake: G's update on D's samples, one G forward a step
+            "dcgan 32x32x1 b64, custom_vjp, 10 steps/call, reuse_fake",
+            lambda: JaxStep(dcgan_32("custom_vjp", 10, reuse_fake=True)),
+        ),
     ]
     if not args.skip_flax_conv:
-        rows.append(("dcgan 32x32x1 b64, flax nn.ConvTranspose", lambda: JaxStep(dcgan_32("flax", 1))))
+        rows.append(("dcgan 32x32x1 b64, XLA's own convs (flax)", lambda: JaxStep(dcgan_32("flax", 1))))
     try:
         import torch
 
         torch.set_num_threads(len(os.sched_getaffinity(0)))
         rows.append(
             (f"dcgan 32x32x1 b64, PyTorch {torch.__version__} eager", lambda: TorchDCGANStep(32, 1, 64))
+        )
+        rows.append(
+            (
+                f"dcgan 32x32x1 b64, PyTorch {torch.__version__} eager, reuse_fake",
+                lambda: TorchDCGANStep(32, 1, 64, reuse_fake=True),
+            )
         )
     except ImportError:
         print("(PyTorch not installed: pip install -e '.[bench]' for the comparison row)")
@@ -224,12 +245,11 @@ def main():
     for (name, _), c, m, b in zip(rows, compile_s, medians, batches, strict=True):
         print(f"| {name:<{width}} | {c:9.1f} | {m:7.2f} | {m * b:8.0f} |")
     names = [n for n, _ in rows]
-    torch_rows = [i for i, n in enumerate(names) if "PyTorch" in n]
-    if torch_rows:
-        t = medians[torch_rows[0]]
-        for i, n in enumerate(names):
-            if n.startswith("dcgan 32x32x1") and i != torch_rows[0]:
-                print(f"ratio to PyTorch eager, {n}: {medians[i] / t:.2f}x")
+    torch_rows = {"reuse_fake" in n: i for i, n in enumerate(names) if "PyTorch" in n}
+    for i, n in enumerate(names):  # each JAX row against the PyTorch step of the same update order
+        t = torch_rows.get("reuse_fake" in n)
+        if n.startswith("dcgan 32x32x1") and "PyTorch" not in n and t is not None:
+            print(f"ratio to PyTorch eager, {n}: {medians[i] / medians[t]:.2f}x ({names[t]})")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ import ml_collections
 
 from configs import gan_mlp, mode_collapse
 from gan_jax import sweep
-from gan_jax.config import parse_arg
+from gan_jax.config import objective_overrides, parse_arg
 
 DATASETS = ("ring", "grid")
 ARGS = dict(dataset=DATASETS, pack=1, cpu=False, smoke=False, seeds=10)
@@ -83,7 +83,9 @@ def get_sweep(arg: str = "ring") -> list[dict]:
     """GAN and PacGAN2-4 (cells 'GAN', 'PacGAN2', ...), then the GAN with the other remedies of D
     for mode collapse -- minibatch discrimination (Salimans et al. 2016; B = 50 kernels of
     dimension 5, as configs/improved_gan.py) and the minibatch standard deviation (Karras et al.
-    2018; groups of 4, as theirs) -- seeds 0 to seeds-1."""
+    2018; groups of 4, as theirs) -- and two of the objectives every modern ablation compares (the
+    hinge loss, least squares; gan_jax/config.py OBJECTIVES, nothing else changed) -- seeds 0 to
+    seeds-1."""
     packs = [
         {"_name": "GAN" if m == 1 else f"PacGAN{m}", "model.d.pack": m, "train.batch_size": batch(arg, m)}
         for m in (1, 2, 3, 4)
@@ -95,6 +97,10 @@ def get_sweep(arg: str = "ring") -> list[dict]:
             "train.batch_size": batch(arg, 1),
         },
         {"_name": "minibatch stddev", "model.d.minibatch_std": 4, "train.batch_size": batch(arg, 1)},
+    ]
+    others += [
+        {"_name": objective, **objective_overrides(get_config(arg), objective, False, False)}
+        for objective in ("hinge", "lsgan")
     ]
     return sweep.product(
         packs + others, sweep.sweep("seed", range(parse_arg(arg, "pacgan.py", **ARGS).seeds))

@@ -12,7 +12,8 @@ checkpoint on the next run of the same command. On a CPU, --parallel single-thre
 processes (default: one per core) each run their share of the runs, one after another (measured
 here: two single-core processes do ~2x the steps/s of one process on both cores for the small
 MLPs). On an accelerator, each cell's seeds train together as one population under jax.vmap
-(trainer.train_population: the same loop, the same files per run).
+(trainer.train_population: the same loop, the same files per run); --population chooses either
+path on any backend.
 
 SIGTERM or Ctrl-C to the sweep reaches every worker as SIGTERM: each saves its current run at the
 next step boundary and exits; the sweep then exits with status 75 (EX_TEMPFAIL) saying it was
@@ -37,6 +38,12 @@ from experiments import cli
 _CONFIG = flags.DEFINE_string("config", None, "Config file with get_sweep (path[:arg]).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for the runs.")
 _PARALLEL = flags.DEFINE_integer("parallel", None, "Worker processes on a CPU (default: one per core).")
+_POPULATION = flags.DEFINE_bool(
+    "population",
+    None,
+    "Train each cell's seeds as one vmapped population (default: on an accelerator only; on a CPU "
+    "worker processes, measured faster: README, Performance).",
+)
 _LIST = flags.DEFINE_bool("list", False, "Only list the runs and their state.")
 _WORKER = flags.DEFINE_string("worker", None, "(internal) JSON file of runs for one worker process.")
 _CORE = flags.DEFINE_integer("core", None, "(internal) CPU core to pin a worker to.")
@@ -247,7 +254,8 @@ def main(argv):
         scratch = (
             epath.Path(tempfile.mkdtemp(prefix="gan_jax_sweep_")) if workdirs.is_remote(workdir) else workdir
         )
-        if jax.default_backend() == "cpu":  # seed by seed: a sweep stopped early has every cell's first seeds
+        population = jax.default_backend() != "cpu" if _POPULATION.value is None else _POPULATION.value
+        if not population:  # seed by seed: a sweep stopped early has every cell's first seeds
             by_seed = sorted(pending, key=lambda r: r["seed"])
             codes = launch_cpu_workers(_CONFIG.value, by_seed, scratch, _PARALLEL.value or os.cpu_count())
         else:

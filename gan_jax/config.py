@@ -154,6 +154,7 @@ def base_config() -> ml_collections.ConfigDict:
             d_head_start=0,  # the first steps train D alone (G frozen): an imbalance knob
             unroll_steps=0,  # unrolled GAN (Metz et al. 2017): G's loss against D after k more D steps
             simultaneous=False,  # G's update against D before this step's D updates (both papers' code)
+            reuse_fake=False,  # G's update on the samples D's update judged (one G forward a step)
         )
     )
     c.log = ml_collections.ConfigDict(dict(every=100, sample_every=500, num_samples=64))
@@ -234,6 +235,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ConfigError("config.train.d_steps and g_steps must be >= 1.")
     if t.unroll_steps < 0:
         raise ConfigError(f"config.train.unroll_steps={t.unroll_steps} must be >= 0 (0: no unrolling).")
+    if t.reuse_fake and (t.d_steps != 1 or t.g_steps != 1 or t.unroll_steps):
+        raise ConfigError(
+            f"config.train.reuse_fake shares one generated batch between one D and one G update; here "
+            f"d_steps={t.d_steps}, g_steps={t.g_steps}, unroll_steps={t.unroll_steps}: set them to 1, 1, 0 "
+            "or reuse_fake=False."
+        )
     if not 0 <= t.d_head_start < t.total_steps:
         raise ConfigError(
             f"config.train.d_head_start={t.d_head_start} must be in [0, total_steps={t.total_steps})."

@@ -74,6 +74,7 @@ def train_step(config: ml_collections.ConfigDict, gan: GAN, source: DataSource, 
         shard_batch=parallel.batch_constraint(mesh),
         d_head_start=t.d_head_start,
         simultaneous=t.simultaneous,
+        reuse_fake=t.reuse_fake,
     )
     return steps.make_multi_step(one_step, t.steps_per_call)
 

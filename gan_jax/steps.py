@@ -16,14 +16,15 @@ returning (loss, aux); `discriminate`, through which D sees every input (augment
 there; PacGAN's packing is D's own first operation, models/layers.py `pack`); `apply_update`, the
 one optimiser step, and `d_step`, one step of D. With `gan.unroll_steps` = k > 0 (the unrolled
 GAN), G's loss is taken against `unrolled_d`: D after k more of its steps, differentiable in G
-(D's loss then does not stop the gradient at G's samples). What the objectives and
-techniques change is a choice of `Objective` (losses.py), of the penalties (regularizers.py) or of
-the networks (models/), all held by the GAN: labels are passed to both networks when it is
-conditional (generated samples get uniformly drawn labels); a G loss that looks at real data
-(feature matching, the relativistic loss) gets its own data stream; the semi-supervised D adds a
-labelled batch; penalties on D's input gradients take an extra pass of D; historical averaging
-penalises and then updates each player's running mean; virtual batch norm runs G on the state's
-reference batch together with each batch.
+(D's loss then does not stop the gradient at G's samples). With `reuse_fake` G's update takes its
+loss on the batch D's update judged (`SharedFake`: G's forward pass once, its VJP kept). What the
+objectives and techniques change is a choice of `Objective` (losses.py), of the penalties
+(regularizers.py) or of the networks (models/), all held by the GAN: labels are passed to both
+networks when it is conditional (generated samples get uniformly drawn labels); a G loss that
+looks at real data (feature matching, the relativistic loss) gets its own data stream; the
+semi-supervised D adds a labelled batch; penalties on D's input gradients take an extra pass of D;
+historical averaging penalises and then updates each player's running mean; virtual batch norm
+runs G on the state's reference batch together with each batch.
 
 `make_train_step` returns `train_step(state, arrays) -> (state, metrics)`, not jitted here; its
 metrics are scalars: from the last D update, d_loss, the objective's diagnostics (minimax family: V
@@ -119,11 +120,15 @@ def d_loss(
     batches: dict,
     key: jax.Array,
     stop_gradient_fake: bool = True,
+    shared: "SharedFake | None" = None,
 ):
-    """D's loss on a real batch and a fresh generated one, with its penalties; aux: (real outputs,
-    fake outputs, D's new batch_stats). With `stop_gradient_fake` False the loss is differentiable
-    in G's variables too."""
-    fake, fake_y, _ = fake_batch(ctx, state, g_variables, key)
+    """D's loss on a real batch and a fresh generated one (or `shared`'s, train.reuse_fake), with
+    its penalties; aux: (real outputs, fake outputs, D's new batch_stats). With
+    `stop_gradient_fake` False the loss is differentiable in G's variables too."""
+    if shared is None:
+        fake, fake_y, _ = fake_batch(ctx, state, g_variables, key)
+    else:
+        fake, fake_y = shared.x, shared.y
     if stop_gradient_fake:
         fake = jax.lax.stop_gradient(fake)
     real = batches["real"]
@@ -170,6 +175,14 @@ def g_loss(
 ):
     """G's loss on a fresh generated batch against D (`d_variables`); aux: G's new batch_stats."""
     fake, fake_y, stats = fake_batch(ctx, state, {"params": g_params, "batch_stats": g_stats}, key)
+    value = g_objective(fake, fake_y, d_variables, ctx, batches, key) + g_history_penalty(
+        ctx, state, g_params
+    )
+    return value, stats
+
+
+def g_objective(fake: jax.Array, fake_y, d_variables: dict, ctx: StepContext, batches: dict, key: jax.Array):
+    """The part of G's loss that sees G only through its samples `fake` (labels `fake_y`)."""
     objective = ctx.objective
     if objective.feature_matching:
         real = batches["real"]
@@ -180,22 +193,46 @@ def g_loss(
             ctx, d_variables, real["x"], ctx.labels(real), pass_key(key, G_PASSES, "real"), True
         )
         layer = objective.feature_layer
-        value = losses.feature_matching_loss(real_features[layer], fake_features[layer])
-    else:
-        fake_out, _ = discriminate(ctx, d_variables, fake, fake_y, pass_key(key, G_PASSES, "fake"))
-        real_logits = None
-        if objective.g_needs_real:  # the relativistic G compares with D's outputs on real data
-            real = batches["real"]
-            real_out, _ = discriminate(
-                ctx, d_variables, real["x"], ctx.labels(real), pass_key(key, G_PASSES, "real")
-            )
-            real_logits = losses.real_fake_logit(real_out)
-        value = objective.g_loss(losses.real_fake_logit(fake_out), real_logits)
-    if state.g_history is not None:
-        value = value + objective.g_historical * regularizers.historical_penalty(
-            g_params, state.g_history.mean
+        return losses.feature_matching_loss(real_features[layer], fake_features[layer])
+    fake_out, _ = discriminate(ctx, d_variables, fake, fake_y, pass_key(key, G_PASSES, "fake"))
+    real_logits = None
+    if objective.g_needs_real:  # the relativistic G compares with D's outputs on real data
+        real = batches["real"]
+        real_out, _ = discriminate(
+            ctx, d_variables, real["x"], ctx.labels(real), pass_key(key, G_PASSES, "real")
         )
-    return value, stats
+        real_logits = losses.real_fake_logit(real_out)
+    return objective.g_loss(losses.real_fake_logit(fake_out), real_logits)
+
+
+def g_history_penalty(ctx: StepContext, state: GANState, g_params) -> jax.Array:
+    """Historical averaging's term of G's loss (0 without it)."""
+    if state.g_history is None:
+        return jnp.zeros(())
+    return ctx.objective.g_historical * regularizers.historical_penalty(g_params, state.g_history.mean)
+
+
+@dataclasses.dataclass(frozen=True)
+class SharedFake:
+    """One generated batch for both players' updates (train.reuse_fake, as PyTorch's DCGAN
+    example): G's samples `x` (labels `y`), G's batch statistics from that forward pass, and
+    `pullback`, G's VJP at it, which carries a gradient on the samples back to G's parameters."""
+
+    x: jax.Array
+    y: jax.Array | None
+    batch_stats: dict
+    pullback: Callable
+
+
+def shared_fake(ctx: StepContext, state: GANState, key: jax.Array) -> SharedFake:
+    """G's forward pass on the noise of `key`, kept with its VJP for G's update after D's."""
+
+    def sample(g_params):
+        x, y, stats = fake_batch(ctx, state, {"params": g_params, "batch_stats": state.g.batch_stats}, key)
+        return x, (y, stats)
+
+    x, pullback, (y, stats) = jax.vjp(sample, state.g.params, has_aux=True)
+    return SharedFake(x, y, stats, pullback)
 
 
 def apply_update(tx: optax.GradientTransformation, net: NetState, grads, batch_stats) -> NetState:
@@ -212,10 +249,13 @@ def d_step(
     batches: dict,
     key: jax.Array,
     stop_gradient_fake: bool = True,
+    shared: SharedFake | None = None,
 ):
     """One optimiser step of D from `d` (weight clipping included) -> (new D, (loss, real
     outputs, fake outputs, gradients)). The train step's D update, and each unrolled step."""
-    loss = lambda p: d_loss(p, d.batch_stats, g_variables, ctx, state, batches, key, stop_gradient_fake)  # noqa: E731
+    loss = lambda p: d_loss(  # noqa: E731
+        p, d.batch_stats, g_variables, ctx, state, batches, key, stop_gradient_fake, shared
+    )
     (value, (r, f, stats)), grads = jax.value_and_grad(loss, has_aux=True)(d.params)
     new_d = apply_update(ctx.gan.d_optimizer, d, grads, stats)
     if ctx.gan.reg.weight_clip:
@@ -232,10 +272,18 @@ def d_batches(ctx: StepContext, state: GANState, arrays: dict, stream: int | Non
     return batches
 
 
-def d_update(ctx: StepContext, state: GANState, arrays: dict, key: jax.Array, draw: jax.Array):
-    """One optimiser step of D on data batch `draw` and noise from `key` -> (state, metrics)."""
+def d_update(
+    ctx: StepContext,
+    state: GANState,
+    arrays: dict,
+    key: jax.Array,
+    draw: jax.Array,
+    shared: SharedFake | None = None,
+):
+    """One optimiser step of D on data batch `draw` and noise from `key` (or `shared`'s samples)
+    -> (state, metrics)."""
     batches = d_batches(ctx, state, arrays, None, draw)
-    new_d, (value, r, f, grads) = d_step(ctx, state, state.d, state.g.variables, batches, key)
+    new_d, (value, r, f, grads) = d_step(ctx, state, state.d, state.g.variables, batches, key, shared=shared)
     state = state.replace(d=new_d)
     if state.d_history is not None:
         state = state.replace(d_history=state.d_history.add(new_d.params))
@@ -257,10 +305,19 @@ def unrolled_d(ctx: StepContext, state: GANState, g_variables: dict, batches: di
     return d.variables
 
 
-def g_update(ctx: StepContext, state: GANState, arrays: dict, key: jax.Array, draw: jax.Array):
+def g_update(
+    ctx: StepContext,
+    state: GANState,
+    arrays: dict,
+    key: jax.Array,
+    draw: jax.Array,
+    shared: SharedFake | None = None,
+):
     """One optimiser step of G with noise from `key` against the current D (or, unrolled, against
     D a few steps on) -> (state, metrics); `draw` numbers the real batch of G's own data stream
-    when its loss (or D's unrolled steps) needs one."""
+    when its loss (or D's unrolled steps) needs one. With `shared` (train.reuse_fake), G's loss is
+    taken on D's samples and its gradient carried back through their stored VJP: no second
+    forward pass of G."""
     unrolled = ctx.gan.unroll_steps > 0
     batches = {}
     if unrolled:  # D's unrolled steps need what D's own steps need
@@ -275,7 +332,15 @@ def g_update(ctx: StepContext, state: GANState, arrays: dict, key: jax.Array, dr
             d_variables = unrolled_d(ctx, state, g_variables, batches, key)
         return g_loss(g_params, state.g.batch_stats, d_variables, ctx, state, batches, key)
 
-    (value, stats), grads = jax.value_and_grad(loss, has_aux=True)(state.g.params)
+    if shared is None:
+        (value, stats), grads = jax.value_and_grad(loss, has_aux=True)(state.g.params)
+    else:
+        value, on_samples = jax.value_and_grad(g_objective)(
+            shared.x, shared.y, state.d.variables, ctx, batches, key
+        )
+        history, on_params = jax.value_and_grad(g_history_penalty, argnums=2)(ctx, state, state.g.params)
+        (grads,) = shared.pullback(on_samples)
+        value, grads, stats = value + history, jax.tree.map(jnp.add, grads, on_params), shared.batch_stats
     new_g = apply_update(ctx.gan.g_optimizer, state.g, grads, stats)
     state = state.replace(g=new_g)
     if state.g_history is not None:
@@ -301,21 +366,27 @@ def make_train_step(
     shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x,
     d_head_start: int = 0,
     simultaneous: bool = False,
+    reuse_fake: bool = False,
 ) -> TrainStep:
     """See the module docstring. D update j of step t uses data batch t * d_steps + j and noise
     from fold_in(key_t, j); G update j uses fold_in(key_t, d_steps + j) and (feature matching)
     batch t * g_steps + j of its own data stream. In the first `d_head_start` steps G is not
     updated (a head start for D; G's metrics read 0 there). `simultaneous`: G's updates are taken
     against D as it was before this step's D updates (simultaneous gradient steps, as the code of
-    PacGAN and of the unrolled GAN runs them) instead of against the updated D."""
-    d_update, g_update = make_updates(gan, source, batch_size, shard_batch)
+    PacGAN and of the unrolled GAN runs them) instead of against the updated D. `reuse_fake`
+    (one D and one G update, no unrolling: config.validate): G's update takes its loss on the
+    samples D's update judged, G's forward pass run once (`SharedFake`); otherwise the same step
+    as drawing G's noise from D's key."""
+    ctx = StepContext(gan, source, batch_size, shard_batch)
+    update_d, update_g = functools.partial(d_update, ctx), functools.partial(g_update, ctx)
 
     def train_step(state: GANState, arrays: dict) -> tuple[GANState, Metrics]:
         key = step_key(state)
         d_before = state.d
+        shared = shared_fake(ctx, state, jax.random.fold_in(key, 0)) if reuse_fake else None
         for j in range(d_steps):
             draw = state.step * d_steps + j
-            state, metrics_d = d_update(state, arrays, jax.random.fold_in(key, j), draw)
+            state, metrics_d = update_d(state, arrays, jax.random.fold_in(key, j), draw, shared)
 
         def g_phase(state):
             d_after = state.d
@@ -323,7 +394,7 @@ def make_train_step(
                 state = state.replace(d=d_before)
             for j in range(g_steps):
                 draw = state.step * g_steps + j
-                state, metrics_g = g_update(state, arrays, jax.random.fold_in(key, d_steps + j), draw)
+                state, metrics_g = update_g(state, arrays, jax.random.fold_in(key, d_steps + j), draw, shared)
             return state.replace(d=d_after), metrics_g
 
         if d_head_start:  # D trains alone for the first d_head_start steps

@@ -41,6 +41,36 @@ def test_simultaneous_step_takes_g_gradient_against_d_before_its_update():
     )
 
 
+@pytest.mark.parametrize("spec", ["configs/dcgan.py:smoke", "configs/improved_gan.py:smoke"])
+def test_reuse_fake_is_the_step_with_g_noise_from_d_key_and_one_g_forward(spec):
+    """train.reuse_fake (PyTorch's DCGAN example): G's update on the samples D judged, through
+    their stored VJP, equals a G update that draws its noise from D's key (the same samples
+    recomputed, G's batch statistics from that one pass); and G's forward runs once, not twice.
+    improved_gan: feature matching (G's loss on D's features, its own real batch) and historical
+    averaging (a term on G's parameters, outside the samples' VJP)."""
+    config, source, gan, state, arrays = build_run(spec)
+    batch = config.train.batch_size
+    step = steps.make_train_step(gan, source, batch, reuse_fake=True)
+    reused = jax.jit(step)(state, arrays)[0]
+    d_update, g_update = steps.make_updates(gan, source, batch)
+    d_key = jax.random.fold_in(state_lib.step_key(state), 0)
+    want = jax.jit(d_update)(state, arrays, d_key, state.step)[0]
+    want = jax.jit(g_update)(want, arrays, d_key, state.step)[0]
+    chex.assert_trees_all_close(reused.d, want.d, rtol=1e-6, atol=1e-7)
+    chex.assert_trees_all_close(reused.g, want.g, rtol=1e-6, atol=1e-7)
+    ctx = steps.StepContext(gan, source, batch)
+    g_forward = lambda s, a: steps.fake_batch(ctx, s, s.g.variables, d_key)[0]  # noqa: E731
+    plain = steps.make_train_step(gan, source, batch)
+    count = lambda f: products(f, state, arrays)  # noqa: E731
+    assert count(plain) - count(step) == count(g_forward) > 0
+
+
+def products(f, *args) -> int:
+    """How many matrix products and convolutions f(*args) traces."""
+    text = str(jax.make_jaxpr(f)(*args))
+    return text.count("dot_general") + text.count("conv_general_dilated")
+
+
 def test_d_update_is_sgd_on_minus_v_for_the_drawn_batch():
     """Against a direct reference: D's new parameters = old - lr * grad(-V) on the same batch."""
     lr = 0.05
