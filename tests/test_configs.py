@@ -121,7 +121,8 @@ def test_every_config_file_parses_its_argument_the_same_way():
         config_lib.validate(sweep.apply_overrides(objectives.get_config("grid"), overrides))
     pacgan, _ = cli.load_config_module("configs/pacgan.py")
     cells = {e["_name"]: e for e in pacgan.get_sweep("ring,cpu")}
-    assert len(pacgan.get_sweep("ring,cpu")) == 6 * 10 and set(pacgan.PUBLISHED["ring"]) < set(cells)
+    assert len(pacgan.get_sweep("ring,cpu")) == 8 * 10 and set(pacgan.PUBLISHED["ring"]) < set(cells)
+    assert (cells["hinge"]["loss.d"], cells["lsgan"]["loss.g"]) == ("hinge", "least_squares")
     assert [cells[f"PacGAN{m}"]["train.batch_size"] for m in (2, 3, 4)] == [200, 300, 400]  # 100 packs
     unrolled, _ = cli.load_config_module("configs/unrolled.py")
     assert [e["train.unroll_steps"] for e in unrolled.get_sweep("grid,seeds=1")] == [0, 5]
