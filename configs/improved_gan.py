@@ -8,8 +8,8 @@ Arguments: the data and model -- `grid` (the vanilla GAN of configs/gan_mlp.py o
            (DCGAN's G only), `historical`, `label_smoothing`, or `all` (every one that applies);
            `smoke` shrinks the run to seconds; `seeds=N` for the sweep (default 5);
            `digits,d_norm_probe`: the sweep of the baseline and minibatch discrimination without
-           D's BatchNorm, and the latter with 3 G updates per D update (docs/improved_gan.md,
-           "Why minibatch discrimination fails").
+           D's BatchNorm, and the latter with 3 G updates per D update or input noise
+           (docs/improved_gan.md, "Why minibatch discrimination fails").
 Sweep:     python -m experiments.sweep --config=configs/improved_gan.py:grid --workdir=runs/improved/grid
            runs every technique with seeds 0-4 (get_sweep); experiments.report makes the table.
 Settings:  feature matching on D's last hidden layer; minibatch discrimination with B = 50 kernels
@@ -97,8 +97,9 @@ def d_norm_probe(args: ml_collections.ConfigDict) -> list[dict]:
     """Why minibatch discrimination fails on the DCGAN (`digits,d_norm_probe`): the baseline and
     minibatch discrimination without D's BatchNorm (as the code released with the paper, whose D
     has weight normalisation and no BatchNorm); the same two with it are the ablation's own
-    `baseline` and `minibatch` cells. Then minibatch discrimination with three G updates per D
-    update, one of the restraints on D in that code (train_cifar_minibatch_discrimination.py)."""
+    `baseline` and `minibatch` cells. Then minibatch discrimination with two of the restraints on
+    D in that code (train_cifar_minibatch_discrimination.py), one at a time: three G updates per D
+    update; Gaussian noise of std 0.2 on D's input."""
     if args.dataset != "digits":
         raise ConfigError("improved_gan.py: d_norm_probe is a DCGAN probe; use digits,d_norm_probe.")
     cells = [
@@ -106,6 +107,9 @@ def d_norm_probe(args: ml_collections.ConfigDict) -> list[dict]:
         for technique in ("baseline", "minibatch")
     ]
     cells.append({**cells[1], "_name": "minibatch, D norm none, 3 G steps", "train.g_steps": 3})
+    cells.append(
+        {**cells[1], "_name": "minibatch, D norm none, input noise 0.2", "model.d.input_noise_std": 0.2}
+    )
     return [{**cell, "seed": seed} for cell in cells for seed in range(args.seeds)]
 
 

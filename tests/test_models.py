@@ -243,3 +243,26 @@ def test_an_unknown_compute_dtype_is_a_config_error():
         ValueError, match=r"config.model.dtype='float16' is not one of \('float32', 'bfloat16'\)"
     ):
         models.build(config, (2,))
+
+
+def test_dcgan_d_input_noise_is_gaussian_noise_on_the_image_in_training_only():
+    """model.d.input_noise_std (the reference code's GaussianNoiseLayer, std 0.2): D in training
+    judges x + std * eps, eps the 'noise' stream's normal draw; in inference mode x itself."""
+
+    class Draw(nn.Module):  # the root module's first 'noise' draw, as D's own
+        @nn.compact
+        def __call__(self, x):
+            return jax.random.normal(self.make_rng("noise"), x.shape)
+
+    x = jax.random.normal(jax.random.PRNGKey(0), (4, 16, 16, 1))
+    rngs = {"noise": jax.random.PRNGKey(5)}
+    noisy, plain = DCGANDiscriminator(16, width=4, input_noise_std=0.2), DCGANDiscriminator(16, width=4)
+    variables = plain.init(jax.random.PRNGKey(1), x, train=False)
+    train = dict(train=True, rngs=rngs, mutable=["batch_stats"])
+    eps = Draw().apply({}, x, rngs=rngs)
+    want = plain.apply(variables, x + 0.2 * eps, **train)[0]
+    np.testing.assert_array_equal(noisy.apply(variables, x, **train)[0], want)
+    assert not np.allclose(want, plain.apply(variables, x, **train)[0])
+    np.testing.assert_array_equal(
+        noisy.apply(variables, x, train=False), plain.apply(variables, x, train=False)
+    )

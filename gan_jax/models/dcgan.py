@@ -201,6 +201,7 @@ class DCGANDiscriminator(nn.Module):
     spectral_norm: bool = False  # every layer's weights spectrally normalised (layers.spectral)
     pack: int = 1  # PacGAN: D judges packs of this many images (layers.pack); logits (N / pack,)
     minibatch_std: int = 0  # > 1: Karras et al.'s minibatch stddev over groups of this many (0: off)
+    input_noise_std: float = 0.0  # Gaussian noise on D's input in training (Salimans et al.'s CIFAR D: 0.2)
     CHOICES: ClassVar[dict] = {
         "conv_impl": CONV_IMPLS,
         "condition": ("concat", "projection"),
@@ -220,6 +221,8 @@ class DCGANDiscriminator(nn.Module):
     def __call__(self, x: jax.Array, y: jax.Array | None = None, train: bool = True) -> jax.Array:
         n_down = num_resolution_changes(self.image_size)
         ch = max(1, round(self.width * self.width_mult))
+        if train and self.input_noise_std:
+            x = x + self.input_noise_std * jax.random.normal(self.make_rng("noise"), x.shape, x.dtype)
         x = pack(x, self.pack)
         if self.num_classes and self.condition == "concat":
             x = jnp.concatenate([x, one_hot_maps(y, self.num_classes, x.shape[1:3])], -1)
