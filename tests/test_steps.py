@@ -41,13 +41,14 @@ def test_simultaneous_step_takes_g_gradient_against_d_before_its_update():
     )
 
 
-@pytest.mark.parametrize("spec", ["configs/dcgan.py:smoke", "configs/improved_gan.py:smoke"])
+@pytest.mark.parametrize("spec", ["configs/dcgan.py:smoke", "configs/improved_gan.py:grid,all,smoke"])
 def test_reuse_fake_is_the_step_with_g_noise_from_d_key_and_one_g_forward(spec):
     """train.reuse_fake (PyTorch's DCGAN example): G's update on the samples D judged, through
     their stored VJP, equals a G update that draws its noise from D's key (the same samples
     recomputed, G's batch statistics from that one pass); and G's forward runs once, not twice.
-    improved_gan: feature matching (G's loss on D's features, its own real batch) and historical
-    averaging (a term on G's parameters, outside the samples' VJP)."""
+    improved_gan's `all`: feature matching (G's loss on D's features, its own real batch),
+    historical averaging (a term on G's parameters, outside the samples' VJP), minibatch
+    discrimination and label smoothing."""
     config, source, gan, state, arrays = build_run(spec)
     batch = config.train.batch_size
     step = steps.make_train_step(gan, source, batch, reuse_fake=True)
