@@ -53,15 +53,15 @@ def peak_flops(device: jax.Device, dtype: str) -> float | None:
     return None
 
 
-def step_flops(config, vmapped_seeds: int = 0) -> float:
+def step_flops(config) -> float:
     """XLA's count of one train step's floating-point operations: the HLO cost analysis of a
     one-step call lowered for the host's CPU (XLA counts a loop's body once, whatever its trip
     count). Not the accelerator's own analysis: a GPU's counts its cuDNN convolutions as custom
     calls of 0 FLOPs (2.1 of 276 GFLOP for the 64 px step on an H200, jax 0.11.2)."""
     config = config.copy_and_resolve_references()
     config.train.steps_per_call = 1
-    run, state = _state(config, vmapped_seeds, jax.devices("cpu")[:1])
-    analysis = run.lower(state, next(run.feed(state, 0)), vmapped=bool(vmapped_seeds)).cost_analysis()
+    run, state = _state(config, 0, jax.devices("cpu")[:1])
+    analysis = run.lower(state, next(run.feed(state, 0))).cost_analysis()
     return float((analysis[0] if isinstance(analysis, list) else analysis)["flops"])
 
 
