@@ -6,7 +6,9 @@ Command:   python -m experiments.sweep --config=configs/pacgan.py:ring,cpu --wor
            full length (400,000 steps a run; accelerator territory): drop `,cpu`.
            One run: python -m experiments.run --config=configs/pacgan.py:ring,pack=2 --workdir=runs/pac2
 Arguments: `ring` or `grid`; `pack=m` (a single run's packing, default 1); `cpu` (the shortened
-           schedule below); `smoke`; `seeds=N` for the sweep (default 10, as the paper's 10 trials).
+           schedule below); `steps=N` (a schedule of N steps, between the two: for an
+           accelerator's lease too short for 400,000); `smoke`; `seeds=N` for the sweep (default
+           10, as the paper's 10 trials).
 Protocol, read from the authors' code:
   * G: z in R^2 ~ N(0, I); 4 hidden layers of 400 ReLU units, each Linear without bias followed by
     BatchNorm (running averages updated by 0.05 of each batch, epsilon 1e-4: Blocks' defaults as
@@ -47,9 +49,10 @@ import ml_collections
 from configs import gan_mlp, mode_collapse
 from gan_jax import sweep
 from gan_jax.config import objective_overrides, parse_arg
+from gan_jax.errors import ConfigError
 
 DATASETS = ("ring", "grid")
-ARGS = dict(dataset=DATASETS, pack=1, cpu=False, smoke=False, seeds=10)
+ARGS = dict(dataset=DATASETS, pack=1, cpu=False, steps=0, smoke=False, seeds=10)
 PACKS_PER_BATCH = 100
 FULL_STEPS, CPU_STEPS = 400_000, 5_000
 TRAIN_SIZE = 100_000
@@ -71,7 +74,7 @@ def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
         c.data.train_size = 2_000
         c.train.batch_size = 16 * args.pack
         return c
-    steps = CPU_STEPS if args.cpu else FULL_STEPS
+    steps = schedule(args)
     c.train.update(batch_size=PACKS_PER_BATCH * args.pack, total_steps=steps, steps_per_call=100)
     c.log.update(every=steps // 10, sample_every=steps)
     c.checkpoint.update(every=steps // 5, keep=1)
@@ -105,6 +108,16 @@ def get_sweep(arg: str = "ring") -> list[dict]:
     return sweep.product(
         packs + others, sweep.sweep("seed", range(parse_arg(arg, "pacgan.py", **ARGS).seeds))
     )
+
+
+def schedule(args: ml_collections.ConfigDict) -> int:
+    """Steps a run: the paper's 400,000, the `cpu` 5,000, or `steps=N`; a run logs 10 times,
+    checkpoints 5 times and evaluates at its end, whatever its length."""
+    if args.steps and args.cpu:
+        raise ConfigError("pacgan.py: `cpu` and `steps=N` both set the schedule; give one.")
+    if args.steps < 0 or args.steps % 1_000:  # log and checkpoint intervals of whole 100-step calls
+        raise ConfigError(f"pacgan.py: steps={args.steps}; give a positive multiple of 1,000.")
+    return args.steps or (CPU_STEPS if args.cpu else FULL_STEPS)
 
 
 def batch(arg: str, pack: int) -> int:

@@ -137,6 +137,20 @@ def parse(*args):
     return values.config
 
 
+def test_pacgan_schedule_is_the_papers_the_cpus_or_a_given_length():
+    lengths = {
+        a: load_config(f"configs/pacgan.py:{a}").train.total_steps
+        for a in ("ring", "ring,cpu", "grid,steps=40000")
+    }
+    assert lengths == {"ring": 400_000, "ring,cpu": 5_000, "grid,steps=40000": 40_000}
+    config = load_config("configs/pacgan.py:grid,steps=40000")
+    assert (config.log.every, config.checkpoint.every, config.eval.every) == (4_000, 8_000, 40_000)
+    with pytest.raises(ConfigError, match="pacgan.py: `cpu` and `steps=N` both set the schedule"):
+        load_config("configs/pacgan.py:ring,cpu,steps=40000")
+    with pytest.raises(ConfigError, match="pacgan.py: steps=1500; give a positive multiple of 1,000"):
+        load_config("configs/pacgan.py:ring,steps=1500")
+
+
 def test_command_line_overrides():
     config = parse(
         f"--config={REPO}/configs/dcgan.py:smoke", "--config.optim.d.lr=1e-4", "--config.train.d_steps=2"
