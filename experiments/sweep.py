@@ -85,9 +85,7 @@ def run_worker(runs_file: str, core: int | None) -> None:
     if core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {core})
     _terminate_with_parent()
-    stop = []  # a signal between runs (the trainer watches its own during a run)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda signum, frame: stop.append(signum))
+    stop = _stop_between_runs()
     cli.enable_compilation_cache()
     from gan_jax import sweep, trainer
     from gan_jax.errors import NonFiniteError
@@ -122,7 +120,10 @@ def run_populations(spec: str, runs: list[dict]) -> list[int]:
     from gan_jax import sweep, trainer
     from gan_jax.preemption import Preempted
 
+    stop = _stop_between_runs()
     for cell in dict.fromkeys(r["cell"] for r in runs):
+        if stop:
+            return [PREEMPTED]
         members, start = [r for r in runs if r["cell"] == cell], time.time()
         try:
             configs = [sweep.apply_overrides(cli.load_config(spec), r["overrides"]) for r in members]
@@ -136,7 +137,17 @@ def run_populations(spec: str, runs: list[dict]) -> list[int]:
             continue
         for r, outcome in zip(members, outcomes, strict=True):
             _record(epath.Path(r["dir"]), outcome, start)
-    return []
+    return [PREEMPTED] if stop else []
+
+
+def _stop_between_runs() -> list[int]:
+    """The signals (SIGTERM, Ctrl-C) that arrive between runs -- or at a run's last boundary,
+    which the trainer passes on -- so that the loop over runs stops before its next one. (During
+    a run the trainer watches its own.)"""
+    stop = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, frame: stop.append(signum))
+    return stop
 
 
 def _record(directory: epath.Path, outcome: dict, start: float) -> None:

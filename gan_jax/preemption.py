@@ -49,6 +49,14 @@ class PreemptionWatcher:
             self.reason = "SIGTERM"
         return self.reason is not None
 
+    def pass_on(self) -> None:
+        """Hand a signal the run did not stop for (it came at the run's last boundary: the run
+        finished) to the handler that was there before ours, so that a caller training more runs
+        stops before its next one. Call after close(); with several processes JAX's service took
+        the signal and there is nothing to pass on."""
+        if self.reason and not self._multi:
+            signal.raise_signal(signal.Signals[self.reason])
+
     def __enter__(self) -> "PreemptionWatcher":
         return self
 

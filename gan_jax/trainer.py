@@ -213,10 +213,10 @@ def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:
         )
         for m in members:
             m.final = m.view(state)
-    if preemption.reason == "SIGINT":
-        _say(f"\nInterrupted: saved step {step}; run the same command to continue.")
-        raise KeyboardInterrupt
-    if preemption.reason:
+    if preemption.reason and step < total:  # a signal at the last boundary stops nothing: the runs are done
+        if preemption.reason == "SIGINT":
+            _say(f"\nInterrupted: saved step {step}; run the same command to continue.")
+            raise KeyboardInterrupt
         raise Preempted(step, preemption.reason)
     seconds = time.perf_counter() - train_start
     for m in live:
@@ -226,6 +226,7 @@ def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:
             f"({(step - start) / seconds:.1f} steps/s, compile {compile_seconds:.1f}s). Last interval: "
             f"{_game_summary(m.means)}. Outputs in {m.workdir}."
         )
+    preemption.pass_on()
     return members
 
 

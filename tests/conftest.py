@@ -5,6 +5,7 @@ Tests that are not about parallelism pass `devices=jax.devices()[:1]` to the tra
 
 import os
 import pathlib
+import signal
 import sys
 
 os.environ["XLA_FLAGS"] = " ".join(
@@ -22,6 +23,7 @@ import numpy as np  # noqa: E402
 
 from experiments import cli  # noqa: E402
 from gan_jax import experiment  # noqa: E402
+from gan_jax.preemption import PreemptionWatcher  # noqa: E402
 
 jax.config.update("jax_compilation_cache_dir", JAX_CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # as experiments/cli.py
@@ -78,3 +80,27 @@ def evaluation_run(data_name: str, image_size: int = 0, edit=None, **eval_values
         edit(config)
     run = experiment.build(config, jax.devices()[:1])
     return config, run.gan, run.source, run.initial_state()
+
+
+@pytest.fixture
+def sigterm_at(monkeypatch):
+    """sigterm_at(n): the next run's trainer sees a SIGTERM at its n-th sync point (the call that
+    ends at step n x steps_per_call) -- a signal's timing, made exact. The process's own signal
+    handlers are restored afterwards."""
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    real = PreemptionWatcher.stop_requested
+
+    def at(point: int) -> None:
+        sent = []
+
+        def stop_requested(watcher, sync_point):
+            if sync_point == point and not sent:
+                sent.append(sync_point)
+                watcher.reason = "SIGTERM"
+            return real(watcher, sync_point)
+
+        monkeypatch.setattr(PreemptionWatcher, "stop_requested", stop_requested)
+
+    yield at
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)

@@ -221,6 +221,20 @@ def test_a_sweep_as_populations_leaves_what_lone_runs_leave(tmp_path):
     assert rows(tmp_path / "alone_0") != rows(tmp_path / "alone_1")
 
 
+def test_a_sigterm_at_a_cells_last_boundary_records_it_done_and_stops_the_sweep(tmp_path, sigterm_at):
+    """The accelerator path (populations) with a SIGTERM that arrives as cell a's last call ends:
+    a is finished and recorded done; b does not start; the sweep says it was preempted."""
+    from experiments import sweep as sweep_command
+
+    spec = str(sweep_file(tmp_path / "two.py", total_steps=40))
+    train = cli.load_config(spec).train
+    sigterm_at(train.total_steps // train.steps_per_call)
+    runs = sweep_command.plan(spec, tmp_path / "sweep")
+    assert sweep_command.run_populations(spec, runs) == [sweep_command.PREEMPTED]
+    assert json.loads((tmp_path / "sweep" / "a" / "seed_0" / "done.json").read_text())["status"] == "finished"
+    assert not (tmp_path / "sweep" / "b").exists()
+
+
 def test_a_run_that_cannot_run_is_recorded_and_the_others_go_on(tmp_path):
     config = sweep_file(tmp_path / "two.py", a={"data.name": "idx:/nonexistent"})  # valid, but no data
     result = run("experiments.sweep", f"--config={config}", f"--workdir={tmp_path / 'w'}", "--parallel=1")

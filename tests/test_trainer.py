@@ -20,6 +20,7 @@ from jax.experimental import multihost_utils
 
 from gan_jax import data, experiment, health, trainer
 from gan_jax.checkpoint import CheckpointError
+from gan_jax.preemption import Preempted
 
 
 def train(spec, workdir, devices, edit=None):
@@ -216,6 +217,29 @@ def wait_for_checkpoint(workdir, process, timeout=120):
         assert process.poll() is None, process.stdout.read()
         time.sleep(0.05)
     raise AssertionError("no checkpoint appeared")
+
+
+@pytest.mark.parametrize("last", [False, True])
+def test_a_sigterm_stops_a_run_unless_it_came_at_the_last_boundary(tmp_path, one_device, sigterm_at, last):
+    """Mid-run: saved, then Preempted. At the last boundary the run is finished (its final
+    evaluation and checkpoint are written): it returns, and the signal goes on to the handler
+    that was there before the trainer's, so a loop over runs stops before its next one."""
+    received = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+
+    def short(config):
+        config.train.update(total_steps=40, steps_per_call=10)
+        config.checkpoint.every, config.eval.every = 20, 40
+
+    sigterm_at(4 if last else 2)
+    if last:
+        state = train("configs/gan_mlp.py:ring,smoke", tmp_path, one_device, short)
+        assert int(state.step) == 40 and checkpoint_steps(tmp_path)[-1] == 40
+        assert (tmp_path / "eval_40.json").exists() and received == [signal.SIGTERM]
+    else:
+        with pytest.raises(Preempted, match="at step 20"):
+            train("configs/gan_mlp.py:ring,smoke", tmp_path, one_device, short)
+        assert checkpoint_steps(tmp_path) == [20] and received == []
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
