@@ -99,7 +99,8 @@ def d_norm_probe(args: ml_collections.ConfigDict) -> list[dict]:
     has weight normalisation and no BatchNorm); the same two with it are the ablation's own
     `baseline` and `minibatch` cells. Then minibatch discrimination with two of the restraints on
     D in that code (train_cifar_minibatch_discrimination.py), one at a time: three G updates per D
-    update; Gaussian noise of std 0.2 on D's input."""
+    update; Gaussian noise of std 0.2 on D's input -- and that noise on the baseline too, the
+    control that says whether it helps minibatch discrimination or any D."""
     if args.dataset != "digits":
         raise ConfigError("improved_gan.py: d_norm_probe is a DCGAN probe; use digits,d_norm_probe.")
     cells = [
@@ -107,9 +108,9 @@ def d_norm_probe(args: ml_collections.ConfigDict) -> list[dict]:
         for technique in ("baseline", "minibatch")
     ]
     cells.append({**cells[1], "_name": "minibatch, D norm none, 3 G steps", "train.g_steps": 3})
-    cells.append(
-        {**cells[1], "_name": "minibatch, D norm none, input noise 0.2", "model.d.input_noise_std": 0.2}
-    )
+    for cell in (cells[1], cells[0]):
+        name = f"{cell['_name']}, input noise 0.2"
+        cells.append({**cell, "_name": name, "model.d.input_noise_std": 0.2})
     return [{**cell, "seed": seed} for cell in cells for seed in range(args.seeds)]
 
 
