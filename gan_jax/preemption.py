@@ -51,11 +51,15 @@ class PreemptionWatcher:
 
     def pass_on(self) -> None:
         """Hand a signal the run did not stop for (it came at the run's last boundary: the run
-        finished) to the handler that was there before ours, so that a caller training more runs
-        stops before its next one. Call after close(); with several processes JAX's service took
-        the signal and there is nothing to pass on."""
-        if self.reason and not self._multi:
-            signal.raise_signal(signal.Signals[self.reason])
+        finished) to the handler a caller installed before ours -- a loop over runs, which then
+        stops before its next one. Python's default handlers get nothing: the run is finished and
+        a plain command ends anyway. Call after close(); with several processes JAX's service
+        took the signal and there is nothing to pass on."""
+        if not self.reason or self._multi:
+            return
+        signum = signal.Signals[self.reason]
+        if signal.getsignal(signum) not in (signal.SIG_DFL, signal.SIG_IGN, signal.default_int_handler):
+            signal.raise_signal(signum)
 
     def __enter__(self) -> "PreemptionWatcher":
         return self

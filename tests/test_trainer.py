@@ -219,27 +219,35 @@ def wait_for_checkpoint(workdir, process, timeout=120):
     raise AssertionError("no checkpoint appeared")
 
 
-@pytest.mark.parametrize("last", [False, True])
-def test_a_sigterm_stops_a_run_unless_it_came_at_the_last_boundary(tmp_path, one_device, sigterm_at, last):
+@pytest.mark.parametrize("when", ["mid-run", "last, a caller's handler", "last, the default handler"])
+def test_a_sigterm_stops_a_run_unless_it_came_at_the_last_boundary(
+    tmp_path, one_device, sigterm_at, monkeypatch, when
+):
     """Mid-run: saved, then Preempted. At the last boundary the run is finished (its final
-    evaluation and checkpoint are written): it returns, and the signal goes on to the handler
-    that was there before the trainer's, so a loop over runs stops before its next one."""
-    received = []
-    signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    evaluation and checkpoint are written) and returns; the signal goes on to a handler a caller
+    installed (a loop over runs stops before its next one), not to Python's default one (a plain
+    command just ends)."""
+    received, raised = [], []
+    if when == "last, a caller's handler":
+        signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    else:  # the default handler would end pytest: record instead of raising
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        monkeypatch.setattr(signal, "raise_signal", raised.append)
 
     def short(config):
         config.train.update(total_steps=40, steps_per_call=10)
         config.checkpoint.every, config.eval.every = 20, 40
 
-    sigterm_at(4 if last else 2)
-    if last:
-        state = train("configs/gan_mlp.py:ring,smoke", tmp_path, one_device, short)
-        assert int(state.step) == 40 and checkpoint_steps(tmp_path)[-1] == 40
-        assert (tmp_path / "eval_40.json").exists() and received == [signal.SIGTERM]
-    else:
+    sigterm_at(2 if when == "mid-run" else 4)
+    if when == "mid-run":
         with pytest.raises(Preempted, match="at step 20"):
             train("configs/gan_mlp.py:ring,smoke", tmp_path, one_device, short)
-        assert checkpoint_steps(tmp_path) == [20] and received == []
+        assert checkpoint_steps(tmp_path) == [20]
+    else:
+        state = train("configs/gan_mlp.py:ring,smoke", tmp_path, one_device, short)
+        assert int(state.step) == 40 and checkpoint_steps(tmp_path)[-1] == 40
+        assert (tmp_path / "eval_40.json").exists()
+    assert received == ([signal.SIGTERM] if when == "last, a caller's handler" else []) and raised == []
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
