@@ -336,20 +336,28 @@ def write_trajectories(records, names, out: epath.Path, plt) -> None:
     fig, axes = plt.subplots(
         len(panels), len(names), figsize=(3.2 * len(names), 2.5 * len(panels)), squeeze=False
     )
-    for col, cell in enumerate(names):
-        runs = [r for r in records if r["cell"] == cell]
-        for row, (curves, reference, ref_label) in enumerate(panels):
-            ax = axes[row, col]
-            for log, key, label in curves:
-                curve = _mean_curve(runs, log, key)
-                if curve:
-                    ax.plot(*curve, label=label)
-            if reference is not None:
-                ax.axhline(reference, color="k", ls="--", lw=0.8, label=ref_label)
+    for row, (curves, reference, ref_label) in enumerate(panels):
+        legend_shown = False
+        for col, cell in enumerate(names):
+            ax, runs = axes[row, col], [r for r in records if r["cell"] == cell]
             if row == 0:
                 ax.set_title(cell, fontsize=7)
-            if col == 0:
+            drawn = [
+                ax.plot(*curve, label=label)
+                for log, key, label in curves
+                if (curve := _mean_curve(runs, log, key))
+            ]
+            if not drawn:  # e.g. D(x) as a probability under the hinge loss
+                ax.axis("off")
+                ax.text(
+                    0.5, 0.5, "not logged\nby this cell", ha="center", va="center", fontsize=7, color="0.5"
+                )
+                continue
+            if reference is not None:
+                ax.axhline(reference, color="k", ls="--", lw=0.8, label=ref_label)
+            if not legend_shown:  # once a row, on its first panel with curves
                 ax.legend(fontsize=6)
+                legend_shown = True
             ax.set_xlabel("step", fontsize=7)
     writers.save_figure(fig, out / "trajectories.png", dpi=80)
 

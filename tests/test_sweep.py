@@ -286,3 +286,31 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
         "- modes: the memoriser scores 8 (one evaluation), as well as or better than the best cell "
         "(5 +- 0; s.e. 0)" in text
     )
+
+
+def test_trajectory_panels_of_a_quantity_a_cell_did_not_log_say_so(tmp_path, monkeypatch):
+    """A minimax cell logs D(x) and V, a hinge cell D's mean outputs: each row's panel of the other
+    cell is blank with a note, and each row's legend sits on a panel that has curves."""
+    from experiments import report
+    from gan_jax import writers
+
+    minimax = [{"step": s, "d_real": 0.6, "d_fake": 0.4, "V": -1.2} for s in (10, 20)]
+    hinge = [{"step": s, "d_real_out": 0.7, "d_fake_out": -0.7} for s in (10, 20)]
+    records = [
+        {"cell": "GAN", "metrics": minimax, "eval": []},
+        {"cell": "hinge", "metrics": hinge, "eval": []},
+    ]
+    figures = []
+    monkeypatch.setattr(writers, "save_figure", lambda fig, path, dpi: figures.append(fig))
+    report.write_trajectories(records, ["GAN", "hinge"], tmp_path, writers.plt)
+    axes = [[figures[0].axes[2 * row + col] for col in (0, 1)] for row in range(3)]  # D(x), V, outputs
+
+    def blank(ax):
+        return not ax.axison and [t.get_text() for t in ax.texts] == ["not logged\nby this cell"]
+
+    assert [[blank(ax) for ax in row] for row in axes] == [[False, True], [False, True], [True, False]]
+    assert [[ax.get_legend() is not None for ax in row] for row in axes] == [
+        [True, False],
+        [True, False],
+        [False, True],
+    ]
