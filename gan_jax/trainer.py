@@ -122,7 +122,8 @@ def train_and_evaluate(
 ) -> GANState:
     """Train (or resume) the run described by `config` in `workdir` to config.train.total_steps and
     return the final state. A SIGTERM saves the current step and raises `Preempted`; Ctrl-C saves
-    it and raises KeyboardInterrupt; a NaN/Inf raises NonFiniteError."""
+    it and raises KeyboardInterrupt (either one at the last step boundary leaves the run finished
+    and is passed on: PreemptionWatcher.pass_on); a NaN/Inf raises NonFiniteError."""
     return _train([config], [workdir], devices, vmapped=False)[0].final
 
 
