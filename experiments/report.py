@@ -285,7 +285,7 @@ def write_figures(table, records, columns, out: epath.Path) -> None:
         ax.set_title(label)
     writers.save_figure(fig, out / "metrics.png", dpi=90)
 
-    write_trajectories(records, names, out, plt)
+    writers.save_trajectories(records, names, out / "trajectories.png")
 
     pictures = []
     for cell in names:
@@ -306,60 +306,6 @@ def write_figures(table, records, columns, out: epath.Path) -> None:
             ax.imshow(picture)
             ax.set_title(cell, fontsize=7)
         writers.save_figure(fig, out / "samples.png", dpi=80)
-
-
-def _mean_curve(runs: list[dict], log: str, key: str):
-    """(steps, mean over the runs) of a logged quantity, over the steps every run has."""
-    runs = [r for r in runs if any(key in row for row in r[log])]
-    if not runs:
-        return None
-    length = min(len([row for row in r[log] if key in row]) for r in runs)
-    steps = [row["step"] for row in runs[0][log] if key in row][:length]
-    values = [[row[key] for row in r[log] if key in row][:length] for r in runs]
-    return steps, np.mean(values, axis=0)
-
-
-def write_trajectories(records, names, out: epath.Path, plt) -> None:
-    """Per cell, over training (mean over seeds): for the minimax family D(x) and D(G(z)) against
-    1/2 and V against -log 4; for the other objectives D's mean outputs (and a Wasserstein critic's
-    estimate of W); and, where evaluated, the mean |D - D*|."""
-    panels = [
-        ([("metrics", "d_real", "D(x)"), ("metrics", "d_fake", "D(G(z))")], 0.5, "1/2"),
-        ([("metrics", "V", "V")], -math.log(4), "-log 4"),
-        ([("metrics", "W", "W estimate")], None, None),  # a Wasserstein critic's
-        ([("metrics", "d_real_out", "mean D(x)"), ("metrics", "d_fake_out", "mean D(G(z))")], None, None),
-        ([("eval", "optimal_d/mean_abs", "mean |D - D*|")], None, None),
-    ]
-    panels = [p for p in panels if any(_mean_curve(records, log, key) for log, key, _ in p[0])]
-    if not panels:  # no run logged a trajectory
-        return
-    fig, axes = plt.subplots(
-        len(panels), len(names), figsize=(3.2 * len(names), 2.5 * len(panels)), squeeze=False
-    )
-    for row, (curves, reference, ref_label) in enumerate(panels):
-        legend_shown = False
-        for col, cell in enumerate(names):
-            ax, runs = axes[row, col], [r for r in records if r["cell"] == cell]
-            if row == 0:
-                ax.set_title(cell, fontsize=7)
-            drawn = [
-                ax.plot(*curve, label=label)
-                for log, key, label in curves
-                if (curve := _mean_curve(runs, log, key))
-            ]
-            if not drawn:  # e.g. D(x) as a probability under the hinge loss
-                ax.axis("off")
-                ax.text(
-                    0.5, 0.5, "not logged\nby this cell", ha="center", va="center", fontsize=7, color="0.5"
-                )
-                continue
-            if reference is not None:
-                ax.axhline(reference, color="k", ls="--", lw=0.8, label=ref_label)
-            if not legend_shown:  # once a row, on its first panel with curves
-                ax.legend(fontsize=6)
-                legend_shown = True
-            ax.set_xlabel("step", fontsize=7)
-    writers.save_figure(fig, out / "trajectories.png", dpi=80)
 
 
 def main(argv):
