@@ -97,10 +97,11 @@ def d_norm_probe(args: ml_collections.ConfigDict) -> list[dict]:
     """Why minibatch discrimination fails on the DCGAN (`digits,d_norm_probe`): the baseline and
     minibatch discrimination without D's BatchNorm (as the code released with the paper, whose D
     has weight normalisation and no BatchNorm); the same two with it are the ablation's own
-    `baseline` and `minibatch` cells. Then minibatch discrimination with two of the restraints on
-    D in that code (train_cifar_minibatch_discrimination.py), one at a time: three G updates per D
-    update; Gaussian noise of std 0.2 on D's input -- and that noise on the baseline too, the
-    control that says whether it helps minibatch discrimination or any D."""
+    `baseline` and `minibatch` cells. Then minibatch discrimination with three of the restraints
+    on D in that code (train_cifar_minibatch_discrimination.py), one at a time: three G updates per
+    D update; Gaussian noise of std 0.2 on D's input; dropout 0.5 after D's down-sampling blocks --
+    the last two on the baseline too, the control that says whether a restraint helps minibatch
+    discrimination or any D."""
     if args.dataset != "digits":
         raise ConfigError("improved_gan.py: d_norm_probe is a DCGAN probe; use digits,d_norm_probe.")
     cells = [
@@ -108,9 +109,12 @@ def d_norm_probe(args: ml_collections.ConfigDict) -> list[dict]:
         for technique in ("baseline", "minibatch")
     ]
     cells.append({**cells[1], "_name": "minibatch, D norm none, 3 G steps", "train.g_steps": 3})
-    for cell in (cells[1], cells[0]):
-        name = f"{cell['_name']}, input noise 0.2"
-        cells.append({**cell, "_name": name, "model.d.input_noise_std": 0.2})
+    for restraint, key, value in (
+        ("input noise 0.2", "model.d.input_noise_std", 0.2),
+        ("dropout 0.5", "model.d.dropout", 0.5),
+    ):
+        for cell in (cells[1], cells[0]):  # minibatch discrimination, then the baseline (the control)
+            cells.append({**cell, "_name": f"{cell['_name']}, {restraint}", key: value})
     return [{**cell, "seed": seed} for cell in cells for seed in range(args.seeds)]
 
 

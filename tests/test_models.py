@@ -245,6 +245,44 @@ def test_an_unknown_compute_dtype_is_a_config_error():
         models.build(config, (2,))
 
 
+def test_dcgan_d_dropout_drops_each_down_sampling_blocks_output_in_training_only():
+    """model.d.dropout (the reference code's DropoutLayer, p 0.5): in training each block's output
+    is zeroed with probability p and the rest scaled by 1 / (1 - p), a mask from the 'noise'
+    stream; in inference mode D is the plain D."""
+    x = jax.random.normal(jax.random.PRNGKey(0), (64, 16, 16, 1))
+    dropped, plain = DCGANDiscriminator(16, width=8, dropout=0.5), DCGANDiscriminator(16, width=8)
+    variables = plain.init(jax.random.PRNGKey(1), x, train=False)
+    np.testing.assert_array_equal(
+        dropped.apply(variables, x, train=False), plain.apply(variables, x, train=False)
+    )
+
+    def run(key):  # (the blocks' sown features, what each Dropout passed on)
+        _, state = dropped.apply(
+            variables,
+            x,
+            train=True,
+            rngs={"noise": jax.random.PRNGKey(key)},
+            mutable=["batch_stats", "intermediates"],
+            capture_intermediates=lambda module, _: isinstance(module, nn.Dropout),
+        )
+        inter = state["intermediates"]
+        outs = [inter[name]["__call__"][0] for name in sorted(inter) if name.startswith("Dropout")]
+        return inter["features"], outs
+
+    features, outs = run(5)
+    assert len(features) == len(outs) == 2  # 16 px: from_image (16 -> 8) and down0 (8 -> 4)
+    for block, out in zip(features, outs, strict=True):
+        kept = out != 0
+        np.testing.assert_allclose(np.where(kept, out, 0), np.where(kept, 2 * block, 0), rtol=1e-6)
+        assert abs(float(kept.mean()) - 0.5) < 0.03, float(kept.mean())
+    assert not np.array_equal(outs[0] != 0, run(6)[1][0] != 0)  # another key, another mask
+    config = models.model_config("dcgan", z_dim=8, d=dict(dropout=1.0))
+    with pytest.raises(
+        models.ConfigError, match=r"config.model.d.dropout=1.0: a dropout rate is in \[0, 1\)"
+    ):
+        models.build(config, (16, 16, 1))
+
+
 def test_dcgan_d_input_noise_is_gaussian_noise_on_the_image_in_training_only():
     """model.d.input_noise_std (the reference code's GaussianNoiseLayer, std 0.2): D in training
     judges x + std * eps, eps the 'noise' stream's normal draw; in inference mode x itself."""

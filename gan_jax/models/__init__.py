@@ -104,6 +104,8 @@ def build(
             f"config.model.d.minibatch_std={d['minibatch_std']}: the group size of the minibatch "
             "standard deviation is 0 (off) or at least 2 (Karras et al. use 4)."
         )
+    if not 0 <= d.get("dropout", 0.0) < 1:
+        raise ConfigError(f"config.model.d.dropout={d['dropout']}: a dropout rate is in [0, 1) (0: off).")
     if d_outputs > 1 and num_classes and d.get("condition") == "projection":
         raise ConfigError(
             "A projection discriminator has one output; it cannot be the semi-supervised K-class D."

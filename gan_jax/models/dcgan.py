@@ -202,6 +202,7 @@ class DCGANDiscriminator(nn.Module):
     pack: int = 1  # PacGAN: D judges packs of this many images (layers.pack); logits (N / pack,)
     minibatch_std: int = 0  # > 1: Karras et al.'s minibatch stddev over groups of this many (0: off)
     input_noise_std: float = 0.0  # Gaussian noise on D's input in training (Salimans et al.'s CIFAR D: 0.2)
+    dropout: float = 0.0  # rate after each down-sampling block in training (Salimans et al.'s CIFAR D: 0.5)
     CHOICES: ClassVar[dict] = {
         "conv_impl": CONV_IMPLS,
         "condition": ("concat", "projection"),
@@ -217,6 +218,13 @@ class DCGANDiscriminator(nn.Module):
             return batch_norm(train, f"bn_down{i}")(x)
         return nn.LayerNorm(name=f"ln_down{i}")(x) if self.norm == "layer" else x
 
+    def _drop(self, x: jax.Array, train: bool) -> jax.Array:
+        """Dropout on a block's output, from the 'noise' stream (D's only randomness in training);
+        the features sown for feature matching are the block's, before it."""
+        if not self.dropout:
+            return x
+        return nn.Dropout(self.dropout, deterministic=not train, rng_collection="noise")(x)
+
     @nn.compact
     def __call__(self, x: jax.Array, y: jax.Array | None = None, train: bool = True) -> jax.Array:
         n_down = num_resolution_changes(self.image_size)
@@ -231,11 +239,13 @@ class DCGANDiscriminator(nn.Module):
         )(x)
         x = nn.leaky_relu(x, LEAKY_SLOPE)
         self.sow("intermediates", "features", x)
+        x = self._drop(x, train)
         for i in range(n_down - 1):
             ch *= 2
             x = spectral(Conv(ch, impl=self.conv_impl, name=f"down{i}"), self.spectral_norm, train)(x)
             x = nn.leaky_relu(self._normalise(x, train, i), LEAKY_SLOPE)
             self.sow("intermediates", "features", x)
+            x = self._drop(x, train)
         projection = self.num_classes if self.condition == "projection" else 0
         head = DiscriminatorHead(
             self.outputs,
