@@ -24,8 +24,7 @@ Expected:  see docs/improved_gan.md for the table (mode coverage on the grid, FD
 import ml_collections
 
 from configs import dcgan, gan_mlp
-from gan_jax import sweep
-from gan_jax.config import parse_arg
+from gan_jax.config import apply_overrides, parse_arg
 from gan_jax.errors import ConfigError
 
 TECHNIQUES = {
@@ -77,7 +76,7 @@ def get_config(arg: str = "grid,baseline") -> ml_collections.ConfigDict:
             config.log.update(sample_every=500)
             config.checkpoint.update(every=500)
             config.eval.update(every=500)
-    return sweep.apply_overrides(config, overrides(args.dataset, args.technique))
+    return apply_overrides(config, overrides(args.dataset, args.technique))
 
 
 def get_sweep(arg: str = "grid") -> list[dict]:

@@ -20,7 +20,6 @@ sentence in docs/ cites.
 
 import csv
 import io
-import json
 import math
 import typing
 
@@ -45,15 +44,13 @@ def load_run(run: dict) -> dict:
 
     directory = epath.Path(run["dir"])
     done, error = directory / "done.json", directory / "error.json"
-    status = (
-        json.loads(done.read_text())["status"] if done.exists() else "error" if error.exists() else "missing"
-    )
+    status = workdirs.read_json(done)["status"] if done.exists() else "error" if error.exists() else "missing"
     record = {**run, "status": status}
     evals = sorted(directory.glob("eval_*.json"), key=lambda p: int(p.stem.split("_")[1]))
-    record["final"] = evaluation.scalars(json.loads(evals[-1].read_text())) if evals else {}
+    record["final"] = evaluation.scalars(workdirs.read_json(evals[-1])) if evals else {}
     for name in ("metrics", "eval"):
         path = directory / f"{name}.jsonl"
-        record[name] = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        record[name] = writers.read_jsonl(path) if path.exists() else []
     ended = status in ("finished", "diverged")
     record["diagnosis"] = diagnosis.diagnose(status, record["metrics"], record["eval"]) if ended else None
     return record
@@ -314,7 +311,7 @@ def main(argv):
     sweep_file = workdir / "sweep.json"
     if not sweep_file.exists():
         raise app.UsageError(f"{workdir} has no sweep.json: run experiments.sweep there first.")
-    sweep = json.loads(sweep_file.read_text())
+    sweep = workdirs.read_json(sweep_file)
     module, arg = cli.load_config_module(sweep["config"])
     spec = getattr(module, "REPORT", {})
     columns = spec.get("columns", [("equilibrium/d_real", "D(x)"), ("equilibrium/d_fake", "D(G(z))")])
@@ -322,7 +319,9 @@ def main(argv):
     failure_text = spec.get(
         "failure_definition", "the run diverged (NaN/Inf in a loss, D output or gradient norm)."
     )
-    records = [load_run({**run, "dir": str(sweeps.run_dir(workdir, run["dir"]))}) for run in sweep["runs"]]
+    runs = [{**run, "dir": str(sweeps.run_dir(workdir, run["dir"]))} for run in sweep["runs"]]
+    sweeps.to_train(runs, cli.run_configs(sweep["config"], runs), sweep["config"])  # refuses mixed configs
+    records = [load_run(run) for run in runs]
     missing = [r["dir"] for r in records if r["status"] in ("missing", "error")]
     out = workdirs.resolve(_OUT.value) if _OUT.value else workdir / "report"
     out.mkdir(parents=True, exist_ok=True)

@@ -6,11 +6,10 @@ first. Several processes (TPU pod slice, GPU hosts): see experiments/distributed
 """
 
 from absl import flags
-from ml_collections import config_flags
 
 from experiments import cli, distributed
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path[:argument]).")
+_CONFIG = cli.define_config_flag("config", "Config file (path[:argument]).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and figures.")
 flags.mark_flags_as_required(["config", "workdir"])
 

@@ -25,7 +25,7 @@ flags.mark_flag_as_required("workdir")
 def main(argv):
     del argv
     cli.enable_compilation_cache()
-    from gan_jax import evaluation, trainer, writers
+    from gan_jax import evaluation, memory, trainer, writers
     from gan_jax import workdir as workdirs
     from gan_jax.models import apply
 
@@ -41,11 +41,19 @@ def main(argv):
     label = _LABEL.value or 0
     if not 0 <= label < max(gan.num_classes, 1):
         raise UserError(f"--label={label} is not a class of this run (0..{gan.num_classes - 1}).")
-    z = jax.random.normal(jax.random.PRNGKey(_SEED.value), (_N.value, gan.z_dim))
-    y = np.full(_N.value, label, np.int32)
     variables = state.g_ema if state.g_ema is not None else state.g.variables
+    sample = apply.make_sampler(gan)
+
+    @jax.jit
+    def draw(variables, reference, key, y):
+        return sample(variables, jax.random.normal(key, (len(y), gan.z_dim)), y, reference)
+
+    key, y = jax.random.PRNGKey(_SEED.value), np.full(_N.value, label, np.int32)
+    y_shape = jax.ShapeDtypeStruct(y.shape, y.dtype)  # asked before anything of that size exists
+    compiled = draw.lower(variables, state.vbn_reference, key, y_shape).compile()
+    memory.check_fits(compiled, jax.devices()[0], f"Drawing {_N.value:,} samples", "--n", _N.value)
     step = int(state.step)
-    x = evaluation.finite_samples(apply.make_sampler(gan)(variables, z, y, state.vbn_reference), step)
+    x = evaluation.finite_samples(compiled(variables, state.vbn_reference, key, y), step)
     name = f"samples_label{label}_step{step}.png" if gan.num_classes else f"samples_step{step}.png"
     path = workdirs.resolve(_WORKDIR.value) / name
     if source.kind == "images":

@@ -60,23 +60,27 @@ def plan(spec: str, workdir: epath.Path) -> list[dict]:
 
     module, arg = cli.load_config_module(spec)
     if not hasattr(module, "get_sweep"):
-        raise SystemExit(f"{spec} defines no get_sweep(arg); nothing to sweep.")
+        raise UserError(f"{spec} defines no get_sweep(arg); nothing to sweep.")
     runs = []
     for entry in module.get_sweep(arg):
         overrides = sweep.overrides_of(entry)
         try:  # every run's config must load and validate before anything trains
-            config_lib.validate(sweep.apply_overrides(module.get_config(arg), overrides))
+            config_lib.validate(config_lib.apply_overrides(module.get_config(arg), overrides))
         except (UserError, TypeError, ValueError) as error:
             raise UserError(f"Sweep entry {entry} of {spec}: {error}") from error
         cell, seed = sweep.cell_name(entry), overrides.get("seed", 0)
-        if "/" in cell:
-            raise SystemExit(f"Sweep cell name {cell!r} contains '/'; rename it (it becomes a directory).")
+        if "/" in cell or cell in ("", ".", "..") or "\0" in cell:
+            raise UserError(
+                f"Sweep cell name {cell!r} of {spec} is not a directory name inside the sweep; rename it."
+            )
         runs.append(
             {"dir": str(workdir / cell / f"seed_{seed}"), "cell": cell, "seed": seed, "overrides": overrides}
         )
     dirs = [r["dir"] for r in runs]
     if len(set(dirs)) != len(dirs):
-        raise SystemExit("Two sweep entries map to the same directory: give them distinct '_name's or seeds.")
+        raise UserError(
+            f"Two entries of {spec}'s sweep map to one directory: give them distinct '_name's or seeds."
+        )
     return runs
 
 
@@ -87,7 +91,7 @@ def run_worker(runs_file: str, core: int | None) -> None:
     _terminate_with_parent()
     stop = _stop_between_runs()
     cli.enable_compilation_cache()
-    from gan_jax import sweep, trainer
+    from gan_jax import trainer
     from gan_jax.errors import NonFiniteError
     from gan_jax.preemption import Preempted
 
@@ -97,8 +101,9 @@ def run_worker(runs_file: str, core: int | None) -> None:
         if stop:
             sys.exit(PREEMPTED)
         directory, start = epath.Path(run["dir"]), time.time()
+        (directory / "done.json").unlink(missing_ok=True)  # a finished run asked to train longer
         try:
-            config = sweep.apply_overrides(cli.load_config(spec_and_runs["spec"]), run["overrides"])
+            [config] = cli.run_configs(spec_and_runs["spec"], [run])
             trainer.train_and_evaluate(config, run["dir"])
             outcome = {"status": "finished"}
         except Preempted as preempted:
@@ -117,7 +122,7 @@ def run_worker(runs_file: str, core: int | None) -> None:
 def run_populations(spec: str, runs: list[dict]) -> list[int]:
     """The accelerator path: each cell's pending seeds as one vmapped population, recorded as the
     workers record theirs. Returns [PREEMPTED] if a signal stopped it, else []."""
-    from gan_jax import sweep, trainer
+    from gan_jax import trainer
     from gan_jax.preemption import Preempted
 
     stop = _stop_between_runs()
@@ -125,8 +130,10 @@ def run_populations(spec: str, runs: list[dict]) -> list[int]:
         if stop:
             return [PREEMPTED]
         members, start = [r for r in runs if r["cell"] == cell], time.time()
+        for r in members:  # finished runs asked to train longer
+            (epath.Path(r["dir"]) / "done.json").unlink(missing_ok=True)
         try:
-            configs = [sweep.apply_overrides(cli.load_config(spec), r["overrides"]) for r in members]
+            configs = cli.run_configs(spec, members)
             outcomes = trainer.train_population(configs, [r["dir"] for r in members])
         except Preempted as preempted:
             print(f"{cell}: {preempted}", flush=True)
@@ -236,7 +243,7 @@ def main(argv):
 
     workdir = workdirs.resolve(_WORKDIR.value)
     runs = plan(_CONFIG.value, workdir)
-    pending = [r for r in runs if not (epath.Path(r["dir"]) / "done.json").exists()]
+    pending = sweep.to_train(runs, cli.run_configs(_CONFIG.value, runs), _CONFIG.value)
     cells = len({r["cell"] for r in runs})
     print(f"{len(runs)} runs in {cells} cells; {len(runs) - len(pending)} done already.")
     if _LIST.value:

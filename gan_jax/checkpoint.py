@@ -7,11 +7,15 @@ cleaned up. Every process of a multi-host run takes part in save and restore.
 Each checkpoint holds two items: `state` (the GANState) and `meta` (JSON): a fingerprint of
 every array, computed on the device before the save and checked after every restore -- a
 checkpoint whose bytes changed on disk but still decode is refused instead of resuming into
-garbage -- and whatever the trainer needs to continue exactly (the metrics of a log interval in
-progress). `restore_latest` falls back to the previous checkpoint, with a warning, when the
-latest one is unreadable or fails its fingerprint, and moves the damaged one aside.
+garbage -- whatever the trainer needs to continue exactly (the metrics of a log interval in
+progress), and a digest of that JSON itself, checked too. `restore_latest` falls back to the
+previous checkpoint, with a warning, when the latest one is unreadable or fails a check, and moves
+the damaged one aside (as often as it happens: each under a name of its own).
 """
 
+import hashlib
+import itertools
+import json
 import shutil
 import sys
 
@@ -24,6 +28,7 @@ from etils import epath
 from gan_jax import parallel
 from gan_jax import workdir as workdirs
 from gan_jax.errors import CheckpointError
+from gan_jax.preemption import uninterrupted
 from gan_jax.state import GANState
 
 DAMAGED_DIR = "damaged_checkpoints"  # beside checkpoints/, out of orbax's sight
@@ -46,10 +51,22 @@ def fingerprint(tree) -> jax.Array:
     return jnp.stack([leaf(x) for x in jax.tree.leaves(tree)])
 
 
+def digest(meta: dict) -> str:
+    """SHA-256 of a checkpoint's JSON item (its `digest` key aside), in a canonical form."""
+    text = json.dumps({k: v for k, v in meta.items() if k != "digest"}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def leaf_names(tree) -> list[str]:
     """'g.params.Dense_0.kernel', ... in the order of jax.tree.leaves."""
     paths = jax.tree_util.tree_flatten_with_path(tree)[0]
     return [jax.tree_util.keystr(path, simple=True, separator=".") for path, _ in paths]
+
+
+def _names(step: int):
+    yield str(step)
+    for i in itertools.count(1):
+        yield f"{step}.{i}"
 
 
 class _Manager(ocp.CheckpointManager):
@@ -94,9 +111,11 @@ class Checkpoints:
         step = int(jax.device_get(state.step))
         self._check_space(step, sum(x.nbytes for x in jax.tree.leaves(state)) + (1 << 20))
         meta = {**(meta or {}), "fingerprint": np.asarray(jax.device_get(fingerprint(state))).tolist()}
+        meta["digest"] = digest(meta)
         args = ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
         try:
-            self._manager.save(step, args=args, force=True)
+            with uninterrupted():
+                self._manager.save(step, args=args, force=True)
         except Exception as error:  # an earlier asynchronous save failed, or this one could not start
             raise self._write_error(step, error) from error
         return step
@@ -121,6 +140,10 @@ class Checkpoints:
             reason = str(error).split(" [tensorstore_spec")[0][:400]  # drop tensorstore's spec dump
             raise self._error(step, f"{type(error).__name__}: {reason}") from error
         state, meta = restored["state"], restored["meta"]
+        if meta.get("digest") != digest(meta):
+            raise self._error(
+                step, "its metadata (the metrics it carries) is not what was saved (digest mismatch)"
+            )
         found = np.asarray(jax.device_get(fingerprint(state)))
         differ = [n for n, a, b in zip(leaf_names(state), found, meta["fingerprint"], strict=True) if a != b]
         if differ:
@@ -140,9 +163,13 @@ class Checkpoints:
         return None
 
     def _move_aside(self, step: int, error: CheckpointError) -> None:
-        aside = self.directory.parent / DAMAGED_DIR / str(step)
+        """Move checkpoint `step` to damaged_checkpoints/<step> (<step>.1, .2, ... when a step was
+        damaged before: a rerun writes that step anew, and it may be damaged again)."""
+        damaged = self.directory.parent / DAMAGED_DIR
+        taken = {p.name for p in damaged.iterdir()} if damaged.exists() else set()
+        aside = damaged / next(n for n in _names(step) if n not in taken)
         if jax.process_index() == 0:
-            aside.parent.mkdir(exist_ok=True)
+            damaged.mkdir(exist_ok=True)
             (self.directory / str(step)).rename(aside)
         parallel.wait_for_every_process(f"checkpoint {step} moved aside")
         self._manager.reload()

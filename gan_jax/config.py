@@ -10,15 +10,13 @@ import math
 
 import ml_collections
 
-from gan_jax import losses, regularizers, sweep
+from gan_jax import losses, regularizers
 from gan_jax.errors import ConfigError
 
-# Keys that may differ between a run and its resumption (extend a run, log more often, ...).
-RESUMABLE_CHANGES = (
-    "train.total_steps",
-    "log.",
+# Keys that may differ without changing a run's result (where data or checkpoints live, how the
+# same convolution is computed).
+SAME_RESULT_CHANGES = (
     "checkpoint.",
-    "eval.",
     "data.data_dir",
     "data.download",
     "data.pipeline",  # both pipelines draw the same batches (data/stream.py)
@@ -27,6 +25,8 @@ RESUMABLE_CHANGES = (
     "model.g.conv_impl",  # every form has the same parameters (tests/test_conv.py)
     "model.d.conv_impl",
 )
+# Keys that may differ between a run and its resumption (extend a run, log more often, ...).
+RESUMABLE_CHANGES = (*SAME_RESULT_CHANGES, "train.total_steps", "log.", "eval.")
 
 
 def parse_arg(arg: str, config_file: str, **spec) -> ml_collections.ConfigDict:
@@ -223,7 +223,7 @@ def objective_overrides(config: ml_collections.ConfigDict, objective: str, r1: b
 
 
 def apply_objective(config: ml_collections.ConfigDict, objective: str, r1: bool, sn: bool) -> None:
-    sweep.apply_overrides(config, objective_overrides(config, objective, r1, sn))
+    apply_overrides(config, objective_overrides(config, objective, r1, sn))
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -287,9 +287,54 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return flat
 
 
-def resume_conflicts(saved: dict, current: dict) -> list[str]:
-    """Keys whose values differ between a workdir's saved config and the current one."""
+def _changed(saved: dict, current: dict, allowed: tuple[str, ...]) -> list[str]:
+    """Keys whose values differ between two configs (as JSON), those under `allowed` aside."""
     defaults = _flatten(base_config().to_dict())  # a key added to the schema since: its default
     a, b = {**defaults, **_flatten(saved)}, {**defaults, **_flatten(current)}
     changed = sorted(k for k in set(a) | set(b) if json.dumps(a.get(k)) != json.dumps(b.get(k)))  # NaN == NaN
-    return [k for k in changed if not any(k.startswith(p) for p in RESUMABLE_CHANGES)]
+    return [k for k in changed if not any(k.startswith(p) for p in allowed)]
+
+
+def resume_conflicts(saved: dict, current: dict) -> list[str]:
+    """Keys whose values differ between a workdir's saved config and the current one."""
+    return _changed(saved, current, RESUMABLE_CHANGES)
+
+
+def run_conflicts(saved: dict, current: dict, finished: bool) -> tuple[list[str], bool]:
+    """How a run trained under `saved` departs from the `current` config its sweep cell asks for:
+    (the keys that stop it -- an unfinished run's resume conflicts; a finished run's every change
+    of result --, whether it is a finished run that need only train longer)."""
+    if not finished:
+        return resume_conflicts(saved, current), False
+    keys = _changed(saved, current, SAME_RESULT_CHANGES)
+    longer = keys == ["train.total_steps"] and current["train"]["total_steps"] > saved["train"]["total_steps"]
+    return ([] if longer else keys), longer
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides: dict) -> ml_collections.ConfigDict:
+    """Set dotted keys ('model.d.width_mult': 2.0); an unknown key is an error naming it."""
+    for key, value in overrides.items():
+        problem = unknown_key(config, key)
+        if problem:
+            raise ConfigError(problem)
+        *path, leaf = key.split(".")
+        node = config
+        for part in path:
+            node = node[part]
+        node[leaf] = value
+    return config
+
+
+def unknown_key(config: ml_collections.ConfigDict, key: str) -> str | None:
+    """Why `--config.<key>=...` names no field of `config` (None when it does)."""
+    node, walked = config, []
+    for part in key.split("."):
+        if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+            where = ".".join(walked) or "the config"
+            options = sorted(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
+            return f"Unknown config key {key!r}: {where} has no field {part!r}" + (
+                f" (it has {options})." if options else "."
+            )
+        node = node[part]
+        walked.append(part)
+    return None

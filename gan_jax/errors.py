@@ -23,6 +23,10 @@ class WorkdirError(UserError, OSError):
     """A workdir that cannot be used: not a directory, not writable, or held by another run."""
 
 
+class WriteError(UserError, OSError):
+    """A file of the run (metrics, figures, evaluations) could not be written: a full disk, say."""
+
+
 class CheckpointError(UserError, RuntimeError):
     """A checkpoint that cannot be restored: damaged, or written by a different model/config."""
 

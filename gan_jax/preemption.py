@@ -6,11 +6,15 @@ it on whichever host gets it and makes every host return True from
 `reached_preemption_sync_point` at the same step -- provided one caller passes one counter, so
 orbax is kept off it (gan_jax/checkpoint.py). A single process watches SIGTERM and SIGINT
 itself. Either way the trainer stops *between* steps and saves, never inside a checkpoint write;
-a second Ctrl-C interrupts at once.
+a second Ctrl-C interrupts at once -- except inside `uninterrupted()`, the few calls that must not
+be cut short (starting a checkpoint's write), which take it when they end.
 """
 
+import contextlib
 import signal
+import threading
 import types
+from collections.abc import Iterator
 
 import jax
 from jax.experimental import multihost_utils
@@ -23,6 +27,10 @@ class Preempted(Exception):
     def __init__(self, step: int, reason: str):
         super().__init__(f"Preempted ({reason}) at step {step}: saved it; run the same command to resume.")
         self.step = step
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run, which has said what it saved (a command adds nothing to that)."""
 
 
 class PreemptionWatcher:
@@ -71,3 +79,24 @@ class PreemptionWatcher:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous = {}
+
+
+@contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, then deliver it to the handler it would have
+    reached. A KeyboardInterrupt inside orbax's save once left a checkpoint half-started: the
+    process said it had saved the step, failed at exit, and hung for minutes. (Signal handlers
+    belong to the main thread; elsewhere the block runs as it is.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held and callable(previous):
+            previous(signal.SIGINT, held[0])
+        elif held and previous == signal.SIG_DFL:
+            raise KeyboardInterrupt

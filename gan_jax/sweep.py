@@ -10,13 +10,15 @@ by its overrides, seed excluded). `experiments/sweep.py` runs every entry in
 """
 
 import itertools
+import json
 import os
 
 import ml_collections
 from etils import epath
 
+from gan_jax import config as config_lib
 from gan_jax import workdir as workdirs
-from gan_jax.errors import ConfigError
+from gan_jax.errors import ConfigError, UserError
 
 
 def sweep(key: str, values) -> list[dict]:
@@ -50,35 +52,6 @@ def overrides_of(entry: dict) -> dict:
     return {k: v for k, v in entry.items() if k != "_name"}
 
 
-def apply_overrides(config: ml_collections.ConfigDict, overrides: dict) -> ml_collections.ConfigDict:
-    """Set dotted keys ('model.d.width_mult': 2.0); an unknown key is an error naming it."""
-    for key, value in overrides.items():
-        problem = unknown_key(config, key)
-        if problem:
-            raise ConfigError(problem)
-        *path, leaf = key.split(".")
-        node = config
-        for part in path:
-            node = node[part]
-        node[leaf] = value
-    return config
-
-
-def unknown_key(config: ml_collections.ConfigDict, key: str) -> str | None:
-    """Why `--config.<key>=...` names no field of `config` (None when it does)."""
-    node, walked = config, []
-    for part in key.split("."):
-        if not isinstance(node, ml_collections.ConfigDict) or part not in node:
-            where = ".".join(walked) or "the config"
-            options = sorted(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
-            return f"Unknown config key {key!r}: {where} has no field {part!r}" + (
-                f" (it has {options})." if options else "."
-            )
-        node = node[part]
-        walked.append(part)
-    return None
-
-
 def recorded_dir(workdir: epath.Path, run_dir: str) -> str:
     """A run's directory as sweep.json records it: relative to the sweep's, so that a sweep copied
     off an accelerator machine or out of a bucket still reports."""
@@ -89,3 +62,30 @@ def run_dir(workdir: epath.Path, recorded: str) -> epath.Path:
     """`recorded_dir`'s inverse; sweeps before it recorded absolute paths, which stay as they are."""
     absolute = workdirs.is_remote(recorded) or os.path.isabs(recorded)
     return epath.Path(recorded) if absolute else workdir / recorded
+
+
+def to_train(runs: list[dict], configs: list[ml_collections.ConfigDict], spec: str) -> list[dict]:
+    """The runs of a sweep (`configs`: what each one's cell asks for) still to train: those
+    without done.json, and finished ones whose cell now asks for more steps (they resume). A run
+    whose config departs otherwise from its cell's -- a sweep rerun in a directory that holds
+    another sweep's runs -- is an error naming the runs and keys, before anything trains: mixing
+    them once made a table average 40-step runs with 4,000-step ones, silently."""
+    pending, stale = [], {}
+    for run, config in zip(runs, configs, strict=True):
+        directory = epath.Path(run["dir"])
+        done = (directory / "done.json").exists()
+        if (directory / "config.json").exists():
+            saved = workdirs.read_json(directory / "config.json")
+            keys, longer = config_lib.run_conflicts(saved, json.loads(config.to_json_best_effort()), done)
+            if keys:
+                stale.setdefault(tuple(keys), []).append(run["dir"])
+            done = done and not longer
+        if not done:
+            pending.append(run)
+    if stale:
+        problems = "; ".join(f"{len(d)} run(s) such as {d[0]} differ in {list(k)}" for k, d in stale.items())
+        raise UserError(
+            f"Runs here were trained with another config than {spec} asks for ({problems}). Use a new "
+            "--workdir for this sweep, or move those runs away."
+        )
+    return pending

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import itertools
 import json
+import sys
 import time
 from collections.abc import Sequence
 
@@ -23,7 +24,7 @@ import numpy as np
 from etils import epath
 
 from gan_jax import config as config_lib
-from gan_jax import evaluation, experiment, parallel, writers
+from gan_jax import evaluation, experiment, memory, parallel, writers
 from gan_jax import state as state_lib
 from gan_jax import workdir as workdirs
 from gan_jax.checkpoint import Checkpoints
@@ -31,7 +32,7 @@ from gan_jax.data import DataSource
 from gan_jax.errors import CheckpointError, ConfigError, NonFiniteError, WorkdirError
 from gan_jax.health import Health
 from gan_jax.models import apply
-from gan_jax.preemption import Preempted, PreemptionWatcher
+from gan_jax.preemption import Interrupted, Preempted, PreemptionWatcher
 from gan_jax.state import GAN, GANState
 
 
@@ -46,7 +47,7 @@ def _prepare_workdir(config, workdir: epath.Path, resuming: bool, is_main: bool)
     path = workdir / "config.json"
     current = json.loads(config.to_json_best_effort())
     if resuming and path.exists():
-        conflicts = config_lib.resume_conflicts(json.loads(path.read_text()), current)
+        conflicts = config_lib.resume_conflicts(workdirs.read_json(path), current)
         if conflicts:
             raise ConfigError(
                 f"{workdir} holds a run with a different config (keys {conflicts} differ from "
@@ -108,9 +109,11 @@ class _Member:
     health: Health
     outputs: _Outputs
     index: int | None
+    topology: dict  # where it computes (_topology), carried by its checkpoints
     outcome: dict | None = None  # set when it stops: {"status": "finished" | "diverged", ...}
     means: dict = dataclasses.field(default_factory=dict)  # the last logged interval's metrics
     final: GANState | None = None  # its state when the loop ended
+    settled: int | None = None  # the last step whose boundary work (rows, figures, evaluation, save) is done
 
     def view(self, tree):
         """This member's part of the loop's state (or metrics)."""
@@ -201,6 +204,13 @@ def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:
             evaluator = evaluation.Evaluator(config, run.gan, run.source, metrics, arrays)
         timer = writers.Timer()
         train_fn = run.compile(state, arrays, vmapped)
+        memory.check_fits(
+            train_fn,
+            run.mesh.devices.flat[0],
+            "The compiled train step",
+            "config.train.batch_size",
+            config.train.batch_size,
+        )
         parallel.wait_for_every_process("compiled")  # the first step's collectives start together
         compile_seconds = timer.lap()
         _say(
@@ -217,7 +227,7 @@ def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:
     if preemption.reason and step < total:  # a signal at the last boundary stops nothing: the runs are done
         if preemption.reason == "SIGINT":
             _say(f"\nInterrupted: saved step {step}; run the same command to continue.")
-            raise KeyboardInterrupt
+            raise Interrupted
         raise Preempted(step, preemption.reason)
     seconds = time.perf_counter() - train_start
     for m in live:
@@ -233,9 +243,12 @@ def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:
 
 def _loop(live: list[_Member], state, step: int, train_fn, evaluator, preemption, timer, vmapped: bool):
     """Call the compiled step until total_steps (or a signal), each member writing at its
-    boundaries; a diverged population member leaves `live`. Returns (state, step)."""
+    boundaries; a diverged population member leaves `live`. Returns (state, step). The logged
+    steps/s counts the step calls alone (waited for at the boundary, which syncs anyway); the
+    boundaries' writing and evaluation go into the console's ETA only."""
     config = live[0].config
-    spc, total, logged_at = config.train.steps_per_call, config.train.total_steps, step
+    spc, total, first, logged_at = config.train.steps_per_call, config.train.total_steps, step, step
+    busy, started = 0.0, time.perf_counter()  # busy: seconds of step calls since the last log row
     try:
         while step < total and live:
             with jax.transfer_guard("disallow"):  # the hot path: no implicit host<->device copy
@@ -243,25 +256,46 @@ def _loop(live: list[_Member], state, step: int, train_fn, evaluator, preemption
                 for m in live:
                     m.health.add(step, metrics)
             step += spc
-            stop = preemption.stop_requested(step // spc)  # sync points count 1, 2, 3, ...
-            logging = step % config.log.every == 0 or step == total
-            rate = (step - logged_at) / timer.lap() if logging else None  # writing and evaluation included
-            logged_at = step if logging else logged_at
+            due = _due(config, step, evaluator is not None, preemption.stop_requested(step // spc))
+            if not due:
+                continue
+            jax.block_until_ready(metrics)  # the calls are asynchronous
+            busy += timer.lap()
+            rate, eta = None, (total - step) * (time.perf_counter() - started) / (step - first)
+            if "log" in due:
+                rate, busy, logged_at = (step - logged_at) / busy, 0.0, step
             for m in list(live):
                 try:
-                    _boundary(m, state, step, evaluator, rate, stop)
+                    _boundary(m, state, step, evaluator, due, rate, eta)
                 except NonFiniteError as error:
                     if not vmapped:
                         raise
                     m.outcome = {"status": "diverged", "message": str(error)}
                     live.remove(m)
-            if stop:
+            timer.lap()  # the boundary's own time is not the steps'
+            if "stop" in due:
                 break
     except KeyboardInterrupt:
         for m in live:
-            _save_on_interrupt(m.view(state), step, m.health, m.ckpts)
-        raise
+            _save_on_interrupt(m, state, step)
+        raise Interrupted from None
     return state, step
+
+
+def _due(config: ml_collections.ConfigDict, step: int, evaluating: bool, stop: bool) -> set[str]:
+    """The boundary work due after the call that reached `step`: 'log', 'sample', 'evaluate',
+    'save' (and 'stop' on a signal, which saves too)."""
+    done = step == config.train.total_steps
+    every = {
+        "log": config.log.every,
+        "sample": config.log.sample_every,
+        "evaluate": config.eval.every,
+        "save": config.checkpoint.every,
+    }
+    due = {name for name, n in every.items() if (n and step % n == 0) or done}
+    if not evaluating:
+        due.discard("evaluate")
+    return due | {"stop", "save"} if stop else due
 
 
 def _open_member(
@@ -274,6 +308,7 @@ def _open_member(
     """One run's workdir opened for the loop: (member, its state -- restored from its latest
     intact checkpoint, else fresh -- and the step it starts at)."""
     is_main = jax.process_index() == 0
+    workdirs.check_layout(path)  # before anything in it is read, cut back or rewritten
     ckpts = stack.enter_context(Checkpoints(path / "checkpoints", config.checkpoint.keep))
     _prepare_workdir(config, path, ckpts.latest_step() is not None, is_main)
     fresh = dataclasses.replace(run, config=config).initial_state()
@@ -285,32 +320,66 @@ def _open_member(
     )
     health = Health(ckpts.directory, start, meta.get("log_interval"), index)
     outputs = _Outputs(config, run.gan, run.source, path, writer)
-    return _Member(config, path, ckpts, writer, health, outputs, index), state, start or 0
+    topology = _topology(run)
+    if is_main:
+        _record_start(path, start or 0, topology, meta.get("topology"))
+    member = _Member(config, path, ckpts, writer, health, outputs, index, topology, settled=start)
+    return member, state, start or 0
 
 
-def _boundary(m: _Member, state: GANState, step: int, evaluator, rate: float | None, stop: bool) -> None:
-    """What one member writes after the call that reached `step` (`state`: the loop's): each thing
-    only once the state and every step's metrics are proven finite."""
-    config, done = m.config, step == m.config.train.total_steps
-    sample, save = step % config.log.sample_every == 0 or done, step % config.checkpoint.every == 0
-    evaluate = evaluator is not None and (step % config.eval.every == 0 or done)
-    if not (rate is not None or sample or evaluate or save or done or stop):
-        return
+def _topology(run: experiment.Experiment) -> dict:
+    """Where a run computes. XLA's results are bit-identical only on the same kind and number of
+    devices and the same JAX."""
+    device = run.mesh.devices.flat[0]
+    return {
+        "devices": int(run.mesh.devices.size),
+        "processes": jax.process_count(),
+        "device_kind": device.device_kind,
+        "jax": jax.__version__,
+    }
+
+
+def _record_start(workdir: epath.Path, step: int, topology: dict, saved: dict | None) -> None:
+    """Append this start to <workdir>/starts.jsonl; a resume on another topology than the
+    checkpoint's is said, and recorded as not bit-identical to an uninterrupted run."""
+    moved = saved is not None and saved != topology
+    if moved:
+        changed = ", ".join(f"{k} {saved.get(k)} -> {v}" for k, v in topology.items() if saved.get(k) != v)
+        print(
+            f"Warning: {workdir} resumes at step {step} on another topology ({changed}): from here on it "
+            "will not be bit-identical to an uninterrupted run (recorded in starts.jsonl).",
+            file=sys.stderr,
+            flush=True,
+        )
+    row = {"step": step, **topology, "bit_identical": not moved if saved is not None else None}
+    writers.append_row(workdir / workdirs.STARTS_FILE, row)
+
+
+def _boundary(
+    m: _Member, state: GANState, step: int, evaluator, due: set[str], rate: float | None, eta: float
+) -> None:
+    """What one member writes after the call that reached `step` (`state`: the loop's; `due`:
+    _due's), all of it only once the state and every step's metrics are proven finite; then the
+    step is `settled` (an interrupt before that saves no checkpoint of it: _save_on_interrupt)."""
     state = m.view(state)
-    if rate is not None:  # a log boundary
-        m.health.verify(state, step)
+    m.health.verify(state, step)
+    if "log" in due:
         m.means = m.health.pop_means()
         m.writer.write(step, {**m.means, "steps_per_sec": rate})
-        m.writer.progress(step, rate, m.means)
-    if sample:
-        m.health.verify(state, step)
+        m.writer.progress(step, rate, eta, m.means)
+    if "sample" in due:
         m.outputs.samples(state, step)
-    if evaluate:
-        m.health.verify(state, step)
+    if "evaluate" in due:
         m.outputs.evaluation(evaluator, state, step)
-    if save or done or stop:
-        m.health.verify(state, step)
-        m.health.last_saved = m.ckpts.save(state, {"log_interval": m.health.interval()})
+    if "save" in due:
+        m.health.last_saved = m.ckpts.save(state, _meta(m))
+    m.settled = step
+
+
+def _meta(m: _Member) -> dict:
+    """What a checkpoint carries beside the state: the log interval in progress, and where the
+    run is computing (a resume elsewhere is said and recorded: _record_start)."""
+    return {"log_interval": m.health.interval(), "topology": m.topology}
 
 
 def _game_summary(means: dict) -> str:
@@ -330,7 +399,7 @@ def restore_run(workdir: str, step: int | None = None, devices: Sequence | None 
     if not path.exists():
         raise WorkdirError(f"{workdir} is not a run directory: it has no config.json.")
     config = config_lib.base_config()  # keys added to the schema since the run get their defaults
-    config.update(json.loads(path.read_text()))
+    config.update(workdirs.read_json(path))
     with Checkpoints(workdir / "checkpoints", config.checkpoint.keep) as ckpts:
         available = ckpts.steps()
         step = ckpts.latest_step() if step is None else step
@@ -341,11 +410,27 @@ def restore_run(workdir: str, step: int | None = None, devices: Sequence | None 
     return config, run.gan, run.source, state
 
 
-def _save_on_interrupt(state: GANState, step: int, health: Health, ckpts: Checkpoints) -> None:
-    """Ctrl-C: save the current step if it is healthy, so the next run resumes there."""
+def _save_on_interrupt(m: _Member, loop_state, step: int) -> None:
+    """Ctrl-C (a second one, or one during a call): save the current step if it is healthy and
+    everything its boundary writes (log row, figures, evaluation) is written -- else keep the last
+    checkpoint, so that the rerun trains to this step again and writes them. Saving a step whose
+    evaluation was cut short lost that evaluation for good: the rerun started after it."""
+    last = f"the last checkpoint is step {m.health.last_saved}"
+    if m.health.last_saved == step:
+        _say(f"\nInterrupted: saved step {step}; run the same command to continue.")
+        return
+    if m.settled != step:
+        _say(
+            f"\nInterrupted before step {step}'s outputs were all written; {last}: run the same "
+            "command to train to it again and write them."
+        )
+        return
     try:
-        health.verify(state, step)
-        step = ckpts.save(state, {"log_interval": health.interval()})
+        state = m.view(loop_state)
+        if int(jax.device_get(state.step)) != step:  # the interrupt fell between a call and its count
+            raise RuntimeError(f"the state is at step {int(jax.device_get(state.step))}, not {step}")
+        m.health.verify(state, step)
+        step = m.ckpts.save(state, _meta(m))
         _say(f"\nInterrupted: saved step {step}; run the same command to continue.")
     except Exception as error:  # diverged, or the state was donated mid-call
-        _say(f"\nInterrupted: could not save ({error}); the last checkpoint is step {health.last_saved}.")
+        _say(f"\nInterrupted: could not save ({error}); {last}.")

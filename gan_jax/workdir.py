@@ -15,6 +15,7 @@ have no `flock`, so a cloud workdir is not locked: one run per cloud workdir is 
 import contextlib
 import datetime
 import fcntl
+import json
 import os
 import socket
 import sys
@@ -22,9 +23,13 @@ from collections.abc import Iterator
 
 from etils import epath
 
-from gan_jax.errors import WorkdirError
+from gan_jax.errors import WorkdirError, WriteError
 
 LOCK_FILE = ".lock"
+STARTS_FILE = "starts.jsonl"  # one row per start of the run: step, devices, whether bit-identical
+# What a run keeps in its workdir (README, "What a run leaves in its workdir"), by kind.
+DIRECTORIES = ("checkpoints", "damaged_checkpoints", "tensorboard", "samples", "samples_ema")
+FILES = ("config.json", "metrics.jsonl", "eval.jsonl", STARTS_FILE)
 
 
 def is_remote(path: str | os.PathLike) -> bool:
@@ -52,18 +57,85 @@ def create(workdir: epath.Path) -> None:
         ) from error
 
 
-def write_atomically(path: epath.Path, text: str) -> None:
-    """Replace `path` by `text` in one step: a reader (another process resuming the same run, say)
-    sees the old file or the new one, never a truncated one. A plain write_text once let a
-    multi-host run's process 1 read process 0's config.json empty: it died, and the other
-    process waited for it until JAX's shutdown barrier aborted both. (An object store's write is
-    atomic already: the object appears when it is complete.)"""
-    if is_remote(path):
-        path.write_text(text)
-        return
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(text)
-    partial.replace(path)
+def check_layout(workdir: epath.Path) -> None:
+    """Refuse a workdir where one of a run's directories is a file (or a file a directory) before
+    anything is read or written: with `checkpoints` a file, a run once started from step 0,
+    rewrote its metrics and evaluations -- the history gone -- and then failed at its first save."""
+    for names, kind in ((DIRECTORIES, "directory"), (FILES, "file")):
+        for name in names:
+            path = workdir / name
+            if path.exists() and path.is_dir() != (kind == "directory"):
+                raise WorkdirError(
+                    f"{path} is not a {kind}, but a run keeps its {name} there: move it away, or use "
+                    "another --workdir."
+                )
+
+
+def read_json(path: epath.Path) -> dict:
+    """A JSON file of a run or sweep (config.json, done.json, eval_<step>.json); a damaged one is
+    a WorkdirError naming it, not a traceback."""
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise WorkdirError(
+            f"{path} is damaged (not valid JSON: {error}). Restore it from a copy, or move it away "
+            "(a run's config.json: start afresh with a new --workdir)."
+        ) from error
+
+
+def write_error(path: str | os.PathLike, error: OSError) -> WriteError:
+    """A failed write as one line naming the file and the fix (a full disk said nothing more than
+    "No space left on device: None")."""
+    reason = error.strerror or str(error)
+    return WriteError(
+        f"Could not write {path}: {reason}. The files written before it are intact: free some space "
+        "(or fix the permissions) and run the same command again (a run resumes from its last checkpoint)."
+    )
+
+
+def write_atomically(path: epath.Path, data: str | bytes) -> None:
+    """Replace `path` by `data` in one step: a reader (another process resuming the same run, say)
+    sees the old file or the new one, never a truncated one -- nor a zero-byte one when the disk
+    fills mid-write (the partial file is removed). A plain write_text once let a multi-host run's
+    process 1 read process 0's config.json empty: it died, and the other process waited for it
+    until JAX's shutdown barrier aborted both. (An object store's write is atomic already: the
+    object appears when it is complete.) Raises WriteError."""
+    write = epath.Path.write_bytes if isinstance(data, bytes) else epath.Path.write_text
+    try:
+        if is_remote(path):
+            write(path, data)
+            return
+        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            write(partial, data)
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
+    except OSError as error:
+        raise write_error(path, error) from error
+
+
+def append(path: epath.Path, data: bytes) -> None:
+    """Append `data` to a local file whole or not at all: a write the disk cannot take (or one that
+    Ctrl-C cuts short) is undone, the file cut back to its old length, so no crash short of kill -9
+    mid-syscall leaves a torn last row. Raises WriteError."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise write_error(path, error) from error
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:  # os.write may take part of it and fail on the rest
+                view = view[os.write(fd, view) :]
+        except BaseException:  # a full disk, or Ctrl-C between two partial writes
+            os.ftruncate(fd, size)
+            raise
+    except OSError as error:
+        raise write_error(path, error) from error
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -5,8 +5,10 @@ back to the restored step and TensorBoard is told to purge later events, so both
 consistent history even when the previous process died between two checkpoints.
 
 Every file is written through `etils.epath`, so a workdir on cloud storage (gs://) takes the same
-code: figures and pictures are rendered into a file object, JSONL is appended where the store can
-append and rewritten whole where it cannot, and TensorBoard's event files go through epath too.
+code: figures and pictures are rendered in memory and written in one step, JSONL is appended where
+the store can append and rewritten whole where it cannot, and TensorBoard's event files go through
+epath too. A write the disk cannot take leaves no partial file or torn row behind and stops the run
+with one line naming the file (gan_jax.errors.WriteError).
 """
 
 import io
@@ -30,18 +32,27 @@ LOG_4 = math.log(4.0)
 
 
 def save_figure(fig, path: epath.Path, dpi: int) -> None:
-    """A matplotlib figure as `path` (its suffix names the format), local or on cloud storage."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as f:
-        fig.savefig(f, format=path.suffix[1:], dpi=dpi, bbox_inches="tight")
+    """A matplotlib figure as `path` (its suffix names the format), local or on cloud storage;
+    rendered in memory and written in one step, so a full disk leaves no empty or partial file."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=path.suffix[1:], dpi=dpi, bbox_inches="tight")
     plt.close(fig)
+    _write_file(path, buffer.getvalue())
 
 
 def save_picture(picture: Image.Image, path: epath.Path) -> None:
     """A PIL image as `path` (its suffix names the format), local or on cloud storage."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as f:
-        picture.save(f, format=Image.registered_extensions()[path.suffix.lower()])
+    buffer = io.BytesIO()
+    picture.save(buffer, format=Image.registered_extensions()[path.suffix.lower()])
+    _write_file(path, buffer.getvalue())
+
+
+def _write_file(path: epath.Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise workdirs.write_error(path.parent, error) from error
+    workdirs.write_atomically(path, data)
 
 
 def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
@@ -265,16 +276,39 @@ def format_duration(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
+def read_jsonl(path: epath.Path) -> list[dict]:
+    """The rows of a JSONL file. A line that is not a whole JSON object -- a row cut short by a
+    crash or a full disk before this project's writes became whole-or-nothing, or damaged later --
+    is dropped with a warning naming it: one torn line must not make a run unresumable or a sweep
+    unreportable."""
+    rows, torn = [], []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        if isinstance(row, dict):
+            rows.append(row)
+        else:
+            torn.append(number)
+    if torn:
+        print(
+            f"Warning: {path}: dropped line(s) {torn}, not whole rows (a write cut short).", file=sys.stderr
+        )
+    return rows
+
+
 class JsonlLog:
     """An append-only JSONL file of {"step": ..., ...} rows, cut back to `start_step` on resume.
-    An object store cannot append: there each row rewrites the file (rows are few and short)."""
+    Each row is appended whole or not at all (workdir.append); an object store cannot append:
+    there each row rewrites the file (rows are few and short)."""
 
     def __init__(self, path: epath.Path, start_step: int):
         self.path = path
-        rows = []
-        if path.exists():
-            rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        self.rows = [r for r in rows if r["step"] <= start_step]
+        rows = read_jsonl(path) if path.exists() else []
+        self.rows = [r for r in rows if r.get("step", math.inf) <= start_step]
         path.parent.mkdir(parents=True, exist_ok=True)
         self._write_all()
 
@@ -282,49 +316,85 @@ class JsonlLog:
         workdirs.write_atomically(self.path, "".join(json.dumps(r) + "\n" for r in self.rows))
 
     def append(self, row: dict) -> None:
-        self.rows.append(row)
         if workdirs.is_remote(self.path):
+            self.rows.append(row)
             self._write_all()
-            return
-        with self.path.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+        else:
+            append_row(self.path, row)
+            self.rows.append(row)
 
 
-class _CloudEventFile:
-    """A TensorBoard event file on cloud storage. An object cannot be appended to, so every flush
-    rewrites the whole file -- what tensorboardX's own GCS writer does, but through epath, so it
-    needs no google-cloud-storage and any fsspec store (and the tests' offline one) serves."""
+def append_row(path: epath.Path, row: dict) -> None:
+    """One row at the end of a JSONL file, whole or not at all (on cloud storage: the file
+    rewritten with it)."""
+    line = json.dumps(row) + "\n"
+    if workdirs.is_remote(path):
+        workdirs.write_atomically(path, (path.read_text() if path.exists() else "") + line)
+    else:
+        workdirs.append(path, line.encode())
+
+
+class _EventFile:
+    """One TensorBoard event file, written by tensorboardX's background thread through this
+    object. A failed write (a full disk) is kept in `error`, not raised in that thread -- where it
+    printed tracebacks at every later flush and again at exit -- and the MetricWriter reports it
+    as one line. Locally each flush appends what came since the last one; an object cannot be
+    appended to, so on cloud storage every flush rewrites the whole file (what tensorboardX's own
+    GCS writer does, but through epath, so it needs no google-cloud-storage and any fsspec store,
+    the tests' offline one included, serves)."""
 
     def __init__(self, path: str):
-        self.path, self.buffer = epath.Path(path), io.BytesIO()
+        self.path = epath.Path(path.removeprefix(_LOCAL))
+        self.error: OSError | None = None
+        self._buffer = io.BytesIO()
 
     def write(self, data: bytes) -> None:
-        self.buffer.write(data)
+        self._buffer.write(data)
 
     def flush(self) -> None:
-        self.path.write_bytes(self.buffer.getvalue())
+        if self.error is not None:
+            return
+        try:
+            if workdirs.is_remote(self.path):
+                self.path.write_bytes(self._buffer.getvalue())
+            else:
+                workdirs.append(self.path, self._buffer.getvalue())
+                self._buffer = io.BytesIO()
+        except OSError as error:
+            self.error = error
 
     def close(self) -> None:
         self.flush()
 
 
-class _CloudEventFiles:
-    def open(self, path: str) -> _CloudEventFile:
-        return _CloudEventFile(path)
+class _EventFiles:
+    """tensorboardX's hook for opening event files (registered by scheme); keeps what it opened."""
+
+    def __init__(self):
+        self.opened: list[_EventFile] = []
+
+    def open(self, path: str) -> _EventFile:
+        self.opened.append(_EventFile(path))
+        return self.opened[-1]
 
     def directory_check(self, path: str) -> None:
-        epath.Path(path).mkdir(parents=True, exist_ok=True)
+        epath.Path(path.removeprefix(_LOCAL)).mkdir(parents=True, exist_ok=True)
+
+
+_LOCAL = "file://"  # a local logdir is given to tensorboardX as a URI, so that its files come here
 
 
 def _tensorboard_writer(logdir: epath.Path, purge_step: int):
-    """tensorboardX's SummaryWriter, with cloud URIs' event files written through epath.
-    Imported here, not at the top: tensorboardX takes ~1.7 s to import, and only process 0 of a
-    run writes."""
+    """(tensorboardX's SummaryWriter, the event files it opened): its event files are written
+    through `_EventFile`. Imported here, not at the top: tensorboardX takes ~1.7 s to import, and
+    only process 0 of a run writes."""
     from tensorboardX import SummaryWriter, record_writer
 
-    for scheme in ("gs", "s3"):  # tensorboardX picks an event-file writer by the URI's scheme
-        record_writer.register_writer_factory(scheme, _CloudEventFiles())
-    return SummaryWriter(str(logdir), purge_step=purge_step)
+    files = _EventFiles()
+    for scheme in ("file", "gs", "s3"):  # tensorboardX picks an event-file writer by the URI's scheme
+        record_writer.register_writer_factory(scheme, files)
+    uri = str(logdir) if workdirs.is_remote(logdir) else _LOCAL + str(logdir)
+    return SummaryWriter(uri, purge_step=purge_step), files.opened
 
 
 class MetricWriter:
@@ -335,11 +405,11 @@ class MetricWriter:
     ):
         self.enabled, self.label = enabled, label  # label: the console line's prefix
         self.total_steps = total_steps
-        self._logs, self._tb = {}, None
+        self._logs, self._tb, self._event_files = {}, None, []
         if enabled:
             for name in ("metrics", "eval"):
                 self._logs[name] = JsonlLog(workdir / f"{name}.jsonl", start_step)
-            self._tb = _tensorboard_writer(workdir / "tensorboard", start_step + 1)
+            self._tb, self._event_files = _tensorboard_writer(workdir / "tensorboard", start_step + 1)
 
     @property
     def rows(self) -> list[dict]:
@@ -350,6 +420,7 @@ class MetricWriter:
         for evaluation scalars."""
         if not self.enabled:
             return
+        self._check_events()
         self._logs[log].append({"step": step, **scalars})
         prefix = "" if log == "metrics" else f"{log}/"
         for key, value in scalars.items():
@@ -357,17 +428,24 @@ class MetricWriter:
 
     def image(self, tag: str, grid: np.ndarray, step: int) -> None:
         if self.enabled:
+            self._check_events()
             self._tb.add_image(tag, grid, step, dataformats="HWC")
 
-    def progress(self, step: int, steps_per_sec: float, scalars: dict[str, float]) -> None:
+    def _check_events(self) -> None:
+        """Raise the first failed write of TensorBoard's background thread here, as one line."""
+        for file in self._event_files:
+            if file.error is not None:
+                raise workdirs.write_error(file.path, file.error)
+
+    def progress(self, step: int, steps_per_sec: float, eta: float, scalars: dict[str, float]) -> None:
+        """The console line of a logged interval; `eta`: seconds left at the rate so far, writing
+        and evaluation included."""
         if not self.enabled:
             return
-        eta = (self.total_steps - step) / steps_per_sec if steps_per_sec > 0 else float("nan")
         shown = "  ".join(f"{k} {scalars[k]:.3f}" for k in PROGRESS_KEYS if k in scalars)
         print(
             f"{self.label}step {step}/{self.total_steps} ({100 * step / self.total_steps:.0f}%)  "
-            f"{steps_per_sec:.1f} steps/s  ETA {format_duration(eta) if eta == eta else '?'}  "
-            f"{shown}",
+            f"{steps_per_sec:.1f} steps/s  ETA {format_duration(eta)}  {shown}",
             file=sys.stderr,
             flush=True,
         )
@@ -375,8 +453,10 @@ class MetricWriter:
     def __enter__(self) -> "MetricWriter":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         self.close()
+        if exc_type is None:  # the last events' write may have failed at the close
+            self._check_events()
 
     def close(self) -> None:
         if self._tb is not None:

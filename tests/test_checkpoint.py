@@ -2,6 +2,7 @@
 fingerprint and the run falls back to the previous checkpoint; a full disk keeps the earlier ones."""
 
 import collections
+import json
 import pathlib
 
 import chex
@@ -12,6 +13,8 @@ from conftest import checkpoint_steps, load_config
 
 from gan_jax import checkpoint, trainer
 from gan_jax.errors import CheckpointError
+from gan_jax.preemption import Preempted
+from gan_jax.writers import read_jsonl
 
 
 def test_fingerprint_changes_with_any_changed_byte():
@@ -74,3 +77,54 @@ def test_a_full_disk_keeps_the_earlier_checkpoints(tmp_path, one_device, monkeyp
         train(tmp_path, 60, one_device)
     assert checkpoint_steps(tmp_path) == [20]
     assert not list(pathlib.Path(tmp_path, "checkpoints").glob("*tmp*"))
+
+
+def edit_meta(workdir, step, edit):
+    """Change checkpoint `step`'s JSON item (the metrics it carries, its fingerprints) in place."""
+    path = pathlib.Path(workdir, "checkpoints", str(step), "meta", "metadata")
+    path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+
+
+def test_the_metrics_a_checkpoint_carries_are_checked_too(tmp_path, one_device, capsys, sigterm_at):
+    """The log interval a checkpoint carries was not fingerprinted: an edited V was resumed and
+    logged (-1.627 for -1.327). Now the run falls back to the checkpoint before."""
+    config = load_config("configs/gan_mlp.py:smoke")
+    config.checkpoint.every = 10
+    trainer.train_and_evaluate(config, str(tmp_path / "straight"), devices=one_device)
+    sigterm_at(3)  # stopped at step 30: its checkpoint carries the metrics of steps 21-30
+    with pytest.raises(Preempted, match="at step 30"):
+        trainer.train_and_evaluate(config, str(tmp_path / "run"), devices=one_device)
+
+    def edit_v(meta):
+        meta["log_interval"]["V"][0] -= 0.3
+        return meta
+
+    edit_meta(tmp_path / "run", 30, edit_v)
+    trainer.train_and_evaluate(config, str(tmp_path / "run"), devices=one_device)
+    assert "digest mismatch" in capsys.readouterr().err
+    logged = [
+        [
+            {k: v for k, v in row.items() if k != "steps_per_sec"}
+            for row in read_jsonl(tmp_path / name / "metrics.jsonl")
+        ]
+        for name in ("run", "straight")
+    ]
+    assert logged[0] == logged[1]
+
+
+def test_a_step_damaged_again_falls_back_again(tmp_path, one_device, capsys):
+    """damaged_checkpoints/40 existing made the second fallback of step 40 a FileExistsError: the
+    run could not resume without surgery."""
+    straight = train(tmp_path / "straight", 40, one_device)
+
+    def flip_a_fingerprint(meta):
+        meta["fingerprint"][0] ^= 1
+        return meta
+
+    train(tmp_path / "run", 40, one_device)
+    for _ in range(2):
+        edit_meta(tmp_path / "run", 40, flip_a_fingerprint)
+        resumed = train(tmp_path / "run", 40, one_device)
+        assert "falling back to step 20" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "run" / checkpoint.DAMAGED_DIR).iterdir()) == ["40", "40.1"]
+    chex.assert_trees_all_equal(resumed, straight)

@@ -2,10 +2,15 @@
 and they work from any directory with a `~` workdir."""
 
 import os
+import re
 import subprocess
 import sys
 
+import pytest
 from conftest import JAX_CACHE, REPO, checkpoint_steps
+
+from experiments import cli
+from gan_jax.errors import UserError
 
 
 def command(*args, cwd=REPO, env=None):
@@ -51,3 +56,47 @@ def test_the_commands_run_from_any_directory_with_a_home_relative_workdir(tmp_pa
     assert result.returncode == 0, result.stderr[-2000:]
     assert checkpoint_steps(tmp_path / "run") == [4] and (tmp_path / "run" / "eval_4.json").exists()
     assert f"Outputs in {tmp_path / 'run'}." in result.stdout and not (elsewhere / "~").exists()
+
+
+@pytest.mark.parametrize(
+    "text,problem",
+    [
+        ("x = 1\n", r"is not a config file: it defines no get_config\(\)"),
+        ("def get_config(:\n    pass\n", r"does not load: SyntaxError: invalid syntax"),
+        ("raise ImportError('no such thing')\n", r"does not load: ImportError: no such thing"),
+        ("def get_config():\n    raise KeyError('k')\n", r"get_config\(\) raised KeyError: 'k'"),
+        (
+            "def get_config():\n    return 3\n",
+            r"get_config\(\) returned int, not an ml_collections.ConfigDict",
+        ),
+    ],
+)
+def test_a_config_file_that_is_not_one_is_named_with_its_problem(tmp_path, text, problem):
+    """These were 27-58 line tracebacks."""
+    path = tmp_path / "bad.py"
+    path.write_text(text)
+    with pytest.raises(UserError, match=f"{path}.*{problem}"):
+        cli.load_config(str(path))
+
+
+def test_a_bad_config_argument_and_a_batch_too_big_for_memory_are_one_line_each(tmp_path):
+    """absl printed a 13-line FATAL block for the first; the second was a 50-line
+    RESOURCE_EXHAUSTED traceback at the first step."""
+    bogus = command(
+        "experiments.run", "--config=configs/gan_mlp.py:smoke,bogus", f"--workdir={tmp_path / 'a'}"
+    )
+    assert bogus.returncode == 1 and bogus.stderr.strip().splitlines() == [
+        "Error: gan_mlp.py: unknown argument 'bogus'; use one of ring|grid|hd1200|gaussian1d (default ring), "
+        "one of minimax|hinge|wgan_gp|lsgan|rsgan (default minimax), r1, sn, smoke."
+    ]
+    huge = [
+        "--config=configs/gan_mlp.py:smoke",
+        f"--workdir={tmp_path / 'b'}",
+        "--config.train.batch_size=1073741824",
+    ]
+    result = command("experiments.run", *huge)
+    [line] = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and re.match(
+        r"Error: The compiled train step needs [\d,.]+ GiB on each cpu", line
+    )
+    assert "Lower config.train.batch_size (now 1,073,741,824; about " in line

@@ -11,7 +11,6 @@ from ml_collections import config_flags
 
 from experiments import cli
 from gan_jax import config as config_lib
-from gan_jax import sweep
 from gan_jax.errors import ConfigError, UserError
 
 CONFIGS = {
@@ -118,7 +117,7 @@ def test_every_config_file_parses_its_argument_the_same_way():
     assert len(grid) == 8 * 10 and len(objectives.get_sweep("digits,seeds=2")) == 8 * 2
     for entry in grid[::10]:  # every cell's config is valid (the sweep checks this too, before running)
         overrides = {k: v for k, v in entry.items() if k != "_name"}
-        config_lib.validate(sweep.apply_overrides(objectives.get_config("grid"), overrides))
+        config_lib.validate(config_lib.apply_overrides(objectives.get_config("grid"), overrides))
     pacgan, _ = cli.load_config_module("configs/pacgan.py")
     cells = {e["_name"]: e for e in pacgan.get_sweep("ring,cpu")}
     assert len(pacgan.get_sweep("ring,cpu")) == 8 * 10 and set(pacgan.PUBLISHED["ring"]) < set(cells)

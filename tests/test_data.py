@@ -84,9 +84,15 @@ def test_digits_bundled_with_scikit_learn():
     assert -1.0 <= float(batch["x"].min()) and float(batch["x"].max()) <= 1.0
 
 
-def write_idx(path: pathlib.Path, array: np.ndarray, compress: bool) -> None:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
-    payload = header + array.astype(np.uint8).tobytes()
+IDX_TYPES = {np.dtype(np.uint8): 0x08, np.dtype(np.int32): 0x0C, np.dtype(np.float32): 0x0D}
+
+
+def write_idx(path: pathlib.Path, array: np.ndarray, compress: bool = False) -> None:
+    """An IDX file of `array` in its own type (uint8, int32 or float32), big-endian as IDX is."""
+    header = bytes([0, 0, IDX_TYPES[array.dtype], array.ndim]) + b"".join(
+        d.to_bytes(4, "big") for d in array.shape
+    )
+    payload = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
     if compress:
         with gzip.open(path.with_name(path.name + ".gz"), "wb") as f:
             f.write(payload)
@@ -123,6 +129,43 @@ def test_idx_errors_name_the_problem(tmp_path):
     (tmp_path / "cut.gz").write_bytes(whole[: len(whole) // 2])  # an interrupted download
     with pytest.raises(DataError, match=r"(?s)cut.gz is damaged.*download it again"):
         images.read_idx(tmp_path / "cut.gz")
+    # These gave 37-line tracebacks: a file cut inside its header, an int32 file of odd length, an
+    # empty file.
+    (tmp_path / "header").write_bytes(bytes([0, 0, 8, 3]) + (10).to_bytes(4, "big") + b"\x00")
+    with pytest.raises(DataError, match=r"header is cut short inside its header \(9 of 16 bytes\)"):
+        images.read_idx(tmp_path / "header")
+    (tmp_path / "odd").write_bytes(bytes([0, 0, 0x0C, 1]) + (2).to_bytes(4, "big") + bytes(7))
+    with pytest.raises(
+        DataError, match=r"odd is truncated: .* \(2,\) values of int32 \(8 bytes\), it holds 7"
+    ):
+        images.read_idx(tmp_path / "odd")
+    (tmp_path / "empty").write_bytes(b"")
+    with pytest.raises(DataError, match=r"empty is not an IDX file \(bad magic number none: empty\)"):
+        images.read_idx(tmp_path / "empty")
+
+
+@pytest.mark.parametrize(
+    "pixels,labels,problem",
+    [
+        (
+            np.full((3, 4, 4), 0.5, np.float32),
+            np.zeros(3, np.uint8),
+            "images in .* are float32; .* unsigned bytes",
+        ),
+        (
+            np.zeros((3, 4, 4), np.uint8),
+            np.array([0, -1, 2], np.int32),
+            "labels in .* integers >= 0 .* from -1",
+        ),
+    ],
+)
+def test_idx_pixels_and_labels_are_checked(tmp_path, pixels, labels, problem):
+    """Float pixels were cast to bytes (all ~0) and trained on; a negative label gave a
+    conditional run the wrong number of classes."""
+    write_idx(tmp_path / "train-images-idx3-ubyte", pixels)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
+    with pytest.raises(DataError, match=problem):
+        data.load(data_cfg(name=f"idx:{tmp_path}", split="train"))
 
 
 @pytest.mark.skipif(not SHARED_MNIST.exists(), reason="the shared MNIST test split is not here")

@@ -2,6 +2,7 @@
 determinism, the periodic evaluation of a run, the CLI, and the classifier's checksum."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -180,28 +181,30 @@ def test_periodic_evaluation_and_the_cli(tmp_path, one_device):
     assert (tmp_path / "eval_40" / "samples.png").exists()
     assert (tmp_path / "eval_40" / "mode_histogram.png").exists()
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "experiments.evaluate",
-            f"--workdir={tmp_path}",
-            "--step=20",
-            "--metrics=modes,parzen",
-            f"--jax_cache_dir={JAX_CACHE}",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "modes/modes_captured" in result.stdout
+    def evaluate(*flags):
+        command = [sys.executable, "-m", "experiments.evaluate", f"--workdir={tmp_path}", "--step=20", *flags]
+        result = subprocess.run(
+            [*command, f"--jax_cache_dir={JAX_CACHE}"], cwd=REPO, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
+    # What training wrote is kept (it was replaced: the mode metrics lost, the report broken);
+    # what it did not compute is added.
+    trained = json.loads((tmp_path / "eval_20.json").read_text())
+    assert "eval_20.json already holds ['modes']: kept as written" in evaluate("--metrics=modes,parzen")
     again = json.loads((tmp_path / "eval_20.json").read_text())
-    assert set(again["metrics"]) == {"modes", "parzen"}
-    # The CLI on the step-20 checkpoint reproduces what the run measured at step 20.
+    assert (
+        set(again["metrics"]) == {"modes", "parzen"}
+        and again["metrics"]["modes"] == trained["metrics"]["modes"]
+    )
+    # --out: the whole evaluation in a file of its own; the CLI on the step-20 checkpoint reproduces
+    # what the run measured at step 20.
+    assert "modes/modes_captured" in evaluate("--metrics=modes", f"--out={tmp_path / 'again.json'}")
+    recomputed = json.loads((tmp_path / "again.json").read_text())["metrics"]["modes"]
     for key in ("modes_captured", "high_quality_percent", "reverse_kl"):
-        assert again["metrics"]["modes"][key] == pytest.approx(rows[0][f"modes/{key}"], rel=1e-12)
+        assert recomputed[key] == pytest.approx(rows[0][f"modes/{key}"], rel=1e-12)
+    assert json.loads((tmp_path / "eval_20.json").read_text()) == again
 
     sample = [
         sys.executable,
@@ -215,6 +218,12 @@ def test_periodic_evaluation_and_the_cli(tmp_path, one_device):
     assert "5 samples at step 40" in drawn.stdout  # an unconditional run has no label to name
     none = subprocess.run([*sample, "--n=0"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert none.returncode == 1 and none.stderr.strip() == "Error: --n=0: draw at least one sample."
+    many = subprocess.run([*sample, "--n=1000000000"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    [line] = many.stderr.strip().splitlines()  # was a 44-line RESOURCE_EXHAUSTED traceback
+    assert many.returncode == 1 and re.match(
+        r"Error: Drawing 1,000,000,000 samples needs [\d,.]+ GiB on", line
+    )
+    assert "Lower --n (now 1,000,000,000; about " in line
 
 
 def test_equilibrium_metric_at_the_theorys_fixed_point():

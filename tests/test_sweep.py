@@ -12,6 +12,7 @@ import pytest
 from conftest import JAX_CACHE, REPO, checkpoint_steps
 
 from experiments import cli
+from gan_jax import config as config_lib
 from gan_jax import sweep
 
 
@@ -34,12 +35,12 @@ def test_combinators():
 def test_apply_overrides_names_unknown_keys():
     from conftest import load_config
 
-    config = sweep.apply_overrides(
+    config = config_lib.apply_overrides(
         load_config("configs/gan_mlp.py:smoke"), {"model.d.width_mult": 2.0, "seed": 4}
     )
     assert config.model.d.width_mult == 2.0 and config.seed == 4
     with pytest.raises(ValueError, match="model.d has no field 'multiplier'"):
-        sweep.apply_overrides(config, {"model.d.multiplier": 2.0})
+        config_lib.apply_overrides(config, {"model.d.multiplier": 2.0})
 
 
 def run(*args, env=None):
@@ -138,13 +139,12 @@ def test_sweep_rejects_a_bad_override_before_running(tmp_path):
 def test_every_shipped_sweep_plans_valid_runs(spec, tmp_path):
     """Each run's overrides exist and give a valid config; names make distinct directories."""
     from experiments import sweep as sweep_cli
-    from gan_jax import config as config_lib
 
     module, arg = sweep_cli.cli.load_config_module(spec)
     runs = sweep_cli.plan(spec, tmp_path)
     assert len({r["cell"] for r in runs}) * len({r["seed"] for r in runs}) == len(runs)
     for run in runs:
-        config_lib.validate(sweep.apply_overrides(module.get_config(arg), run["overrides"]))
+        config_lib.validate(config_lib.apply_overrides(module.get_config(arg), run["overrides"]))
 
 
 SWEEP_OF_TWO = """
@@ -214,7 +214,9 @@ def test_a_sweep_as_populations_leaves_what_lone_runs_leave(tmp_path):
 
     for seed in (0, 1):
         alone = tmp_path / f"alone_{seed}"
-        trainer.train_and_evaluate(sweep.apply_overrides(cli.load_config(str(config)), {"seed": seed}), alone)
+        trainer.train_and_evaluate(
+            config_lib.apply_overrides(cli.load_config(str(config)), {"seed": seed}), alone
+        )
         member = tmp_path / "sweep" / "a" / f"seed_{seed}"
         assert (member / "eval_40.json").read_text() == (alone / "eval_40.json").read_text()
         assert rows(member) == rows(alone) and len(rows(alone)) == 2
@@ -313,3 +315,51 @@ def test_trajectory_panels_of_a_quantity_a_cell_did_not_log_say_so(tmp_path, mon
         [True, False],
         [False, True],
     ]
+
+
+def test_a_sweep_refuses_finished_runs_of_another_config_and_extends_longer_ones(tmp_path):
+    """A sweep rerun in a directory of another sweep's runs once mixed them into one table (40-step
+    runs averaged with 4,000-step ones, no warning). Finished runs are compared with what their
+    cell asks for: more steps resume them; any other change of result is refused, naming the keys;
+    an unfinished run may take what a resume may (a longer schedule, more logging)."""
+    from experiments import sweep as sweep_command
+    from gan_jax.errors import UserError
+
+    spec = str(sweep_file(tmp_path / "two.py", total_steps=40))
+    runs = sweep_command.plan(spec, tmp_path / "sweep")
+    for run_, config in zip(runs, cli.run_configs(spec, runs), strict=True):  # as the trainer leaves them
+        directory = tmp_path / "sweep" / run_["cell"] / "seed_0"
+        directory.mkdir(parents=True)
+        (directory / "config.json").write_text(config.to_json_best_effort())
+        (directory / "done.json").write_text('{"status": "finished"}')
+
+    def pending(spec):  # as experiments.sweep plans a sweep
+        planned = sweep_command.plan(spec, tmp_path / "sweep")
+        return [r["cell"] for r in sweep.to_train(planned, cli.run_configs(spec, planned), spec)]
+
+    assert pending(spec) == []
+    assert pending(str(sweep_file(tmp_path / "longer.py", total_steps=80))) == ["a", "b"]
+    wider = str(sweep_file(tmp_path / "wider.py", total_steps=40, a={"model.d.width_mult": 2.0}))
+    with pytest.raises(UserError, match=r"1 run\(s\) such as .*/a/seed_0 differ in \['model.d.width_mult'\]"):
+        pending(wider)
+    (tmp_path / "sweep" / "b" / "seed_0" / "done.json").unlink()  # b unfinished: a resume may log more
+    logs_more = tmp_path / "logs_more.py"
+    logs_more.write_text(
+        SWEEP_OF_TWO.format(total_steps=40, a={}).replace(
+            "return config", "config.log.every = 10\n    return config"
+        )
+    )
+    with pytest.raises(UserError, match=r"1 run\(s\) such as .*/a/seed_0 differ in \['log.every'\]"):
+        pending(str(logs_more))  # a is finished: its logged rows would differ from the table's
+
+
+def test_a_cell_name_that_leaves_the_sweep_is_refused(tmp_path):
+    from experiments import sweep as sweep_command
+    from gan_jax.errors import UserError
+
+    config = tmp_path / "up.py"
+    config.write_text(SWEEP_OF_TWO.format(total_steps=40, a={}).replace('"_name": "b"', '"_name": ".."'))
+    with pytest.raises(
+        UserError, match=r"Sweep cell name '\.\.' of .* is not a directory name inside the sweep"
+    ):
+        sweep_command.plan(str(config), tmp_path / "sweep")

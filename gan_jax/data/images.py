@@ -128,21 +128,30 @@ def load_digits(image_size: int, split: str = "train") -> Examples:
 
 
 def read_idx(path: epath.Path) -> np.ndarray:
-    """Reads one IDX file (optionally gzipped): magic 0x0000 <dtype> <ndim>, big-endian dims."""
+    """Reads one IDX file (optionally gzipped): magic 0x0000 <dtype> <ndim>, big-endian dims, then
+    exactly the values the dims say. Anything else is a DataError naming the file."""
     try:
         raw = path.read_bytes()
         raw = gzip.decompress(raw) if path.suffix == ".gz" else raw
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise DataError(f"{path} is damaged ({type(error).__name__}: {error}); download it again.") from error
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DataError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()}).")
-    ndim = raw[3]
+        raise DataError(f"{path} is not an IDX file (bad magic number {raw[:4].hex() or 'none: empty'}).")
+    ndim, header = raw[3], 4 + 4 * raw[3]
+    if len(raw) < header:
+        raise DataError(
+            f"{path} is cut short inside its header ({len(raw)} of {header} bytes); download it again."
+        )
     dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[raw[2]]).newbyteorder(">")
-    data = np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(dims)):
-        raise DataError(f"{path} is truncated: header says {dims}, found {data.size} values.")
-    return data.reshape(dims).astype(dtype.newbyteorder("="))
+    expected = int(np.prod(dims)) * dtype.itemsize
+    if len(raw) - header != expected:
+        state = "truncated" if len(raw) - header < expected else "damaged"
+        raise DataError(
+            f"{path} is {state}: its header says {dims} values of {dtype.name} ({expected:,} bytes), "
+            f"it holds {len(raw) - header:,} bytes; download it again."
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
 def _find_idx(directory: epath.Path, stem: str) -> epath.Path:
@@ -172,11 +181,21 @@ def load_idx(directory: str, split: str, image_size: int) -> Examples:
     labels = read_idx(_find_idx(root, f"{prefix}-labels-idx1-ubyte"))
     if images.ndim != 3 or labels.shape != images.shape[:1]:
         raise DataError(f"IDX images {images.shape} and labels {labels.shape} in {root} do not match.")
+    if images.dtype != np.uint8:  # floats were cast to bytes (all ~0) and trained on silently
+        raise DataError(
+            f"The IDX images in {root} are {images.dtype}; gan_jax reads pixels as unsigned bytes "
+            "(0-255), as MNIST's files hold them. Convert them to uint8 (IDX type 0x08)."
+        )
+    if labels.dtype.kind not in "iu" or (labels.size and labels.min() < 0):
+        raise DataError(
+            f"The IDX labels in {root} must be integers >= 0 (class indices); they are {labels.dtype} "
+            f"from {labels.min() if labels.size else 'none'}."
+        )
     num_classes = int(labels.max()) + 1
     images, labels = images[part], labels[part]
     if not len(images):
         raise DataError(f"config.data.split={split!r} selects no examples of {root}.")
-    images = square_resize(images.astype(np.uint8)[..., None], image_size)
+    images = square_resize(images[..., None], image_size)
     return in_memory(f"idx:{directory}", images, labels, num_classes)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from etils import epath
 
 from gan_jax import classifier, data, experiment, writers
+from gan_jax import workdir as workdirs
 from gan_jax.data import DataSource
 from gan_jax.data.stacked import CHANNELS
 from gan_jax.errors import ConfigError
@@ -181,10 +182,11 @@ def _streamed_batches(source: DataSource, batches: int, batch_size: int, seed: i
 
 
 def write(results: dict, workdir: epath.Path) -> None:
-    """eval_<step>.json, and the figure of D against D* over every evaluated step (1-D data)."""
-    (workdir / f"eval_{results['step']}.json").write_text(json.dumps(results, indent=2) + "\n")
+    """eval_<step>.json (in one step: never a partial file), and the figure of D against D* over
+    every evaluated step (1-D data)."""
+    workdirs.write_atomically(workdir / f"eval_{results['step']}.json", json.dumps(results, indent=2) + "\n")
     if "optimal_d" in results["metrics"]:
-        evaluated = [json.loads(p.read_text()) for p in workdir.glob("eval_*.json")]
+        evaluated = [workdirs.read_json(p) for p in workdir.glob("eval_*.json")]
         panels = sorted(
             (r["step"], r["metrics"]["optimal_d"]["curves"]) for r in evaluated if "optimal_d" in r["metrics"]
         )
