@@ -1,6 +1,7 @@
 r"""Chaos loops on the real command: random kill -9s, double Ctrl-Cs and a disk that fills up.
 
     python -m benchmarks.faults [--trials=10] [--steps=400] [--seed=0] [--kinds=kill,double_ctrl_c,disk_full]
+                                [--repo=<another checkout>]
 
 Each trial starts `experiments.run` on configs/gan_mlp.py:smoke (`--steps` steps, logged every 20,
 sampled and checkpointed every 40, evaluated every 100), hits it with one fault at a random moment,
@@ -11,11 +12,13 @@ one line (no traceback). The faults:
 
 - `kill`: kill -9 at a random time;
 - `double_ctrl_c`: SIGINT at a random time, a second one 0-300 ms later;
-- `disk_full`: the run's workdir on a tmpfs just large enough for part of the run (root only:
-  `mount -t tmpfs`); when the run stops, the tmpfs grows and the command is rerun.
+- `disk_full`: the run's workdir on an 8 MB tmpfs (root only: `mount -t tmpfs`) that another
+  file fills at a random time, leaving 0-300 kB; when the run stops, the file goes and the
+  command is rerun.
 
-Prints one row per kind: trials, identical to the uninterrupted run, stops with one line, and
-the trials that lost something or could not resume (with what differed). Nothing is asserted:
+Prints one row per kind: trials, the runs the fault stopped, stops said in one line (`Error: ...` or
+`Interrupted...` last, no traceback; kill -9 says nothing), runs equal to the uninterrupted one after
+the reruns, and the trials that lost something or could not resume (with what differed). Nothing is asserted:
 the test suite checks each fault at a chosen moment (tests/test_faults.py); this samples the
 moments at random.
 """
@@ -34,7 +37,7 @@ import time
 
 from benchmarks.train_step import cpu_model
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[1]  # --repo: another checkout's command (before/after)
 
 
 def command(workdir: pathlib.Path, steps: int) -> list[str]:
@@ -55,7 +58,12 @@ def command(workdir: pathlib.Path, steps: int) -> list[str]:
 def start(workdir: pathlib.Path, steps: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     return subprocess.Popen(
-        command(workdir, steps), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command(workdir, steps),
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -72,7 +80,14 @@ def finish(workdir: pathlib.Path, steps: int, attempts: int = 3) -> tuple[bool, 
 
 
 def written(workdir: pathlib.Path) -> dict:
-    """Everything a run wrote that must not depend on how it got there."""
+    """Everything a run wrote that must not depend on how it got there ({} if it cannot be read)."""
+    try:
+        return _written(workdir)
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def _written(workdir: pathlib.Path) -> dict:
     files = {}
     for path in sorted(workdir.rglob("*")):
         relative = str(path.relative_to(workdir))
@@ -88,37 +103,52 @@ def written(workdir: pathlib.Path) -> dict:
     return files
 
 
-def one_line(output: str) -> bool:
-    """A stop said in one line: no traceback, and its last line a message."""
-    lines = output.strip().splitlines()
-    return "Traceback" not in output and bool(lines)
+def fill(directory: pathlib.Path, leave: int) -> pathlib.Path:
+    """Take all but about `leave` bytes of the free space of `directory`'s file system (another
+    process filling the disk; the run writes meanwhile, so it may take the last bytes itself)."""
+    filler = directory / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        while True:
+            stats = os.statvfs(directory)
+            chunk = min(stats.f_bavail * stats.f_frsize - leave, 1 << 20)
+            if chunk <= 0:
+                return filler
+            try:
+                f.write(bytes(chunk))
+            except OSError:  # full already
+                return filler
 
 
-def trial(kind: str, workdir: pathlib.Path, steps: int, rng: random.Random, mount: pathlib.Path | None) -> dict:
+def trial(kind: str, workdir: pathlib.Path, steps: int, rng: random.Random, mount: pathlib.Path) -> dict:
+    """One fault at a random moment, then reruns until the run finishes."""
     if kind == "disk_full":
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={rng.randint(2, 6)}m", "tmpfs", str(mount)], check=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], check=True)
         workdir = mount / "run"
     process = start(workdir, steps)
-    if kind != "disk_full":
-        time.sleep(rng.uniform(3.0, 9.0))  # start-up is ~3 s; the run ~6 s more
-        if kind == "kill":
-            process.send_signal(signal.SIGKILL)
-        else:
+    time.sleep(rng.uniform(3.0, 9.0))  # start-up is ~3 s; the run ~6 s more
+    filler = None
+    if kind == "kill":
+        process.send_signal(signal.SIGKILL)
+    elif kind == "double_ctrl_c":
+        process.send_signal(signal.SIGINT)
+        time.sleep(rng.uniform(0.0, 0.3))
+        if process.poll() is None:
             process.send_signal(signal.SIGINT)
-            time.sleep(rng.uniform(0.0, 0.3))
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+    else:
+        filler = fill(mount, rng.randint(0, 300_000))
     output = process.communicate(timeout=600)[0]
     stopped = process.returncode != 0
-    if kind == "disk_full":
-        subprocess.run(["mount", "-o", "remount,size=256m", str(mount)], check=True)
-    clear = kind == "kill" or not stopped or one_line(output)
-    done, reruns = finish(workdir, steps)
-    result = {"stopped": stopped, "clear": clear, "done": done, "output": output[-400:]}
+    if filler is not None:
+        filler.unlink()
+    last = output.strip().splitlines()[-1] if output.strip() else ""
+    said = last.startswith(("Error: ", "Interrupted")) and "Traceback" not in output
+    done, _ = finish(workdir, steps)
+    result = {"stopped": stopped, "said": kind == "kill" or not stopped or said, "done": done, "last": last}
+    if not result["said"]:
+        result["last"] = output[-3000:]
     if done:
         result["files"] = written(workdir)
     if kind == "disk_full":
-        shutil.copytree(workdir, workdir.parent.parent / "last_disk_full", dirs_exist_ok=True)
         subprocess.run(["umount", str(mount)], check=True)
     else:
         shutil.rmtree(workdir)
@@ -131,7 +161,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kinds", default="kill,double_ctrl_c,disk_full")
+    parser.add_argument("--repo", default=None, help="The checkout whose experiments.run to test.")
     args = parser.parse_args(argv)
+    global REPO
+    REPO = pathlib.Path(args.repo).resolve() if args.repo else REPO
     rng = random.Random(args.seed)
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="gan_jax_faults_"))
     reference = scratch / "uninterrupted"
@@ -140,7 +173,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     mount = scratch / "tmpfs"
     mount.mkdir()
     rows = []
-    print(f"{args.trials} trials a kind, {args.steps} steps a run; CPU: {cpu_model()}", flush=True)
+    print(f"{args.trials} trials a kind, {args.steps} steps a run, {REPO}; CPU: {cpu_model()}", flush=True)
     for kind in args.kinds.split(","):
         if kind == "disk_full" and os.geteuid() != 0:
             print("disk_full: skipped (mounting a tmpfs needs root)")
@@ -148,28 +181,37 @@ def main(argv: list[str] | None = None) -> list[dict]:
         outcomes = []
         for i in range(args.trials):
             outcome = trial(kind, scratch / f"{kind}_{i}", args.steps, rng, mount)
-            diff = [k for k in expected if outcome.get("files", {}).get(k) != expected[k]] if outcome["done"] else []
+            diff = (
+                [k for k in expected if outcome.get("files", {}).get(k) != expected[k]]
+                if outcome["done"]
+                else []
+            )
             outcome["equal"] = outcome["done"] and not diff
             outcome["diff"] = diff
             outcomes.append(outcome)
-            print(f"  {kind} {i}: stopped={outcome['stopped']} one_line={outcome['clear']} "
-                  f"resumed={outcome['done']} equal={outcome['equal']} {diff[:3]}", flush=True)
-            if not outcome["clear"]:
-                print("    " + outcome["output"].replace("\n", "\n    "))
+            print(
+                f"  {kind} {i}: stopped={outcome['stopped']} said={outcome['said']} "
+                f"resumed={outcome['done']} equal={outcome['equal']} {diff[:3]} "
+                f"last line: {outcome['last'][:150]!r}",
+                flush=True,
+            )
+            if not outcome["said"]:
+                print(outcome["last"])
         rows.append(
             {
                 "kind": kind,
                 "trials": len(outcomes),
                 "stopped": sum(o["stopped"] for o in outcomes),
                 "equal": sum(o["equal"] for o in outcomes),
-                "one_line": sum(o["clear"] for o in outcomes),
+                "said": sum(o["said"] for o in outcomes),
                 "lost": [i for i, o in enumerate(outcomes) if not o["equal"]],
             }
         )
-    print("\n| fault | trials | stopped the run | stops said in one line | equal to the uninterrupted run | lost or unresumable |")
-    print("|---|---|---|---|---|---|")
+    header = ("fault", "trials", "stopped", "stops said in one line", "equal to uninterrupted", "lost")
+    print("\n| " + " | ".join(header) + " |\n" + "|---" * len(header) + "|")
     for r in rows:
-        print(f"| {r['kind']} | {r['trials']} | {r['stopped']} | {r['one_line']} | {r['equal']} | {r['lost'] or 'none'} |")
+        cells = (r["kind"], r["trials"], r["stopped"], r["said"], r["equal"], r["lost"] or "none")
+        print("| " + " | ".join(map(str, cells)) + " |")
     shutil.rmtree(scratch, ignore_errors=True)
     return rows
 

@@ -14,6 +14,7 @@ import os
 import pathlib
 import re
 import sys
+import threading
 from collections.abc import Callable
 
 import ml_collections
@@ -187,6 +188,15 @@ def _exit_with(error: BaseException) -> None:
     sys.exit(1)
 
 
+def _thread_failed(args: threading.ExceptHookArgs) -> None:
+    print(
+        f"Warning: a background thread failed: {args.exc_type.__name__}: {args.exc_value} (--verbose "
+        "shows the traceback).",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def _verbose_requested(argv: list[str]) -> bool:
     """--verbose before absl has parsed it (for errors met while loading the config)."""
     return bool(os.environ.get("GAN_JAX_VERBOSE")) or any(a in ("--verbose", "--verbose=true") for a in argv)
@@ -205,8 +215,12 @@ def run(main: Callable[[list[str]], None]) -> None:
     def guarded(argv: list[str]) -> None:
         # orbax logs every save at INFO, and each failure that it also raises at ERROR
         logging.set_verbosity(logging.WARNING if _VERBOSE.value else logging.FATAL)
-        if not _VERBOSE.value:  # nor asyncio's leftovers of an aborted save
+        if not _VERBOSE.value:  # nor the leftovers of an aborted save: asyncio's logs, the
+            # "Event loop is closed" of orbax's threads at exit (errors Python ignores anyway), and
+            # a background thread's traceback (its failure reaches the command as an error of its own)
             std_logging.getLogger("asyncio").setLevel(std_logging.CRITICAL)
+            sys.unraisablehook = lambda unraisable: None
+            threading.excepthook = _thread_failed
         try:
             main(argv)
         except KeyboardInterrupt as interrupt:

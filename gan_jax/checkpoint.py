@@ -208,7 +208,13 @@ class Checkpoints:
             raise self._write_error(None, error) from error
 
     def close(self) -> None:
+        failed = None
         try:
             self.wait()
         finally:
-            self._manager.close()
+            try:
+                self._manager.close()
+            except Exception as error:  # after a failed wait(), the same write's error again
+                failed = error
+        if failed is not None:
+            raise self._write_error(None, failed) from failed

@@ -257,7 +257,9 @@ def _loop(live: list[_Member], state, step: int, train_fn, evaluator, preemption
                     m.health.add(step, metrics)
             step += spc
             due = _due(config, step, evaluator is not None, preemption.stop_requested(step // spc))
-            if not due:
+            if not due:  # nothing to write: the step is settled as it is
+                for m in live:
+                    m.settled = step
                 continue
             jax.block_until_ready(metrics)  # the calls are asynchronous
             busy += timer.lap()

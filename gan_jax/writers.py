@@ -269,6 +269,24 @@ def save_trajectories(records: Sequence[dict], cells: Sequence[str], path: epath
     save_figure(fig, path, dpi=80)
 
 
+def save_sample_panels(
+    sampled: Sequence[tuple[str, np.ndarray]], centres: np.ndarray, path: epath.Path
+) -> None:
+    """A sweep report's samples figure: per cell (title), G's 2-D points over the mode centres."""
+    cols = min(len(sampled), 5)
+    rows = math.ceil(len(sampled) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.2 * rows), squeeze=False)
+    span = np.abs(centres).max() + 1.0
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (cell, points) in zip(axes.flat, sampled, strict=False):  # spare axes stay off
+        ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5)
+        ax.scatter(centres[:, 0], centres[:, 1], marker="x", c="red", s=20)
+        ax.set(xlim=(-span, span), ylim=(-span, span), aspect="equal")
+        ax.set_title(cell, fontsize=7)
+    save_figure(fig, path, dpi=80)
+
+
 def format_duration(seconds: float) -> str:
     seconds = int(round(seconds))
     if seconds >= 3600:

@@ -2,6 +2,7 @@
 fingerprint and the run falls back to the previous checkpoint; a full disk keeps the earlier ones."""
 
 import collections
+import errno
 import json
 import pathlib
 
@@ -128,3 +129,19 @@ def test_a_step_damaged_again_falls_back_again(tmp_path, one_device, capsys):
         assert "falling back to step 20" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "run" / checkpoint.DAMAGED_DIR).iterdir()) == ["40", "40.1"]
     chex.assert_trees_all_equal(resumed, straight)
+
+
+def test_a_write_that_fails_after_the_save_returned_is_one_clear_error(tmp_path, monkeypatch):
+    """orbax writes in the background and raises a failed write again when it closes: that second
+    raise replaced ours and the command printed "Error: No space left on device", no file named."""
+    ckpts = checkpoint.Checkpoints(tmp_path / "checkpoints", keep=1)
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ckpts._manager, "wait_until_finished", full)
+    monkeypatch.setattr(ckpts._manager, "close", full)
+    with pytest.raises(
+        CheckpointError, match=r"Could not write the checkpoint in .*checkpoints: no space left"
+    ):
+        ckpts.close()

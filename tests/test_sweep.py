@@ -13,7 +13,7 @@ from conftest import JAX_CACHE, REPO, checkpoint_steps
 
 from experiments import cli
 from gan_jax import config as config_lib
-from gan_jax import sweep
+from gan_jax import records, sweep
 
 
 def test_combinators():
@@ -91,7 +91,13 @@ def test_sweep_on_cloud_storage_runs_every_cell_resumes_and_reports(tmp_path):
     report = run("experiments.report", "--workdir=gs://bucket/sweep", "--out=gs://bucket/report", env=gcs)
     assert report.returncode == 0, report.stderr[-3000:]
     table = (bucket / "report" / "report.md").read_text()
-    assert re.search(r"\| saturating, k=1 \| 2 \| \d+/2 \| \d", table) and "modes captured" in table
+    assert (
+        re.search(r"\| saturating, k=1 \| 2 \(exploratory\) \| \d+/2 \| \d", table)
+        and "modes captured" in table
+    )
+    header, found = records.read(bucket / "report" / records.FILE)  # what the report was made from
+    assert header["config"] == "configs/mode_collapse.py:ring,smoke,seeds=2" and len(found) == 8
+    assert len(header["mode_centres"]) == 8 and len(found[0]["samples"]) == records.SAMPLES
     assert "Failed: collapsed: diverged, or fewer than half of the modes captured" in table
     rows = (bucket / "report" / "report.csv").read_text().splitlines()
     assert rows[0].startswith("setting,seeds,failed,modes/modes_captured mean")
@@ -271,16 +277,34 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
     result = run("experiments.report", f"--workdir={tmp_path / 'sweep'}", f"--out={tmp_path / 'out'}")
     assert result.returncode == 0, result.stderr[-2000:]
     text = (tmp_path / "out" / "report.md").read_text()
-    # x: (5 - 2) / sqrt(1/3 + 1/3) = 3.67; y: (2.5 - 2) / sqrt(1/4 + 1/3) = 0.65, over n = 2 seeds.
-    # The reference rows: the true ring's samples and a memoriser of them hit all 8 modes.
+    # x: (5 - 2) / sqrt(1/3 + 1/3) = 3.67 with df (2/3)^2 / (2 (1/3)^2 / 2) = 4: p = 0.021; y: (2.5 - 2)
+    # / sqrt(1/4 + 1/3) = 0.65, df 2.9, over n = 2 seeds; x against its published 4.5 +- 0.2 (no trial
+    # count: that s.e. taken as exact): 0.5 / sqrt(1/3 + 0.04) = 0.82, df 2.5. Holm over the table's
+    # five tests (two failure counts, three differences): 0.021 x 5 = 0.11, not significant. Three
+    # seeds a cell: exploratory. The reference rows: the true ring's samples and a memoriser of them
+    # hit all 8 modes.
     assert [line for line in text.splitlines() if line.startswith("| ")][1:] == [
-        "| base | 3 | 0/3 | 2.000 +- 0.577 | 5.000 +- 0.000 | 3 converged |",
-        "| x | 3 | 0/3 | 5.000 +- 0.577 [+3.7 s.e.] | 5.000 +- 0.000 | 3 converged |",
-        "| published: x |  |  | 4.5 +- 0.2 | 6 |  |",
-        "| y | 3 | 0/3 | 2.500 +- 0.500 (n=2) [+0.7 s.e.] | 5.000 +- 0.000 | 3 converged |",
+        "| base | 3 (exploratory) | 0/3 | 2.000 +- 0.577 | 5.000 +- 0.000 | 3 converged |",
+        "| x | 3 (exploratory) | 0/3 | 5.000 +- 0.577 [+3.7 s.e., p 0.021] | 5.000 +- 0.000 | 3 converged |",
+        "| published: x |  |  | 4.5 +- 0.2 [not distinguishable] | 6 [no test: no spread] |  |",
+        "| y | 3 (exploratory) | 0/3 | 2.500 +- 0.500 (n=2) [+0.7 s.e., p 0.56] | 5.000 +- 0.000 "
+        "| 3 converged |",
         "| reference: data | - | - | - | 8.000 | - |",
         "| reference: memoriser | - | - | - | 8.000 | - |",
     ]
+    comparisons = text.split("## Comparisons")[1]
+    assert (
+        "- `x` vs `base`, m: +3 (95% CI 0.733 to 5.27), t = 3.67, df = 4.0, p = 0.021, Holm p = 0.11: "
+        "not distinguishable" in comparisons
+    )
+    assert (
+        "- `x` vs published (4.5), m: +0.5 (95% CI -1.68 to 2.68), t = 0.818, df = 2.5, p = 0.48"
+        in comparisons
+    )
+    assert (
+        "- `y` vs `base`, failed runs: 0/3 vs 0/3, Fisher p = 1, Holm p = 1: not distinguishable"
+        in comparisons
+    )
     diagnoses = (tmp_path / "out" / "diagnoses.csv").read_text().splitlines()
     assert diagnoses[0] == "setting,seed,diagnosis,reason" and len(diagnoses) == 10
     assert diagnoses[1] == "base,0,converged,no failure rule holds"

@@ -1,0 +1,87 @@
+"""Per-run records: what a report is made from, small enough to commit beside it.
+
+A sweep's runs live in run directories (checkpoints, figures, logs: megabytes each, never
+committed). `experiments.report` first reduces them to records -- one JSON object per run: its cell,
+seed, overrides and status, every evaluation row, its final evaluation's scalars and its logged
+metric rows (at most MAX_ROWS, evenly thinned, without the wall-clock column), and for the first
+seed of each cell of 2-D data SAMPLES of G's points -- plus one header (the sweep's config, the
+reference rows, the mode centres), and writes them as `runs.jsonl.gz` beside the report. The report
+is then rendered from the records alone, so `experiments.report --records=<file>` regenerates it
+byte for byte on any machine, without the runs (tests/test_records.py does it for every committed
+report).
+"""
+
+import gzip
+import json
+
+import numpy as np
+from etils import epath
+
+from gan_jax import evaluation, writers
+from gan_jax import workdir as workdirs
+from gan_jax.errors import WorkdirError
+
+FILE = "runs.jsonl.gz"
+MAX_ROWS = 400  # logged metric rows kept a run (the sweeps here log 10-50)
+SAMPLES = 500  # G's points kept for the first seed of each cell (2-D data)
+DIGITS = 4  # decimals of a kept point: finer than the mixtures' modes (std 0.01-0.05) by far
+
+
+def thin(rows: list[dict], most: int = MAX_ROWS) -> list[dict]:
+    """At most `most` rows, evenly spaced, the first and the last always kept."""
+    if len(rows) <= most:
+        return rows
+    keep = np.unique(np.linspace(0, len(rows) - 1, most).round().astype(int))
+    return [rows[i] for i in keep]
+
+
+def run_record(run: dict, directory: epath.Path) -> dict:
+    """The record of one run of a sweep (`run`: its entry in sweep.json) from its directory. A
+    finished run whose last evaluation is not of its last step is an error (an interrupted
+    boundary once left an earlier evaluation to be reported as the final one)."""
+    done, error = directory / "done.json", directory / "error.json"
+    status = workdirs.read_json(done)["status"] if done.exists() else "error" if error.exists() else "missing"
+    record = {k: run[k] for k in ("cell", "seed", "overrides")} | {"status": status}
+    evals = sorted(directory.glob("eval_*.json"), key=lambda p: int(p.stem.split("_")[1]))
+    final = workdirs.read_json(evals[-1]) if evals else None
+    if status == "finished" and final is not None and (directory / "config.json").exists():
+        config = workdirs.read_json(directory / "config.json")
+        total = config["train"]["total_steps"]
+        if config["eval"]["every"] and final["step"] != total:
+            raise WorkdirError(
+                f"{directory} finished at step {total}, but its last evaluation is of step {final['step']}: "
+                f"python -m experiments.evaluate --workdir={directory} --step={total}"
+            )
+    record["final"] = evaluation.scalars(final) if final else {}
+    record["eval"] = _rows(directory / "eval.jsonl")
+    metrics = [
+        {k: v for k, v in row.items() if k != "steps_per_sec"} for row in _rows(directory / "metrics.jsonl")
+    ]
+    record["metrics"] = thin(metrics)
+    return record
+
+
+def _rows(path: epath.Path) -> list[dict]:
+    return writers.read_jsonl(path) if path.exists() else []
+
+
+def points(samples: np.ndarray) -> list[list[float]]:
+    """G's samples as a record keeps them: the first SAMPLES, rounded to DIGITS decimals."""
+    return np.round(np.asarray(samples[:SAMPLES], np.float64), DIGITS).tolist()
+
+
+def write(path: epath.Path, header: dict, records: list[dict]) -> None:
+    """`runs.jsonl.gz`: the header, then a record a line; the same records give the same bytes
+    (gzip without a timestamp)."""
+    lines = [json.dumps(header, sort_keys=True)] + [json.dumps(r, sort_keys=True) for r in records]
+    workdirs.write_atomically(path, gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))
+
+
+def read(path: epath.Path) -> tuple[dict, list[dict]]:
+    """(header, records) of a `runs.jsonl.gz`."""
+    try:
+        lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+        header, *records = (json.loads(line) for line in lines)
+    except (OSError, EOFError, ValueError) as error:
+        raise WorkdirError(f"{path} is not a records file of experiments.report ({error}).") from error
+    return header, records

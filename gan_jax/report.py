@@ -1,0 +1,338 @@
+"""A sweep's report rendered from its per-run records (gan_jax/records.py): the table, its
+comparisons, the diagnoses and the figures. experiments/report.py makes the records from a sweep's
+runs (or reads them from a committed `runs.jsonl.gz`) and calls `render`; nothing here reads a run
+directory, so the same records give the same files, byte for byte.
+
+The table: per cell its seeds (under 10: "exploratory"), failed runs, each column's mean +-
+standard error over the seeds and the count of each diagnosis of gan_jax/diagnosis.py; the
+config's published rows (REPORT["published"]) under their cells; the reference rows (held-out data,
+a memoriser). The Comparisons section holds every comparison the table makes (gan_jax/stats.py):
+each cell against the baseline cell (REPORT["baseline"], else the first) on every column -- the
+difference with its 95% confidence interval, Welch's t, its degrees of freedom, the two-sided p and
+the Holm-adjusted p over the table's comparisons -- and on its failure count (Fisher's exact test);
+each cell against its published row (Welch, with the paper's standard error and trial count,
+REPORT["published_trials"]; and two one-sided tests against the margin REPORT["margins"] declares
+for the column, Holm-adjusted over the table's equivalence tests). The table marks with * what
+survives the adjustment.
+"""
+
+import csv
+import io
+import math
+
+import numpy as np
+from etils import epath
+
+from gan_jax import diagnosis, stats, writers
+
+# How a column improves, for the memoriser check: max = higher is better, min = lower is better.
+BETTER = {
+    "modes/modes_captured": max,
+    "modes/high_quality_percent": max,
+    "modes/reverse_kl": min,
+    "fd/value": min,
+    "kid/mean": min,
+    "prdc/precision": max,
+    "prdc/recall": max,
+    "prdc/density": max,
+    "prdc/coverage": max,
+    "score/mean": max,
+    "parzen/mean": max,
+    "stacked_modes/modes": max,
+    "stacked_modes/kl": min,
+}
+
+
+# ------------------------------------------------------------------------------------------ table
+def diagnosis_counts(runs: list[dict]) -> str:
+    """'7 converged, 3 mode collapse': the runs' diagnoses in the order of diagnosis.LABELS."""
+    labels = [r["diagnosis"].label for r in runs]
+    return ", ".join(f"{labels.count(name)} {name}" for name in diagnosis.LABELS if name in labels)
+
+
+def summarise(found: list[dict], columns: list[tuple[str, str]], failed) -> list[dict]:
+    """A row per cell: seeds (runs that ended), failed runs, each column's stats.Summary over the
+    finished runs where the metric is defined, and the diagnoses."""
+    cells = {}
+    for r in found:
+        cells.setdefault(r["cell"], []).append(r)
+    table = []
+    for cell, runs in cells.items():
+        done = [r for r in runs if r["status"] in ("finished", "diverged")]
+        row = {
+            "cell": cell,
+            "seeds": len(done),
+            "failed": sum(bool(failed(r)) for r in done),
+            "diagnosis": diagnosis_counts(done),
+        }
+        for key, _ in columns:
+            values = [r["final"][key] for r in done if r["status"] == "finished" and key in r["final"]]
+            row[key] = stats.summarise([v for v in values if v is not None and not math.isnan(v)])
+        table.append(row)
+    return table
+
+
+def published_summary(text: str, trials: int | None) -> stats.Summary | None:
+    """'6.3 +- 0.5' -> (6.3, 0.5, trials: the paper's count, else infinite); '7.6' -> exact (se 0);
+    '-' -> None."""
+    mean, _, se = text.partition("+-")
+    try:
+        return stats.Summary(float(mean), float(se or 0.0), (trials or math.inf) if se else 1)
+    except ValueError:
+        return None
+
+
+def compare(table, columns, baseline: str, published: dict, spec: dict) -> list[dict]:
+    """Every comparison the table makes, with its statistics and Holm-adjusted p (over the
+    difference tests; the equivalence tests form their own family)."""
+    base = next(row for row in table if row["cell"] == baseline)
+    found = []
+    for row in table:
+        if row is not base:
+            found.append({"kind": "failed", "cell": row["cell"], "row": row, "base": base})
+            for key, label in columns:
+                test = stats.welch(row[key], base[key])
+                found.append({"kind": "cell", "cell": row["cell"], "key": key, "label": label, "test": test})
+        for (key, label), text in zip(columns, published.get(row["cell"], ()), strict=False):
+            theirs = published_summary(text, spec.get("published_trials"))
+            if theirs is None or math.isnan(row[key].mean):
+                continue
+            margin = spec.get("margins", {}).get(key)
+            entry = {"kind": "published", "cell": row["cell"], "key": key, "label": label, "theirs": theirs}
+            entry["test"] = stats.welch(row[key], theirs)
+            entry["margin"] = margin
+            entry["tost"] = stats.tost(row[key], theirs, margin) if margin else math.nan
+            found.append(entry)
+    for c in found:
+        if c["kind"] == "failed":
+            r, b = c["row"], c["base"]
+            c["p"] = (
+                stats.fisher(r["failed"], r["seeds"], b["failed"], b["seeds"]) if r["seeds"] else math.nan
+            )
+        else:
+            c["p"] = c["test"].p
+    for c, adjusted in zip(found, stats.holm([c["p"] for c in found]), strict=True):
+        c["holm"] = adjusted
+    equivalence = [c for c in found if c["kind"] == "published"]
+    for c, adjusted in zip(equivalence, stats.holm([c["tost"] for c in equivalence]), strict=True):
+        c["tost_holm"] = adjusted
+    return found
+
+
+def verdict(c: dict) -> str:
+    """What a comparison allows one to say: differs, equivalent within +-margin, or neither."""
+    if math.isnan(c["p"]):
+        return "no test: no spread"
+    if c["holm"] < stats.ALPHA:
+        return "differs"
+    if c.get("tost_holm", math.nan) < stats.ALPHA:
+        return f"equivalent within +-{c['margin']:g}"
+    return "not distinguishable"
+
+
+def _g(value: float) -> str:
+    return "nan" if math.isnan(value) else f"{value:.3g}"
+
+
+def _p(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.2g}" if value >= 0.001 else f"{value:.1e}"
+
+
+def comparison_line(c: dict, baseline: str) -> str:
+    """One comparison as the report's Comparisons section (and docs citing it) words it."""
+    if c["kind"] == "failed":
+        r, b = c["row"], c["base"]
+        return (
+            f"- `{c['cell']}` vs `{baseline}`, failed runs: {r['failed']}/{r['seeds']} vs {b['failed']}/"
+            f"{b['seeds']}, Fisher p = {_p(c['p'])}, Holm p = {_p(c['holm'])}: {verdict(c)}"
+        )
+    t = c["test"]
+    other = f"`{baseline}`" if c["kind"] == "cell" else f"published ({_g(c['theirs'].mean)})"
+    if math.isnan(c["p"]):
+        return f"- `{c['cell']}` vs {other}, {c['label']}: {t.difference:+.3g}, {verdict(c)}"
+    line = (
+        f"- `{c['cell']}` vs {other}, {c['label']}: {t.difference:+.3g} (95% CI {_g(t.low)} to "
+        f"{_g(t.high)}), t = {_g(t.t)}, df = {t.df:.1f}, p = {_p(t.p)}, Holm p = {_p(c['holm'])}"
+    )
+    if c["kind"] == "published" and c["margin"]:
+        line += f"; TOST +-{c['margin']:g}: p = {_p(c['tost'])}, Holm p = {_p(c['tost_holm'])}"
+    return f"{line}: {verdict(c)}"
+
+
+def format_cell(stat: stats.Summary, seeds: int, c: dict | None = None) -> str:
+    """'28.0 +- 0.9', then '(n=4)' when fewer values than seeds, then against the baseline
+    '[+1.2 s.e., p 0.04*]': Welch's t and p, * when it survives Holm's adjustment."""
+    if math.isnan(stat.mean):
+        return "-"
+    digits = 3 if abs(stat.mean) < 10 else 1
+    text = f"{stat.mean:.{digits}f}" + ("" if math.isnan(stat.se) else f" +- {stat.se:.{digits}f}")
+    if stat.n < seeds:
+        text += f" (n={stat.n})"
+    if c is not None and not math.isnan(c["test"].t):
+        text += f" [{c['test'].t:+.1f} s.e., p {_p(c['p'])}{'*' if c['holm'] < stats.ALPHA else ''}]"
+    return text
+
+
+def memoriser_warnings(table, memoriser: dict | None, columns) -> list[str]:
+    """The columns on which the memoriser scores at least as well as the best cell."""
+    lines = []
+    for key, label in columns:
+        best = BETTER.get(key)
+        cells = [row[key] for row in table if not math.isnan(row[key].mean)]
+        if best is None or not cells or memoriser is None or math.isnan(memoriser.get(key, math.nan)):
+            continue
+        top = best(cells, key=lambda stat: stat.mean)
+        score = memoriser[key]
+        if best(score, top.mean) == score:
+            spread = f"{(score - top.mean) / top.se:+.1f} s.e. of that cell" if top.se > 0 else "s.e. 0"
+            lines.append(
+                f"- {label}: the memoriser scores {score:.3g} (one evaluation), as well as or better "
+                f"than the best cell ({top.mean:.3g} +- {top.se:.2g}; {spread}): {label} cannot "
+                "tell a memoriser from a good GAN here."
+            )
+    return lines
+
+
+def write_tables(table, columns, header, out: epath.Path, spec: dict, baseline: str, published) -> None:
+    """report.md and report.csv."""
+    comparisons = compare(table, columns, baseline, published, spec)
+    of = {(c["kind"], c["cell"], c.get("key")): c for c in comparisons}
+    names = ["setting", "seeds", "failed"] + [label for _, label in columns] + ["diagnosis"]
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    for row in table:
+        seeds = f"{row['seeds']}" + (" (exploratory)" if row["seeds"] < stats.EXPLORATORY_SEEDS else "")
+        failed = f"{row['failed']}/{row['seeds']}"
+        if ("failed", row["cell"], None) in of and of["failed", row["cell"], None]["holm"] < stats.ALPHA:
+            failed += "*"
+        cells = [row["cell"], seeds, failed]
+        cells += [format_cell(row[k], row["seeds"], of.get(("cell", row["cell"], k))) for k, _ in columns]
+        lines.append("| " + " | ".join(cells + [row["diagnosis"]]) + " |")
+        if row["cell"] in published:
+            shown = []
+            for (key, _), text in zip(columns, published[row["cell"]], strict=False):
+                c = of.get(("published", row["cell"], key))
+                shown.append(f"{text} [{verdict(c)}]" if c else text)
+            lines.append("| " + " | ".join([f"published: {row['cell']}", "", "", *shown, ""]) + " |")
+    references = header["references"]
+    shown_refs = [k for k in ("data", "memoriser") if any(c in references[k] for c, _ in columns)]
+    for kind in shown_refs:
+        values = [references[kind].get(k, math.nan) for k, _ in columns]
+        cells = [f"reference: {kind}", "-", "-"] + [
+            format_cell(stats.Summary(v, math.nan, 1), 1) for v in values
+        ]
+        lines.append("| " + " | ".join(cells + ["-"]) + " |")
+    text = [
+        f"Sweep `{header['config']}`; each cell: mean +- standard error over its seeds (final evaluation); "
+        "(n=k): over the k seeds where the metric is defined, when that is not all of them; "
+        f"[t s.e., p]: the difference to the baseline cell `{baseline}` in standard errors of the difference "
+        "(Welch's t) and its two-sided p; * when it survives Holm's adjustment over this table's "
+        f"comparisons at {stats.ALPHA:g} (the same for a failure count, by Fisher's exact test). A cell of "
+        f"fewer than {stats.EXPLORATORY_SEEDS} seeds is exploratory. Every comparison with its confidence "
+        "interval and degrees of freedom: Comparisons, below.",
+        f"Failed: {spec.get('failure_definition', DEFAULT_FAILURE)}",
+        "Diagnosis of each run (gan_jax/diagnosis.py; the first rule that holds names it; per run "
+        "in diagnoses.csv):",
+        *[f"- {rule}" for rule in diagnosis.RULES.splitlines()],
+        *(
+            [
+                "`published: <cell>`: the paper's number for the same method, under its own protocol, and "
+                "what the tests say of ours against it: differs, equivalent within +-margin (two one-sided "
+                "tests against the margin the config declares), or not distinguishable."
+            ]
+            if published
+            else []
+        ),
+        (
+            "Reference rows, one evaluation each by the same code: `data` puts real examples the metrics "
+            "do not compare with in place of G's samples (the training split; fresh draws for mixtures); "
+            "`memoriser` draws from a Gaussian kernel density estimate of the training examples at the "
+            f"bandwidth with the highest held-out likelihood ({references['bandwidth']:.3g})."
+            if shown_refs
+            else "No reference rows: no column here is a metric of samples alone."
+        ),
+        "",
+        *lines,
+        "",
+        *memoriser_warnings(table, references["memoriser"] if shown_refs else None, columns),
+        "",
+        "## Comparisons",
+        "",
+        *[comparison_line(c, baseline) for c in comparisons],
+        "",
+    ]
+    (out / "report.md").write_text("\n".join(text))
+    write_csv(csv_rows(table, columns, shown_refs, references, of), out / "report.csv")
+
+
+DEFAULT_FAILURE = "the run diverged (NaN/Inf in a loss, D output or gradient norm)."
+
+
+def csv_rows(table, columns, shown_refs, references, of) -> list[list]:
+    fields = ("mean", "stderr", "n", "t_vs_baseline", "df", "p", "p_holm")
+    rows = [["setting", "seeds", "failed"] + [f"{k} {f}" for k, _ in columns for f in fields] + ["diagnosis"]]
+    for row in table:
+        values = []
+        for key, _ in columns:
+            c = of.get(("cell", row["cell"], key))
+            test = (c["test"].t, c["test"].df, c["p"], c["holm"]) if c else ("", "", "", "")
+            values += [row[key].mean, row[key].se, row[key].n, *test]
+        rows.append([row["cell"], row["seeds"], row["failed"], *values, row["diagnosis"]])
+    for kind in shown_refs:
+        values = [v for k, _ in columns for v in (references[kind].get(k, math.nan), "", 1, "", "", "", "")]
+        rows.append([f"reference: {kind}", "", "", *values, ""])
+    return rows
+
+
+def write_csv(rows: list[list], path: epath.Path) -> None:
+    """`rows` as a CSV file (Excel's dialect), local or on cloud storage."""
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    path.write_text(text.getvalue())
+
+
+def write_diagnoses(found: list[dict], out: epath.Path) -> None:
+    """diagnoses.csv: every finished or diverged run's diagnosis and the numbers behind it."""
+    rows = [["setting", "seed", "diagnosis", "reason"]]
+    rows += [
+        [r["cell"], r["seed"], r["diagnosis"].label, r["diagnosis"].reason] for r in found if r["diagnosis"]
+    ]
+    write_csv(rows, out / "diagnoses.csv")
+
+
+# ---------------------------------------------------------------------------------------- figures
+def write_figures(table, found, columns, header, out: epath.Path) -> None:
+    plt = writers.plt  # matplotlib with the Agg backend
+
+    names = [row["cell"] for row in table]
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.5 * len(columns), 3.2 + 0.12 * max(map(len, names))))
+    for ax, (key, label) in zip(np.atleast_1d(axes), columns, strict=True):
+        means = [row[key].mean for row in table]
+        errors = [0 if math.isnan(row[key].se) else row[key].se for row in table]
+        ax.bar(range(len(names)), means, yerr=errors, capsize=3)
+        ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+        ax.set_title(label)
+    writers.save_figure(fig, out / "metrics.png", dpi=90)
+    writers.save_trajectories(found, names, out / "trajectories.png")
+    sampled = [(r["cell"], np.asarray(r["samples"])) for r in found if "samples" in r]
+    if sampled and header["mode_centres"] is not None:
+        writers.save_sample_panels(sampled, np.asarray(header["mode_centres"]), out / "samples.png")
+
+
+# ------------------------------------------------------------------------------------------ render
+def render(header: dict, found: list[dict], out: epath.Path, spec: dict, arg: str) -> str:
+    """Write the report of `found` (records; `header`: their sweep's) into `out`; `spec`: the
+    sweep config's REPORT, `arg` its argument. Returns report.md's text."""
+    columns = spec.get("columns", [("equilibrium/d_real", "D(x)"), ("equilibrium/d_fake", "D(G(z))")])
+    for r in found:
+        ended = r["status"] in ("finished", "diverged")
+        r["diagnosis"] = diagnosis.diagnose(r["status"], r["metrics"], r["eval"]) if ended else None
+    table = summarise(found, columns, spec.get("failed", lambda r: r["status"] == "diverged"))
+    columns = [c for c in columns if any(not math.isnan(row[c[0]].mean) for row in table)]  # measured ones
+    cells = [row["cell"] for row in table]
+    baseline = spec.get("baseline") if spec.get("baseline") in cells else cells[0]  # a sweep variant's own
+    published = spec.get("published", lambda arg: {})(arg)
+    out.mkdir(parents=True, exist_ok=True)
+    write_tables(table, columns, header, out, spec, baseline, published)
+    write_diagnoses(found, out)
+    write_figures(table, found, columns, header, out)
+    return (out / "report.md").read_text()
