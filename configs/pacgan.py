@@ -145,5 +145,7 @@ PUBLISHED = {
 REPORT = {
     "baseline": "GAN",
     "published": lambda arg: PUBLISHED[parse_arg(arg, "pacgan.py", **ARGS).dataset],
+    "published_trials": 10,
+    "margins": mode_collapse.MARGINS,
     "columns": mode_collapse.REPORT["columns"],  # PacGAN's Table 1 columns
 }

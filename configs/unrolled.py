@@ -84,5 +84,7 @@ PUBLISHED = {
 REPORT = {
     "baseline": "GAN",
     "published": lambda arg: PUBLISHED[parse_arg(arg, "unrolled.py", **ARGS).dataset],
+    "published_trials": None,  # VEEGAN's table gives no trial count and no standard errors
+    "margins": mode_collapse.MARGINS,
     "columns": mode_collapse.REPORT["columns"],  # PacGAN's Table 1 columns
 }

@@ -1,0 +1,38 @@
+"""The docs checker: a comparative figure that no generated report contains fails, one that a
+report contains passes."""
+
+from experiments import check_docs
+
+REPORT = """| setting | seeds | failed | modes captured | diagnosis |
+|---|---|---|---|---|
+| base | 10 | 0/10 | 7.9 +- 0.1 | 10 converged |
+| x | 10 | 3/10* | 5.1 +- 0.6 [-4.3 s.e., p 0.0012*] | 3 mode collapse, 7 converged |
+
+## Comparisons
+
+- `x` vs `base`, modes captured: -2.8 (95% CI -4.2 to -1.4), t = -4.3, df = 9.5, p = 0.0012, Holm p = 0.0024:
+"""
+REPORTS = {"docs/x/report.md": REPORT}
+
+
+def test_figures_a_report_contains_pass():
+    doc = (
+        "x loses modes (5.1 against 7.9, -4.3 s.e., Holm p = 0.0024); 3 of 10 runs collapse\n"
+        "and 7 of 10 runs\nconverge (p = 0.0012)."
+    )
+    assert check_docs.unbacked(doc, REPORTS) == []
+
+
+def test_a_planted_figure_fails_with_its_line():
+    doc = "All is well.\nx loses modes (-4.5 s.e.;\n+68.6 and -4.3 s.e.); 4 of 10 runs collapse, p = 0.01.\n"
+    assert check_docs.unbacked(doc, REPORTS) == [
+        (2, "-4.5 s.e."),
+        (3, "+68.6 s.e."),
+        (3, "4 of 10 runs"),
+        (3, "p = 0.01"),
+    ]
+
+
+def test_a_list_before_the_unit_is_of_signed_numbers():
+    """'7.4 +- 0.3, -4.3 s.e.' cites -4.3; the mean's 0.3 is no difference."""
+    assert check_docs.unbacked("modes 7.4 +- 0.3, -4.3 s.e.", REPORTS) == []
