@@ -2,6 +2,8 @@ r"""Conditional GAN (Mirza & Osindero 2014): G and D see the class label, G mode
 
 Command:   python -m experiments.run --config=configs/cgan.py --workdir=runs/cgan
            python -m experiments.sample --workdir=runs/cgan --label=3 --n=64
+           python -m experiments.sweep --config=configs/cgan.py --workdir=runs/cgan_seeds  (get_sweep:
+           the same run over `seeds=N` seeds, default 10; docs/improved_gan.md's table)
 Arguments: the data -- `digits` (default; DCGAN at 16x16, 3,000 steps), `mnist` (tfds, 32x32),
            `ring`, `grid` (the MLP GAN; the label is the mode) -- and how D conditions:
            `concat` (default: one-hot label maps at its input) or `projection` (Miyato & Koyama
@@ -25,8 +27,11 @@ DATASETS = ("digits", "mnist", "ring", "grid")
 D_CONDITIONS = ("concat", "projection")
 
 
+ARGS = dict(dataset=DATASETS, d_condition=D_CONDITIONS, cbn=False, smoke=False, seeds=10)
+
+
 def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
-    args = parse_arg(arg, "cgan.py", dataset=DATASETS, d_condition=D_CONDITIONS, cbn=False, smoke=False)
+    args = parse_arg(arg, "cgan.py", **ARGS)
     if args.dataset in ("ring", "grid"):
         if args.cbn:
             raise ConfigError("cgan.py: cbn (conditional BatchNorm) applies to the DCGAN generator only.")
@@ -41,3 +46,20 @@ def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
     config.model.d.condition = args.d_condition
     config.log.num_samples = 100 if config.data.name not in gan_mlp.DATASETS else config.log.num_samples
     return config
+
+
+def get_sweep(arg: str = "digits") -> list[dict]:
+    """The run over seeds 0 to seeds-1: what the label buys, with its spread."""
+    return [{"_name": "cGAN", "seed": seed} for seed in range(parse_arg(arg, "cgan.py", **ARGS).seeds)]
+
+
+REPORT = {
+    "columns": [
+        ("conditional/accuracy", "classifier accuracy on G(z, y)"),
+        ("fd/value", "FD-CNN-digits16"),
+        ("conditional/mean_class_fd", "mean per-class FD"),
+        ("prdc/precision", "precision"),
+        ("prdc/recall", "recall"),
+        ("score/mean", "classifier score"),
+    ],
+}

@@ -1,6 +1,6 @@
 r"""Check that every comparative figure in the docs comes from a generated report:
 
-    python -m experiments.check_docs [files ...]      # default: docs/*.md and README.md
+    python -m experiments.check_docs [--fix] [files ...]      # default: docs/*.md and README.md
 
 A comparative figure is a difference in standard errors (`+1.4 s.e.`), a p-value (`p = 0.03`,
 `p 0.021`, `Holm p = 0.11`, `p < 0.001`) or a count of runs (`3 of 10 runs`). Each must appear in
@@ -9,6 +9,9 @@ records): the same figure, written as the report writes it -- a count of runs as
 (`3/10`) or a diagnosis count (`3 mode collapse`) of a cell of that many seeds. A figure no report
 contains was computed by hand, or belongs to a table that is gone: the command lists each one with
 its file and line and exits 1.
+
+A table shown in a doc after the command that writes its report (`--out=docs/<dir>`) must be that
+report's table, line for line; `--fix` copies the report's table over it.
 """
 
 import pathlib
@@ -68,15 +71,80 @@ def unbacked(text: str, reports: dict[str, str]) -> list[tuple[int, str]]:
     return sorted(found)
 
 
+OUT = re.compile(r"--out=(docs/[^\s`]+)")
+
+
+def embedded_tables(text: str) -> list[tuple[int, int, str]]:
+    """(first line index, end line index, report dir) of each table shown after the commands that
+    write reports: the tables after a block of such commands are theirs, in order, until the
+    next heading."""
+    lines, found, pending = text.splitlines(), [], []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("#"):
+            pending = []
+        elif line.lstrip().startswith("python -m experiments.report") and OUT.search(line):
+            pending.append(OUT.search(line).group(1))
+        elif line.startswith("| setting") and pending:
+            end = next((j for j in range(i, len(lines)) if not lines[j].startswith("|")), len(lines))
+            found.append((i, end, pending.pop(0)))
+            i = end
+            continue
+        i += 1
+    return found
+
+
+def table_of(report: str) -> list[str]:
+    """A report's main table: its first block of lines starting with '|'."""
+    lines = report.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| setting"))
+    end = next((j for j in range(start, len(lines)) if not lines[j].startswith("|")), len(lines))
+    return lines[start:end]
+
+
+def stale_tables(text: str, root: pathlib.Path = REPO) -> list[tuple[int, str]]:
+    """(line number, report dir) of each embedded table that is not its report's."""
+    lines, found = text.splitlines(), []
+    for start, end, directory in embedded_tables(text):
+        report = root / directory / "report.md"
+        if not report.exists() or lines[start:end] != table_of(report.read_text()):
+            found.append((start + 1, directory))
+    return found
+
+
+def fix_tables(text: str, root: pathlib.Path = REPO) -> str:
+    lines = text.splitlines()
+    for start, end, directory in reversed(embedded_tables(text)):
+        report = root / directory / "report.md"
+        if report.exists():
+            lines[start:end] = table_of(report.read_text())
+    return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    files = [pathlib.Path(a) for a in argv] or [*sorted((REPO / "docs").glob("*.md")), REPO / "README.md"]
+    fix = "--fix" in argv
+    files = [pathlib.Path(a) for a in argv if a != "--fix"]
+    files = files or [*sorted((REPO / "docs").glob("*.md")), REPO / "README.md"]
+    if fix:
+        for path in files:
+            path.write_text(fix_tables(path.read_text()))
     reports = report_texts()
-    problems = [(path, n, figure) for path in files for n, figure in unbacked(path.read_text(), reports)]
-    for path, n, figure in problems:
-        print(f"{path}:{n}: {figure!r} is in no generated report (docs/**/report.md)")
+    problems = [
+        (path, n, f"{figure!r} is in no generated report")
+        for path in files
+        for n, figure in unbacked(path.read_text(), reports)
+    ]
+    problems += [
+        (path, n, f"this table is not {directory}/report.md's (--fix copies it)")
+        for path in files
+        for n, directory in stale_tables(path.read_text())
+    ]
+    for path, n, problem in problems:
+        print(f"{path}:{n}: {problem}")
     if problems:
-        print(f"{len(problems)} comparative figures without a report behind them.")
+        print(f"{len(problems)} problems: comparative figures or tables without a report behind them.")
     return 1 if problems else 0
 
 

@@ -193,8 +193,59 @@ def memoriser_warnings(table, memoriser: dict | None, columns) -> list[str]:
     return lines
 
 
-def write_tables(table, columns, header, out: epath.Path, spec: dict, baseline: str, published) -> None:
-    """report.md and report.csv."""
+TRAJECTORY_KEYS = {  # logged quantities the trajectory table shows, where a cell logs them
+    "d_real": "D(x)",
+    "d_fake": "D(G(z))",
+    "d_real_out": "mean D out, real",
+    "d_fake_out": "mean D out, fake",
+    "W": "W estimate",
+    "g_grad_norm": "G grad norm",
+}
+TRAJECTORY_POINTS = 4  # logged steps a cell is shown at, evenly spaced, the last included
+
+
+def trajectory_table(found: list[dict], cells: list[str]) -> list[str]:
+    """'## Trajectories': per cell, the mean over its seeds of each logged quantity at a few
+    logged steps (the rows a run logs are the means over `log.every` steps) -- what the text may
+    quote of a run's course, which the figure only shows."""
+    keys = [k for k in TRAJECTORY_KEYS if any(k in row for r in found for row in r["metrics"])]
+    if not keys:
+        return []
+    lines = [
+        "## Trajectories",
+        "",
+        "Mean over each cell's runs of the logged quantities (each a mean over its log interval) at "
+        f"{TRAJECTORY_POINTS} logged steps.",
+        "",
+        "| setting | step | " + " | ".join(TRAJECTORY_KEYS[k] for k in keys) + " |",
+        "|" + "---|" * (len(keys) + 2),
+    ]
+    for cell in cells:
+        runs = [r["metrics"] for r in found if r["cell"] == cell and r["metrics"]]
+        if not runs:
+            continue
+        steps = sorted(set.intersection(*({row["step"] for row in rows} for rows in runs)))
+        shown = [
+            steps[i] for i in np.unique(np.linspace(0, len(steps) - 1, TRAJECTORY_POINTS).round().astype(int))
+        ]
+        for step in shown:
+            at = [next(row for row in rows if row["step"] == step) for rows in runs]
+            values = [
+                np.mean([row[k] for row in at if k in row]) if any(k in row for row in at) else math.nan
+                for k in keys
+            ]
+            lines.append(
+                f"| {cell} | {step} | "
+                + " | ".join("-" if math.isnan(v) else f"{v:.3g}" for v in values)
+                + " |"
+            )
+    return [*lines, ""]
+
+
+def write_tables(
+    table, found, columns, header, out: epath.Path, spec: dict, baseline: str, published
+) -> None:
+    """report.md and report.csv (`found`: the records, for the trajectory table)."""
     comparisons = compare(table, columns, baseline, published, spec)
     of = {(c["kind"], c["cell"], c.get("key")): c for c in comparisons}
     names = ["setting", "seeds", "failed"] + [label for _, label in columns] + ["diagnosis"]
@@ -259,6 +310,7 @@ def write_tables(table, columns, header, out: epath.Path, spec: dict, baseline: 
         "",
         *[comparison_line(c, baseline) for c in comparisons],
         "",
+        *trajectory_table(found, [row["cell"] for row in table]),
     ]
     (out / "report.md").write_text("\n".join(text))
     write_csv(csv_rows(table, columns, shown_refs, references, of), out / "report.csv")
@@ -332,7 +384,7 @@ def render(header: dict, found: list[dict], out: epath.Path, spec: dict, arg: st
     baseline = spec.get("baseline") if spec.get("baseline") in cells else cells[0]  # a sweep variant's own
     published = spec.get("published", lambda arg: {})(arg)
     out.mkdir(parents=True, exist_ok=True)
-    write_tables(table, columns, header, out, spec, baseline, published)
+    write_tables(table, found, columns, header, out, spec, baseline, published)
     write_diagnoses(found, out)
     write_figures(table, found, columns, header, out)
     return (out / "report.md").read_text()

@@ -36,3 +36,19 @@ def test_a_planted_figure_fails_with_its_line():
 def test_a_list_before_the_unit_is_of_signed_numbers():
     """'7.4 +- 0.3, -4.3 s.e.' cites -4.3; the mean's 0.3 is no difference."""
     assert check_docs.unbacked("modes 7.4 +- 0.3, -4.3 s.e.", REPORTS) == []
+
+
+def test_a_table_shown_after_its_command_must_be_its_reports(tmp_path):
+    (tmp_path / "docs" / "x").mkdir(parents=True)
+    (tmp_path / "docs" / "x" / "report.md").write_text(REPORT)
+    doc = (
+        "## A\n\n```bash\npython -m experiments.report --workdir=runs/x --out=docs/x\n```\n\n"
+        "| setting | seeds | failed | modes captured | diagnosis |\n|---|---|---|---|---|\n"
+        "| base | 10 | 0/10 | 7.9 +- 0.1 [typed by hand] | 10 converged |\n\nThe end.\n"
+    )
+    assert check_docs.stale_tables(doc, tmp_path) == [(7, "docs/x")]
+    fixed = check_docs.fix_tables(doc, tmp_path)
+    assert check_docs.stale_tables(fixed, tmp_path) == []
+    assert fixed.endswith(
+        "| x | 10 | 3/10* | 5.1 +- 0.6 [-4.3 s.e., p 0.0012*] | 3 mode collapse, 7 converged |\n\nThe end.\n"
+    )

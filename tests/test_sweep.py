@@ -140,6 +140,7 @@ def test_sweep_rejects_a_bad_override_before_running(tmp_path):
         "configs/semi_supervised.py",
         "configs/pacgan.py:grid,cpu",
         "configs/unrolled.py:ring,cpu",
+        "configs/cgan.py",
     ],
 )
 def test_every_shipped_sweep_plans_valid_runs(spec, tmp_path):
