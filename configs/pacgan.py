@@ -30,8 +30,10 @@ Protocol, read from the authors' code:
 Differences (each written down, none tuned):
   * Their G runs once per pack slot, so G's BatchNorm sees m separate batches of 100; here G runs
     once on all 100 m samples, which D then packs. Their real packs are m bootstrap draws from the
-    100,000 points (an epoch = 100,000 packs); here an epoch walks the 100,000 points without
-    replacement and D packs consecutive ones -- the same number of steps and of packs per step.
+    100,000 points (an epoch = 100,000 packs); here every batch draws its 100 m points uniformly
+    with replacement from the 100,000 (gan_jax/data/mixtures.py: a shuffled epoch would cost a
+    permutation of the set inside every step) and D packs consecutive ones -- the same number of
+    steps and of packs per step, and, like theirs, draws with replacement.
   * Their D and G see the same z batch in one step; here G's gradient comes from a fresh z batch
     (the step's own noise stream).
   * Their training set is redrawn for every trial; here every seed shares the set drawn from

@@ -44,7 +44,7 @@ def collect(workdir: epath.Path) -> tuple[dict, list[dict]]:
     sweeps.to_train(runs, cli.run_configs(sweep["config"], runs), sweep["config"])  # refuses mixed configs
     found = [records.run_record(run, epath.Path(run["dir"])) for run in runs]
     references, centres = reference_values(sweep["config"])
-    if centres is not None:  # 2-D data: G's points of each cell's first seed, for the figure
+    if centres is not None:  # 1-D, 2-D data: G's points of each cell's first seed, for the figure
         for cell in dict.fromkeys(r["cell"] for r in found):
             done = [
                 (r, run)
@@ -62,7 +62,7 @@ def collect(workdir: epath.Path) -> tuple[dict, list[dict]]:
 def reference_values(spec: str) -> tuple[dict, list | None]:
     """The scalars of the two reference stand-ins for G (Evaluator.references: held-out `data` and
     a `memoriser`) under the sweep's base config, the memoriser's bandwidth, and the mode centres
-    of 2-D data (else None)."""
+    of 1-D and 2-D data (else None)."""
     import jax
 
     from gan_jax import evaluation, experiment
@@ -73,8 +73,8 @@ def reference_values(spec: str) -> tuple[dict, list | None]:
     values = {kind: evaluation.scalars(result) for kind, result in found.items()}
     values["bandwidth"] = found["memoriser"]["bandwidth"]
     mixture = run.source.mixture
-    plane = mixture is not None and mixture.means.shape[1] == 2
-    return values, (mixture.means.tolist() if plane else None)
+    drawn = mixture is not None and mixture.means.shape[1] <= 2  # a line or a plane
+    return values, (mixture.means.tolist() if drawn else None)
 
 
 def final_samples(run_dir: str) -> np.ndarray:

@@ -7,13 +7,15 @@ The table: per cell its seeds (under 10: "exploratory"), failed runs, each colum
 standard error over the seeds and the count of each diagnosis of gan_jax/diagnosis.py; the
 config's published rows (REPORT["published"]) under their cells; the reference rows (held-out data,
 a memoriser). The Comparisons section holds every comparison the table makes (gan_jax/stats.py):
-each cell against the baseline cell (REPORT["baseline"], else the first) on every column -- the
-difference with its 95% confidence interval, Welch's t, its degrees of freedom, the two-sided p and
-the Holm-adjusted p over the table's comparisons -- and on its failure count (Fisher's exact test);
+each cell against the baseline cell (REPORT["baseline"], else the first), and each pair of cells
+REPORT["comparisons"] names, on every column -- the difference with its 95% confidence interval,
+Welch's t, its degrees of freedom, the two-sided p and the Holm-adjusted p over the table's
+comparisons -- and on its failure count (Fisher's exact test);
 each cell against its published row (Welch, with the paper's standard error and trial count,
 REPORT["published_trials"]; and two one-sided tests against the margin REPORT["margins"] declares
 for the column, Holm-adjusted over the table's equivalence tests). The table marks with * what
-survives the adjustment.
+survives the adjustment. A Trajectories section gives each cell's logged D(x), D(G(z)) (or D's
+outputs) and G's gradient norm at four steps, averaged over its seeds.
 """
 
 import csv
@@ -84,23 +86,26 @@ def published_summary(text: str, trials: int | None) -> stats.Summary | None:
 
 def compare(table, columns, baseline: str, published: dict, spec: dict) -> list[dict]:
     """Every comparison the table makes, with its statistics and Holm-adjusted p (over the
-    difference tests; the equivalence tests form their own family)."""
-    base = next(row for row in table if row["cell"] == baseline)
+    difference tests; the equivalence tests form their own family): each cell against the
+    baseline, the pairs of cells REPORT["comparisons"] names, and each cell against its published
+    row."""
+    rows = {row["cell"]: row for row in table}
+    pairs = [(cell, baseline) for cell in rows if cell != baseline]
+    pairs += [(a, b) for a, b in spec.get("comparisons", ()) if a in rows and b in rows]
     found = []
+    for a, b in pairs:
+        found.append({"kind": "failed", "cell": a, "other": b, "row": rows[a], "base": rows[b]})
+        for key, label in columns:
+            test = stats.welch(rows[a][key], rows[b][key])
+            found.append({"kind": "cell", "cell": a, "other": b, "key": key, "label": label, "test": test})
     for row in table:
-        if row is not base:
-            found.append({"kind": "failed", "cell": row["cell"], "row": row, "base": base})
-            for key, label in columns:
-                test = stats.welch(row[key], base[key])
-                found.append({"kind": "cell", "cell": row["cell"], "key": key, "label": label, "test": test})
         for (key, label), text in zip(columns, published.get(row["cell"], ()), strict=False):
             theirs = published_summary(text, spec.get("published_trials"))
             if theirs is None or math.isnan(row[key].mean):
                 continue
             margin = spec.get("margins", {}).get(key)
-            entry = {"kind": "published", "cell": row["cell"], "key": key, "label": label, "theirs": theirs}
-            entry["test"] = stats.welch(row[key], theirs)
-            entry["margin"] = margin
+            entry = {"kind": "published", "cell": row["cell"], "other": None, "key": key, "label": label}
+            entry.update(theirs=theirs, test=stats.welch(row[key], theirs), margin=margin)
             entry["tost"] = stats.tost(row[key], theirs, margin) if margin else math.nan
             found.append(entry)
     for c in found:
@@ -138,16 +143,16 @@ def _p(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.2g}" if value >= 0.001 else f"{value:.1e}"
 
 
-def comparison_line(c: dict, baseline: str) -> str:
+def comparison_line(c: dict) -> str:
     """One comparison as the report's Comparisons section (and docs citing it) words it."""
     if c["kind"] == "failed":
         r, b = c["row"], c["base"]
         return (
-            f"- `{c['cell']}` vs `{baseline}`, failed runs: {r['failed']}/{r['seeds']} vs {b['failed']}/"
+            f"- `{c['cell']}` vs `{c['other']}`, failed runs: {r['failed']}/{r['seeds']} vs {b['failed']}/"
             f"{b['seeds']}, Fisher p = {_p(c['p'])}, Holm p = {_p(c['holm'])}: {verdict(c)}"
         )
     t = c["test"]
-    other = f"`{baseline}`" if c["kind"] == "cell" else f"published ({_g(c['theirs'].mean)})"
+    other = f"`{c['other']}`" if c["kind"] == "cell" else f"published ({_g(c['theirs'].mean)})"
     if math.isnan(c["p"]):
         return f"- `{c['cell']}` vs {other}, {c['label']}: {t.difference:+.3g}, {verdict(c)}"
     line = (
@@ -247,21 +252,24 @@ def write_tables(
 ) -> None:
     """report.md and report.csv (`found`: the records, for the trajectory table)."""
     comparisons = compare(table, columns, baseline, published, spec)
-    of = {(c["kind"], c["cell"], c.get("key")): c for c in comparisons}
+    of = {(c["kind"], c["cell"], c["other"], c.get("key")): c for c in comparisons}
     names = ["setting", "seeds", "failed"] + [label for _, label in columns] + ["diagnosis"]
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
     for row in table:
         seeds = f"{row['seeds']}" + (" (exploratory)" if row["seeds"] < stats.EXPLORATORY_SEEDS else "")
         failed = f"{row['failed']}/{row['seeds']}"
-        if ("failed", row["cell"], None) in of and of["failed", row["cell"], None]["holm"] < stats.ALPHA:
+        fisher = of.get(("failed", row["cell"], baseline, None))
+        if fisher is not None and fisher["holm"] < stats.ALPHA:
             failed += "*"
         cells = [row["cell"], seeds, failed]
-        cells += [format_cell(row[k], row["seeds"], of.get(("cell", row["cell"], k))) for k, _ in columns]
+        cells += [
+            format_cell(row[k], row["seeds"], of.get(("cell", row["cell"], baseline, k))) for k, _ in columns
+        ]
         lines.append("| " + " | ".join(cells + [row["diagnosis"]]) + " |")
         if row["cell"] in published:
             shown = []
             for (key, _), text in zip(columns, published[row["cell"]], strict=False):
-                c = of.get(("published", row["cell"], key))
+                c = of.get(("published", row["cell"], None, key))
                 shown.append(f"{text} [{verdict(c)}]" if c else text)
             lines.append("| " + " | ".join([f"published: {row['cell']}", "", "", *shown, ""]) + " |")
     references = header["references"]
@@ -308,24 +316,24 @@ def write_tables(
         "",
         "## Comparisons",
         "",
-        *[comparison_line(c, baseline) for c in comparisons],
+        *[comparison_line(c) for c in comparisons],
         "",
         *trajectory_table(found, [row["cell"] for row in table]),
     ]
     (out / "report.md").write_text("\n".join(text))
-    write_csv(csv_rows(table, columns, shown_refs, references, of), out / "report.csv")
+    write_csv(csv_rows(table, columns, shown_refs, references, of, baseline), out / "report.csv")
 
 
 DEFAULT_FAILURE = "the run diverged (NaN/Inf in a loss, D output or gradient norm)."
 
 
-def csv_rows(table, columns, shown_refs, references, of) -> list[list]:
+def csv_rows(table, columns, shown_refs, references, of, baseline: str) -> list[list]:
     fields = ("mean", "stderr", "n", "t_vs_baseline", "df", "p", "p_holm")
     rows = [["setting", "seeds", "failed"] + [f"{k} {f}" for k, _ in columns for f in fields] + ["diagnosis"]]
     for row in table:
         values = []
         for key, _ in columns:
-            c = of.get(("cell", row["cell"], key))
+            c = of.get(("cell", row["cell"], baseline, key))
             test = (c["test"].t, c["test"].df, c["p"], c["holm"]) if c else ("", "", "", "")
             values += [row[key].mean, row[key].se, row[key].n, *test]
         rows.append([row["cell"], row["seeds"], row["failed"], *values, row["diagnosis"]])

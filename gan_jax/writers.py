@@ -272,7 +272,8 @@ def save_trajectories(records: Sequence[dict], cells: Sequence[str], path: epath
 def save_sample_panels(
     sampled: Sequence[tuple[str, np.ndarray]], centres: np.ndarray, path: epath.Path
 ) -> None:
-    """A sweep report's samples figure: per cell (title), G's 2-D points over the mode centres."""
+    """A sweep report's samples figure: per cell (title), G's points over the mode centres -- 2-D
+    data as a scatter, 1-D as a histogram."""
     cols = min(len(sampled), 5)
     rows = math.ceil(len(sampled) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.2 * rows), squeeze=False)
@@ -280,9 +281,16 @@ def save_sample_panels(
     for ax in axes.flat:
         ax.axis("off")
     for ax, (cell, points) in zip(axes.flat, sampled, strict=False):  # spare axes stay off
-        ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5)
-        ax.scatter(centres[:, 0], centres[:, 1], marker="x", c="red", s=20)
-        ax.set(xlim=(-span, span), ylim=(-span, span), aspect="equal")
+        if centres.shape[1] == 2:
+            ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5)
+            ax.scatter(centres[:, 0], centres[:, 1], marker="x", c="red", s=20)
+            ax.set(xlim=(-span, span), ylim=(-span, span), aspect="equal")
+        else:
+            ax.axis("on")
+            ax.hist(points[:, 0], bins=60, range=(centres.min() - 3, centres.max() + 3))
+            for centre in centres[:, 0]:
+                ax.axvline(centre, color="red", lw=0.8)
+            ax.set_yticks([])
         ax.set_title(cell, fontsize=7)
     save_figure(fig, path, dpi=80)
 

@@ -261,7 +261,7 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
         "from configs import gan_mlp\n"
         "def get_config(arg=''):\n    return gan_mlp.get_config('ring,smoke')\n"
         'REPORT = {"baseline": "base", "columns": [("m/value", "m"), ("modes/modes_captured", "modes")],\n'
-        '          "published": lambda arg: {"x": ("4.5 +- 0.2", "6")}}\n'
+        '          "published": lambda arg: {"x": ("4.5 +- 0.2", "6")}, "comparisons": [("x", "y")]}\n'
     )
     values = {"base": [1.0, 2.0, 3.0], "x": [4.0, 5.0, 6.0], "y": [None, 2.0, 3.0]}  # y: undefined once
     runs = []
@@ -279,11 +279,12 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
     assert result.returncode == 0, result.stderr[-2000:]
     text = (tmp_path / "out" / "report.md").read_text()
     # x: (5 - 2) / sqrt(1/3 + 1/3) = 3.67 with df (2/3)^2 / (2 (1/3)^2 / 2) = 4: p = 0.021; y: (2.5 - 2)
-    # / sqrt(1/4 + 1/3) = 0.65, df 2.9, over n = 2 seeds; x against its published 4.5 +- 0.2 (no trial
-    # count: that s.e. taken as exact): 0.5 / sqrt(1/3 + 0.04) = 0.82, df 2.5. Holm over the table's
-    # five tests (two failure counts, three differences): 0.021 x 5 = 0.11, not significant. Three
-    # seeds a cell: exploratory. The reference rows: the true ring's samples and a memoriser of them
-    # hit all 8 modes.
+    # / sqrt(1/4 + 1/3) = 0.65, df 2.9, over n = 2 seeds; x against y, the pair REPORT names: 2.5 /
+    # sqrt(1/3 + 1/4) = 3.27, df 2.9; x against its published 4.5 +- 0.2 (no trial count: that s.e.
+    # taken as exact): 0.5 / sqrt(1/3 + 0.04) = 0.82, df 2.5. Holm over the table's seven tests
+    # (three failure counts, four differences): 0.021 x 7 = 0.15, not significant. Three seeds a
+    # cell: exploratory. The reference rows: the true ring's samples and a memoriser of them hit
+    # all 8 modes.
     assert [line for line in text.splitlines() if line.startswith("| ")][1:] == [
         "| base | 3 (exploratory) | 0/3 | 2.000 +- 0.577 | 5.000 +- 0.000 | 3 converged |",
         "| x | 3 (exploratory) | 0/3 | 5.000 +- 0.577 [+3.7 s.e., p 0.021] | 5.000 +- 0.000 | 3 converged |",
@@ -295,7 +296,7 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
     ]
     comparisons = text.split("## Comparisons")[1]
     assert (
-        "- `x` vs `base`, m: +3 (95% CI 0.733 to 5.27), t = 3.67, df = 4.0, p = 0.021, Holm p = 0.11: "
+        "- `x` vs `base`, m: +3 (95% CI 0.733 to 5.27), t = 3.67, df = 4.0, p = 0.021, Holm p = 0.15: "
         "not distinguishable" in comparisons
     )
     assert (
