@@ -67,4 +67,4 @@ def get_sweep(arg: str = "grid") -> list[dict]:
     return sweep.product(cells, sweep.sweep("seed", range(args.seeds or SEEDS[args.dataset])))
 
 
-REPORT = {**improved_gan.REPORT, "baseline": "minimax"}
+REPORT = {**improved_gan.REPORT, "baseline": "minimax", "comparisons": [("minimax + R1", "hinge")]}
