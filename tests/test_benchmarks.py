@@ -2,9 +2,12 @@
 
 from types import SimpleNamespace
 
+import pytest
+
 from benchmarks import accelerator
 
 
+@pytest.mark.slow
 def test_the_accelerator_benchmark_reports_throughput_and_flops():
     (dcgan,) = accelerator.main(["--smoke", "--only=b8 float32 custom_vjp"])  # one row: seconds
     assert dcgan["name"] == "dcgan 32x32x3 b8 float32 custom_vjp"

@@ -38,6 +38,7 @@ def train(workdir, total_steps, devices):
     return trainer.train_and_evaluate(config, str(workdir), devices=devices)
 
 
+@pytest.mark.slow
 def test_a_checkpoint_changed_on_disk_is_set_aside_and_the_run_resumes_from_the_one_before(
     tmp_path, one_device, capsys
 ):
@@ -68,6 +69,7 @@ def test_a_checkpoint_changed_on_disk_is_set_aside_and_the_run_resumes_from_the_
     chex.assert_trees_all_equal(resumed, straight)
 
 
+@pytest.mark.slow
 def test_a_full_disk_keeps_the_earlier_checkpoints(tmp_path, one_device, monkeypatch):
     train(tmp_path, 20, one_device)
     full = collections.namedtuple("usage", "total used free")(10**9, 10**9 - 4096, 4096)
@@ -86,6 +88,7 @@ def edit_meta(workdir, step, edit):
     path.write_text(json.dumps(edit(json.loads(path.read_text()))))
 
 
+@pytest.mark.slow
 def test_the_metrics_a_checkpoint_carries_are_checked_too(tmp_path, one_device, capsys, sigterm_at):
     """The log interval a checkpoint carries was not fingerprinted: an edited V was resumed and
     logged (-1.627 for -1.327). Now the run falls back to the checkpoint before."""
@@ -113,6 +116,7 @@ def test_the_metrics_a_checkpoint_carries_are_checked_too(tmp_path, one_device, 
     assert logged[0] == logged[1]
 
 
+@pytest.mark.slow
 def test_a_step_damaged_again_falls_back_again(tmp_path, one_device, capsys):
     """damaged_checkpoints/40 existing made the second fallback of step 40 a FileExistsError: the
     run could not resume without surgery."""

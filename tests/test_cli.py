@@ -25,6 +25,7 @@ def command(*args, cwd=REPO, env=None):
     )
 
 
+@pytest.mark.slow
 def test_a_user_error_is_one_line_and_verbose_shows_the_traceback(tmp_path):
     missing = ["experiments.run", "--config=configs/dcgan.py:smoke", f"--workdir={tmp_path / 'run'}"]
     missing.append("--config.data.name=idx:/nonexistent")
@@ -37,6 +38,7 @@ def test_a_user_error_is_one_line_and_verbose_shows_the_traceback(tmp_path):
     assert "MissingFileError" in verbose.stderr
 
 
+@pytest.mark.slow
 def test_a_config_flag_with_a_space_is_checked_like_one_with_an_equals_sign(tmp_path):
     spec = ["--config", "configs/gan_mlp.py:smoke", f"--workdir={tmp_path}", "--config.model.wide=2"]
     result = command("experiments.run", *spec)
@@ -45,6 +47,7 @@ def test_a_config_flag_with_a_space_is_checked_like_one_with_an_equals_sign(tmp_
     assert line.startswith("Error: Unknown config key 'model.wide': model has no field 'wide' (it has [")
 
 
+@pytest.mark.slow
 def test_the_commands_run_from_any_directory_with_a_home_relative_workdir(tmp_path):
     """`pip install -e .` installs `experiments`; configs/ and classifiers/ are found in the
     repository; `--workdir=~/x` (which no shell expands) lands in $HOME/x, not in ./~/x."""
@@ -79,6 +82,7 @@ def test_a_config_file_that_is_not_one_is_named_with_its_problem(tmp_path, text,
         cli.load_config(str(path))
 
 
+@pytest.mark.slow
 def test_a_bad_config_argument_and_a_batch_too_big_for_memory_are_one_line_each(tmp_path):
     """absl printed a 13-line FATAL block for the first; the second was a 50-line
     RESOURCE_EXHAUSTED traceback at the first step."""

@@ -171,6 +171,7 @@ def test_unknown_key_is_named():
     cli.normalise_argv(["run", f"--config={REPO}/configs/dcgan.py", "--config.optim.d.lr=1"])
 
 
+@pytest.mark.slow
 def test_run_command_names_a_bad_override(tmp_path):
     result = subprocess.run(
         [

@@ -96,6 +96,7 @@ def test_optimal_d_is_one_half_where_g_matches_the_data():
     assert gap["mean_abs"] == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_feature_metrics_and_stacked_modes_with_the_committed_classifier():
     config, gan, source, state = evaluation_run("digits", 16, classifier=str(DIGITS16), num_samples=600)
     evaluator = evaluation.Evaluator(config, gan, source, ("fd", "kid", "prdc", "score"))
@@ -123,6 +124,7 @@ def test_classifier_mismatch_is_a_clear_error():
         evaluation.Evaluator(config, gan, source, ("fd",))
 
 
+@pytest.mark.slow
 def test_classifier_save_load_and_checksum(tmp_path):
     source = data.load(ml_collections.ConfigDict(dict(name="digits", image_size=16, split="train")))
     x, y = source.arrays["x"], source.arrays["label"]
@@ -163,6 +165,7 @@ def test_the_digits_classifier_has_the_accuracy_it_claims_on_its_held_out_images
     "name,data_name,split,least",
     [("mnist32", "mnist", "test[8000:]", 0.98), ("fashion32", "fashion_mnist", "test", 0.9)],
 )
+@pytest.mark.slow
 def test_the_mnist_classifiers_have_the_accuracy_they_claim_on_their_held_out_images(
     name, data_name, split, least
 ):
@@ -171,6 +174,7 @@ def test_the_mnist_classifiers_have_the_accuracy_they_claim_on_their_held_out_im
     assert measured == pytest.approx(claimed, abs=1e-9) and measured >= least
 
 
+@pytest.mark.slow
 def test_periodic_evaluation_and_the_cli(tmp_path, one_device):
     config = load_config("configs/gan_mlp.py:smoke")
     trainer.train_and_evaluate(config, str(tmp_path), devices=one_device)

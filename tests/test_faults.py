@@ -34,6 +34,7 @@ def rows(workdir, name):
     ]
 
 
+@pytest.mark.slow
 def test_an_interrupt_during_a_steps_evaluation_keeps_that_step_unsaved(
     tmp_path, one_device, monkeypatch, capsys
 ):
@@ -74,6 +75,7 @@ def test_ctrl_c_waits_for_the_end_of_an_uninterrupted_block():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.slow
 def test_a_torn_metrics_row_is_dropped_and_the_run_resumes(tmp_path, one_device, capsys):
     """A row cut mid-line (a crash or a full disk) made every rerun die with a JSONDecodeError."""
     straight = tmp_path / "straight"
@@ -136,6 +138,7 @@ def test_a_tensorboard_write_that_fails_is_reported_once_in_the_main_thread(tmp_
     monkeypatch.undo()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry", ["checkpoints", "metrics.jsonl"])
 def test_a_run_entry_of_the_wrong_kind_stops_the_run_before_it_rewrites_anything(tmp_path, one_device, entry):
     """`checkpoints` as a file once made a run start from step 0, rewrite metrics.jsonl and
@@ -163,6 +166,7 @@ def test_a_damaged_config_json_is_one_clear_error(tmp_path, one_device):
         trainer.restore_run(str(tmp_path), devices=one_device)
 
 
+@pytest.mark.slow
 def test_a_resume_on_another_device_count_is_said_and_recorded(tmp_path, capsys):
     """Started on 1 device and resumed on 8, a run differs from the uninterrupted one in the low
     bits: the resume says so, and starts.jsonl records which starts are not bit-identical."""
@@ -173,6 +177,7 @@ def test_a_resume_on_another_device_count_is_said_and_recorded(tmp_path, capsys)
     assert [(s["step"], s["devices"], s["bit_identical"]) for s in starts] == [(0, 1, None), (20, 8, False)]
 
 
+@pytest.mark.slow
 def test_the_logged_throughput_counts_the_steps_once_they_are_done(tmp_path, one_device):
     """The step calls are asynchronous: the first interval was timed when its calls were queued,
     not done, and logged thousands of steps/s (8,711 against 2.9 for the second, with a step of

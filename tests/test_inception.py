@@ -34,6 +34,7 @@ def test_converted_weights_fill_every_parameter(model_and_reference):
     assert shape_of(variables) == shape_of(dict(expected))
 
 
+@pytest.mark.slow
 def test_features_match_pytorch_fid(model_and_reference):
     apply, _, reference = model_and_reference
     small, direct = reference_inputs()
@@ -44,6 +45,7 @@ def test_features_match_pytorch_fid(model_and_reference):
     np.testing.assert_allclose(pipeline, reference["pipeline"], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_fid_and_is_in_the_evaluator_from_user_weights(tmp_path):
     """The evaluator's FID/IS path: weights from a user file, protocol recorded, FID 0 on equal sets."""
     from gan_jax import evaluation

@@ -68,6 +68,7 @@ def test_the_high_quality_gate_is_pacgans_three_sigma_in_2d():
     assert mixtures.high_quality_threshold(700) == pytest.approx(28.08, abs=0.01)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ring", "grid", "hd1200"])
 def test_real_samples_score_the_same_in_every_dimension(name):
     """Real data: every mode captured and 1 - exp(-4.5) = 98.9% high quality, in 2-D and 1200-D."""
@@ -138,6 +139,7 @@ def test_mmd_matches_a_loop_reference():
     assert distances.mmd2_unbiased(x, y) == pytest.approx(xx + yy - 2 * xy, rel=1e-10)
 
 
+@pytest.mark.slow
 def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
     a, b = RNG.normal(size=(3000, 16)), RNG.normal(size=(3000, 16))
     same = distances.kernel_inception_distance(a, b, num_subsets=50, subset_size=500)

@@ -37,6 +37,7 @@ def test_an_examples_logit_depends_on_its_group_only():
     assert np.asarray(d.apply(variables, same_group, train=False))[0] != logits[0]
 
 
+@pytest.mark.slow
 def test_groups_are_the_same_on_one_and_eight_devices():
     config = load_config("configs/dcgan.py:smoke")  # batch 32: 4 a device, one group of 4 each
     config.model.d.minibatch_std = 4

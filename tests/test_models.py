@@ -45,6 +45,7 @@ def check_chain(calls, first_activation, later_activation):
             np.testing.assert_allclose(in_b, act(out_a.reshape(in_b.shape)), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size,channels", [(16, 1), (32, 3), (64, 1)])
 def test_dcgan_guidelines(size, channels):
     n_changes = {16: 2, 32: 3, 64: 4}[size]
@@ -205,6 +206,7 @@ def test_mlp_weight_init_options(module):
             np.testing.assert_allclose(hidden.T @ hidden, scale**2 * np.eye(256), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_a_bfloat16_dcgan_tracks_the_float32_one(tmp_path):
     """config.model.dtype='bfloat16': G and D compute in bf16 (XLA:CPU itself runs each
     convolution in f32 on bf16-rounded operands), the state stays float32, and 300 steps of the

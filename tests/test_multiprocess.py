@@ -19,6 +19,7 @@ import time
 
 import chex
 import jax
+import pytest
 from conftest import JAX_CACHE, REPO, checkpoint_steps
 
 from gan_jax import trainer
@@ -88,6 +89,7 @@ def assert_same_params(a, b):
         chex.assert_trees_all_equal(getattr(a, net).params, getattr(b, net).params)
 
 
+@pytest.mark.slow
 def test_two_streaming_processes_preempted_and_resumed_equal_one_process(tmp_path):
     """2 processes x 2 devices, each streaming its rows of every batch from the host
     (data.pipeline=stream), get SIGTERM on one process only: both stop at the step they agree on,
@@ -135,6 +137,7 @@ def test_two_streaming_processes_preempted_and_resumed_equal_one_process(tmp_pat
     assert f"step {resume_to}/{resume_to}" in outputs[0] and f"step {resume_to}/" not in outputs[1]
 
 
+@pytest.mark.slow
 def test_port_in_use_is_a_clear_error(tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -144,6 +147,7 @@ def test_port_in_use_is_a_clear_error(tmp_path):
     assert codes == [1] and "holds the port" in outputs[0]
 
 
+@pytest.mark.slow
 def test_missing_process_times_out_with_a_message(tmp_path):
     start = time.time()
     codes, outputs = finish(launch(tmp_path, 2, 1, "--distributed_timeout=2", ids=[0]), timeout=120)
@@ -152,11 +156,13 @@ def test_missing_process_times_out_with_a_message(tmp_path):
     assert "DEADLINE_EXCEEDED" in outputs[0] and time.time() - start < 60
 
 
+@pytest.mark.slow
 def test_batch_that_does_not_divide_the_global_devices(tmp_path):
     codes, outputs = finish(launch(tmp_path, 2, 2, "--config.train.batch_size=30"))
     assert codes[0] != 0 and "does not divide across 4 devices" in outputs[0]
 
 
+@pytest.mark.slow
 def test_processes_with_different_device_counts_are_refused(tmp_path):
     codes, outputs = finish(launch(tmp_path, 2, [1, 2]))
     assert codes == [1, 1] and "different device counts [1, 2]" in outputs[0]

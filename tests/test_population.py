@@ -54,6 +54,7 @@ def _latest(workdir: pathlib.Path, like):
         return ckpts.restore(ckpts.latest_step(), like)[0]
 
 
+@pytest.mark.slow
 def test_a_population_member_leaves_what_the_run_alone_leaves(tmp_path, one_device):
     configs = [_config(0), _config(1)]
     outcomes = trainer.train_population(configs, [tmp_path / "p0", tmp_path / "p1"], one_device)

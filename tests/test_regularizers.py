@@ -154,6 +154,7 @@ def distance_from_unit_gradient_norm(penalty: float) -> tuple[float, float, dict
     return before, distance(state), metrics
 
 
+@pytest.mark.slow
 def test_wgan_gp_pulls_the_critics_gradient_norm_towards_one():
     before, after, metrics = distance_from_unit_gradient_norm(10.0)
     _, unconstrained, _ = distance_from_unit_gradient_norm(0.0)

@@ -56,6 +56,7 @@ def run(*args, env=None):
     )
 
 
+@pytest.mark.slow
 def test_sweep_on_cloud_storage_runs_every_cell_resumes_and_reports(tmp_path):
     """A 4-cell x 2-seed smoke sweep on 2 workers, a rerun that skips everything, and the report,
     all in a gs:// workdir (tests/fake_gcs.py serves it from tmp_path/gcs in every process; the
@@ -107,6 +108,7 @@ def test_sweep_on_cloud_storage_runs_every_cell_resumes_and_reports(tmp_path):
         assert (bucket / "report" / figure).stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_sweep_rejects_a_bad_override_before_running(tmp_path):
     bad = tmp_path / "bad_sweep.py"
     bad.write_text(
@@ -170,6 +172,7 @@ def sweep_file(path, total_steps=40, a=None):
     return path
 
 
+@pytest.mark.slow
 def test_a_preempted_sweep_stops_its_workers_and_its_rerun_resumes_them(tmp_path):
     """SIGTERM to the sweep reaches its worker, which saves run a mid-way and exits; a is not
     recorded as done, nothing is left running, and the rerun resumes a from its checkpoint."""
@@ -202,6 +205,7 @@ def test_a_preempted_sweep_stops_its_workers_and_its_rerun_resumes_them(tmp_path
         assert json.loads((workdir / cell / "seed_0" / "done.json").read_text())["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_a_sweep_as_populations_leaves_what_lone_runs_leave(tmp_path):
     """--population (the accelerator path, forced here on the CPU): a cell's two seeds as one
     vmapped population write the same evaluations and metric rows as each run alone."""
@@ -230,6 +234,7 @@ def test_a_sweep_as_populations_leaves_what_lone_runs_leave(tmp_path):
     assert rows(tmp_path / "alone_0") != rows(tmp_path / "alone_1")
 
 
+@pytest.mark.slow
 def test_a_sigterm_at_a_cells_last_boundary_records_it_done_and_stops_the_sweep(tmp_path, sigterm_at):
     """The accelerator path (populations) with a SIGTERM that arrives as cell a's last call ends:
     a is finished and recorded done; b does not start; the sweep says it was preempted."""
@@ -244,6 +249,7 @@ def test_a_sigterm_at_a_cells_last_boundary_records_it_done_and_stops_the_sweep(
     assert not (tmp_path / "sweep" / "b").exists()
 
 
+@pytest.mark.slow
 def test_a_run_that_cannot_run_is_recorded_and_the_others_go_on(tmp_path):
     config = sweep_file(tmp_path / "two.py", a={"data.name": "idx:/nonexistent"})  # valid, but no data
     result = run("experiments.sweep", f"--config={config}", f"--workdir={tmp_path / 'w'}", "--parallel=1")
@@ -254,6 +260,7 @@ def test_a_run_that_cannot_run_is_recorded_and_the_others_go_on(tmp_path):
     assert json.loads((tmp_path / "w" / "b" / "seed_0" / "done.json").read_text())["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path):
     """A fabricated sweep of known final values through experiments.report."""
     config = tmp_path / "known.py"

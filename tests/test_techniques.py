@@ -220,6 +220,7 @@ def test_projection_head_adds_the_inner_product():
 # ----- every technique's smoke config ----------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arg", ["grid,all", "digits,all"])  # every technique that applies, at once
 def test_technique_smoke_runs_resume_exactly(arg, tmp_path, one_device):
     """Every technique trains end to end, and its state (VBN's reference batch, the historical
@@ -252,6 +253,7 @@ def test_conditional_metric_on_a_generator_that_honours_labels():
     assert evaluator(state, 0, sampler=one_mode)["metrics"]["conditional"]["accuracy"] == pytest.approx(1 / 8)
 
 
+@pytest.mark.slow
 def test_cgan_run_writes_a_per_class_grid_and_the_sample_cli(tmp_path, one_device):
     import json
     import subprocess
@@ -279,6 +281,7 @@ def test_cgan_run_writes_a_per_class_grid_and_the_sample_cli(tmp_path, one_devic
     assert missing.returncode != 0 and "pass --label=0..9" in missing.stderr + missing.stdout
 
 
+@pytest.mark.slow
 def test_semi_supervised_smoke_reports_a_test_error(tmp_path, one_device):
     import json
 

@@ -30,6 +30,7 @@ def train(spec, workdir, devices, edit=None):
     return trainer.train_and_evaluate(config, str(workdir), devices=devices)
 
 
+@pytest.mark.slow
 def test_dcgan_run_leaves_every_output(tmp_path, one_device, capsys):
     train("configs/dcgan.py:smoke", tmp_path, one_device)
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -46,12 +47,14 @@ def test_dcgan_run_leaves_every_output(tmp_path, one_device, capsys):
     assert "Done: 8 steps" in out.out and "steps/s" in out.err and "ETA" in out.err
 
 
+@pytest.mark.slow
 def test_mlp_run_writes_a_scatter_of_samples_and_ema_samples(tmp_path, one_device):
     train("configs/gan_mlp.py:smoke", tmp_path, one_device, lambda c: c.train.update(ema_decay=0.99))
     assert (tmp_path / "samples" / "step_0000040.png").exists()
     assert (tmp_path / "samples_ema" / "step_0000040.png").exists()
 
 
+@pytest.mark.slow
 def test_a_wasserstein_run_logs_the_critics_diagnostics_not_d_of_x(tmp_path, one_device, capsys):
     train("configs/gan_mlp.py:ring,wgan_gp,smoke", tmp_path, one_device)
     row = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
@@ -89,6 +92,7 @@ def outputs(workdir) -> dict[str, bytes]:
     return files
 
 
+@pytest.mark.slow
 def test_a_streamed_run_resumed_in_a_cloud_workdir_equals_the_uninterrupted_device_run(
     tmp_path, one_device, fake_gcs
 ):
@@ -219,6 +223,7 @@ def wait_for_checkpoint(workdir, process, timeout=120):
     raise AssertionError("no checkpoint appeared")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("when", ["mid-run", "last, a caller's handler", "last, the default handler"])
 def test_a_sigterm_stops_a_run_unless_it_came_at_the_last_boundary(
     tmp_path, one_device, sigterm_at, monkeypatch, when
@@ -250,6 +255,7 @@ def test_a_sigterm_stops_a_run_unless_it_came_at_the_last_boundary(
     assert received == ([signal.SIGTERM] if when == "last, a caller's handler" else []) and raised == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_command_resumes_to_the_uninterrupted_result(tmp_path, one_device, sig, capsys):
     """Kill (-9) or Ctrl-C the real command mid-run, re-run it (the trainer in this process, as
