@@ -15,7 +15,8 @@ each cell against its published row (Welch, with the paper's standard error and 
 REPORT["published_trials"]; and two one-sided tests against the margin REPORT["margins"] declares
 for the column, Holm-adjusted over the table's equivalence tests). The table marks with * what
 survives the adjustment. A Trajectories section gives each cell's logged D(x), D(G(z)) (or D's
-outputs) and G's gradient norm at four steps, averaged over its seeds.
+outputs) and G's gradient norm at four steps, averaged over its seeds; where runs evaluate more
+than once, an Evaluations section gives the table's columns at every evaluated step.
 """
 
 import csv
@@ -247,6 +248,30 @@ def trajectory_table(found: list[dict], cells: list[str]) -> list[str]:
     return [*lines, ""]
 
 
+def evaluation_table(found: list[dict], cells: list[str], columns) -> list[str]:
+    """'## Evaluations over training': where runs evaluate more than once, each cell's mean over
+    its seeds of the table's columns at every evaluated step (eval.jsonl's rows)."""
+    if not any(len(r["eval"]) > 1 for r in found):
+        return []
+    lines = [
+        "## Evaluations over training",
+        "",
+        "Mean over each cell's runs of the table's columns at every evaluated step.",
+        "",
+        "| setting | step | " + " | ".join(label for _, label in columns) + " |",
+        "|" + "---|" * (len(columns) + 2),
+    ]
+    for cell in cells:
+        runs = [r["eval"] for r in found if r["cell"] == cell and r["eval"]]
+        steps = sorted({row["step"] for rows in runs for row in rows})
+        for step in steps:
+            at = [row for rows in runs for row in rows if row["step"] == step]
+            values = [[row[k] for row in at if k in row] for k, _ in columns]
+            shown = ["-" if not v else f"{np.mean(v):.3g}" for v in values]
+            lines.append(f"| {cell} | {step} | " + " | ".join(shown) + " |")
+    return [*lines, ""]
+
+
 def write_tables(
     table, found, columns, header, out: epath.Path, spec: dict, baseline: str, published
 ) -> None:
@@ -319,6 +344,7 @@ def write_tables(
         *[comparison_line(c) for c in comparisons],
         "",
         *trajectory_table(found, [row["cell"] for row in table]),
+        *evaluation_table(found, [row["cell"] for row in table], columns),
     ]
     (out / "report.md").write_text("\n".join(text))
     write_csv(csv_rows(table, columns, shown_refs, references, of, baseline), out / "report.csv")
