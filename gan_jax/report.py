@@ -136,6 +136,11 @@ def verdict(c: dict) -> str:
     return "not distinguishable"
 
 
+def _num(value: float) -> str:
+    """A table's number: three significant digits, whole numbers from 1,000 on."""
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
 def _g(value: float) -> str:
     return "nan" if math.isnan(value) else f"{value:.3g}"
 
@@ -241,9 +246,7 @@ def trajectory_table(found: list[dict], cells: list[str]) -> list[str]:
                 for k in keys
             ]
             lines.append(
-                f"| {cell} | {step} | "
-                + " | ".join("-" if math.isnan(v) else f"{v:.3g}" for v in values)
-                + " |"
+                f"| {cell} | {step} | " + " | ".join("-" if math.isnan(v) else _num(v) for v in values) + " |"
             )
     return [*lines, ""]
 
@@ -267,7 +270,7 @@ def evaluation_table(found: list[dict], cells: list[str], columns) -> list[str]:
         for step in steps:
             at = [row for rows in runs for row in rows if row["step"] == step]
             values = [[row[k] for row in at if k in row] for k, _ in columns]
-            shown = ["-" if not v else f"{np.mean(v):.3g}" for v in values]
+            shown = ["-" if not v else _num(float(np.mean(v))) for v in values]
             lines.append(f"| {cell} | {step} | " + " | ".join(shown) + " |")
     return [*lines, ""]
 
