@@ -11,23 +11,26 @@ import math
 import numpy as np
 
 D_WINS_FAKE, D_WINS_REAL = 0.1, 0.9  # mean D(G(z)) below, mean D(x) above, over the last quarter
+G_STARVED = 0.1  # ... and G's gradient norm there below this fraction of its peak over the run
 COLLAPSE_FRACTION = 0.5  # fewer than this fraction of the data's modes captured at the end
 MODES_LOST = (2, 0.1)  # ... or fewer than the best earlier evaluation by max(2, 10% of the modes)
-SWING, SWING_FLOOR = 0.2, 0.1  # D loss std over the last half > 0.2 x max(mean |D loss|, 0.1)
-REVERSALS = 0.5  # ... reversing direction between more than half of consecutive intervals
+SWING, SWING_FLOOR = 0.1, 0.1  # detrended D loss std, last half, > 0.1 x max(mean |D loss|, 0.1)
+CYCLE_P = 0.01  # ... and a periodic component: Fisher's g test of its periodogram below this p
 
 RULES = (
     "divergence: the run stopped on a non-finite loss, D output or gradient norm.\n"
     "dead D: D's gradient norm is exactly 0 in every logged interval of the last quarter of the run.\n"
     f"D wins: over the last quarter of the logged intervals, mean D(G(z)) < {D_WINS_FAKE} and mean "
-    f"D(x) > {D_WINS_REAL} (objectives that log D's probabilities; the reason gives G's gradient "
-    "norm there as a fraction of its peak).\n"
+    f"D(x) > {D_WINS_REAL} (objectives that log D's probabilities), and G's gradient norm there is "
+    f"below {G_STARVED:.0%} of its peak over the run: D separates the batches and G gets no signal "
+    "(a D that separates while G's gradient lives -- one that reads the batch, say -- is not it).\n"
     f"mode collapse: at the last evaluation fewer than {COLLAPSE_FRACTION:.0%} of the data's modes are "
     f"captured, or {MODES_LOST[0]} (or {MODES_LOST[1]:.0%} of the modes, if more) fewer than at the "
     "best earlier evaluation (data with countable modes).\n"
-    f"oscillation: over the last half of the logged intervals, D's loss has a standard deviation "
-    f"above {SWING} x max(its mean absolute value, {SWING_FLOOR}) and reverses direction between more "
-    f"than {REVERSALS:.0%} of consecutive intervals (a drift reverses rarely).\n"
+    f"oscillation: over the last half of the logged intervals, D's loss, its drift removed (a quadratic), "
+    f"has a standard deviation above {SWING} x max(its mean absolute value, {SWING_FLOOR}) and a cycle "
+    f"of at least two periods: Fisher's g test of its periodogram against white noise, p < {CYCLE_P} "
+    "(noise and a drift have no such peak).\n"
     "converged: none of the above holds -- no failure found; it says nothing about how good the "
     "samples are (read the metric columns for that)."
 )
@@ -59,6 +62,8 @@ def _d_wins(metrics: list[dict]) -> Diagnosis | None:
     g = _tail(metrics, "g_grad_norm", 1.0)
     peak = g.max() if g.size else math.nan
     share = _tail(metrics, "g_grad_norm", 0.25).mean() / peak if peak > 0 else math.nan
+    if not share < G_STARVED:  # a NaN share (no gradient logged) is no evidence either
+        return None
     return Diagnosis(
         "D wins",
         f"last quarter: D(x) {real.mean():.3f}, D(G(z)) {fake.mean():.3f}; G's gradient norm "
@@ -80,18 +85,39 @@ def _mode_collapse(evals: list[dict]) -> Diagnosis | None:
     return None
 
 
+def _detrended(series: np.ndarray) -> np.ndarray:
+    """`series` less its least-squares quadratic: a drift, even a curving one, is not a swing."""
+    t = np.arange(series.size)
+    return series - np.polyval(np.polyfit(t, series, 2), t)
+
+
+def cycle_p(series: np.ndarray) -> tuple[float, float]:
+    """(p, period): Fisher's g test that `series` (detrended) holds a periodic component of at
+    least two cycles, against white noise -- the periodogram's largest ordinate over their sum --
+    and that component's period in samples. p is the first term of Fisher's exact series,
+    m (1 - g)^(m-1) for m ordinates, an upper bound exact to within its square (the alternating
+    series cancels catastrophically for many ordinates). On white noise it fires at ~1-2% for
+    p < 0.01 (the alternation frequency's ordinate has one degree of freedom, not two: measured
+    in tests/test_diagnosis.py)."""
+    power = np.abs(np.fft.rfft(_detrended(series)))[2:] ** 2  # frequencies of two cycles and more
+    if power.size < 2 or not power.sum() > 0:
+        return 1.0, math.nan
+    g = power.max() / power.sum()
+    return min(1.0, power.size * (1 - g) ** (power.size - 1)), series.size / (2 + int(power.argmax()))
+
+
 def _oscillation(metrics: list[dict]) -> Diagnosis | None:
     loss = _tail(metrics, "d_loss", 0.5)
-    if loss.size < 4:
+    if loss.size < 8:
         return None
+    swing = _detrended(loss).std()
     scale = max(np.abs(loss).mean(), SWING_FLOOR)
-    steps = np.diff(loss)
-    reversals = np.mean(np.sign(steps[1:]) * np.sign(steps[:-1]) < 0)
-    if loss.std() > SWING * scale and reversals > REVERSALS:
+    p, period = cycle_p(loss)
+    if swing > SWING * scale and p < CYCLE_P:
         return Diagnosis(
             "oscillation",
-            f"last half: D loss std {loss.std():.3g} (scale {scale:.3g}), direction reversed in "
-            f"{reversals:.0%} of intervals",
+            f"last half: D loss cycles with a period of {period:.1f} logged intervals (Fisher's g test "
+            f"p = {p:.2g}), detrended std {swing:.3g} (scale {scale:.3g})",
         )
     return None
 
