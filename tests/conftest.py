@@ -16,13 +16,10 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-JAX_CACHE = os.path.expanduser("~/.cache/gan_jax/jax-tests")
 sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
+from helpers import JAX_CACHE  # noqa: E402
 
-from experiments import cli  # noqa: E402
-from gan_jax import experiment  # noqa: E402
 from gan_jax.preemption import PreemptionWatcher  # noqa: E402
 
 jax.config.update("jax_compilation_cache_dir", JAX_CACHE)
@@ -32,54 +29,6 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # as exper
 @pytest.fixture(scope="session")
 def one_device():
     return jax.devices()[:1]
-
-
-def checkpoint_steps(workdir) -> list[int]:
-    """Steps of the finalised checkpoints of a run (orbax's temporary directories excluded)."""
-    return sorted(int(p.name) for p in (pathlib.Path(workdir) / "checkpoints").iterdir() if p.name.isdigit())
-
-
-def load_config(spec: str):
-    """configs/<file>.py[:arg] -> its ConfigDict, as `--config=` would load it."""
-    path, _, arg = spec.partition(":")
-    return cli.load_config(f"{REPO / path}:{arg}" if arg else str(REPO / path))
-
-
-def build_run(spec: str, edit=None, devices=None):
-    """(config, source, gan, fresh state, training arrays) of a config after `edit(config)`, built
-    by the trainer's own factory on `devices` (default: the first device)."""
-    config = load_config(spec)
-    if edit is not None:
-        edit(config)
-    run = experiment.build(config, devices or jax.devices()[:1])
-    return config, run.source, run.gan, run.initial_state(), run.training_arrays()
-
-
-def run_steps(config, devices, calls: int):
-    """The final state after `calls` calls of the compiled multi-step, and the program's HLO."""
-    run = experiment.build(config, devices)
-    state, arrays = run.initial_state(), run.training_arrays()
-    compiled = run.compile(state, arrays)
-    for _ in range(calls):
-        state, _ = compiled(state, arrays)
-    return state, compiled.as_text()
-
-
-def tree_equal(a, b) -> bool:
-    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
-
-
-def evaluation_run(data_name: str, image_size: int = 0, edit=None, **eval_values):
-    """(config, gan, source, fresh state) of configs/gan_mlp.py on `data_name` with `eval_values`."""
-    config = load_config("configs/gan_mlp.py")
-    config.data.update(name=data_name, image_size=image_size)
-    if "digits" in data_name:  # a held-out tail, as configs/dcgan.py keeps
-        config.data.update(split="train[:1438]", eval_split="train[1438:]")
-    config.eval.update(eval_values)
-    if edit:
-        edit(config)
-    run = experiment.build(config, jax.devices()[:1])
-    return config, run.gan, run.source, run.initial_state()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import chex
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import checkpoint_steps, load_config
+from helpers import checkpoint_steps, load_config
 
 from gan_jax import checkpoint, trainer
 from gan_jax.errors import CheckpointError

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import JAX_CACHE, REPO, checkpoint_steps
+from helpers import JAX_CACHE, REPO, checkpoint_steps
 
 from experiments import cli
 from gan_jax.errors import UserError

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 from absl import flags
-from conftest import REPO, load_config
+from helpers import REPO, load_config
 from ml_collections import config_flags
 
 from experiments import cli

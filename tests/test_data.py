@@ -283,7 +283,7 @@ def test_a_fixed_mixture_training_set():
 def test_streaming_refuses_extra_real_batches_and_populations(tmp_path):
     """What the stream does not feed is an error before anything trains: the real batches of
     feature matching (and of the unrolled GAN and the semi-supervised D), and a population."""
-    from conftest import load_config
+    from helpers import load_config
 
     from gan_jax import experiment, trainer
     from gan_jax.errors import ConfigError

@@ -10,7 +10,7 @@ import jax
 import ml_collections
 import numpy as np
 import pytest
-from conftest import JAX_CACHE, REPO, evaluation_run, load_config
+from helpers import JAX_CACHE, REPO, evaluation_run, load_config
 
 from gan_jax import classifier, data, evaluation, trainer
 from gan_jax.errors import NonFiniteError

@@ -10,8 +10,8 @@ import signal
 
 import jax
 import pytest
-from conftest import checkpoint_steps, load_config
 from etils import epath
+from helpers import checkpoint_steps, load_config
 
 from gan_jax import evaluation, trainer, writers
 from gan_jax import workdir as workdirs

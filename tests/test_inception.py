@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import REPO, evaluation_run
+from helpers import REPO, evaluation_run
 from inception_reference import random_state_dict, reference_inputs
 
 from gan_jax.models import inception

@@ -4,7 +4,7 @@ import chex
 import jax
 import numpy as np
 import pytest
-from conftest import build_run, load_config, run_steps
+from helpers import build_run, load_config, run_steps
 
 from gan_jax import experiment
 from gan_jax.models.layers import minibatch_stddev

@@ -135,7 +135,7 @@ def test_mlp_shapes_and_widths():
 
 
 def test_build_by_name_and_errors():
-    from conftest import load_config
+    from helpers import load_config
 
     cfg = load_config("configs/dcgan.py").model
     cfg.g.width, cfg.d.width, cfg.d.width_mult = 8, 8, 0.5
@@ -215,7 +215,7 @@ def test_a_bfloat16_dcgan_tracks_the_float32_one(tmp_path):
     float32 numbers (so bf16 is in effect)."""
     import json
 
-    from conftest import load_config
+    from helpers import load_config
 
     from gan_jax import trainer
 

@@ -20,7 +20,7 @@ import time
 import chex
 import jax
 import pytest
-from conftest import JAX_CACHE, REPO, checkpoint_steps
+from helpers import JAX_CACHE, REPO, checkpoint_steps
 
 from gan_jax import trainer
 

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import build_run, evaluation_run, load_config
+from helpers import build_run, evaluation_run, load_config
 
 from gan_jax import evaluation, experiment
 from gan_jax.models.dcgan import DCGANDiscriminator

@@ -3,7 +3,7 @@
 import chex
 import jax
 import pytest
-from conftest import load_config, run_steps
+from helpers import load_config, run_steps
 
 from gan_jax import trainer
 

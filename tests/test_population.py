@@ -8,7 +8,7 @@ import chex
 import jax
 import numpy as np
 import pytest
-from conftest import checkpoint_steps, load_config, tree_equal
+from helpers import checkpoint_steps, load_config, tree_equal
 
 from gan_jax import health, trainer
 from gan_jax.checkpoint import Checkpoints

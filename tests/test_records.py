@@ -4,7 +4,7 @@ deterministic and thinned as documented."""
 import gzip
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 from experiments import cli
 from gan_jax import records, report

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import build_run, load_config
+from helpers import build_run, load_config
 
 from gan_jax import losses, models, regularizers, steps
 from gan_jax.models import apply

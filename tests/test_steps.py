@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from conftest import build_run, load_config, tree_equal
+from helpers import build_run, load_config, tree_equal
 
 from gan_jax import experiment, steps
 from gan_jax import state as state_lib

@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import JAX_CACHE, REPO, checkpoint_steps
+from helpers import JAX_CACHE, REPO, checkpoint_steps
 
 from experiments import cli
 from gan_jax import config as config_lib
@@ -33,7 +33,7 @@ def test_combinators():
 
 
 def test_apply_overrides_names_unknown_keys():
-    from conftest import load_config
+    from helpers import load_config
 
     config = config_lib.apply_overrides(
         load_config("configs/gan_mlp.py:smoke"), {"model.d.width_mult": 2.0, "seed": 4}

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import build_run, load_config, run_steps, tree_equal
+from helpers import build_run, load_config, run_steps, tree_equal
 
 from gan_jax import data, losses, regularizers, steps, trainer
 from gan_jax.models import apply
@@ -259,7 +259,7 @@ def test_cgan_run_writes_a_per_class_grid_and_the_sample_cli(tmp_path, one_devic
     import subprocess
     import sys
 
-    from conftest import JAX_CACHE, REPO
+    from helpers import JAX_CACHE, REPO
 
     config = load_config("configs/cgan.py:digits,smoke")
     trainer.train_and_evaluate(config, str(tmp_path), devices=one_device)

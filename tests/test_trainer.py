@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from conftest import JAX_CACHE, REPO, checkpoint_steps, load_config
+from helpers import JAX_CACHE, REPO, checkpoint_steps, load_config
 from jax.experimental import multihost_utils
 
 from gan_jax import data, experiment, health, trainer

@@ -7,7 +7,7 @@ import functools
 import chex
 import jax
 import jax.numpy as jnp
-from conftest import build_run, tree_equal
+from helpers import build_run, tree_equal
 
 from gan_jax import steps
 

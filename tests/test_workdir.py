@@ -10,7 +10,7 @@ import tempfile
 import threading
 
 import pytest
-from conftest import REPO, load_config
+from helpers import REPO, load_config
 
 from gan_jax import trainer
 from gan_jax import workdir as workdirs
