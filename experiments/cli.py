@@ -43,8 +43,7 @@ _VERBOSE = flags.DEFINE_bool(
 def enable_compilation_cache() -> None:
     """Turn on JAX's persistent compilation cache at --jax_cache_dir (after flags are parsed).
     Every program is cached, however fast it compiled: a run's many small ones (the evaluation's,
-    the sampler's) add up -- the smoke DCGAN's second run took 7.2 s with them cached, 12.1 s with
-    JAX's default of caching only programs that took 0.5 s or more (AMD EPYC, 2026-11-29)."""
+    the sampler's) add up (README, Performance: a smoke run's second start, with and without)."""
     import jax
 
     if _JAX_CACHE.value:

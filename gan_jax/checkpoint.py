@@ -26,6 +26,7 @@ import orbax.checkpoint as ocp
 from etils import epath
 
 from gan_jax import parallel
+from gan_jax import state as state_lib
 from gan_jax import workdir as workdirs
 from gan_jax.errors import CheckpointError
 from gan_jax.preemption import uninterrupted
@@ -55,12 +56,6 @@ def digest(meta: dict) -> str:
     """SHA-256 of a checkpoint's JSON item (its `digest` key aside), in a canonical form."""
     text = json.dumps({k: v for k, v in meta.items() if k != "digest"}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def leaf_names(tree) -> list[str]:
-    """'g.params.Dense_0.kernel', ... in the order of jax.tree.leaves."""
-    paths = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return [jax.tree_util.keystr(path, simple=True, separator=".") for path, _ in paths]
 
 
 def _names(step: int):
@@ -145,7 +140,11 @@ class Checkpoints:
                 step, "its metadata (the metrics it carries) is not what was saved (digest mismatch)"
             )
         found = np.asarray(jax.device_get(fingerprint(state)))
-        differ = [n for n, a, b in zip(leaf_names(state), found, meta["fingerprint"], strict=True) if a != b]
+        differ = [
+            n
+            for n, a, b in zip(state_lib.leaf_names(state), found, meta["fingerprint"], strict=True)
+            if a != b
+        ]
         if differ:
             raise self._error(step, f"its arrays {differ[:4]} are not what was saved (fingerprint mismatch)")
         return state, meta

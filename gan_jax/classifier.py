@@ -21,7 +21,7 @@ from etils import epath
 
 import gan_jax
 from gan_jax.errors import DataError, MissingFileError
-from gan_jax.features import FeatureNet
+from gan_jax.feature_nets import FeatureNet
 
 PARAMS_FILE, INFO_FILE = "params.msgpack", "info.json"
 

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from etils import epath
 
-from gan_jax import checkpoint
+from gan_jax import state as state_lib
 from gan_jax.errors import NonFiniteError
 from gan_jax.state import GANState
 
@@ -60,7 +60,7 @@ class Health:
         self._pending = []
         finite = np.asarray(jax.device_get(_finite_leaves(state)))
         if not finite.all():
-            names = [n for n, ok in zip(checkpoint.leaf_names(state), finite, strict=True) if not ok]
+            names = [n for n, ok in zip(state_lib.leaf_names(state), finite, strict=True) if not ok]
             self._diverged(
                 f"by step {step}: the state has NaN/Inf in {names[:4]}{' ...' if len(names) > 4 else ''} "
                 "although every step's metrics were finite (an update made them: a huge learning rate?)"

@@ -132,3 +132,9 @@ def create(
 def fixed_noise(seed: int, num: int, z_dim: int) -> jax.Array:
     """The z behind every sample grid of a run: the same at every step and after resume."""
     return jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(seed), 0x5A3B1E), (num, z_dim))
+
+
+def leaf_names(tree) -> list[str]:
+    """'g.params.Dense_0.kernel', ... in the order of jax.tree.leaves."""
+    paths = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return [jax.tree_util.keystr(path, simple=True, separator=".") for path, _ in paths]

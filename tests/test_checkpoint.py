@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from helpers import checkpoint_steps, load_config
 
-from gan_jax import checkpoint, trainer
+from gan_jax import checkpoint, state, trainer
 from gan_jax.errors import CheckpointError
 from gan_jax.preemption import Preempted
 from gan_jax.writers import read_jsonl
@@ -20,7 +20,7 @@ from gan_jax.writers import read_jsonl
 
 def test_fingerprint_changes_with_any_changed_byte():
     tree = {"w": jnp.linspace(-1.0, 1.0, 64), "step": jnp.int32(7), "key": jnp.array([3, 9], jnp.uint32)}
-    assert checkpoint.leaf_names(tree) == ["key", "step", "w"]
+    assert state.leaf_names(tree) == ["key", "step", "w"]
     base = np.asarray(checkpoint.fingerprint(tree))
     raw = np.asarray(tree["w"]).view(np.uint8)
     for byte in (0, 1, 2, 3, 101, 255):  # each byte of a float32, here and there in the array

@@ -25,7 +25,7 @@ from gan_jax.evaluation.bank import SampleBank, Sampler, finite_samples
 from gan_jax.evaluation.context import Context, Setting
 from gan_jax.evaluation.points import parzen_scale
 from gan_jax.evaluation.registry import METRICS, applicable
-from gan_jax.features import FeatureNet, load_inception  # not `features`: the metric family module
+from gan_jax.feature_nets import FeatureNet, load_inception
 from gan_jax.metrics import parzen
 from gan_jax.state import GAN, GANState
 

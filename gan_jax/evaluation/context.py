@@ -6,7 +6,7 @@ import ml_collections
 
 from gan_jax.data import DataSource
 from gan_jax.evaluation.bank import SampleBank
-from gan_jax.features import FeatureNet
+from gan_jax.feature_nets import FeatureNet
 from gan_jax.state import GAN, GANState
 
 

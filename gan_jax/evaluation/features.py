@@ -8,7 +8,7 @@ import numpy as np
 
 from gan_jax.data.stacked import CHANNELS
 from gan_jax.evaluation.context import Context
-from gan_jax.features import FeatureNet
+from gan_jax.feature_nets import FeatureNet
 from gan_jax.metrics import distances, manifold, mixtures
 
 
