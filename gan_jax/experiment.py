@@ -46,6 +46,7 @@ def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
         reg=regularizers.regularization(config.reg),
         unroll_steps=config.train.unroll_steps,
         dtype=config.model.dtype,
+        num_labelled=config.loss.num_labelled if objective.semi_supervised else 0,
     )
 
 
@@ -79,12 +80,6 @@ def train_step(config: ml_collections.ConfigDict, gan: GAN, source: DataSource, 
     return steps.make_multi_step(one_step, t.steps_per_call)
 
 
-def training_arrays(config: ml_collections.ConfigDict, gan: GAN, source: DataSource) -> dict:
-    """The data the train step samples from: the source's arrays, and the labelled examples'
-    indices when D is semi-supervised."""
-    return data.training_arrays(source, config.loss.num_labelled if gan.objective.semi_supervised else 0)
-
-
 @dataclasses.dataclass(frozen=True)
 class Experiment:
     """What a run is made of, placed on a mesh of devices (every device of every host by default)."""
@@ -100,7 +95,7 @@ class Experiment:
 
     def training_arrays(self) -> dict:
         """The training data, replicated on the mesh (the step samples its batches on the device)."""
-        return parallel.put_replicated(training_arrays(self.config, self.gan, self.source), self.mesh)
+        return parallel.put_replicated(data.training_arrays(self.source, self.gan.num_labelled), self.mesh)
 
     @property
     def arrays_sharding(self) -> NamedSharding:

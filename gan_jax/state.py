@@ -75,6 +75,7 @@ class GAN:
     reg: regularizers.Regularization = regularizers.Regularization()  # penalties on D
     unroll_steps: int = 0  # > 0: G's loss is taken against D after this many differentiable D steps
     dtype: str = "float32"  # G's and D's compute dtype (models.apply.apply_net); the state stays float32
+    num_labelled: int = 0  # > 0: the semi-supervised D's labelled examples (the train step's data holds them)
 
 
 def step_key(state: GANState) -> jax.Array:

@@ -104,7 +104,7 @@ def labelled_subset(labels: np.ndarray, num: int, num_classes: int) -> np.ndarra
 
 def training_arrays(source: DataSource, num_labelled: int = 0) -> dict:
     """The source's arrays, plus the indices of `num_labelled` labelled examples ('labelled') for
-    a semi-supervised discriminator (experiment.training_arrays decides whether there is one)."""
+    a semi-supervised discriminator (its caller decides whether there is one)."""
     if not num_labelled:
         return source.arrays
     return {

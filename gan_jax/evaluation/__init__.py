@@ -15,7 +15,7 @@ import ml_collections
 import numpy as np
 from etils import epath
 
-from gan_jax import classifier, data, experiment, writers
+from gan_jax import classifier, data, writers
 from gan_jax import workdir as workdirs
 from gan_jax.data import DataSource
 from gan_jax.data.stacked import CHANNELS
@@ -120,7 +120,7 @@ class Evaluator:
         if arrays is None and source.streamed:  # D and G's metrics on batches read from its files
             arrays = _streamed_batches(source, cfg.equilibrium_batches, config.train.batch_size, cfg.seed)
         elif arrays is None:
-            arrays = experiment.training_arrays(config, gan, source)
+            arrays = data.training_arrays(source, gan.num_labelled)
         self._ctx = Context(cfg, config.train, config.loss.num_labelled, gan, source, self.bank, nets, arrays)
         self._shown: dict = {}
 
