@@ -47,6 +47,7 @@ def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
         unroll_steps=config.train.unroll_steps,
         dtype=config.model.dtype,
         num_labelled=config.loss.num_labelled if objective.semi_supervised else 0,
+        d_group=group_size(discriminator),
     )
 
 
@@ -145,8 +146,7 @@ def build(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] | Non
     parallel.check_batch_divides(config.train.batch_size, mesh)
     source = data.load(config.data)
     gan = build_gan(config, source)
-    d, n = gan.discriminator, mesh.devices.size
-    group = group_size(d)
+    d, n, group = gan.discriminator, mesh.devices.size, gan.d_group
     if config.train.batch_size // n % group:
         raise ConfigError(
             f"config.model.d.pack={d.pack} x minibatch_std={d.minibatch_std} does not divide the batch "

@@ -18,7 +18,6 @@ import jax.numpy as jnp
 import optax
 
 from gan_jax import losses, regularizers
-from gan_jax.models.layers import group_size
 
 # Independent random streams derived from the base key.
 _STEP_STREAM, _DATA_STREAM, _REFERENCE_STREAM = 0, 1, 2
@@ -76,6 +75,7 @@ class GAN:
     unroll_steps: int = 0  # > 0: G's loss is taken against D after this many differentiable D steps
     dtype: str = "float32"  # G's and D's compute dtype (models.apply.apply_net); the state stays float32
     num_labelled: int = 0  # > 0: the semi-supervised D's labelled examples (the train step's data holds them)
+    d_group: int = 1  # examples D reads together (packing x minibatch-stddev groups): D is built on one group
 
 
 def step_key(state: GANState) -> jax.Array:
@@ -107,7 +107,7 @@ def create(
     g = _init_net(
         gan.generator, gan.g_optimizer, k_g, jnp.zeros((rows, gan.z_dim)), jnp.zeros(rows, jnp.int32)
     )
-    rows = group_size(gan.discriminator)  # one group of packs (1 without packing or minibatch stddev)
+    rows = gan.d_group  # one group of packs (1 without packing or minibatch stddev)
     d = _init_net(
         gan.discriminator, gan.d_optimizer, k_d, jnp.zeros((rows, *data_shape)), jnp.zeros(rows, jnp.int32)
     )
