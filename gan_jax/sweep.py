@@ -11,7 +11,6 @@ by its overrides, seed excluded). `experiments/sweep.py` runs every entry in
 
 import itertools
 import json
-import os
 
 import ml_collections
 from etils import epath
@@ -59,9 +58,8 @@ def recorded_dir(workdir: epath.Path, run_dir: str) -> str:
 
 
 def run_dir(workdir: epath.Path, recorded: str) -> epath.Path:
-    """`recorded_dir`'s inverse; sweeps before it recorded absolute paths, which stay as they are."""
-    absolute = workdirs.is_remote(recorded) or os.path.isabs(recorded)
-    return epath.Path(recorded) if absolute else workdir / recorded
+    """`recorded_dir`'s inverse."""
+    return workdir / recorded
 
 
 def to_train(runs: list[dict], configs: list[ml_collections.ConfigDict], spec: str) -> list[dict]:

@@ -279,8 +279,7 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
             (directory / "done.json").write_text('{"status": "finished"}')
             metrics = {"m": {"value": value}, "modes": {"modes_captured": 5}}
             (directory / "eval_1.json").write_text(json.dumps({"step": 1, "metrics": metrics}))
-            recorded = str(directory) if cell == "base" else f"{cell}/seed_{seed}"  # before / since #16
-            runs.append({"dir": recorded, "cell": cell, "seed": seed, "overrides": {}})
+            runs.append({"dir": f"{cell}/seed_{seed}", "cell": cell, "seed": seed, "overrides": {}})
     (tmp_path / "sweep" / "sweep.json").write_text(json.dumps({"config": str(config), "runs": runs}))
     result = run("experiments.report", f"--workdir={tmp_path / 'sweep'}", f"--out={tmp_path / 'out'}")
     assert result.returncode == 0, result.stderr[-2000:]
