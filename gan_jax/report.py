@@ -3,20 +3,15 @@ comparisons, the diagnoses and the figures. experiments/report.py makes the reco
 runs (or reads them from a committed `runs.jsonl.gz`) and calls `render`; nothing here reads a run
 directory, so the same records give the same files, byte for byte.
 
-The table: per cell its seeds (under 10: "exploratory"), failed runs, each column's mean +-
-standard error over the seeds and the count of each diagnosis of gan_jax/diagnosis.py; the
-config's published rows (REPORT["published"]) under their cells; the reference rows (held-out data,
-a memoriser). The Comparisons section holds every comparison the table makes (gan_jax/stats.py):
-each cell against the baseline cell (REPORT["baseline"], else the first), and each pair of cells
-REPORT["comparisons"] names, on every column -- the difference with its 95% confidence interval,
-Welch's t, its degrees of freedom, the two-sided p and the Holm-adjusted p over the table's
-comparisons -- and on its failure count (Fisher's exact test);
-each cell against its published row (Welch, with the paper's standard error and trial count,
-REPORT["published_trials"]; and two one-sided tests against the margin REPORT["margins"] declares
-for the column, Holm-adjusted over the table's equivalence tests). The table marks with * what
-survives the adjustment. A Trajectories section gives each cell's logged D(x), D(G(z)) (or D's
-outputs) and G's gradient norm at four steps, averaged over its seeds; where runs evaluate more
-than once, an Evaluations section gives the table's columns at every evaluated step.
+report.md: how to read the table; per cell its seeds (under 10: "exploratory"), failed runs, each
+column's mean +- standard error over the seeds with its difference to the baseline cell (`*`
+where it survives Holm's adjustment) and the count of each diagnosis of gan_jax/diagnosis.py; the
+config's published rows (REPORT["published"]) with what the tests say; the reference rows (held-out
+data, a memoriser); the Comparisons section (gan_jax/comparisons.py: every comparison with its
+confidence interval, degrees of freedom, p and Holm-adjusted p); a Trajectories section (each
+cell's logged D(x), D(G(z)) -- or D's outputs -- and G's gradient norm at four steps, averaged over
+its seeds); and, where runs evaluate more than once, the table's columns at every evaluated step.
+report.csv holds the table with every statistic; diagnoses.csv each run's label and its reason.
 """
 
 import csv
@@ -26,7 +21,8 @@ import math
 import numpy as np
 from etils import epath
 
-from gan_jax import diagnosis, stats, writers
+from gan_jax import comparisons, diagnosis, stats, writers
+from gan_jax.comparisons import Comparison
 
 # How a column improves, for the memoriser check: max = higher is better, min = lower is better.
 BETTER = {
@@ -75,102 +71,12 @@ def summarise(found: list[dict], columns: list[tuple[str, str]], failed) -> list
     return table
 
 
-def published_summary(text: str, trials: int | None) -> stats.Summary | None:
-    """'6.3 +- 0.5' -> (6.3, 0.5, trials: the paper's count, else infinite); '7.6' -> exact (se 0);
-    '-' -> None."""
-    mean, _, se = text.partition("+-")
-    try:
-        return stats.Summary(float(mean), float(se or 0.0), (trials or math.inf) if se else 1)
-    except ValueError:
-        return None
-
-
-def compare(table, columns, baseline: str, published: dict, spec: dict) -> list[dict]:
-    """Every comparison the table makes, with its statistics and Holm-adjusted p (over the
-    difference tests; the equivalence tests form their own family): each cell against the
-    baseline, the pairs of cells REPORT["comparisons"] names, and each cell against its published
-    row."""
-    rows = {row["cell"]: row for row in table}
-    pairs = [(cell, baseline) for cell in rows if cell != baseline]
-    pairs += [(a, b) for a, b in spec.get("comparisons", ()) if a in rows and b in rows]
-    found = []
-    for a, b in pairs:
-        found.append({"kind": "failed", "cell": a, "other": b, "row": rows[a], "base": rows[b]})
-        for key, label in columns:
-            test = stats.welch(rows[a][key], rows[b][key])
-            found.append({"kind": "cell", "cell": a, "other": b, "key": key, "label": label, "test": test})
-    for row in table:
-        for (key, label), text in zip(columns, published.get(row["cell"], ()), strict=False):
-            theirs = published_summary(text, spec.get("published_trials"))
-            if theirs is None or math.isnan(row[key].mean):
-                continue
-            margin = spec.get("margins", {}).get(key)
-            entry = {"kind": "published", "cell": row["cell"], "other": None, "key": key, "label": label}
-            entry.update(theirs=theirs, test=stats.welch(row[key], theirs), margin=margin)
-            entry["tost"] = stats.tost(row[key], theirs, margin) if margin else math.nan
-            found.append(entry)
-    for c in found:
-        if c["kind"] == "failed":
-            r, b = c["row"], c["base"]
-            c["p"] = (
-                stats.fisher(r["failed"], r["seeds"], b["failed"], b["seeds"]) if r["seeds"] else math.nan
-            )
-        else:
-            c["p"] = c["test"].p
-    for c, adjusted in zip(found, stats.holm([c["p"] for c in found]), strict=True):
-        c["holm"] = adjusted
-    equivalence = [c for c in found if c["kind"] == "published"]
-    for c, adjusted in zip(equivalence, stats.holm([c["tost"] for c in equivalence]), strict=True):
-        c["tost_holm"] = adjusted
-    return found
-
-
-def verdict(c: dict) -> str:
-    """What a comparison allows one to say: differs, equivalent within +-margin, or neither."""
-    if math.isnan(c["p"]):
-        return "no test: no spread"
-    if c["holm"] < stats.ALPHA:
-        return "differs"
-    if c.get("tost_holm", math.nan) < stats.ALPHA:
-        return f"equivalent within +-{c['margin']:g}"
-    return "not distinguishable"
-
-
 def _num(value: float) -> str:
     """A table's number: three significant digits, whole numbers from 1,000 on."""
     return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
-def _g(value: float) -> str:
-    return "nan" if math.isnan(value) else f"{value:.3g}"
-
-
-def _p(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.2g}" if value >= 0.001 else f"{value:.1e}"
-
-
-def comparison_line(c: dict) -> str:
-    """One comparison as the report's Comparisons section (and docs citing it) words it."""
-    if c["kind"] == "failed":
-        r, b = c["row"], c["base"]
-        return (
-            f"- `{c['cell']}` vs `{c['other']}`, failed runs: {r['failed']}/{r['seeds']} vs {b['failed']}/"
-            f"{b['seeds']}, Fisher p = {_p(c['p'])}, Holm p = {_p(c['holm'])}: {verdict(c)}"
-        )
-    t = c["test"]
-    other = f"`{c['other']}`" if c["kind"] == "cell" else f"published ({_g(c['theirs'].mean)})"
-    if math.isnan(c["p"]):
-        return f"- `{c['cell']}` vs {other}, {c['label']}: {t.difference:+.3g}, {verdict(c)}"
-    line = (
-        f"- `{c['cell']}` vs {other}, {c['label']}: {t.difference:+.3g} (95% CI {_g(t.low)} to "
-        f"{_g(t.high)}), t = {_g(t.t)}, df = {t.df:.1f}, p = {_p(t.p)}, Holm p = {_p(c['holm'])}"
-    )
-    if c["kind"] == "published" and c["margin"]:
-        line += f"; TOST +-{c['margin']:g}: p = {_p(c['tost'])}, Holm p = {_p(c['tost_holm'])}"
-    return f"{line}: {verdict(c)}"
-
-
-def format_cell(stat: stats.Summary, seeds: int, c: dict | None = None) -> str:
+def format_cell(stat: stats.Summary, seeds: int, c: Comparison | None = None) -> str:
     """'28.0 +- 0.9', then '(n=4)' when fewer values than seeds, then against the baseline
     '[+1.2 s.e., p 0.04*]': Welch's t and p, * when it survives Holm's adjustment."""
     if math.isnan(stat.mean):
@@ -179,8 +85,8 @@ def format_cell(stat: stats.Summary, seeds: int, c: dict | None = None) -> str:
     text = f"{stat.mean:.{digits}f}" + ("" if math.isnan(stat.se) else f" +- {stat.se:.{digits}f}")
     if stat.n < seeds:
         text += f" (n={stat.n})"
-    if c is not None and not math.isnan(c["test"].t):
-        text += f" [{c['test'].t:+.1f} s.e., p {_p(c['p'])}{'*' if c['holm'] < stats.ALPHA else ''}]"
+    if c is not None and not math.isnan(c.test.t):
+        text += f" [{c.test.t:+.1f} s.e., p {comparisons._p(c.p)}{'*' if c.survives else ''}]"
     return text
 
 
@@ -215,40 +121,47 @@ TRAJECTORY_KEYS = {  # logged quantities the trajectory table shows, where a cel
 TRAJECTORY_POINTS = 4  # logged steps a cell is shown at, evenly spaced, the last included
 
 
+def _evenly(steps: list[int]) -> list[int]:
+    return [
+        steps[i] for i in np.unique(np.linspace(0, len(steps) - 1, TRAJECTORY_POINTS).round().astype(int))
+    ]
+
+
+def over_training(found: list[dict], cells: list[str], log: str, columns, pick) -> list[str]:
+    """Rows '| cell | step | mean of each column |': per cell, the mean of `log`'s rows ('metrics'
+    or 'eval') at the steps `pick` chooses, over the runs that logged that step (a diverged run
+    stops counting where it stopped)."""
+    lines = ["| setting | step | " + " | ".join(label for _, label in columns) + " |"]
+    lines.append("|" + "---|" * (len(columns) + 2))
+    for cell in cells:
+        rows = [row for r in found if r["cell"] == cell for row in r[log]]
+        for step in pick(sorted({row["step"] for row in rows})):
+            at = [row for row in rows if row["step"] == step]
+            means = [[row[k] for row in at if k in row] for k, _ in columns]
+            lines.append(
+                f"| {cell} | {step} | "
+                + " | ".join(_num(float(np.mean(v))) if v else "-" for v in means)
+                + " |"
+            )
+    return lines
+
+
 def trajectory_table(found: list[dict], cells: list[str]) -> list[str]:
     """'## Trajectories': per cell, the mean over its seeds of each logged quantity at a few
     logged steps (the rows a run logs are the means over `log.every` steps) -- what the text may
     quote of a run's course, which the figure only shows."""
-    keys = [k for k in TRAJECTORY_KEYS if any(k in row for r in found for row in r["metrics"])]
+    keys = [
+        (k, label)
+        for k, label in TRAJECTORY_KEYS.items()
+        if any(k in row for r in found for row in r["metrics"])
+    ]
     if not keys:
         return []
-    lines = [
-        "## Trajectories",
-        "",
+    note = (
         "Mean over each cell's runs of the logged quantities (each a mean over its log interval) at "
-        f"{TRAJECTORY_POINTS} logged steps.",
-        "",
-        "| setting | step | " + " | ".join(TRAJECTORY_KEYS[k] for k in keys) + " |",
-        "|" + "---|" * (len(keys) + 2),
-    ]
-    for cell in cells:
-        runs = [r["metrics"] for r in found if r["cell"] == cell and r["metrics"]]
-        if not runs:
-            continue
-        steps = sorted(set.intersection(*({row["step"] for row in rows} for rows in runs)))
-        shown = [
-            steps[i] for i in np.unique(np.linspace(0, len(steps) - 1, TRAJECTORY_POINTS).round().astype(int))
-        ]
-        for step in shown:
-            at = [next(row for row in rows if row["step"] == step) for rows in runs]
-            values = [
-                np.mean([row[k] for row in at if k in row]) if any(k in row for row in at) else math.nan
-                for k in keys
-            ]
-            lines.append(
-                f"| {cell} | {step} | " + " | ".join("-" if math.isnan(v) else _num(v) for v in values) + " |"
-            )
-    return [*lines, ""]
+        f"{TRAJECTORY_POINTS} logged steps."
+    )
+    return ["## Trajectories", "", note, "", *over_training(found, cells, "metrics", keys, _evenly), ""]
 
 
 def evaluation_table(found: list[dict], cells: list[str], columns) -> list[str]:
@@ -256,59 +169,51 @@ def evaluation_table(found: list[dict], cells: list[str], columns) -> list[str]:
     its seeds of the table's columns at every evaluated step (eval.jsonl's rows)."""
     if not any(len(r["eval"]) > 1 for r in found):
         return []
-    lines = [
+    note = "Mean over each cell's runs of the table's columns at every evaluated step."
+    return [
         "## Evaluations over training",
         "",
-        "Mean over each cell's runs of the table's columns at every evaluated step.",
+        note,
         "",
-        "| setting | step | " + " | ".join(label for _, label in columns) + " |",
-        "|" + "---|" * (len(columns) + 2),
+        *over_training(found, cells, "eval", columns, list),
+        "",
     ]
-    for cell in cells:
-        runs = [r["eval"] for r in found if r["cell"] == cell and r["eval"]]
-        steps = sorted({row["step"] for rows in runs for row in rows})
-        for step in steps:
-            at = [row for rows in runs for row in rows if row["step"] == step]
-            values = [[row[k] for row in at if k in row] for k, _ in columns]
-            shown = ["-" if not v else _num(float(np.mean(v))) for v in values]
-            lines.append(f"| {cell} | {step} | " + " | ".join(shown) + " |")
-    return [*lines, ""]
 
 
-def write_tables(
-    table, found, columns, header, out: epath.Path, spec: dict, baseline: str, published
-) -> None:
-    """report.md and report.csv (`found`: the records, for the trajectory table)."""
-    comparisons = compare(table, columns, baseline, published, spec)
-    of = {(c["kind"], c["cell"], c["other"], c.get("key")): c for c in comparisons}
+def table_lines(
+    table, columns, of: dict, baseline: str, published: dict, references: dict, shown_refs
+) -> list[str]:
+    """The Markdown table: a row per cell (and its published row), then the reference rows."""
     names = ["setting", "seeds", "failed"] + [label for _, label in columns] + ["diagnosis"]
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
     for row in table:
         seeds = f"{row['seeds']}" + (" (exploratory)" if row["seeds"] < stats.EXPLORATORY_SEEDS else "")
-        failed = f"{row['failed']}/{row['seeds']}"
         fisher = of.get(("failed", row["cell"], baseline, None))
-        if fisher is not None and fisher["holm"] < stats.ALPHA:
-            failed += "*"
+        failed = f"{row['failed']}/{row['seeds']}" + ("*" if fisher and fisher.survives else "")
         cells = [row["cell"], seeds, failed]
         cells += [
             format_cell(row[k], row["seeds"], of.get(("cell", row["cell"], baseline, k))) for k, _ in columns
         ]
         lines.append("| " + " | ".join(cells + [row["diagnosis"]]) + " |")
         if row["cell"] in published:
-            shown = []
-            for (key, _), text in zip(columns, published[row["cell"]], strict=False):
-                c = of.get(("published", row["cell"], None, key))
-                shown.append(f"{text} [{verdict(c)}]" if c else text)
+            tested = [of.get(("published", row["cell"], None, key)) for key, _ in columns]
+            shown = [
+                f"{text} [{c.verdict}]" if c else text
+                for text, c in zip(published[row["cell"]], tested, strict=False)
+            ]
             lines.append("| " + " | ".join([f"published: {row['cell']}", "", "", *shown, ""]) + " |")
-    references = header["references"]
-    shown_refs = [k for k in ("data", "memoriser") if any(c in references[k] for c, _ in columns)]
     for kind in shown_refs:
-        values = [references[kind].get(k, math.nan) for k, _ in columns]
-        cells = [f"reference: {kind}", "-", "-"] + [
-            format_cell(stats.Summary(v, math.nan, 1), 1) for v in values
+        values = [
+            format_cell(stats.Summary(references[kind].get(k, math.nan), math.nan, 1), 1) for k, _ in columns
         ]
-        lines.append("| " + " | ".join(cells + ["-"]) + " |")
-    text = [
+        lines.append("| " + " | ".join([f"reference: {kind}", "-", "-", *values, "-"]) + " |")
+    return lines
+
+
+def preamble(header: dict, spec: dict, baseline: str, published: dict, shown_refs) -> list[str]:
+    """What the report's reader needs before the table: how to read it, the failure rule, the
+    diagnosis rules, what the published and reference rows are."""
+    lines = [
         f"Sweep `{header['config']}`; each cell: mean +- standard error over its seeds (final evaluation); "
         "(n=k): over the k seeds where the metric is defined, when that is not all of them; "
         f"[t s.e., p]: the difference to the baseline cell `{baseline}` in standard errors of the difference "
@@ -320,34 +225,46 @@ def write_tables(
         "Diagnosis of each run (gan_jax/diagnosis.py; the first rule that holds names it; per run "
         "in diagnoses.csv):",
         *[f"- {rule}" for rule in diagnosis.RULES.splitlines()],
-        *(
-            [
-                "`published: <cell>`: the paper's number for the same method, under its own protocol, and "
-                "what the tests say of ours against it: differs, equivalent within +-margin (two one-sided "
-                "tests against the margin the config declares), or not distinguishable."
-            ]
-            if published
-            else []
-        ),
-        (
-            "Reference rows, one evaluation each by the same code: `data` puts real examples the metrics "
-            "do not compare with in place of G's samples (the training split; fresh draws for mixtures); "
-            "`memoriser` draws from a Gaussian kernel density estimate of the training examples at the "
-            f"bandwidth with the highest held-out likelihood ({references['bandwidth']:.3g})."
-            if shown_refs
-            else "No reference rows: no column here is a metric of samples alone."
-        ),
-        "",
+    ]
+    if published:
+        lines.append(
+            "`published: <cell>`: the paper's number for the same method, under its own protocol, and "
+            "what the tests say of ours against it: differs, equivalent within +-margin (two one-sided "
+            "tests against the margin the config declares), or not distinguishable."
+        )
+    if not shown_refs:
+        return [*lines, "No reference rows: no column here is a metric of samples alone."]
+    return [
         *lines,
+        "Reference rows, one evaluation each by the same code: `data` puts real examples the metrics "
+        "do not compare with in place of G's samples (the training split; fresh draws for mixtures); "
+        "`memoriser` draws from a Gaussian kernel density estimate of the training examples at the "
+        f"bandwidth with the highest held-out likelihood ({header['references']['bandwidth']:.3g}).",
+    ]
+
+
+def write_tables(
+    table, found, columns, header, out: epath.Path, spec: dict, baseline: str, published
+) -> None:
+    """report.md and report.csv (`found`: the records, for the over-training tables)."""
+    found_comparisons = comparisons.compare(table, columns, baseline, published, spec)
+    of = {(c.kind, c.cell, c.other, c.key): c for c in found_comparisons}
+    references = header["references"]
+    shown_refs = [k for k in ("data", "memoriser") if any(c in references[k] for c, _ in columns)]
+    cells = [row["cell"] for row in table]
+    text = [
+        *preamble(header, spec, baseline, published, shown_refs),
+        "",
+        *table_lines(table, columns, of, baseline, published, references, shown_refs),
         "",
         *memoriser_warnings(table, references["memoriser"] if shown_refs else None, columns),
         "",
         "## Comparisons",
         "",
-        *[comparison_line(c) for c in comparisons],
+        *[c.line() for c in found_comparisons],
         "",
-        *trajectory_table(found, [row["cell"] for row in table]),
-        *evaluation_table(found, [row["cell"] for row in table], columns),
+        *trajectory_table(found, cells),
+        *evaluation_table(found, cells, columns),
     ]
     (out / "report.md").write_text("\n".join(text))
     write_csv(csv_rows(table, columns, shown_refs, references, of, baseline), out / "report.csv")
@@ -363,7 +280,7 @@ def csv_rows(table, columns, shown_refs, references, of, baseline: str) -> list[
         values = []
         for key, _ in columns:
             c = of.get(("cell", row["cell"], baseline, key))
-            test = (c["test"].t, c["test"].df, c["p"], c["holm"]) if c else ("", "", "", "")
+            test = (c.test.t, c.test.df, c.p, c.holm) if c else ("", "", "", "")
             values += [row[key].mean, row[key].se, row[key].n, *test]
         rows.append([row["cell"], row["seeds"], row["failed"], *values, row["diagnosis"]])
     for kind in shown_refs:
