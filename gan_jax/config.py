@@ -228,13 +228,29 @@ def apply_objective(config: ml_collections.ConfigDict, objective: str, r1: bool,
 
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raise ConfigError naming the key and the fix; device-count checks live in parallel.py."""
-    t = config.train
+    _check_train(config.train)
+    for player in ("g", "d"):
+        _check_optimizer(config.optim[player], player)
+    _check_schedule(config)
+    if config.eval.every and not config.eval.metrics:
+        raise ConfigError("config.eval.every > 0 needs config.eval.metrics (comma-separated names).")
+    if config.checkpoint.keep < 1:
+        raise ConfigError("config.checkpoint.keep must be >= 1.")
+    _check_objective(config)
+
+
+def _check_train(t: ml_collections.ConfigDict) -> None:
     if t.batch_size < 1 or t.total_steps < 1 or t.steps_per_call < 1:
         raise ConfigError("config.train.batch_size, total_steps and steps_per_call must be >= 1.")
     if t.d_steps < 1 or t.g_steps < 1:
         raise ConfigError("config.train.d_steps and g_steps must be >= 1.")
     if t.unroll_steps < 0:
         raise ConfigError(f"config.train.unroll_steps={t.unroll_steps} must be >= 0 (0: no unrolling).")
+    _check_train_options(t)
+
+
+def _check_train_options(t: ml_collections.ConfigDict) -> None:
+    """The options that change the step's update order or keep extra state."""
     if t.reuse_fake and (t.d_steps != 1 or t.g_steps != 1 or t.unroll_steps):
         raise ConfigError(
             f"config.train.reuse_fake shares one generated batch between one D and one G update; here "
@@ -247,27 +263,32 @@ def validate(config: ml_collections.ConfigDict) -> None:
         )
     if not 0.0 <= t.ema_decay < 1.0:
         raise ConfigError(f"config.train.ema_decay={t.ema_decay} must be in [0, 1) (0 = no EMA).")
-    for player in ("g", "d"):
-        opt = config.optim[player]
-        if not (math.isfinite(opt.lr) and opt.lr >= 0):
-            raise ConfigError(f"config.optim.{player}.lr={opt.lr} must be a finite number >= 0.")
-        for beta in ("b1", "b2"):
-            if not 0.0 <= opt[beta] < 1.0:
-                raise ConfigError(f"config.optim.{player}.{beta}={opt[beta]} must be in [0, 1).")
+
+
+def _check_optimizer(opt: ml_collections.ConfigDict, player: str) -> None:
+    if not (math.isfinite(opt.lr) and opt.lr >= 0):
+        raise ConfigError(f"config.optim.{player}.lr={opt.lr} must be a finite number >= 0.")
+    for beta in ("b1", "b2"):
+        if not 0.0 <= opt[beta] < 1.0:
+            raise ConfigError(f"config.optim.{player}.{beta}={opt[beta]} must be in [0, 1).")
+
+
+def _check_schedule(config: ml_collections.ConfigDict) -> None:
+    """Every interval a whole number of compiled calls (eval.every may be 0: no evaluation)."""
+    spc = config.train.steps_per_call
     for key in ("train.total_steps", "log.every", "log.sample_every", "checkpoint.every", "eval.every"):
         section, name = key.split(".")
         value = config[section][name]
         if key == "eval.every" and value == 0:
             continue
-        if value < 1 or value % t.steps_per_call:
+        if value < 1 or value % spc:
             raise ConfigError(
                 f"config.{key}={value} must be a positive multiple of "
-                f"config.train.steps_per_call={t.steps_per_call} (steps run in chunks of that size)."
+                f"config.train.steps_per_call={spc} (steps run in chunks of that size)."
             )
-    if config.eval.every and not config.eval.metrics:
-        raise ConfigError("config.eval.every > 0 needs config.eval.metrics (comma-separated names).")
-    if config.checkpoint.keep < 1:
-        raise ConfigError("config.checkpoint.keep must be >= 1.")
+
+
+def _check_objective(config: ml_collections.ConfigDict) -> None:
     losses.objective(config.loss)  # unknown names and pairs that do not belong together
     reg = regularizers.regularization(config.reg)
     if config.loss.d == "wasserstein" and not (reg.gradient_penalty or reg.weight_clip):
