@@ -155,100 +155,145 @@ def _without_seed(config: ml_collections.ConfigDict) -> dict:
 def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:
     """The one loop, for every member its outcome and final state. A lone run's divergence
     raises; a population member's is its outcome."""
+    run, paths = _build(configs, workdir_args, devices, vmapped)
+    total = configs[0].train.total_steps
+    with contextlib.ExitStack() as stack:  # closes what was opened, however the run ends
+        if jax.process_index() == 0:
+            for path in paths:
+                stack.enter_context(workdirs.locked(path))
+        preemption = stack.enter_context(PreemptionWatcher())  # from here on a signal stops at a boundary
+        members, state, start = _open_members(stack, run, configs, paths, vmapped)
+        if start >= total:
+            where = ", ".join(map(str, paths))
+            _say(f"{where} at step {start} >= train.total_steps={total}: nothing to train.")
+            _finished(members)
+            return members
+        call, evaluator, clock = _compiled(run, state, start, vmapped, len(members))
+        state, end = _loop(list(members), state, start, call, evaluator, preemption, clock, vmapped)
+        for m in members:
+            m.final = m.view(state)
+    if preemption.reason and end < total:  # a signal at the last boundary stops nothing: the runs are done
+        if preemption.reason == "SIGINT":
+            _say(f"\nInterrupted: saved step {end}; run the same command to continue.")
+            raise Interrupted
+        raise Preempted(end, preemption.reason)
+    for m in _finished(members):
+        _say(f"Done: {clock.summary(end)}. Last interval: {_game_summary(m.means)}. Outputs in {m.workdir}.")
+    preemption.pass_on()
+    return members
+
+
+def _finished(members: list[_Member]) -> list[_Member]:
+    """Mark every member that did not diverge finished; returns those."""
+    finished = [m for m in members if m.outcome is None]
+    for m in finished:
+        m.outcome = {"status": "finished"}
+    return finished
+
+
+def _build(configs, workdir_args, devices, vmapped: bool) -> tuple[experiment.Experiment, list[epath.Path]]:
+    """The run's data and networks, every config checked: a bad one fails before any write."""
     for config in configs:
         config_lib.validate(config)
-    paths = [workdirs.resolve(w) for w in workdir_args]
-    run = experiment.build(configs[0], devices)  # data and networks: a bad one fails before any write
+    run = experiment.build(configs[0], devices)
     if vmapped and run.source.streamed:
         raise ConfigError(
             "A population shares its training data on the device; its seeds cannot stream theirs. "
             "Set config.data.pipeline='device', or train the seeds as separate runs."
         )
-    config, is_main = configs[0], jax.process_index() == 0
-    members = []
-    with contextlib.ExitStack() as stack:  # closes what was opened, however the run ends
-        if is_main:
-            for path in paths:
-                stack.enter_context(workdirs.locked(path))
-        preemption = stack.enter_context(PreemptionWatcher())  # from here on a signal stops at a boundary
-        states, starts = [], set()
-        for i, (member_config, path) in enumerate(zip(configs, paths, strict=True)):
-            member, state, start = _open_member(stack, run, member_config, path, i if vmapped else None)
-            members.append(member)
-            states.append(state)
-            starts.add(start)
-        if len(starts) > 1:
-            raise ConfigError(
-                f"Population members are at different steps {sorted(starts)} in {[str(p) for p in paths]}; "
-                "resume them alone."
-            )
-        step, total = starts.pop(), config.train.total_steps
-        if step >= total:
-            _say(
-                f"{', '.join(map(str, paths))} at step {step} >= train.total_steps={total}: nothing to train."
-            )
-            for m, state in zip(members, states, strict=True):
-                m.outcome, m.final = {"status": "finished"}, state
-            return members
-        state = (
-            parallel.put_replicated(jax.tree.map(lambda *x: np.stack(x), *states), run.mesh)
-            if vmapped
-            else states[0]
-        )
-        feed = run.feed(state, step)  # the data of every call; streamed, each call's own batches
-        arrays = next(feed)
-        feed = itertools.chain([arrays], feed)
-        evaluator = None
-        if config.eval.every:
-            metrics = evaluation.parse_metrics(config.eval.metrics)
-            evaluator = evaluation.Evaluator(config, run.gan, run.source, metrics, arrays)
-        timer = writers.Timer()
-        train_fn = run.compile(state, arrays, vmapped)
-        memory.check_fits(
-            train_fn,
-            run.mesh.devices.flat[0],
-            "The compiled train step",
-            "config.train.batch_size",
-            config.train.batch_size,
-        )
-        parallel.wait_for_every_process("compiled")  # the first step's collectives start together
-        compile_seconds = timer.lap()
-        _say(
-            f"{'Resuming at' if step else 'Starting from'} step {step} on {run.mesh.devices.size} "
-            f"{jax.default_backend()} device(s){f', {len(members)} runs vmapped' if vmapped else ''}; "
-            f"compiled in {compile_seconds:.1f}s."
-        )
-        train_start, start, live = time.perf_counter(), step, list(members)
-        state, step = _loop(
-            live, state, step, lambda s: train_fn(s, next(feed)), evaluator, preemption, timer, vmapped
-        )
-        for m in members:
-            m.final = m.view(state)
-    if preemption.reason and step < total:  # a signal at the last boundary stops nothing: the runs are done
-        if preemption.reason == "SIGINT":
-            _say(f"\nInterrupted: saved step {step}; run the same command to continue.")
-            raise Interrupted
-        raise Preempted(step, preemption.reason)
-    seconds = time.perf_counter() - train_start
-    for m in live:
-        m.outcome = {"status": "finished"}
-        _say(
-            f"Done: {step - start} steps in {writers.format_duration(seconds)} "
-            f"({(step - start) / seconds:.1f} steps/s, compile {compile_seconds:.1f}s). Last interval: "
-            f"{_game_summary(m.means)}. Outputs in {m.workdir}."
-        )
-    preemption.pass_on()
-    return members
+    return run, [workdirs.resolve(w) for w in workdir_args]
 
 
-def _loop(live: list[_Member], state, step: int, train_fn, evaluator, preemption, timer, vmapped: bool):
+def _open_members(stack, run: experiment.Experiment, configs, paths, vmapped: bool):
+    """(members, the loop's state -- a population's stacked on a leading axis --, the step they
+    all start at)."""
+    opened = [
+        _open_member(stack, run, config, path, i if vmapped else None)
+        for i, (config, path) in enumerate(zip(configs, paths, strict=True))
+    ]
+    starts = {start for _, _, start in opened}
+    if len(starts) > 1:
+        raise ConfigError(
+            f"Population members are at different steps {sorted(starts)} in {[str(p) for p in paths]}; "
+            "resume them alone."
+        )
+    members, states = [m for m, _, _ in opened], [s for _, s, _ in opened]
+    for m, member_state in zip(members, states, strict=True):
+        m.final = member_state  # until the loop moves it on
+    if not vmapped:
+        return members, states[0], starts.pop()
+    stacked = parallel.put_replicated(jax.tree.map(lambda *x: np.stack(x), *states), run.mesh)
+    return members, stacked, starts.pop()
+
+
+def _compiled(run: experiment.Experiment, state: GANState, step: int, vmapped: bool, runs: int):
+    """(the call that trains `steps_per_call` steps, the evaluator or None, the loop's clock),
+    compiled for exactly this state and data, checked against the device's memory."""
+    config = run.config
+    feed = run.feed(state, step)  # the data of every call; streamed, each call's own batches
+    arrays = next(feed)
+    feed = itertools.chain([arrays], feed)
+    evaluator = None
+    if config.eval.every:
+        metrics = evaluation.parse_metrics(config.eval.metrics)
+        evaluator = evaluation.Evaluator(config, run.gan, run.source, metrics, arrays)
+    timer = writers.Timer()
+    train_fn = run.compile(state, arrays, vmapped)
+    device, batch = run.mesh.devices.flat[0], config.train.batch_size
+    memory.check_fits(train_fn, device, "The compiled train step", "config.train.batch_size", batch)
+    parallel.wait_for_every_process("compiled")  # the first step's collectives start together
+    compile_seconds = timer.lap()
+    _say(
+        f"{'Resuming at' if step else 'Starting from'} step {step} on {run.mesh.devices.size} "
+        f"{jax.default_backend()} device(s){f', {runs} runs vmapped' if vmapped else ''}; "
+        f"compiled in {compile_seconds:.1f}s."
+    )
+    return (
+        (lambda s: train_fn(s, next(feed))),
+        evaluator,
+        _Clock(timer, step, config.train.total_steps, compile_seconds),
+    )
+
+
+class _Clock:
+    """The loop's timing. The logged steps/s counts the step calls alone (waited for at a
+    boundary, which syncs anyway); the boundaries' writing and evaluation go into the console's
+    ETA and the final summary only."""
+
+    def __init__(self, timer: writers.Timer, step: int, total: int, compile_seconds: float):
+        self.timer, self.first, self.logged_at, self.total = timer, step, step, total
+        self.compile_seconds, self.busy, self.started = compile_seconds, 0.0, time.perf_counter()
+
+    def boundary(self, step: int, logging: bool) -> tuple[float | None, float]:
+        """(steps/s since the last log row if `logging`, else None; seconds left), once the
+        calls up to `step` are done."""
+        self.busy += self.timer.lap()
+        eta = (self.total - step) * (time.perf_counter() - self.started) / (step - self.first)
+        if not logging:
+            return None, eta
+        rate, self.busy, self.logged_at = (step - self.logged_at) / self.busy, 0.0, step
+        return rate, eta
+
+    def written(self) -> None:
+        """The boundary's writing is done: its time is not the steps'."""
+        self.timer.lap()
+
+    def summary(self, step: int) -> str:
+        seconds = time.perf_counter() - self.started
+        steps = step - self.first
+        return (
+            f"{steps} steps in {writers.format_duration(seconds)} ({steps / seconds:.1f} steps/s, "
+            f"compile {self.compile_seconds:.1f}s)"
+        )
+
+
+def _loop(
+    live: list[_Member], state, step: int, train_fn, evaluator, preemption, clock: _Clock, vmapped: bool
+):
     """Call the compiled step until total_steps (or a signal), each member writing at its
-    boundaries; a diverged population member leaves `live`. Returns (state, step). The logged
-    steps/s counts the step calls alone (waited for at the boundary, which syncs anyway); the
-    boundaries' writing and evaluation go into the console's ETA only."""
+    boundaries; a diverged population member leaves `live`. Returns (state, step)."""
     config = live[0].config
-    spc, total, first, logged_at = config.train.steps_per_call, config.train.total_steps, step, step
-    busy, started = 0.0, time.perf_counter()  # busy: seconds of step calls since the last log row
+    spc, total = config.train.steps_per_call, config.train.total_steps
     try:
         while step < total and live:
             with jax.transfer_guard("disallow"):  # the hot path: no implicit host<->device copy
@@ -262,19 +307,9 @@ def _loop(live: list[_Member], state, step: int, train_fn, evaluator, preemption
                     m.settled = step
                 continue
             jax.block_until_ready(metrics)  # the calls are asynchronous
-            busy += timer.lap()
-            rate, eta = None, (total - step) * (time.perf_counter() - started) / (step - first)
-            if "log" in due:
-                rate, busy, logged_at = (step - logged_at) / busy, 0.0, step
-            for m in list(live):
-                try:
-                    _boundary(m, state, step, evaluator, due, rate, eta)
-                except NonFiniteError as error:
-                    if not vmapped:
-                        raise
-                    m.outcome = {"status": "diverged", "message": str(error)}
-                    live.remove(m)
-            timer.lap()  # the boundary's own time is not the steps'
+            rate, eta = clock.boundary(step, "log" in due)
+            _boundaries(live, state, step, evaluator, due, rate, eta, vmapped)
+            clock.written()
             if "stop" in due:
                 break
     except KeyboardInterrupt:
@@ -282,6 +317,19 @@ def _loop(live: list[_Member], state, step: int, train_fn, evaluator, preemption
             _save_on_interrupt(m, state, step)
         raise Interrupted from None
     return state, step
+
+
+def _boundaries(live: list[_Member], state, step: int, evaluator, due, rate, eta, vmapped: bool) -> None:
+    """Every live member's boundary work; a population member that diverged stops there (its
+    outcome says so), a lone run's divergence raises."""
+    for m in list(live):
+        try:
+            _boundary(m, state, step, evaluator, due, rate, eta)
+        except NonFiniteError as error:
+            if not vmapped:
+                raise
+            m.outcome = {"status": "diverged", "message": str(error)}
+            live.remove(m)
 
 
 def _due(config: ml_collections.ConfigDict, step: int, evaluating: bool, stop: bool) -> set[str]:
