@@ -23,6 +23,7 @@ from etils import epath
 
 from gan_jax import comparisons, diagnosis, stats, writers
 from gan_jax.comparisons import Comparison
+from gan_jax.metrics import mixtures
 
 # How a column improves, for the memoriser check: max = higher is better, min = lower is better.
 BETTER = {
@@ -180,6 +181,52 @@ def evaluation_table(found: list[dict], cells: list[str], columns) -> list[str]:
     ]
 
 
+def uniform_table(found: list[dict], cells: list[str], mode_samples: int) -> list[str]:
+    """'## High-quality samples and a uniform generator': where the table has mode metrics, each
+    cell's count of high-quality samples behind them and what a generator uniform over the modes
+    would score with each run's count -- the yardstick the mode columns are confounded with."""
+    key = "modes/high_quality_percent"
+    if not any(key in r["final"] for r in found if r["status"] == "finished"):
+        return []
+    lines = [
+        "## High-quality samples and a uniform generator",
+        "",
+        f"Modes captured and reverse KL count only the high-quality samples among the {mode_samples:,} "
+        "drawn; with few of them even a generator uniform over the modes misses modes and has a "
+        "positive reverse KL. Per cell, over its finished runs' final evaluations: the high-quality "
+        "samples (mean, range), the runs with none (their reverse KL is imputed as log M and "
+        "averaged into the table), the cell's means and, beside each, a uniform generator's score "
+        "with each run's count (mean over the runs; modes exactly, reverse KL over "
+        f"{mixtures.UNIFORM_DRAWS:,} multinomial draws, seed {mixtures.UNIFORM_SEED}).",
+        "",
+        "| setting | high-quality samples | runs with none | modes captured | uniform generator "
+        "| reverse KL | uniform generator |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for cell in cells:
+        finals = [r["final"] for r in found if r["cell"] == cell and r["status"] == "finished"]
+        finals = [f for f in finals if key in f]
+        if not finals:
+            continue
+        counts = [round(f[key] * mode_samples / 100) for f in finals]
+        modes = [int(f["modes/num_modes"]) for f in finals]
+        uniform_modes = [mixtures.uniform_modes_captured(m, n) for m, n in zip(modes, counts, strict=True)]
+        uniform_kl = [mixtures.uniform_reverse_kl(m, n) for m, n in zip(modes, counts, strict=True)]
+        values = [
+            np.mean([f["modes/modes_captured"] for f in finals]),
+            np.mean(uniform_modes),
+            np.mean([f["modes/reverse_kl"] for f in finals]),
+            np.mean(uniform_kl),
+        ]
+        lines.append(
+            f"| {cell} | {_num(float(np.mean(counts)))} ({min(counts)}-{max(counts)}) | "
+            f"{sum(n == 0 for n in counts)}/{len(counts)} | "
+            + " | ".join(_num(float(v)) for v in values)
+            + " |"
+        )
+    return [*lines, ""]
+
+
 def table_lines(
     table, columns, of: dict, baseline: str, published: dict, references: dict, shown_refs
 ) -> list[str]:
@@ -244,9 +291,10 @@ def preamble(header: dict, spec: dict, baseline: str, published: dict, shown_ref
 
 
 def write_tables(
-    table, found, columns, header, out: epath.Path, spec: dict, baseline: str, published
+    table, found, columns, header, out: epath.Path, spec: dict, baseline: str, published, mode_samples: int
 ) -> None:
-    """report.md and report.csv (`found`: the records, for the over-training tables)."""
+    """report.md and report.csv (`found`: the records, for the over-training tables;
+    `mode_samples`: the samples each mode evaluation drew)."""
     found_comparisons = comparisons.compare(table, columns, baseline, published, spec)
     of = {(c.kind, c.cell, c.other, c.key): c for c in found_comparisons}
     references = header["references"]
@@ -263,6 +311,7 @@ def write_tables(
         "",
         *[c.line() for c in found_comparisons],
         "",
+        *uniform_table(found, cells, mode_samples),
         *trajectory_table(found, cells),
         *evaluation_table(found, cells, columns),
     ]
@@ -325,9 +374,10 @@ def write_figures(table, found, columns, header, out: epath.Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ render
-def render(header: dict, found: list[dict], out: epath.Path, spec: dict, arg: str) -> str:
+def render(header: dict, found: list[dict], out: epath.Path, spec: dict, arg: str, mode_samples: int) -> str:
     """Write the report of `found` (records; `header`: their sweep's) into `out`; `spec`: the
-    sweep config's REPORT, `arg` its argument. Returns report.md's text."""
+    sweep config's REPORT, `arg` its argument, `mode_samples` its `eval.mode_samples`. Returns
+    report.md's text."""
     columns = spec.get("columns", [("equilibrium/d_real", "D(x)"), ("equilibrium/d_fake", "D(G(z))")])
     for r in found:
         ended = r["status"] in ("finished", "diverged")
@@ -338,7 +388,7 @@ def render(header: dict, found: list[dict], out: epath.Path, spec: dict, arg: st
     baseline = spec.get("baseline") if spec.get("baseline") in cells else cells[0]  # a sweep variant's own
     published = spec.get("published", lambda arg: {})(arg)
     out.mkdir(parents=True, exist_ok=True)
-    write_tables(table, found, columns, header, out, spec, baseline, published)
+    write_tables(table, found, columns, header, out, spec, baseline, published, mode_samples)
     write_diagnoses(found, out)
     write_figures(table, found, columns, header, out)
     return (out / "report.md").read_text()

@@ -42,6 +42,25 @@ def test_reverse_kl_extremes():
     assert mixtures.reverse_kl_to_uniform([0, 0, 0]) == pytest.approx(math.log(3))  # no sample hit a mode
 
 
+def test_a_uniform_generator_with_few_high_quality_samples_scores_badly():
+    """The yardstick for the mode columns (issue 27): the exact expectation of modes captured
+    against a simulation, and the reverse KL's small-sample values at the counts the audit found
+    (32-41 high-quality samples on the grid, ~11 on the ring)."""
+    sim = np.random.default_rng(1).multinomial(35, np.full(25, 1 / 25), 20_000)
+    assert mixtures.uniform_modes_captured(25, 35) == pytest.approx((sim > 0).sum(1).mean(), abs=0.03)
+    assert mixtures.uniform_modes_captured(8, 0) == 0.0
+    assert mixtures.uniform_modes_captured(8, 10_000) == pytest.approx(8.0)
+    assert 0.34 < mixtures.uniform_reverse_kl(25, 41) < mixtures.uniform_reverse_kl(25, 32) < 0.45
+    assert 0.3 < mixtures.uniform_reverse_kl(8, 11) < 0.45
+    assert mixtures.uniform_reverse_kl(8, 0) == pytest.approx(math.log(8))  # imputed, as the metric's
+    assert mixtures.uniform_reverse_kl(8, 100_000) < 1e-3
+    samples = np.repeat(mixture_data.MIXTURES["ring"]().means, 2, 0)  # 16 samples, 2 on each mode
+    result = mixtures.mode_coverage(samples, samples[::2], 0.02, 3.0)
+    assert result["high_quality_count"] == 16
+    assert result["uniform_modes_captured"] == pytest.approx(8 * (1 - (7 / 8) ** 16))
+    assert result["uniform_reverse_kl"] == mixtures.uniform_reverse_kl(8, 16)
+
+
 def test_threshold_is_on_the_standardised_distance():
     means, std = np.zeros((1, 2)), np.full(2, 0.1)
     inside, outside = np.array([[0.29, 0.0]]), np.array([[0.31, 0.0]])

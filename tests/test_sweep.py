@@ -14,6 +14,7 @@ from helpers import JAX_CACHE, REPO, checkpoint_steps
 from experiments import cli
 from gan_jax import config as config_lib
 from gan_jax import records, sweep
+from gan_jax.metrics import mixtures
 
 
 def test_combinators():
@@ -277,7 +278,9 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
             directory = tmp_path / "sweep" / cell / f"seed_{seed}"
             directory.mkdir(parents=True)
             (directory / "done.json").write_text('{"status": "finished"}')
-            metrics = {"m": {"value": value}, "modes": {"modes_captured": 5}}
+            hq = 0.0 if cell == "x" else 0.4  # of the 2,500 samples: none, or 10
+            modes = {"modes_captured": 5, "num_modes": 8, "high_quality_percent": hq, "reverse_kl": 0.5}
+            metrics = {"m": {"value": value}, "modes": modes}
             (directory / "eval_1.json").write_text(json.dumps({"step": 1, "metrics": metrics}))
             runs.append({"dir": f"{cell}/seed_{seed}", "cell": cell, "seed": seed, "overrides": {}})
     (tmp_path / "sweep" / "sweep.json").write_text(json.dumps({"config": str(config), "runs": runs}))
@@ -291,7 +294,8 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
     # (three failure counts, four differences): 0.021 x 7 = 0.15, not significant. Three seeds a
     # cell: exploratory. The reference rows: the true ring's samples and a memoriser of them hit
     # all 8 modes.
-    assert [line for line in text.splitlines() if line.startswith("| ")][1:] == [
+    table = text.split("## Comparisons")[0]
+    assert [line for line in table.splitlines() if line.startswith("| ")][1:] == [
         "| base | 3 (exploratory) | 0/3 | 2.000 +- 0.577 | 5.000 +- 0.000 | 3 converged |",
         "| x | 3 (exploratory) | 0/3 | 5.000 +- 0.577 [+3.7 s.e., p 0.021] | 5.000 +- 0.000 | 3 converged |",
         "| published: x |  |  | 4.5 +- 0.2 [not distinguishable] | 6 [no test: no spread] |  |",
@@ -313,6 +317,12 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
         "- `y` vs `base`, failed runs: 0/3 vs 0/3, Fisher p = 1, Holm p = 1: not distinguishable"
         in comparisons
     )
+    # Beside the mode metrics, their high-quality count and a uniform generator's score at it: 8 (1 -
+    # (7/8)^10) = 5.895 modes with 10 samples; with none, 0 modes and the imputed log 8.
+    uniform = text.split("## High-quality samples and a uniform generator")[1].split("##")[0]
+    kl = mixtures.uniform_reverse_kl(8, 10)
+    assert f"| base | 10 (10-10) | 0/3 | 5 | 5.9 | 0.5 | {kl:.3g} |" in uniform
+    assert "| x | 0 (0-0) | 3/3 | 5 | 0 | 0.5 | 2.08 |" in uniform
     diagnoses = (tmp_path / "out" / "diagnoses.csv").read_text().splitlines()
     assert diagnoses[0] == "setting,seed,diagnosis,reason" and len(diagnoses) == 10
     assert diagnoses[1] == "base,0,converged,no failure rule holds"

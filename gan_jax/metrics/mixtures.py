@@ -14,9 +14,12 @@ the gate bounds the distance from above only: a sample at a mode's mean counts a
 A mode is captured when at least one high-quality sample is assigned to it. Reverse KL =
 KL(p || U) between the histogram p of high-quality samples over the modes and the uniform
 distribution U: log M - H(p), 0 when all modes are hit equally, log M when all high-quality
-samples sit on one mode.
+samples sit on one mode. Both are read against what a generator uniform over the modes would
+score with as many high-quality samples (`uniform_*`): with few of them even a perfect generator
+misses modes and has a positive reverse KL. With none, the reverse KL is imputed as log M.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -52,6 +55,28 @@ def reverse_kl_to_uniform(counts: np.ndarray) -> float:
     return float(np.log(len(counts)) + np.sum(p * np.log(p)))
 
 
+UNIFORM_DRAWS = 2_000  # multinomial draws behind a uniform generator's expected reverse KL
+UNIFORM_SEED = 0
+
+
+def uniform_modes_captured(num_modes: int, count: int) -> float:
+    """The modes a generator uniform over the modes captures, in expectation, when `count` of its
+    samples are high quality: M (1 - (1 - 1/M)^n), exactly. The yardstick for a modes-captured
+    figure made from few high-quality samples: a perfect generator is below M too."""
+    return num_modes * (1.0 - (1.0 - 1.0 / num_modes) ** count)
+
+
+@functools.lru_cache(maxsize=4096)
+def uniform_reverse_kl(num_modes: int, count: int) -> float:
+    """The reverse KL to uniform of a generator uniform over the modes whose high-quality samples
+    number `count`, in expectation: the mean over UNIFORM_DRAWS multinomial histograms (seed
+    UNIFORM_SEED). Positive for any finite count -- the metric's own small-sample bias."""
+    draws = np.random.default_rng(UNIFORM_SEED).multinomial(
+        count, np.full(num_modes, 1.0 / num_modes), UNIFORM_DRAWS
+    )
+    return float(np.mean([reverse_kl_to_uniform(h) for h in draws]))
+
+
 def mode_coverage(samples: np.ndarray, means: np.ndarray, stds, threshold: float) -> dict:
     """Modes captured, % high-quality samples, reverse KL and per-mode counts (with protocol);
     `threshold`: see high_quality_threshold."""
@@ -64,6 +89,9 @@ def mode_coverage(samples: np.ndarray, means: np.ndarray, stds, threshold: float
         "num_modes": len(means),
         "high_quality_percent": 100.0 * float(high_quality.mean()),
         "reverse_kl": reverse_kl_to_uniform(counts),
+        "high_quality_count": int(counts.sum()),
+        "uniform_modes_captured": uniform_modes_captured(len(means), int(counts.sum())),
+        "uniform_reverse_kl": uniform_reverse_kl(len(means), int(counts.sum())),
         "counts": counts.tolist(),
         "protocol": {
             "num_samples": len(samples),
