@@ -14,7 +14,8 @@ Metrics:   `conditional` -- the project's classifier (nearest mode for mixtures)
 CPU time:  digits ~2.5 minutes; ring/grid ~2.5 minutes.
 Expected:  digits: samples/step_0003000.png has one class per column (0-9), all recognisable;
            eval_3000.json: the classifier assigns 99.6% of G's samples the class G was asked for,
-           FD-CNN-digits16 34.6 against the 359 held-out digits (docs/improved_gan.md).
+           FD-CNN-digits16 34.6 against the 359 held-out digits (seed 0, 2026-11-29; the seeds'
+           spread: the sweep's table in docs/improved_gan.md).
 """
 
 import ml_collections
