@@ -55,7 +55,12 @@ def collect(workdir: epath.Path) -> tuple[dict, list[dict]]:
                 record, run = min(done, key=lambda pair: pair[0]["seed"])
                 record["samples"] = records.points(final_samples(run["dir"]))
     _, configs_dir, tail = sweep["config"].rpartition("configs/")
-    header = {"config": configs_dir + tail, "references": references, "mode_centres": centres}
+    header = {
+        "config": configs_dir + tail,
+        "references": references,
+        "mode_centres": centres,
+        "mode_samples": cli.load_config(sweep["config"]).eval.mode_samples,  # the mode metrics' protocol
+    }
     return header, found
 
 
@@ -93,14 +98,6 @@ def final_samples(run_dir: str) -> np.ndarray:
     return np.asarray(apply.make_sampler(gan)(variables, z, y, state.vbn_reference))
 
 
-def render_records(header: dict, found: list[dict], out: epath.Path) -> str:
-    """The report of a sweep's records, under its config's REPORT and evaluation protocol, into
-    `out`; returns report.md's text."""
-    module, arg = cli.load_config_module(header["config"])
-    mode_samples = cli.load_config(header["config"]).eval.mode_samples
-    return report_lib.render(header, found, out, getattr(module, "REPORT", {}), arg, mode_samples)
-
-
 def main(argv):
     del argv
     if bool(_WORKDIR.value) == bool(_RECORDS.value):
@@ -117,7 +114,8 @@ def main(argv):
         source = workdirs.resolve(_RECORDS.value)
         out = workdirs.resolve(_OUT.value) if _OUT.value else source.parent
     header, found = records.read(source)
-    print(render_records(header, found, out))
+    module, arg = cli.load_config_module(header["config"])
+    print(report_lib.render(header, found, out, getattr(module, "REPORT", {}), arg))
     missing = [f"{r['cell']}/seed_{r['seed']}" for r in found if r["status"] in ("missing", "error")]
     if missing:
         print(

@@ -25,7 +25,7 @@ flags.mark_flag_as_required("workdir")
 def main(argv):
     del argv
     cli.enable_compilation_cache()
-    from gan_jax import evaluation, memory, trainer, writers
+    from gan_jax import evaluation, memory, plots, trainer
     from gan_jax import workdir as workdirs
     from gan_jax.models import apply
 
@@ -57,10 +57,10 @@ def main(argv):
     name = f"samples_label{label}_step{step}.png" if gan.num_classes else f"samples_step{step}.png"
     path = workdirs.resolve(_WORKDIR.value) / name
     if source.kind == "images":
-        writers.save_image_grid(x, path, scale=max(1, 128 // x.shape[1]))
+        plots.save_image_grid(x, path, scale=max(1, 128 // x.shape[1]))
     else:
         title = f"{_N.value} samples of class {label}" if gan.num_classes else f"{_N.value} samples"
-        writers.save_points_figure(x, source.mixture, f"{title}, step {step}", path)
+        plots.save_points_figure(x, source.mixture, f"{title}, step {step}", path)
     of_class = f" of class {label}" if gan.num_classes else ""
     print(f"Wrote {path} ({_N.value} samples{of_class} at step {step}).")
 

@@ -21,7 +21,7 @@ import math
 import numpy as np
 from etils import epath
 
-from gan_jax import comparisons, diagnosis, stats, writers
+from gan_jax import comparisons, diagnosis, plots, stats
 from gan_jax.comparisons import Comparison
 from gan_jax.metrics import mixtures
 
@@ -291,10 +291,9 @@ def preamble(header: dict, spec: dict, baseline: str, published: dict, shown_ref
 
 
 def write_tables(
-    table, found, columns, header, out: epath.Path, spec: dict, baseline: str, published, mode_samples: int
+    table, found, columns, header, out: epath.Path, spec: dict, baseline: str, published
 ) -> None:
-    """report.md and report.csv (`found`: the records, for the over-training tables;
-    `mode_samples`: the samples each mode evaluation drew)."""
+    """report.md and report.csv (`found`: the records, for the over-training tables)."""
     found_comparisons = comparisons.compare(table, columns, baseline, published, spec)
     of = {(c.kind, c.cell, c.other, c.key): c for c in found_comparisons}
     references = header["references"]
@@ -311,7 +310,7 @@ def write_tables(
         "",
         *[c.line() for c in found_comparisons],
         "",
-        *uniform_table(found, cells, mode_samples),
+        *uniform_table(found, cells, header["mode_samples"]),
         *trajectory_table(found, cells),
         *evaluation_table(found, cells, columns),
     ]
@@ -356,7 +355,7 @@ def write_diagnoses(found: list[dict], out: epath.Path) -> None:
 
 # ---------------------------------------------------------------------------------------- figures
 def write_figures(table, found, columns, header, out: epath.Path) -> None:
-    plt = writers.plt  # matplotlib with the Agg backend
+    plt = plots.plt  # matplotlib with the Agg backend
 
     names = [row["cell"] for row in table]
     fig, axes = plt.subplots(1, len(columns), figsize=(4.5 * len(columns), 3.2 + 0.12 * max(map(len, names))))
@@ -366,18 +365,17 @@ def write_figures(table, found, columns, header, out: epath.Path) -> None:
         ax.bar(range(len(names)), means, yerr=errors, capsize=3)
         ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
         ax.set_title(label)
-    writers.save_figure(fig, out / "metrics.png", dpi=90)
-    writers.save_trajectories(found, names, out / "trajectories.png")
+    plots.save_figure(fig, out / "metrics.png", dpi=90)
+    plots.save_trajectories(found, names, out / "trajectories.png")
     sampled = [(r["cell"], np.asarray(r["samples"])) for r in found if "samples" in r]
     if sampled and header["mode_centres"] is not None:
-        writers.save_sample_panels(sampled, np.asarray(header["mode_centres"]), out / "samples.png")
+        plots.save_sample_panels(sampled, np.asarray(header["mode_centres"]), out / "samples.png")
 
 
 # ------------------------------------------------------------------------------------------ render
-def render(header: dict, found: list[dict], out: epath.Path, spec: dict, arg: str, mode_samples: int) -> str:
+def render(header: dict, found: list[dict], out: epath.Path, spec: dict, arg: str) -> str:
     """Write the report of `found` (records; `header`: their sweep's) into `out`; `spec`: the
-    sweep config's REPORT, `arg` its argument, `mode_samples` its `eval.mode_samples`. Returns
-    report.md's text."""
+    sweep config's REPORT, `arg` its argument. Returns report.md's text."""
     columns = spec.get("columns", [("equilibrium/d_real", "D(x)"), ("equilibrium/d_fake", "D(G(z))")])
     for r in found:
         ended = r["status"] in ("finished", "diverged")
@@ -388,7 +386,7 @@ def render(header: dict, found: list[dict], out: epath.Path, spec: dict, arg: st
     baseline = spec.get("baseline") if spec.get("baseline") in cells else cells[0]  # a sweep variant's own
     published = spec.get("published", lambda arg: {})(arg)
     out.mkdir(parents=True, exist_ok=True)
-    write_tables(table, found, columns, header, out, spec, baseline, published, mode_samples)
+    write_tables(table, found, columns, header, out, spec, baseline, published)
     write_diagnoses(found, out)
     write_figures(table, found, columns, header, out)
     return (out / "report.md").read_text()

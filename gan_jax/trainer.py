@@ -15,7 +15,6 @@ import dataclasses
 import itertools
 import json
 import sys
-import time
 from collections.abc import Sequence
 
 import jax
@@ -23,8 +22,8 @@ import ml_collections
 import numpy as np
 from etils import epath
 
+from gan_jax import clock, evaluation, experiment, memory, parallel, plots, writers
 from gan_jax import config as config_lib
-from gan_jax import evaluation, experiment, memory, parallel, writers
 from gan_jax import state as state_lib
 from gan_jax import workdir as workdirs
 from gan_jax.checkpoint import Checkpoints
@@ -78,13 +77,13 @@ class _Outputs:
                 continue
             path = self.workdir / tag / f"step_{step:07d}.png"
             if self.source.kind == "images":
-                grid = writers.save_image_grid(x, path, scale=max(1, 128 // x.shape[1]), columns=self.columns)
+                grid = plots.save_image_grid(x, path, scale=max(1, 128 // x.shape[1]), columns=self.columns)
                 self.writer.image(tag, grid, step)
             else:
                 title = f"{self.source.name}: {len(x)} samples of G at step {step}"
-                writers.save_points_figure(x, self.source.mixture, title, path)
+                plots.save_points_figure(x, self.source.mixture, title, path)
         if self.writer.enabled:
-            writers.save_curves(self.writer.rows, self.workdir / "curves.png")
+            plots.save_curves(self.writer.rows, self.workdir / "curves.png")
 
     def evaluation(self, evaluator: evaluation.Evaluator, state: GANState, step: int) -> dict:
         """All processes compute (the generator is sharded over them); process 0 writes."""
@@ -168,8 +167,8 @@ def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:
             _say(f"{where} at step {start} >= train.total_steps={total}: nothing to train.")
             _finished(members)
             return members
-        call, evaluator, clock = _compiled(run, state, start, vmapped, len(members))
-        state, end = _loop(list(members), state, start, call, evaluator, preemption, clock, vmapped)
+        call, evaluator, timing = _compiled(run, state, start, vmapped, len(members))
+        state, end = _loop(list(members), state, start, call, evaluator, preemption, timing, vmapped)
         for m in members:
             m.final = m.view(state)
     if preemption.reason and end < total:  # a signal at the last boundary stops nothing: the runs are done
@@ -178,7 +177,7 @@ def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:
             raise Interrupted
         raise Preempted(end, preemption.reason)
     for m in _finished(members):
-        _say(f"Done: {clock.summary(end)}. Last interval: {_game_summary(m.means)}. Outputs in {m.workdir}.")
+        _say(f"Done: {timing.summary(end)}. Last interval: {_game_summary(m.means)}. Outputs in {m.workdir}.")
     preemption.pass_on()
     return members
 
@@ -237,7 +236,7 @@ def _compiled(run: experiment.Experiment, state: GANState, step: int, vmapped: b
     if config.eval.every:
         metrics = evaluation.parse_metrics(config.eval.metrics)
         evaluator = evaluation.Evaluator(config, run.gan, run.source, metrics, arrays)
-    timer = writers.Timer()
+    timer = clock.Timer()
     train_fn = run.compile(state, arrays, vmapped)
     device, batch = run.mesh.devices.flat[0], config.train.batch_size
     memory.check_fits(train_fn, device, "The compiled train step", "config.train.batch_size", batch)
@@ -251,44 +250,19 @@ def _compiled(run: experiment.Experiment, state: GANState, step: int, vmapped: b
     return (
         (lambda s: train_fn(s, next(feed))),
         evaluator,
-        _Clock(timer, step, config.train.total_steps, compile_seconds),
+        clock.LoopClock(timer, step, config.train.total_steps, compile_seconds),
     )
 
 
-class _Clock:
-    """The loop's timing. The logged steps/s counts the step calls alone (waited for at a
-    boundary, which syncs anyway); the boundaries' writing and evaluation go into the console's
-    ETA and the final summary only."""
-
-    def __init__(self, timer: writers.Timer, step: int, total: int, compile_seconds: float):
-        self.timer, self.first, self.logged_at, self.total = timer, step, step, total
-        self.compile_seconds, self.busy, self.started = compile_seconds, 0.0, time.perf_counter()
-
-    def boundary(self, step: int, logging: bool) -> tuple[float | None, float]:
-        """(steps/s since the last log row if `logging`, else None; seconds left), once the
-        calls up to `step` are done."""
-        self.busy += self.timer.lap()
-        eta = (self.total - step) * (time.perf_counter() - self.started) / (step - self.first)
-        if not logging:
-            return None, eta
-        rate, self.busy, self.logged_at = (step - self.logged_at) / self.busy, 0.0, step
-        return rate, eta
-
-    def written(self) -> None:
-        """The boundary's writing is done: its time is not the steps'."""
-        self.timer.lap()
-
-    def summary(self, step: int) -> str:
-        seconds = time.perf_counter() - self.started
-        steps = step - self.first
-        return (
-            f"{steps} steps in {writers.format_duration(seconds)} ({steps / seconds:.1f} steps/s, "
-            f"compile {self.compile_seconds:.1f}s)"
-        )
-
-
 def _loop(
-    live: list[_Member], state, step: int, train_fn, evaluator, preemption, clock: _Clock, vmapped: bool
+    live: list[_Member],
+    state,
+    step: int,
+    train_fn,
+    evaluator,
+    preemption,
+    timing: clock.LoopClock,
+    vmapped: bool,
 ):
     """Call the compiled step until total_steps (or a signal), each member writing at its
     boundaries; a diverged population member leaves `live`. Returns (state, step)."""
@@ -307,9 +281,9 @@ def _loop(
                     m.settled = step
                 continue
             jax.block_until_ready(metrics)  # the calls are asynchronous
-            rate, eta = clock.boundary(step, "log" in due)
+            rate, eta = timing.boundary(step, "log" in due)
             _boundaries(live, state, step, evaluator, due, rate, eta, vmapped)
-            clock.written()
+            timing.written()
             if "stop" in due:
                 break
     except KeyboardInterrupt:
@@ -437,7 +411,7 @@ def _game_summary(means: dict) -> str:
     if "V" in means:
         return (
             f"D(x) {means['d_real']:.3f}, D(G(z)) {means['d_fake']:.3f}, V {means['V']:.3f} "
-            f"(equilibrium: 0.5, 0.5, {-writers.LOG_4:.3f})"
+            f"(equilibrium: 0.5, 0.5, {-plots.LOG_4:.3f})"
         )
     return ", ".join(f"{key} {means[key]:.3f}" for key in ("W", "d_real_out", "d_fake_out") if key in means)
 

@@ -115,6 +115,16 @@ def write_atomically(path: epath.Path, data: str | bytes) -> None:
         raise write_error(path, error) from error
 
 
+def write_file(path: epath.Path, data: str | bytes) -> None:
+    """`path` written whole (write_atomically), its directory made first; either failing is one
+    WriteError naming the place."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise write_error(path.parent, error) from error
+    write_atomically(path, data)
+
+
 def append(path: epath.Path, data: bytes) -> None:
     """Append `data` to a local file whole or not at all: a write the disk cannot take (or one that
     Ctrl-C cuts short) is undone, the file cut back to its old length, so no crash short of kill -9

@@ -6,8 +6,8 @@ import gzip
 import pytest
 from helpers import REPO
 
-from experiments import report
-from gan_jax import records
+from experiments import cli
+from gan_jax import records, report
 
 COMMITTED = sorted(p.relative_to(REPO) for p in (REPO / "docs").rglob(records.FILE))
 OUTPUTS = ("report.md", "report.csv", "diagnoses.csv", "metrics.png", "trajectories.png", "samples.png")
@@ -15,7 +15,9 @@ OUTPUTS = ("report.md", "report.csv", "diagnoses.csv", "metrics.png", "trajector
 
 @pytest.mark.parametrize("path", COMMITTED, ids=[str(p.parent) for p in COMMITTED])
 def test_a_committed_report_regenerates_from_its_records(path, tmp_path):
-    report.render_records(*records.read(REPO / path), tmp_path)
+    header, found = records.read(REPO / path)
+    module, arg = cli.load_config_module(header["config"])
+    report.render(header, found, tmp_path, getattr(module, "REPORT", {}), arg)
     committed = REPO / path.parent
     for name in OUTPUTS:
         if (committed / name).exists() or (tmp_path / name).exists():

@@ -335,7 +335,7 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
 def test_trajectory_panels_of_a_quantity_a_cell_did_not_log_say_so(tmp_path, monkeypatch):
     """A minimax cell logs D(x) and V, a hinge cell D's mean outputs: each row's panel of the other
     cell is blank with a note, and each row's legend sits on a panel that has curves."""
-    from gan_jax import writers
+    from gan_jax import plots
 
     minimax = [{"step": s, "d_real": 0.6, "d_fake": 0.4, "V": -1.2} for s in (10, 20)]
     hinge = [{"step": s, "d_real_out": 0.7, "d_fake_out": -0.7} for s in (10, 20)]
@@ -344,8 +344,8 @@ def test_trajectory_panels_of_a_quantity_a_cell_did_not_log_say_so(tmp_path, mon
         {"cell": "hinge", "metrics": hinge, "eval": []},
     ]
     figures = []
-    monkeypatch.setattr(writers, "save_figure", lambda fig, path, dpi: figures.append(fig))
-    writers.save_trajectories(records, ["GAN", "hinge"], tmp_path / "trajectories.png")
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path, dpi: figures.append(fig))
+    plots.save_trajectories(records, ["GAN", "hinge"], tmp_path / "trajectories.png")
     axes = [[figures[0].axes[2 * row + col] for col in (0, 1)] for row in range(3)]  # D(x), V, outputs
 
     def blank(ax):

@@ -15,7 +15,7 @@ import ml_collections
 import numpy as np
 from etils import epath
 
-from gan_jax import classifier, data, writers
+from gan_jax import classifier, data, plots
 from gan_jax import workdir as workdirs
 from gan_jax.data import DataSource
 from gan_jax.data.stacked import CHANNELS
@@ -190,7 +190,7 @@ def write(results: dict, workdir: epath.Path) -> None:
         panels = sorted(
             (r["step"], r["metrics"]["optimal_d"]["curves"]) for r in evaluated if "optimal_d" in r["metrics"]
         )
-        writers.save_equilibrium_figure(panels, workdir / "equilibrium_steps.png")
+        plots.save_equilibrium_figure(panels, workdir / "equilibrium_steps.png")
 
 
 def scalars(results: dict) -> dict[str, float]:

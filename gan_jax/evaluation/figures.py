@@ -7,7 +7,7 @@ process that writes."""
 import numpy as np
 from etils import epath
 
-from gan_jax import writers
+from gan_jax import plots
 from gan_jax.evaluation.bank import SampleBank
 
 REAL_VS_GENERATED = 64  # images in the real-vs-generated figure (32 of each are shown)
@@ -31,7 +31,7 @@ def prepare(bank: SampleBank) -> dict:
         return {
             "samples": samples,
             "real": bank.real(REAL_VS_GENERATED),
-            "neighbours": [writers.nearest_images(samples[:NEIGHBOURS], pool) for pool in pools],
+            "neighbours": [plots.nearest_images(samples[:NEIGHBOURS], pool) for pool in pools],
         }
     return {}
 
@@ -46,18 +46,18 @@ def save(bank: SampleBank, shown: dict, results: dict, directory: epath.Path) ->
         samples, captured = shown["samples"], None
         if "modes" in metrics:
             captured = np.asarray(metrics["modes"]["counts"]) > 0
-            writers.save_mode_histogram(metrics["modes"]["counts"], directory / "mode_histogram.png")
+            plots.save_mode_histogram(metrics["modes"]["counts"], directory / "mode_histogram.png")
         title = f"{bank.source.name}: {len(samples)} samples at step {step}"
-        writers.save_points_figure(samples, bank.source.mixture, title, directory / "samples.png", captured)
+        plots.save_points_figure(samples, bank.source.mixture, title, directory / "samples.png", captured)
         if "optimal_d" in metrics:
-            writers.save_equilibrium_figure(
+            plots.save_equilibrium_figure(
                 [(step, metrics["optimal_d"]["curves"])], directory / "discriminator.png"
             )
     elif bank.source.kind == "images":
         half = REAL_VS_GENERATED // 2
-        writers.save_real_vs_generated(
+        plots.save_real_vs_generated(
             shown["real"][:half], shown["samples"][:half], directory / "real_vs_generated.png"
         )
-        writers.save_nearest_neighbours(
+        plots.save_nearest_neighbours(
             shown["samples"][:NEIGHBOURS], shown["neighbours"], directory / "nearest_real.png"
         )
