@@ -21,18 +21,20 @@ Expected:  digits: samples/step_0003000.png has one class per column (0-9), all 
 import ml_collections
 
 from configs import dcgan, gan_mlp
-from gan_jax.config import parse_arg
+from gan_jax.config import arguments
 from gan_jax.errors import ConfigError
 
 DATASETS = ("digits", "mnist", "ring", "grid")
 D_CONDITIONS = ("concat", "projection")
 
 
-ARGS = dict(dataset=DATASETS, d_condition=D_CONDITIONS, cbn=False, smoke=False, seeds=10)
+parse_args = arguments(
+    "cgan.py", dataset=DATASETS, d_condition=D_CONDITIONS, cbn=False, smoke=False, seeds=10
+)
 
 
 def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
-    args = parse_arg(arg, "cgan.py", **ARGS)
+    args = parse_args(arg)
     if args.dataset in ("ring", "grid"):
         if args.cbn:
             raise ConfigError("cgan.py: cbn (conditional BatchNorm) applies to the DCGAN generator only.")
@@ -51,7 +53,7 @@ def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
 
 def get_sweep(arg: str = "digits") -> list[dict]:
     """The run over seeds 0 to seeds-1: what the label buys, with its spread."""
-    return [{"_name": "cGAN", "seed": seed} for seed in range(parse_arg(arg, "cgan.py", **ARGS).seeds)]
+    return [{"_name": "cGAN", "seed": seed} for seed in range(parse_args(arg).seeds)]
 
 
 REPORT = {

@@ -17,15 +17,15 @@ import ml_collections
 
 from configs import gan_mlp, mode_collapse
 from gan_jax import sweep
-from gan_jax.config import parse_arg
+from gan_jax.config import arguments
 
 DATASETS = ("gaussian1d", "ring")
-ARGS = dict(dataset=DATASETS, smoke=False, seeds=5)  # get_config and get_sweep share them
+parse_args = arguments("equilibrium.py", dataset=DATASETS, smoke=False, seeds=5)
 STRENGTHS = {"D stronger (width x4)": 4.0, "balanced": 1.0, "D weaker (width x0.25)": 0.25}
 
 
 def get_config(arg: str = "gaussian1d") -> ml_collections.ConfigDict:
-    args = parse_arg(arg, "equilibrium.py", **ARGS)
+    args = parse_args(arg)
     config = gan_mlp.get_config(f"{args.dataset},smoke={args.smoke}")
     if not args.smoke:
         mode_collapse.small_gan(config, total_steps=4_000)
@@ -36,7 +36,7 @@ def get_config(arg: str = "gaussian1d") -> ml_collections.ConfigDict:
 
 def get_sweep(arg: str = "gaussian1d") -> list[dict]:
     cells = [{"_name": name, "model.d.width_mult": mult} for name, mult in STRENGTHS.items()]
-    return sweep.product(cells, sweep.sweep("seed", range(parse_arg(arg, "equilibrium.py", **ARGS).seeds)))
+    return sweep.product(cells, sweep.sweep("seed", range(parse_args(arg).seeds)))
 
 
 def dead_discriminator(run: dict) -> bool:

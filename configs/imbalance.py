@@ -21,10 +21,10 @@ import ml_collections
 
 from configs import dcgan, mode_collapse
 from gan_jax import sweep
-from gan_jax.config import parse_arg
+from gan_jax.config import arguments
 
 DATASETS = ("grid", "digits")
-ARGS = dict(dataset=DATASETS, smoke=False, seeds=5)  # get_config and get_sweep share them
+parse_args = arguments("imbalance.py", dataset=DATASETS, smoke=False, seeds=5)
 RATIOS = (0.25, 0.5, 1.0, 2.0, 4.0)
 LR_RATIOS = (0.1, 0.316, 1.0, 3.16, 10.0)
 D_STEPS = (1, 2, 5)
@@ -32,7 +32,7 @@ HEAD_STARTS = (0, 500, 2_000)
 
 
 def get_config(arg: str = "grid") -> ml_collections.ConfigDict:
-    args = parse_arg(arg, "imbalance.py", **ARGS)
+    args = parse_args(arg)
     if args.dataset == "grid":
         config = mode_collapse.get_config(f"grid,smoke={args.smoke}")
     else:
@@ -60,7 +60,7 @@ def get_sweep(arg: str = "grid") -> list[dict]:
         if "train.total_steps" in cell:
             total = cell["train.total_steps"]
             cell.update({"checkpoint.every": total, "eval.every": total, "log.sample_every": total})
-    return sweep.product(cells, sweep.sweep("seed", range(parse_arg(arg, "imbalance.py", **ARGS).seeds)))
+    return sweep.product(cells, sweep.sweep("seed", range(parse_args(arg).seeds)))
 
 
 def failed(run: dict) -> bool:

@@ -24,7 +24,7 @@ Expected:  see docs/improved_gan.md for the table (mode coverage on the grid, FD
 import ml_collections
 
 from configs import dcgan, gan_mlp
-from gan_jax.config import apply_overrides, parse_arg
+from gan_jax.config import apply_overrides, arguments
 from gan_jax.errors import ConfigError
 
 TECHNIQUES = {
@@ -36,9 +36,14 @@ TECHNIQUES = {
     "label_smoothing": {"loss.real_label": 0.9},
 }
 DATASETS = ("grid", "digits")
-ARGS = dict(
-    dataset=DATASETS, technique=(*TECHNIQUES, "all"), smoke=False, seeds=5, d_norm_probe=False
-)  # for get_config and get_sweep
+parse_args = arguments(
+    "improved_gan.py",
+    dataset=DATASETS,
+    technique=(*TECHNIQUES, "all"),
+    smoke=False,
+    seeds=5,
+    d_norm_probe=False,
+)
 
 
 def applicable(dataset: str) -> list[str]:
@@ -56,7 +61,7 @@ def overrides(dataset: str, technique: str) -> dict:
 
 
 def get_config(arg: str = "grid,baseline") -> ml_collections.ConfigDict:
-    args = parse_arg(arg, "improved_gan.py", **ARGS)
+    args = parse_args(arg)
     if args.technique not in applicable(args.dataset):
         raise ConfigError(
             f"improved_gan.py: {args.technique} does not apply to {args.dataset}; use one of "
@@ -82,7 +87,7 @@ def get_config(arg: str = "grid,baseline") -> ml_collections.ConfigDict:
 def get_sweep(arg: str = "grid") -> list[dict]:
     """Every technique that applies to the data set (the cell's `_name`), each with seeds 0-4
     (`seeds=N`: 0 to N-1), as overrides of get_config(<data set>) (its baseline)."""
-    args = parse_arg(arg, "improved_gan.py", **ARGS)
+    args = parse_args(arg)
     if args.d_norm_probe:
         return d_norm_probe(args)
     return [

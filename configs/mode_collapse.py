@@ -21,14 +21,14 @@ import ml_collections
 
 from configs import gan_mlp
 from gan_jax import sweep
-from gan_jax.config import parse_arg
+from gan_jax.config import arguments
 
 DATASETS = ("ring", "grid")
-ARGS = dict(dataset=DATASETS, smoke=False, seeds=10)  # get_config and get_sweep share them
+parse_args = arguments("mode_collapse.py", dataset=DATASETS, smoke=False, seeds=10)
 
 
 def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
-    args = parse_arg(arg, "mode_collapse.py", **ARGS)
+    args = parse_args(arg)
     config = gan_mlp.get_config(f"{args.dataset},smoke={args.smoke}")
     if not args.smoke:
         small_gan(config, total_steps=4_000)
@@ -56,7 +56,7 @@ def get_sweep(arg: str = "ring") -> list[dict]:
         sweep.sweep("loss.g", ["saturating", "non_saturating"]), sweep.sweep("train.d_steps", [1, 3])
     )
     named = [{"_name": f"{c['loss.g']}, k={c['train.d_steps']}", **c} for c in cells]
-    return sweep.product(named, sweep.sweep("seed", range(parse_arg(arg, "mode_collapse.py", **ARGS).seeds)))
+    return sweep.product(named, sweep.sweep("seed", range(parse_args(arg).seeds)))
 
 
 def collapsed(run: dict) -> bool:

@@ -26,10 +26,12 @@ import ml_collections
 
 from configs import improved_gan, mode_collapse
 from gan_jax import sweep
-from gan_jax.config import OBJECTIVES, apply_objective, objective_overrides, parse_arg
+from gan_jax.config import OBJECTIVES, apply_objective, arguments, objective_overrides
 
 DATASETS = ("grid", "digits")
-ARGS = dict(dataset=DATASETS, objective=tuple(OBJECTIVES), r1=False, sn=False, smoke=False, seeds=0)
+parse_args = arguments(
+    "objectives.py", dataset=DATASETS, objective=tuple(OBJECTIVES), r1=False, sn=False, smoke=False, seeds=0
+)
 SEEDS = {"grid": 10, "digits": 5}  # `seeds=0`: these
 CELLS = {  # name -> (objective, r1, sn)
     "minimax": ("minimax", False, False),
@@ -53,7 +55,7 @@ def base_config(dataset: str, smoke: bool) -> ml_collections.ConfigDict:
 
 
 def get_config(arg: str = "grid") -> ml_collections.ConfigDict:
-    args = parse_arg(arg, "objectives.py", **ARGS)
+    args = parse_args(arg)
     config = base_config(args.dataset, args.smoke)
     apply_objective(config, args.objective, args.r1, args.sn)
     return config
@@ -61,7 +63,7 @@ def get_config(arg: str = "grid") -> ml_collections.ConfigDict:
 
 def get_sweep(arg: str = "grid") -> list[dict]:
     """Every cell of CELLS, seeds 0 to 9 (grid) or 4 (digits), as overrides of get_config(<data set>)."""
-    args = parse_arg(arg, "objectives.py", **ARGS)
+    args = parse_args(arg)
     base = base_config(args.dataset, args.smoke)
     cells = [{"_name": name, **objective_overrides(base, *cell)} for name, cell in CELLS.items()]
     return sweep.product(cells, sweep.sweep("seed", range(args.seeds or SEEDS[args.dataset])))

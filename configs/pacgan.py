@@ -50,18 +50,18 @@ import ml_collections
 
 from configs import gan_mlp, mode_collapse
 from gan_jax import sweep
-from gan_jax.config import objective_overrides, parse_arg
+from gan_jax.config import arguments, objective_overrides
 from gan_jax.errors import ConfigError
 
 DATASETS = ("ring", "grid")
-ARGS = dict(dataset=DATASETS, pack=1, cpu=False, steps=0, smoke=False, seeds=10)
+parse_args = arguments("pacgan.py", dataset=DATASETS, pack=1, cpu=False, steps=0, smoke=False, seeds=10)
 PACKS_PER_BATCH = 100
 FULL_STEPS, CPU_STEPS = 400_000, 5_000
 TRAIN_SIZE = 100_000
 
 
 def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
-    args = parse_arg(arg, "pacgan.py", **ARGS)
+    args = parse_args(arg)
     c = gan_mlp.get_config(f"{args.dataset},smoke={args.smoke}")
     init = dict(weight_init="normal", weight_scale=0.02)
     c.model.g.update(norm="batch", **init)
@@ -107,9 +107,7 @@ def get_sweep(arg: str = "ring") -> list[dict]:
         {"_name": objective, **objective_overrides(get_config(arg), objective, False, False)}
         for objective in ("hinge", "lsgan")
     ]
-    return sweep.product(
-        packs + others, sweep.sweep("seed", range(parse_arg(arg, "pacgan.py", **ARGS).seeds))
-    )
+    return sweep.product(packs + others, sweep.sweep("seed", range(parse_args(arg).seeds)))
 
 
 def schedule(args: ml_collections.ConfigDict) -> int:
@@ -124,7 +122,7 @@ def schedule(args: ml_collections.ConfigDict) -> int:
 
 def batch(arg: str, pack: int) -> int:
     """The batch of `pack`-sample packs: 100 packs (the smoke run's 16)."""
-    return (16 if parse_arg(arg, "pacgan.py", **ARGS).smoke else PACKS_PER_BATCH) * pack
+    return (16 if parse_args(arg).smoke else PACKS_PER_BATCH) * pack
 
 
 # PacGAN's Table 1 (mean +- standard error over 10 trials), from the paper and
@@ -146,7 +144,7 @@ PUBLISHED = {
 
 REPORT = {
     "baseline": "GAN",
-    "published": lambda arg: PUBLISHED[parse_arg(arg, "pacgan.py", **ARGS).dataset],
+    "published": lambda arg: PUBLISHED[parse_args(arg).dataset],
     "published_trials": 10,
     "margins": mode_collapse.MARGINS,
     "columns": mode_collapse.REPORT["columns"],  # PacGAN's Table 1 columns

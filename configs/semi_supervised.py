@@ -29,13 +29,13 @@ Expected:  D's test error falls through 2,000 / 4,000 / 6,000 / 8,000 steps (see
 import ml_collections
 
 from gan_jax import models
-from gan_jax.config import base_config, parse_arg
+from gan_jax.config import arguments, base_config
 
-ARGS = dict(smoke=False, seeds=3)  # get_config and get_sweep share them
+parse_args = arguments("semi_supervised.py", smoke=False, seeds=3)
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
-    args = parse_arg(arg, "semi_supervised.py", **ARGS)
+    args = parse_args(arg)
     c = base_config()
     c.data.update(name="idx:../shared/data/mnist", split="test[:8000]", image_size=0)
     c.model = models.model_config(
@@ -66,10 +66,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
 
 def get_sweep(arg: str = "") -> list[dict]:
     """Three seeds (`seeds=N`: N), for the mean and spread of the test error."""
-    return [
-        {"_name": "semi_supervised", "seed": seed}
-        for seed in range(parse_arg(arg, "semi_supervised.py", **ARGS).seeds)
-    ]
+    return [{"_name": "semi_supervised", "seed": seed} for seed in range(parse_args(arg).seeds)]
 
 
 # The report's table (experiments/report.py): D's test error, with the equilibrium for context.

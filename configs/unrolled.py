@@ -36,15 +36,15 @@ import ml_collections
 
 from configs import gan_mlp, mode_collapse
 from gan_jax import models, sweep
-from gan_jax.config import parse_arg
+from gan_jax.config import arguments
 
 DATASETS = ("ring", "grid")
-ARGS = dict(dataset=DATASETS, unroll=5, cpu=False, smoke=False, seeds=10)
+parse_args = arguments("unrolled.py", dataset=DATASETS, unroll=5, cpu=False, smoke=False, seeds=10)
 FULL_STEPS, CPU_STEPS = 25_000, 5_000
 
 
 def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
-    args = parse_arg(arg, "unrolled.py", **ARGS)
+    args = parse_args(arg)
     c = gan_mlp.get_config(f"{args.dataset},smoke={args.smoke}")
     net = dict(width=128, depth=2, activation="tanh", weight_init="orthogonal", weight_scale=1.4)
     c.model = models.model_config("mlp", z_dim=256, g=net, d=net)
@@ -70,7 +70,7 @@ def get_sweep(arg: str = "ring") -> list[dict]:
         {"_name": "GAN", "train.unroll_steps": 0},
         {"_name": "unrolled, 5 steps", "train.unroll_steps": 5},
     ]
-    return sweep.product(cells, sweep.sweep("seed", range(parse_arg(arg, "unrolled.py", **ARGS).seeds)))
+    return sweep.product(cells, sweep.sweep("seed", range(parse_args(arg).seeds)))
 
 
 # VEEGAN's Table 1 (Srivastava et al. 2017): its own GAN and unrolled-GAN runs (architecture and
@@ -83,7 +83,7 @@ PUBLISHED = {
 
 REPORT = {
     "baseline": "GAN",
-    "published": lambda arg: PUBLISHED[parse_arg(arg, "unrolled.py", **ARGS).dataset],
+    "published": lambda arg: PUBLISHED[parse_args(arg).dataset],
     "published_trials": None,  # VEEGAN's table gives no trial count and no standard errors
     "margins": mode_collapse.MARGINS,
     "columns": mode_collapse.REPORT["columns"],  # PacGAN's Table 1 columns

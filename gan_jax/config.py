@@ -7,6 +7,7 @@ types cannot: values that only make sense together, before anything is compiled 
 
 import json
 import math
+from collections.abc import Callable
 
 import ml_collections
 
@@ -53,6 +54,12 @@ def parse_arg(arg: str, config_file: str, **spec) -> ml_collections.ConfigDict:
         given.add(name)
         values[name] = _typed(text, spec[name], f"{config_file}: {name}={text!r}")
     return ml_collections.ConfigDict(values)
+
+
+def arguments(config_file: str, **spec) -> Callable[[str], ml_collections.ConfigDict]:
+    """One config file's argument parser (parse_arg with its fields bound): get_config, get_sweep
+    and REPORT read the argument through the same one."""
+    return lambda arg: parse_arg(arg, config_file, **spec)
 
 
 def _field_named_by(word: str, spec: dict):
