@@ -52,3 +52,10 @@ def test_a_table_shown_after_its_command_must_be_its_reports(tmp_path):
     assert fixed.endswith(
         "| x | 10 | 3/10* | 5.1 +- 0.6 [-4.3 s.e., p 0.0012*] | 3 mode collapse, 7 converged |\n\nThe end.\n"
     )
+
+
+def test_the_committed_docs_and_readme_pass(capsys):
+    """Every comparative figure in docs/*.md and README.md is in a generated report, and every table
+    shown after its report command is that report's (the same check as `python -m
+    experiments.check_docs`, on the real files)."""
+    assert check_docs.main([]) == 0, capsys.readouterr().out
