@@ -138,16 +138,7 @@ def base_config() -> ml_collections.ConfigDict:
             num_labelled=100,  # semi-supervised: labelled examples (the first of each class)
         )
     )
-    # Penalties and constraints on D (gan_jax/regularizers.py), all off by default.
-    c.reg = ml_collections.ConfigDict(
-        dict(
-            gradient_penalty=0.0,  # WGAN-GP's lambda (10 in its paper)
-            r1=0.0,  # gamma of R1 (real data) and R2 (generated data), Mescheder et al. 2018
-            r2=0.0,
-            every=1,  # lazy regularisation (StyleGAN2): the penalties every k-th D update, times k
-            weight_clip=0.0,  # WGAN: clip D's parameters to [-c, c] after each update (0.01 there)
-        )
-    )
+    c.reg = regularizers.config_section()  # penalties and constraints on D, all off by default
     adam = dict(name="adam", lr=2e-4, b1=0.5, b2=0.999)
     c.optim = ml_collections.ConfigDict(dict(g=dict(adam), d=dict(adam)))
     c.train = ml_collections.ConfigDict(

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
 from gan_jax.errors import ConfigError
 
@@ -66,13 +67,15 @@ def clip_weights(params, bound: float):
 
 @dataclasses.dataclass(frozen=True)
 class Regularization:
-    """The penalties on D (weights; 0 = off), their laziness and D's weight clipping."""
+    """The penalties on D (weights; 0 = off), their laziness and D's weight clipping. Its fields
+    are the config's `reg` section (config_section): a new penalty is its function, its PENALTIES
+    entry and its field here."""
 
-    gradient_penalty: float = 0.0
-    r1: float = 0.0
+    gradient_penalty: float = 0.0  # WGAN-GP's lambda (10 in its paper)
+    r1: float = 0.0  # gamma of R1 (real data) and R2 (generated data), Mescheder et al. 2018
     r2: float = 0.0
-    every: int = 1
-    weight_clip: float = 0.0
+    every: int = 1  # lazy regularisation (StyleGAN2): the penalties every k-th D update, times k
+    weight_clip: float = 0.0  # WGAN: clip D's parameters to [-c, c] after each update (0.01 there)
 
     def __post_init__(self):
         for name in (*PENALTIES, "weight_clip"):
@@ -104,6 +107,11 @@ class Regularization:
         return jax.lax.cond(step % self.every == 0, total, lambda _: jnp.zeros(()), None)
 
 
-def regularization(cfg) -> Regularization:
+def config_section() -> ml_collections.ConfigDict:
+    """The config's `reg` section: Regularization's fields at their defaults (all off)."""
+    return ml_collections.ConfigDict(dataclasses.asdict(Regularization()))
+
+
+def regularization(cfg: ml_collections.ConfigDict) -> Regularization:
     """Regularization from the config's `reg` section."""
-    return Regularization(cfg.gradient_penalty, cfg.r1, cfg.r2, cfg.every, cfg.weight_clip)
+    return Regularization(**cfg)
