@@ -66,18 +66,8 @@ def initial_state(config: ml_collections.ConfigDict, gan: GAN, source: DataSourc
 def train_step(config: ml_collections.ConfigDict, gan: GAN, source: DataSource, mesh: Mesh | None = None):
     """The un-jitted multi-step function (state, arrays) -> (state, stacked metrics)."""
     t = config.train
-    one_step = steps.make_train_step(
-        gan,
-        source,
-        t.batch_size,
-        t.d_steps,
-        t.g_steps,
-        t.ema_decay,
-        shard_batch=parallel.batch_constraint(mesh),
-        d_head_start=t.d_head_start,
-        simultaneous=t.simultaneous,
-        reuse_fake=t.reuse_fake,
-    )
+    schedule, shard = steps.Schedule.from_config(t), parallel.batch_constraint(mesh)
+    one_step = steps.make_train_step(gan, source, t.batch_size, schedule, shard)
     return steps.make_multi_step(one_step, t.steps_per_call)
 
 

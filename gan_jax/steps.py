@@ -40,6 +40,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import optax
 
 from gan_jax import losses, regularizers
@@ -356,27 +357,44 @@ def make_updates(
     return functools.partial(d_update, ctx), functools.partial(g_update, ctx)
 
 
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """How one training step orders the players' updates; its fields are config.train's keys of
+    the same names (from_config).
+
+    D update j of step t uses data batch t * d_steps + j and noise from fold_in(key_t, j); G
+    update j uses fold_in(key_t, d_steps + j) and (feature matching) batch t * g_steps + j of its
+    own data stream. In the first `d_head_start` steps G is not updated (a head start for D; G's
+    metrics read 0 there). `simultaneous`: G's updates are taken against D as it was before this
+    step's D updates (simultaneous gradient steps, as the code of PacGAN and of the unrolled GAN
+    runs them) instead of against the updated D. `reuse_fake` (one D and one G update, no
+    unrolling: config.validate): G's update takes its loss on the samples D's update judged, G's
+    forward pass run once (`SharedFake`); otherwise the same step as drawing G's noise from D's
+    key. `ema_decay`: the decay of G's moving average, updated after every step where the state
+    keeps one (state.create decides that, from the same field)."""
+
+    d_steps: int = 1
+    g_steps: int = 1
+    ema_decay: float = 0.0
+    d_head_start: int = 0
+    simultaneous: bool = False
+    reuse_fake: bool = False
+
+    @classmethod
+    def from_config(cls, train: ml_collections.ConfigDict) -> "Schedule":
+        return cls(**{field.name: train[field.name] for field in dataclasses.fields(cls)})
+
+
 def make_train_step(
     gan: GAN,
     source: DataSource,
     batch_size: int,
-    d_steps: int = 1,
-    g_steps: int = 1,
-    ema_decay: float = 0.0,
+    schedule: Schedule = Schedule(),
     shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x,
-    d_head_start: int = 0,
-    simultaneous: bool = False,
-    reuse_fake: bool = False,
 ) -> TrainStep:
-    """See the module docstring. D update j of step t uses data batch t * d_steps + j and noise
-    from fold_in(key_t, j); G update j uses fold_in(key_t, d_steps + j) and (feature matching)
-    batch t * g_steps + j of its own data stream. In the first `d_head_start` steps G is not
-    updated (a head start for D; G's metrics read 0 there). `simultaneous`: G's updates are taken
-    against D as it was before this step's D updates (simultaneous gradient steps, as the code of
-    PacGAN and of the unrolled GAN runs them) instead of against the updated D. `reuse_fake`
-    (one D and one G update, no unrolling: config.validate): G's update takes its loss on the
-    samples D's update judged, G's forward pass run once (`SharedFake`); otherwise the same step
-    as drawing G's noise from D's key."""
+    """See the module docstring and Schedule."""
+    d_steps, g_steps, ema_decay = schedule.d_steps, schedule.g_steps, schedule.ema_decay
+    d_head_start, simultaneous, reuse_fake = schedule.d_head_start, schedule.simultaneous, schedule.reuse_fake
     ctx = StepContext(gan, source, batch_size, shard_batch)
     update_d, update_g = functools.partial(d_update, ctx), functools.partial(g_update, ctx)
 

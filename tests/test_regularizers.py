@@ -138,7 +138,7 @@ def distance_from_unit_gradient_norm(penalty: float) -> tuple[float, float, dict
 
     config, source, gan, state, arrays = build_run("configs/gan_mlp.py:grid,smoke", wgan)
     ctx = steps.StepContext(gan, source, config.train.batch_size)
-    train = steps.make_train_step(gan, source, config.train.batch_size, d_steps=5)
+    train = steps.make_train_step(gan, source, config.train.batch_size, steps.Schedule(d_steps=5))
     step = jax.jit(steps.make_multi_step(train, 50))
 
     def distance(state):
