@@ -181,14 +181,39 @@ def evaluation_table(found: list[dict], cells: list[str], columns) -> list[str]:
     ]
 
 
+HIGH_QUALITY = "modes/high_quality_percent"
+
+
+def uniform_row(cell: str, finals: list[dict], mode_samples: int) -> str:
+    """One cell's row of uniform_table, from its runs' final evaluations."""
+    counts = [round(f[HIGH_QUALITY] * mode_samples / 100) for f in finals]
+    pairs = [(int(f["modes/num_modes"]), n) for f, n in zip(finals, counts, strict=True)]
+    values = [
+        np.mean([f["modes/modes_captured"] for f in finals]),
+        np.mean([mixtures.uniform_modes_captured(m, n) for m, n in pairs]),
+        np.mean([f["modes/reverse_kl"] for f in finals]),
+        np.mean([mixtures.uniform_reverse_kl(m, n) for m, n in pairs]),
+    ]
+    count = f"{_num(float(np.mean(counts)))} ({min(counts)}-{max(counts)})"
+    none = f"{sum(n == 0 for n in counts)}/{len(counts)}"
+    return f"| {cell} | {count} | {none} | " + " | ".join(_num(float(v)) for v in values) + " |"
+
+
 def uniform_table(found: list[dict], cells: list[str], mode_samples: int) -> list[str]:
     """'## High-quality samples and a uniform generator': where the table has mode metrics, each
     cell's count of high-quality samples behind them and what a generator uniform over the modes
     would score with each run's count -- the yardstick the mode columns are confounded with."""
-    key = "modes/high_quality_percent"
-    if not any(key in r["final"] for r in found if r["status"] == "finished"):
+    finals = {
+        cell: [
+            r["final"]
+            for r in found
+            if r["cell"] == cell and r["status"] == "finished" and HIGH_QUALITY in r["final"]
+        ]
+        for cell in cells
+    }
+    if not any(finals.values()):
         return []
-    lines = [
+    return [
         "## High-quality samples and a uniform generator",
         "",
         f"Modes captured and reverse KL count only the high-quality samples among the {mode_samples:,} "
@@ -202,29 +227,9 @@ def uniform_table(found: list[dict], cells: list[str], mode_samples: int) -> lis
         "| setting | high-quality samples | runs with none | modes captured | uniform generator "
         "| reverse KL | uniform generator |",
         "|---|---|---|---|---|---|---|",
+        *[uniform_row(cell, runs, mode_samples) for cell, runs in finals.items() if runs],
+        "",
     ]
-    for cell in cells:
-        finals = [r["final"] for r in found if r["cell"] == cell and r["status"] == "finished"]
-        finals = [f for f in finals if key in f]
-        if not finals:
-            continue
-        counts = [round(f[key] * mode_samples / 100) for f in finals]
-        modes = [int(f["modes/num_modes"]) for f in finals]
-        uniform_modes = [mixtures.uniform_modes_captured(m, n) for m, n in zip(modes, counts, strict=True)]
-        uniform_kl = [mixtures.uniform_reverse_kl(m, n) for m, n in zip(modes, counts, strict=True)]
-        values = [
-            np.mean([f["modes/modes_captured"] for f in finals]),
-            np.mean(uniform_modes),
-            np.mean([f["modes/reverse_kl"] for f in finals]),
-            np.mean(uniform_kl),
-        ]
-        lines.append(
-            f"| {cell} | {_num(float(np.mean(counts)))} ({min(counts)}-{max(counts)}) | "
-            f"{sum(n == 0 for n in counts)}/{len(counts)} | "
-            + " | ".join(_num(float(v)) for v in values)
-            + " |"
-        )
-    return [*lines, ""]
 
 
 def table_lines(
