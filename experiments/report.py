@@ -15,6 +15,7 @@ makes with its statistics), report.csv, diagnoses.csv and figures: gan_jax/repor
 holds.
 """
 
+import ml_collections
 import numpy as np
 from absl import flags
 from etils import epath
@@ -43,7 +44,8 @@ def collect(workdir: epath.Path) -> tuple[dict, list[dict]]:
     runs = [{**run, "dir": str(sweeps.run_dir(workdir, run["dir"]))} for run in sweep["runs"]]
     sweeps.to_train(runs, cli.run_configs(sweep["config"], runs), sweep["config"])  # refuses mixed configs
     found = [records.run_record(run, epath.Path(run["dir"])) for run in runs]
-    references, centres = reference_values(sweep["config"])
+    config = cli.load_config(sweep["config"])
+    references, centres = reference_values(config)
     if centres is not None:  # 1-D, 2-D data: G's points of each cell's first seed, for the figure
         for cell in dict.fromkeys(r["cell"] for r in found):
             done = [
@@ -59,12 +61,12 @@ def collect(workdir: epath.Path) -> tuple[dict, list[dict]]:
         "config": configs_dir + tail,
         "references": references,
         "mode_centres": centres,
-        "mode_samples": cli.load_config(sweep["config"]).eval.mode_samples,  # the mode metrics' protocol
+        "mode_samples": config.eval.mode_samples,  # the mode metrics' protocol
     }
     return header, found
 
 
-def reference_values(spec: str) -> tuple[dict, list | None]:
+def reference_values(config: ml_collections.ConfigDict) -> tuple[dict, list | None]:
     """The scalars of the two reference stand-ins for G (Evaluator.references: held-out `data` and
     a `memoriser`) under the sweep's base config, the memoriser's bandwidth, and the mode centres
     of 1-D and 2-D data (else None)."""
@@ -72,7 +74,7 @@ def reference_values(spec: str) -> tuple[dict, list | None]:
 
     from gan_jax import evaluation, experiment
 
-    run = experiment.build(cli.load_config(spec), jax.devices()[:1])  # no training: one device
+    run = experiment.build(config, jax.devices()[:1])  # no training: one device
     metrics = evaluation.parse_metrics(run.config.eval.metrics)
     found = evaluation.Evaluator(run.config, run.gan, run.source, metrics).references()
     values = {kind: evaluation.scalars(result) for kind, result in found.items()}
