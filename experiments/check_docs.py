@@ -72,12 +72,13 @@ def unbacked(text: str, reports: dict[str, str]) -> list[tuple[int, str]]:
 
 
 OUT = re.compile(r"--out=(docs/[^\s`]+)")
+HEADS = ("| setting", "| truth")  # a report's main table; its diagnosis-against-truth table
 
 
 def embedded_tables(text: str) -> list[tuple[int, int, str]]:
     """(first line index, end line index, report dir) of each table shown after the commands that
-    write reports: the tables after a block of such commands are theirs, in order, until the
-    next heading."""
+    write reports (a main table or a truth table, HEADS): the tables after a block of such
+    commands are theirs, in order, until the next heading."""
     lines, found, pending = text.splitlines(), [], []
     i = 0
     while i < len(lines):
@@ -86,7 +87,7 @@ def embedded_tables(text: str) -> list[tuple[int, int, str]]:
             pending = []
         elif line.lstrip().startswith("python -m experiments.report") and OUT.search(line):
             pending.append(OUT.search(line).group(1))
-        elif line.startswith("| setting") and pending:
+        elif line.startswith(HEADS) and pending:
             end = next((j for j in range(i, len(lines)) if not lines[j].startswith("|")), len(lines))
             found.append((i, end, pending.pop(0)))
             i = end
@@ -95,12 +96,17 @@ def embedded_tables(text: str) -> list[tuple[int, int, str]]:
     return found
 
 
-def table_of(report: str) -> list[str]:
-    """A report's main table: its first block of lines starting with '|'."""
+def table_of(report: str, head: str = HEADS[0]) -> list[str]:
+    """A report's table that starts with `head` (the main table by default): its block of lines
+    starting with '|' (none where the report has no such table)."""
     lines = report.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("| setting"))
+    start = next((i for i, line in enumerate(lines) if line.startswith(head)), len(lines))
     end = next((j for j in range(start, len(lines)) if not lines[j].startswith("|")), len(lines))
     return lines[start:end]
+
+
+def _head(line: str) -> str:
+    return next(head for head in HEADS if line.startswith(head))
 
 
 def stale_tables(text: str, root: pathlib.Path = REPO) -> list[tuple[int, str]]:
@@ -108,7 +114,7 @@ def stale_tables(text: str, root: pathlib.Path = REPO) -> list[tuple[int, str]]:
     lines, found = text.splitlines(), []
     for start, end, directory in embedded_tables(text):
         report = root / directory / "report.md"
-        if not report.exists() or lines[start:end] != table_of(report.read_text()):
+        if not report.exists() or lines[start:end] != table_of(report.read_text(), _head(lines[start])):
             found.append((start + 1, directory))
     return found
 
@@ -118,7 +124,7 @@ def fix_tables(text: str, root: pathlib.Path = REPO) -> str:
     for start, end, directory in reversed(embedded_tables(text)):
         report = root / directory / "report.md"
         if report.exists():
-            lines[start:end] = table_of(report.read_text())
+            lines[start:end] = table_of(report.read_text(), _head(lines[start]))
     return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
 
 

@@ -51,11 +51,13 @@ def collect(workdir: epath.Path) -> tuple[dict, list[dict]]:
             done = [
                 (r, run)
                 for r, run in zip(found, runs, strict=True)
-                if r["cell"] == cell and (epath.Path(run["dir"]) / "checkpoints").is_dir()
+                if r["cell"] == cell and _has_checkpoint(epath.Path(run["dir"]))
             ]
             if done:
                 record, run = min(done, key=lambda pair: pair[0]["seed"])
-                record["samples"] = records.points(final_samples(run["dir"]))
+                samples = final_samples(run["dir"])
+                if samples.shape[1:] == (len(centres[0]),):  # not a cell on other data than the sweep's
+                    record["samples"] = records.points(samples)
     _, configs_dir, tail = sweep["config"].rpartition("configs/")
     header = {
         "config": configs_dir + tail,
@@ -64,6 +66,12 @@ def collect(workdir: epath.Path) -> tuple[dict, list[dict]]:
         "mode_samples": config.eval.mode_samples,  # the mode metrics' protocol
     }
     return header, found
+
+
+def _has_checkpoint(run_dir: epath.Path) -> bool:
+    """A run that saved a checkpoint (one that diverged before its first has none to sample)."""
+    checkpoints = run_dir / "checkpoints"
+    return checkpoints.is_dir() and any(checkpoints.iterdir())
 
 
 def reference_values(config: ml_collections.ConfigDict) -> tuple[dict, list | None]:

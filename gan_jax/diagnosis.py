@@ -14,7 +14,7 @@ D_WINS_FAKE, D_WINS_REAL = 0.1, 0.9  # mean D(G(z)) below, mean D(x) above, over
 G_STARVED = 0.1  # ... and G's gradient norm there below this fraction of its peak over the run
 COLLAPSE_FRACTION = 0.5  # fewer than this fraction of the data's modes captured at the end
 MODES_LOST = (2, 0.1)  # ... or fewer than the best earlier evaluation by max(2, 10% of the modes)
-SWING, SWING_FLOOR = 0.1, 0.1  # detrended D loss std, last half, > 0.1 x max(mean |D loss|, 0.1)
+SWING, SWING_FLOOR = 0.01, 0.1  # detrended D loss std, last half, > 0.01 x max(mean |D loss|, 0.1)
 CYCLE_P = 0.01  # ... and a periodic component: Fisher's g test of its periodogram below this p
 
 RULES = (
@@ -129,3 +129,14 @@ def diagnose(status: str, metrics: list[dict], evals: list[dict]) -> Diagnosis:
         return Diagnosis("divergence", "stopped on a non-finite value")
     found = (_dead_d(metrics), _d_wins(metrics), _mode_collapse(evals), _oscillation(metrics))
     return next((d for d in found if d), Diagnosis("converged", "no failure rule holds"))
+
+
+def confusion(truths: list[str], labels: list[str]) -> dict[str, dict[str, int]]:
+    """{true label: {diagnosed label: runs}} over LABELS, for runs whose failure is known."""
+    unknown = sorted(set(truths) - set(LABELS))
+    if unknown:
+        raise ValueError(f"true labels {unknown} are not diagnosis labels {LABELS}")
+    matrix = {t: dict.fromkeys(LABELS, 0) for t in LABELS}
+    for truth, label in zip(truths, labels, strict=True):
+        matrix[truth][label] += 1
+    return matrix

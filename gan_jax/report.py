@@ -123,6 +123,8 @@ TRAJECTORY_POINTS = 4  # logged steps a cell is shown at, evenly spaced, the las
 
 
 def _evenly(steps: list[int]) -> list[int]:
+    if not steps:  # a run that diverged before its first logged interval
+        return []
     return [
         steps[i] for i in np.unique(np.linspace(0, len(steps) - 1, TRAJECTORY_POINTS).round().astype(int))
     ]
@@ -262,6 +264,57 @@ def table_lines(
     return lines
 
 
+def _share(right: int, n: int) -> str:
+    """'0.90 [0.60, 0.98]': a proportion with its Wilson interval; '-' of nothing."""
+    if not n:
+        return "-"
+    low, high = stats.wilson(right, n)
+    return f"{right / n:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def truth_lines(found: list[dict], truth) -> list[str]:
+    """Where each run's failure is known (`truth`: record -> label, or None where the config's
+    REPORT["truth"] cannot tell), the confusion matrix of the diagnosis against it, with each
+    label's recall and precision; the runs of unknown truth are left out and counted."""
+    if truth is None:
+        return []
+    ended = [r for r in found if r["diagnosis"]]
+    known = [r for r in ended if truth(r) is not None]
+    if not known:
+        return []
+    matrix = diagnosis.confusion([truth(r) for r in known], [r["diagnosis"].label for r in known])
+    labels = diagnosis.LABELS
+    built = {t: sum(row.values()) for t, row in matrix.items()}
+    called = {label: sum(matrix[t][label] for t in labels) for label in labels}
+    right = sum(matrix[t][t] for t in labels)
+    lines = [
+        "## The diagnosis against the truth",
+        "",
+        "Each cell is built to fail in one known way (or not at all: `converged`); rows: that truth, "
+        "columns: the diagnosis, in runs. Recall: the share of a truth's runs given its label; "
+        "precision: the share of the runs given a label that truly have it; each with its Wilson "
+        f"{stats.LEVEL:.0%} interval.",
+        "",
+        "| truth \\ diagnosis | " + " | ".join(labels) + " | runs | recall |",
+        "|" + "---|" * (len(labels) + 3),
+    ]
+    for t in labels:
+        if built[t]:
+            counts = " | ".join(str(matrix[t][label]) for label in labels)
+            lines.append(f"| {t} | {counts} | {built[t]} | {_share(matrix[t][t], built[t])} |")
+    precision = [_share(matrix[label][label], called[label]) for label in labels]
+    lines += [
+        "| precision | " + " | ".join(precision) + " | | |",
+        "",
+        f"Right: {right} of {len(known)} runs ({_share(right, len(known))}).",
+        "",
+    ]
+    unknown = [f"{r['cell']} seed {r['seed']} ({r['diagnosis'].label})" for r in ended if r not in known]
+    if unknown:
+        lines += [f"Left out, their truth unknown: {', '.join(unknown)}.", ""]
+    return lines
+
+
 def preamble(header: dict, spec: dict, baseline: str, published: dict, shown_refs) -> list[str]:
     """What the report's reader needs before the table: how to read it, the failure rule, the
     diagnosis rules, what the published and reference rows are."""
@@ -311,6 +364,7 @@ def write_tables(
         "",
         *memoriser_warnings(table, references["memoriser"] if shown_refs else None, columns),
         "",
+        *truth_lines(found, spec.get("truth")),
         "## Comparisons",
         "",
         *[c.line() for c in found_comparisons],

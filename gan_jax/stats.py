@@ -104,3 +104,15 @@ def fisher(failed_a: int, n_a: int, failed_b: int, n_b: int) -> float:
     """Two-sided p-value of Fisher's exact test that two failure rates are equal."""
     table = [[failed_a, n_a - failed_a], [failed_b, n_b - failed_b]]
     return float(scipy_stats.fisher_exact(table, alternative="two-sided").pvalue)
+
+
+def wilson(successes: int, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """Wilson's score interval for a proportion successes / n (a rate of labels right, say):
+    unlike the normal approximation it stays inside [0, 1] and is not empty at 0 or n."""
+    if n == 0:
+        return math.nan, math.nan
+    z = float(scipy_stats.norm.ppf(0.5 + level / 2))
+    share, shrink = successes / n, 1 + z * z / n
+    centre = (share + z * z / (2 * n)) / shrink
+    half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / shrink
+    return max(0.0, centre - half), min(1.0, centre + half)

@@ -54,6 +54,15 @@ def test_a_table_shown_after_its_command_must_be_its_reports(tmp_path):
     )
 
 
+def test_a_truth_table_shown_after_its_command_must_be_its_reports():
+    """docs/diagnosis.md's confusion matrix is its report's, count for count."""
+    doc = (check_docs.REPO / "docs" / "diagnosis.md").read_text()
+    assert [t[2] for t in check_docs.embedded_tables(doc)] == ["docs/diagnosis/corpus"]
+    assert check_docs.stale_tables(doc) == []
+    changed = doc.replace("| 27 | 27 | 1.00", "| 26 | 27 | 1.00", 1)
+    assert changed != doc and check_docs.stale_tables(changed) == [(43, "docs/diagnosis/corpus")]
+
+
 def test_the_committed_docs_and_readme_pass(capsys):
     """Every comparative figure in docs/*.md and README.md is in a generated report, and every table
     shown after its report command is that report's (the same check as `python -m

@@ -31,6 +31,7 @@ CONFIGS = {
     "configs/mode_collapse.py": ["ring", "grid", "grid,smoke"],
     "configs/imbalance.py": ["grid", "digits", "digits,smoke"],
     "configs/equilibrium.py": ["gaussian1d", "ring", "ring,smoke"],
+    "configs/diagnosis.py": ["", "smoke"],
     "configs/improved_gan.py": ["grid,baseline", "grid,all", "digits,all", "digits,virtual_batch_norm,smoke"],
     "configs/objectives.py": ["grid", "digits", "grid,wgan_gp,smoke", "digits,hinge,sn,smoke"],
     "configs/cgan.py": ["digits", "ring", "grid,projection", "mnist,cbn", "digits,smoke"],
@@ -125,6 +126,23 @@ def test_every_config_file_parses_its_argument_the_same_way():
     assert [cells[f"PacGAN{m}"]["train.batch_size"] for m in (2, 3, 4)] == [200, 300, 400]  # 100 packs
     unrolled, _ = cli.load_config_module("configs/unrolled.py")
     assert [e["train.unroll_steps"] for e in unrolled.get_sweep("grid,seeds=1")] == [0, 5]
+
+
+def test_the_diagnosis_corpus_cells_are_valid_and_know_their_truth():
+    corpus, _ = cli.load_config_module("configs/diagnosis.py")
+    cells = corpus.get_sweep("seeds=1")
+    assert len(corpus.get_sweep("")) == 10 * len(cells)
+    for entry in cells:
+        overrides = {k: v for k, v in entry.items() if k != "_name"}
+        config = config_lib.apply_overrides(corpus.get_config(""), overrides)
+        config_lib.validate(config)
+        assert config.eval.every * corpus.EVALUATIONS == config.train.total_steps  # "modes lost" can fire
+    truth = corpus.REPORT["truth"]
+    ring = lambda captured: {"modes/num_modes": 8, "modes/modes_captured": captured}  # noqa: E731
+    assert truth({"cell": "D wins", "final": {}}) == "D wins"
+    assert truth({"cell": "converged (ring, R1)", "final": ring(8)}) == "converged"
+    assert truth({"cell": "converged (ring, R1)", "final": ring(7)}) is None
+    assert truth({"cell": "converged (Dirac, R1)", "final": {}}) == "converged"
 
 
 def parse(*args):

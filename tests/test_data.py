@@ -280,6 +280,20 @@ def test_a_fixed_mixture_training_set():
     assert heldout.arrays == {} and heldout.name == "grid"
 
 
+@pytest.mark.parametrize("train_size", [0, 2_000])
+def test_training_on_the_first_modes_only_keeps_every_mode_for_evaluation(train_size):
+    """data.train_modes = k: fresh draws and a fixed set alike come from modes 0..k-1 only, while
+    the source's mixture (what the mode metrics count against) keeps all 8."""
+    source = data.load(data_cfg(name="ring", train_modes=3, train_size=train_size))
+    batch = source.sample(device_arrays(source), jax.random.PRNGKey(0), jnp.int32(2), 6_000)
+    labels = np.asarray(batch["label"])
+    assert set(labels.tolist()) == {0, 1, 2}
+    np.testing.assert_allclose(np.asarray(batch["x"]), source.mixture.means[labels], atol=0.01 * 6)
+    assert len(source.mixture.means) == 8 and source.num_classes == 8
+    with pytest.raises(DataError, match="train_modes=9 for 'ring', which has 8 modes"):
+        data.load(data_cfg(name="ring", train_modes=9))
+
+
 def test_streaming_refuses_extra_real_batches_and_populations(tmp_path):
     """What the stream does not feed is an error before anything trains: the real batches of
     feature matching (and of the unrolled GAN and the semi-supervised D), and a population."""

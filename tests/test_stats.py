@@ -65,3 +65,12 @@ def test_fisher_on_a_hand_worked_table():
     # two-sided p sums the tables no likelier than the one seen: 90/190.
     assert stats.fisher(0, 10, 2, 10) == pytest.approx(90 / 190)
     assert stats.fisher(0, 10, 10, 10) == pytest.approx(2 / math.comb(20, 10))
+
+
+def test_wilson_interval_by_hand_and_at_the_edges():
+    # 9 of 10: centre (0.9 + z^2/20) / (1 + z^2/10), half-width z sqrt(0.009 + z^2/400) / (1 + z^2/10)
+    assert stats.wilson(9, 10) == pytest.approx((0.59585, 0.98212), abs=1e-5)
+    low, high = stats.wilson(0, 10)
+    assert low == 0.0 and high == pytest.approx(0.27753, abs=1e-5)  # z^2 / (n + z^2)
+    assert stats.wilson(10, 10) == pytest.approx((1 - 0.27753, 1.0), abs=1e-5)  # the mirror image
+    assert all(map(math.isnan, stats.wilson(0, 0)))

@@ -11,8 +11,11 @@ PacGAN's step itself).
         1200 dimensions, plus N(0, 1) noise in dimensions 0-699 only.
 `gaussian1d`  one 1-D Gaussian N(4, 0.5^2), for the picture of D against p_data and p_g
         (Goodfellow et al. 2014, Figure 1).
+`dirac` the Dirac-GAN's data (Mescheder et al. 2018, section 2): every point at 0 in one dimension.
 Modes are equally likely; the label of a sample is its mode. gan_jax/metrics/mixtures.py measures
-mode coverage on them.
+mode coverage on them. `train_modes` = k > 0 trains on the first k modes only while the mode
+metrics still count all of them: a generator that cannot cover the rest, by construction (the
+diagnosis corpus's mode collapse, configs/diagnosis.py).
 """
 
 import dataclasses
@@ -22,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gan_jax.data.source import Batch, DataSource
+from gan_jax.errors import DataError
 
 HD1200_OFFSETS = (-1.0, -0.5, 0.0, 0.5, -2.0, -2.5, 10.0, 0.25, -13.0, -5.5)
 HD1200_DIM, HD1200_NOISY_DIMS = 1200, 700
@@ -67,12 +71,14 @@ MIXTURES = {
     "grid": lambda: _isotropic(grid_means(), 0.05),
     "hd1200": _hd1200,
     "gaussian1d": lambda: _isotropic(np.array([[4.0]]), 0.5),
+    "dirac": lambda: _isotropic(np.zeros((1, 1)), 0.0),
 }
 
 
-def mixture_sampler(mixture: Mixture):
-    """Draws (label, x) with label uniform over the modes and x ~ N(means[label], noise_std^2)."""
-    means = mixture.means.astype(np.float32)
+def mixture_sampler(mixture: Mixture, modes: int = 0):
+    """Draws (label, x) with label uniform over the first `modes` modes (0: all) and
+    x ~ N(means[label], noise_std^2)."""
+    means = mixture.means[: modes or None].astype(np.float32)
     noise_std = mixture.noise_std.astype(np.float32)
 
     def sample(arrays: dict, key: jax.Array, draw: jax.Array, batch_size: int) -> Batch:
@@ -85,11 +91,12 @@ def mixture_sampler(mixture: Mixture):
     return sample
 
 
-def training_set(mixture: Mixture, size: int, seed: int) -> dict[str, np.ndarray]:
-    """`size` points (float32) and their modes (int32) drawn once from `mixture` with numpy's
-    generator seeded by `seed`: the same set on every machine and every process."""
+def training_set(mixture: Mixture, size: int, seed: int, modes: int = 0) -> dict[str, np.ndarray]:
+    """`size` points (float32) and their modes (int32) drawn once from the first `modes` modes
+    (0: all) of `mixture` with numpy's generator seeded by `seed`: the same set on every machine
+    and every process."""
     rng = np.random.default_rng(seed)
-    labels = rng.integers(0, len(mixture.means), size)
+    labels = rng.integers(0, modes or len(mixture.means), size)
     points = mixture.means[labels] + mixture.noise_std * rng.standard_normal((size, mixture.means.shape[1]))
     return {"x": points.astype(np.float32), "label": labels.astype(np.int32)}
 
@@ -100,17 +107,23 @@ def sample_with_replacement(arrays: dict, key: jax.Array, draw: jax.Array, batch
     return {name: values[idx] for name, values in arrays.items()}
 
 
-def load_mixture(name: str, train_size: int = 0, seed: int = 0) -> DataSource:
+def load_mixture(name: str, train_size: int = 0, seed: int = 0, train_modes: int = 0) -> DataSource:
     """Mixture `name`, sampled afresh (train_size 0) or as a fixed training set of train_size
-    points drawn from `seed`."""
+    points drawn from `seed`; from its first `train_modes` modes only (0: all). The source's
+    `mixture` keeps every mode, so that evaluation counts all of them."""
     mixture = MIXTURES[name]()
+    if not 0 <= train_modes <= len(mixture.means):
+        raise DataError(
+            f"config.data.train_modes={train_modes} for {name!r}, which has {len(mixture.means)} modes: "
+            f"use 0 (all) to {len(mixture.means)}."
+        )
     finite = train_size > 0
     return DataSource(
         name=name,
         kind="points",
         shape=(mixture.means.shape[1],),
-        arrays=training_set(mixture, train_size, seed) if finite else {},
-        sample=sample_with_replacement if finite else mixture_sampler(mixture),
+        arrays=training_set(mixture, train_size, seed, train_modes) if finite else {},
+        sample=sample_with_replacement if finite else mixture_sampler(mixture, train_modes),
         num_classes=len(mixture.means),
         mixture=mixture,
     )

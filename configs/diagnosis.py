@@ -1,0 +1,129 @@
+r"""The diagnosis's validation corpus: runs whose failure is known by construction, so that
+gan_jax/diagnosis.py's labels can be scored against the truth (docs/diagnosis.md).
+
+Command:   python -m experiments.sweep --config=configs/diagnosis.py --workdir=runs/diagnosis
+           python -m experiments.report --workdir=runs/diagnosis --out=docs/diagnosis/corpus
+           one run of one cell: python -m experiments.run --config=configs/diagnosis.py \
+               --config.data.train_modes=3 --workdir=runs/collapse   (the `mode collapse` cell)
+Arguments: `smoke`; `seeds=N` for the sweep (default 10).
+Model:     the study's small MLP GAN (configs/mode_collapse.py: G 4 x 128 ReLU, D 3 x 128 ReLU,
+           Adam 1e-3 beta1 0.5, batch 256, non-saturating G loss) on the ring, 4,000 steps, the
+           losses logged every 20 steps (200 rows), evaluated 4 times a run (every 1,000 steps:
+           2,500 samples' mode coverage and the equilibrium diagnostics), so that "modes lost"
+           can fire.
+Cells, named by the label each is built to deserve (the part of the name before " ("):
+  divergence     least squares on both players with plain SGD at lr 0.3: gradient descent on a
+                 quadratic with a step beyond 2 / curvature grows geometrically, to a non-finite
+                 loss within a few steps.
+  dead D         every weight of D starts at 0 (biases start at 0): each hidden unit outputs
+                 relu(0) = 0 with derivative 0, and D's output bias sits where the minimax loss's
+                 derivative, sigmoid(b) - sigmoid(-b), is exactly 0 -- D's gradient is 0 for good.
+  D wins         the saturating G loss and a G frozen at the point 0 (all its weights 0,
+                 learning rate 0; 5 D steps per G step): the ring's centre is 100 standard
+                 deviations from every mode, so D separates G's samples from the data completely
+                 and the saturating loss's gradient vanishes as D(G(z)) -> 0 (Goodfellow et al.
+                 2014, section 3).
+  mode collapse  G trains on 3 of the ring's 8 modes (data.train_modes=3) while the evaluation
+                 counts all 8: it cannot capture more than 3, fewer than half.
+  oscillation    the Dirac GAN (Mescheder et al. 2018, section 2): data a point mass at 0
+                 (`dirac`), G(z) = a z + b with a = b = 0 at the start, a linear D(x) = psi x + c
+                 with psi ~ N(0, 2^2), plain SGD at lr 0.1, simultaneous steps. Near (b, psi) = 0
+                 the game's Jacobian has purely imaginary eigenvalues: G's output and D's slope
+                 circle the equilibrium and never settle (measured here: a limit cycle of ~3
+                 logged intervals whose logged D loss swings by ~2.3% of its value).
+  converged      the same Dirac GAN with R1 (gamma 1), which makes it locally convergent
+                 (Mescheder et al., Theorem 4.1); and two ring cells, R1 (gamma 0.1) and the
+                 saturating loss (every run of it converged in docs/study.md's ring table). R1
+                 and a loss promise no coverage, so a ring run's truth is `converged` only if its
+                 last evaluation captured all 8 modes; otherwise it is unknown and left out of
+                 the score (`truth`, below, says so; the report lists such runs).
+Evaluation: the Dirac cells have no modes to count: the equilibrium diagnostics only.
+CPU time:  the 80-run sweep: 13 minutes on 2 cores (2 workers), Intel Xeon.
+Expected:  docs/diagnosis.md (the confusion matrix, each label's recall and precision).
+"""
+
+import ml_collections
+
+from configs import gan_mlp, mode_collapse
+from gan_jax import sweep
+from gan_jax.config import arguments
+
+parse_args = arguments("diagnosis.py", smoke=False, seeds=10)
+STEPS, EVALUATIONS = 4_000, 4
+
+SGD = {"optim.g.name": "sgd", "optim.d.name": "sgd", "optim.g.b1": 0.0, "optim.d.b1": 0.0}  # no momentum
+LSQ = {"loss.d": "least_squares", "loss.g": "least_squares", **SGD}
+DIRAC = {
+    **SGD,
+    "data.name": "dirac",
+    "eval.metrics": "equilibrium",
+    "model.g.depth": 0,
+    "model.d.depth": 0,
+    "model.g.weight_init": "normal",
+    "model.g.weight_scale": 0.0,
+    "model.d.weight_init": "normal",
+    "model.d.weight_scale": 2.0,
+    "optim.g.lr": 0.1,
+    "optim.d.lr": 0.1,
+    "train.simultaneous": True,
+}
+CELLS = {
+    "divergence": {**LSQ, "optim.g.lr": 0.3, "optim.d.lr": 0.3},
+    "dead D": {"model.d.weight_init": "normal", "model.d.weight_scale": 0.0},
+    "D wins": {
+        "loss.g": "saturating",
+        "optim.g.lr": 0.0,
+        "train.d_steps": 5,
+        "model.g.weight_init": "normal",
+        "model.g.weight_scale": 0.0,
+    },
+    "mode collapse": {"data.train_modes": 3},
+    "oscillation": DIRAC,
+    "converged (Dirac, R1)": {**DIRAC, "reg.r1": 1.0},
+    "converged (ring, R1)": {"reg.r1": 0.1},
+    "converged (ring, saturating)": {"loss.g": "saturating"},
+}
+BUILT = {name: name.split(" (")[0] for name in CELLS}  # the label each cell is built to have
+
+
+def truth(run: dict) -> str | None:
+    """The label a run is known to deserve: its cell's, except that a ring run built to be
+    healthy is known to be only if it reached the data's coverage (all 8 modes at its last
+    evaluation; R1 and the saturating loss promise no coverage) -- else None, unknown."""
+    final = run["final"]
+    if BUILT[run["cell"]] == "converged" and "modes/num_modes" in final:
+        return "converged" if final["modes/modes_captured"] == final["modes/num_modes"] else None
+    return BUILT[run["cell"]]
+
+
+def get_config(arg: str = "") -> ml_collections.ConfigDict:
+    args = parse_args(arg)
+    config = gan_mlp.get_config(f"ring,smoke={args.smoke}")
+    steps = STEPS
+    if not args.smoke:
+        mode_collapse.small_gan(config, total_steps=STEPS)
+    else:
+        steps = config.train.total_steps
+    config.train.steps_per_call = min(config.train.steps_per_call, 20)
+    config.log.every = 20 if not args.smoke else 10
+    config.eval.update(every=steps // EVALUATIONS, metrics="modes,equilibrium")
+    config.checkpoint.update(every=steps // EVALUATIONS)
+    return config
+
+
+def get_sweep(arg: str = "") -> list[dict]:
+    cells = [{"_name": name, **overrides} for name, overrides in CELLS.items()]
+    return sweep.product(cells, sweep.sweep("seed", range(parse_args(arg).seeds)))
+
+
+REPORT = {
+    "baseline": "converged (ring, R1)",
+    "columns": [
+        ("modes/modes_captured", "modes captured"),
+        ("modes/high_quality_percent", "% high-quality"),
+        ("equilibrium/d_real", "D(x)"),
+        ("equilibrium/d_fake", "D(G(z))"),
+        ("optimal_d/mean_abs", "mean abs(D - D*)"),
+    ],
+    "truth": truth,
+}
