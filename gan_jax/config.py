@@ -13,6 +13,7 @@ import ml_collections
 
 from gan_jax import losses, regularizers
 from gan_jax.errors import ConfigError
+from gan_jax.schedule import Schedule
 
 # Keys that may differ without changing a run's result (where data or checkpoints live, how the
 # same convolution is computed).
@@ -241,27 +242,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
 def _check_train(t: ml_collections.ConfigDict) -> None:
     if t.batch_size < 1 or t.total_steps < 1 or t.steps_per_call < 1:
         raise ConfigError("config.train.batch_size, total_steps and steps_per_call must be >= 1.")
-    if t.d_steps < 1 or t.g_steps < 1:
-        raise ConfigError("config.train.d_steps and g_steps must be >= 1.")
-    if t.unroll_steps < 0:
-        raise ConfigError(f"config.train.unroll_steps={t.unroll_steps} must be >= 0 (0: no unrolling).")
-    _check_train_options(t)
-
-
-def _check_train_options(t: ml_collections.ConfigDict) -> None:
-    """The options that change the step's update order or keep extra state."""
-    if t.reuse_fake and (t.d_steps != 1 or t.g_steps != 1 or t.unroll_steps):
-        raise ConfigError(
-            f"config.train.reuse_fake shares one generated batch between one D and one G update; here "
-            f"d_steps={t.d_steps}, g_steps={t.g_steps}, unroll_steps={t.unroll_steps}: set them to 1, 1, 0 "
-            "or reuse_fake=False."
-        )
-    if not 0 <= t.d_head_start < t.total_steps:
+    Schedule.from_config(t)  # each update option's own check
+    if t.d_head_start >= t.total_steps:
         raise ConfigError(
             f"config.train.d_head_start={t.d_head_start} must be in [0, total_steps={t.total_steps})."
         )
-    if not 0.0 <= t.ema_decay < 1.0:
-        raise ConfigError(f"config.train.ema_decay={t.ema_decay} must be in [0, 1) (0 = no EMA).")
 
 
 def _check_optimizer(opt: ml_collections.ConfigDict, player: str) -> None:

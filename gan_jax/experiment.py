@@ -19,6 +19,7 @@ from gan_jax.data import DataSource
 from gan_jax.data.stream import Feed
 from gan_jax.errors import ConfigError
 from gan_jax.models.layers import group_size
+from gan_jax.schedule import Schedule
 from gan_jax.state import GAN, GANState
 
 
@@ -44,7 +45,6 @@ def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
         vbn_ref_size=generator.reference_batch_size,
         objective=objective,
         reg=regularizers.regularization(config.reg),
-        unroll_steps=config.train.unroll_steps,
         dtype=config.model.dtype,
         num_labelled=config.loss.num_labelled if objective.semi_supervised else 0,
         d_group=group_size(discriminator),
@@ -66,7 +66,7 @@ def initial_state(config: ml_collections.ConfigDict, gan: GAN, source: DataSourc
 def train_step(config: ml_collections.ConfigDict, gan: GAN, source: DataSource, mesh: Mesh | None = None):
     """The un-jitted multi-step function (state, arrays) -> (state, stacked metrics)."""
     t = config.train
-    schedule, shard = steps.Schedule.from_config(t), parallel.batch_constraint(mesh)
+    schedule, shard = Schedule.from_config(t), parallel.batch_constraint(mesh)
     one_step = steps.make_train_step(gan, source, t.batch_size, schedule, shard)
     return steps.make_multi_step(one_step, t.steps_per_call)
 
@@ -144,7 +144,7 @@ def build(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] | Non
             f"{config.train.batch_size} over {n} devices); packs and groups do not straddle devices: "
             f"use a batch that is a multiple of {group * n}."
         )
-    extra_real = gan.objective.semi_supervised or gan.objective.g_needs_real or gan.unroll_steps
+    extra_real = gan.objective.semi_supervised or gan.objective.g_needs_real or config.train.unroll_steps
     if source.streamed and extra_real:
         raise ConfigError(
             "A streamed data set (config.data.pipeline) feeds D's batches only; the semi-supervised D, "

@@ -72,7 +72,6 @@ class GAN:
     vbn_ref_size: int = 0  # > 0: G uses virtual batch norm with a reference batch this big
     objective: losses.Objective = losses.Objective()  # what D and G minimise
     reg: regularizers.Regularization = regularizers.Regularization()  # penalties on D
-    unroll_steps: int = 0  # > 0: G's loss is taken against D after this many differentiable D steps
     dtype: str = "float32"  # G's and D's compute dtype (models.apply.apply_net); the state stays float32
     num_labelled: int = 0  # > 0: the semi-supervised D's labelled examples (the train step's data holds them)
     d_group: int = 1  # examples D reads together (packing x minibatch-stddev groups): D is built on one group

@@ -14,7 +14,7 @@ The pieces are module-level pure functions: `d_loss` and `g_loss`, each a functi
 player's parameters and batch statistics, the other player's variables, the batches and a key,
 returning (loss, aux); `discriminate`, through which D sees every input (augmentation would act
 there; PacGAN's packing is D's own first operation, models/layers.py `pack`); `apply_update`, the
-one optimiser step, and `d_step`, one step of D. With `gan.unroll_steps` = k > 0 (the unrolled
+one optimiser step, and `d_step`, one step of D. With `unroll_steps` = k > 0 (the unrolled
 GAN), G's loss is taken against `unrolled_d`: D after k more of its steps, differentiable in G
 (D's loss then does not stop the gradient at G's samples). With `reuse_fake` G's update takes its
 loss on the batch D's update judged (`SharedFake`: G's forward pass once, its VJP kept). What the
@@ -40,13 +40,13 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import optax
 
 from gan_jax import losses, regularizers
 from gan_jax.data import DataSource
 from gan_jax.data.source import sample_epochs
 from gan_jax.models.apply import apply_net, generate, sample_labels
+from gan_jax.schedule import Schedule
 from gan_jax.state import GAN, GANState, NetState, data_key, step_key
 
 Metrics = dict[str, jax.Array]
@@ -61,12 +61,14 @@ G_PASSES = ("fake", "real")  # D's passes in G's update
 @dataclasses.dataclass(frozen=True)
 class StepContext:
     """What every update needs besides the state: the GAN (its objective and penalties too), its
-    data, the batch size, and `shard_batch`, which pins a per-example array to the data mesh."""
+    data, the batch size, `shard_batch`, which pins a per-example array to the data mesh, and
+    the unrolled D steps G's loss looks ahead by (Schedule.unroll_steps)."""
 
     gan: GAN
     source: DataSource
     batch_size: int
     shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x
+    unroll_steps: int = 0
 
     @property
     def objective(self) -> losses.Objective:
@@ -293,7 +295,7 @@ def d_update(
 
 
 def unrolled_d(ctx: StepContext, state: GANState, g_variables: dict, batches: dict, key: jax.Array) -> dict:
-    """D's variables after `gan.unroll_steps` optimiser steps from the current D against G's
+    """D's variables after `ctx.unroll_steps` optimiser steps from the current D against G's
     `g_variables` (Metz et al. 2017), differentiable in them: G's samples are not behind
     stop_gradient, and D's update (its optimiser's too) runs inside lax.scan. Every unrolled step
     sees the same batches and the same noise as G's loss, as in the authors' code
@@ -302,7 +304,7 @@ def unrolled_d(ctx: StepContext, state: GANState, g_variables: dict, batches: di
     def step(d: NetState, _):
         return d_step(ctx, state, d, g_variables, batches, key, stop_gradient_fake=False)[0], None
 
-    d, _ = jax.lax.scan(step, state.d, length=ctx.gan.unroll_steps)
+    d, _ = jax.lax.scan(step, state.d, length=ctx.unroll_steps)
     return d.variables
 
 
@@ -319,7 +321,7 @@ def g_update(
     when its loss (or D's unrolled steps) needs one. With `shared` (train.reuse_fake), G's loss is
     taken on D's samples and its gradient carried back through their stored VJP: no second
     forward pass of G."""
-    unrolled = ctx.gan.unroll_steps > 0
+    unrolled = ctx.unroll_steps > 0
     batches = {}
     if unrolled:  # D's unrolled steps need what D's own steps need
         batches = d_batches(ctx, state, arrays, _G_DATA_STREAM, draw)
@@ -349,53 +351,24 @@ def g_update(
     return state, {"g_loss": value, "g_grad_norm": optax.tree.norm(grads)}
 
 
-def make_updates(
-    gan: GAN, source: DataSource, batch_size: int, shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x
-):
+def make_updates(gan: GAN, source: DataSource, batch_size: int, unroll_steps: int = 0):
     """(d_update, g_update) bound to one GAN: each (state, arrays, key, draw) -> (state, metrics)."""
-    ctx = StepContext(gan, source, batch_size, shard_batch)
+    ctx = StepContext(gan, source, batch_size, unroll_steps=unroll_steps)
     return functools.partial(d_update, ctx), functools.partial(g_update, ctx)
-
-
-@dataclasses.dataclass(frozen=True)
-class Schedule:
-    """How one training step orders the players' updates; its fields are config.train's keys of
-    the same names (from_config).
-
-    D update j of step t uses data batch t * d_steps + j and noise from fold_in(key_t, j); G
-    update j uses fold_in(key_t, d_steps + j) and (feature matching) batch t * g_steps + j of its
-    own data stream. In the first `d_head_start` steps G is not updated (a head start for D; G's
-    metrics read 0 there). `simultaneous`: G's updates are taken against D as it was before this
-    step's D updates (simultaneous gradient steps, as the code of PacGAN and of the unrolled GAN
-    runs them) instead of against the updated D. `reuse_fake` (one D and one G update, no
-    unrolling: config.validate): G's update takes its loss on the samples D's update judged, G's
-    forward pass run once (`SharedFake`); otherwise the same step as drawing G's noise from D's
-    key. `ema_decay`: the decay of G's moving average, updated after every step where the state
-    keeps one (state.create decides that, from the same field)."""
-
-    d_steps: int = 1
-    g_steps: int = 1
-    ema_decay: float = 0.0
-    d_head_start: int = 0
-    simultaneous: bool = False
-    reuse_fake: bool = False
-
-    @classmethod
-    def from_config(cls, train: ml_collections.ConfigDict) -> "Schedule":
-        return cls(**{field.name: train[field.name] for field in dataclasses.fields(cls)})
 
 
 def make_train_step(
     gan: GAN,
     source: DataSource,
     batch_size: int,
-    schedule: Schedule = Schedule(),
+    schedule: Schedule | None = None,
     shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x,
 ) -> TrainStep:
-    """See the module docstring and Schedule."""
+    """See the module docstring and Schedule (the default: one D update, then one G update)."""
+    schedule = schedule or Schedule()
     d_steps, g_steps, ema_decay = schedule.d_steps, schedule.g_steps, schedule.ema_decay
     d_head_start, simultaneous, reuse_fake = schedule.d_head_start, schedule.simultaneous, schedule.reuse_fake
-    ctx = StepContext(gan, source, batch_size, shard_batch)
+    ctx = StepContext(gan, source, batch_size, shard_batch, schedule.unroll_steps)
     update_d, update_g = functools.partial(d_update, ctx), functools.partial(g_update, ctx)
 
     def train_step(state: GANState, arrays: dict) -> tuple[GANState, Metrics]:

@@ -221,6 +221,8 @@ def test_wrong_type_is_named():
         ("log.every", 15, "log.every=15 must be a positive multiple"),
         ("train.ema_decay", 1.0, "ema_decay"),
         ("train.d_steps", 0, "d_steps"),
+        ("train.unroll_steps", -1, "unroll_steps=-1 must be >= 0"),
+        ("train.d_head_start", -1, "d_head_start=-1 must be >= 0"),
         ("train.total_steps", 0, "total_steps and steps_per_call must be >= 1"),  # not d_head_start's fault
         ("optim.g.lr", float("nan"), r"optim.g.lr=nan must be a finite number >= 0"),
         ("optim.d.lr", float("inf"), r"optim.d.lr=inf must be a finite number >= 0"),

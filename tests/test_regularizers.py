@@ -12,6 +12,7 @@ from helpers import build_run, load_config
 
 from gan_jax import losses, models, regularizers, steps
 from gan_jax.models import apply
+from gan_jax.schedule import Schedule
 
 W = jax.random.normal(jax.random.PRNGKey(0), (3, 5))
 
@@ -138,7 +139,7 @@ def distance_from_unit_gradient_norm(penalty: float) -> tuple[float, float, dict
 
     config, source, gan, state, arrays = build_run("configs/gan_mlp.py:grid,smoke", wgan)
     ctx = steps.StepContext(gan, source, config.train.batch_size)
-    train = steps.make_train_step(gan, source, config.train.batch_size, steps.Schedule(d_steps=5))
+    train = steps.make_train_step(gan, source, config.train.batch_size, Schedule(d_steps=5))
     step = jax.jit(steps.make_multi_step(train, 50))
 
     def distance(state):

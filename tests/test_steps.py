@@ -10,6 +10,8 @@ from helpers import build_run, load_config, tree_equal
 
 from gan_jax import experiment, steps
 from gan_jax import state as state_lib
+from gan_jax.errors import ConfigError
+from gan_jax.schedule import Schedule
 
 
 @pytest.mark.parametrize("spec", ["configs/gan_mlp.py:smoke", "configs/dcgan.py:smoke"])
@@ -30,7 +32,7 @@ def test_simultaneous_step_takes_g_gradient_against_d_before_its_update():
     config, source, gan, state, arrays = build_run("configs/pacgan.py:smoke")  # G with BatchNorm
     batch = config.train.batch_size
     alternating = jax.jit(steps.make_train_step(gan, source, batch))(state, arrays)[0]
-    simultaneous = jax.jit(steps.make_train_step(gan, source, batch, steps.Schedule(simultaneous=True)))(
+    simultaneous = jax.jit(steps.make_train_step(gan, source, batch, Schedule(simultaneous=True)))(
         state, arrays
     )[0]
     assert tree_equal(simultaneous.d, alternating.d)
@@ -43,6 +45,20 @@ def test_simultaneous_step_takes_g_gradient_against_d_before_its_update():
     )
 
 
+def test_a_schedule_checks_its_own_fields_naming_their_config_keys():
+    assert Schedule.from_config(load_config("configs/unrolled.py:ring").train) == Schedule(
+        simultaneous=True, unroll_steps=5
+    )
+    for bad, message in [
+        (dict(reuse_fake=True, d_steps=2), "reuse_fake shares one generated batch .* d_steps=2"),
+        (dict(reuse_fake=True, unroll_steps=1), "unroll_steps=1: set them to 1, 1, 0"),
+        (dict(g_steps=0), "config.train.d_steps and g_steps must be >= 1"),
+        (dict(ema_decay=-0.1), r"config.train.ema_decay=-0.1 must be in \[0, 1\)"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            Schedule(**bad)
+
+
 @pytest.mark.parametrize("spec", ["configs/dcgan.py:smoke", "configs/improved_gan.py:grid,all,smoke"])
 def test_reuse_fake_is_the_step_with_g_noise_from_d_key_and_one_g_forward(spec):
     """train.reuse_fake (PyTorch's DCGAN example): G's update on the samples D judged, through
@@ -53,7 +69,7 @@ def test_reuse_fake_is_the_step_with_g_noise_from_d_key_and_one_g_forward(spec):
     discrimination and label smoothing."""
     config, source, gan, state, arrays = build_run(spec)
     batch = config.train.batch_size
-    step = steps.make_train_step(gan, source, batch, steps.Schedule(reuse_fake=True))
+    step = steps.make_train_step(gan, source, batch, Schedule(reuse_fake=True))
     reused = jax.jit(step)(state, arrays)[0]
     d_update, g_update = steps.make_updates(gan, source, batch)
     d_key = jax.random.fold_in(state_lib.step_key(state), 0)
@@ -114,7 +130,7 @@ def test_k_d_steps_compose_d_updates_in_order():
     config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke")
     b = config.train.batch_size
     d_update, g_update = map(jax.jit, steps.make_updates(gan, source, b))  # jitted: eager takes 20 s
-    train_step = steps.make_train_step(gan, source, b, steps.Schedule(d_steps=3, g_steps=2))
+    train_step = steps.make_train_step(gan, source, b, Schedule(d_steps=3, g_steps=2))
     state = state.replace(step=jnp.int32(5))
     got, metrics = jax.jit(train_step)(state, arrays)
 
@@ -148,7 +164,7 @@ def test_ema_of_generator_variables():
     )
     assert state.g_ema is not None
     new_state, _ = jax.jit(
-        steps.make_train_step(gan, source, config.train.batch_size, steps.Schedule(ema_decay=decay))
+        steps.make_train_step(gan, source, config.train.batch_size, Schedule(ema_decay=decay))
     )(state, arrays)
     expected = jax.tree.map(
         lambda old, new: decay * old + (1 - decay) * new, state.g.variables, new_state.g.variables
@@ -184,9 +200,7 @@ def test_steps_per_call_scan_equals_single_steps_and_never_retraces():
 
 def test_d_head_start_freezes_g_for_the_first_steps():
     config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke")
-    step = jax.jit(
-        steps.make_train_step(gan, source, config.train.batch_size, steps.Schedule(d_head_start=2))
-    )
+    step = jax.jit(steps.make_train_step(gan, source, config.train.batch_size, Schedule(d_head_start=2)))
     first, metrics = step(state, arrays)
     assert tree_equal(first.g, state.g) and not tree_equal(first.d.params, state.d.params)
     assert float(metrics["g_loss"]) == 0.0 and float(metrics["g_grad_norm"]) == 0.0

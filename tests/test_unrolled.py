@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from helpers import build_run, tree_equal
 
 from gan_jax import steps
+from gan_jax.schedule import Schedule
 
 KEY, DRAW = jax.random.PRNGKey(3), jnp.int32(2)
 D_LR, G_LR = 0.1, 0.05
@@ -22,7 +23,7 @@ def _run(unroll_steps: int):
         config.optim.g.update(name="sgd", lr=G_LR, b1=0.0)
 
     config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke", edit)
-    return steps.StepContext(gan, source, config.train.batch_size), state, arrays
+    return steps.StepContext(gan, source, config.train.batch_size, unroll_steps=unroll_steps), state, arrays
 
 
 def _g_gradient(ctx, state, arrays):
@@ -47,9 +48,7 @@ def test_one_unrolled_step_equals_the_gradient_through_one_explicit_sgd_step_of_
     want = jax.jit(jax.grad(reference_loss))(state.g.params)
     got = _g_gradient(ctx, state, arrays)
     chex.assert_trees_all_close(got, want, rtol=2e-4, atol=1e-6)
-    plain = _g_gradient(
-        dataclasses.replace(ctx, gan=dataclasses.replace(ctx.gan, unroll_steps=0)), state, arrays
-    )
+    plain = _g_gradient(dataclasses.replace(ctx, unroll_steps=0), state, arrays)
     assert not jnp.allclose(
         jax.tree.leaves(got)[0], jax.tree.leaves(plain)[0], rtol=1e-2
     )  # unrolling matters
@@ -58,8 +57,9 @@ def test_one_unrolled_step_equals_the_gradient_through_one_explicit_sgd_step_of_
 def test_unrolled_steps_leave_d_to_its_own_update():
     """Only G's update looks ahead: D's parameters after a step are those of the plain step."""
     ctx, state, arrays = _run(3)
-    unrolled = jax.jit(steps.make_train_step(ctx.gan, ctx.source, ctx.batch_size))(state, arrays)[0]
-    plain_gan = dataclasses.replace(ctx.gan, unroll_steps=0)
-    plain = jax.jit(steps.make_train_step(plain_gan, ctx.source, ctx.batch_size))(state, arrays)[0]
+    step = lambda unroll: steps.make_train_step(
+        ctx.gan, ctx.source, ctx.batch_size, Schedule(unroll_steps=unroll)
+    )  # noqa: E731
+    unrolled, plain = (jax.jit(step(k))(state, arrays)[0] for k in (3, 0))
     assert tree_equal(unrolled.d, plain.d)
     assert not tree_equal(unrolled.g.params, plain.g.params)

@@ -17,7 +17,8 @@ def equilibrium(ctx: Context) -> dict:
     """Mean D(x), D(G(z)), V (and V + log 4 for the minimax family), gradient norms: the train
     step's own metrics, without its update, over `equilibrium_batches` fresh batches."""
     if "updates" not in ctx.compiled:
-        d_update, g_update = steps.make_updates(ctx.gan, ctx.source, ctx.train_cfg.batch_size)
+        unroll = ctx.train_cfg.unroll_steps  # G's metrics are those of its own (unrolled) loss
+        d_update, g_update = steps.make_updates(ctx.gan, ctx.source, ctx.train_cfg.batch_size, unroll)
         ctx.compiled["updates"] = jax.jit(d_update), jax.jit(g_update)
     d_update, g_update = ctx.compiled["updates"]
     rows = []

@@ -1,0 +1,56 @@
+"""The schedule of one training step: how many updates of each player, in which order, against
+which D -- the schema of config.train's update options (its fields are those keys, by name)."""
+
+import dataclasses
+
+import ml_collections
+
+from gan_jax.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """D update j of step t uses data batch t * d_steps + j and noise from fold_in(key_t, j); G
+    update j uses fold_in(key_t, d_steps + j) and (feature matching) batch t * g_steps + j of its
+    own data stream. In the first `d_head_start` steps G is not updated (a head start for D; G's
+    metrics read 0 there). `simultaneous`: G's updates are taken against D as it was before this
+    step's D updates (simultaneous gradient steps, as the code of PacGAN and of the unrolled GAN
+    runs them) instead of against the updated D. `unroll_steps` = k > 0 (the unrolled GAN, Metz
+    et al. 2017): G's loss is taken against D after k more of its steps (steps.unrolled_d).
+    `reuse_fake` (one D and one G update, no unrolling): G's update takes its loss on the samples
+    D's update judged, G's forward pass run once (steps.SharedFake); otherwise the same step as
+    drawing G's noise from D's key. `ema_decay`: the decay of G's moving average, updated after
+    every step where the state keeps one (state.create decides that, from the same field).
+
+    Each field is checked here, naming its config key; what spans sections (d_head_start against
+    total_steps) is config.validate's."""
+
+    d_steps: int = 1
+    g_steps: int = 1
+    ema_decay: float = 0.0
+    d_head_start: int = 0
+    simultaneous: bool = False
+    reuse_fake: bool = False
+    unroll_steps: int = 0
+
+    def __post_init__(self):
+        if self.d_steps < 1 or self.g_steps < 1:
+            raise ConfigError("config.train.d_steps and g_steps must be >= 1.")
+        if self.unroll_steps < 0:
+            raise ConfigError(
+                f"config.train.unroll_steps={self.unroll_steps} must be >= 0 (0: no unrolling)."
+            )
+        if self.reuse_fake and (self.d_steps != 1 or self.g_steps != 1 or self.unroll_steps):
+            raise ConfigError(
+                "config.train.reuse_fake shares one generated batch between one D and one G update; here "
+                f"d_steps={self.d_steps}, g_steps={self.g_steps}, unroll_steps={self.unroll_steps}: set "
+                "them to 1, 1, 0 or reuse_fake=False."
+            )
+        if self.d_head_start < 0:
+            raise ConfigError(f"config.train.d_head_start={self.d_head_start} must be >= 0.")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"config.train.ema_decay={self.ema_decay} must be in [0, 1) (0 = no EMA).")
+
+    @classmethod
+    def from_config(cls, train: ml_collections.ConfigDict) -> "Schedule":
+        return cls(**{field.name: train[field.name] for field in dataclasses.fields(cls)})
