@@ -272,47 +272,46 @@ def _share(right: int, n: int) -> str:
     return f"{right / n:.2f} [{low:.2f}, {high:.2f}]"
 
 
+TRUTH_NOTE = (
+    "Each cell is built to fail in one known way (or not at all: `converged`); rows: that truth, "
+    "columns: the diagnosis, in runs. Recall: the share of a truth's runs given its label; "
+    "precision: the share of the runs given a label that truly have it; each with its Wilson "
+    f"{stats.LEVEL:.0%} interval."
+)
+
+
+def confusion_table(matrix: dict[str, dict[str, int]]) -> list[str]:
+    """diagnosis.confusion's matrix as a table: a row per truth that has runs, with its recall,
+    and a last row of each label's precision."""
+    labels = diagnosis.LABELS
+    lines = [
+        "| truth \\ diagnosis | " + " | ".join(labels) + " | runs | recall |",
+        "|" + "---|" * (len(labels) + 3),
+    ]
+    for t, row in matrix.items():
+        runs = sum(row.values())
+        if runs:
+            counts = " | ".join(str(n) for n in row.values())
+            lines.append(f"| {t} | {counts} | {runs} | {_share(row[t], runs)} |")
+    called = [sum(row[label] for row in matrix.values()) for label in labels]
+    precision = [_share(matrix[label][label], n) for label, n in zip(labels, called, strict=True)]
+    return [*lines, "| precision | " + " | ".join(precision) + " | | |"]
+
+
 def truth_lines(found: list[dict], truth) -> list[str]:
     """Where each run's failure is known (`truth`: record -> label, or None where the config's
     REPORT["truth"] cannot tell), the confusion matrix of the diagnosis against it, with each
-    label's recall and precision; the runs of unknown truth are left out and counted."""
-    if truth is None:
-        return []
-    ended = [r for r in found if r["diagnosis"]]
+    label's recall and precision; the runs of unknown truth are left out and named."""
+    ended = [r for r in found if r["diagnosis"]] if truth else []
     known = [r for r in ended if truth(r) is not None]
     if not known:
         return []
     matrix = diagnosis.confusion([truth(r) for r in known], [r["diagnosis"].label for r in known])
-    labels = diagnosis.LABELS
-    built = {t: sum(row.values()) for t, row in matrix.items()}
-    called = {label: sum(matrix[t][label] for t in labels) for label in labels}
-    right = sum(matrix[t][t] for t in labels)
-    lines = [
-        "## The diagnosis against the truth",
-        "",
-        "Each cell is built to fail in one known way (or not at all: `converged`); rows: that truth, "
-        "columns: the diagnosis, in runs. Recall: the share of a truth's runs given its label; "
-        "precision: the share of the runs given a label that truly have it; each with its Wilson "
-        f"{stats.LEVEL:.0%} interval.",
-        "",
-        "| truth \\ diagnosis | " + " | ".join(labels) + " | runs | recall |",
-        "|" + "---|" * (len(labels) + 3),
-    ]
-    for t in labels:
-        if built[t]:
-            counts = " | ".join(str(matrix[t][label]) for label in labels)
-            lines.append(f"| {t} | {counts} | {built[t]} | {_share(matrix[t][t], built[t])} |")
-    precision = [_share(matrix[label][label], called[label]) for label in labels]
-    lines += [
-        "| precision | " + " | ".join(precision) + " | | |",
-        "",
-        f"Right: {right} of {len(known)} runs ({_share(right, len(known))}).",
-        "",
-    ]
+    right = sum(matrix[t][t] for t in matrix)
+    lines = ["## The diagnosis against the truth", "", TRUTH_NOTE, "", *confusion_table(matrix), ""]
+    lines += [f"Right: {right} of {len(known)} runs ({_share(right, len(known))}).", ""]
     unknown = [f"{r['cell']} seed {r['seed']} ({r['diagnosis'].label})" for r in ended if r not in known]
-    if unknown:
-        lines += [f"Left out, their truth unknown: {', '.join(unknown)}.", ""]
-    return lines
+    return lines + ([f"Left out, their truth unknown: {', '.join(unknown)}.", ""] if unknown else [])
 
 
 def preamble(header: dict, spec: dict, baseline: str, published: dict, shown_refs) -> list[str]:
