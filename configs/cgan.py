@@ -38,10 +38,10 @@ def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
     if args.dataset in ("ring", "grid"):
         if args.cbn:
             raise ConfigError("cgan.py: cbn (conditional BatchNorm) applies to the DCGAN generator only.")
-        config = gan_mlp.get_config(f"{args.dataset},smoke={args.smoke}")
+        config = gan_mlp.build(args.dataset, smoke=args.smoke)
         config.eval.metrics = "modes,conditional"
     else:
-        config = dcgan.get_config(f"{args.dataset},smoke={args.smoke}")
+        config = dcgan.build(args.dataset, smoke=args.smoke)
         if config.eval.metrics:
             config.eval.metrics += ",conditional"
         config.model.g.condition = "conditional_bn" if args.cbn else "concat"

@@ -40,7 +40,7 @@ Expected:  digits: runs/dcgan/samples/step_0003000.png shows 64 samples, most of
 import ml_collections
 
 from gan_jax import models
-from gan_jax.config import OBJECTIVES, apply_objective, base_config, parse_arg
+from gan_jax.config import OBJECTIVES, apply_objective, arguments, base_config
 
 # data set -> (data.name, training split, held-out split, image size, total steps, classifier for
 # the metrics, metrics)
@@ -71,11 +71,24 @@ DATASETS = {
 }
 
 
+parse_args = arguments(
+    "dcgan.py", dataset=tuple(DATASETS), objective=tuple(OBJECTIVES), r1=False, sn=False, smoke=False
+)
+
+
 def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
-    args = parse_arg(
-        arg, "dcgan.py", dataset=tuple(DATASETS), objective=tuple(OBJECTIVES), r1=False, sn=False, smoke=False
-    )
-    name, split, eval_split, size, steps, classifier, metrics = DATASETS[args.dataset]
+    return build(**parse_args(arg))
+
+
+def build(
+    dataset: str = "digits",
+    objective: str = "minimax",
+    r1: bool = False,
+    sn: bool = False,
+    smoke: bool = False,
+) -> ml_collections.ConfigDict:
+    """The config of the argument `dataset[,objective][,r1][,sn][,smoke]`, for other configs to build on."""
+    name, split, eval_split, size, steps, classifier, metrics = DATASETS[dataset]
 
     c = base_config()
     c.data.update(name=name, split=split, eval_split=eval_split, image_size=size)
@@ -86,10 +99,10 @@ def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
     c.log.update(every=100, sample_every=500, num_samples=64)
     c.checkpoint.update(every=500, keep=3)
     c.eval.update(every=1_000 if metrics else 0, metrics=metrics, classifier=classifier)
-    if args.dataset == "digits":  # 359 held-out images: 100 choose Parzen's bandwidth, 259 test it
+    if dataset == "digits":  # 359 held-out images: 100 choose Parzen's bandwidth, 259 test it
         c.eval.update(parzen_valid=100)
 
-    if args.smoke:
+    if smoke:
         c.data.image_size = 16
         c.model.update(z_dim=16)
         c.model.g.width = c.model.d.width = 8
@@ -100,6 +113,6 @@ def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
             c.eval.update(every=8, num_samples=300)
         else:
             c.eval.update(every=0, metrics="")
-    apply_objective(c, args.objective, args.r1, args.sn)
+    apply_objective(c, objective, r1, sn)
     c.lock()  # a mistyped key now fails instead of silently adding a new one
     return c

@@ -98,7 +98,7 @@ def truth(run: dict) -> str | None:
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
     args = parse_args(arg)
-    config = gan_mlp.get_config(f"ring,smoke={args.smoke}")
+    config = gan_mlp.build("ring", smoke=args.smoke)
     steps = STEPS
     if not args.smoke:
         mode_collapse.small_gan(config, total_steps=STEPS)

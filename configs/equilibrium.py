@@ -26,7 +26,7 @@ STRENGTHS = {"D stronger (width x4)": 4.0, "balanced": 1.0, "D weaker (width x0.
 
 def get_config(arg: str = "gaussian1d") -> ml_collections.ConfigDict:
     args = parse_args(arg)
-    config = gan_mlp.get_config(f"{args.dataset},smoke={args.smoke}")
+    config = gan_mlp.build(args.dataset, smoke=args.smoke)
     if not args.smoke:
         mode_collapse.small_gan(config, total_steps=4_000)
         metrics = "equilibrium,optimal_d" if args.dataset == "gaussian1d" else "equilibrium,modes"

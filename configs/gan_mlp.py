@@ -32,17 +32,24 @@ Expected:  runs/ring/samples/step_0010000.png shows G's 2,500 samples over the 8
 import ml_collections
 
 from gan_jax import models
-from gan_jax.config import OBJECTIVES, apply_objective, base_config, parse_arg
+from gan_jax.config import OBJECTIVES, apply_objective, arguments, base_config
 
 DATASETS = ("ring", "grid", "hd1200", "gaussian1d")
 
 
-def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
-    args = parse_arg(
-        arg, "gan_mlp.py", dataset=DATASETS, objective=tuple(OBJECTIVES), r1=False, sn=False, smoke=False
-    )
-    dataset = args.dataset
+parse_args = arguments(
+    "gan_mlp.py", dataset=DATASETS, objective=tuple(OBJECTIVES), r1=False, sn=False, smoke=False
+)
 
+
+def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
+    return build(**parse_args(arg))
+
+
+def build(
+    dataset: str = "ring", objective: str = "minimax", r1: bool = False, sn: bool = False, smoke: bool = False
+) -> ml_collections.ConfigDict:
+    """The config of the argument `dataset[,objective][,r1][,sn][,smoke]`, for other configs to build on."""
     c = base_config()
     c.data.name = dataset
     # Every option of models/mlp.py's MLPGenerator / MLPDiscriminator is a key of model.g / model.d.
@@ -59,13 +66,13 @@ def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
         parzen_log10_bandwidths=(-3.0, 0.0, 13),
     )  # the ring's std is 0.01
 
-    if args.smoke:
+    if smoke:
         c.model.g.update(width=32, depth=2)
         c.model.d.update(width=16, depth=2)
         c.train.update(batch_size=64, total_steps=40, steps_per_call=10)
         c.log.update(every=20, sample_every=20, num_samples=256)
         c.checkpoint.update(every=20, keep=2)
         c.eval.update(every=20, parzen_samples=500, parzen_valid=100, parzen_test=500)
-    apply_objective(c, args.objective, args.r1, args.sn)
+    apply_objective(c, objective, r1, sn)
     c.lock()  # a mistyped key now fails instead of silently adding a new one
     return c

@@ -34,9 +34,9 @@ HEAD_STARTS = (0, 500, 2_000)
 def get_config(arg: str = "grid") -> ml_collections.ConfigDict:
     args = parse_args(arg)
     if args.dataset == "grid":
-        config = mode_collapse.get_config(f"grid,smoke={args.smoke}")
+        config = mode_collapse.build("grid", args.smoke)
     else:
-        config = dcgan.get_config(f"digits,smoke={args.smoke}")
+        config = dcgan.build("digits", smoke=args.smoke)
         if not args.smoke:
             config.train.update(batch_size=64, total_steps=1_000)
             config.log.update(every=100, sample_every=1_000)

@@ -62,26 +62,32 @@ def overrides(dataset: str, technique: str) -> dict:
 
 def get_config(arg: str = "grid,baseline") -> ml_collections.ConfigDict:
     args = parse_args(arg)
-    if args.technique not in applicable(args.dataset):
+    return build(args.dataset, args.technique, args.smoke)
+
+
+def build(
+    dataset: str = "grid", technique: str = "baseline", smoke: bool = False
+) -> ml_collections.ConfigDict:
+    """`technique` on `dataset`'s baseline, for other configs to build on."""
+    if technique not in applicable(dataset):
         raise ConfigError(
-            f"improved_gan.py: {args.technique} does not apply to {args.dataset}; use one of "
-            f"{applicable(args.dataset)}."
+            f"improved_gan.py: {technique} does not apply to {dataset}; use one of {applicable(dataset)}."
         )
-    if args.dataset == "grid":
-        config = gan_mlp.get_config(f"grid,smoke={args.smoke}")
-        if not args.smoke:
+    if dataset == "grid":
+        config = gan_mlp.build("grid", smoke=smoke)
+        if not smoke:
             config.train.total_steps = 5_000
             config.log.update(sample_every=2_500)
             config.checkpoint.update(every=2_500)
             config.eval.update(every=2_500)
     else:
-        config = dcgan.get_config(f"digits,smoke={args.smoke}")
-        if not args.smoke:
+        config = dcgan.build("digits", smoke=smoke)
+        if not smoke:
             config.train.total_steps = 1_500
             config.log.update(sample_every=500)
             config.checkpoint.update(every=500)
             config.eval.update(every=500)
-    return apply_overrides(config, overrides(args.dataset, args.technique))
+    return apply_overrides(config, overrides(dataset, technique))
 
 
 def get_sweep(arg: str = "grid") -> list[dict]:

@@ -48,9 +48,9 @@ CELLS = {  # name -> (objective, r1, sn)
 def base_config(dataset: str, smoke: bool) -> ml_collections.ConfigDict:
     """The minimax model a cell's objective is set on."""
     return (
-        improved_gan.get_config(f"{dataset},baseline,smoke={smoke}")
+        improved_gan.build(dataset, smoke=smoke)
         if dataset == "digits"
-        else (mode_collapse.get_config(f"grid,smoke={smoke}"))
+        else mode_collapse.build("grid", smoke)
     )
 
 

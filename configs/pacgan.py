@@ -62,7 +62,7 @@ TRAIN_SIZE = 100_000
 
 def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
     args = parse_args(arg)
-    c = gan_mlp.get_config(f"{args.dataset},smoke={args.smoke}")
+    c = gan_mlp.build(args.dataset, smoke=args.smoke)
     init = dict(weight_init="normal", weight_scale=0.02)
     c.model.g.update(norm="batch", **init)
     c.model.d.update(pack=args.pack, **init)

@@ -45,7 +45,7 @@ FULL_STEPS, CPU_STEPS = 25_000, 5_000
 
 def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
     args = parse_args(arg)
-    c = gan_mlp.get_config(f"{args.dataset},smoke={args.smoke}")
+    c = gan_mlp.build(args.dataset, smoke=args.smoke)
     net = dict(width=128, depth=2, activation="tanh", weight_init="orthogonal", weight_scale=1.4)
     c.model = models.model_config("mlp", z_dim=256, g=net, d=net)
     c.optim.d.update(lr=1e-4, b1=0.5)
