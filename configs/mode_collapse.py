@@ -14,7 +14,8 @@ Model:     smaller than configs/gan_mlp.py (PacGAN's 4 x 400 / 3 x 200 maxout), 
            diagnosis's "modes lost since an earlier evaluation" reads them all); losses logged
            every 100 steps (40 rows: enough for the diagnosis's oscillation test).
 CPU time:  ~13 s a run on one core (k = 1), ~26 s (k = 3); the sweep of one data set ~6.5 minutes
-           with two workers.
+           with two workers (measured with one evaluation a run; the three more add little: one
+           grid run, k = 1, took 23 s with four and 33 s with one, the latter compiling first).
 Expected:  see docs/study.md (modes captured, % high-quality samples, reverse KL; mean +- standard
            error over 10 seeds).
 """

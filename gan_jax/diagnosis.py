@@ -29,8 +29,9 @@ RULES = (
     "best earlier evaluation (data with countable modes).\n"
     f"oscillation: over the last half of the logged intervals, D's loss, its drift removed (a quadratic), "
     f"has a standard deviation above {SWING} x max(its mean absolute value, {SWING_FLOOR}) and a cycle "
-    f"of at least two periods: Fisher's g test of its periodogram against white noise, p < {CYCLE_P} "
-    "(noise and a drift have no such peak).\n"
+    f"of at least two periods: Fisher's g test of its periodogram against noise (white, or red with the "
+    f"series' lag-1 autocorrelation where that is positive), p < {CYCLE_P} (noise and a drift have no "
+    "such peak).\n"
     "converged: none of the above holds -- no failure found; it says nothing about how good the "
     "samples are (read the metric columns for that)."
 )
@@ -93,17 +94,24 @@ def _detrended(series: np.ndarray) -> np.ndarray:
 
 def cycle_p(series: np.ndarray) -> tuple[float, float]:
     """(p, period): Fisher's g test that `series` (detrended) holds a periodic component of at
-    least two cycles, against white noise -- the periodogram's largest ordinate over their sum --
-    and that component's period in samples. p is the first term of Fisher's exact series,
-    m (1 - g)^(m-1) for m ordinates, an upper bound exact to within its square (the alternating
-    series cancels catastrophically for many ordinates). On white noise it fires at ~1-2% for
-    p < 0.01 (the alternation frequency's ordinate has one degree of freedom, not two: measured
-    in tests/test_diagnosis.py)."""
-    power = np.abs(np.fft.rfft(_detrended(series)))[2:] ** 2  # frequencies of two cycles and more
+    least two cycles, and that component's period in samples. The null is noise whose spectrum
+    is flat or, where the series is positively autocorrelated (a slow wander, as a loss's is),
+    red: an AR(1) spectrum with the series' lag-1 coefficient, each periodogram ordinate divided
+    by it before the test (a slow wander piles power at the lowest frequencies, which a white
+    null reads as a cycle of two periods). Negative autocorrelation is left to the test: it is
+    what an alternation is. p is the first term of Fisher's exact series, m (1 - g)^(m-1) for m
+    ordinates, an upper bound exact to within its square (the alternating series cancels
+    catastrophically for many ordinates). On white and on red noise it fires at ~1-2% for
+    p < 0.01 (measured in tests/test_diagnosis.py)."""
+    x = _detrended(series)
+    power = np.abs(np.fft.rfft(x))[2:] ** 2  # frequencies of two cycles and more
     if power.size < 2 or not power.sum() > 0:
         return 1.0, math.nan
-    g = power.max() / power.sum()
-    return min(1.0, power.size * (1 - g) ** (power.size - 1)), series.size / (2 + int(power.argmax()))
+    phi = max(0.0, float(np.dot(x[1:], x[:-1]) / np.dot(x, x)))  # lag-1 autocorrelation, >= 0
+    angle = 2 * np.pi * np.arange(2, 2 + power.size) / series.size
+    ratio = power * (1 - 2 * phi * np.cos(angle) + phi * phi)  # / the AR(1) spectrum's shape
+    g = ratio.max() / ratio.sum()
+    return min(1.0, ratio.size * (1 - g) ** (ratio.size - 1)), series.size / (2 + int(ratio.argmax()))
 
 
 def _oscillation(metrics: list[dict]) -> Diagnosis | None:
