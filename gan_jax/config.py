@@ -5,6 +5,7 @@ the result is locked, so a mistyped key fails (ml_collections names it). `valida
 types cannot: values that only make sense together, before anything is compiled or loaded.
 """
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable
@@ -143,20 +144,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.reg = regularizers.config_section()  # penalties and constraints on D, all off by default
     adam = dict(name="adam", lr=2e-4, b1=0.5, b2=0.999)
     c.optim = ml_collections.ConfigDict(dict(g=dict(adam), d=dict(adam)))
-    c.train = ml_collections.ConfigDict(
-        dict(
-            batch_size=128,
-            total_steps=1000,
-            d_steps=1,
-            g_steps=1,
-            steps_per_call=1,
-            ema_decay=0.0,
-            d_head_start=0,  # the first steps train D alone (G frozen): an imbalance knob
-            unroll_steps=0,  # unrolled GAN (Metz et al. 2017): G's loss against D after k more D steps
-            simultaneous=False,  # G's update against D before this step's D updates (both papers' code)
-            reuse_fake=False,  # G's update on the samples D's update judged (one G forward a step)
-        )
-    )
+    # The update options (k D steps, head start, unrolling, simultaneous, reuse_fake, EMA) are
+    # Schedule's fields, at their defaults (gan_jax/schedule.py says what each does).
+    schedule = dataclasses.asdict(Schedule())
+    c.train = ml_collections.ConfigDict(dict(batch_size=128, total_steps=1000, steps_per_call=1, **schedule))
     c.log = ml_collections.ConfigDict(dict(every=100, sample_every=500, num_samples=64))
     c.checkpoint = ml_collections.ConfigDict(dict(every=1000, keep=3))
     # Metrics (gan_jax/evaluation.py); every=0: only `python -m experiments.evaluate` runs them.

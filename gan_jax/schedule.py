@@ -22,16 +22,18 @@ class Schedule:
     drawing G's noise from D's key. `ema_decay`: the decay of G's moving average, updated after
     every step where the state keeps one (state.create decides that, from the same field).
 
-    Each field is checked here, naming its config key; what spans sections (d_head_start against
-    total_steps) is config.validate's."""
+    Its fields, at their defaults, are config.train's update keys (config.base_config), so a new
+    option is a field here, its check below and its use in steps.make_train_step. Each field is
+    checked here, naming its config key; what spans sections (d_head_start against total_steps)
+    is config.validate's."""
 
-    d_steps: int = 1
+    d_steps: int = 1  # D updates per step (Goodfellow et al.'s k)
     g_steps: int = 1
-    ema_decay: float = 0.0
-    d_head_start: int = 0
-    simultaneous: bool = False
-    reuse_fake: bool = False
-    unroll_steps: int = 0
+    ema_decay: float = 0.0  # 0: no moving average of G
+    d_head_start: int = 0  # the first steps train D alone (G frozen): an imbalance knob
+    simultaneous: bool = False  # G's update against D before this step's D updates (both papers' code)
+    reuse_fake: bool = False  # G's update on the samples D's update judged (one G forward a step)
+    unroll_steps: int = 0  # unrolled GAN (Metz et al. 2017): G's loss against D after k more D steps
 
     def __post_init__(self):
         if self.d_steps < 1 or self.g_steps < 1:
