@@ -44,3 +44,21 @@ def test_thinning_keeps_the_first_and_the_last_rows_evenly():
     kept = records.thin(rows, most=5)
     assert [r["step"] for r in kept] == [0, 250, 500, 749, 999]
     assert records.thin(rows[:3], most=5) == rows[:3]
+
+
+def test_a_cell_that_diverged_before_logging_or_saving_is_reported(tmp_path):
+    """A run that stopped before its first logged row adds no trajectory row, and one that saved
+    no checkpoint gives no samples (a sweep's report once failed on both)."""
+    from experiments import report as report_cli
+
+    found = [
+        {"cell": "blew up", "metrics": []},
+        {"cell": "fine", "metrics": [{"step": 10, "d_real": 0.5}, {"step": 20, "d_real": 0.25}]},
+    ]
+    lines = report.trajectory_table(found, ["blew up", "fine"])
+    assert [line for line in lines if line.startswith("| blew up")] == []
+    assert "| fine | 20 | 0.25 |" in lines
+    (tmp_path / "checkpoints").mkdir()
+    assert not report_cli._has_checkpoint(tmp_path)
+    (tmp_path / "checkpoints" / "20").mkdir()
+    assert report_cli._has_checkpoint(tmp_path)
