@@ -51,7 +51,7 @@ def collect(workdir: epath.Path) -> tuple[dict, list[dict]]:
             done = [
                 (r, run)
                 for r, run in zip(found, runs, strict=True)
-                if r["cell"] == cell and _has_checkpoint(epath.Path(run["dir"]))
+                if r["cell"] == cell and workdirs.has_checkpoint(epath.Path(run["dir"]))
             ]
             if done:
                 record, run = min(done, key=lambda pair: pair[0]["seed"])
@@ -66,12 +66,6 @@ def collect(workdir: epath.Path) -> tuple[dict, list[dict]]:
         "mode_samples": config.eval.mode_samples,  # the mode metrics' protocol
     }
     return header, found
-
-
-def _has_checkpoint(run_dir: epath.Path) -> bool:
-    """A run that saved a checkpoint (one that diverged before its first has none to sample)."""
-    checkpoints = run_dir / "checkpoints"
-    return checkpoints.is_dir() and any(checkpoints.iterdir())
 
 
 def reference_values(config: ml_collections.ConfigDict) -> tuple[dict, list | None]:

@@ -71,6 +71,12 @@ def check_layout(workdir: epath.Path) -> None:
                 )
 
 
+def has_checkpoint(workdir: epath.Path) -> bool:
+    """Whether a run saved a checkpoint (one that diverged before its first has none)."""
+    checkpoints = workdir / "checkpoints"
+    return checkpoints.is_dir() and any(checkpoints.iterdir())
+
+
 def read_json(path: epath.Path) -> dict:
     """A JSON file of a run or sweep (config.json, done.json, eval_<step>.json); a damaged one is
     a WorkdirError naming it, not a traceback."""

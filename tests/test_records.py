@@ -7,7 +7,7 @@ import pytest
 from helpers import REPO
 
 from experiments import cli
-from gan_jax import records, report
+from gan_jax import records, report, workdir
 
 COMMITTED = sorted(p.relative_to(REPO) for p in (REPO / "docs").rglob(records.FILE))
 OUTPUTS = ("report.md", "report.csv", "diagnoses.csv", "metrics.png", "trajectories.png", "samples.png")
@@ -49,8 +49,6 @@ def test_thinning_keeps_the_first_and_the_last_rows_evenly():
 def test_a_cell_that_diverged_before_logging_or_saving_is_reported(tmp_path):
     """A run that stopped before its first logged row adds no trajectory row, and one that saved
     no checkpoint gives no samples (a sweep's report once failed on both)."""
-    from experiments import report as report_cli
-
     found = [
         {"cell": "blew up", "metrics": []},
         {"cell": "fine", "metrics": [{"step": 10, "d_real": 0.5}, {"step": 20, "d_real": 0.25}]},
@@ -59,6 +57,6 @@ def test_a_cell_that_diverged_before_logging_or_saving_is_reported(tmp_path):
     assert [line for line in lines if line.startswith("| blew up")] == []
     assert "| fine | 20 | 0.25 |" in lines
     (tmp_path / "checkpoints").mkdir()
-    assert not report_cli._has_checkpoint(tmp_path)
+    assert not workdir.has_checkpoint(tmp_path)
     (tmp_path / "checkpoints" / "20").mkdir()
-    assert report_cli._has_checkpoint(tmp_path)
+    assert workdir.has_checkpoint(tmp_path)
