@@ -53,14 +53,14 @@ STEPS, EVALUATIONS = 4_000, 4
 
 SGD = {"optim.g.name": "sgd", "optim.d.name": "sgd", "optim.g.b1": 0.0, "optim.d.b1": 0.0}  # no momentum
 LSQ = {"loss.d": "least_squares", "loss.g": "least_squares", **SGD}
+G_AT_ZERO = {"model.g.weight_init": "normal", "model.g.weight_scale": 0.0}  # every weight of G 0
 DIRAC = {
     **SGD,
+    **G_AT_ZERO,
     "data.name": "dirac",
     "eval.metrics": "equilibrium",
     "model.g.depth": 0,
     "model.d.depth": 0,
-    "model.g.weight_init": "normal",
-    "model.g.weight_scale": 0.0,
     "model.d.weight_init": "normal",
     "model.d.weight_scale": 2.0,
     "optim.g.lr": 0.1,
@@ -70,13 +70,7 @@ DIRAC = {
 CELLS = {
     "divergence": {**LSQ, "optim.g.lr": 0.3, "optim.d.lr": 0.3},
     "dead D": {"model.d.weight_init": "normal", "model.d.weight_scale": 0.0},
-    "D wins": {
-        "loss.g": "saturating",
-        "optim.g.lr": 0.0,
-        "train.d_steps": 5,
-        "model.g.weight_init": "normal",
-        "model.g.weight_scale": 0.0,
-    },
+    "D wins": {**G_AT_ZERO, "loss.g": "saturating", "optim.g.lr": 0.0, "train.d_steps": 5},
     "mode collapse": {"data.train_modes": 3},
     "oscillation": DIRAC,
     "converged (Dirac, R1)": {**DIRAC, "reg.r1": 1.0},
@@ -99,11 +93,9 @@ def truth(run: dict) -> str | None:
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
     args = parse_args(arg)
     config = gan_mlp.build("ring", smoke=args.smoke)
-    steps = STEPS
     if not args.smoke:
         mode_collapse.small_gan(config, total_steps=STEPS)
-    else:
-        steps = config.train.total_steps
+    steps = config.train.total_steps
     config.train.steps_per_call = min(config.train.steps_per_call, 20)
     config.log.every = 20 if not args.smoke else 10
     config.eval.update(every=steps // EVALUATIONS, metrics="modes,equilibrium")

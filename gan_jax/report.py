@@ -310,7 +310,7 @@ def truth_lines(found: list[dict], truth) -> list[str]:
     right = sum(matrix[t][t] for t in matrix)
     lines = ["## The diagnosis against the truth", "", TRUTH_NOTE, "", *confusion_table(matrix), ""]
     lines += [f"Right: {right} of {len(known)} runs ({_share(right, len(known))}).", ""]
-    unknown = [f"{r['cell']} seed {r['seed']} ({r['diagnosis'].label})" for r in ended if r not in known]
+    unknown = [f"{r['cell']} seed {r['seed']} ({r['diagnosis'].label})" for r in ended if truth(r) is None]
     return lines + ([f"Left out, their truth unknown: {', '.join(unknown)}.", ""] if unknown else [])
 
 
