@@ -13,13 +13,13 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 
-from gan_jax import data, losses, models, optim, parallel, regularizers, steps
+from gan_jax import data, losses, models, optim, parallel, regularizers
 from gan_jax import state as state_lib
 from gan_jax.data import DataSource
 from gan_jax.data.stream import Feed
 from gan_jax.errors import ConfigError
 from gan_jax.models.layers import group_size
-from gan_jax.schedule import Schedule
+from gan_jax.schedule import Schedule, make_multi_step, make_train_step
 from gan_jax.state import GAN, GANState
 
 
@@ -53,22 +53,15 @@ def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
 
 def initial_state(config: ml_collections.ConfigDict, gan: GAN, source: DataSource) -> GANState:
     """The fresh state of config.seed, on the default device (`Experiment.initial_state` places it)."""
-    return state_lib.create(
-        gan,
-        config.seed,
-        source.shape,
-        use_ema=config.train.ema_decay > 0,
-        g_history=config.loss.g_historical > 0,
-        d_history=config.loss.d_historical > 0,
-    )
+    return state_lib.create(gan, config.seed, source.shape, use_ema=config.train.ema_decay > 0)
 
 
 def train_step(config: ml_collections.ConfigDict, gan: GAN, source: DataSource, mesh: Mesh | None = None):
     """The un-jitted multi-step function (state, arrays) -> (state, stacked metrics)."""
     t = config.train
     schedule, shard = Schedule.from_config(t), parallel.batch_constraint(mesh)
-    one_step = steps.make_train_step(gan, source, t.batch_size, schedule, shard)
-    return steps.make_multi_step(one_step, t.steps_per_call)
+    one_step = make_train_step(gan, source, t.batch_size, schedule, shard)
+    return make_multi_step(one_step, t.steps_per_call)
 
 
 @dataclasses.dataclass(frozen=True)

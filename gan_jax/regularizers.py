@@ -7,19 +7,26 @@ penalty is a mean over the batch):
                       per example: WGAN-GP (Gulrajani et al. 2017; lambda = 10 there)
   'r1'                gamma/2 E ||grad_x D(x)||^2 on real data (Mescheder et al. 2018)
   'r2'                gamma/2 E ||grad_x D(G(z))||^2 on generated data
+  'dragan'            lambda E (||grad_x D(x_hat)|| - 1)^2 at x_hat = x + a (x_p - x) near real data,
+                      x_p = x + 0.5 std(x) u, u ~ U[0, 1] per pixel, a ~ U[0, 1] per example:
+                      DRAGAN (Kodali et al. 2017; lambda = 10 there), as its authors' code perturbs
 With `reg.every = k > 1` they are lazy (Karras et al. 2020, StyleGAN2): applied at every k-th D
 update, multiplied by k. The gradients are per example only when D treats the examples of a batch
 independently: a BatchNorm D couples them (WGAN-GP's critic has no BatchNorm).
 Constraint: 'weight_clip' c clips every parameter of D to [-c, c] after each update (WGAN, Arjovsky
 et al. 2017; c = 0.01 there).
 Historical averaging (Salimans et al. 2016, 3.3): lambda ||theta - mean of past theta||^2 on either
-player's parameters.
+player's parameters (weights: config.loss.g_historical / d_historical, losses.Objective). Its state,
+a `RunningMean` of the player's parameters in the GANState (None when off), is started, penalised
+and updated here; the train step only calls `historical_penalty` and `remember`.
 """
 
 import dataclasses
 import math
 from collections.abc import Callable
+from typing import Any
 
+import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -35,12 +42,28 @@ def _input_gradients(d: Critic, x: jax.Array) -> jax.Array:
     return grads.reshape(grads.shape[0], -1)
 
 
+def _unit_norm_penalty(d: Critic, x: jax.Array) -> jax.Array:
+    """E (||grad_x D(x)|| - 1)^2 over the batch."""
+    norms = jnp.sqrt(jnp.sum(_input_gradients(d, x) ** 2, axis=1) + 1e-12)
+    return jnp.mean((norms - 1.0) ** 2)
+
+
+def _per_example(key: jax.Array, x: jax.Array) -> jax.Array:
+    """U[0, 1], one value per example, broadcastable against x."""
+    return jax.random.uniform(key, (x.shape[0],) + (1,) * (x.ndim - 1), x.dtype)
+
+
 def gradient_penalty(d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array, key: jax.Array):
     """(||grad D(x_hat)|| - 1)^2 on interpolates, with the real batch's labels."""
-    e = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1), real.dtype)
-    interpolates = e * real + (1.0 - e) * fake
-    norms = jnp.sqrt(jnp.sum(_input_gradients(d_real, interpolates) ** 2, axis=1) + 1e-12)
-    return jnp.mean((norms - 1.0) ** 2)
+    e = _per_example(key, real)
+    return _unit_norm_penalty(d_real, e * real + (1.0 - e) * fake)
+
+
+def dragan_penalty(d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array, key: jax.Array):
+    """(||grad D(x_hat)|| - 1)^2 on real data perturbed by up to half its std, with its labels."""
+    k_example, k_pixel = jax.random.split(key)
+    perturbed = real + 0.5 * jnp.std(real) * jax.random.uniform(k_pixel, real.shape, real.dtype)
+    return _unit_norm_penalty(d_real, real + _per_example(k_example, real) * (perturbed - real))
 
 
 def r1_penalty(d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array, key: jax.Array):
@@ -51,14 +74,41 @@ def r2_penalty(d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array,
     return 0.5 * jnp.mean(jnp.sum(_input_gradients(d_fake, fake) ** 2, axis=1))
 
 
-PENALTIES = {"gradient_penalty": gradient_penalty, "r1": r1_penalty, "r2": r2_penalty}
+PENALTIES = {
+    "gradient_penalty": gradient_penalty,
+    "r1": r1_penalty,
+    "r2": r2_penalty,
+    "dragan": dragan_penalty,
+}
 
 
-def historical_penalty(params, average) -> jax.Array:
-    """||theta - average||^2 summed over every parameter."""
-    return sum(
-        jnp.sum((p - a) ** 2) for p, a in zip(jax.tree.leaves(params), jax.tree.leaves(average), strict=True)
-    )
+@flax.struct.dataclass
+class RunningMean:
+    """The mean of every parameter value a player has had: historical averaging's target."""
+
+    mean: Any
+    count: jax.Array  # float32 scalar: how many values the mean is over
+
+    @classmethod
+    def start(cls, params) -> "RunningMean":
+        return cls(jax.tree.map(jnp.copy, params), jnp.ones(()))
+
+    def add(self, params) -> "RunningMean":
+        count = self.count + 1.0
+        return RunningMean(jax.tree.map(lambda m, p: m + (p - m) / count, self.mean, params), count)
+
+
+def historical_penalty(weight: float, history: RunningMean | None, params) -> jax.Array:
+    """weight x ||theta - average||^2 summed over every parameter (0 when off: no history)."""
+    if history is None:
+        return jnp.zeros(())
+    squares = zip(jax.tree.leaves(params), jax.tree.leaves(history.mean), strict=True)
+    return weight * sum(jnp.sum((p - a) ** 2) for p, a in squares)
+
+
+def remember(history: RunningMean | None, params) -> RunningMean | None:
+    """The history after a player's update to `params` (None stays None)."""
+    return None if history is None else history.add(params)
 
 
 def clip_weights(params, bound: float):
@@ -74,6 +124,7 @@ class Regularization:
     gradient_penalty: float = 0.0  # WGAN-GP's lambda (10 in its paper)
     r1: float = 0.0  # gamma of R1 (real data) and R2 (generated data), Mescheder et al. 2018
     r2: float = 0.0
+    dragan: float = 0.0  # DRAGAN's lambda (10 in its paper)
     every: int = 1  # lazy regularisation (StyleGAN2): the penalties every k-th D update, times k
     weight_clip: float = 0.0  # WGAN: clip D's parameters to [-c, c] after each update (0.01 there)
 

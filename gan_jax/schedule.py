@@ -1,11 +1,24 @@
 """The schedule of one training step: how many updates of each player, in which order, against
-which D -- the schema of config.train's update options (its fields are those keys, by name)."""
+which D -- the schema of config.train's update options (its fields are those keys, by name) -- and
+`make_train_step`, which composes steps.py's updates in that order into
+`train_step(state, arrays) -> (state, metrics)` (not jitted here); `make_multi_step` runs
+`steps_per_call` of them in one `lax.scan`, the metrics of every step stacked ([steps_per_call])."""
 
 import dataclasses
+import functools
+from collections.abc import Callable
 
+import jax
+import jax.numpy as jnp
 import ml_collections
+import optax
 
+from gan_jax.data import DataSource
 from gan_jax.errors import ConfigError
+from gan_jax.state import GAN, GANState, step_key
+from gan_jax.steps import Metrics, StepContext, d_update, g_update, shared_fake
+
+TrainStep = Callable[[GANState, dict], tuple[GANState, Metrics]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +36,7 @@ class Schedule:
     every step where the state keeps one (state.create decides that, from the same field).
 
     Its fields, at their defaults, are config.train's update keys (config.base_config), so a new
-    option is a field here, its check below and its use in steps.make_train_step. Each field is
+    option is a field here, its check below and its use in make_train_step. Each field is
     checked here, naming its config key; what spans sections (d_head_start against total_steps)
     is config.validate's."""
 
@@ -56,3 +69,57 @@ class Schedule:
     @classmethod
     def from_config(cls, train: ml_collections.ConfigDict) -> "Schedule":
         return cls(**{field.name: train[field.name] for field in dataclasses.fields(cls)})
+
+
+def make_train_step(
+    gan: GAN,
+    source: DataSource,
+    batch_size: int,
+    schedule: Schedule | None = None,
+    shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x,
+) -> TrainStep:
+    """See the module docstring and Schedule (the default: one D update, then one G update)."""
+    schedule = schedule or Schedule()
+    d_steps, g_steps, ema_decay = schedule.d_steps, schedule.g_steps, schedule.ema_decay
+    d_head_start, simultaneous, reuse_fake = schedule.d_head_start, schedule.simultaneous, schedule.reuse_fake
+    ctx = StepContext(gan, source, batch_size, shard_batch, schedule.unroll_steps)
+    update_d, update_g = functools.partial(d_update, ctx), functools.partial(g_update, ctx)
+
+    def train_step(state: GANState, arrays: dict) -> tuple[GANState, Metrics]:
+        key = step_key(state)
+        d_before = state.d
+        shared = shared_fake(ctx, state, jax.random.fold_in(key, 0)) if reuse_fake else None
+        for j in range(d_steps):
+            draw = state.step * d_steps + j
+            state, metrics_d = update_d(state, arrays, jax.random.fold_in(key, j), draw, shared)
+
+        def g_phase(state):
+            d_after = state.d
+            if simultaneous:
+                state = state.replace(d=d_before)
+            for j in range(g_steps):
+                draw = state.step * g_steps + j
+                state, metrics_g = update_g(state, arrays, jax.random.fold_in(key, d_steps + j), draw, shared)
+            return state.replace(d=d_after), metrics_g
+
+        if d_head_start:  # D trains alone for the first d_head_start steps
+            frozen = lambda s: (s, {"g_loss": jnp.zeros(()), "g_grad_norm": jnp.zeros(())})  # noqa: E731
+            state, metrics_g = jax.lax.cond(state.step < d_head_start, frozen, g_phase, state)
+        else:
+            state, metrics_g = g_phase(state)
+        if state.g_ema is not None:
+            state = state.replace(
+                g_ema=optax.incremental_update(state.g.variables, state.g_ema, step_size=1.0 - ema_decay)
+            )
+        return state.replace(step=state.step + 1), {**metrics_d, **metrics_g}
+
+    return train_step
+
+
+def make_multi_step(train_step: TrainStep, steps_per_call: int) -> TrainStep:
+    """`steps_per_call` train steps in one compiled call, so small models are not dispatch-bound."""
+
+    def multi_step(state: GANState, arrays: dict) -> tuple[GANState, Metrics]:
+        return jax.lax.scan(lambda s, _: train_step(s, arrays), state, length=steps_per_call)
+
+    return multi_step

@@ -35,26 +35,14 @@ class NetState:
 
 
 @flax.struct.dataclass
-class RunningMean:
-    """The mean of every parameter value a player has had: historical averaging's target."""
-
-    mean: Any
-    count: jax.Array  # float32 scalar: how many values the mean is over
-
-    def add(self, params) -> "RunningMean":
-        count = self.count + 1.0
-        return RunningMean(jax.tree.map(lambda m, p: m + (p - m) / count, self.mean, params), count)
-
-
-@flax.struct.dataclass
 class GANState:
     step: jax.Array  # int32 scalar: completed training steps
     g: NetState
     d: NetState
     g_ema: dict | None  # EMA of G's variables (params and batch_stats); None when off
     base_key: jax.Array  # uint32[2]
-    g_history: RunningMean | None = None  # historical averaging of G (None when off)
-    d_history: RunningMean | None = None
+    g_history: regularizers.RunningMean | None = None  # historical averaging of G (None when off)
+    d_history: regularizers.RunningMean | None = None
     vbn_reference: dict | None = None  # {'z': (R, z_dim), 'y': (R,)}: VBN's reference batch
 
 
@@ -97,10 +85,9 @@ def create(
     seed: int,
     data_shape: tuple[int, ...],
     use_ema: bool,
-    g_history: bool = False,
-    d_history: bool = False,
 ) -> GANState:
-    """Fresh state: weights from each network's initialisers, seeded by `seed` alone."""
+    """Fresh state: weights from each network's initialisers, seeded by `seed` alone; a history
+    for each player its objective averages historically."""
     k_g, k_d, k_run = jax.random.split(jax.random.PRNGKey(seed), 3)
     rows = gan.vbn_ref_size + 1
     g = _init_net(
@@ -123,8 +110,8 @@ def create(
         d=d,
         g_ema=jax.tree.map(jnp.copy, g.variables) if use_ema else None,
         base_key=k_run,
-        g_history=RunningMean(jax.tree.map(jnp.copy, g.params), jnp.ones(())) if g_history else None,
-        d_history=RunningMean(jax.tree.map(jnp.copy, d.params), jnp.ones(())) if d_history else None,
+        g_history=regularizers.RunningMean.start(g.params) if gan.objective.g_historical else None,
+        d_history=regularizers.RunningMean.start(d.params) if gan.objective.d_historical else None,
         vbn_reference=reference,
     )
 

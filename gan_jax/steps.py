@@ -26,12 +26,11 @@ semi-supervised D adds a labelled batch; penalties on D's input gradients take a
 historical averaging penalises and then updates each player's running mean; virtual batch norm
 runs G on the state's reference batch together with each batch.
 
-`make_train_step` returns `train_step(state, arrays) -> (state, metrics)`, not jitted here; its
-metrics are scalars: from the last D update, d_loss, the objective's diagnostics (minimax family: V
-on the real/fake logit, d_real = mean D(x), d_fake = mean D(G(z)); the others: D's mean outputs,
-and W for a Wasserstein critic; `Objective.diagnostics`) and d_grad_norm; from the last G update,
-g_loss and g_grad_norm. `make_multi_step` runs `steps_per_call` steps in one `lax.scan`, returning
-the metrics of every step stacked (shape [steps_per_call]).
+`d_update` and `g_update` each return (state, metrics); schedule.make_train_step composes them
+into the train step. The metrics are scalars: from the last D update, d_loss, the objective's
+diagnostics (minimax family: V on the real/fake logit, d_real = mean D(x), d_fake = mean D(G(z));
+the others: D's mean outputs, and W for a Wasserstein critic; `Objective.diagnostics`) and
+d_grad_norm; from the last G update, g_loss and g_grad_norm.
 """
 
 import dataclasses
@@ -46,11 +45,9 @@ from gan_jax import losses, regularizers
 from gan_jax.data import DataSource
 from gan_jax.data.source import sample_epochs
 from gan_jax.models.apply import apply_net, generate, sample_labels
-from gan_jax.schedule import Schedule
-from gan_jax.state import GAN, GANState, NetState, data_key, step_key
+from gan_jax.state import GAN, GANState, NetState, data_key
 
 Metrics = dict[str, jax.Array]
-TrainStep = Callable[[GANState, dict], tuple[GANState, Metrics]]
 # Streams of the run's data key (G's own real batches; the labelled examples) and of a pass's key
 # (D's noise layers).
 _G_DATA_STREAM, _LABELLED_STREAM, _NOISE_STREAM = 1, 2, 3
@@ -167,9 +164,7 @@ def d_loss(
         value = value + ctx.gan.reg.d_penalty(
             critic(ctx.labels(real)), critic(fake_y), real["x"], fake, penalty_key, state.step
         )
-    if state.d_history is not None:
-        history = regularizers.historical_penalty(d_params, state.d_history.mean)
-        value = value + ctx.objective.d_historical * history
+    value = value + regularizers.historical_penalty(ctx.objective.d_historical, state.d_history, d_params)
     return value, (r, f, stats)
 
 
@@ -178,10 +173,8 @@ def g_loss(
 ):
     """G's loss on a fresh generated batch against D (`d_variables`); aux: G's new batch_stats."""
     fake, fake_y, stats = fake_batch(ctx, state, {"params": g_params, "batch_stats": g_stats}, key)
-    value = g_objective(fake, fake_y, d_variables, ctx, batches, key) + g_history_penalty(
-        ctx, state, g_params
-    )
-    return value, stats
+    history = regularizers.historical_penalty(ctx.objective.g_historical, state.g_history, g_params)
+    return g_objective(fake, fake_y, d_variables, ctx, batches, key) + history, stats
 
 
 def g_objective(fake: jax.Array, fake_y, d_variables: dict, ctx: StepContext, batches: dict, key: jax.Array):
@@ -206,13 +199,6 @@ def g_objective(fake: jax.Array, fake_y, d_variables: dict, ctx: StepContext, ba
         )
         real_logits = losses.real_fake_logit(real_out)
     return objective.g_loss(losses.real_fake_logit(fake_out), real_logits)
-
-
-def g_history_penalty(ctx: StepContext, state: GANState, g_params) -> jax.Array:
-    """Historical averaging's term of G's loss (0 without it)."""
-    if state.g_history is None:
-        return jnp.zeros(())
-    return ctx.objective.g_historical * regularizers.historical_penalty(g_params, state.g_history.mean)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,9 +273,7 @@ def d_update(
     -> (state, metrics)."""
     batches = d_batches(ctx, state, arrays, None, draw)
     new_d, (value, r, f, grads) = d_step(ctx, state, state.d, state.g.variables, batches, key, shared=shared)
-    state = state.replace(d=new_d)
-    if state.d_history is not None:
-        state = state.replace(d_history=state.d_history.add(new_d.params))
+    state = state.replace(d=new_d, d_history=regularizers.remember(state.d_history, new_d.params))
     metrics = {"d_loss": value, **ctx.objective.diagnostics(r, f), "d_grad_norm": optax.tree.norm(grads)}
     return state, metrics
 
@@ -341,13 +325,14 @@ def g_update(
         value, on_samples = jax.value_and_grad(g_objective)(
             shared.x, shared.y, state.d.variables, ctx, batches, key
         )
-        history, on_params = jax.value_and_grad(g_history_penalty, argnums=2)(ctx, state, state.g.params)
+        penalty = functools.partial(
+            regularizers.historical_penalty, ctx.objective.g_historical, state.g_history
+        )
+        history, on_params = jax.value_and_grad(penalty)(state.g.params)
         (grads,) = shared.pullback(on_samples)
         value, grads, stats = value + history, jax.tree.map(jnp.add, grads, on_params), shared.batch_stats
     new_g = apply_update(ctx.gan.g_optimizer, state.g, grads, stats)
-    state = state.replace(g=new_g)
-    if state.g_history is not None:
-        state = state.replace(g_history=state.g_history.add(new_g.params))
+    state = state.replace(g=new_g, g_history=regularizers.remember(state.g_history, new_g.params))
     return state, {"g_loss": value, "g_grad_norm": optax.tree.norm(grads)}
 
 
@@ -355,57 +340,3 @@ def make_updates(gan: GAN, source: DataSource, batch_size: int, unroll_steps: in
     """(d_update, g_update) bound to one GAN: each (state, arrays, key, draw) -> (state, metrics)."""
     ctx = StepContext(gan, source, batch_size, unroll_steps=unroll_steps)
     return functools.partial(d_update, ctx), functools.partial(g_update, ctx)
-
-
-def make_train_step(
-    gan: GAN,
-    source: DataSource,
-    batch_size: int,
-    schedule: Schedule | None = None,
-    shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x,
-) -> TrainStep:
-    """See the module docstring and Schedule (the default: one D update, then one G update)."""
-    schedule = schedule or Schedule()
-    d_steps, g_steps, ema_decay = schedule.d_steps, schedule.g_steps, schedule.ema_decay
-    d_head_start, simultaneous, reuse_fake = schedule.d_head_start, schedule.simultaneous, schedule.reuse_fake
-    ctx = StepContext(gan, source, batch_size, shard_batch, schedule.unroll_steps)
-    update_d, update_g = functools.partial(d_update, ctx), functools.partial(g_update, ctx)
-
-    def train_step(state: GANState, arrays: dict) -> tuple[GANState, Metrics]:
-        key = step_key(state)
-        d_before = state.d
-        shared = shared_fake(ctx, state, jax.random.fold_in(key, 0)) if reuse_fake else None
-        for j in range(d_steps):
-            draw = state.step * d_steps + j
-            state, metrics_d = update_d(state, arrays, jax.random.fold_in(key, j), draw, shared)
-
-        def g_phase(state):
-            d_after = state.d
-            if simultaneous:
-                state = state.replace(d=d_before)
-            for j in range(g_steps):
-                draw = state.step * g_steps + j
-                state, metrics_g = update_g(state, arrays, jax.random.fold_in(key, d_steps + j), draw, shared)
-            return state.replace(d=d_after), metrics_g
-
-        if d_head_start:  # D trains alone for the first d_head_start steps
-            frozen = lambda s: (s, {"g_loss": jnp.zeros(()), "g_grad_norm": jnp.zeros(())})  # noqa: E731
-            state, metrics_g = jax.lax.cond(state.step < d_head_start, frozen, g_phase, state)
-        else:
-            state, metrics_g = g_phase(state)
-        if state.g_ema is not None:
-            state = state.replace(
-                g_ema=optax.incremental_update(state.g.variables, state.g_ema, step_size=1.0 - ema_decay)
-            )
-        return state.replace(step=state.step + 1), {**metrics_d, **metrics_g}
-
-    return train_step
-
-
-def make_multi_step(train_step: TrainStep, steps_per_call: int) -> TrainStep:
-    """`steps_per_call` train steps in one compiled call, so small models are not dispatch-bound."""
-
-    def multi_step(state: GANState, arrays: dict) -> tuple[GANState, Metrics]:
-        return jax.lax.scan(lambda s, _: train_step(s, arrays), state, length=steps_per_call)
-
-    return multi_step

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from helpers import build_run, load_config
 
-from gan_jax import losses, models, regularizers, steps
+from gan_jax import losses, models, regularizers, schedule, steps
 from gan_jax.models import apply
 from gan_jax.schedule import Schedule
 
@@ -54,6 +54,22 @@ def test_gradient_penalty_against_finite_differences():
     np.testing.assert_allclose(
         regularizers.gradient_penalty(critic, critic, REAL, FAKE, KEY), expected, rtol=2e-3
     )
+
+
+def test_dragan_penalty_in_closed_form_on_perturbed_real_data():
+    """D(x) = |x|^2 / 2 has gradient x: on real points half at 0, half at 2 (std 1), DRAGAN's
+    x_hat = x + a 0.5 u (a, u ~ U[0, 1]) gives E (|x_hat| - 1)^2 = (7/9 + 23/18) / 2 = 37/36
+    (E au = 1/4, E (au)^2 = 1/9); the perturbation at full std, or WGAN-GP's interpolates, would not.
+    A linear critic's gradient is its weight vector wherever the points are: (|w| - 1)^2."""
+    real = jnp.concatenate([jnp.zeros((20000, 1)), jnp.full((20000, 1), 2.0)])
+    quadratic = lambda x: 0.5 * jnp.sum(x**2, axis=-1)  # noqa: E731
+    penalty = regularizers.dragan_penalty(quadratic, quadratic, real, real, KEY)
+    np.testing.assert_allclose(penalty, 37 / 36, atol=0.01)
+    w = jnp.array([0.6, 0.0, 1.2])
+    linear = regularizers.dragan_penalty(lambda x: x @ w, None, REAL, FAKE, KEY)
+    np.testing.assert_allclose(linear, (np.linalg.norm(w) - 1.0) ** 2, rtol=1e-5)
+    assert regularizers.regularization(regularizers.config_section()).penalties == {}
+    assert regularizers.Regularization(dragan=10.0).penalties == {"dragan": 10.0}
 
 
 def test_lazy_penalties_apply_every_kth_step_times_k():
@@ -139,8 +155,8 @@ def distance_from_unit_gradient_norm(penalty: float) -> tuple[float, float, dict
 
     config, source, gan, state, arrays = build_run("configs/gan_mlp.py:grid,smoke", wgan)
     ctx = steps.StepContext(gan, source, config.train.batch_size)
-    train = steps.make_train_step(gan, source, config.train.batch_size, Schedule(d_steps=5))
-    step = jax.jit(steps.make_multi_step(train, 50))
+    train = schedule.make_train_step(gan, source, config.train.batch_size, Schedule(d_steps=5))
+    step = jax.jit(schedule.make_multi_step(train, 50))
 
     def distance(state):
         real = steps.real_batch(ctx, state, arrays, None, jnp.int32(0))["x"]

@@ -8,7 +8,7 @@ import optax
 import pytest
 from helpers import build_run, load_config, tree_equal
 
-from gan_jax import experiment, steps
+from gan_jax import experiment, schedule, steps
 from gan_jax import state as state_lib
 from gan_jax.errors import ConfigError
 from gan_jax.schedule import Schedule
@@ -31,8 +31,8 @@ def test_simultaneous_step_takes_g_gradient_against_d_before_its_update():
     step's; G's is one G update from the state before D moved, with the step's G key."""
     config, source, gan, state, arrays = build_run("configs/pacgan.py:smoke")  # G with BatchNorm
     batch = config.train.batch_size
-    alternating = jax.jit(steps.make_train_step(gan, source, batch))(state, arrays)[0]
-    simultaneous = jax.jit(steps.make_train_step(gan, source, batch, Schedule(simultaneous=True)))(
+    alternating = jax.jit(schedule.make_train_step(gan, source, batch))(state, arrays)[0]
+    simultaneous = jax.jit(schedule.make_train_step(gan, source, batch, Schedule(simultaneous=True)))(
         state, arrays
     )[0]
     assert tree_equal(simultaneous.d, alternating.d)
@@ -69,7 +69,7 @@ def test_reuse_fake_is_the_step_with_g_noise_from_d_key_and_one_g_forward(spec):
     discrimination and label smoothing."""
     config, source, gan, state, arrays = build_run(spec)
     batch = config.train.batch_size
-    step = steps.make_train_step(gan, source, batch, Schedule(reuse_fake=True))
+    step = schedule.make_train_step(gan, source, batch, Schedule(reuse_fake=True))
     reused = jax.jit(step)(state, arrays)[0]
     d_update, g_update = steps.make_updates(gan, source, batch)
     d_key = jax.random.fold_in(state_lib.step_key(state), 0)
@@ -79,7 +79,7 @@ def test_reuse_fake_is_the_step_with_g_noise_from_d_key_and_one_g_forward(spec):
     chex.assert_trees_all_close(reused.g, want.g, rtol=1e-6, atol=1e-7)
     ctx = steps.StepContext(gan, source, batch)
     g_forward = lambda s, a: steps.fake_batch(ctx, s, s.g.variables, d_key)[0]  # noqa: E731
-    plain = steps.make_train_step(gan, source, batch)
+    plain = schedule.make_train_step(gan, source, batch)
     count = lambda f: products(f, state, arrays)  # noqa: E731
     assert count(plain) - count(step) == count(g_forward) > 0
 
@@ -120,7 +120,7 @@ def test_separate_learning_rates():
     config, source, gan, state, arrays = build_run(
         "configs/gan_mlp.py:smoke", edit=lambda c: c.optim.g.update(lr=0.0)
     )
-    step = jax.jit(steps.make_train_step(gan, source, config.train.batch_size))
+    step = jax.jit(schedule.make_train_step(gan, source, config.train.batch_size))
     new_state, _ = step(state, arrays)
     assert tree_equal(new_state.g.params, state.g.params)  # G's lr is 0: neither update moved it
     assert not tree_equal(new_state.d.params, state.d.params)
@@ -130,7 +130,7 @@ def test_k_d_steps_compose_d_updates_in_order():
     config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke")
     b = config.train.batch_size
     d_update, g_update = map(jax.jit, steps.make_updates(gan, source, b))  # jitted: eager takes 20 s
-    train_step = steps.make_train_step(gan, source, b, Schedule(d_steps=3, g_steps=2))
+    train_step = schedule.make_train_step(gan, source, b, Schedule(d_steps=3, g_steps=2))
     state = state.replace(step=jnp.int32(5))
     got, metrics = jax.jit(train_step)(state, arrays)
 
@@ -149,7 +149,7 @@ def test_k_d_steps_compose_d_updates_in_order():
 
 def test_metrics_are_scalars_with_the_documented_meaning():
     config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke")
-    _, metrics = jax.jit(steps.make_train_step(gan, source, config.train.batch_size))(state, arrays)
+    _, metrics = jax.jit(schedule.make_train_step(gan, source, config.train.batch_size))(state, arrays)
     assert set(metrics) == {"d_loss", "g_loss", "V", "d_real", "d_fake", "d_grad_norm", "g_grad_norm"}
     assert all(v.shape == () for v in metrics.values())
     assert 0 < float(metrics["d_real"]) < 1 and 0 < float(metrics["d_fake"]) < 1
@@ -164,7 +164,7 @@ def test_ema_of_generator_variables():
     )
     assert state.g_ema is not None
     new_state, _ = jax.jit(
-        steps.make_train_step(gan, source, config.train.batch_size, Schedule(ema_decay=decay))
+        schedule.make_train_step(gan, source, config.train.batch_size, Schedule(ema_decay=decay))
     )(state, arrays)
     expected = jax.tree.map(
         lambda old, new: decay * old + (1 - decay) * new, state.g.variables, new_state.g.variables
@@ -181,13 +181,13 @@ def test_step_keys_differ_per_step_and_depend_only_on_base_key_and_step():
 
 def test_steps_per_call_scan_equals_single_steps_and_never_retraces():
     config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke")
-    train_step = steps.make_train_step(gan, source, config.train.batch_size)
+    train_step = schedule.make_train_step(gan, source, config.train.batch_size)
     single = jax.jit(train_step)
     expected = state
     for _ in range(4):
         expected, _ = single(expected, arrays)
 
-    traced = chex.assert_max_traces(steps.make_multi_step(train_step, 2), n=1)
+    traced = chex.assert_max_traces(schedule.make_multi_step(train_step, 2), n=1)
     multi = jax.jit(traced, donate_argnums=0)
     got = jax.tree.map(jnp.copy, state)
     for _ in range(2):
@@ -200,7 +200,7 @@ def test_steps_per_call_scan_equals_single_steps_and_never_retraces():
 
 def test_d_head_start_freezes_g_for_the_first_steps():
     config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke")
-    step = jax.jit(steps.make_train_step(gan, source, config.train.batch_size, Schedule(d_head_start=2)))
+    step = jax.jit(schedule.make_train_step(gan, source, config.train.batch_size, Schedule(d_head_start=2)))
     first, metrics = step(state, arrays)
     assert tree_equal(first.g, state.g) and not tree_equal(first.d.params, state.d.params)
     assert float(metrics["g_loss"]) == 0.0 and float(metrics["g_grad_norm"]) == 0.0

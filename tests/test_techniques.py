@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from helpers import build_run, load_config, run_steps, tree_equal
 
-from gan_jax import data, losses, regularizers, steps, trainer
+from gan_jax import data, losses, regularizers, schedule, steps, trainer
 from gan_jax.models import apply
 from gan_jax.models.layers import MinibatchDiscrimination, VirtualBatchNorm
 
@@ -138,7 +138,7 @@ def test_historical_average_is_the_mean_of_the_recorded_parameters():
     config, source, gan, state, arrays = build_run(
         "configs/gan_mlp.py:smoke", lambda c: c.loss.update(g_historical=0.01, d_historical=0.01)
     )
-    step = jax.jit(steps.make_train_step(gan, source, config.train.batch_size))
+    step = jax.jit(schedule.make_train_step(gan, source, config.train.batch_size))
     g_seen, d_seen = [state.g.params], [state.d.params]
     for _ in range(3):
         state, _ = step(state, arrays)
@@ -150,10 +150,19 @@ def test_historical_average_is_the_mean_of_the_recorded_parameters():
     assert float(state.g_history.count) == 4.0
 
 
-def test_historical_penalty():
+def test_historical_penalty_and_its_running_mean():
     params = {"a": jnp.array([1.0, 2.0]), "b": jnp.array(3.0)}
-    average = {"a": jnp.array([0.0, 2.0]), "b": jnp.array(1.0)}
-    assert float(regularizers.historical_penalty(params, average)) == pytest.approx(1.0 + 0.0 + 4.0)
+    history = regularizers.RunningMean.start({"a": jnp.array([0.0, 2.0]), "b": jnp.array(1.0)})
+    assert float(regularizers.historical_penalty(0.5, history, params)) == pytest.approx(
+        0.5 * (1.0 + 0.0 + 4.0)
+    )
+    assert float(regularizers.historical_penalty(0.5, None, params)) == 0.0
+    after = regularizers.remember(
+        regularizers.remember(history, params), {"a": jnp.zeros(2), "b": jnp.array(2.0)}
+    )
+    np.testing.assert_allclose(after.mean["a"], [1 / 3, 4 / 3], rtol=1e-6)  # the mean of all three
+    assert float(after.count) == 3.0 and float(after.mean["b"]) == pytest.approx(2.0)
+    assert regularizers.remember(None, params) is None
 
 
 # ----- semi-supervised K+1 discriminator -------------------------------------------------------
@@ -180,7 +189,7 @@ def test_semi_supervised_step_trains_a_k_class_d():
     assert arrays["labelled"].shape == (40,)
     logits = gan.discriminator.apply({"params": state.d.params}, jnp.zeros((2, 8, 8, 1)), train=False)
     assert logits.shape == (2, 10)
-    step = jax.jit(steps.make_train_step(gan, source, config.train.batch_size))
+    step = jax.jit(schedule.make_train_step(gan, source, config.train.batch_size))
     new_state, metrics = step(state, arrays)
     assert np.isfinite(float(metrics["d_loss"])) and not tree_equal(new_state.d.params, state.d.params)
 

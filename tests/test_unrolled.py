@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from helpers import build_run, tree_equal
 
-from gan_jax import steps
+from gan_jax import schedule, steps
 from gan_jax.schedule import Schedule
 
 KEY, DRAW = jax.random.PRNGKey(3), jnp.int32(2)
@@ -57,7 +57,7 @@ def test_one_unrolled_step_equals_the_gradient_through_one_explicit_sgd_step_of_
 def test_unrolled_steps_leave_d_to_its_own_update():
     """Only G's update looks ahead: D's parameters after a step are those of the plain step."""
     ctx, state, arrays = _run(3)
-    step = lambda unroll: steps.make_train_step(
+    step = lambda unroll: schedule.make_train_step(
         ctx.gan, ctx.source, ctx.batch_size, Schedule(unroll_steps=unroll)
     )  # noqa: E731
     unrolled, plain = (jax.jit(step(k))(state, arrays)[0] for k in (3, 0))

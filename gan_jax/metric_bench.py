@@ -1,0 +1,236 @@
+"""The metric bench: which metric detects which failure, at which sample size N.
+
+Each trial evaluates a stand-in generator with one known defect (gan_jax/defects.py) at one
+severity against a fresh draw of held-out reference data, with every metric the data supports:
+
+  images (on the project's classifier: its 128-d features and class probabilities)
+    fd, kid                  Frechet distance; KID (100 subsets of min(N, 1000))
+    precision, recall        Kynkaenniemi et al. 2019, k = 3
+    density, coverage        Naeem et al. 2020, k = 5
+    score                    the classifier score (the Inception Score's formula)
+    classes, class_kl        classes predicted at least once; KL(predicted classes || uniform)
+  points (2-D mixtures; fd to coverage on the raw coordinates)
+    modes, high_quality, reverse_kl   VEEGAN/PacGAN's mode coverage (gan_jax/metrics/mixtures.py)
+
+Two experiments of independent draws (reference and samples) per setting:
+  curves  every severity of every defect at N = CURVE_N, CURVE_REPEATS draws each: the metric's
+          mean and spread against severity, and Spearman's rho between severity and metric;
+  power   the clean generator and each defect at its small severity at each N, `repeats` draws
+          each: a draw is *detected* when its value lies more than Z clean standard deviations
+          from the clean draws' mean at that N (the metric's own difference over its own
+          spread); power is the share of detected draws. The rule's false-alarm rate is
+          measured on the clean draws themselves, each against the others (leave one out).
+Records (one per trial) are what the report is made from (experiments/metric_bench.py).
+"""
+
+import dataclasses
+import zlib
+
+import numpy as np
+
+from gan_jax import classifier, defects
+from gan_jax.data import images as image_data
+from gan_jax.data import mixtures as mixture_data
+from gan_jax.evaluation.features import network_outputs
+from gan_jax.feature_nets import FeatureNet
+from gan_jax.metrics import distances, manifold, mixtures
+
+CURVE_N, CURVE_REPEATS = 2000, 5
+Z = 3.0  # the detection threshold, in clean standard deviations (a normal clean draw: p = 0.0027)
+KID_SUBSETS = 100
+
+# Severity levels of each defect (0, the clean generator, is every defect's first level) and the
+# "small" level the power experiment uses; for points, noise and memorisation noise are in units
+# of the modes' std.
+SEVERITIES = {
+    "mode_dropping": ((0, 1, 2, 3, 5), 1),
+    "mode_imbalance": ((0, 0.25, 0.5, 0.75, 0.9), 0.5),
+    "memorisation": ((0, 0.1, 0.25, 0.5, 1.0), 0.25),
+    "noisy_memorisation": ((0, 0.1, 0.25, 0.5, 1.0), 0.25),
+    "blur": ((0, 0.5, 0.75, 1.0, 1.5), 0.5),
+    "noise": ((0, 0.05, 0.1, 0.2, 0.4), 0.05),
+    "quantisation": ((0, 0.05, 0.1, 0.2, 0.4), 0.1),
+    "shrinkage": ((0, 0.05, 0.1, 0.25, 0.5), 0.1),
+}
+POINT_SEVERITIES = {"noise": ((0, 0.25, 0.5, 1.0, 2.0), 0.5)}
+IMAGE_METRICS = ("fd", "kid", "precision", "recall", "density", "coverage", "score", "classes", "class_kl")
+POINT_METRICS = (
+    "modes",
+    "high_quality",
+    "reverse_kl",
+    "fd",
+    "kid",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """A bench data set: how to build its pools, its judge (feature network) and its sizes."""
+
+    name: str
+    pools: defects.Pools
+    judge: FeatureNet | None  # None: points, judged by the mixture's modes
+    mixture: mixture_data.Mixture | None
+    sizes: tuple[int, ...]
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return IMAGE_METRICS if self.judge is not None else POINT_METRICS
+
+    def severities(self, defect: str) -> tuple[tuple[float, ...], float]:
+        return (POINT_SEVERITIES if self.judge is None else {}).get(defect, SEVERITIES[defect])
+
+    @property
+    def defects(self) -> tuple[str, ...]:
+        return tuple(d for d in defects.DEFECTS if defects.applies(d, self.pools))
+
+
+def _unit(images: np.ndarray) -> np.ndarray:
+    return (images.astype(np.float32) / 127.5 - 1.0).astype(np.float32)
+
+
+def _class_means(x: np.ndarray, y: np.ndarray, num_classes: int) -> np.ndarray:
+    return np.stack([x[y == k].mean(0) for k in range(num_classes)])
+
+
+IMAGE_SETS = {  # name -> (IDX directory, split, its three disjoint parts, classifier, sizes)
+    "fashion_mnist": (
+        "../shared/data/fashion_mnist",
+        "train",
+        (slice(0, 20000), slice(20000, 40000), slice(40000, 60000)),
+        "classifiers/fashion32",
+        (1000, 5000, 10000),
+    ),
+    "mnist": (
+        "../shared/data/mnist",
+        "test",
+        (slice(0, 2000), slice(2000, 5000), slice(5000, 8000)),
+        "classifiers/mnist32",
+        (1000,),
+    ),
+}
+POINT_POOL = 40000  # points in each mixture pool (train, clean, reference)
+POINT_SIZES = (1000, 5000, 10000)
+NAMES = (*IMAGE_SETS, "ring", "grid")
+
+
+def load(name: str) -> Dataset:
+    """The bench's data set `name`: its pools, judge and sample sizes."""
+    if name in IMAGE_SETS:
+        directory, split, parts, judge, sizes = IMAGE_SETS[name]
+        examples = image_data.load_idx(directory, split, 32)
+        whole = examples.read(np.arange(examples.size))
+        x, y = _unit(whole["x"]), whole["label"]
+        train, clean, reference = ((x[p], y[p]) for p in parts)
+        centres = _class_means(*clean, examples.num_classes)
+        pools = defects.Pools(train, clean, reference, centres, images=True)
+        return Dataset(name, pools, classifier.load(judge), None, sizes)
+    mixture = mixture_data.MIXTURES[name]()
+    train, clean, reference = (
+        tuple(mixture_data.training_set(mixture, POINT_POOL, seed).values()) for seed in range(3)
+    )
+    pools = defects.Pools(
+        train, clean, reference, mixture.means, images=False, scale=float(mixture.noise_std.max())
+    )
+    return Dataset(name, pools, None, mixture, POINT_SIZES)
+
+
+def _shared(x: np.ndarray, real: np.ndarray, seed: int) -> dict[str, float]:
+    """The metrics that compare two point or feature sets."""
+    pr, dc = manifold.precision_recall(real, x), manifold.density_coverage(real, x)
+    kid = distances.kernel_inception_distance(real, x, KID_SUBSETS, 1000, seed)
+    return {
+        "fd": distances.frechet_distance(real, x),
+        "kid": kid["mean"],
+        "precision": pr["precision"],
+        "recall": pr["recall"],
+        "density": dc["density"],
+        "coverage": dc["coverage"],
+    }
+
+
+def judged(dataset: Dataset, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(features, class probabilities) of samples as the metrics see them (points: themselves)."""
+    if dataset.judge is None:
+        return np.asarray(x, np.float64), None
+    probs, features = network_outputs(dataset.judge, x)
+    return features, probs
+
+
+def measure(dataset: Dataset, x: np.ndarray, reference: np.ndarray, seed: int) -> dict[str, float]:
+    """Every metric of samples `x` against the reference's judged features `reference`."""
+    features, probs = judged(dataset, x)
+    values = _shared(features, reference, seed)
+    if probs is not None:
+        counts = np.bincount(probs.argmax(-1), minlength=probs.shape[-1])
+        values.update(
+            score=distances.classifier_score(probs)["mean"],
+            classes=int((counts > 0).sum()),
+            class_kl=mixtures.reverse_kl_to_uniform(counts),
+        )
+    else:
+        mix = dataset.mixture
+        threshold = mixtures.high_quality_threshold(mix.varying_dims)
+        coverage = mixtures.mode_coverage(x, mix.means, mix.metric_std, threshold)
+        values.update(
+            modes=coverage["modes_captured"],
+            high_quality=coverage["high_quality_percent"],
+            reverse_kl=coverage["reverse_kl"],
+        )
+    return values
+
+
+@dataclasses.dataclass(frozen=True)
+class Trial:
+    experiment: str  # "curves" or "power"
+    defect: str  # "clean" for the power experiment's clean draws
+    severity: float
+    n: int
+    repeat: int
+
+
+def plan(
+    dataset: Dataset, repeats: int, curve_n: int = CURVE_N, curve_repeats: int = CURVE_REPEATS
+) -> list[Trial]:
+    """Every trial of both experiments on one data set, grouped by (n, repeat): the reference
+    draw they share."""
+    trials = []
+    for n in sorted({curve_n, *dataset.sizes}):
+        for repeat in range(max(repeats, curve_repeats)):
+            if n == curve_n and repeat < curve_repeats:
+                trials += [
+                    Trial("curves", d, s, n, repeat)
+                    for d in dataset.defects
+                    for s in dataset.severities(d)[0]
+                ]
+            if n in dataset.sizes and repeat < repeats:
+                trials.append(Trial("power", "clean", 0.0, n, repeat))
+                trials += [Trial("power", d, dataset.severities(d)[1], n, repeat) for d in dataset.defects]
+    return trials
+
+
+def _seed(*parts) -> list[int]:
+    """A numpy seed from names and numbers, the same on every machine (unlike hash())."""
+    return [zlib.crc32(str(p).encode()) for p in parts]
+
+
+def run(dataset: Dataset, trials: list[Trial]) -> list[dict]:
+    """The records of `trials`: each one's setting and metric values."""
+    records, cached = [], {}
+    for t in trials:
+        if (t.n, t.repeat) not in cached:  # the reference draw of this (N, repeat), judged once
+            rng = np.random.default_rng(_seed(dataset.name, "reference", t.n, t.repeat))
+            real = defects.draw(dataset.pools.reference, t.n, rng)[0]
+            cached = {(t.n, t.repeat): judged(dataset, real)[0]}
+        rng = np.random.default_rng(_seed(dataset.name, t.experiment, t.defect, t.severity, t.n, t.repeat))
+        if t.defect == "clean":
+            x = defects.clean(dataset.pools, t.n, rng)[0]
+        else:
+            x = defects.DEFECTS[t.defect](dataset.pools, t.n, t.severity, rng)
+        values = measure(dataset, x, cached[t.n, t.repeat], t.repeat)
+        records.append({"data": dataset.name, **dataclasses.asdict(t), "metrics": values})
+    return records
