@@ -14,7 +14,7 @@ Metrics:   `conditional` -- the project's classifier (nearest mode for mixtures)
 CPU time:  digits ~2.5 minutes; ring/grid ~2.5 minutes.
 Expected:  digits: samples/step_0003000.png has one class per column (0-9), all recognisable;
            eval_3000.json: the classifier assigns 99.6% of G's samples the class G was asked for,
-           FD-CNN-digits16 34.6 against the 359 held-out digits (seed 0, 2026-11-29; the seeds'
+           FD-CNN-digits16 34.6 against the 359 held-out digits (seed 0; the seeds'
            spread: the sweep's table in docs/improved_gan.md).
 """
 
@@ -54,15 +54,3 @@ def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
 def get_sweep(arg: str = "digits") -> list[dict]:
     """The run over seeds 0 to seeds-1: what the label buys, with its spread."""
     return [{"_name": "cGAN", "seed": seed} for seed in range(parse_args(arg).seeds)]
-
-
-REPORT = {
-    "columns": [
-        ("conditional/accuracy", "classifier accuracy on G(z, y)"),
-        ("fd/value", "FD-CNN-digits16"),
-        ("conditional/mean_class_fd", "mean per-class FD"),
-        ("prdc/precision", "precision"),
-        ("prdc/recall", "recall"),
-        ("score/mean", "classifier score"),
-    ],
-}

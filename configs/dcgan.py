@@ -22,13 +22,13 @@ Metrics:   every 1,000 steps, on the features of the project's classifier (class
            experiments/train_classifier.py): FD, KID, precision/recall, density/coverage and the
            classifier score for digits, mnist and fashion_mnist; mode counts for stacked_mnist.
 CPU time:  digits: about 2.7 minutes on an idle 2-core CPU (3,000 steps, ~21 steps/s, plus three
-           evaluations; 7.1 minutes on 2026-11-29 while sweeps shared both cores of an AMD EPYC);
+           evaluations; more than twice that while other jobs share the cores);
            mnist and fashion_mnist at 32x32: ~3 steps/s, so their 5,000 steps take about half an
            hour.
 Expected:  digits: runs/dcgan/samples/step_0003000.png shows 64 samples, most of them recognisable
            digits (as blurry as the 8x8 originals scaled up), a minority malformed strokes;
            eval_3000.json, against the 359 held-out digits: FD-CNN-digits16 47.2, precision 0.45,
-           recall 0.81, density 0.30, coverage 0.95, classifier score 7.57 (of 10) (2026-11-29).
+           recall 0.81, density 0.30, coverage 0.95, classifier score 7.57 (of 10) (seed 0).
            For scale, the 1,438 training digits themselves score FD 30.9 against the same 359
            (FD is biased upwards with few real examples; README, "Reference rows"). D mostly wins
            on this small training set and the game oscillates: over the last 500 steps mean D(x)

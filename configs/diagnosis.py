@@ -38,7 +38,7 @@ Cells, named by the label each is built to deserve (the part of the name before 
                  last evaluation captured all 8 modes; otherwise it is unknown and left out of
                  the score (`truth`, below, says so; the report lists such runs).
 Evaluation: the Dirac cells have no modes to count: the equilibrium diagnostics only.
-CPU time:  the 80-run sweep: 13 minutes on 2 cores (2 workers), Intel Xeon.
+CPU time:  the 80-run sweep: 13 minutes on 2 cores (2 workers).
 Expected:  docs/diagnosis.md (the confusion matrix, each label's recall and precision).
 """
 
@@ -80,16 +80,6 @@ CELLS = {
 BUILT = {name: name.split(" (")[0] for name in CELLS}  # the label each cell is built to have
 
 
-def truth(run: dict) -> str | None:
-    """The label a run is known to deserve: its cell's, except that a ring run built to be
-    healthy is known to be only if it reached the data's coverage (all 8 modes at its last
-    evaluation; R1 and the saturating loss promise no coverage) -- else None, unknown."""
-    final = run["final"]
-    if BUILT[run["cell"]] == "converged" and "modes/num_modes" in final:
-        return "converged" if final["modes/modes_captured"] == final["modes/num_modes"] else None
-    return BUILT[run["cell"]]
-
-
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
     args = parse_args(arg)
     config = gan_mlp.build("ring", smoke=args.smoke)
@@ -106,16 +96,3 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
 def get_sweep(arg: str = "") -> list[dict]:
     cells = [{"_name": name, **overrides} for name, overrides in CELLS.items()]
     return sweep.product(cells, sweep.sweep("seed", range(parse_args(arg).seeds)))
-
-
-REPORT = {
-    "baseline": "converged (ring, R1)",
-    "columns": [
-        ("modes/modes_captured", "modes captured"),
-        ("modes/high_quality_percent", "% high-quality"),
-        ("equilibrium/d_real", "D(x)"),
-        ("equilibrium/d_fake", "D(G(z))"),
-        ("optimal_d/mean_abs", "mean abs(D - D*)"),
-    ],
-    "truth": truth,
-}

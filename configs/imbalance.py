@@ -61,25 +61,3 @@ def get_sweep(arg: str = "grid") -> list[dict]:
             total = cell["train.total_steps"]
             cell.update({"checkpoint.every": total, "eval.every": total, "log.sample_every": total})
     return sweep.product(cells, sweep.sweep("seed", range(parse_args(arg).seeds)))
-
-
-def failed(run: dict) -> bool:
-    final = run["final"]
-    collapsed = final.get("modes/modes_captured", 25) < 5
-    return run["status"] == "diverged" or final.get("equilibrium/d_fake", 1.0) < 0.05 or collapsed
-
-
-REPORT = {
-    "baseline": "width D:G 1",  # the cell every other one is compared with
-    "columns": [
-        ("modes/modes_captured", "modes captured"),
-        ("modes/high_quality_percent", "% high-quality"),
-        ("fd/value", "FD-CNN-digits16"),
-        ("prdc/recall", "recall"),
-        ("equilibrium/d_real", "D(x)"),
-        ("equilibrium/d_fake", "D(G(z))"),
-    ],
-    "failed": failed,
-    "failure_definition": "diverged, or final D(G(z)) < 0.05 (D rejects everything G makes), or (grid) "
-    "fewer than 5 of 25 modes captured.",
-}

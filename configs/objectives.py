@@ -13,9 +13,9 @@ Cells:     minimax (the baseline: non-saturating G loss), hinge, wgan_gp, lsgan,
            (gan_jax/config.py OBJECTIVES) on top of the base model: wgan_gp brings its own optimiser
            (Adam 1e-4, betas (0, 0.9)) and 5 critic steps, so in a fixed number of G steps it trains
            at a tenth of the grid baseline's learning rate -- its paper's protocol, not a tuned one.
-CPU time:  grid ~13 s a run (wgan_gp ~4x): the sweep took 9 minutes with two workers (AMD EPYC);
+CPU time:  grid ~13 s a run (wgan_gp ~4x): the sweep took 9 minutes with two workers on 2 cores;
            digits ~1.5 minutes a run, wgan_gp ~6 minutes (5 critic steps, each with its gradient
-           penalty): the sweep took 47 minutes with two workers (AMD EPYC).
+           penalty): the sweep took 47 minutes with two workers on 2 cores.
 Expected:  docs/objectives.md. grid: hinge 19.5 +- 0.7 of 25 modes against the minimax GAN's
            14.7 +- 0.9; spectral normalisation with one D step fails every run. digits: no run
            fails; WGAN-GP FD 47.0 +- 1.0 against minimax 55.8 +- 1.7, recall 0.818 against 0.743.
@@ -67,6 +67,3 @@ def get_sweep(arg: str = "grid") -> list[dict]:
     base = base_config(args.dataset, args.smoke)
     cells = [{"_name": name, **objective_overrides(base, *cell)} for name, cell in CELLS.items()]
     return sweep.product(cells, sweep.sweep("seed", range(args.seeds or SEEDS[args.dataset])))
-
-
-REPORT = {**improved_gan.REPORT, "baseline": "minimax", "comparisons": [("minimax + R1", "hinge")]}

@@ -48,7 +48,7 @@ Expected:  docs/mode_collapse.md, beside PacGAN's Table 1.
 
 import ml_collections
 
-from configs import gan_mlp, mode_collapse
+from configs import gan_mlp
 from gan_jax import sweep
 from gan_jax.config import arguments, objective_overrides
 from gan_jax.errors import ConfigError
@@ -123,29 +123,3 @@ def schedule(args: ml_collections.ConfigDict) -> int:
 def batch(arg: str, pack: int) -> int:
     """The batch of `pack`-sample packs: 100 packs (the smoke run's 16)."""
     return (16 if parse_args(arg).smoke else PACKS_PER_BATCH) * pack
-
-
-# PacGAN's Table 1 (mean +- standard error over 10 trials), from the paper and
-# fjxmlzn/PacGAN synthetic_data_experiments/results/Table1.png.
-PUBLISHED = {
-    "ring": {
-        "GAN": ("6.3 +- 0.5", "98.2 +- 0.2", "0.45 +- 0.09"),
-        "PacGAN2": ("7.9 +- 0.1", "95.6 +- 2.0", "0.07 +- 0.03"),
-        "PacGAN3": ("7.8 +- 0.1", "97.7 +- 0.3", "0.10 +- 0.02"),
-        "PacGAN4": ("7.8 +- 0.1", "95.9 +- 1.4", "0.07 +- 0.02"),
-    },
-    "grid": {
-        "GAN": ("17.3 +- 0.8", "94.8 +- 0.7", "0.70 +- 0.07"),
-        "PacGAN2": ("23.8 +- 0.7", "91.3 +- 0.8", "0.13 +- 0.04"),
-        "PacGAN3": ("24.6 +- 0.4", "94.2 +- 0.4", "0.06 +- 0.02"),
-        "PacGAN4": ("24.8 +- 0.2", "93.6 +- 0.6", "0.04 +- 0.01"),
-    },
-}
-
-REPORT = {
-    "baseline": "GAN",
-    "published": lambda arg: PUBLISHED[parse_args(arg).dataset],
-    "published_trials": 10,
-    "margins": mode_collapse.MARGINS,
-    "columns": mode_collapse.REPORT["columns"],  # PacGAN's Table 1 columns
-}

@@ -67,14 +67,3 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
 def get_sweep(arg: str = "") -> list[dict]:
     """Three seeds (`seeds=N`: N), for the mean and spread of the test error."""
     return [{"_name": "semi_supervised", "seed": seed} for seed in range(parse_args(arg).seeds)]
-
-
-# The report's table (experiments/report.py): D's test error, with the equilibrium for context.
-REPORT = {
-    "columns": [
-        ("semi_supervised/errors_per_10000", "test errors per 10,000"),
-        ("semi_supervised/error_rate", "test error rate"),
-        ("equilibrium/d_real", "D(x)"),
-        ("equilibrium/d_fake", "D(G(z))"),
-    ],
-}

@@ -34,7 +34,7 @@ Expected:  docs/mode_collapse.md, beside VEEGAN's Table 1.
 
 import ml_collections
 
-from configs import gan_mlp, mode_collapse
+from configs import gan_mlp
 from gan_jax import models, sweep
 from gan_jax.config import arguments
 
@@ -71,20 +71,3 @@ def get_sweep(arg: str = "ring") -> list[dict]:
         {"_name": "unrolled, 5 steps", "train.unroll_steps": 5},
     ]
     return sweep.product(cells, sweep.sweep("seed", range(parse_args(arg).seeds)))
-
-
-# VEEGAN's Table 1 (Srivastava et al. 2017): its own GAN and unrolled-GAN runs (architecture and
-# schedule not given in full there); modes captured and % high-quality samples, no standard
-# errors and no reverse KL. Quoted from the paper.
-PUBLISHED = {
-    "ring": {"GAN": ("1.0", "99.3", "-"), "unrolled, 5 steps": ("7.6", "35.6", "-")},
-    "grid": {"GAN": ("3.3", "0.5", "-"), "unrolled, 5 steps": ("23.6", "16.0", "-")},
-}
-
-REPORT = {
-    "baseline": "GAN",
-    "published": lambda arg: PUBLISHED[parse_args(arg).dataset],
-    "published_trials": None,  # VEEGAN's table gives no trial count and no standard errors
-    "margins": mode_collapse.MARGINS,
-    "columns": mode_collapse.REPORT["columns"],  # PacGAN's Table 1 columns
-}

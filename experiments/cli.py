@@ -15,6 +15,7 @@ import pathlib
 import re
 import sys
 import threading
+import types
 from collections.abc import Callable
 
 import ml_collections
@@ -62,27 +63,40 @@ def find_config(path: str) -> epath.Path:
     return found.absolute()
 
 
-def load_config_module(spec: str):
-    """(module, arg) of 'configs/<file>.py[:arg]'. A file that does not load -- a syntax error,
-    an exception at import, no get_config -- is a UserError naming it and the problem (the
-    file's own traceback follows under --verbose)."""
-    path, _, arg = spec.partition(":")
-    path = find_config(path)
+def _exec_file(path) -> types.ModuleType:
+    """The module a Python file defines. A file that does not load -- a syntax error, an exception
+    at import -- is a UserError naming it and the problem (its traceback follows under --verbose)."""
     try:
         module_spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
     except Exception as error:
         raise UserError(
-            f"Config file {path} does not load: {type(error).__name__}: {error}. Fix it (--verbose "
+            f"File {path} does not load: {type(error).__name__}: {error}. Fix it (--verbose "
             "shows the traceback)."
         ) from error
+    return module
+
+
+def load_config_module(spec: str):
+    """(module, arg) of 'configs/<file>.py[:arg]'; a file without get_config is a UserError."""
+    path, _, arg = spec.partition(":")
+    path = find_config(path)
+    module = _exec_file(path)
     if not callable(getattr(module, "get_config", None)):
         raise UserError(
             f"{path} is not a config file: it defines no get_config(). Give a file of configs/ "
             "(README, Configs)."
         )
     return module, arg
+
+
+def load_study(spec: str) -> dict:
+    """The report spec (REPORT) of the config 'configs/<file>.py[:arg]': studies/<file>.py beside
+    its configs/ directory; {} (the report's defaults) when it has none."""
+    path = find_config(spec.partition(":")[0])
+    study = path.parent.parent / "studies" / path.name
+    return getattr(_exec_file(study), "REPORT", {}) if study.exists() else {}
 
 
 def load_config(spec: str) -> ml_collections.ConfigDict:

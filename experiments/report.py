@@ -118,8 +118,8 @@ def main(argv):
         source = workdirs.resolve(_RECORDS.value)
         out = workdirs.resolve(_OUT.value) if _OUT.value else source.parent
     header, found = records.read(source)
-    module, arg = cli.load_config_module(header["config"])
-    print(report_lib.render(header, found, out, getattr(module, "REPORT", {}), arg))
+    arg = header["config"].partition(":")[2]
+    print(report_lib.render(header, found, out, cli.load_study(header["config"]), arg))
     missing = [f"{r['cell']}/seed_{r['seed']}" for r in found if r["status"] in ("missing", "error")]
     if missing:
         print(

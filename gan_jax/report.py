@@ -6,7 +6,7 @@ directory, so the same records give the same files, byte for byte.
 report.md: how to read the table; per cell its seeds (under 10: "exploratory"), failed runs, each
 column's mean +- standard error over the seeds with its difference to the baseline cell (`*`
 where it survives Holm's adjustment) and the count of each diagnosis of gan_jax/diagnosis.py; the
-config's published rows (REPORT["published"]) with what the tests say; the reference rows (held-out
+study's published rows (REPORT["published"], studies/<config>.py) with what the tests say; the reference rows (held-out
 data, a memoriser); the Comparisons section (gan_jax/comparisons.py: every comparison with its
 confidence interval, degrees of freedom, p and Holm-adjusted p); a Trajectories section (each
 cell's logged D(x), D(G(z)) -- or D's outputs -- and G's gradient norm at four steps, averaged over
@@ -433,7 +433,7 @@ def write_figures(table, found, columns, header, out: epath.Path) -> None:
 # ------------------------------------------------------------------------------------------ render
 def render(header: dict, found: list[dict], out: epath.Path, spec: dict, arg: str) -> str:
     """Write the report of `found` (records; `header`: their sweep's) into `out`; `spec`: the
-    sweep config's REPORT, `arg` its argument. Returns report.md's text."""
+    sweep config's REPORT (studies/<config>.py), `arg` its argument. Returns report.md's text."""
     columns = spec.get("columns", [("equilibrium/d_real", "D(x)"), ("equilibrium/d_fake", "D(G(z))")])
     for r in found:
         ended = r["status"] in ("finished", "diverged")

@@ -12,6 +12,7 @@ from ml_collections import config_flags
 from experiments import cli
 from gan_jax import config as config_lib
 from gan_jax.errors import ConfigError, UserError
+from studies import pacgan as pacgan_study
 
 CONFIGS = {
     "configs/gan_mlp.py": [
@@ -121,7 +122,7 @@ def test_every_config_file_parses_its_argument_the_same_way():
         config_lib.validate(config_lib.apply_overrides(objectives.get_config("grid"), overrides))
     pacgan, _ = cli.load_config_module("configs/pacgan.py")
     cells = {e["_name"]: e for e in pacgan.get_sweep("ring,cpu")}
-    assert len(pacgan.get_sweep("ring,cpu")) == 8 * 10 and set(pacgan.PUBLISHED["ring"]) < set(cells)
+    assert len(pacgan.get_sweep("ring,cpu")) == 8 * 10 and set(pacgan_study.PUBLISHED["ring"]) < set(cells)
     assert (cells["hinge"]["loss.d"], cells["lsgan"]["loss.g"]) == ("hinge", "least_squares")
     assert [cells[f"PacGAN{m}"]["train.batch_size"] for m in (2, 3, 4)] == [200, 300, 400]  # 100 packs
     unrolled, _ = cli.load_config_module("configs/unrolled.py")
@@ -137,7 +138,7 @@ def test_the_diagnosis_corpus_cells_are_valid_and_know_their_truth():
         config = config_lib.apply_overrides(corpus.get_config(""), overrides)
         config_lib.validate(config)
         assert config.eval.every * corpus.EVALUATIONS == config.train.total_steps  # "modes lost" can fire
-    truth = corpus.REPORT["truth"]
+    truth = cli.load_study("configs/diagnosis.py")["truth"]
     ring = lambda captured: {"modes/num_modes": 8, "modes/modes_captured": captured}  # noqa: E731
     assert truth({"cell": "D wins", "final": {}}) == "D wins"
     assert truth({"cell": "converged (ring, R1)", "final": ring(8)}) == "converged"

@@ -211,7 +211,7 @@ def test_a_bfloat16_dcgan_tracks_the_float32_one(tmp_path):
     """config.model.dtype='bfloat16': G and D compute in bf16 (XLA:CPU itself runs each
     convolution in f32 on bf16-rounded operands), the state stays float32, and 300 steps of the
     smoke DCGAN log D(x), D(G(z)) within 0.02 and the D loss within 0.03 of the float32 run at every
-    20-step interval (measured on an AMD EPYC: at most 0.005 and 0.009) -- close, but not the
+    20-step interval (measured: at most 0.005 and 0.009) -- close, but not the
     float32 numbers (so bf16 is in effect)."""
     import json
 

@@ -7,7 +7,7 @@ The one-process reference is the same command launched as a 1-process distribute
 sides reduce across devices with the same (gloo) collectives and the comparison is exact. XLA's
 in-process collectives sum the devices' partial results in another order: a run without
 jax.distributed differs from these in the last bits, which the game amplifies (~1e-5 after 8 DCGAN
-steps, measured on an AMD EPYC); XLA:CPU's thread count made no difference (measured)."""
+steps, measured); XLA:CPU's thread count made no difference (measured)."""
 
 import json
 import os

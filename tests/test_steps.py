@@ -211,7 +211,7 @@ def test_d_head_start_freezes_g_for_the_first_steps():
 
 
 # Metrics of the first steps of the two smoke configs, recorded by the code before the step and
-# the run factory were reshaped (commit d1fad19, AMD EPYC): a refactoring must reproduce them.
+# the run factory were reshaped (commit d1fad19): a refactoring must reproduce them.
 # rtol 1e-4 leaves room for another CPU's float reassociation (seen: none), not for a change of
 # behaviour (a different key, batch or loss moves them by 1e-2 or more).
 PINNED = {

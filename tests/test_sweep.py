@@ -264,10 +264,13 @@ def test_a_run_that_cannot_run_is_recorded_and_the_others_go_on(tmp_path):
 @pytest.mark.slow
 def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path):
     """A fabricated sweep of known final values through experiments.report."""
-    config = tmp_path / "known.py"
+    config, study = tmp_path / "mine" / "known.py", tmp_path / "studies" / "known.py"
+    for directory in (config.parent, study.parent):
+        directory.mkdir()
     config.write_text(
-        "from configs import gan_mlp\n"
-        "def get_config(arg=''):\n    return gan_mlp.get_config('ring,smoke')\n"
+        "from configs import gan_mlp\ndef get_config(arg=''):\n    return gan_mlp.get_config('ring,smoke')\n"
+    )
+    study.write_text(  # the config's report spec, in studies/ beside the config's directory
         'REPORT = {"baseline": "base", "columns": [("m/value", "m"), ("modes/modes_captured", "modes")],\n'
         '          "published": lambda arg: {"x": ("4.5 +- 0.2", "6")}, "comparisons": [("x", "y")]}\n'
     )

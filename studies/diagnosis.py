@@ -1,0 +1,26 @@
+"""configs/diagnosis.py's report spec: its table and how it judges a run (experiments.report)."""
+
+from configs.diagnosis import BUILT
+
+
+def truth(run: dict) -> str | None:
+    """The label a run is known to deserve: its cell's, except that a ring run built to be
+    healthy is known to be only if it reached the data's coverage (all 8 modes at its last
+    evaluation; R1 and the saturating loss promise no coverage) -- else None, unknown."""
+    final = run["final"]
+    if BUILT[run["cell"]] == "converged" and "modes/num_modes" in final:
+        return "converged" if final["modes/modes_captured"] == final["modes/num_modes"] else None
+    return BUILT[run["cell"]]
+
+
+REPORT = {
+    "baseline": "converged (ring, R1)",
+    "columns": [
+        ("modes/modes_captured", "modes captured"),
+        ("modes/high_quality_percent", "% high-quality"),
+        ("equilibrium/d_real", "D(x)"),
+        ("equilibrium/d_fake", "D(G(z))"),
+        ("optimal_d/mean_abs", "mean abs(D - D*)"),
+    ],
+    "truth": truth,
+}
