@@ -27,7 +27,10 @@ _OUT = flags.DEFINE_string(
     "Write the evaluation to this JSON file (figures beside it) instead of adding to eval_<step>.json.",
 )
 _INCEPTION = flags.DEFINE_string(
-    "inception_weights", None, "InceptionV3 FID weights (pytorch-fid's .pth or an .npz) for FID/IS."
+    "inception_weights",
+    None,
+    "InceptionV3 FID weights (pytorch-fid's .pth or an .npz) for FID/IS; 'auto': pytorch-fid's "
+    "file, downloaded and verified once.",
 )
 flags.mark_flag_as_required("workdir")
 

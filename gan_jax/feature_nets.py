@@ -14,10 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 from etils import epath
 
+from gan_jax import weights
 from gan_jax.errors import MissingFileError
-
-# pytorch-fid names its weights file after the first hex digits of the file's SHA-256.
-PYTORCH_FID_WEIGHTS_SHA256_PREFIX = "6726825d"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,27 +41,28 @@ class FeatureNet:
 
 def load_inception(path: str) -> FeatureNet:
     """InceptionV3 for FID from user-supplied weights (pytorch-fid's .pth, or an .npz of the
-    same named arrays); nothing is downloaded. Inputs: any size, 1 or 3 channels."""
+    same named arrays), or, with path 'auto', pytorch-fid's file fetched and verified once into
+    the cache (gan_jax/weights.py). Inputs: any size, 1 or 3 channels."""
     from gan_jax.models import inception
 
-    file = epath.Path(path)
+    file = weights.fetch(weights.INCEPTION) if path == "auto" else epath.Path(path)
     if not file.is_file():
         raise MissingFileError(
             f"No InceptionV3 weights at {file}. Supply pytorch-fid's "
-            "pt_inception-2015-12-05-6726825d.pth (or an .npz of its arrays); this project "
-            "never downloads weights."
+            "pt_inception-2015-12-05-6726825d.pth (or an .npz of its arrays), or 'auto' to "
+            "download and verify it."
         )
     blob = file.read_bytes()
     digest = hashlib.sha256(blob).hexdigest()
-    weights = inception.load_state_dict(io.BytesIO(blob), npz=file.suffix == ".npz")
-    variables = inception.from_torch_state_dict(weights)
+    state_dict = inception.load_state_dict(io.BytesIO(blob), npz=file.suffix == ".npz")
+    variables = inception.from_torch_state_dict(state_dict)
     net = inception.FIDInceptionV3()
     apply = jax.jit(lambda x: net.apply(variables, inception.preprocess(x)))
     protocol = {
         "name": "InceptionV3-FID",
         "weights": str(file),
         "sha256": digest,
-        "official_fid_weights": digest.startswith(PYTORCH_FID_WEIGHTS_SHA256_PREFIX),
+        "official_fid_weights": digest.startswith(weights.INCEPTION.sha256),
         "features": "pool3, 2048-d; logits: the graph's 1,008-way classifier",
         "input": "grey repeated to RGB, bilinear resize to 299x299 (align_corners=False)",
     }

@@ -6,11 +6,12 @@ directory, so the same records give the same files, byte for byte.
 report.md: how to read the table; per cell its seeds (under 10: "exploratory"), failed runs, each
 column's mean +- standard error over the seeds with its difference to the baseline cell (`*`
 where it survives Holm's adjustment) and the count of each diagnosis of gan_jax/diagnosis.py; the
-study's published rows (REPORT["published"], studies/<config>.py) with what the tests say; the reference rows (held-out
-data, a memoriser); the Comparisons section (gan_jax/comparisons.py: every comparison with its
-confidence interval, degrees of freedom, p and Holm-adjusted p); a Trajectories section (each
-cell's logged D(x), D(G(z)) -- or D's outputs -- and G's gradient norm at four steps, averaged over
-its seeds); and, where runs evaluate more than once, the table's columns at every evaluated step.
+study's published rows (REPORT["published"], studies/<config>.py) with what the tests say; the
+reference rows (held-out data, a memoriser); the Comparisons section (gan_jax/comparisons.py:
+every comparison with its confidence interval, degrees of freedom, p and Holm-adjusted p); a
+Trajectories section (each cell's logged D(x), D(G(z)) -- or D's outputs -- and G's gradient norm
+at four steps, averaged over its seeds); and, where runs evaluate more than once, the table's
+columns at every evaluated step.
 report.csv holds the table with every statistic; diagnoses.csv each run's label and its reason.
 """
 
