@@ -32,6 +32,9 @@ _INCEPTION = flags.DEFINE_string(
     "InceptionV3 FID weights (pytorch-fid's .pth or an .npz) for FID/IS; 'auto': pytorch-fid's "
     "file, downloaded and verified once.",
 )
+_RESIZE = flags.DEFINE_enum(
+    "resize", None, ["legacy", "clean"], "Override config.eval.resize: how images reach InceptionV3."
+)
 flags.mark_flag_as_required("workdir")
 
 
@@ -46,6 +49,8 @@ def main(argv):
         config.eval.classifier = _CLASSIFIER.value
     if _INCEPTION.value is not None:
         config.eval.inception_weights = _INCEPTION.value
+    if _RESIZE.value is not None:
+        config.eval.resize = _RESIZE.value
     spec = _METRICS.value or config.eval.metrics
     metrics = (
         evaluation.parse_metrics(spec)

@@ -158,6 +158,7 @@ def base_config() -> ml_collections.ConfigDict:
             seed=0,
             classifier="",  # directory of a classifier made by experiments/train_classifier.py
             inception_weights="",  # pytorch-fid's InceptionV3 weights file, or 'auto' (gan_jax/weights.py)
+            resize="legacy",  # how images reach InceptionV3's 299x299: 'legacy' or 'clean' (feature_nets)
             num_samples=10_000,
             mode_samples=2_500,
             stacked_samples=26_000,

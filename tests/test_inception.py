@@ -9,6 +9,8 @@ import pytest
 from helpers import REPO, evaluation_run
 from inception_reference import random_state_dict, reference_inputs
 
+from gan_jax import feature_nets
+from gan_jax.errors import ConfigError
 from gan_jax.models import inception
 
 REFERENCE = REPO / "tests" / "data" / "inception_reference.npz"
@@ -47,7 +49,8 @@ def test_features_match_pytorch_fid(model_and_reference):
 
 @pytest.mark.slow
 def test_fid_and_is_in_the_evaluator_from_user_weights(tmp_path):
-    """The evaluator's FID/IS path: weights from a user file, protocol recorded, FID 0 on equal sets."""
+    """The evaluator's FID/IS path: weights from a user file, clean-fid's resize, protocol recorded,
+    FID 0 on equal sets."""
     from gan_jax import evaluation
 
     with np.load(REFERENCE) as ref:
@@ -55,14 +58,34 @@ def test_fid_and_is_in_the_evaluator_from_user_weights(tmp_path):
     weights = tmp_path / "inception.npz"
     np.savez(weights, **random_state_dict(names))
     config, gan, source, state = evaluation_run("digits", 16)
-    config.eval.update(inception_weights=str(weights), num_samples=12)
+    config.eval.update(inception_weights=str(weights), num_samples=12, resize="clean")
     evaluator = evaluation.Evaluator(config, gan, source, ("inception_fd", "inception_score"))
     metrics = evaluator(state, 0, sampler=evaluator.bank.real)["metrics"]
     assert metrics["inception_fd"]["name"] == "FID"
     assert metrics["inception_fd"]["value"] == pytest.approx(0.0, abs=1e-6)
     network = metrics["inception_fd"]["protocol"]["feature_network"]
     assert network["name"] == "InceptionV3-FID" and network["official_fid_weights"] is False
+    assert network["resize"] == "clean" and network["input"] == feature_nets.RESIZES["clean"]
     assert metrics["inception_score"]["name"] == "IS" and metrics["inception_score"]["mean"] >= 1.0
-    with pytest.raises(FileNotFoundError, match="never downloads"):
+    with pytest.raises(FileNotFoundError, match="or 'auto' to download and verify it"):
         config.eval.inception_weights = str(tmp_path / "missing.pth")
         evaluation.Evaluator(config, gan, source, ("inception_fd",))
+
+
+def test_clean_resize_matches_clean_fids_own_resizer():
+    """Reference outputs made by clean-fid 0.1.35's make_resizer("PIL", False, "bicubic", size) on
+    fixed images (tests/data/clean_resize_reference.npz): up-sampling to 37, down-sampling to 11."""
+    with np.load(REPO / "tests" / "data" / "clean_resize_reference.npz") as ref:
+        for size in (37, 11):
+            np.testing.assert_allclose(
+                feature_nets.clean_resize(ref["images"], size), ref[f"resized_{size}"], atol=1e-4
+            )
+
+
+def test_clean_prepare_is_the_identity_at_the_networks_size_and_makes_grey_rgb():
+    images = np.random.default_rng(0).uniform(-1, 1, (2, 299, 299, 3)).astype(np.float32)
+    np.testing.assert_allclose(feature_nets.clean_prepare(images, 299), images, atol=1e-5)
+    grey = feature_nets.clean_prepare(images[:, :28, :28, :1], 299)
+    assert grey.shape == (2, 299, 299, 3) and np.array_equal(grey[..., 0], grey[..., 2])
+    with pytest.raises(ConfigError, match="config.eval.resize='sharp'"):
+        feature_nets.load_inception("unused.npz", "sharp")

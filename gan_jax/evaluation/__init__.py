@@ -94,7 +94,7 @@ class Evaluator:
         cfg = config.eval
         nets = {
             "classifier": classifier.load(cfg.classifier) if cfg.classifier else None,
-            "inception": load_inception(cfg.inception_weights) if cfg.inception_weights else None,
+            "inception": load_inception(cfg.inception_weights, cfg.resize) if cfg.inception_weights else None,
         }
         setting = Setting(
             source,

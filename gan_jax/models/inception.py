@@ -159,6 +159,8 @@ def preprocess(images: jax.Array) -> jax.Array:
     if images.shape[-1] == 1:
         images = jnp.repeat(images, 3, axis=-1)
     shape = (images.shape[0], INPUT_SIZE, INPUT_SIZE, 3)
+    if images.shape == shape:  # resized already (feature_nets.clean_prepare)
+        return images
     return jax.image.resize(images, shape, "bilinear", antialias=False)
 
 
