@@ -5,9 +5,9 @@ detects which failure at which sample size (gan_jax/metric_bench.py says how).
     python -m experiments.metric_bench --out=docs/metrics                    # the report, from them
 
 With --data: runs that data set's trials (no training, no download; CPU) and writes its records as
-<out>/<data>.jsonl.gz. Without it: renders <out>/report.md from every records file in <out>
-alone, so the report regenerates byte for byte on any machine (tests/test_metric_bench.py checks
-the committed one).
+<out>/<data>.jsonl.gz. Without it: renders <out>/report.md and a curves figure per data set from
+every records file in <out> alone, so the report regenerates byte for byte on any machine
+(tests/test_metric_bench.py checks the committed one).
 """
 
 import subprocess
@@ -59,7 +59,7 @@ def main(argv) -> None:
     files = sorted(out.glob("*.jsonl.gz"))
     if not files:
         raise UserError(f"No records in {out}: run --data=<name> first ({', '.join(metric_bench.NAMES)}).")
-    (out / "report.md").write_text(metric_report.render([records.read(f) for f in files]))
+    (out / "report.md").write_text(metric_report.render([records.read(f) for f in files], out))
     print(f"Wrote {out / 'report.md'}")
 
 

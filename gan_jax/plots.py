@@ -272,3 +272,27 @@ def save_sample_panels(
             ax.set_yticks([])
         ax.set_title(cell, fontsize=7)
     save_figure(fig, path, dpi=80)
+
+
+def save_metric_curves(title: str, curves: dict[str, tuple[Sequence[float], dict]], path: epath.Path) -> None:
+    """The metric bench's curves (gan_jax/metric_report.py): a panel per defect, each metric's mean
+    against severity in standard deviations of its clean draws (symlog), with the +-3 band the
+    detection rule uses."""
+    cols = min(len(curves), 4)
+    rows = math.ceil(len(curves) / cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.6 * cols, 3.2 * rows), squeeze=False, layout="constrained"
+    )
+    for ax in axes.flat[len(curves) :]:
+        ax.axis("off")
+    for ax, (defect, (severities, by_metric)) in zip(axes.flat, curves.items(), strict=False):
+        for metric, values in by_metric.items():
+            ax.plot(severities, values, marker="o", ms=3, label=metric)
+        ax.axhspan(-3, 3, color="0.9")
+        ax.set_yscale("symlog", linthresh=3)
+        ax.set_title(defect, fontsize=9)
+        ax.set_xlabel("severity", fontsize=8)
+    axes.flat[0].set_ylabel("(mean - clean mean) / clean sd", fontsize=8)
+    axes.flat[0].legend(fontsize=6)
+    fig.suptitle(title, fontsize=10)
+    save_figure(fig, path, dpi=80)

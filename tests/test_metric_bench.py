@@ -108,8 +108,10 @@ def test_a_tiny_bench_sees_a_dropped_ring_mode_in_every_draw_and_never_in_clean_
     assert [r["metrics"]["modes"] for r in found if r["defect"] == "mode_dropping"] == [7, 7, 7]
 
 
-def test_the_committed_report_regenerates_from_its_records():
+def test_the_committed_report_regenerates_from_its_records(tmp_path):
     out = REPO / "docs" / "metrics"
     loaded = [records.read(f) for f in sorted(out.glob("*.jsonl.gz"))]
     assert loaded, "docs/metrics holds no records"
-    assert metric_report.render(loaded) == (out / "report.md").read_text()
+    assert metric_report.render(loaded, tmp_path) == (out / "report.md").read_text()
+    for figure in sorted(tmp_path.iterdir()):
+        assert figure.read_bytes() == (out / figure.name).read_bytes(), figure.name
