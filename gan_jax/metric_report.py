@@ -126,20 +126,25 @@ def _bias_table(loaded: list[tuple[dict, list[dict]]]) -> list[str]:
     return _table(["data", "metric", *(f"N = {n}" for n in sizes)], body)
 
 
+def first_powerful(defect: str, rows) -> dict[str, int]:
+    """metric -> the smallest N at which it detects `defect` in at least POWERFUL of the draws."""
+    first: dict[str, int] = {}
+    for setting, n, counts in rows:
+        if setting.startswith(f"{defect} ("):
+            for m, (k, t) in counts.items():
+                if t and k / t >= POWERFUL:
+                    first.setdefault(m, n)
+    return first
+
+
 def _guidance(header: dict, rows) -> list[str]:
     """A sentence per defect: which metrics reach POWERFUL at the smallest N, which later, which never."""
     lines = []
     for defect, (_, small) in header["severities"].items():
-        first = {}
-        for setting, n, counts in rows:
-            if setting.startswith(f"{defect} ("):
-                for m, (k, t) in counts.items():
-                    if t and k / t >= POWERFUL and m not in first:
-                        first[m] = n
-        found = [f"{m} (N = {n})" for m, n in first.items()]
+        first = first_powerful(defect, rows)
         never = [m for m in header["metrics"] if m not in first]
-        seen = ", ".join(found) if found else "no metric"
-        missed = f"; never: {', '.join(never)}" if never and found else ""
+        seen = ", ".join(f"{m} (N = {n})" for m, n in first.items()) or "no metric"
+        missed = f"; never: {', '.join(never)}" if never and first else ""
         lines.append(f"- {defect} at {small:g}: {seen}{missed}.")
     return lines
 
