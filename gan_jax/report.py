@@ -22,7 +22,7 @@ import math
 import numpy as np
 from etils import epath
 
-from gan_jax import comparisons, diagnosis, plots, stats
+from gan_jax import comparisons, diagnosis, forecast, plots, stats
 from gan_jax.comparisons import Comparison
 from gan_jax.metrics import mixtures
 
@@ -365,6 +365,7 @@ def write_tables(
         *memoriser_warnings(table, references["memoriser"] if shown_refs else None, columns),
         "",
         *truth_lines(found, spec.get("truth")),
+        *forecast.forecast_lines(found),
         "## Comparisons",
         "",
         *[c.line() for c in found_comparisons],

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gan_jax import diagnosis
+from gan_jax import diagnosis, forecast
 
 ROWS = 40
 
@@ -164,3 +164,38 @@ def test_the_report_scores_the_diagnosis_against_the_truth():
     assert "Right: 10 of 11 runs (0.91" in lines[-4]
     assert lines[-2] == "Left out, their truth unknown: unsure seed 3 (oscillation)."
     assert report.truth_lines(runs, None) == []
+
+
+# ----- the forecast from a run's start (gan_jax/forecast.py) ---------------------------------------
+
+
+def _run(status: str, grads: list[float], evals: list[int]) -> dict:
+    """A record logged every 10 steps with D's gradient norms `grads` and evaluations at `evals`."""
+    metrics = [{"step": 10 * (i + 1), "d_grad_norm": g, "g_grad_norm": 1.0} for i, g in enumerate(grads)]
+    return {"status": status, "metrics": metrics, "eval": [{"step": s} for s in evals]}
+
+
+def test_the_forecast_sees_only_the_start_of_a_run():
+    dies_late = _run("finished", [1.0] * 8 + [0.0] * 8, [40, 160])  # D dead only after step 80
+    assert forecast.cutoff([dies_late, _run("finished", [1.0], [50])]) == 40
+    assert forecast.forecast(dies_late, 40).label == "converged"
+    assert diagnosis.diagnose("finished", dies_late["metrics"], dies_late["eval"]).label == "dead D"
+    early, late = _run("diverged", [1.0] * 3, [40]), _run("diverged", [1.0] * 10, [40, 80])
+    assert forecast.forecast(early, 40).label == "divergence"  # its rows end before the cutoff
+    assert forecast.forecast(late, 40).label == "converged"
+    assert forecast.cutoff([_run("finished", [1.0], [40])]) is None  # one evaluation: nothing to forecast
+
+
+def test_the_forecast_section_counts_right_and_wrong_forecasts():
+    found = [_run("finished", [1.0] * 8 + [0.0] * 8, [40, 160]), _run("finished", [1.0] * 16, [40, 160])]
+    for r in found:
+        r["diagnosis"] = diagnosis.diagnose(r["status"], r["metrics"], r["eval"])
+    text = "\n".join(forecast.forecast_lines(found))
+    assert (
+        "Final label right: 1/2" in text
+        and "forecast to fail: 0/1" in text
+        and "forecast healthy: 1/1" in text
+    )
+    assert (
+        "| converged | 0 | 1 | 0 | 0 | 0 | 1 |" in text
+    )  # forecast converged: one ended dead D, one converged
