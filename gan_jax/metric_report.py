@@ -9,7 +9,7 @@ import numpy as np
 from etils import epath
 from scipy import stats as scipy_stats
 
-from gan_jax import plots
+from gan_jax import defects, plots
 from gan_jax.metric_bench import Z
 
 POWERFUL = 0.8  # a metric "detects" a defect at N when at least this share of its draws is detected
@@ -35,6 +35,11 @@ def spearman(severities: Sequence[float], values: Sequence[float]) -> float | No
     return float(scipy_stats.spearmanr(severities, values).statistic)
 
 
+def severities(header: dict) -> dict[str, list]:
+    """The header's defects (levels, small level) in DEFECTS order (records store keys sorted)."""
+    return {d: header["severities"][d] for d in defects.DEFECTS if d in header["severities"]}
+
+
 def _values(records: list[dict], metric: str, **where) -> list[float]:
     return [r["metrics"][metric] for r in records if all(r[k] == v for k, v in where.items())]
 
@@ -47,7 +52,7 @@ def power_rows(header: dict, records: list[dict]) -> list[tuple[str, int, dict[s
     for n in header["sizes"]:
         clean = {m: _values(power, m, n=n, defect="clean") for m in header["metrics"]}
         rows.append(("clean: false alarms", n, {m: (false_alarms(v), len(v)) for m, v in clean.items()}))
-        for defect, (_, small) in header["severities"].items():
+        for defect, (_, small) in severities(header).items():
             counts = {}
             for m in header["metrics"]:
                 values = _values(power, m, n=n, defect=defect)
@@ -72,7 +77,7 @@ def _power_table(header: dict, rows) -> list[str]:
 def _rho_table(header: dict, records: list[dict]) -> list[str]:
     curves = [r for r in records if r["experiment"] == "curves"]
     body = []
-    for defect in header["severities"]:
+    for defect in severities(header):
         drawn = [r for r in curves if r["defect"] == defect]
         cells = []
         for m in header["metrics"]:
@@ -98,7 +103,7 @@ def standardised_curves(header: dict, records: list[dict]) -> dict[str, tuple[li
     """Per defect: (severities, {metric: its mean at each severity, in standard deviations of its
     draws at severity 0 from their mean}); a metric whose clean draws never vary is left out."""
     curves = {}
-    for defect, (levels, _) in header["severities"].items():
+    for defect, (levels, _) in severities(header).items():
         by_metric = {}
         for m in header["metrics"]:
             means = [
@@ -140,7 +145,7 @@ def first_powerful(defect: str, rows) -> dict[str, int]:
 def _guidance(header: dict, rows) -> list[str]:
     """A sentence per defect: which metrics reach POWERFUL at the smallest N, which later, which never."""
     lines = []
-    for defect, (_, small) in header["severities"].items():
+    for defect, (_, small) in severities(header).items():
         first = first_powerful(defect, rows)
         never = [m for m in header["metrics"] if m not in first]
         seen = ", ".join(f"{m} (N = {n})" for m, n in first.items()) or "no metric"
@@ -193,6 +198,6 @@ def render(loaded: list[tuple[dict, list[dict]]], out: epath.Path) -> str:
         figure = f"{header['data']}_curves.png"
         plots.save_metric_curves(header["data"], standardised_curves(header, records), out / figure)
         lines += ["", f"![{header['data']} curves]({figure})"]
-        for defect in header["severities"]:
+        for defect in severities(header):
             lines += ["", *_curve_table(header, records, defect)]
     return "\n".join(lines) + "\n"
