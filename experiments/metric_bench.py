@@ -40,7 +40,7 @@ def run_data(name: str, out: epath.Path, repeats: int) -> None:
         "data": name,
         "repeats": repeats,
         "sizes": list(dataset.sizes),
-        "curve_n": metric_bench.CURVE_N,
+        "curve_n": dataset.curve_n,
         "metrics": list(dataset.metrics),
         "severities": {d: list(dataset.severities(d)) for d in dataset.defects},
         "judge": dataset.judge.protocol if dataset.judge is not None else "the mixture's modes",

@@ -27,6 +27,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy import fft, ndimage
 
+from gan_jax.errors import DataError
+
 MEMORY_NOISE = 0.1  # noisy_memorisation's noise, in units of Pools.scale
 BLOCK = 8  # quantisation's DCT block (JPEG's)
 
@@ -54,9 +56,12 @@ class Pools:
 def draw(pool: tuple[np.ndarray, np.ndarray], n: int, rng: np.random.Generator, weights=None):
     """n examples of `pool` without replacement, example i with probability ~ weights[label_i]."""
     x, y = pool
-    p = None
-    if weights is not None:
-        p = weights[y] / weights[y].sum()
+    p = None if weights is None else weights[y] / weights[y].sum()
+    eligible = len(x) if p is None else int(np.count_nonzero(p))
+    if eligible < n:
+        raise DataError(
+            f"{n} draws without replacement from a pool of {eligible} eligible examples: use a smaller N."
+        )
     idx = rng.choice(len(x), n, replace=False, p=p)
     return x[idx], y[idx]
 

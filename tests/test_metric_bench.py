@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from gan_jax import defects, metric_bench, metric_report, records
+from gan_jax.errors import DataError
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 K = 4  # classes of the synthetic pools
@@ -36,6 +37,8 @@ def test_mode_dropping_leaves_out_the_first_k_classes_and_imbalance_halves_the_f
     pools, rng = point_pools(), np.random.default_rng(0)
     kept = np.floor(defects.mode_dropping(pools, 3000, 2, rng)).astype(int)
     assert set(kept.ravel()) == {2, 3}
+    with pytest.raises(DataError, match="pool of 2"):  # 2 eligible examples for 3 draws
+        defects.draw((np.zeros((4, 1)), np.array([0, 0, 1, 1])), 3, rng, np.array([0.0, 1.0]))
     labels = np.floor(defects.mode_imbalance(pools, 3000, 0.5, rng)).ravel()
     # weights 0.5, 0.5, 1, 1: the first half holds 1/3 of the draws (binomial s.e. 0.009)
     assert np.mean(labels < K // 2) == pytest.approx(1 / 3, abs=0.03)
@@ -98,8 +101,8 @@ def test_the_detection_rule_and_its_false_alarms_by_hand():
 
 
 def test_a_tiny_bench_sees_a_dropped_ring_mode_in_every_draw_and_never_in_clean_ones():
-    dataset = dataclasses.replace(metric_bench.load("ring"), sizes=(300,))
-    trials = [t for t in metric_bench.plan(dataset, 3, curve_n=300, curve_repeats=0)]
+    dataset = dataclasses.replace(metric_bench.load("ring"), sizes=(300,), curve_n=300)
+    trials = metric_bench.plan(dataset, 3, curve_repeats=0)
     trials = [t for t in trials if t.defect in ("clean", "mode_dropping")]
     found = metric_bench.run(dataset, trials)
     header = {"sizes": [300], "metrics": ["modes", "recall"], "severities": {"mode_dropping": [[0, 1], 1]}}
