@@ -47,41 +47,51 @@ def _modes_line(pairs: list[tuple[float, float]]) -> list[str]:
     ]
 
 
+def _table(pairs: list[tuple[str, str]]) -> list[str]:
+    """Runs by (forecast, final) label: a row per forecast label that occurs."""
+    lines = ["| forecast \\ final | " + " | ".join(diagnosis.LABELS) + " |", "|---" * 7 + "|"]
+    for label in diagnosis.LABELS:
+        counts = [pairs.count((label, other)) for other in diagnosis.LABELS]
+        if any(counts):
+            lines.append(f"| {label} | " + " | ".join(map(str, counts)) + " |")
+    return lines
+
+
+def _modes(record: dict) -> tuple[float, float] | None:
+    """(modes captured at the first evaluation, at the last), where both were counted."""
+    first, last = record["eval"][0], record["eval"][-1]
+    if "modes/modes_captured" in first and "modes/modes_captured" in last:
+        return first["modes/modes_captured"], last["modes/modes_captured"]
+    return None
+
+
+def _scores(pairs: list[tuple[str, str]]) -> tuple[int, list[bool], list[bool]]:
+    """(labels right; for each run failing at the end, whether it was forecast to fail; for each
+    healthy one, whether it was forecast healthy)."""
+    right = sum(p == f for p, f in pairs)
+    failing = [p != "converged" for p, f in pairs if f != "converged"]
+    healthy = [p == "converged" for p, f in pairs if f == "converged"]
+    return right, failing, healthy
+
+
 def forecast_lines(found: list[dict]) -> list[str]:
     """The report's forecast section (none when the sweep's runs evaluate once)."""
     until = cutoff(found)
     ended = [r for r in found if r["diagnosis"]]
     if until is None or not ended:
         return []
-    predicted = [forecast(r, until).label for r in ended]
-    final = [r["diagnosis"].label for r in ended]
-    right = sum(p == f for p, f in zip(predicted, final, strict=True))
-    fails = [(p != "converged", f != "converged") for p, f in zip(predicted, final, strict=True)]
-    caught = sum(p and f for p, f in fails)
-    cleared = sum(not p and not f for p, f in fails)
-    failing = sum(f for _, f in fails)
-    pairs = [
-        (r["eval"][0]["modes/modes_captured"], r["eval"][-1]["modes/modes_captured"])
-        for r in ended
-        if r["eval"] and "modes/modes_captured" in r["eval"][0] and "modes/modes_captured" in r["eval"][-1]
-    ]
-    table = ["| forecast \\ final | " + " | ".join(diagnosis.LABELS) + " |", "|---" * 7 + "|"]
-    for label in diagnosis.LABELS:
-        counts = [
-            sum(p == label and f == other for p, f in zip(predicted, final, strict=True))
-            for other in diagnosis.LABELS
-        ]
-        if any(counts):
-            table.append(f"| {label} | " + " | ".join(map(str, counts)) + " |")
+    pairs = [(forecast(r, until).label, r["diagnosis"].label) for r in ended]
+    right, failing, healthy = _scores(pairs)
     return [
         f"## Forecast from the first evaluation (step {until})",
         "",
         "The diagnosis of each run's start alone (its logged rows and evaluation up to that step; "
         "gan_jax/forecast.py, no fitted parameter) against its final diagnosis. Final label right: "
         f"{_share(right, len(ended))}. Failing runs (any failure label at the end) forecast to fail: "
-        f"{_share(caught, failing)}; healthy runs forecast healthy: {_share(cleared, len(ended) - failing)}.",
+        f"{_share(sum(failing), len(failing))}; healthy runs forecast healthy: "
+        f"{_share(sum(healthy), len(healthy))}.",
         "",
-        *table,
+        *_table(pairs),
         "",
-        *_modes_line(pairs),
+        *_modes_line([m for r in ended if r["eval"] and (m := _modes(r))]),
     ]
