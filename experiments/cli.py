@@ -65,7 +65,12 @@ def find_config(path: str) -> epath.Path:
 
 def _exec_file(path) -> types.ModuleType:
     """The module a Python file defines. A file that does not load -- a syntax error, an exception
-    at import -- is a UserError naming it and the problem (its traceback follows under --verbose)."""
+    at import -- is a UserError naming it and the problem (its traceback follows under --verbose).
+    The directory above the file's (the repository, for configs/ and studies/) is importable
+    first, so that `from configs import ...` works from any working directory."""
+    root = str(path.parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
     try:
         module_spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(module_spec)

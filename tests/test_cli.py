@@ -59,6 +59,13 @@ def test_the_commands_run_from_any_directory_with_a_home_relative_workdir(tmp_pa
     assert result.returncode == 0, result.stderr[-2000:]
     assert checkpoint_steps(tmp_path / "run") == [4] and (tmp_path / "run" / "eval_4.json").exists()
     assert f"Outputs in {tmp_path / 'run'}." in result.stdout and not (elsewhere / "~").exists()
+    # a config and its study that import `configs` / `studies` load from here too
+    records = REPO / "docs" / "mode_collapse" / "unrolled_grid" / "runs.jsonl.gz"
+    result = command(
+        "experiments.report", f"--records={records}", f"--out={tmp_path / 'report'}", cwd=elsewhere
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "report" / "report.md").read_text() == (records.parent / "report.md").read_text()
 
 
 @pytest.mark.parametrize(
