@@ -28,9 +28,9 @@ import time
 import jax
 import numpy as np
 
-from benchmarks.train_step import cpu_model
 from experiments.cli import load_config
 from gan_jax import experiment, parallel
+from gan_jax.clock import cpu_model
 
 # Dense peak TFLOP/s from the vendors' datasheets: (bfloat16, float32 as the matmul units run it).
 PEAK_TFLOPS = {

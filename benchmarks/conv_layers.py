@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.train_step import cpu_model
+from gan_jax.clock import cpu_model
 from gan_jax.models import conv
 
 # (spatial size of u, channels of u, channels of y): the DCGAN step's three resolution changes.

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 
-from benchmarks.train_step import cpu_model
+from gan_jax.clock import cpu_model
 
 REPO = pathlib.Path(__file__).resolve().parents[1]  # --repo: another checkout's command (before/after)
 

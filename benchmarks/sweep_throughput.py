@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from benchmarks.train_step import cpu_model
+from gan_jax.clock import cpu_model
 
 CELLS = [(g_loss, k) for g_loss in ("saturating", "non_saturating") for k in (1, 3)]
 STEPS, BATCH, WIDTH = 4_000, 256, 128

@@ -22,6 +22,7 @@ import numpy as np
 
 from experiments.cli import load_config
 from gan_jax import experiment
+from gan_jax.clock import cpu_model
 
 
 class JaxStep:
@@ -148,14 +149,6 @@ def unrolled(config, steps: int):
 def with_d_norm(config, norm: str):
     config.model.d.norm = norm
     return config
-
-
-def cpu_model() -> str:
-    """lscpu's model name: the CPU changes between machines, and every figure depends on it."""
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def main():

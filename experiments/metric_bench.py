@@ -10,23 +10,18 @@ every records file in <out> alone, so the report regenerates byte for byte on an
 (tests/test_metric_bench.py checks the committed one).
 """
 
-import subprocess
 import time
 
 from absl import app, flags
 from etils import epath
 
 from gan_jax import metric_bench, metric_report, records
+from gan_jax.clock import cpu_model
 from gan_jax.errors import UserError
 
 _DATA = flags.DEFINE_enum("data", None, metric_bench.NAMES, "The data set whose trials to run.")
 _OUT = flags.DEFINE_string("out", "docs/metrics", "Where the records and the report live.")
 _REPEATS = flags.DEFINE_integer("repeats", 10, "Independent draws of every setting.")
-
-
-def _cpu() -> str:
-    lines = subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Model name")), "unknown")
 
 
 def run_data(name: str, out: epath.Path, repeats: int) -> None:
@@ -44,7 +39,7 @@ def run_data(name: str, out: epath.Path, repeats: int) -> None:
         "metrics": list(dataset.metrics),
         "severities": {d: list(dataset.severities(d)) for d in dataset.defects},
         "judge": dataset.judge.protocol if dataset.judge is not None else "the mixture's modes",
-        "machine": f"{_cpu()}, {time.time() - start:.0f} s",
+        "machine": f"{cpu_model()}, {time.time() - start:.0f} s",
     }
     records.write(out / f"{name}.jsonl.gz", header, found)
 

@@ -53,3 +53,11 @@ class LoopClock:
             f"{steps} steps in {format_duration(seconds)} ({steps / seconds:.1f} steps/s, "
             f"compile {self.compile_seconds:.1f}s)"
         )
+
+
+def cpu_model() -> str:
+    """lscpu's model name: the CPU changes between machines, and every timing depends on it."""
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"

@@ -31,6 +31,7 @@ import numpy as np
 from gan_jax import classifier, defects
 from gan_jax.data import images as image_data
 from gan_jax.data import mixtures as mixture_data
+from gan_jax.data.source import uint8_to_unit_range
 from gan_jax.evaluation.features import network_outputs
 from gan_jax.feature_nets import FeatureNet
 from gan_jax.metrics import distances, manifold, mixtures
@@ -90,10 +91,6 @@ class Dataset:
         return tuple(d for d in defects.DEFECTS if defects.applies(d, self.pools))
 
 
-def _unit(images: np.ndarray) -> np.ndarray:
-    return (images.astype(np.float32) / 127.5 - 1.0).astype(np.float32)
-
-
 def _class_means(x: np.ndarray, y: np.ndarray, num_classes: int) -> np.ndarray:
     return np.stack([x[y == k].mean(0) for k in range(num_classes)])
 
@@ -127,7 +124,7 @@ def load(name: str) -> Dataset:
         directory, split, parts, judge, sizes, curve_n = IMAGE_SETS[name]
         examples = image_data.load_idx(directory, split, 32)
         whole = examples.read(np.arange(examples.size))
-        x, y = _unit(whole["x"]), whole["label"]
+        x, y = uint8_to_unit_range(whole["x"]), whole["label"]
         train, clean, reference = ((x[p], y[p]) for p in parts)
         centres = _class_means(*clean, examples.num_classes)
         pools = defects.Pools(train, clean, reference, centres, images=True)
