@@ -13,6 +13,7 @@ is the median over rounds. Timing is never asserted on.
 """
 
 import argparse
+import functools
 import os
 import statistics
 import time
@@ -23,6 +24,14 @@ import numpy as np
 from experiments.cli import load_config
 from gan_jax import experiment
 from gan_jax.clock import cpu_model
+
+SNGAN_OPTIONS = [
+    ("DiffAugment (color,translation,cutout)", "diffaugment"),
+    ("ADA (bgc; cost independent of p)", "ada"),
+    ("LeCam", "lecam"),
+    ("bCR (real and fake)", "bcr"),
+    ("top-k", "top_k"),
+]
 
 
 class JaxStep:
@@ -132,6 +141,14 @@ def fashion_mnist(pipeline: str):
     return config
 
 
+def sngan(arg: str = "digits"):
+    """configs/sngan.py with `arg`; Fashion-MNIST from the IDX files in ../shared/data."""
+    config = load_config(f"configs/sngan.py:{arg}")
+    if "fashion_mnist" in arg:
+        config.data.name = "idx:../shared/data/fashion_mnist"
+    return config
+
+
 def dcgan_32(conv_impl: str, steps_per_call: int, dtype: str = "float32", reuse_fake: bool = False):
     config = load_config("configs/dcgan.py")
     config.data.image_size = 32
@@ -193,6 +210,16 @@ def main():
             "dcgan 32x32x1 b64, custom_vjp, 10 steps/call, reuse_fake",
             lambda: JaxStep(dcgan_32("custom_vjp", 10, reuse_fake=True)),
         ),
+        # The modern recipe (configs/sngan.py): the ResNet with 5 D updates per step, then each
+        # augmentation and regulariser of the limited-data study on top of it.
+        ("sngan digits 16px b64 (as shipped)", lambda: JaxStep(sngan())),
+        *[
+            (
+                f"sngan digits 16px b64, + {name}",
+                functools.partial(lambda a: JaxStep(sngan(f"digits,{a}")), arg),
+            )
+            for name, arg in SNGAN_OPTIONS
+        ],
     ]
     if not args.skip_flax_conv:
         rows.append(("dcgan 32x32x1 b64, XLA's own convs (flax)", lambda: JaxStep(dcgan_32("flax", 1))))

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import ml_collections
 
-from gan_jax import losses, regularizers
+from gan_jax import augment, losses, regularizers
 from gan_jax.errors import ConfigError
 from gan_jax.schedule import Schedule
 
@@ -139,10 +139,15 @@ def base_config() -> ml_collections.ConfigDict:
             g_historical=0.0,  # weights of the historical-averaging penalties (0: off)
             d_historical=0.0,
             num_labelled=100,  # semi-supervised: labelled examples (the first of each class)
+            # top-k training (Sinha et al. 2020): G's loss on the k samples D scores highest, k = B x
+            # max(top_k_decay ** epoch, top_k) (their code: 0.99 and 0.5); 0: off
+            top_k=0.0,
+            top_k_decay=0.99,
         )
     )
     c.reg = regularizers.config_section()  # penalties and constraints on D, all off by default
-    adam = dict(name="adam", lr=2e-4, b1=0.5, b2=0.999)
+    c.augment = augment.config_section()  # DiffAugment / ADA on every input of D, off by default
+    adam = dict(name="adam", lr=2e-4, b1=0.5, b2=0.999, decay_steps=0)  # decay_steps: optim.learning_rate
     c.optim = ml_collections.ConfigDict(dict(g=dict(adam), d=dict(adam)))
     # The update options (k D steps, head start, unrolling, simultaneous, reuse_fake, EMA) are
     # Schedule's fields, at their defaults (gan_jax/schedule.py says what each does).
@@ -267,6 +272,7 @@ def _check_schedule(config: ml_collections.ConfigDict) -> None:
 def _check_objective(config: ml_collections.ConfigDict) -> None:
     losses.objective(config.loss)  # unknown names and pairs that do not belong together
     reg = regularizers.regularization(config.reg)
+    augment.augmentation(config.augment)
     if config.loss.d == "wasserstein" and not (reg.gradient_penalty or reg.weight_clip):
         raise ConfigError(
             "config.loss.d='wasserstein' needs a Lipschitz constraint on the critic: set "

@@ -13,7 +13,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 
-from gan_jax import data, losses, models, optim, parallel, regularizers
+from gan_jax import augment, data, losses, models, optim, parallel, regularizers
 from gan_jax import state as state_lib
 from gan_jax.data import DataSource
 from gan_jax.data.stream import Feed
@@ -45,6 +45,7 @@ def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
         vbn_ref_size=generator.reference_batch_size,
         objective=objective,
         reg=regularizers.regularization(config.reg),
+        augment=augment.augmentation(config.augment),
         dtype=config.model.dtype,
         num_labelled=config.loss.num_labelled if objective.semi_supervised else 0,
         d_group=group_size(discriminator),
@@ -136,6 +137,11 @@ def build(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] | Non
             f"on each device ({config.train.batch_size // n}: config.train.batch_size="
             f"{config.train.batch_size} over {n} devices); packs and groups do not straddle devices: "
             f"use a batch that is a multiple of {group * n}."
+        )
+    if gan.objective.top_k and not source.num_examples:
+        raise ConfigError(
+            "config.loss.top_k anneals k once per epoch of the training set; this data source draws "
+            "fresh samples (no epochs). Give it a fixed training set (config.data.train_size) or set top_k=0."
         )
     extra_real = gan.objective.semi_supervised or gan.objective.g_needs_real or config.train.unroll_steps
     if source.streamed and extra_real:

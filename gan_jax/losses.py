@@ -144,6 +144,8 @@ class Objective:
     feature_layer: int = -1
     g_historical: float = 0.0
     d_historical: float = 0.0
+    top_k: float = 0.0  # > 0: top-k training's smallest fraction nu (Sinha et al. 2020; 0: off)
+    top_k_decay: float = 0.99  # gamma: the fraction kept shrinks by it every epoch, down to nu
 
     def __post_init__(self):
         if self.d not in D_LOSSES:
@@ -160,6 +162,13 @@ class Objective:
         if not 0.0 < self.real_label <= 1.0:
             raise ConfigError(
                 f"config.loss.real_label={self.real_label} must be in (0, 1] (1: no smoothing)."
+            )
+        if not (0.0 <= self.top_k <= 1.0 and 0.0 < self.top_k_decay <= 1.0):
+            raise ConfigError("config.loss.top_k is in [0, 1] (0: off) and top_k_decay in (0, 1].")
+        if self.top_k and self.g_needs_real:
+            raise ConfigError(
+                f"config.loss.top_k ranks G's samples one by one; config.loss.g={self.g!r} is not a mean "
+                "over single samples (it compares with real data). Use another G loss or top_k=0."
             )
         if self.real_label < 1.0 and self.family != "minimax":
             raise ConfigError(
@@ -190,8 +199,18 @@ class Objective:
             return minimax_d_loss(real, fake, self.real_label)
         return D_LOSSES[self.d][1](real, fake)
 
-    def g_loss(self, fake: jax.Array, real: jax.Array | None = None) -> jax.Array:
-        return G_LOSSES[self.g][1](fake, real)
+    def g_loss(self, fake: jax.Array, real: jax.Array | None = None, epoch=None) -> jax.Array:
+        """G's loss on D's outputs `fake` (`real`: on real data, for G losses that compare); with
+        top-k training, the mean of the per-sample losses of the k samples D scores highest
+        (`epoch`: epochs of training data seen, which sets k)."""
+        if not self.top_k:
+            return G_LOSSES[self.g][1](fake, real)
+        per_sample = jax.vmap(lambda f: G_LOSSES[self.g][1](f[None], real))(fake)
+        return top_k_mean(per_sample, fake, self.top_k_fraction(epoch))
+
+    def top_k_fraction(self, epoch) -> jax.Array:
+        """max(gamma ** floor(epoch), nu): the authors' rate, decayed once per epoch."""
+        return jnp.maximum(self.top_k_decay ** jnp.floor(epoch), self.top_k)
 
     def diagnostics(self, real: jax.Array, fake: jax.Array) -> dict[str, jax.Array]:
         """What D's outputs say about the game, in this objective's terms: D(x), D(G(z)) and V for
@@ -209,6 +228,24 @@ class Objective:
         return means
 
 
+def top_k_mean(per_sample: jax.Array, scores: jax.Array, fraction) -> jax.Array:
+    """The mean of `per_sample` over the floor(fraction x N) samples (at least 1) with the
+    highest `scores` (ties: the earlier sample first)."""
+    n = scores.shape[0]
+    k = jnp.maximum(jnp.floor(fraction * n), 1)
+    rank = jnp.argsort(jnp.argsort(-scores, stable=True), stable=True)
+    return jnp.sum(jnp.where(rank < k, per_sample, 0.0)) / k
+
+
 def objective(cfg) -> Objective:
-    """Objective from the config's `loss` section."""
-    return Objective(cfg.d, cfg.g, cfg.real_label, cfg.feature_layer, cfg.g_historical, cfg.d_historical)
+    """Objective from the config's `loss` section (top-k keys absent from runs saved before them)."""
+    return Objective(
+        cfg.d,
+        cfg.g,
+        cfg.real_label,
+        cfg.feature_layer,
+        cfg.g_historical,
+        cfg.d_historical,
+        cfg.get("top_k", 0.0),
+        cfg.get("top_k_decay", 0.99),
+    )

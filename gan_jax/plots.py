@@ -171,7 +171,8 @@ CURVE_PANELS = (
     (("d_real", "d_fake"), "mean D(x), D(G(z))", (0.5, "1/2")),
     (("W",), "critic's estimate of W: E D(x) - E D(G(z))", None),
     (("d_real_out", "d_fake_out"), "mean D output on real, generated data", None),
-    (("d_grad_norm", "g_grad_norm"), "gradient norm", None),
+    (("ada_p", "ada_sign"), "ADA: p, and E sign D(x) (r_t)", None),
+    (("d_grad_norm", "g_grad_norm"), "gradient norm", None),  # last: its axis is logarithmic
 )
 
 

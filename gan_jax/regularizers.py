@@ -13,6 +13,14 @@ penalty is a mean over the batch):
 With `reg.every = k > 1` they are lazy (Karras et al. 2020, StyleGAN2): applied at every k-th D
 update, multiplied by k. The gradients are per example only when D treats the examples of a batch
 independently: a BatchNorm D couples them (WGAN-GP's critic has no BatchNorm).
+  'bcr_real'          lambda E (D(x) - D(T(x)))^2 and 'bcr_fake' the same on G(z): balanced consistency
+  'bcr_fake'          regularisation (Zhao et al. 2021; lambda = 10 both there), T = augment's
+                      consistency_transform (x-flip and a shift)
+LeCam (Tseng et al. 2021), `lecam` lambda: lambda (E relu(D(x) - a_F)^2 + E relu(a_R - D(G(z)))^2),
+a_R / a_F exponential moving averages (decay 0.99, zero-debiased, this batch included) of D's
+mean outputs on real / generated data, as the authors' StyleGAN2 code (google/lecam-gan,
+stylegan2/lecam_loss.py; their BigGAN CIFAR-10 scripts use lambda = 0.3). The anchors are
+`LeCamAnchors` in the GANState, so a resumed run continues them exactly.
 Constraint: 'weight_clip' c clips every parameter of D to [-c, c] after each update (WGAN, Arjovsky
 et al. 2017; c = 0.01 there).
 Historical averaging (Salimans et al. 2016, 3.3): lambda ||theta - mean of past theta||^2 on either
@@ -31,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from gan_jax import augment
 from gan_jax.errors import ConfigError
 
 Critic = Callable[[jax.Array], jax.Array]  # input batch -> D's real/fake outputs, one per example
@@ -74,12 +83,68 @@ def r2_penalty(d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array,
     return 0.5 * jnp.mean(jnp.sum(_input_gradients(d_fake, fake) ** 2, axis=1))
 
 
+def _consistency(d: Critic, x: jax.Array, key: jax.Array) -> jax.Array:
+    """E (D(x) - D(T(x)))^2: how much D's output moves under the consistency transform T."""
+    return jnp.mean((d(x) - d(augment.consistency_transform(key, x))) ** 2)
+
+
+def bcr_real_penalty(d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array, key: jax.Array):
+    return _consistency(d_real, real, key)
+
+
+def bcr_fake_penalty(d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array, key: jax.Array):
+    return _consistency(d_fake, fake, key)
+
+
 PENALTIES = {
     "gradient_penalty": gradient_penalty,
     "r1": r1_penalty,
     "r2": r2_penalty,
     "dragan": dragan_penalty,
+    "bcr_real": bcr_real_penalty,
+    "bcr_fake": bcr_fake_penalty,
 }
+LECAM_DECAY = 0.99
+
+
+@flax.struct.dataclass
+class LeCamAnchors:
+    """LeCam's anchors: moving averages of D's mean outputs, stored biased (as TensorFlow's
+    assign_moving_average with zero_debias) and read debiased."""
+
+    real: jax.Array
+    fake: jax.Array
+    updates: jax.Array  # float32: how many batches the averages are over
+
+    @classmethod
+    def start(cls) -> "LeCamAnchors":
+        zero = jnp.zeros((), jnp.float32)
+        return cls(zero, zero, zero)
+
+    def add(self, real_outputs: jax.Array, fake_outputs: jax.Array) -> "LeCamAnchors":
+        mean = lambda v: jax.lax.stop_gradient(jnp.mean(v))  # noqa: E731
+        mix = lambda old, new: LECAM_DECAY * old + (1 - LECAM_DECAY) * new  # noqa: E731
+        return LeCamAnchors(
+            mix(self.real, mean(real_outputs)), mix(self.fake, mean(fake_outputs)), self.updates + 1
+        )
+
+    def debiased(self) -> tuple[jax.Array, jax.Array]:
+        correction = 1 - LECAM_DECAY**self.updates
+        return self.real / correction, self.fake / correction
+
+
+def lecam_anchors(anchors: LeCamAnchors | None, real_outputs, fake_outputs) -> LeCamAnchors | None:
+    """The anchors after one D update on these outputs (None stays None: LeCam off)."""
+    return None if anchors is None else anchors.add(real_outputs, fake_outputs)
+
+
+def lecam_penalty(weight: float, anchors: LeCamAnchors | None, real_outputs, fake_outputs) -> jax.Array:
+    """lambda (E relu(D(x) - a_F)^2 + E relu(a_R - D(G(z)))^2), the anchors including this batch."""
+    if anchors is None:
+        return jnp.zeros(())
+    a_real, a_fake = lecam_anchors(anchors, real_outputs, fake_outputs).debiased()
+    real_term = jnp.mean(jax.nn.relu(real_outputs - a_fake) ** 2)
+    return weight * (real_term + jnp.mean(jax.nn.relu(a_real - fake_outputs) ** 2))
 
 
 @flax.struct.dataclass
@@ -125,11 +190,14 @@ class Regularization:
     r1: float = 0.0  # gamma of R1 (real data) and R2 (generated data), Mescheder et al. 2018
     r2: float = 0.0
     dragan: float = 0.0  # DRAGAN's lambda (10 in its paper)
+    bcr_real: float = 0.0  # bCR's lambda_real and lambda_fake (10 each in its paper)
+    bcr_fake: float = 0.0
+    lecam: float = 0.0  # LeCam's lambda (0.3 in the authors' BigGAN CIFAR-10 scripts)
     every: int = 1  # lazy regularisation (StyleGAN2): the penalties every k-th D update, times k
     weight_clip: float = 0.0  # WGAN: clip D's parameters to [-c, c] after each update (0.01 there)
 
     def __post_init__(self):
-        for name in (*PENALTIES, "weight_clip"):
+        for name in (*PENALTIES, "lecam", "weight_clip"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ConfigError(f"config.reg.{name}={value} must be a finite number >= 0 (0: off).")

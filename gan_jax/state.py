@@ -5,7 +5,8 @@ checkpointed as is. The functions that act on it live in `GAN` (below) and in `s
 Randomness: `base_key` never changes; the key of step t is fold_in(base_key, t) (see `step_key`),
 so a resumed run draws exactly the numbers the uninterrupted run would have drawn. State that a
 technique needs lives here too, so checkpoints and resumption keep it: the running means of
-historical averaging and the reference batch of virtual batch normalisation.
+historical averaging, the reference batch of virtual batch normalisation, ADA's probability and
+LeCam's anchors.
 """
 
 import dataclasses
@@ -18,6 +19,7 @@ import jax.numpy as jnp
 import optax
 
 from gan_jax import losses, regularizers
+from gan_jax.augment import AdaState, Augment
 
 # Independent random streams derived from the base key.
 _STEP_STREAM, _DATA_STREAM, _REFERENCE_STREAM = 0, 1, 2
@@ -44,6 +46,8 @@ class GANState:
     g_history: regularizers.RunningMean | None = None  # historical averaging of G (None when off)
     d_history: regularizers.RunningMean | None = None
     vbn_reference: dict | None = None  # {'z': (R, z_dim), 'y': (R,)}: VBN's reference batch
+    ada: AdaState | None = None  # ADA's probability p and its sign statistics (None: no ADA)
+    lecam: regularizers.LeCamAnchors | None = None  # LeCam's moving anchors (None: no LeCam)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +64,7 @@ class GAN:
     vbn_ref_size: int = 0  # > 0: G uses virtual batch norm with a reference batch this big
     objective: losses.Objective = losses.Objective()  # what D and G minimise
     reg: regularizers.Regularization = regularizers.Regularization()  # penalties on D
+    augment: Augment = Augment()  # what D's every input goes through (augment.py)
     dtype: str = "float32"  # G's and D's compute dtype (models.apply.apply_net); the state stays float32
     num_labelled: int = 0  # > 0: the semi-supervised D's labelled examples (the train step's data holds them)
     d_group: int = 1  # examples D reads together (packing x minibatch-stddev groups): D is built on one group
@@ -113,6 +118,8 @@ def create(
         g_history=regularizers.RunningMean.start(g.params) if gan.objective.g_historical else None,
         d_history=regularizers.RunningMean.start(d.params) if gan.objective.d_historical else None,
         vbn_reference=reference,
+        ada=gan.augment.start(),
+        lecam=regularizers.LeCamAnchors.start() if gan.reg.lecam else None,
     )
 
 

@@ -12,8 +12,8 @@ reference code. Under jit + sharding those statistics are over the global batch.
 
 The pieces are module-level pure functions: `d_loss` and `g_loss`, each a function of its own
 player's parameters and batch statistics, the other player's variables, the batches and a key,
-returning (loss, aux); `discriminate`, through which D sees every input (augmentation would act
-there; PacGAN's packing is D's own first operation, models/layers.py `pack`); `apply_update`, the
+returning (loss, aux); `discriminate`, through which D sees every input (DiffAugment or ADA act
+there, augment.py; PacGAN's packing is D's own first operation, models/layers.py `pack`); `apply_update`, the
 one optimiser step, and `d_step`, one step of D. With `unroll_steps` = k > 0 (the unrolled
 GAN), G's loss is taken against `unrolled_d`: D after k more of its steps, differentiable in G
 (D's loss then does not stop the gradient at G's samples). With `reuse_fake` G's update takes its
@@ -23,8 +23,9 @@ objectives and techniques change is a choice of `Objective` (losses.py), of the 
 networks when it is conditional (generated samples get uniformly drawn labels); a G loss that
 looks at real data (feature matching, the relativistic loss) gets its own data stream; the
 semi-supervised D adds a labelled batch; penalties on D's input gradients take an extra pass of D;
-historical averaging penalises and then updates each player's running mean; virtual batch norm
-runs G on the state's reference batch together with each batch.
+historical averaging penalises and then updates each player's running mean, LeCam its anchors,
+ADA its probability p (from the signs of D's outputs on real data); virtual batch norm runs G on
+the state's reference batch together with each batch.
 
 `d_update` and `g_update` each return (state, metrics); schedule.make_train_step composes them
 into the train step. The metrics are scalars: from the last D update, d_loss, the objective's
@@ -49,8 +50,8 @@ from gan_jax.state import GAN, GANState, NetState, data_key
 
 Metrics = dict[str, jax.Array]
 # Streams of the run's data key (G's own real batches; the labelled examples) and of a pass's key
-# (D's noise layers).
-_G_DATA_STREAM, _LABELLED_STREAM, _NOISE_STREAM = 1, 2, 3
+# (D's noise layers; the augmentation of D's input).
+_G_DATA_STREAM, _LABELLED_STREAM, _NOISE_STREAM, _AUGMENT_STREAM = 1, 2, 3, 4
 D_PASSES = ("real", "fake", "labelled", "penalty")  # D's passes in D's update, in key order
 G_PASSES = ("fake", "real")  # D's passes in G's update
 
@@ -59,13 +60,26 @@ G_PASSES = ("fake", "real")  # D's passes in G's update
 class StepContext:
     """What every update needs besides the state: the GAN (its objective and penalties too), its
     data, the batch size, `shard_batch`, which pins a per-example array to the data mesh, and
-    the unrolled D steps G's loss looks ahead by (Schedule.unroll_steps)."""
+    the unrolled D steps G's loss looks ahead by (Schedule.unroll_steps); within an update, what
+    it reads of the state (`at`): the step and ADA's p."""
 
     gan: GAN
     source: DataSource
     batch_size: int
     shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x
     unroll_steps: int = 0
+    step: jax.Array | None = None
+    augment_p: jax.Array | None = None
+
+    def at(self, state: GANState) -> "StepContext":
+        """This context within an update of `state` (its step, ADA's p)."""
+        p = None if state.ada is None else state.ada.p
+        return dataclasses.replace(self, step=state.step, augment_p=p)
+
+    @property
+    def epoch(self) -> jax.Array:
+        """Epochs of training data G's batches have covered (top-k training's clock)."""
+        return self.step * self.batch_size / self.source.num_examples
 
     @property
     def objective(self) -> losses.Objective:
@@ -105,9 +119,11 @@ def fake_batch(ctx: StepContext, state: GANState, g_variables: dict, key: jax.Ar
 
 
 def discriminate(ctx: StepContext, variables: dict, x: jax.Array, y, key: jax.Array, features: bool = False):
-    """D on one batch in training mode: every input D sees in training goes through here.
-    Returns (outputs, new batch_stats[, sown features])."""
+    """D on one batch in training mode: every input D sees in training goes through here, augmented
+    when config.augment says so (fresh draws from `key`). Returns (outputs, new batch_stats[, sown
+    features])."""
     noise = jax.random.fold_in(key, _NOISE_STREAM)
+    x = ctx.gan.augment.apply(jax.random.fold_in(key, _AUGMENT_STREAM), x, ctx.augment_p)
     return apply_net(ctx.gan.discriminator, variables, x, True, y, noise, features, ctx.gan.dtype)
 
 
@@ -164,6 +180,7 @@ def d_loss(
         value = value + ctx.gan.reg.d_penalty(
             critic(ctx.labels(real)), critic(fake_y), real["x"], fake, penalty_key, state.step
         )
+    value = value + regularizers.lecam_penalty(ctx.gan.reg.lecam, state.lecam, r, f)
     value = value + regularizers.historical_penalty(ctx.objective.d_historical, state.d_history, d_params)
     return value, (r, f, stats)
 
@@ -198,7 +215,8 @@ def g_objective(fake: jax.Array, fake_y, d_variables: dict, ctx: StepContext, ba
             ctx, d_variables, real["x"], ctx.labels(real), pass_key(key, G_PASSES, "real")
         )
         real_logits = losses.real_fake_logit(real_out)
-    return objective.g_loss(losses.real_fake_logit(fake_out), real_logits)
+    epoch = ctx.epoch if objective.top_k else None
+    return objective.g_loss(losses.real_fake_logit(fake_out), real_logits, epoch)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,11 +288,19 @@ def d_update(
     shared: SharedFake | None = None,
 ):
     """One optimiser step of D on data batch `draw` and noise from `key` (or `shared`'s samples)
-    -> (state, metrics)."""
+    -> (state, metrics); with ADA, also its p and the mean sign of D's real outputs."""
+    ctx = ctx.at(state)
     batches = d_batches(ctx, state, arrays, None, draw)
     new_d, (value, r, f, grads) = d_step(ctx, state, state.d, state.g.variables, batches, key, shared=shared)
-    state = state.replace(d=new_d, d_history=regularizers.remember(state.d_history, new_d.params))
+    state = state.replace(
+        d=new_d,
+        d_history=regularizers.remember(state.d_history, new_d.params),
+        lecam=regularizers.lecam_anchors(state.lecam, r, f),
+        ada=ctx.gan.augment.adapt(state.ada, r, ctx.batch_size),
+    )
     metrics = {"d_loss": value, **ctx.objective.diagnostics(r, f), "d_grad_norm": optax.tree.norm(grads)}
+    if state.ada is not None:
+        metrics.update(ada_p=ctx.augment_p, ada_sign=jnp.mean(jnp.sign(r)))
     return state, metrics
 
 
@@ -305,6 +331,7 @@ def g_update(
     when its loss (or D's unrolled steps) needs one. With `shared` (train.reuse_fake), G's loss is
     taken on D's samples and its gradient carried back through their stored VJP: no second
     forward pass of G."""
+    ctx = ctx.at(state)
     unrolled = ctx.unroll_steps > 0
     batches = {}
     if unrolled:  # D's unrolled steps need what D's own steps need

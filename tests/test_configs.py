@@ -38,6 +38,16 @@ CONFIGS = {
     "configs/cgan.py": ["digits", "ring", "grid,projection", "mnist,cbn", "digits,smoke"],
     "configs/pacgan.py": ["ring", "grid,cpu", "ring,pack=3", "grid,smoke,pack=2"],
     "configs/unrolled.py": ["ring", "grid,cpu", "ring,unroll=0,smoke"],
+    "configs/limited_data.py": ["digits", "fashion_mnist,cell=ada", "digits,cell=diffaugment + lecam,smoke"],
+    "configs/sngan.py": [
+        "",
+        "fashion_mnist",
+        "cifar10",
+        "digits,train_size=500,diffaugment,lecam",
+        "fashion_mnist,ada,bcr,top_k",
+        "smoke",
+        "digits,ada,lecam,bcr,top_k,smoke",
+    ],
     "configs/dcgan.py": [
         "",
         "digits",
@@ -182,7 +192,7 @@ def test_unknown_key_is_named():
     with pytest.raises(
         UserError,
         match=r"'optim.d.learning_rate': optim.d has no field "
-        r"'learning_rate' \(it has \['b1', 'b2', 'lr', 'name'\]\)",
+        r"'learning_rate' \(it has \['b1', 'b2', 'decay_steps', 'lr', 'name'\]\)",
     ):
         cli.normalise_argv(["run", f"--config={REPO}/configs/dcgan.py", "--config.optim.d.learning_rate=1"])
     with pytest.raises(UserError, match="'optimizer.lr': the config has no field 'optimizer'"):

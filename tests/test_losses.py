@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from gan_jax import losses
+from gan_jax.errors import ConfigError
 
 
 def test_value_function_hand_computed():
@@ -110,3 +111,17 @@ def test_diagnostics_follow_the_objective():
     assert set(hinge) == {"d_real_out", "d_fake_out"} and float(hinge["d_fake_out"]) == -1.25
     critic = losses.Objective(d="wasserstein", g="wasserstein").diagnostics(R, F)
     assert float(critic["W"]) == pytest.approx(0.5 + 1.25)
+
+
+def test_top_k_keeps_the_samples_d_scores_highest():
+    per_sample, scores = jnp.array([1.0, 2.0, 3.0, 4.0]), jnp.array([0.1, 0.9, 0.5, 0.7])
+    assert float(losses.top_k_mean(per_sample, scores, 0.5)) == pytest.approx(3.0)  # samples 1 and 3
+    assert float(losses.top_k_mean(per_sample, scores, 1.0)) == pytest.approx(2.5)
+    assert float(losses.top_k_mean(per_sample, scores, 0.1)) == pytest.approx(2.0)  # at least one
+    objective = losses.Objective("hinge", "hinge", top_k=0.5, top_k_decay=0.99)
+    fake = jnp.array([0.1, 0.9, 0.5, 0.7])
+    assert float(objective.g_loss(fake, None, epoch=0.0)) == pytest.approx(-0.55)  # k = 4: all
+    assert float(objective.top_k_fraction(60.5)) == pytest.approx(0.99**60)
+    assert float(objective.g_loss(fake, None, epoch=100.0)) == pytest.approx(-0.8)  # k = max(0.366, 0.5) x 4
+    with pytest.raises(ConfigError, match="top_k"):
+        losses.Objective("relativistic", "relativistic", top_k=0.5)

@@ -218,3 +218,33 @@ def test_spectral_norm_statistics_change_in_d_updates_only():
     )
     after_g, _ = jax.jit(g_update)(after_d, arrays, KEY, jnp.int32(0))
     assert jax.tree.all(jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), after_g.d, after_d.d))
+
+
+def test_lecam_penalty_and_anchors_hand_computed():
+    real, fake = jnp.array([1.0, 3.0]), jnp.array([-2.0, 0.5])
+    anchors = regularizers.LeCamAnchors.start()
+    # First batch: the debiased anchors are this batch's means, 2 and -0.75.
+    expected = 0.3 * ((((1 + 0.75) ** 2) + ((3 + 0.75) ** 2)) / 2 + ((2 + 2) ** 2 + (2 - 0.5) ** 2) / 2)
+    assert float(regularizers.lecam_penalty(0.3, anchors, real, fake)) == pytest.approx(expected)
+    anchors = regularizers.lecam_anchors(anchors, real, fake)
+    np.testing.assert_allclose([anchors.real, anchors.fake, anchors.updates], [0.02, -0.0075, 1.0], rtol=1e-6)
+    # Second batch, means 0 and 0: a_R = (0.99 * 0.02 + 0) / (1 - 0.99^2), a_F likewise.
+    a_real, a_fake = 0.99 * 0.02 / (1 - 0.99**2), 0.99 * -0.0075 / (1 - 0.99**2)
+    r2, f2 = jnp.array([0.5, -0.5]), jnp.array([0.0, 0.0])
+    expected = ((0.5 - a_fake) ** 2 + 0.0) / 2 + (a_real**2 + a_real**2) / 2
+    assert float(regularizers.lecam_penalty(1.0, anchors, r2, f2)) == pytest.approx(expected, rel=1e-5)
+    assert float(regularizers.lecam_penalty(1.0, None, r2, f2)) == 0.0
+
+
+def test_bcr_penalises_how_far_d_moves_under_the_consistency_transform():
+    from gan_jax import augment
+
+    x = jax.random.normal(jax.random.PRNGKey(3), (4, 8, 8, 1))
+    w = jax.random.normal(jax.random.PRNGKey(4), (8, 8, 1))
+    d = lambda v: jnp.sum(v * w, axis=(1, 2, 3))  # noqa: E731
+    key = jax.random.PRNGKey(5)
+    moved = d(x) - d(augment.consistency_transform(key, x))
+    expected = float(jnp.mean(moved**2))
+    assert expected > 0
+    assert float(regularizers.bcr_real_penalty(d, None, x, None, key)) == pytest.approx(expected, rel=1e-6)
+    assert float(regularizers.bcr_fake_penalty(None, d, None, x, key)) == pytest.approx(expected, rel=1e-6)

@@ -1,6 +1,6 @@
 """Generators and discriminators, built by name from `config.model`.
 
-`config.model` holds the architecture's `name` ('mlp' or 'dcgan'), `z_dim`, `conditional`, and two
+`config.model` holds the architecture's `name` ('mlp', 'dcgan' or 'resnet'), `z_dim`, `conditional`, and two
 sections `g` and `d` that are passed to the G and D modules as keyword arguments (as big_vision
 passes `config.model`): a new option is one module field, and the modules' fields with their
 defaults are the schema (`model_config`). What the data and the objective decide -- the data's
@@ -21,10 +21,12 @@ import ml_collections
 from gan_jax.errors import ConfigError
 from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
+from gan_jax.models.resnet import ResNetDiscriminator, ResNetGenerator
 
 ARCHITECTURES: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
     "mlp": (MLPGenerator, MLPDiscriminator),
     "dcgan": (DCGANGenerator, DCGANDiscriminator),
+    "resnet": (ResNetGenerator, ResNetDiscriminator),
 }
 DTYPES = ("float32", "bfloat16")  # compute dtypes; parameters and statistics stay float32
 _SET_HERE = {"data_shape", "image_size", "channels", "num_classes", "outputs", "parent", "name"}

@@ -79,10 +79,11 @@ class Conv(nn.Module):
     pad: int = _PAD
     use_bias: bool = False
     impl: str = "auto"
+    kernel_init: nn.initializers.Initializer = weight_init
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        w = self.param("kernel", weight_init, (self.kernel, self.kernel, x.shape[-1], self.features))
+        w = self.param("kernel", self.kernel_init, (self.kernel, self.kernel, x.shape[-1], self.features))
         w = w.astype(x.dtype)  # spectral norm hands back a float32 kernel under mixed precision
         if conv.resolve(self.impl, x.dtype) == "custom_vjp":
             y = conv.conv2d(x, w, self.stride, self.pad)

@@ -1,0 +1,18 @@
+"""configs/limited_data.py's report spec: its table and how it judges a run (experiments.report)."""
+
+from studies import improved_gan
+
+REPORT = {
+    "baseline": "none",
+    "columns": [
+        ("fd/value", "FD-CNN"),
+        ("kid/mean", "KID"),
+        ("prdc/precision", "precision"),
+        ("prdc/recall", "recall"),
+        ("prdc/coverage", "coverage"),
+        ("score/mean", "classifier score"),
+    ],
+    "failed": improved_gan.failed,
+    "failure_definition": "diverged, or precision below 0.05 (almost no sample on the real data's manifold).",
+    "comparisons": [("diffaugment", "diffaugment + lecam")],
+}
