@@ -1,4 +1,4 @@
-r"""Throughput on a GPU or TPU: the DCGAN step and a vmapped population of 2-D GANs.
+r"""Throughput on a GPU or TPU: the DCGAN and ResNet steps and a vmapped population of 2-D GANs.
 
     python -m benchmarks.accelerator            # the full table: a GPU or TPU, about 5 minutes
     python -m benchmarks.accelerator --smoke    # 32 px only, tiny sizes, any machine (a test runs it)
@@ -12,6 +12,8 @@ Rows (all timed interleaved over --rounds, medians):
     images/s, and model FLOP utilisation: XLA's count of one step's floating-point operations
     (step_flops) x steps/s / the device's dense peak (PEAK_TFLOPS; float32 matmuls run as TF32
     on NVIDIA tensor cores and as bf16 passes on TPUs).
+  * The ResNet step of configs/sngan.py (SNGAN's 32 px and 64 px layouts, batch 64, 5 D updates
+    a step) in float32 and bfloat16, with and without DiffAugment (the modern-recipe issue's rows).
   * The ring GAN of configs/gan_mlp.py as a vmapped population of 16 seeds (the accelerator path
     of experiments.sweep): member-steps/s, against the same step for one run.
 The images are tfds's mock CIFAR-10 and CelebA (random pixels of the real shapes; nothing is
@@ -114,6 +116,18 @@ def dcgan(dataset: str, dtype: str, conv_impl: str, smoke: bool):
     return config
 
 
+def sngan(dataset: str, dtype: str, augment: bool, smoke: bool):
+    """configs/sngan.py's ResNet step (5 D updates, batch 64), with or without DiffAugment."""
+    config = load_config(f"configs/sngan.py:{dataset}" + (",diffaugment" if augment else ""))
+    config.model.dtype = dtype
+    config.data.pipeline = "device"
+    config.train.steps_per_call = 10
+    if smoke:
+        config.model.g.width = config.model.d.width = 4
+        config.train.update(batch_size=8, steps_per_call=1)
+    return config
+
+
 def ring(smoke: bool):
     config = load_config("configs/gan_mlp.py")
     if smoke:
@@ -144,6 +158,13 @@ def main(argv=None) -> list[dict]:
                     config = dcgan(dataset, dtype, conv_impl, args.smoke)
                     name = f"dcgan {size}x{size}x3 b{config.train.batch_size} {dtype} {conv_impl}"
                     rows.append((name, config.train.batch_size, config, 0))
+            for dtype in ("float32", "bfloat16"):
+                for augment in (False, True):
+                    config = sngan(dataset, dtype, augment, args.smoke)
+                    name = f"sngan resnet {size}x{size}x3 b{config.train.batch_size} {dtype}"
+                    rows.append(
+                        (name + (" diffaugment" if augment else ""), config.train.batch_size, config, 0)
+                    )
         config = ring(args.smoke)
         rows.append(("ring GAN, one run", 0, config, 0))
         rows.append((f"ring GAN, vmapped population of {args.seeds}", 0, config, args.seeds))

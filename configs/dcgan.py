@@ -80,6 +80,21 @@ def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
     return build(**parse_args(arg))
 
 
+def shrink(c: ml_collections.ConfigDict, size: int) -> None:
+    """An image config as a seconds-long smoke run: 16x16 images, 8 channels, 8 steps of batch 32;
+    evaluated only when the data's classifier takes 16x16 images (`size`: the data's own size)."""
+    c.data.image_size = 16
+    c.model.update(z_dim=16)
+    c.model.g.width = c.model.d.width = 8
+    c.train.update(batch_size=32, total_steps=8, steps_per_call=2)
+    c.log.update(every=4, sample_every=4, num_samples=16)
+    c.checkpoint.update(every=4, keep=2)
+    if size == 16:  # the classifier still fits the smoke run's 16x16 images: keep evaluating
+        c.eval.update(every=8, num_samples=300)
+    else:
+        c.eval.update(every=0, metrics="")
+
+
 def build(
     dataset: str = "digits",
     objective: str = "minimax",
@@ -103,16 +118,7 @@ def build(
         c.eval.update(parzen_valid=100)
 
     if smoke:
-        c.data.image_size = 16
-        c.model.update(z_dim=16)
-        c.model.g.width = c.model.d.width = 8
-        c.train.update(batch_size=32, total_steps=8, steps_per_call=2)
-        c.log.update(every=4, sample_every=4, num_samples=16)
-        c.checkpoint.update(every=4, keep=2)
-        if size == 16:  # the classifier still fits the smoke run's 16x16 images: keep evaluating
-            c.eval.update(every=8, num_samples=300)
-        else:
-            c.eval.update(every=0, metrics="")
+        shrink(c, size)
     apply_objective(c, objective, r1, sn)
     c.lock()  # a mistyped key now fails instead of silently adding a new one
     return c

@@ -240,6 +240,15 @@ def ada(key: jax.Array, x: jax.Array, p, groups: str) -> jax.Array:
     return x
 
 
+def _check_policy(text: str, policy: tuple[str, ...]) -> None:
+    unknown = [name for name in policy if name not in DIFFAUGMENT_POLICIES]
+    if unknown:
+        raise ConfigError(
+            f"config.augment.diffaugment={text!r}: {unknown} are not DiffAugment policies; use a "
+            f"comma-separated subset of {','.join(DIFFAUGMENT_POLICIES)}."
+        )
+
+
 @flax.struct.dataclass
 class AdaState:
     """ADA's probability and the signs of D's real outputs since its last adjustment."""
@@ -262,12 +271,7 @@ class Augment:
     ada_pipeline: str = "bgc"  # ADA's transform groups: b(litting), g(eometric), c(olour)
 
     def __post_init__(self):
-        unknown = [name for name in self.policy if name not in DIFFAUGMENT_POLICIES]
-        if unknown:
-            raise ConfigError(
-                f"config.augment.diffaugment={self.diffaugment!r}: {unknown} are not DiffAugment "
-                f"policies; use a comma-separated subset of {','.join(DIFFAUGMENT_POLICIES)}."
-            )
+        _check_policy(self.diffaugment, self.policy)
         if not (self.ada_pipeline and set(self.ada_pipeline) <= set(ADA_GROUPS)):
             raise ConfigError(
                 f"config.augment.ada_pipeline={self.ada_pipeline!r}: a subset of {ADA_GROUPS!r}."

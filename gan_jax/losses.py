@@ -163,17 +163,20 @@ class Objective:
             raise ConfigError(
                 f"config.loss.real_label={self.real_label} must be in (0, 1] (1: no smoothing)."
             )
+        self._check_top_k()
+        if self.real_label < 1.0 and self.family != "minimax":
+            raise ConfigError(
+                f"config.loss.real_label={self.real_label} (one-sided label smoothing) needs a minimax D "
+                f"loss: targets mean nothing to config.loss.d={self.d!r}. Set it to 1.0."
+            )
+
+    def _check_top_k(self) -> None:
         if not (0.0 <= self.top_k <= 1.0 and 0.0 < self.top_k_decay <= 1.0):
             raise ConfigError("config.loss.top_k is in [0, 1] (0: off) and top_k_decay in (0, 1].")
         if self.top_k and self.g_needs_real:
             raise ConfigError(
                 f"config.loss.top_k ranks G's samples one by one; config.loss.g={self.g!r} is not a mean "
                 "over single samples (it compares with real data). Use another G loss or top_k=0."
-            )
-        if self.real_label < 1.0 and self.family != "minimax":
-            raise ConfigError(
-                f"config.loss.real_label={self.real_label} (one-sided label smoothing) needs a minimax D "
-                f"loss: targets mean nothing to config.loss.d={self.d!r}. Set it to 1.0."
             )
 
     @property
