@@ -24,8 +24,8 @@ Protocol:  Mimicry's SNGAN on CIFAR-10 (kwotsin/mimicry, examples and README): h
 Here:      `digits`, `mnist` and `fashion_mnist` run this protocol on the project's classifier
            features (FD, KID, PRDC, classifier score), shortened to 3,000 and 5,000 G steps and
            narrowed to 32 channels in G and D for this CPU (--config.model.g.width=0
-           --config.model.d.width=0 restores the layout's 256 / 128: on digits 0.6 steps/s
-           against 3.3, AMD EPYC, 2 cores).
+           --config.model.d.width=0 restores the layout's 256 / 128; already at 128 / 64 the
+           digits step runs at 0.62 steps/s against 3.25 at 32 / 32, AMD EPYC, 2 cores).
 CPU time:  digits: ~3.3 steps/s on 2 cores (AMD EPYC; benchmarks/train_step.py), so 3,000 steps
            take ~16 minutes; each augmentation and regulariser's cost is in README's table.
 Expected:  digits: the run's numbers are in README's config table (seed 0, this CPU).

@@ -199,6 +199,9 @@ OBJECTIVES = {
     },
     "lsgan": {"loss.d": "least_squares", "loss.g": "least_squares"},  # Mao et al. 2017, a=0, b=c=1
     "rsgan": {"loss.d": "relativistic", "loss.g": "relativistic"},  # Jolicoeur-Martineau 2018, RaSGAN
+    # Huang et al. 2024's loss (RpGAN); R3GAN adds R1 and R2 (flags `r1` and --config.reg.r2) with
+    # its own schedules of gamma, learning rate and beta2, not built here
+    "rpgan": {"loss.d": "relativistic_pairing", "loss.g": "relativistic_pairing"},
 }
 R1_GAMMA = 10.0  # Mescheder et al. 2018's gamma for their image experiments (not tuned here)
 

@@ -18,6 +18,9 @@ D's losses (config.loss.d; r = D's outputs on real data, f on generated data):
   'least_squares'    1/2 E (r - 1)^2 + 1/2 E f^2 (Mao et al. 2017 with a = 0, b = c = 1)
   'relativistic'     E softplus(-(r - E f)) + E softplus(f - E r): the relativistic average
                      standard GAN (Jolicoeur-Martineau 2018)
+  'relativistic_pairing'  E softplus(-(r_i - f_i)), real and generated examples paired by their
+                     place in the batch: RpGAN, R3GAN's loss (Huang et al. 2024; its trainer's
+                     AccumulateDiscriminatorGradients, whose R1 and R2 are reg.r1 / reg.r2 here)
 G's losses (config.loss.g), each with the D losses of its family:
   'saturating'       minimise E log(1 - D(G(z))) -- the minimax game itself; its gradient
                      vanishes when D rejects the samples confidently (early training).
@@ -25,6 +28,7 @@ G's losses (config.loss.g), each with the D losses of its family:
   'hinge', 'wasserstein'   -E f
   'least_squares'    1/2 E (f - 1)^2
   'relativistic'     E softplus(-(f - E r)) + E softplus(r - E f): G needs real data too
+  'relativistic_pairing'  E softplus(-(f_i - r_i)): likewise
   'feature_matching' minimise ||E f(x) - E f(G(z))||^2 over an intermediate layer f of D
                      (config.loss.feature_layer; Salimans et al. 2016, 3.1); with any D loss.
 Historical averaging and the penalties on D's gradients are in regularizers.py.
@@ -78,6 +82,11 @@ def relativistic_d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
     )
 
 
+def relativistic_pairing_d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
+    """How much more realistic D finds each real example than the generated one paired with it."""
+    return jnp.mean(jax.nn.softplus(-(real - fake)))
+
+
 def saturating_g_loss(fake_logits: jax.Array, real_logits: jax.Array | None = None) -> jax.Array:
     """E log(1 - D(G(z))), minimised by G."""
     return -jnp.mean(jax.nn.softplus(fake_logits))
@@ -102,6 +111,10 @@ def relativistic_g_loss(fake: jax.Array, real: jax.Array) -> jax.Array:
     return relativistic_d_loss(fake, real)
 
 
+def relativistic_pairing_g_loss(fake: jax.Array, real: jax.Array) -> jax.Array:
+    return relativistic_pairing_d_loss(fake, real)
+
+
 def feature_matching_loss(real_features: jax.Array, fake_features: jax.Array) -> jax.Array:
     """||mean f(x) - mean f(G(z))||^2 over the batch, features flattened."""
     real = real_features.reshape(real_features.shape[0], -1).mean(0)
@@ -121,6 +134,7 @@ D_LOSSES = {
     "wasserstein": ("wasserstein", wasserstein_d_loss),
     "least_squares": ("least_squares", least_squares_d_loss),
     "relativistic": ("relativistic", relativistic_d_loss),
+    "relativistic_pairing": ("relativistic_pairing", relativistic_pairing_d_loss),
 }
 G_LOSSES = {
     "saturating": ("minimax", saturating_g_loss),
@@ -129,6 +143,7 @@ G_LOSSES = {
     "wasserstein": ("wasserstein", critic_g_loss),
     "least_squares": ("least_squares", least_squares_g_loss),
     "relativistic": ("relativistic", relativistic_g_loss),
+    "relativistic_pairing": ("relativistic_pairing", relativistic_pairing_g_loss),
     "feature_matching": (None, None),  # D's features, not its outputs: any family (steps.py)
 }
 
@@ -195,7 +210,7 @@ class Objective:
     @property
     def g_needs_real(self) -> bool:
         """Whether G's loss looks at real data (D's features or outputs on a real batch)."""
-        return self.feature_matching or self.g == "relativistic"
+        return self.feature_matching or self.g in ("relativistic", "relativistic_pairing")
 
     def d_loss(self, real: jax.Array, fake: jax.Array) -> jax.Array:
         if self.family == "minimax":

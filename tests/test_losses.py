@@ -82,6 +82,12 @@ SP = lambda v: math.log1p(math.exp(v))  # noqa: E731  softplus
             (SP(-3.25) + SP(-0.25)) / 2 + (SP(0.0) + SP(-3.5)) / 2,
             (SP(0.0) + SP(3.5)) / 2 + (SP(3.25) + SP(0.25)) / 2,
         ),
+        (  # pairs (2, 0.5) and (-1, -3): r - f = 1.5 and 2
+            "relativistic_pairing",
+            "relativistic_pairing",
+            (SP(-1.5) + SP(-2.0)) / 2,
+            (SP(1.5) + SP(2.0)) / 2,
+        ),
         ("minimax", "saturating", (SP(-2) + SP(1)) / 2 + (SP(0.5) + SP(-3)) / 2, -(SP(0.5) + SP(-3)) / 2),
     ],
 )
