@@ -21,8 +21,9 @@ Published: none comparable: the papers measure Inception FID on CIFAR-10 / FFHQ 
            Table 2: BigGAN on 10% / 20% of CIFAR-10; LeCam Table 2; ADA Fig. 7). The comparable runs
            for users with those data and weights are configs/sngan.py:cifar10,train_size=5000 with
            diffaugment / ada / lecam and --config.eval.inception_weights=auto.
-CPU time:  see README's config table; a digits run of 1,000 steps takes ~4 minutes on 2 cores.
-Expected:  docs/limited_data.md (the table, its records and its statistics).
+CPU time:  a digits run of 1,000 steps ~5.5 minutes alone on 2 cores; the 12-run sweep of two
+           seeds took 85 minutes with two workers (AMD EPYC), ten seeds would take ~5.5 hours.
+Expected:  docs/limited_data.md (the table, its records and its statistics; two seeds: exploratory).
 """
 
 import ml_collections
