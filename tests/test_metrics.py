@@ -160,7 +160,10 @@ def test_mmd_matches_a_loop_reference():
 
 @pytest.mark.slow
 def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
-    a, b = RNG.normal(size=(3000, 16)), RNG.normal(size=(3000, 16))
+    # Its own generator: the module's RNG hands each test different numbers depending on which
+    # tests ran before it in the same worker, and this bound is statistical (it failed once so).
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=(3000, 16)), rng.normal(size=(3000, 16))
     same = distances.kernel_inception_distance(a, b, num_subsets=50, subset_size=500)
     assert abs(same["mean"]) < 3 * same["std"] / math.sqrt(50) + 1e-4
     shifted = distances.kernel_inception_distance(a, b + 0.5, num_subsets=50, subset_size=500)
