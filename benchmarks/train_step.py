@@ -25,12 +25,13 @@ from experiments.cli import load_config
 from gan_jax import experiment
 from gan_jax.clock import cpu_model
 
-SNGAN_OPTIONS = [
-    ("DiffAugment (color,translation,cutout)", "diffaugment"),
-    ("ADA (bgc; cost independent of p)", "ada"),
-    ("LeCam", "lecam"),
-    ("bCR (real and fake)", "bcr"),
-    ("top-k", "top_k"),
+SNGAN_ROWS = [  # (the row's name after "sngan digits 16px b64", configs/sngan.py's argument)
+    (" (as shipped)", "digits"),
+    (", + DiffAugment (color,translation,cutout)", "digits,diffaugment"),
+    (", + ADA (bgc; cost independent of p)", "digits,ada"),
+    (", + LeCam", "digits,lecam"),
+    (", + bCR (real and fake)", "digits,bcr"),
+    (", + top-k", "digits,top_k"),
 ]
 
 
@@ -141,12 +142,8 @@ def fashion_mnist(pipeline: str):
     return config
 
 
-def sngan(arg: str = "digits"):
-    """configs/sngan.py with `arg`; Fashion-MNIST from the IDX files in ../shared/data."""
-    config = load_config(f"configs/sngan.py:{arg}")
-    if "fashion_mnist" in arg:
-        config.data.name = "idx:../shared/data/fashion_mnist"
-    return config
+def sngan_step(arg: str) -> JaxStep:
+    return JaxStep(load_config(f"configs/sngan.py:{arg}"))
 
 
 def dcgan_32(conv_impl: str, steps_per_call: int, dtype: str = "float32", reuse_fake: bool = False):
@@ -212,14 +209,7 @@ def main():
         ),
         # The modern recipe (configs/sngan.py): the ResNet with 5 D updates per step, then each
         # augmentation and regulariser of the limited-data study on top of it.
-        ("sngan digits 16px b64 (as shipped)", lambda: JaxStep(sngan())),
-        *[
-            (
-                f"sngan digits 16px b64, + {name}",
-                functools.partial(lambda a: JaxStep(sngan(f"digits,{a}")), arg),
-            )
-            for name, arg in SNGAN_OPTIONS
-        ],
+        *[(f"sngan digits 16px b64{name}", functools.partial(sngan_step, arg)) for name, arg in SNGAN_ROWS],
     ]
     if not args.skip_flax_conv:
         rows.append(("dcgan 32x32x1 b64, XLA's own convs (flax)", lambda: JaxStep(dcgan_32("flax", 1))))

@@ -255,8 +255,7 @@ class AdaState:
 
     p: jax.Array  # float32 scalar
     sign_sum: jax.Array  # float32: sum of sign(D(x)) over the examples of the last updates
-    seen: jax.Array  # float32: how many examples that sum is over
-    updates: jax.Array  # int32: D updates since the last adjustment
+    updates: jax.Array  # int32: D updates since the last adjustment (each of the same batch)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -307,25 +306,22 @@ class Augment:
         """ADA's state at step 0 (None without ADA)."""
         if not self.ada:
             return None
-        zero = jnp.zeros((), jnp.float32)
-        return AdaState(jnp.asarray(self.ada_p, jnp.float32), zero, zero, jnp.zeros((), jnp.int32))
+        return AdaState(
+            jnp.asarray(self.ada_p, jnp.float32), jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32)
+        )
 
     def adapt(self, state: AdaState | None, real_logits: jax.Array, batch_size: int) -> AdaState | None:
         """ADA's state after one D update whose real outputs were `real_logits`: the signs added,
         and every `ada_interval` updates p moved toward the target (fixed p: unchanged)."""
         if state is None or not self.adaptive:
             return state
-        sign_sum = state.sign_sum + jnp.sum(jnp.sign(real_logits))
-        seen, updates = state.seen + real_logits.size, state.updates + 1
+        sign_sum, updates = state.sign_sum + jnp.sum(jnp.sign(real_logits)), state.updates + 1
+        r_t = sign_sum / (updates * real_logits.size)
         step = batch_size * self.ada_interval / (self.ada_kimg * 1000)
-        moved = jnp.maximum(state.p + jnp.sign(sign_sum / seen - self.ada_target) * step, 0.0)
+        moved = jnp.maximum(state.p + jnp.sign(r_t - self.ada_target) * step, 0.0)
         due = updates >= self.ada_interval
-        zero = jnp.zeros((), jnp.float32)
         return AdaState(
-            jnp.where(due, moved, state.p),
-            jnp.where(due, zero, sign_sum),
-            jnp.where(due, zero, seen),
-            jnp.where(due, 0, updates),
+            jnp.where(due, moved, state.p), jnp.where(due, 0.0, sign_sum), jnp.where(due, 0, updates)
         )
 
 
