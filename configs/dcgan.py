@@ -44,7 +44,7 @@ from gan_jax.config import OBJECTIVES, apply_objective, arguments, base_config
 
 # data set -> (data.name, training split, held-out split, image size, total steps, classifier for
 # the metrics, metrics)
-FEATURE_METRICS = "fd,kid,prdc,score"
+FEATURE_METRICS = "fd,kid,prdc,copying,score"
 DATASETS = {
     "digits": ("digits", "train[:1438]", "train[1438:]", 16, 3_000, "classifiers/digits16", FEATURE_METRICS),
     "mnist": ("tfds:mnist", "train", "test", 32, 5_000, "classifiers/mnist32", FEATURE_METRICS),

@@ -9,7 +9,9 @@ severity against a fresh draw of held-out reference data, with every metric the 
     density, coverage        Naeem et al. 2020, k = 5
     score                    the classifier score (the Inception Score's formula)
     classes, class_kl        classes predicted at least once; KL(predicted classes || uniform)
-  points (2-D mixtures; fd to coverage on the raw coordinates)
+    c_t                      Meehan et al. 2020's data-copying test against the train pool
+                             (gan_jax/metrics/copying.py; one k-means cell per 200 points)
+  points (2-D mixtures; fd to coverage and c_t on the raw coordinates)
     modes, high_quality, reverse_kl   VEEGAN/PacGAN's mode coverage (gan_jax/metrics/mixtures.py)
 
 Two experiments of independent draws (reference and samples) per setting:
@@ -34,7 +36,7 @@ from gan_jax.data import mixtures as mixture_data
 from gan_jax.data.source import uint8_to_unit_range
 from gan_jax.evaluation.features import network_outputs
 from gan_jax.feature_nets import FeatureNet
-from gan_jax.metrics import distances, manifold, mixtures
+from gan_jax.metrics import copying, distances, manifold, mixtures
 
 CURVE_N, CURVE_REPEATS = 2000, 5
 Z = 3.0  # the detection threshold, in clean standard deviations (a normal clean draw: p = 0.0027)
@@ -54,7 +56,18 @@ SEVERITIES = {
     "shrinkage": ((0, 0.05, 0.1, 0.25, 0.5), 0.1),
 }
 POINT_SEVERITIES = {"noise": ((0, 0.25, 0.5, 1.0, 2.0), 0.5)}
-IMAGE_METRICS = ("fd", "kid", "precision", "recall", "density", "coverage", "score", "classes", "class_kl")
+IMAGE_METRICS = (
+    "fd",
+    "kid",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "c_t",
+    "score",
+    "classes",
+    "class_kl",
+)
 POINT_METRICS = (
     "modes",
     "high_quality",
@@ -65,19 +78,30 @@ POINT_METRICS = (
     "recall",
     "density",
     "coverage",
+    "c_t",
 )
 
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """A bench data set: how to build its pools, its judge (feature network) and its sizes."""
+    """A bench data set: how to build its pools, its judge (feature network) and its sizes;
+    the train pool as the judge sees it and its k-means cells for the copying test, per N."""
 
     name: str
     pools: defects.Pools
     judge: FeatureNet | None  # None: points, judged by the mixture's modes
     mixture: mixture_data.Mixture | None
     sizes: tuple[int, ...]
+    train_features: np.ndarray
     curve_n: int = CURVE_N  # the curves' N (smaller where a pool is)
+    _cells: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+    def cells(self, n: int) -> copying.Partition:
+        """The copying test's cells for N = n reference points (fit once per cell count)."""
+        k = copying.num_cells(n)
+        if k not in self._cells:
+            self._cells[k] = copying.partition(self.train_features, k)
+        return self._cells[k]
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -128,7 +152,8 @@ def load(name: str) -> Dataset:
         train, clean, reference = ((x[p], y[p]) for p in parts)
         centres = _class_means(*clean, examples.num_classes)
         pools = defects.Pools(train, clean, reference, centres, images=True)
-        return Dataset(name, pools, classifier.load(judge), None, sizes, curve_n)
+        net = classifier.load(judge)
+        return Dataset(name, pools, net, None, sizes, judged(net, train[0])[0], curve_n)
     mixture = mixture_data.MIXTURES[name]()
     train, clean, reference = (
         tuple(mixture_data.training_set(mixture, POINT_POOL, seed).values()) for seed in range(3)
@@ -136,7 +161,7 @@ def load(name: str) -> Dataset:
     pools = defects.Pools(
         train, clean, reference, mixture.means, images=False, scale=float(mixture.noise_std.max())
     )
-    return Dataset(name, pools, None, mixture, POINT_SIZES)
+    return Dataset(name, pools, None, mixture, POINT_SIZES, judged(None, train[0])[0])
 
 
 def _shared(x: np.ndarray, real: np.ndarray, seed: int) -> dict[str, float]:
@@ -153,18 +178,21 @@ def _shared(x: np.ndarray, real: np.ndarray, seed: int) -> dict[str, float]:
     }
 
 
-def judged(dataset: Dataset, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """(features, class probabilities) of samples as the metrics see them (points: themselves)."""
-    if dataset.judge is None:
+def judged(judge: FeatureNet | None, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(features, class probabilities) of samples as the metrics see them (points, judged by
+    no network: themselves)."""
+    if judge is None:
         return np.asarray(x, np.float64), None
-    probs, features = network_outputs(dataset.judge, x)
+    probs, features = network_outputs(judge, x)
     return features, probs
 
 
 def measure(dataset: Dataset, x: np.ndarray, reference: np.ndarray, seed: int) -> dict[str, float]:
     """Every metric of samples `x` against the reference's judged features `reference`."""
-    features, probs = judged(dataset, x)
+    features, probs = judged(dataset.judge, x)
     values = _shared(features, reference, seed)
+    cells = dataset.cells(len(reference))
+    values["c_t"] = copying.data_copying(dataset.train_features, reference, features, cells)["c_t"]
     if probs is not None:
         counts = np.bincount(probs.argmax(-1), minlength=probs.shape[-1])
         values.update(
@@ -223,7 +251,7 @@ def run(dataset: Dataset, trials: list[Trial]) -> list[dict]:
         if (t.n, t.repeat) not in cached:  # the reference draw of this (N, repeat), judged once
             rng = np.random.default_rng(_seed(dataset.name, "reference", t.n, t.repeat))
             real = defects.draw(dataset.pools.reference, t.n, rng)[0]
-            cached = {(t.n, t.repeat): judged(dataset, real)[0]}
+            cached = {(t.n, t.repeat): judged(dataset.judge, real)[0]}
         rng = np.random.default_rng(_seed(dataset.name, t.experiment, t.defect, t.severity, t.n, t.repeat))
         if t.defect == "clean":
             x = defects.clean(dataset.pools, t.n, rng)[0]

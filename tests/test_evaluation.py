@@ -33,8 +33,11 @@ def test_applicable_metrics():
         "fd",
         "kid",
         "prdc",
+        "copying",
         "score",
     )
+    fixed_ring = data.load(ml_collections.ConfigDict(dict(name="ring", train_size=500)))
+    assert evaluation.applicable_metrics(fixed_ring, False) == ("equilibrium", "modes", "parzen", "copying")
 
 
 def test_metrics_that_do_not_apply_fail_before_any_compute():
@@ -60,6 +63,24 @@ def test_a_generator_that_returns_real_data_gets_the_real_datas_scores():
     # The true density of the grid: log(1/25) + log N(0, 0.05^2 I) in 2-D, ~ +1.46 on average.
     expected = -np.log(25) - np.log(2 * np.pi * 0.05**2) - 1.0
     assert results["metrics"]["parzen"]["mean"] == pytest.approx(expected, abs=0.25)
+
+
+def test_the_copying_test_flags_the_training_set_and_the_memoriser_but_not_new_data():
+    """A ring trained on 2,000 fixed points: new draws of the mixture (a perfect generator) get a
+    C_T near 0; half of them replaced by training points, and the training set itself (the
+    reference row `data`), sit far closer to the training set than held-out draws do."""
+    config, gan, source, state = evaluation_run(
+        "ring", edit=lambda c: c.data.update(train_size=2000), num_samples=2000, parzen_valid=500
+    )
+    evaluator = evaluation.Evaluator(config, gan, source, ("copying",))
+    mixture = data.load(ml_collections.ConfigDict(dict(name="ring")))
+    new = lambda n: evaluator.bank.draw(mixture, n, stream=7)[0]  # noqa: E731
+    result = evaluator(state, 0, sampler=new)["metrics"]["copying"]
+    assert abs(result["c_t"]) < 1.5
+    assert result["protocol"]["cells"] == 10 and result["protocol"]["num_train"] == 2000
+    half = lambda n: np.concatenate([new(n)[: n // 2], source.arrays["x"][: n - n // 2]])  # noqa: E731
+    assert evaluator(state, 0, sampler=half)["metrics"]["copying"]["c_t"] < -4
+    assert evaluator.references()["data"]["metrics"]["copying"]["c_t"] < -10
 
 
 def test_evaluation_is_deterministic_and_uses_the_ema_generator():
@@ -268,10 +289,10 @@ def test_every_metric_is_registered_with_what_it_reads():
     """The registry decides applicability and the reference rows: metrics of samples alone are
     exactly those a stand-in without networks can have."""
     alone = {name for name, metric in registry.METRICS.items() if metric.of_samples_alone}
-    assert alone == {"modes", "parzen", "fd", "kid", "prdc", "score", "stacked_modes"} | {
+    assert alone == {"modes", "parzen", "fd", "kid", "prdc", "copying", "score", "stacked_modes"} | {
         f"inception_{m}" for m in ("fd", "kid", "prdc", "score")
     }
     real = {name for name, metric in registry.METRICS.items() if "real" in metric.needs}
-    assert real == {"parzen", "fd", "kid", "prdc", "conditional", "stacked_modes", "semi_supervised"} | {
+    assert real == {"parzen", "fd", "kid", "prdc", "copying", "conditional", "stacked_modes", "semi_supervised"} | {
         f"inception_{m}" for m in ("fd", "kid", "prdc")
     }

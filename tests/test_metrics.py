@@ -7,10 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.linalg
-from scipy.stats import multivariate_normal
+from scipy.stats import mannwhitneyu, multivariate_normal
 
 from gan_jax.data import mixtures as mixture_data
-from gan_jax.metrics import distances, equilibrium, manifold, mixtures, parzen
+from gan_jax.metrics import copying, distances, equilibrium, manifold, mixtures, parzen
 
 RNG = np.random.default_rng(0)
 
@@ -219,6 +219,71 @@ def test_prdc_constructed_cases():
     pr, dc = manifold.precision_recall(two, half), manifold.density_coverage(two, half)
     assert pr["precision"] > 0.95 and pr["recall"] == pytest.approx(0.5, abs=0.03)
     assert dc["coverage"] == pytest.approx(0.5, abs=0.03)
+
+
+# ----- data copying (Meehan et al. 2020's C_T) ------------------------------------------------
+
+
+def test_nearest_matches_brute_force():
+    queries, points = RNG.normal(size=(1500, 4)), RNG.normal(size=(700, 4))
+    d = np.linalg.norm(queries[:, None] - points[None], axis=-1)
+    distances_, indices = manifold.nearest(queries, points)
+    np.testing.assert_array_equal(indices, d.argmin(1))
+    np.testing.assert_allclose(distances_, d.min(1), rtol=1e-9)
+
+
+def test_mann_whitney_z_is_scipys_u_z_scored_with_the_authors_continuity_correction():
+    # by hand: every generated distance below every test one -> U = 0; m = n = 2: sd = sqrt(20/12)
+    assert copying.mann_whitney_z(np.array([0.0, 1.0]), np.array([2.0, 3.0])) == pytest.approx(
+        (0 - 2 + 0.5) / math.sqrt(20 / 12)
+    )
+    generated, test = RNG.normal(size=40).round(1), RNG.normal(size=55).round(1) + 0.3  # with ties
+    u = mannwhitneyu(generated, test).statistic
+    expected = (u - 40 * 55 / 2 + 0.5) / math.sqrt(40 * 55 * 96 / 12)
+    assert copying.mann_whitney_z(generated, test) == pytest.approx(expected, rel=1e-12)
+
+
+def test_c_t_is_the_test_share_weighted_mean_of_the_cells_z_over_cells_with_enough_samples():
+    """Two far-apart cells (centres 0 and 100 on a line): the left one holds 30 generated points,
+    the right one 10 (<= 20: left out) -- C_T is then the left cell's Z alone, whatever the test
+    shares; with both cells counted it is their mean weighted by the test shares."""
+    rng = np.random.default_rng(1)
+    cells = copying.Partition(np.array([[0.0], [100.0]]))
+    train = np.concatenate([rng.normal(0, 1, (200, 1)), rng.normal(100, 1, (200, 1))])
+    test = np.concatenate([rng.normal(0, 1, (60, 1)), rng.normal(100, 1, (20, 1))])
+    generated = np.concatenate([rng.normal(0, 1, (30, 1)), rng.normal(100, 1, (10, 1))])
+
+    def cell_z(lo, hi, points):
+        near = lambda x: manifold.nearest(x, train[lo:hi])[0]  # noqa: E731
+        return copying.mann_whitney_z(near(points), near(test[(test > 50).ravel() == (lo > 0)]))
+
+    result = copying.data_copying(train, test, generated, cells)
+    left = cell_z(0, 200, generated[:30])
+    assert result["c_t"] == pytest.approx(left) and result["cell_z"] == [pytest.approx(left), None]
+    assert result["protocol"]["cells_used"] == 1
+    both = copying.data_copying(train, test, generated, cells, min_cell_samples=5)
+    right = cell_z(200, 400, generated[30:])
+    assert both["c_t"] == pytest.approx(0.75 * left + 0.25 * right)  # test shares 60/80, 20/80
+
+
+def test_c_t_is_near_zero_for_new_data_and_strongly_negative_for_copies_or_positive_for_spread():
+    """Under the null (G draws new points of the data's distribution) each cell's Z is a standard
+    normal draw and C_T their weighted mean; a quarter of the samples copied from the training
+    set pulls it far below, samples spread wider than the data push it far above."""
+    rng = np.random.default_rng(2)
+    train = rng.normal(size=(4000, 8))
+    cells = copying.partition(train, copying.num_cells(1000))
+    assert len(cells.centres) == 5  # the authors' 5 cells at n = 1,000
+    null, copied, spread = [], [], []
+    for _ in range(20):
+        test, new = rng.normal(size=(1000, 8)), rng.normal(size=(1000, 8))
+        null.append(copying.data_copying(train, test, new, cells)["c_t"])
+        copies = new.copy()
+        copies[:250] = train[rng.choice(len(train), 250, replace=False)]
+        copied.append(copying.data_copying(train, test, copies, cells)["c_t"])
+        spread.append(copying.data_copying(train, test, 1.2 * new, cells)["c_t"])
+    assert abs(np.mean(null)) < 0.3 and 0.2 < np.std(null) < 0.7  # 5 cells: sd ~ 1 / sqrt(5)
+    assert max(copied) < -3.0 and min(spread) > 3.0
 
 
 # ----- Parzen window -------------------------------------------------------------------------

@@ -58,6 +58,7 @@ class SampleBank:
         self._heldout_images: tuple[np.ndarray, np.ndarray] | None = None
         self._sampler: Sampler | None = None
         self.cache: dict = {}  # this evaluation's samples and what metrics derive from them
+        self.kept: dict = {}  # what no evaluation changes: the training set's features, its cells
 
     def start(self, sampler: Sampler) -> None:
         """A new evaluation, of `sampler`'s samples."""

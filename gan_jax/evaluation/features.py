@@ -1,6 +1,6 @@
 """Metrics on a feature network's view of G's samples and held-out real ones: Frechet distance,
-KID, precision/recall + density/coverage, the classifier (Inception) score, the class-conditional
-accuracy and per-class FD, and stacked MNIST's mode count. `net` is "classifier" (the project's,
+KID, precision/recall + density/coverage, the data-copying test, the classifier (Inception) score,
+the class-conditional accuracy and per-class FD, and stacked MNIST's mode count. `net` is "classifier" (the project's,
 config.eval.classifier) or "inception" (user-supplied InceptionV3 weights: FID and IS)."""
 
 import jax
@@ -9,7 +9,7 @@ import numpy as np
 from gan_jax.data.stacked import CHANNELS
 from gan_jax.evaluation.context import Context
 from gan_jax.feature_nets import FeatureNet
-from gan_jax.metrics import distances, manifold, mixtures
+from gan_jax.metrics import copying, distances, manifold, mixtures
 
 
 def network_outputs(net: FeatureNet, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -77,6 +77,31 @@ def prdc(ctx: Context, net: str) -> dict:
             **_protocol(ctx, net, real, fake),
         },
     }
+
+
+COPYING_STREAM = 5  # the order in which the training set is read (a pool's order is its own)
+
+
+def data_copying(ctx: Context) -> dict:
+    """Do G's samples sit closer to the training set than held-out data does? Meehan et al.'s C_T
+    (gan_jax/metrics/copying.py), on the classifier's features for images and on the points
+    themselves for a mixture trained on a fixed set. The training set is `bank.pool`'s: all of it
+    (at most POOL examples of a streamed one). Its features and cells are computed once a run."""
+    bank, n = ctx.bank, ctx.cfg.num_samples
+    if ctx.source.kind == "points":
+        real, fake = bank.real(n), bank.generated(n)
+        embed, space = (lambda x: np.asarray(x, np.float64)), "the points themselves"
+    else:
+        real, fake, _ = _feature_sets(ctx, "classifier")
+        embed = lambda x: network_outputs(ctx.nets["classifier"], x)[1]  # noqa: E731
+        space = ctx.nets["classifier"].protocol
+    if ("copying", len(real)) not in bank.kept:
+        train = embed(bank.pool(bank.source, COPYING_STREAM))
+        bank.kept["copying", len(real)] = train, copying.partition(train, copying.num_cells(len(real)))
+    train, cells = bank.kept["copying", len(real)]
+    result = copying.data_copying(train, real, fake, cells)
+    protocol = {**result["protocol"], "space": space, "train": f"{ctx.source.name}'s training set"}
+    return {**result, "protocol": {**protocol, "real": bank.real_protocol}}
 
 
 def score(ctx: Context, net: str) -> dict:

@@ -7,6 +7,9 @@ parzen         Parzen-window log-likelihood (pixels scaled to [0, 1] for images)
 optimal_d      1-D data: distance of D to D* = p_data / (p_data + p_g)
 fd, kid, prdc, score   on the classifier's features (config.eval.classifier): Frechet
                distance, KID, precision/recall + density/coverage, classifier score
+copying        a fixed training set (images with the classifier, or a mixture's points): Meehan
+               et al.'s data-copying test C_T -- G's samples against held-out data, by their
+               distances to the nearest training example (negative: copying)
 stacked_modes  stacked MNIST: distinct predicted digit triples over `stacked_samples` (26,000)
                samples and KL(p_modes || U(1000)), with the same numbers for real data
 conditional    class-conditional G: accuracy of the classifier (nearest mode for mixtures) on
@@ -60,6 +63,11 @@ METRICS: dict[str, Metric] = {  # in the order applicable_metrics lists them
     "parzen": Metric(points.parzen_ll, lambda s: True, frozenset({"real"})),
     "optimal_d": Metric(game.optimal_d, lambda s: s.points and s.source.shape == (1,), frozenset({"d"})),
     **_feature_metrics("classifier", _classified),
+    "copying": Metric(
+        features.data_copying,
+        lambda s: s.source.num_examples is not None and (s.points or (_classified(s) and not s.stacked)),
+        frozenset({"real"}),
+    ),
     "stacked_modes": Metric(
         features.stacked_modes, lambda s: _classified(s) and s.stacked, frozenset({"real"})
     ),

@@ -33,6 +33,17 @@ def knn_radii(points: np.ndarray, k: int) -> np.ndarray:
     return radii
 
 
+def nearest(queries: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distance, index) of each query's nearest neighbour among `points`."""
+    queries, points = np.asarray(queries, np.float64), np.asarray(points, np.float64)
+    distances, indices = np.empty(len(queries)), np.empty(len(queries), np.int64)
+    for start in range(0, len(queries), _CHUNK):
+        d = _squared_distances(queries[start : start + _CHUNK], points)
+        indices[start : start + _CHUNK] = d.argmin(1)
+        distances[start : start + _CHUNK] = np.sqrt(d.min(1))
+    return distances, indices
+
+
 def _balls_containing(queries: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
     """(len(queries), len(centres)) boolean: query inside the centre's ball (radius inclusive)."""
     rows = []
