@@ -293,6 +293,13 @@ def test_every_metric_is_registered_with_what_it_reads():
         f"inception_{m}" for m in ("fd", "kid", "prdc", "score")
     }
     real = {name for name, metric in registry.METRICS.items() if "real" in metric.needs}
-    assert real == {"parzen", "fd", "kid", "prdc", "copying", "conditional", "stacked_modes", "semi_supervised"} | {
-        f"inception_{m}" for m in ("fd", "kid", "prdc")
-    }
+    assert real == {
+        "parzen",
+        "fd",
+        "kid",
+        "prdc",
+        "copying",
+        "conditional",
+        "stacked_modes",
+        "semi_supervised",
+    } | {f"inception_{m}" for m in ("fd", "kid", "prdc")}

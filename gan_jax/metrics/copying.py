@@ -89,7 +89,7 @@ def data_copying(
         "c_t": c_t,
         "cell_z": [float(z[c]) if c in used else None for c in range(k)],
         "protocol": {
-            "test": "Meehan et al. 2020's C_T (Mann-Whitney Z of nearest-training distances, per k-means cell)",
+            "test": "Meehan et al. 2020's C_T: Mann-Whitney Z of nearest-training distances per k-means cell",
             "cells": k,
             "cells_used": len(used),
             "min_cell_samples": min_cell_samples,
