@@ -32,8 +32,13 @@ _INCEPTION = flags.DEFINE_string(
     "InceptionV3 FID weights (pytorch-fid's .pth or an .npz) for FID/IS; 'auto': pytorch-fid's "
     "file, downloaded and verified once.",
 )
+_DINOV2 = flags.DEFINE_string(
+    "dinov2_weights",
+    None,
+    "The official DINOv2 weights (dinov2_vitl14_pretrain.pth or an .npz; ViT-S/B also) for FD_DINOv2.",
+)
 _RESIZE = flags.DEFINE_enum(
-    "resize", None, ["legacy", "clean"], "Override config.eval.resize: how images reach InceptionV3."
+    "resize", None, ["legacy", "clean"], "Override config.eval.resize: how images reach InceptionV3 / DINOv2."
 )
 flags.mark_flag_as_required("workdir")
 
@@ -49,6 +54,8 @@ def main(argv):
         config.eval.classifier = _CLASSIFIER.value
     if _INCEPTION.value is not None:
         config.eval.inception_weights = _INCEPTION.value
+    if _DINOV2.value is not None:
+        config.eval.dinov2_weights = _DINOV2.value
     if _RESIZE.value is not None:
         config.eval.resize = _RESIZE.value
     spec = _METRICS.value or config.eval.metrics
@@ -56,7 +63,10 @@ def main(argv):
         evaluation.parse_metrics(spec)
         if spec
         else evaluation.applicable_metrics(
-            source, bool(config.eval.classifier), bool(config.eval.inception_weights)
+            source,
+            bool(config.eval.classifier),
+            bool(config.eval.inception_weights),
+            has_dinov2=bool(config.eval.dinov2_weights),
         )
     )
     workdir, step = workdirs.resolve(_WORKDIR.value), int(state.step)

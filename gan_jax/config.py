@@ -163,7 +163,8 @@ def base_config() -> ml_collections.ConfigDict:
             seed=0,
             classifier="",  # directory of a classifier made by experiments/train_classifier.py
             inception_weights="",  # pytorch-fid's InceptionV3 weights file, or 'auto' (gan_jax/weights.py)
-            resize="legacy",  # how images reach InceptionV3's 299x299: 'legacy' or 'clean' (feature_nets)
+            dinov2_weights="",  # the official DINOv2 weights file (ViT-L/14 for FD_DINOv2), for dinov2_*
+            resize="legacy",  # how images reach InceptionV3 / DINOv2: 'legacy' or 'clean' (feature_nets)
             num_samples=10_000,
             mode_samples=2_500,
             stacked_samples=26_000,

@@ -72,6 +72,28 @@ def clean_prepare(images: np.ndarray, size: int) -> np.ndarray:
     return clean_resize((images + 1.0) * 127.5, size) / 127.5 - 1.0
 
 
+def _check_resize(resize: str) -> None:
+    if resize not in RESIZES:
+        raise ConfigError(f"config.eval.resize={resize!r}: choose one of {list(RESIZES)}.")
+
+
+def _read_weights(file: epath.Path, missing: str) -> tuple[dict[str, np.ndarray], str]:
+    """(state dict, SHA-256) of a PyTorch .pth (reading it needs the `bench` extra's torch) or
+    an .npz of the same named arrays."""
+    if not file.is_file():
+        raise MissingFileError(f"No weights at {file}. {missing}")
+    blob = file.read_bytes()
+    if file.suffix == ".npz":
+        with np.load(io.BytesIO(blob)) as archive:
+            state_dict = dict(archive)
+    else:
+        import torch
+
+        loaded = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+        state_dict = {k: v.numpy() for k, v in loaded.items()}
+    return state_dict, hashlib.sha256(blob).hexdigest()
+
+
 def load_inception(path: str, resize: str = "legacy") -> FeatureNet:
     """InceptionV3 for FID from user-supplied weights (pytorch-fid's .pth, or an .npz of the
     same named arrays), or, with path 'auto', pytorch-fid's file fetched and verified once into
@@ -79,18 +101,13 @@ def load_inception(path: str, resize: str = "legacy") -> FeatureNet:
     (RESIZES) says."""
     from gan_jax.models import inception
 
-    if resize not in RESIZES:
-        raise ConfigError(f"config.eval.resize={resize!r}: choose one of {list(RESIZES)}.")
+    _check_resize(resize)
     file = weights.fetch(weights.INCEPTION) if path == "auto" else epath.Path(path)
-    if not file.is_file():
-        raise MissingFileError(
-            f"No InceptionV3 weights at {file}. Supply pytorch-fid's "
-            "pt_inception-2015-12-05-6726825d.pth (or an .npz of its arrays), or 'auto' to "
-            "download and verify it."
-        )
-    blob = file.read_bytes()
-    digest = hashlib.sha256(blob).hexdigest()
-    state_dict = inception.load_state_dict(io.BytesIO(blob), npz=file.suffix == ".npz")
+    state_dict, digest = _read_weights(
+        file,
+        "Supply pytorch-fid's pt_inception-2015-12-05-6726825d.pth (or an .npz of its arrays), or "
+        "'auto' to download and verify it.",
+    )
     variables = inception.from_torch_state_dict(state_dict)
     net = inception.FIDInceptionV3()
     apply = jax.jit(lambda x: net.apply(variables, inception.preprocess(x)))
@@ -105,3 +122,64 @@ def load_inception(path: str, resize: str = "legacy") -> FeatureNet:
     }
     prepare = (lambda x: clean_prepare(x, inception.INPUT_SIZE)) if resize == "clean" else (lambda x: x)
     return FeatureNet("InceptionV3", protocol, apply, 3, None, 50, prepare)
+
+
+# DINOv2's input as dgm-eval (Stein et al. 2023) builds it from image files: 8-bit RGB, resized
+# to 224x224 on the host, scaled to [0, 1], normalised by ImageNet's statistics.
+DINOV2_SIZE = 224
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+DINOV2_INPUTS = {
+    "legacy": "8-bit RGB (grey repeated), PIL bicubic resize of the image to 224x224 (dgm-eval's "
+    "default: torchvision's Resize on a PIL image), /255, ImageNet mean/std",
+    "clean": "8-bit RGB (grey repeated), each channel a float PIL image resized bicubic to 224x224 "
+    "and clipped (dgm-eval's clean_resize, clean-fid's), /255, ImageNet mean/std",
+}
+
+
+def _pil_bicubic(image: np.ndarray, size: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BICUBIC))
+
+
+def dinov2_prepare(images: np.ndarray, resize: str) -> np.ndarray:
+    """Images in [-1, 1] (grey or RGB) -> DINOv2's normalised 224x224 RGB input, through the 8-bit
+    image a saved sample would be."""
+    rgb = np.clip(np.rint((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    if rgb.shape[-1] == 1:
+        rgb = np.repeat(rgb, 3, axis=-1)
+    if resize == "legacy":
+        resized = np.stack([_pil_bicubic(im, DINOV2_SIZE) for im in rgb])
+    else:
+        resized = clean_resize(rgb.astype(np.float32), DINOV2_SIZE)
+    return ((resized.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD).astype(np.float32)
+
+
+def load_dinov2(path: str, resize: str = "legacy") -> FeatureNet:
+    """DINOv2 for FD_DINOv2 (Stein et al. 2023) from the official weights (ViT-S/B/L/14
+    `dinov2_vit*14_pretrain.pth`, or an .npz of the same named arrays); its features are the
+    CLS token (gan_jax/models/dinov2.py). It has no classifier head: no score on its logits.
+    There is no 'auto': the authors publish no checksum of their files to verify a download by."""
+    from gan_jax.models import dinov2
+
+    _check_resize(resize)
+    url = "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/dinov2_vitl14_pretrain.pth"
+    state_dict, digest = _read_weights(
+        epath.Path(path), f"Supply the official DINOv2 weights ({url}, as Stein et al.; or vits14/vitb14)."
+    )
+    arch, variables = dinov2.arch_of(state_dict), dinov2.from_torch_state_dict(state_dict)
+    model = dinov2.model_for(state_dict)
+
+    def apply(x):
+        features = model.apply(variables, x)
+        return jnp.zeros((x.shape[0], 0), features.dtype), features
+
+    protocol = {
+        "name": f"DINOv2-{arch.name}",
+        "weights": str(path),
+        "sha256": digest,
+        "features": f"the final LayerNorm's CLS token, {arch.dim}-d (dgm-eval's)",
+        "resize": resize,
+        "input": DINOV2_INPUTS[resize],
+    }
+    prepare = lambda x: dinov2_prepare(x, resize)  # noqa: E731
+    return FeatureNet(f"DINOv2-{arch.name}", protocol, jax.jit(apply), 3, None, 50, prepare)

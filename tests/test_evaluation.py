@@ -289,17 +289,25 @@ def test_every_metric_is_registered_with_what_it_reads():
     """The registry decides applicability and the reference rows: metrics of samples alone are
     exactly those a stand-in without networks can have."""
     alone = {name for name, metric in registry.METRICS.items() if metric.of_samples_alone}
-    assert alone == {"modes", "parzen", "fd", "kid", "prdc", "copying", "score", "stacked_modes"} | {
-        f"inception_{m}" for m in ("fd", "kid", "prdc", "score")
-    }
+    on_features = {f"{net}_{m}" for net in ("inception", "dinov2") for m in ("fd", "kid", "prdc")}
+    assert (
+        alone
+        == {"modes", "parzen", "fd", "kid", "prdc", "copying", "score", "stacked_modes"}
+        | {"inception_score"}
+        | on_features
+    )
     real = {name for name, metric in registry.METRICS.items() if "real" in metric.needs}
-    assert real == {
-        "parzen",
-        "fd",
-        "kid",
-        "prdc",
-        "copying",
-        "conditional",
-        "stacked_modes",
-        "semi_supervised",
-    } | {f"inception_{m}" for m in ("fd", "kid", "prdc")}
+    assert (
+        real
+        == {
+            "parzen",
+            "fd",
+            "kid",
+            "prdc",
+            "copying",
+            "conditional",
+            "stacked_modes",
+            "semi_supervised",
+        }
+        | on_features
+    )

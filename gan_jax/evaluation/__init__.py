@@ -25,7 +25,7 @@ from gan_jax.evaluation.bank import SampleBank, Sampler, finite_samples
 from gan_jax.evaluation.context import Context, Setting
 from gan_jax.evaluation.points import parzen_scale
 from gan_jax.evaluation.registry import METRICS, applicable
-from gan_jax.feature_nets import FeatureNet, load_inception
+from gan_jax.feature_nets import FeatureNet, load_dinov2, load_inception
 from gan_jax.metrics import parzen
 from gan_jax.state import GAN, GANState
 
@@ -39,9 +39,12 @@ def applicable_metrics(
     has_inception: bool = False,
     conditional: bool = False,
     semi_supervised: bool = False,
+    has_dinov2: bool = False,
 ) -> tuple[str, ...]:
     """The metrics that make sense for a source, the feature networks configured and the model."""
-    return applicable(Setting(source, has_classifier, has_inception, conditional, semi_supervised))
+    return applicable(
+        Setting(source, has_classifier, has_inception, conditional, semi_supervised, has_dinov2)
+    )
 
 
 def parse_metrics(spec: str) -> tuple[str, ...]:
@@ -95,6 +98,7 @@ class Evaluator:
         nets = {
             "classifier": classifier.load(cfg.classifier) if cfg.classifier else None,
             "inception": load_inception(cfg.inception_weights, cfg.resize) if cfg.inception_weights else None,
+            "dinov2": load_dinov2(cfg.dinov2_weights, cfg.resize) if cfg.dinov2_weights else None,
         }
         setting = Setting(
             source,
@@ -102,6 +106,7 @@ class Evaluator:
             nets["inception"] is not None,
             conditional=gan.num_classes > 0,
             semi_supervised=gan.objective.semi_supervised,
+            has_dinov2=nets["dinov2"] is not None,
         )
         possible = applicable(setting)
         unknown = [m for m in metrics if m not in possible]
@@ -109,7 +114,8 @@ class Evaluator:
             raise ConfigError(
                 f"Metrics {unknown} do not apply to data {source.name!r} with the feature networks "
                 f"configured (config.eval.classifier={cfg.classifier!r}, config.eval.inception_weights="
-                f"{cfg.inception_weights!r}); possible here: {list(possible)}."
+                f"{cfg.inception_weights!r}, config.eval.dinov2_weights={cfg.dinov2_weights!r}); possible "
+                f"here: {list(possible)}."
             )
         if nets["classifier"] is not None:
             _check_classifier(nets["classifier"], source)

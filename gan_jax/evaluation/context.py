@@ -20,6 +20,7 @@ class Setting:
     has_inception: bool = False
     conditional: bool = False
     semi_supervised: bool = False
+    has_dinov2: bool = False
 
     @property
     def points(self) -> bool:
@@ -45,7 +46,7 @@ class Context:
     gan: GAN
     source: DataSource
     bank: SampleBank
-    nets: dict[str, FeatureNet | None]  # "classifier", "inception"
+    nets: dict[str, FeatureNet | None]  # "classifier", "inception", "dinov2"
     arrays: dict  # the training arrays, on the device
     state: GANState | None = None
     compiled: dict = dataclasses.field(default_factory=dict)  # jitted functions, kept across evaluations

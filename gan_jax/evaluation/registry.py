@@ -17,6 +17,8 @@ conditional    class-conditional G: accuracy of the classifier (nearest mode for
 inception_fd, inception_kid, inception_prdc, inception_score   the same on InceptionV3 pool3
                features / logits, from user-supplied weights (config.eval.inception_weights):
                inception_fd is FID and inception_score the Inception Score
+dinov2_fd, dinov2_kid, dinov2_prdc   the same on DINOv2's CLS features (config.eval.dinov2_weights):
+               dinov2_fd is Stein et al. 2023's FD_DINOv2 with the official ViT-L/14
 semi_supervised  semi-supervised D: its test error on the held-out split
 """
 
@@ -28,6 +30,7 @@ from gan_jax.evaluation import features, game, points
 from gan_jax.evaluation.context import Context, Setting
 
 INCEPTION_PREFIX = "inception_"
+DINOV2_PREFIX = "dinov2_"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +86,7 @@ METRICS: dict[str, Metric] = {  # in the order applicable_metrics lists them
     f"{INCEPTION_PREFIX}score": Metric(
         functools.partial(features.score, net="inception"), lambda s: s.images and s.has_inception
     ),
+    **_feature_metrics("dinov2", lambda s: s.images and s.has_dinov2, DINOV2_PREFIX),
     "semi_supervised": Metric(game.semi_supervised, lambda s: s.semi_supervised, frozenset({"real", "d"})),
 }
 

@@ -8,8 +8,6 @@ pytorch-fid's `pt_inception-2015-12-05-6726825d.pth` (or an .npz of the same arr
 A test checks the outputs against pytorch-fid itself on random weights.
 """
 
-from typing import BinaryIO
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -190,13 +188,3 @@ def from_torch_state_dict(state_dict: dict[str, np.ndarray]) -> dict:
             node = node.setdefault(part, {})
         node[name] = value
     return variables
-
-
-def load_state_dict(file: BinaryIO, npz: bool) -> dict[str, np.ndarray]:
-    """A .npz of named arrays, or a PyTorch .pth (reading it needs the `bench` extra's torch)."""
-    if npz:
-        with np.load(file) as archive:
-            return dict(archive)
-    import torch
-
-    return {k: v.numpy() for k, v in torch.load(file, map_location="cpu", weights_only=True).items()}
