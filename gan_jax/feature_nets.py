@@ -45,12 +45,22 @@ class FeatureNet:
         return float((logits.argmax(1) == labels).mean())
 
 
-RESIZES = {
-    "legacy": "grey repeated to RGB, bilinear resize to 299x299 (align_corners=False, no "
-    "antialiasing), as pytorch-fid",
-    "clean": "grey repeated to RGB, clean-fid's resize to 299x299: each channel in [0, 255] as a "
-    "float PIL image, bicubic with antialiasing, clipped to [0, 255]",
+# How images reach each network, by config.eval.resize: part of every metric's protocol.
+INPUTS = {
+    "inception": {
+        "legacy": "grey repeated to RGB, bilinear resize to 299x299 (align_corners=False, no "
+        "antialiasing), as pytorch-fid",
+        "clean": "grey repeated to RGB, clean-fid's resize to 299x299: each channel in [0, 255] as a "
+        "float PIL image, bicubic with antialiasing, clipped to [0, 255]",
+    },
+    "dinov2": {
+        "legacy": "8-bit RGB (grey repeated), PIL bicubic resize of the image to 224x224 (dgm-eval's "
+        "default: torchvision's Resize on a PIL image), /255, ImageNet mean/std",
+        "clean": "8-bit RGB (grey repeated), each channel a float PIL image resized bicubic to 224x224 "
+        "and clipped (dgm-eval's clean_resize, clean-fid's), /255, ImageNet mean/std",
+    },
 }
+RESIZES = tuple(INPUTS["inception"])
 
 
 def clean_resize(images: np.ndarray, size: int) -> np.ndarray:
@@ -98,7 +108,7 @@ def load_inception(path: str, resize: str = "legacy") -> FeatureNet:
     """InceptionV3 for FID from user-supplied weights (pytorch-fid's .pth, or an .npz of the
     same named arrays), or, with path 'auto', pytorch-fid's file fetched and verified once into
     the cache (gan_jax/weights.py). Inputs: any size, 1 or 3 channels, resized as `resize`
-    (RESIZES) says."""
+    (INPUTS) says."""
     from gan_jax.models import inception
 
     _check_resize(resize)
@@ -118,7 +128,7 @@ def load_inception(path: str, resize: str = "legacy") -> FeatureNet:
         "official_fid_weights": digest.startswith(weights.INCEPTION.sha256),
         "features": "pool3, 2048-d; logits: the graph's 1,008-way classifier",
         "resize": resize,
-        "input": RESIZES[resize],
+        "input": INPUTS["inception"][resize],
     }
     prepare = (lambda x: clean_prepare(x, inception.INPUT_SIZE)) if resize == "clean" else (lambda x: x)
     return FeatureNet("InceptionV3", protocol, apply, 3, None, 50, prepare)
@@ -129,12 +139,6 @@ def load_inception(path: str, resize: str = "legacy") -> FeatureNet:
 DINOV2_SIZE = 224
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
-DINOV2_INPUTS = {
-    "legacy": "8-bit RGB (grey repeated), PIL bicubic resize of the image to 224x224 (dgm-eval's "
-    "default: torchvision's Resize on a PIL image), /255, ImageNet mean/std",
-    "clean": "8-bit RGB (grey repeated), each channel a float PIL image resized bicubic to 224x224 "
-    "and clipped (dgm-eval's clean_resize, clean-fid's), /255, ImageNet mean/std",
-}
 
 
 def _pil_bicubic(image: np.ndarray, size: int) -> np.ndarray:
@@ -179,7 +183,7 @@ def load_dinov2(path: str, resize: str = "legacy") -> FeatureNet:
         "sha256": digest,
         "features": f"the final LayerNorm's CLS token, {arch.dim}-d (dgm-eval's)",
         "resize": resize,
-        "input": DINOV2_INPUTS[resize],
+        "input": INPUTS["dinov2"][resize],
     }
     prepare = lambda x: dinov2_prepare(x, resize)  # noqa: E731
     return FeatureNet(f"DINOv2-{arch.name}", protocol, jax.jit(apply), 3, None, 50, prepare)

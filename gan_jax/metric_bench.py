@@ -56,30 +56,9 @@ SEVERITIES = {
     "shrinkage": ((0, 0.05, 0.1, 0.25, 0.5), 0.1),
 }
 POINT_SEVERITIES = {"noise": ((0, 0.25, 0.5, 1.0, 2.0), 0.5)}
-IMAGE_METRICS = (
-    "fd",
-    "kid",
-    "precision",
-    "recall",
-    "density",
-    "coverage",
-    "c_t",
-    "score",
-    "classes",
-    "class_kl",
-)
-POINT_METRICS = (
-    "modes",
-    "high_quality",
-    "reverse_kl",
-    "fd",
-    "kid",
-    "precision",
-    "recall",
-    "density",
-    "coverage",
-    "c_t",
-)
+SHARED_METRICS = ("fd", "kid", "precision", "recall", "density", "coverage", "c_t")
+IMAGE_METRICS = (*SHARED_METRICS, "score", "classes", "class_kl")
+POINT_METRICS = ("modes", "high_quality", "reverse_kl", *SHARED_METRICS)
 
 
 @dataclasses.dataclass(frozen=True)

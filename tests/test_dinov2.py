@@ -90,7 +90,7 @@ def test_fd_dinov2_in_the_evaluator_from_user_weights(tmp_path, weights_and_refe
     network = metrics["dinov2_fd"]["protocol"]["feature_network"]
     assert metrics["dinov2_fd"]["name"].startswith("FD-DINOv2-ViT-128x2/14")
     assert metrics["dinov2_fd"]["value"] == pytest.approx(0.0, abs=1e-6)
-    assert network["resize"] == "legacy" and network["input"] == feature_nets.DINOV2_INPUTS["legacy"]
+    assert network["resize"] == "legacy" and network["input"] == feature_nets.INPUTS["dinov2"]["legacy"]
     assert len(network["sha256"]) == 64 and metrics["dinov2_prdc"]["recall"] == 1.0
     with pytest.raises(FileNotFoundError, match="official DINOv2 weights"):
         config.eval.dinov2_weights = str(tmp_path / "missing.pth")

@@ -65,7 +65,7 @@ def test_a_generator_that_returns_real_data_gets_the_real_datas_scores():
     assert results["metrics"]["parzen"]["mean"] == pytest.approx(expected, abs=0.25)
 
 
-def test_the_copying_test_flags_the_training_set_and_the_memoriser_but_not_new_data():
+def test_the_copying_test_flags_copies_and_the_training_set_but_not_new_data():
     """A ring trained on 2,000 fixed points: new draws of the mixture (a perfect generator) get a
     C_T near 0; half of them replaced by training points, and the training set itself (the
     reference row `data`), sit far closer to the training set than held-out draws do."""

@@ -65,7 +65,7 @@ def test_fid_and_is_in_the_evaluator_from_user_weights(tmp_path):
     assert metrics["inception_fd"]["value"] == pytest.approx(0.0, abs=1e-6)
     network = metrics["inception_fd"]["protocol"]["feature_network"]
     assert network["name"] == "InceptionV3-FID" and network["official_fid_weights"] is False
-    assert network["resize"] == "clean" and network["input"] == feature_nets.RESIZES["clean"]
+    assert network["resize"] == "clean" and network["input"] == feature_nets.INPUTS["inception"]["clean"]
     assert metrics["inception_score"]["name"] == "IS" and metrics["inception_score"]["mean"] >= 1.0
     with pytest.raises(FileNotFoundError, match="or 'auto' to download and verify it"):
         config.eval.inception_weights = str(tmp_path / "missing.pth")

@@ -275,7 +275,7 @@ def test_c_t_is_near_zero_for_new_data_and_strongly_negative_for_copies_or_posit
     cells = copying.partition(train, copying.num_cells(1000))
     assert len(cells.centres) == 5  # the authors' 5 cells at n = 1,000
     null, copied, spread = [], [], []
-    for _ in range(20):
+    for _ in range(10):
         test, new = rng.normal(size=(1000, 8)), rng.normal(size=(1000, 8))
         null.append(copying.data_copying(train, test, new, cells)["c_t"])
         copies = new.copy()
