@@ -105,9 +105,8 @@ def _shuffled_parts(n: int, cuts: tuple[int, int]) -> tuple[np.ndarray, ...]:
 
 
 # MNIST's test split stores its 5,000 digits from NIST's training set (cleaner, easier) before the
-# 5,000 from NIST's test set, so pools cut in stored order hold different writers: the copying
-# test saw it (a clean C_T of -1.3 at N = 1,000) and so did FD (98 for the clean generator, against
-# 28 with shuffled pools). The pools are therefore cut from a fixed shuffle of the first 8,000
+# 5,000 from NIST's test set, so pools cut in stored order hold different writers (docs/metrics.md
+# says how the copying test found it). The pools are cut from a fixed shuffle of the first 8,000
 # (the images classifiers/mnist32 was trained on); Fashion-MNIST's training split is stored
 # shuffled.
 IMAGE_SETS = {  # name -> (IDX directory, split, its three disjoint parts, classifier, sizes, curves' N)
