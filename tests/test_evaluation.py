@@ -81,6 +81,9 @@ def test_the_copying_test_flags_copies_and_the_training_set_but_not_new_data():
     half = lambda n: np.concatenate([new(n)[: n // 2], source.arrays["x"][: n - n // 2]])  # noqa: E731
     assert evaluator(state, 0, sampler=half)["metrics"]["copying"]["c_t"] < -4
     assert evaluator.references()["data"]["metrics"]["copying"]["c_t"] < -10
+    config.eval.num_samples = 20
+    with pytest.raises(ValueError, match="num_samples=20: the copying test counts a cell with more than 20"):
+        evaluation.Evaluator(config, gan, source, ("copying",))
 
 
 def test_evaluation_is_deterministic_and_uses_the_ema_generator():

@@ -264,6 +264,8 @@ def test_c_t_is_the_test_share_weighted_mean_of_the_cells_z_over_cells_with_enou
     both = copying.data_copying(train, test, generated, cells, min_cell_samples=5)
     right = cell_z(200, 400, generated[30:])
     assert both["c_t"] == pytest.approx(0.75 * left + 0.25 * right)  # test shares 60/80, 20/80
+    with pytest.raises(ValueError, match="No cell holds more than 30 of the 40 generated samples"):
+        copying.data_copying(train, test, generated, cells, min_cell_samples=30)
 
 
 def test_c_t_is_near_zero_for_new_data_and_strongly_negative_for_copies_or_positive_for_spread():

@@ -26,7 +26,7 @@ from gan_jax.evaluation.context import Context, Setting
 from gan_jax.evaluation.points import parzen_scale
 from gan_jax.evaluation.registry import METRICS, applicable
 from gan_jax.feature_nets import FeatureNet, load_dinov2, load_inception
-from gan_jax.metrics import parzen
+from gan_jax.metrics import copying, parzen
 from gan_jax.state import GAN, GANState
 
 __all__ = ["Evaluator", "applicable_metrics", "finite_samples", "parse_metrics", "scalars", "write"]
@@ -119,6 +119,11 @@ class Evaluator:
             )
         if nets["classifier"] is not None:
             _check_classifier(nets["classifier"], source)
+        if "copying" in metrics and cfg.num_samples <= copying.MIN_CELL_SAMPLES:
+            raise ConfigError(
+                f"config.eval.num_samples={cfg.num_samples}: the copying test counts a cell with more than "
+                f"{copying.MIN_CELL_SAMPLES} samples; draw more (10,000 is the default)."
+            )
         self.metrics = tuple(metrics)
         self.bank = SampleBank(
             gan, source, _load_heldout(config.data, source, metrics), cfg, config.data.eval_split

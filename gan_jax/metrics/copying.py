@@ -77,6 +77,11 @@ def data_copying(
     test_share = np.bincount(test_cell, minlength=k) / len(test)
     counts = np.bincount(generated_cell, minlength=k)
     used = np.flatnonzero((counts > min_cell_samples) & (test_share > 0))
+    if not len(used):
+        raise ValueError(
+            f"No cell holds more than {min_cell_samples} of the {len(generated)} generated samples: "
+            "C_T needs more samples."
+        )
     z = np.zeros(k)
     for c in used:
         points = train[train_cell == c]
