@@ -1,8 +1,8 @@
 """Metrics on a feature network's view of G's samples and held-out real ones: Frechet distance,
 KID, precision/recall + density/coverage, the data-copying test, the classifier (Inception)
 score, the class-conditional accuracy and per-class FD, and stacked MNIST's mode count. `net` is
-"classifier" (the project's, config.eval.classifier) or "inception" (user-supplied InceptionV3
-weights: FID and IS)."""
+"classifier" (the project's, config.eval.classifier), "inception" (user-supplied InceptionV3
+weights: FID and IS) or "dinov2" (the official DINOv2 weights: FD_DINOv2)."""
 
 import jax
 import numpy as np
