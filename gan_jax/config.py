@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import ml_collections
 
-from gan_jax import augment, losses, regularizers
+from gan_jax import anneal, augment, losses, regularizers
 from gan_jax.errors import ConfigError
 from gan_jax.schedule import Schedule
 
@@ -147,6 +147,7 @@ def base_config() -> ml_collections.ConfigDict:
     )
     c.reg = regularizers.config_section()  # penalties and constraints on D, all off by default
     c.augment = augment.config_section()  # DiffAugment / ADA on every input of D, off by default
+    c.anneal = anneal.config_section()  # R3GAN's cosine annealing of lr, beta2, gamma, EMA; off
     adam = dict(name="adam", lr=2e-4, b1=0.5, b2=0.999, decay_steps=0)  # decay_steps: optim.learning_rate
     c.optim = ml_collections.ConfigDict(dict(g=dict(adam), d=dict(adam)))
     # The update options (k D steps, head start, unrolling, simultaneous, reuse_fake, EMA) are
@@ -200,10 +201,24 @@ OBJECTIVES = {
     },
     "lsgan": {"loss.d": "least_squares", "loss.g": "least_squares"},  # Mao et al. 2017, a=0, b=c=1
     "rsgan": {"loss.d": "relativistic", "loss.g": "relativistic"},  # Jolicoeur-Martineau 2018, RaSGAN
-    # Huang et al. 2024's loss (RpGAN); R3GAN adds R1 and R2 (flags `r1` and --config.reg.r2) with
-    # its own schedules of gamma, learning rate and beta2, not built here
+    # Huang et al. 2024's loss (RpGAN) alone, and R3GAN: RpGAN + R1 + R2 with its CIFAR-10 preset
+    # (brownvc/R3GAN train.py: gamma 0.05, Adam betas (0, 0.9) at 2e-4 for both players), annealed
+    # (anneal.py) to lr 5e-5, beta2 0.99, gamma 0.005 and a half-life of G's EMA of a quarter of the
+    # images the annealing spans. Theirs spans 20M images of a longer run; here the whole run
+    # (objective_overrides: steps and EMA half-life from train.total_steps and batch_size).
     "rpgan": {"loss.d": "relativistic_pairing", "loss.g": "relativistic_pairing"},
+    "r3gan": {
+        "loss.d": "relativistic_pairing",
+        "loss.g": "relativistic_pairing",
+        "reg.r1": 0.05,
+        "reg.r2": 0.05,
+        **{f"optim.{p}.{k}": v for p in "gd" for k, v in (("lr", 2e-4), ("b1", 0.0), ("b2", 0.9))},
+        "anneal.lr": 5e-5,
+        "anneal.b2": 0.99,
+        "anneal.gamma": 0.005,
+    },
 }
+R3GAN_EMA_SHARE = 0.25  # R3GAN's CIFAR-10 EMA half-life, 5M images, over its 20M-image annealing
 R1_GAMMA = 10.0  # Mescheder et al. 2018's gamma for their image experiments (not tuned here)
 
 
@@ -218,7 +233,16 @@ def objective_overrides(config: ml_collections.ConfigDict, objective: str, r1: b
         overrides["reg.r1"] = R1_GAMMA
     if sn:
         overrides["model.d.spectral_norm"] = True
-    if "norm" in config.model.d and (objective == "wgan_gp" or r1):
+    if objective == "r3gan":
+        t = config.train
+        overrides.update(
+            {
+                "anneal.steps": t.total_steps,
+                "anneal.ema_images": R3GAN_EMA_SHARE * t.total_steps * t.batch_size,
+            }
+        )
+    penalised = any(overrides.get(f"reg.{name}") for name in ("gradient_penalty", "r1", "r2"))
+    if "norm" in config.model.d and penalised:
         overrides["model.d.norm"] = "none"
     return overrides
 
@@ -238,6 +262,26 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if config.checkpoint.keep < 1:
         raise ConfigError("config.checkpoint.keep must be >= 1.")
     _check_objective(config)
+    _check_anneal(config)
+
+
+def _check_anneal(config: ml_collections.ConfigDict) -> None:
+    """What anneal.py schedules must be there to schedule, and scheduled once."""
+    a = anneal.annealing(config.anneal)
+    reg, optimizers = config.reg, [config.optim[p] for p in ("g", "d")]
+    clashes = [
+        (a.lr and any(o.decay_steps for o in optimizers), "config.optim.*.decay_steps", "anneal.lr"),
+        (a.b2 and any(o.name != "adam" for o in optimizers), "an sgd optimiser (no beta2)", "anneal.b2"),
+        (a.gamma and not (reg.r1 or reg.r2), "no R1 or R2 (config.reg.r1, r2 are 0)", "anneal.gamma"),
+        (
+            a.ema_images and config.train.ema_decay,
+            "config.train.ema_decay (a fixed decay)",
+            "anneal.ema_images",
+        ),
+    ]
+    for clash, what, key in clashes:
+        if clash:
+            raise ConfigError(f"config.{key} cannot anneal with {what}: set config.{key}=0 or change that.")
 
 
 def _check_train(t: ml_collections.ConfigDict) -> None:

@@ -13,7 +13,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 
-from gan_jax import augment, data, losses, models, optim, parallel, regularizers
+from gan_jax import anneal, augment, data, losses, models, optim, parallel, regularizers
 from gan_jax import state as state_lib
 from gan_jax.data import DataSource
 from gan_jax.data.stream import Feed
@@ -35,17 +35,19 @@ def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
     num_classes = source.num_classes if config.model.conditional else 0
     d_outputs = source.num_classes if objective.semi_supervised else 1
     generator, discriminator = models.build(config.model, source.shape, num_classes, d_outputs)
+    annealing, t = anneal.annealing(config.anneal), config.train
     return GAN(
         generator,
         discriminator,
-        optim.make(config.optim.g, "g"),
-        optim.make(config.optim.d, "d"),
+        optim.make(config.optim.g, "g", annealing, t.g_steps),
+        optim.make(config.optim.d, "d", annealing, t.d_steps),
         config.model.z_dim,
         num_classes=num_classes,
         vbn_ref_size=generator.reference_batch_size,
         objective=objective,
         reg=regularizers.regularization(config.reg),
         augment=augment.augmentation(config.augment),
+        anneal=annealing,
         dtype=config.model.dtype,
         num_labelled=config.loss.num_labelled if objective.semi_supervised else 0,
         d_group=group_size(discriminator),
@@ -54,7 +56,9 @@ def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
 
 def initial_state(config: ml_collections.ConfigDict, gan: GAN, source: DataSource) -> GANState:
     """The fresh state of config.seed, on the default device (`Experiment.initial_state` places it)."""
-    return state_lib.create(gan, config.seed, source.shape, use_ema=config.train.ema_decay > 0)
+    return state_lib.create(
+        gan, config.seed, source.shape, use_ema=config.train.ema_decay > 0 or gan.anneal.ema_images > 0
+    )
 
 
 def train_step(config: ml_collections.ConfigDict, gan: GAN, source: DataSource, mesh: Mesh | None = None):

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from gan_jax import augment
+from gan_jax.anneal import OFF, Anneal
 from gan_jax.errors import ConfigError
 
 Critic = Callable[[jax.Array], jax.Array]  # input batch -> D's real/fake outputs, one per example
@@ -209,16 +210,29 @@ class Regularization:
         """The penalties in use, name -> weight."""
         return {name: getattr(self, name) for name in PENALTIES if getattr(self, name) > 0}
 
-    def d_penalty(self, d_real: Critic, d_fake: Critic, real, fake, key: jax.Array, step: jax.Array):
+    def d_penalty(
+        self,
+        d_real: Critic,
+        d_fake: Critic,
+        real,
+        fake,
+        key: jax.Array,
+        step: jax.Array,
+        anneal: Anneal = OFF,
+    ):
         """The weighted sum of the penalties in use (0 when none), lazily every `every` steps;
-        `d_real` / `d_fake`: D's outputs with the real / generated batch's labels."""
+        `d_real` / `d_fake`: D's outputs with the real / generated batch's labels. R1's and R2's
+        gamma anneal to anneal.gamma (R3GAN)."""
         if not self.penalties:
             return jnp.zeros(())
+
+        def weight(name: str, w: float):
+            return anneal.value(anneal.gamma, w, step) if name in ("r1", "r2") else w
 
         def total(_):
             keys = jax.random.split(key, len(self.penalties))
             named = zip(self.penalties.items(), keys, strict=True)
-            terms = [w * PENALTIES[n](d_real, d_fake, real, fake, k) for (n, w), k in named]
+            terms = [weight(n, w) * PENALTIES[n](d_real, d_fake, real, fake, k) for (n, w), k in named]
             return self.every * sum(terms)
 
         if self.every == 1:

@@ -108,8 +108,9 @@ def make_train_step(
         else:
             state, metrics_g = g_phase(state)
         if state.g_ema is not None:
+            decay = gan.anneal.ema_decay(state.step, batch_size) if gan.anneal.ema_images else ema_decay
             state = state.replace(
-                g_ema=optax.incremental_update(state.g.variables, state.g_ema, step_size=1.0 - ema_decay)
+                g_ema=optax.incremental_update(state.g.variables, state.g_ema, step_size=1.0 - decay)
             )
         return state.replace(step=state.step + 1), {**metrics_d, **metrics_g}
 

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import optax
 
 from gan_jax import losses, regularizers
+from gan_jax.anneal import OFF, Anneal
 from gan_jax.augment import AdaState, Augment
 
 # Independent random streams derived from the base key.
@@ -65,6 +66,7 @@ class GAN:
     objective: losses.Objective = losses.Objective()  # what D and G minimise
     reg: regularizers.Regularization = regularizers.Regularization()  # penalties on D
     augment: Augment = Augment()  # what D's every input goes through (augment.py)
+    anneal: Anneal = OFF  # R3GAN's annealed hyperparameters (anneal.py): the optimisers', penalties', EMA's
     dtype: str = "float32"  # G's and D's compute dtype (models.apply.apply_net); the state stays float32
     num_labelled: int = 0  # > 0: the semi-supervised D's labelled examples (the train step's data holds them)
     d_group: int = 1  # examples D reads together (packing x minibatch-stddev groups): D is built on one group

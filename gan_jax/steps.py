@@ -178,7 +178,7 @@ def d_loss(
             return lambda x: losses.real_fake_logit(discriminate(ctx, variables, x, y, penalty_key)[0])
 
         value = value + ctx.gan.reg.d_penalty(
-            critic(ctx.labels(real)), critic(fake_y), real["x"], fake, penalty_key, state.step
+            critic(ctx.labels(real)), critic(fake_y), real["x"], fake, penalty_key, state.step, ctx.gan.anneal
         )
     value = value + regularizers.lecam_penalty(ctx.gan.reg.lecam, state.lecam, r, f)
     value = value + regularizers.historical_penalty(ctx.objective.d_historical, state.d_history, d_params)
