@@ -146,7 +146,7 @@ def test_discriminate_shows_d_the_augmented_batch_and_g_gets_gradients_through_i
     def edit(c):
         c.augment.diffaugment = "color,translation,cutout"
 
-    config, source, gan, state, arrays = build_run("configs/sngan.py:smoke", edit)
+    config, source, gan, state, arrays = build_run("configs/dcgan.py:smoke", edit)
     ctx = steps.StepContext(gan, source, config.train.batch_size).at(state)
     key, x = jax.random.PRNGKey(7), uint8_to_unit_range(arrays["x"][:16])
     out, _ = steps.discriminate(ctx, state.d.variables, x, None, key)

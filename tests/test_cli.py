@@ -98,7 +98,7 @@ def test_a_bad_config_argument_and_a_batch_too_big_for_memory_are_one_line_each(
     )
     assert bogus.returncode == 1 and bogus.stderr.strip().splitlines() == [
         "Error: gan_mlp.py: unknown argument 'bogus'; use one of ring|grid|hd1200|gaussian1d (default ring), "
-        "one of minimax|hinge|wgan_gp|lsgan|rsgan|rpgan (default minimax), r1, sn, smoke."
+        "one of minimax|hinge|wgan_gp|lsgan|rsgan|rpgan|r3gan (default minimax), r1, sn, smoke."
     ]
     huge = [
         "--config=configs/gan_mlp.py:smoke",
