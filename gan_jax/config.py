@@ -267,21 +267,16 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 def _check_anneal(config: ml_collections.ConfigDict) -> None:
     """What anneal.py schedules must be there to schedule, and scheduled once."""
-    a = anneal.annealing(config.anneal)
-    reg, optimizers = config.reg, [config.optim[p] for p in ("g", "d")]
-    clashes = [
-        (a.lr and any(o.decay_steps for o in optimizers), "config.optim.*.decay_steps", "anneal.lr"),
-        (a.b2 and any(o.name != "adam" for o in optimizers), "an sgd optimiser (no beta2)", "anneal.b2"),
-        (a.gamma and not (reg.r1 or reg.r2), "no R1 or R2 (config.reg.r1, r2 are 0)", "anneal.gamma"),
-        (
-            a.ema_images and config.train.ema_decay,
-            "config.train.ema_decay (a fixed decay)",
-            "anneal.ema_images",
-        ),
-    ]
-    for clash, what, key in clashes:
-        if clash:
-            raise ConfigError(f"config.{key} cannot anneal with {what}: set config.{key}=0 or change that.")
+    a, optimizers = anneal.annealing(config.anneal), [config.optim.g, config.optim.d]
+    clashes = {  # annealed key: (what it cannot anneal with, whether the config has that)
+        "lr": ("config.optim.*.decay_steps", any(o.decay_steps for o in optimizers)),
+        "b2": ("an sgd optimiser (no beta2)", any(o.name != "adam" for o in optimizers)),
+        "gamma": ("no R1 or R2 (config.reg.r1, r2 are 0)", not (config.reg.r1 or config.reg.r2)),
+        "ema_images": ("config.train.ema_decay (a fixed decay)", config.train.ema_decay > 0),
+    }
+    for key, (what, present) in clashes.items():
+        if getattr(a, key) and present:
+            raise ConfigError(f"config.anneal.{key} cannot anneal with {what}: set it to 0 or change that.")
 
 
 def _check_train(t: ml_collections.ConfigDict) -> None:
