@@ -14,6 +14,7 @@ have no BatchNorm)."""
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -55,6 +56,11 @@ class Anneal:
     def value(self, final: float, start: float, step: jax.Array | int) -> jax.Array | float:
         """The hyperparameter at `step`: annealed from `start` when `final` is set, else `start`."""
         return cosine(step, start, final, self.steps) if final else start
+
+    def schedule(self, final: float, start: float, updates_per_step: int) -> Callable[[jax.Array], jax.Array]:
+        """`value` as an optax schedule of an optimiser's update count, `updates_per_step` of them a
+        training step: all of one step's updates get that step's value."""
+        return lambda count: self.value(final, start, count // updates_per_step)
 
     def ema_decay(self, step: jax.Array, batch_size: int) -> jax.Array:
         """G's moving-average decay at `step`: 0.5 per half-life of images (R3GAN's ema_beta)."""

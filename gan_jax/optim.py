@@ -18,7 +18,7 @@ def learning_rate(
     if steps < 0:
         raise ConfigError(f"config.optim.{which}.decay_steps={steps} must be >= 0 (0: a constant rate).")
     if anneal.lr:
-        return lambda count: anneal.value(anneal.lr, cfg.lr, count // updates_per_step)
+        return anneal.schedule(anneal.lr, cfg.lr, updates_per_step)
     return optax.linear_schedule(cfg.lr, 0.0, steps) if steps else cfg.lr
 
 
@@ -26,12 +26,12 @@ def make(
     cfg: ml_collections.ConfigDict, which: str, anneal: Anneal = OFF, updates_per_step: int = 1
 ) -> optax.GradientTransformation:
     """`adam` (lr, b1, b2) -- DCGAN uses 2e-4, 0.5, 0.999 -- or `sgd` with momentum (lr, b1).
-    `anneal`'s schedules read the player's update count, `updates_per_step` of them a training
-    step (all of one step's updates get the step's value); an annealed beta2 is a hyperparameter
-    in the optimiser's state, and Adam's bias correction uses its current value, as PyTorch's."""
+    `anneal`'s schedules read the player's update count (Anneal.schedule); an annealed beta2 is a
+    hyperparameter in the optimiser's state, and Adam's bias correction uses its current value, as
+    PyTorch's."""
     lr = learning_rate(cfg, which, anneal, updates_per_step)
     if cfg.name == "adam" and anneal.b2:
-        b2 = lambda count: anneal.value(anneal.b2, cfg.b2, count // updates_per_step)  # noqa: E731
+        b2 = anneal.schedule(anneal.b2, cfg.b2, updates_per_step)
         return optax.inject_hyperparams(optax.adam)(learning_rate=lr, b1=cfg.b1, b2=b2)
     if cfg.name == "adam":
         return optax.adam(lr, b1=cfg.b1, b2=cfg.b2)
