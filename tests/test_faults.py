@@ -69,7 +69,8 @@ def test_ctrl_c_waits_for_the_end_of_an_uninterrupted_block():
     reached = []
     with pytest.raises(KeyboardInterrupt):
         with uninterrupted():
-            os.kill(os.getpid(), signal.SIGINT)
+            # raise_signal: sent to this thread, its Python handler run before the call returns
+            signal.raise_signal(signal.SIGINT)
             reached.append("end of the block")
     assert reached == ["end of the block"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
