@@ -56,13 +56,32 @@ def _dead_d(metrics: list[dict]) -> Diagnosis | None:
     return None
 
 
+def _g_grad_share(metrics: list[dict]) -> float:
+    """G's mean gradient norm over the last quarter as a fraction of its peak over the run (NaN
+    where none was logged)."""
+    g = _tail(metrics, "g_grad_norm", 1.0)
+    peak = g.max() if g.size else math.nan
+    return float(_tail(metrics, "g_grad_norm", 0.25).mean() / peak) if peak > 0 else math.nan
+
+
+def evidence(metrics: list[dict], evals: list[dict]) -> dict[str, float]:
+    """What the rules read, for every run whatever its label (the reports' diagnoses.csv): the
+    last quarter's mean D(x) and D(G(z)) and G's gradient share of its peak, and the modes
+    captured at the last evaluation (NaN where not logged)."""
+    last = {key: _tail(metrics, key, 0.25) for key in ("d_real", "d_fake")}
+    modes = [row["modes/modes_captured"] for row in evals if "modes/modes_captured" in row]
+    return {
+        **{key: float(v.mean()) if v.size else math.nan for key, v in last.items()},
+        "g_grad_share": _g_grad_share(metrics),
+        "modes": float(modes[-1]) if modes else math.nan,
+    }
+
+
 def _d_wins(metrics: list[dict]) -> Diagnosis | None:
     fake, real = _tail(metrics, "d_fake", 0.25), _tail(metrics, "d_real", 0.25)
     if not (fake.size and real.size) or not (fake.mean() < D_WINS_FAKE and real.mean() > D_WINS_REAL):
         return None
-    g = _tail(metrics, "g_grad_norm", 1.0)
-    peak = g.max() if g.size else math.nan
-    share = _tail(metrics, "g_grad_norm", 0.25).mean() / peak if peak > 0 else math.nan
+    share = _g_grad_share(metrics)
     if not share < G_STARVED:  # a NaN share (no gradient logged) is no evidence either
         return None
     return Diagnosis(

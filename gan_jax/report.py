@@ -405,11 +405,15 @@ def write_csv(rows: list[list], path: epath.Path) -> None:
 
 
 def write_diagnoses(found: list[dict], out: epath.Path) -> None:
-    """diagnoses.csv: every finished or diverged run's diagnosis and the numbers behind it."""
-    rows = [["setting", "seed", "diagnosis", "reason"]]
-    rows += [
-        [r["cell"], r["seed"], r["diagnosis"].label, r["diagnosis"].reason] for r in found if r["diagnosis"]
-    ]
+    """diagnoses.csv: every finished or diverged run's diagnosis, the numbers that decided it, and
+    what the rules read whatever the label (diagnosis.evidence: a run called converged shows how
+    near a rule it came)."""
+    columns = ["d_real_last_quarter", "d_fake_last_quarter", "g_grad_share_last_quarter", "modes_at_end"]
+    rows = [["setting", "seed", "diagnosis", "reason", *columns]]
+    for r in found:
+        if r["diagnosis"]:
+            seen = [f"{v:.4g}" for v in diagnosis.evidence(r["metrics"], r["eval"]).values()]
+            rows.append([r["cell"], r["seed"], r["diagnosis"].label, r["diagnosis"].reason, *seen])
     write_csv(rows, out / "diagnoses.csv")
 
 

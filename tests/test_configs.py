@@ -32,7 +32,7 @@ CONFIGS = {
     "configs/mode_collapse.py": ["ring", "grid", "grid,smoke"],
     "configs/imbalance.py": ["grid", "digits", "digits,smoke"],
     "configs/equilibrium.py": ["gaussian1d", "ring", "ring,smoke"],
-    "configs/diagnosis.py": ["", "smoke"],
+    "configs/diagnosis.py": ["", "smoke", "batch", "batch,smoke"],
     "configs/improved_gan.py": ["grid,baseline", "grid,all", "digits,all", "digits,virtual_batch_norm,smoke"],
     "configs/objectives.py": ["grid", "digits", "grid,wgan_gp,smoke", "digits,hinge,sn,smoke"],
     "configs/cgan.py": ["digits", "ring", "grid,projection", "mnist,cbn", "digits,smoke"],
@@ -141,19 +141,22 @@ def test_every_config_file_parses_its_argument_the_same_way():
 
 def test_the_diagnosis_corpus_cells_are_valid_and_know_their_truth():
     corpus, _ = cli.load_config_module("configs/diagnosis.py")
-    cells = corpus.get_sweep("seeds=1")
-    assert len(corpus.get_sweep("")) == 10 * len(cells)
-    for entry in cells:
-        overrides = {k: v for k, v in entry.items() if k != "_name"}
-        config = config_lib.apply_overrides(corpus.get_config(""), overrides)
-        config_lib.validate(config)
-        assert config.eval.every * corpus.EVALUATIONS == config.train.total_steps  # "modes lost" can fire
+    for arg in ("", "batch"):
+        cells = corpus.get_sweep(f"{arg},seeds=1")
+        assert len(corpus.get_sweep(arg)) == 10 * len(cells)
+        for entry in cells:
+            overrides = {k: v for k, v in entry.items() if k != "_name"}
+            config = config_lib.apply_overrides(corpus.get_config(arg), overrides)
+            config_lib.validate(config)
+            assert config.eval.every * corpus.EVALUATIONS == config.train.total_steps  # "modes lost" can fire
     truth = cli.load_study("configs/diagnosis.py")["truth"]
     ring = lambda captured: {"modes/num_modes": 8, "modes/modes_captured": captured}  # noqa: E731
     assert truth({"cell": "D wins", "final": {}}) == "D wins"
     assert truth({"cell": "converged (ring, R1)", "final": ring(8)}) == "converged"
     assert truth({"cell": "converged (ring, R1)", "final": ring(7)}) is None
     assert truth({"cell": "converged (Dirac, R1)", "final": {}}) == "converged"
+    assert truth({"cell": "D wins (packing 2)", "final": ring(0)}) == "D wins"
+    assert truth({"cell": "converged (ring, minibatch stddev)", "final": ring(7)}) is None
 
 
 def parse(*args):

@@ -70,6 +70,20 @@ def test_d_wins_is_separation_with_a_starved_g():
     assert label(metrics=edge) == "converged"
 
 
+def test_the_evidence_is_what_the_rules_read_for_any_label():
+    """diagnoses.csv's columns: the last quarter's (10 of 40 rows) means and G's gradient there as a
+    share of its peak, the modes at the last evaluation; NaN where nothing was logged."""
+    ramp = np.arange(ROWS, dtype=np.float64)
+    seen = diagnosis.evidence(
+        trajectory(d_real=ramp / ROWS, g_grad=np.where(ramp < 30, 2.0, 0.5)), modes(5, 7)
+    )
+    assert seen == pytest.approx(
+        {"d_real": np.mean(ramp[30:]) / ROWS, "d_fake": 0.5, "g_grad_share": 0.25, "modes": 7}
+    )
+    bare = diagnosis.evidence([{"step": 1, "d_loss": 1.0}], [])
+    assert all(np.isnan(v) for v in bare.values())
+
+
 def test_objectives_without_d_probabilities_skip_the_d_wins_rule():
     metrics = [{k: v for k, v in row.items() if k not in ("d_real", "d_fake")} for row in trajectory()]
     assert label(metrics=metrics, evals=modes(8)) == "converged"
