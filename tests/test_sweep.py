@@ -327,8 +327,9 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
     assert f"| base | 10 (10-10) | 0/3 | 5 | 5.9 | 0.5 | {kl:.3g} |" in uniform
     assert "| x | 0 (0-0) | 3/3 | 5 | 0 | 0.5 | 2.08 |" in uniform
     diagnoses = (tmp_path / "out" / "diagnoses.csv").read_text().splitlines()
-    assert diagnoses[0] == "setting,seed,diagnosis,reason" and len(diagnoses) == 10
-    assert diagnoses[1] == "base,0,converged,no failure rule holds"
+    evidence = "d_real_last_quarter,d_fake_last_quarter,g_grad_share_last_quarter,modes_at_end"
+    assert diagnoses[0] == f"setting,seed,diagnosis,reason,{evidence}" and len(diagnoses) == 10
+    assert diagnoses[1] == "base,0,converged,no failure rule holds,nan,nan,nan,nan"  # nothing logged
     assert (
         "- modes: the memoriser scores 8 (one evaluation), as well as or better than the best cell "
         "(5 +- 0; s.e. 0)" in text
