@@ -78,16 +78,15 @@ def evidence(metrics: list[dict], evals: list[dict]) -> dict[str, float]:
 
 
 def _d_wins(metrics: list[dict]) -> Diagnosis | None:
-    fake, real = _tail(metrics, "d_fake", 0.25), _tail(metrics, "d_real", 0.25)
-    if not (fake.size and real.size) or not (fake.mean() < D_WINS_FAKE and real.mean() > D_WINS_REAL):
+    seen = evidence(metrics, [])  # NaN (never below or above a threshold) where not logged
+    if not (seen["d_fake"] < D_WINS_FAKE and seen["d_real"] > D_WINS_REAL):
         return None
-    share = _g_grad_share(metrics)
-    if not share < G_STARVED:  # a NaN share (no gradient logged) is no evidence either
+    if not seen["g_grad_share"] < G_STARVED:  # a NaN share (no gradient logged) is no evidence either
         return None
     return Diagnosis(
         "D wins",
-        f"last quarter: D(x) {real.mean():.3f}, D(G(z)) {fake.mean():.3f}; G's gradient norm "
-        f"{share:.1%} of its peak",
+        f"last quarter: D(x) {seen['d_real']:.3f}, D(G(z)) {seen['d_fake']:.3f}; G's gradient norm "
+        f"{seen['g_grad_share']:.1%} of its peak",
     )
 
 

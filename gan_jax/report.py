@@ -408,12 +408,18 @@ def write_diagnoses(found: list[dict], out: epath.Path) -> None:
     """diagnoses.csv: every finished or diverged run's diagnosis, the numbers that decided it, and
     what the rules read whatever the label (diagnosis.evidence: a run called converged shows how
     near a rule it came)."""
-    columns = ["d_real_last_quarter", "d_fake_last_quarter", "g_grad_share_last_quarter", "modes_at_end"]
-    rows = [["setting", "seed", "diagnosis", "reason", *columns]]
+    columns = {  # diagnosis.evidence's key: its column
+        "d_real": "d_real_last_quarter",
+        "d_fake": "d_fake_last_quarter",
+        "g_grad_share": "g_grad_share_last_quarter",
+        "modes": "modes_at_end",
+    }
+    rows = [["setting", "seed", "diagnosis", "reason", *columns.values()]]
     for r in found:
         if r["diagnosis"]:
-            seen = [f"{v:.4g}" for v in diagnosis.evidence(r["metrics"], r["eval"]).values()]
-            rows.append([r["cell"], r["seed"], r["diagnosis"].label, r["diagnosis"].reason, *seen])
+            seen = diagnosis.evidence(r["metrics"], r["eval"])
+            values = [f"{seen[key]:.4g}" for key in columns]
+            rows.append([r["cell"], r["seed"], r["diagnosis"].label, r["diagnosis"].reason, *values])
     write_csv(rows, out / "diagnoses.csv")
 
 
