@@ -134,9 +134,17 @@ _LOCAL = "file://"  # a local logdir is given to tensorboardX as a URI, so that 
 
 def _tensorboard_writer(logdir: epath.Path, purge_step: int):
     """(tensorboardX's SummaryWriter, the event files it opened): its event files are written
-    through `_EventFile`. Imported here, not at the top: tensorboardX takes ~1.7 s to import, and
-    only process 0 of a run writes."""
-    from tensorboardX import SummaryWriter, record_writer
+    through `_EventFile`. Imported here, not at the top: only process 0 of a run writes. PyTorch is
+    hidden from the import -- tensorboardX imports it whenever it is installed (~1.5 s), only to
+    accept torch tensors, which a JAX run never passes."""
+    hidden = "torch" not in sys.modules
+    if hidden:
+        sys.modules["torch"] = None  # `import torch` raises ImportError, which tensorboardX expects
+    try:
+        from tensorboardX import SummaryWriter, record_writer
+    finally:
+        if hidden:
+            del sys.modules["torch"]
 
     files = _EventFiles()
     for scheme in ("file", "gs", "s3"):  # tensorboardX picks an event-file writer by the URI's scheme

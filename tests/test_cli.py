@@ -25,6 +25,24 @@ def command(*args, cwd=REPO, env=None):
     )
 
 
+def test_a_run_starts_without_importing_pytorch_or_scikit_learn(tmp_path):
+    """TensorBoard writing and the digits cost a command no PyTorch import (~1.5 s) and no
+    scikit-learn one (~1 s); PyTorch stays importable afterwards (the benchmarks use it)."""
+    script = (
+        "import sys\n"
+        "from gan_jax import writers\n"
+        "from gan_jax.data import images\n"
+        f"with writers.MetricWriter(__import__('etils').epath.Path({str(tmp_path)!r}), 0, 1, True) as w:\n"
+        "    w.write(1, {'d_loss': 1.0})\n"
+        "images.load_digits(8)\n"
+        "print(sorted({'torch', 'sklearn'} & set(sys.modules)))\n"
+        "import torch\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr[-2000:]
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tensorboard").iterdir())
+
+
 @pytest.mark.slow
 def test_a_user_error_is_one_line_and_verbose_shows_the_traceback(tmp_path):
     missing = ["experiments.run", "--config=configs/dcgan.py:smoke", f"--workdir={tmp_path / 'run'}"]

@@ -84,6 +84,16 @@ def test_digits_bundled_with_scikit_learn():
     assert -1.0 <= float(batch["x"].min()) and float(batch["x"].max()) <= 1.0
 
 
+def test_digits_read_from_scikit_learns_file_equal_its_loader():
+    from sklearn.datasets import load_digits
+
+    digits, labels = images.bundled_digits()
+    reference = load_digits()
+    np.testing.assert_array_equal(digits, reference.images)
+    np.testing.assert_array_equal(labels, reference.target)
+    assert digits.dtype == reference.images.dtype and labels.dtype == reference.target.dtype
+
+
 IDX_TYPES = {np.dtype(np.uint8): 0x08, np.dtype(np.int32): 0x0C, np.dtype(np.float32): 0x0D}
 
 

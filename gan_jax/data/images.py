@@ -17,6 +17,7 @@ each batch as training needs it -- a tfds set from its ArrayRecord files, never 
 
 import dataclasses
 import gzip
+import importlib.util
 import re
 import zlib
 from collections.abc import Callable
@@ -116,15 +117,22 @@ def check_disjoint(split: str, heldout: str) -> None:
         )
 
 
-def load_digits(image_size: int, split: str = "train") -> Examples:
-    from sklearn.datasets import load_digits as sklearn_digits
+def bundled_digits() -> tuple[np.ndarray, np.ndarray]:
+    """(images (1797, 8, 8) valued 0-16 as float64, labels): the file scikit-learn ships, read as
+    `sklearn.datasets.load_digits` reads it, without importing scikit-learn (~1 s of every
+    command's start-up; tests/test_data.py checks the two agree)."""
+    package = importlib.util.find_spec("sklearn").submodule_search_locations[0]
+    data = np.loadtxt(epath.Path(package, "datasets", "data", "digits.csv.gz"), delimiter=",")
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
 
+
+def load_digits(image_size: int, split: str = "train") -> Examples:
     name, part = parse_split(split)
     if name != "train":
         raise DataError(f"digits has one split, 'train' (slice it: 'train[:1438]'); got {split!r}.")
-    digits = sklearn_digits()
-    images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
-    return in_memory("digits", square_resize(images[part], image_size), digits.target[part], 10)
+    digits, labels = bundled_digits()
+    images = np.round(digits * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    return in_memory("digits", square_resize(images[part], image_size), labels[part], 10)
 
 
 def read_idx(path: epath.Path) -> np.ndarray:
