@@ -38,7 +38,9 @@ def test_a_run_starts_without_importing_pytorch_or_scikit_learn(tmp_path):
         "print(sorted({'torch', 'sklearn'} & set(sys.modules)))\n"
         "import torch\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr[-2000:]
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tensorboard").iterdir())
 
