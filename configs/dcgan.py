@@ -87,7 +87,7 @@ def shrink(c: ml_collections.ConfigDict, size: int) -> None:
     c.model.update(z_dim=16)
     c.model.g.width = c.model.d.width = 8
     c.train.update(batch_size=32, total_steps=8, steps_per_call=2)
-    c.log.update(every=4, sample_every=4, num_samples=16)
+    c.log.update(every=4, sample_every=8, num_samples=16)  # samples at the end only
     c.checkpoint.update(every=4, keep=2)
     if size == 16:  # the classifier still fits the smoke run's 16x16 images: keep evaluating
         c.eval.update(every=8, num_samples=300)

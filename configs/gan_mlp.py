@@ -70,7 +70,7 @@ def build(
         c.model.g.update(width=32, depth=2)
         c.model.d.update(width=16, depth=2)
         c.train.update(batch_size=64, total_steps=40, steps_per_call=10)
-        c.log.update(every=20, sample_every=20, num_samples=256)
+        c.log.update(every=20, sample_every=40, num_samples=256)  # samples at the end only
         c.checkpoint.update(every=20, keep=2)
         c.eval.update(every=20, parzen_samples=500, parzen_valid=100, parzen_test=500)
     apply_objective(c, objective, r1, sn)

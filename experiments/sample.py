@@ -48,11 +48,11 @@ def main(argv):
     def draw(variables, reference, key, y):
         return sample(variables, jax.random.normal(key, (len(y), gan.z_dim)), y, reference)
 
-    key, y = jax.random.PRNGKey(_SEED.value), np.full(_N.value, label, np.int32)
-    y_shape = jax.ShapeDtypeStruct(y.shape, y.dtype)  # asked before anything of that size exists
+    key, y_shape = jax.random.PRNGKey(_SEED.value), jax.ShapeDtypeStruct((_N.value,), np.int32)
     compiled = draw.lower(variables, state.vbn_reference, key, y_shape).compile()
+    # Checked before anything of that size exists (the labels of 10^9 samples are 4 GB on the host).
     memory.check_fits(compiled, jax.devices()[0], f"Drawing {_N.value:,} samples", "--n", _N.value)
-    step = int(state.step)
+    step, y = int(state.step), np.full(_N.value, label, np.int32)
     x = evaluation.finite_samples(compiled(variables, state.vbn_reference, key, y), step)
     name = f"samples_label{label}_step{step}.png" if gan.num_classes else f"samples_step{step}.png"
     path = workdirs.resolve(_WORKDIR.value) / name

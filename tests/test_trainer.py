@@ -38,7 +38,7 @@ def test_dcgan_run_leaves_every_output(tmp_path, one_device, capsys):
     for key in ("d_loss", "g_loss", "V", "d_real", "d_fake", "d_grad_norm", "g_grad_norm", "steps_per_sec"):
         assert np.isfinite(rows[-1][key]), key
     grids = sorted(p.name for p in (tmp_path / "samples").iterdir())
-    assert grids == ["step_0000004.png", "step_0000008.png"]
+    assert grids == ["step_0000008.png"]  # a smoke run draws its samples at the end
     assert (tmp_path / "curves.png").stat().st_size > 0
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tensorboard").iterdir())
     assert checkpoint_steps(tmp_path) == [4, 8]
