@@ -101,7 +101,7 @@ def test_a_streamed_run_resumed_in_a_cloud_workdir_equals_the_uninterrupted_devi
     the host, data/stream.py) gives the step the batches the device-resident one draws. A run
     streaming into gs://, stopped at step 4 and resumed there, ends bit-identical to a local
     device-pipeline run of 8 steps, with the same files (eval JSON, figures, samples, metrics)."""
-    edit = lambda c: c.eval.update(every=4)  # noqa: E731 (also evaluate at step 4)
+    edit = lambda c: (c.eval.update(every=4), c.log.update(sample_every=4))  # noqa: E731 (step 4's too)
     straight = train("configs/dcgan.py:smoke", tmp_path / "local", one_device, edit)
     streamed = lambda c: (edit(c), c.data.update(pipeline="stream"))  # noqa: E731
     half = lambda c: (streamed(c), c.train.update(total_steps=4))  # noqa: E731
