@@ -64,6 +64,7 @@ def collect(workdir: epath.Path) -> tuple[dict, list[dict]]:
         "references": references,
         "mode_centres": centres,
         "mode_samples": config.eval.mode_samples,  # the mode metrics' protocol
+        "mode_min_high_quality": config.eval.mode_min_high_quality,
     }
     return header, found
 

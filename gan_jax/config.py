@@ -168,6 +168,10 @@ def base_config() -> ml_collections.ConfigDict:
             resize="legacy",  # how images reach InceptionV3 / DINOv2: 'legacy' or 'clean' (feature_nets)
             num_samples=10_000,
             mode_samples=2_500,
+            # > 0: keep doubling the draw until this many high-quality samples a mode on average, or
+            # mode_max_samples (0: exactly mode_samples, VEEGAN/PacGAN's protocol; evaluation/points.py)
+            mode_min_high_quality=0,
+            mode_max_samples=40_000,
             stacked_samples=26_000,
             equilibrium_batches=10,
             parzen_samples=10_000,
@@ -261,8 +265,17 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ConfigError("config.eval.every > 0 needs config.eval.metrics (comma-separated names).")
     if config.checkpoint.keep < 1:
         raise ConfigError("config.checkpoint.keep must be >= 1.")
+    _check_mode_draw(config.eval)
     _check_objective(config)
     _check_anneal(config)
+
+
+def _check_mode_draw(e: ml_collections.ConfigDict) -> None:
+    if e.mode_min_high_quality < 0 or (e.mode_min_high_quality and e.mode_max_samples < e.mode_samples):
+        raise ConfigError(
+            f"config.eval.mode_min_high_quality={e.mode_min_high_quality} must be >= 0, and when it is on, "
+            f"mode_max_samples={e.mode_max_samples:,} must be at least mode_samples={e.mode_samples:,}."
+        )
 
 
 def _check_anneal(config: ml_collections.ConfigDict) -> None:

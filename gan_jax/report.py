@@ -184,12 +184,14 @@ def evaluation_table(found: list[dict], cells: list[str], columns) -> list[str]:
     ]
 
 
-HIGH_QUALITY = "modes/high_quality_percent"
+HIGH_QUALITY, HQ_COUNT = "modes/high_quality_percent", "modes/high_quality_count"
 
 
 def uniform_row(cell: str, finals: list[dict], mode_samples: int) -> str:
-    """One cell's row of uniform_table, from its runs' final evaluations."""
-    counts = [round(f[HIGH_QUALITY] * mode_samples / 100) for f in finals]
+    """One cell's row of uniform_table, from its runs' final evaluations: each run's count of
+    high-quality samples as logged (a run that drew until enough were high quality drew more than
+    `mode_samples`), or from its percentage of `mode_samples` where records predate the count."""
+    counts = [int(f.get(HQ_COUNT, round(f[HIGH_QUALITY] * mode_samples / 100))) for f in finals]
     pairs = [(int(f["modes/num_modes"]), n) for f, n in zip(finals, counts, strict=True)]
     values = [
         np.mean([f["modes/modes_captured"] for f in finals]),
@@ -202,10 +204,11 @@ def uniform_row(cell: str, finals: list[dict], mode_samples: int) -> str:
     return f"| {cell} | {count} | {none} | " + " | ".join(_num(float(v)) for v in values) + " |"
 
 
-def uniform_table(found: list[dict], cells: list[str], mode_samples: int) -> list[str]:
+def uniform_table(found: list[dict], cells: list[str], mode_samples: int, min_per_mode: int = 0) -> list[str]:
     """'## High-quality samples and a uniform generator': where the table has mode metrics, each
     cell's count of high-quality samples behind them and what a generator uniform over the modes
-    would score with each run's count -- the yardstick the mode columns are confounded with."""
+    would score with each run's count -- the yardstick the mode columns are confounded with.
+    `min_per_mode`: config.eval.mode_min_high_quality of the sweep (0 in records that predate it)."""
     finals = {
         cell: [
             r["final"]
@@ -216,11 +219,13 @@ def uniform_table(found: list[dict], cells: list[str], mode_samples: int) -> lis
     }
     if not any(finals.values()):
         return []
+    drawn = f"drawn (doubled until {min_per_mode} a mode on average were high quality, up to a cap)"
+    drawn = drawn if min_per_mode else "drawn"
     return [
         "## High-quality samples and a uniform generator",
         "",
         f"Modes captured and reverse KL count only the high-quality samples among the {mode_samples:,} "
-        "drawn; with few of them even a generator uniform over the modes misses modes and has a "
+        f"{drawn}; with few of them even a generator uniform over the modes misses modes and has a "
         "positive reverse KL. Per cell, over its finished runs' final evaluations: the high-quality "
         "samples (mean, range), the runs with none (their reverse KL is imputed as log M and "
         "averaged into the table), the cell's means and, beside each, a uniform generator's score "
@@ -370,7 +375,7 @@ def write_tables(
         "",
         *[c.line() for c in found_comparisons],
         "",
-        *uniform_table(found, cells, header["mode_samples"]),
+        *uniform_table(found, cells, header["mode_samples"], header.get("mode_min_high_quality", 0)),
         *trajectory_table(found, cells),
         *evaluation_table(found, cells, columns),
     ]

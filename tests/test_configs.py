@@ -250,6 +250,7 @@ def test_wrong_type_is_named():
         ("loss.g", "wasserstain", r"Unknown config.loss.g 'wasserstain'"),
         ("reg.r1", -1.0, r"config.reg.r1=-1.0 must be a finite number >= 0"),
         ("reg.every", 0, r"config.reg.every=0 must be >= 1"),
+        ("eval.mode_min_high_quality", -1, r"config.eval.mode_min_high_quality=-1 must be >= 0"),
     ],
 )
 def test_inconsistent_values_fail(key, value, message):
@@ -261,6 +262,15 @@ def test_inconsistent_values_fail(key, value, message):
     node[name] = value
     with pytest.raises(ConfigError, match=message):
         config_lib.validate(config)
+
+
+def test_a_mode_draw_capped_below_its_first_draw_fails():
+    config = load_config("configs/gan_mlp.py")
+    config.eval.update(mode_min_high_quality=20, mode_max_samples=1_000)
+    with pytest.raises(ConfigError, match=r"mode_max_samples=1,000 must be at least mode_samples=2,500"):
+        config_lib.validate(config)
+    config.eval.mode_min_high_quality = 0  # off: the cap is not used
+    config_lib.validate(config)
 
 
 def test_resume_conflicts_ignore_resumable_keys():

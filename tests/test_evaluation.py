@@ -104,6 +104,36 @@ def test_a_diverged_generator_is_not_evaluated():
         evaluation.Evaluator(config, gan, source, ("modes",))(state, 0)
 
 
+def test_modes_draw_until_enough_samples_are_high_quality():
+    """With eval.mode_min_high_quality = 20, a generator with one high-quality sample in 50 is
+    measured on a doubled draw until 8 x 20 of them are high quality (2,500 -> 5,000 -> 10,000
+    samples: 200), or up to the cap; at 0 the draw is VEEGAN/PacGAN's fixed 2,500."""
+    config, gan, source, state = evaluation_run("ring")
+    means = source.mixture.means
+
+    def one_in_fifty(n):  # on mode i % 8 for every 50th sample, else at the ring's centre
+        return np.where((np.arange(n) % 50 == 0)[:, None], means[np.arange(n) % 8], 0.0)
+
+    def measured(min_per_mode, cap=40_000):
+        config.eval.update(mode_min_high_quality=min_per_mode, mode_max_samples=cap)
+        evaluator = evaluation.Evaluator(config, gan, source, ("modes",))
+        return evaluator(state, 0, sampler=one_in_fifty)["metrics"]["modes"]
+
+    fixed, drawn, capped = measured(0), measured(20), measured(20, cap=5_000)
+    assert (fixed["protocol"]["num_samples"], fixed["high_quality_count"]) == (2_500, 50)
+    assert "drawn_until" not in fixed["protocol"]
+    assert (drawn["protocol"]["num_samples"], drawn["high_quality_count"]) == (10_000, 200)
+    assert drawn["protocol"]["drawn_until"].startswith("2,500 samples, doubled until 20 high-quality")
+    assert (capped["protocol"]["num_samples"], capped["high_quality_count"]) == (5_000, 100)
+
+
+def test_a_larger_draw_of_g_begins_with_the_smaller_one():
+    """What lets the mode draw grow: the bank's n samples are the first n of any larger draw."""
+    config, gan, source, state = evaluation_run("ring")
+    sample = evaluation.Evaluator(config, gan, source, ("modes",)).bank.generator(state)
+    np.testing.assert_array_equal(sample(1_200)[:700], sample(700))
+
+
 def test_optimal_d_is_one_half_where_g_matches_the_data():
     """D* = p_data / (p_data + p_g): with G's samples drawn from p_data itself, 1/2 wherever the
     data have mass; and the gap is D's distance to it, weighted by (p_data + p_g) / 2."""

@@ -283,6 +283,8 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
             (directory / "done.json").write_text('{"status": "finished"}')
             hq = 0.0 if cell == "x" else 0.4  # of the 2,500 samples: none, or 10
             modes = {"modes_captured": 5, "num_modes": 8, "high_quality_percent": hq, "reverse_kl": 0.5}
+            if cell == "y":  # as logged by a run that drew 10,000 samples (eval.mode_min_high_quality)
+                modes["high_quality_count"] = 40
             metrics = {"m": {"value": value}, "modes": modes}
             (directory / "eval_1.json").write_text(json.dumps({"step": 1, "metrics": metrics}))
             runs.append({"dir": f"{cell}/seed_{seed}", "cell": cell, "seed": seed, "overrides": {}})
@@ -326,6 +328,8 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
     kl = mixtures.uniform_reverse_kl(8, 10)
     assert f"| base | 10 (10-10) | 0/3 | 5 | 5.9 | 0.5 | {kl:.3g} |" in uniform
     assert "| x | 0 (0-0) | 3/3 | 5 | 0 | 0.5 | 2.08 |" in uniform
+    y_modes, y_kl = mixtures.uniform_modes_captured(8, 40), mixtures.uniform_reverse_kl(8, 40)
+    assert f"| y | 40 (40-40) | 0/3 | 5 | {y_modes:.3g} | 0.5 | {y_kl:.3g} |" in uniform  # the logged count
     diagnoses = (tmp_path / "out" / "diagnoses.csv").read_text().splitlines()
     evidence = "d_real_last_quarter,d_fake_last_quarter,g_grad_share_last_quarter,modes_at_end"
     assert diagnoses[0] == f"setting,seed,diagnosis,reason,{evidence}" and len(diagnoses) == 10

@@ -16,13 +16,24 @@ def parzen_scale(source: DataSource) -> float:
 
 
 def modes(ctx: Context) -> dict:
-    mix = ctx.source.mixture
-    return mixtures.mode_coverage(
-        ctx.bank.generated(ctx.cfg.mode_samples),
-        mix.means,
-        mix.metric_std,
-        mixtures.high_quality_threshold(mix.varying_dims),
-    )
+    """Mode coverage of cfg.mode_samples samples; with cfg.mode_min_high_quality = k > 0, of a draw
+    doubled until k high-quality samples a mode on average (k x modes) or cfg.mode_max_samples: with
+    few high-quality samples even a generator uniform over the modes misses some. The bank's
+    samples of a larger draw begin with the smaller one's (the same latent vectors)."""
+    mix, cfg = ctx.source.mixture, ctx.cfg
+    threshold = mixtures.high_quality_threshold(mix.varying_dims)
+    n, wanted = cfg.mode_samples, cfg.mode_min_high_quality * len(mix.means)
+    while True:
+        result = mixtures.mode_coverage(ctx.bank.generated(n), mix.means, mix.metric_std, threshold)
+        if result["high_quality_count"] >= wanted or n >= cfg.mode_max_samples:
+            break
+        n = min(2 * n, cfg.mode_max_samples)
+    if wanted:
+        result["protocol"]["drawn_until"] = (
+            f"{cfg.mode_samples:,} samples, doubled until {cfg.mode_min_high_quality} high-quality samples "
+            f"a mode on average ({wanted:,}) or {cfg.mode_max_samples:,} samples"
+        )
+    return result
 
 
 def parzen_ll(ctx: Context) -> dict:

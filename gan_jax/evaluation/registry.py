@@ -2,7 +2,8 @@
 
 equilibrium    mean D(x), D(G(z)), V (and V + log 4), gradient norms: the train step's own
                metrics, without its update, averaged over `equilibrium_batches` fresh batches
-modes          mixtures: VEEGAN/PacGAN mode coverage on `mode_samples` (2,500) samples
+modes          mixtures: VEEGAN/PacGAN mode coverage on `mode_samples` (2,500) samples, or more
+               until `mode_min_high_quality` a mode are high quality (off by default)
 parzen         Parzen-window log-likelihood (pixels scaled to [0, 1] for images)
 optimal_d      1-D data: distance of D to D* = p_data / (p_data + p_g)
 fd, kid, prdc, score   on the classifier's features (config.eval.classifier): Frechet
