@@ -15,7 +15,9 @@ from gan_jax import trainer
         ("configs/dcgan.py:wgan_gp,smoke", {}),  # the gradient penalty (per-example input gradients)
         ("configs/dcgan.py:hinge,r1,sn,smoke", {}),  # R1 and spectral normalisation's power iteration
         ("configs/dcgan.py:smoke", {"pack": 2}),  # PacGAN: 2 packs of 2 on each device
-        ("configs/sngan.py:diffaugment,smoke", {}),  # the ResNet, its spectral norm, DiffAugment's draws
+        pytest.param(  # the ResNet, its spectral norm, DiffAugment's draws; two ~15 s compiles
+            "configs/sngan.py:diffaugment,smoke", {}, marks=pytest.mark.slow
+        ),
     ],
 )
 def test_eight_devices_equal_one_device_with_global_batchnorm(spec, d_options):
