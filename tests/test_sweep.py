@@ -340,6 +340,21 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
     )
 
 
+def test_the_uniform_table_says_when_a_sweep_drew_until_enough_were_high_quality():
+    from gan_jax import report
+
+    final = {"modes/num_modes": 25, "modes/modes_captured": 20, "modes/reverse_kl": 0.3}
+    final.update({"modes/high_quality_percent": 2.0, "modes/high_quality_count": 400})  # of 20,000
+    found = [{"cell": "GAN", "status": "finished", "final": final}]
+    fixed, drawn = (report.uniform_table(found, ["GAN"], 2_500, k) for k in (0, 20))
+    assert "high-quality samples among the 2,500 drawn; with few" in fixed[2]
+    assert (
+        "among the 2,500 drawn (doubled until 20 a mode on average were high quality, up to a cap);"
+        in drawn[2]
+    )
+    assert any(line.startswith("| GAN | 400 (400-400) | 0/1 | 20 |") for line in drawn)
+
+
 def test_trajectory_panels_of_a_quantity_a_cell_did_not_log_say_so(tmp_path, monkeypatch):
     """A minimax cell logs D(x) and V, a hinge cell D's mean outputs: each row's panel of the other
     cell is blank with a note, and each row's legend sits on a panel that has curves."""
