@@ -52,7 +52,8 @@ def main(argv):
     compiled = draw.lower(variables, state.vbn_reference, key, y_shape).compile()
     # Checked before anything of that size exists (the labels of 10^9 samples are 4 GB on the host).
     memory.check_fits(compiled, jax.devices()[0], f"Drawing {_N.value:,} samples", "--n", _N.value)
-    step, y = int(state.step), np.full(_N.value, label, np.int32)
+    y = np.full(_N.value, label, np.int32)  # the labels, once they fit
+    step = int(state.step)
     x = evaluation.finite_samples(compiled(variables, state.vbn_reference, key, y), step)
     name = f"samples_label{label}_step{step}.png" if gan.num_classes else f"samples_step{step}.png"
     path = workdirs.resolve(_WORKDIR.value) / name
