@@ -250,13 +250,8 @@ def main(argv):
         for r in runs:
             print(f"  {'done' if r not in pending else 'todo'}  {r['dir']}  {r['overrides']}")
         return None
-    if not pending:
-        return None
-    start = time.time()
-    cli.enable_compilation_cache()
-    import jax
-
     with workdirs.locked(workdir):  # one sweep at a time here; each run also locks its own directory
+        # written even when every run is done (runs copied in, say): experiments.report reads it
         (workdir / "sweep.json").write_text(
             json.dumps(
                 {
@@ -267,6 +262,12 @@ def main(argv):
             )
             + "\n"
         )
+        if not pending:
+            return None
+        start = time.time()
+        cli.enable_compilation_cache()
+        import jax
+
         codes = []
         # the workers' run lists and logs: beside the runs, or on this machine for a cloud workdir
         scratch = (

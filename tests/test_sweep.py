@@ -80,6 +80,7 @@ def test_sweep_on_cloud_storage_runs_every_cell_resumes_and_reports(tmp_path):
     assert (workdir / "non_saturating, k=3" / "seed_1" / "eval_40.json").exists()
     assert checkpoint_steps(workdir / "non_saturating, k=3" / "seed_1") == [20, 40]
     assert not list(workdir.glob(".worker_*"))  # the workers' lists and logs stay on the machine
+    (workdir / "sweep.json").unlink()  # as if the runs had been copied here: the rerun writes it
     second = run(
         "experiments.sweep",
         "--config=configs/mode_collapse.py:ring,smoke,seeds=2",
