@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from etils import epath  # noqa: E402
-from PIL import Image  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
 
 from gan_jax import workdir as workdirs  # noqa: E402
 
@@ -297,3 +297,54 @@ def save_metric_curves(title: str, curves: dict[str, tuple[Sequence[float], dict
     axes.flat[0].legend(fontsize=6)
     fig.suptitle(title, fontsize=10)
     save_figure(fig, path, dpi=80)
+
+
+def contact_sheet(rows: Sequence[tuple[str, Sequence[Image.Image]]], height: int = 240) -> Image.Image:
+    """Figures side by side, a row per (caption, figures): each figure scaled to `height` pixels
+    (its aspect kept), the caption written above the row -- for looking at many runs at once
+    (experiments/label_sheets.py)."""
+    caption_height = 16
+    scaled = [
+        [f.convert("RGB").resize((round(f.width * height / f.height), height)) for f in fs] for _, fs in rows
+    ]
+    width = max(sum(f.width for f in fs) for fs in scaled)
+    sheet = Image.new("RGB", (width, len(rows) * (height + caption_height)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, ((caption, _), figures) in enumerate(zip(rows, scaled, strict=True)):
+        top = i * (height + caption_height)
+        draw.text((4, top + 2), caption, fill="black")
+        left = 0
+        for figure in figures:
+            sheet.paste(figure, (left, top + caption_height))
+            left += figure.width
+    return sheet
+
+
+def write_label_sheets(sweep_dir: epath.Path, out: epath.Path, per_sheet: int = 5) -> list[epath.Path]:
+    """For each cell of a sweep, sheets of `per_sheet` runs in seed order: a row per run with G's
+    samples at every step they were plotted (samples/step_*.png) and its curves (curves.png) --
+    nothing the metrics or the diagnosis concluded, so that a label given from a sheet does not
+    echo them. Written as '<cell> seeds <a>-<b>.png'; returns their paths."""
+    runs = sorted(
+        sweep_dir.glob("*/seed_*/curves.png"), key=lambda p: (p.parent.parent.name, _seed(p.parent))
+    )
+    by_cell: dict[str, list[epath.Path]] = {}
+    for curves in runs:
+        by_cell.setdefault(curves.parent.parent.name, []).append(curves.parent)
+    written = []
+    for cell, run_dirs in by_cell.items():
+        for start in range(0, len(run_dirs), per_sheet):
+            chunk = run_dirs[start : start + per_sheet]
+            figures = [[*sorted(run.glob("samples/step_*.png")), run / "curves.png"] for run in chunk]
+            rows = [
+                (f"{cell}, {run.name}", [Image.open(io.BytesIO(f.read_bytes())) for f in fs])
+                for run, fs in zip(chunk, figures, strict=True)
+            ]
+            path = out / f"{cell} seeds {_seed(chunk[0])}-{_seed(chunk[-1])}.png"
+            save_picture(contact_sheet(rows), path)
+            written.append(path)
+    return written
+
+
+def _seed(run_dir: epath.Path) -> int:
+    return int(run_dir.name.removeprefix("seed_"))

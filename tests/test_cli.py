@@ -132,3 +132,11 @@ def test_a_bad_config_argument_and_a_batch_too_big_for_memory_are_one_line_each(
         r"Error: The compiled train step needs [\d,.]+ GiB on each cpu", line
     )
     assert "Lower config.train.batch_size (now 1,073,741,824; about " in line
+
+
+@pytest.mark.slow
+def test_label_sheets_without_runs_say_so_in_one_line(tmp_path):
+    result = command("experiments.label_sheets", f"--workdir={tmp_path}", f"--out={tmp_path / 'sheets'}")
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        f"Error: No run under {tmp_path} has curves.png: give a sweep's --workdir."
+    ]
