@@ -6,9 +6,12 @@ Command:   python -m experiments.sweep --config=configs/diagnosis.py --workdir=r
            one run of one cell: python -m experiments.run --config=configs/diagnosis.py \
                --config.data.train_modes=3 --workdir=runs/collapse   (the `mode collapse` cell)
            the batch-reading corpus: the same two commands with configs/diagnosis.py:batch,
-               runs/diagnosis_batch and docs/diagnosis/batch
-Arguments: `batch` (the corpus of discriminators that read the batch, below); `smoke`; `seeds=N`
-           for the sweep (default 10).
+               runs/diagnosis_batch and docs/diagnosis/batch; the hand-labelled real runs: with
+               configs/diagnosis.py:real_ring, runs/diagnosis_real_ring and
+               docs/diagnosis/real_ring (the same with real_grid)
+Arguments: `built` (default: the corpus built to fail, below), `batch` (discriminators that read
+           the batch, below), `real_ring` or `real_grid` (real runs labelled by hand, below);
+           `smoke`; `seeds=N` for the sweep (default 10).
 Model:     the study's small MLP GAN (configs/mode_collapse.py: G 4 x 128 ReLU, D 3 x 128 ReLU,
            Adam 1e-3 beta1 0.5, batch 256, non-saturating G loss) on the ring, 4,000 steps, the
            losses logged every 20 steps (200 rows), evaluated 4 times a run (every 1,000 steps:
@@ -51,8 +54,17 @@ once built to be healthy and once inside the `D wins` construction above:
                  loss: separation and a vanished gradient, whatever the D reads.
 Minibatch discrimination (the D of that audit) is left out: on the ring's batch of 256 its
 (N, N, B) distances run at 2.2 steps/s here, 30 minutes a run.
+`real_ring`, `real_grid`: held-out runs of the study's mode-collapse sweeps (configs/mode_collapse.py:
+G loss x D steps per G step, on that data set), seeds 10 on (the study's tables ran seeds 0-9, and the
+rules' thresholds were set on them and on the corpus above), each labelled by hand from its
+samples at its 4 evaluations and its loss curves before its diagnosis was read (the labels and
+the rule of thumb behind them: studies/diagnosis_real_labels.csv, docs/diagnosis.md). Their
+settings are the study's but for two: samples plotted at every evaluation (for the labelling),
+and the mode coverage drawn until 20 high-quality samples a mode on average (at most 40,000
+samples; eval.mode_min_high_quality), so that the counted modes are not the high-quality count.
 Evaluation: the Dirac cells have no modes to count: the equilibrium diagnostics only.
-CPU time:  the 80-run sweep: 13 minutes on 2 cores (2 workers); `batch` (40 runs): 11 minutes (AMD EPYC).
+CPU time:  the 80-run sweep: 13 minutes on 2 cores (2 workers); `batch` (40 runs): 11 minutes (AMD EPYC);
+           `real_ring` and `real_grid` (40 runs each): 25 minutes together.
 Expected:  docs/diagnosis.md (the confusion matrix, each label's recall and precision).
 """
 
@@ -62,7 +74,8 @@ from configs import gan_mlp, mode_collapse
 from gan_jax import sweep
 from gan_jax.config import arguments
 
-parse_args = arguments("diagnosis.py", batch=False, smoke=False, seeds=10)
+CORPORA = ("built", "batch", "real_ring", "real_grid")
+parse_args = arguments("diagnosis.py", corpus=CORPORA, smoke=False, seeds=10)
 STEPS, EVALUATIONS = 4_000, 4
 
 SGD = {"optim.g.name": "sgd", "optim.d.name": "sgd", "optim.g.b1": 0.0, "optim.d.b1": 0.0}  # no momentum
@@ -99,10 +112,13 @@ BATCH_CELLS = {
     "D wins (packing 2)": {**CELLS["D wins"], **PACK},
 }
 BUILT = {name: name.split(" (")[0] for name in [*CELLS, *BATCH_CELLS]}  # the label each cell is built to have
+REAL_FIRST_SEED = 10  # the study's tables ran seeds 0-9
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
     args = parse_args(arg)
+    if args.corpus.startswith("real_"):
+        return real_runs(args.corpus.removeprefix("real_"), args.smoke)
     config = gan_mlp.build("ring", smoke=args.smoke)
     if not args.smoke:
         mode_collapse.small_gan(config, total_steps=STEPS)
@@ -114,8 +130,23 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     return config
 
 
+def real_runs(dataset: str, smoke: bool) -> ml_collections.ConfigDict:
+    """The study's mode-collapse run on `dataset` (configs/mode_collapse.py), its samples plotted
+    at every evaluation and its mode coverage drawn until 20 high-quality samples a mode (module
+    docstring)."""
+    config = mode_collapse.build(dataset, smoke)
+    config.log.sample_every = config.eval.every
+    config.eval.mode_min_high_quality = 20
+    return config
+
+
 def get_sweep(arg: str = "") -> list[dict]:
     args = parse_args(arg)
-    chosen = BATCH_CELLS if args.batch else CELLS
-    cells = [{"_name": name, **overrides} for name, overrides in chosen.items()]
-    return sweep.product(cells, sweep.sweep("seed", range(args.seeds)))
+    if args.corpus.startswith("real_"):
+        dataset = args.corpus.removeprefix("real_")  # in the cells' names: one labels file for both
+        cells = [{**cell, "_name": f"{dataset}: {cell['_name']}"} for cell in mode_collapse.cells()]
+        seeds = range(REAL_FIRST_SEED, REAL_FIRST_SEED + args.seeds)
+    else:
+        chosen = BATCH_CELLS if args.corpus == "batch" else CELLS
+        cells, seeds = [{"_name": name, **overrides} for name, overrides in chosen.items()], range(args.seeds)
+    return sweep.product(cells, sweep.sweep("seed", seeds))

@@ -58,10 +58,14 @@ def small_gan(config: ml_collections.ConfigDict, total_steps: int) -> ml_collect
     return config
 
 
-def get_sweep(arg: str = "ring") -> list[dict]:
-    """G loss x D steps per G step, seeds 0-9 (`seeds=N`: 0 to N-1); cells named 'non_saturating, k=3' etc."""
-    cells = sweep.product(
+def cells() -> list[dict]:
+    """G loss x D steps per G step, named 'non_saturating, k=3' etc."""
+    losses_and_steps = sweep.product(
         sweep.sweep("loss.g", ["saturating", "non_saturating"]), sweep.sweep("train.d_steps", [1, 3])
     )
-    named = [{"_name": f"{c['loss.g']}, k={c['train.d_steps']}", **c} for c in cells]
-    return sweep.product(named, sweep.sweep("seed", range(parse_args(arg).seeds)))
+    return [{"_name": f"{c['loss.g']}, k={c['train.d_steps']}", **c} for c in losses_and_steps]
+
+
+def get_sweep(arg: str = "ring") -> list[dict]:
+    """The cells, seeds 0-9 (`seeds=N`: 0 to N-1)."""
+    return sweep.product(cells(), sweep.sweep("seed", range(parse_args(arg).seeds)))

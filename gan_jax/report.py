@@ -279,10 +279,10 @@ def _share(right: int, n: int) -> str:
 
 
 TRUTH_NOTE = (
-    "Each cell is built to fail in one known way (or not at all: `converged`); rows: that truth, "
-    "columns: the diagnosis, in runs. Recall: the share of a truth's runs given its label; "
-    "precision: the share of the runs given a label that truly have it; each with its Wilson "
-    f"{stats.LEVEL:.0%} interval."
+    "Rows: the label each run is known to deserve (built in, or given by hand: docs/diagnosis.md "
+    "says which and how); columns: the diagnosis, in runs. Recall: the share of a truth's runs "
+    "given its label; precision: the share of the runs given a label that truly have it; each "
+    f"with its Wilson {stats.LEVEL:.0%} interval."
 )
 
 
@@ -307,7 +307,8 @@ def confusion_table(matrix: dict[str, dict[str, int]]) -> list[str]:
 def truth_lines(found: list[dict], truth) -> list[str]:
     """Where each run's failure is known (`truth`: record -> label, or None where the config's
     REPORT["truth"] cannot tell), the confusion matrix of the diagnosis against it, with each
-    label's recall and precision; the runs of unknown truth are left out and named."""
+    label's recall and precision, and each run where the two disagree; the runs of unknown truth
+    are left out and named."""
     ended = [r for r in found if r["diagnosis"]] if truth else []
     known = [r for r in ended if truth(r) is not None]
     if not known:
@@ -316,6 +317,14 @@ def truth_lines(found: list[dict], truth) -> list[str]:
     right = sum(matrix[t][t] for t in matrix)
     lines = ["## The diagnosis against the truth", "", TRUTH_NOTE, "", *confusion_table(matrix), ""]
     lines += [f"Right: {right} of {len(known)} runs ({_share(right, len(known))}).", ""]
+    wrong = [r for r in known if r["diagnosis"].label != truth(r)]
+    if wrong:
+        lines += ["Where they disagree (the truth; the diagnosis: its reason):", ""]
+        lines += [
+            f"- {r['cell']} seed {r['seed']}: {truth(r)}; {r['diagnosis'].label}: {r['diagnosis'].reason}"
+            for r in wrong
+        ]
+        lines.append("")
     unknown = [f"{r['cell']} seed {r['seed']} ({r['diagnosis'].label})" for r in ended if truth(r) is None]
     return lines + ([f"Left out, their truth unknown: {', '.join(unknown)}.", ""] if unknown else [])
 

@@ -1,12 +1,30 @@
 """configs/diagnosis.py's report spec: its table and how it judges a run (experiments.report)."""
 
+import csv
+import functools
+import pathlib
+
 from configs.diagnosis import BUILT
+
+HAND_LABELS = pathlib.Path(__file__).with_name(
+    "diagnosis_real_labels.csv"
+)  # `real`: (cell, seed, label, why)
+
+
+@functools.cache
+def hand_labels() -> dict[tuple[str, int], str]:
+    """The labels given by hand to configs/diagnosis.py:real's runs, by (cell, seed)."""
+    with HAND_LABELS.open(newline="") as f:
+        return {(row["cell"], int(row["seed"])): row["label"] for row in csv.DictReader(f)}
 
 
 def truth(run: dict) -> str | None:
-    """The label a run is known to deserve: its cell's, except that a ring run built to be
-    healthy is known to be only if it reached the data's coverage (all 8 modes at its last
-    evaluation; R1 and the saturating loss promise no coverage) -- else None, unknown."""
+    """The label a run is known to deserve: a real run's (`real`), the one given by hand; a
+    built one's, its cell's, except that a ring run built to be healthy is known to be only if it
+    reached the data's coverage (all 8 modes at its last evaluation; R1 and the saturating loss
+    promise no coverage) -- else None, unknown."""
+    if run["cell"] not in BUILT:
+        return hand_labels().get((run["cell"], run["seed"]))
     final = run["final"]
     if BUILT[run["cell"]] == "converged" and "modes/num_modes" in final:
         return "converged" if final["modes/modes_captured"] == final["modes/num_modes"] else None

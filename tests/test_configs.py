@@ -32,7 +32,7 @@ CONFIGS = {
     "configs/mode_collapse.py": ["ring", "grid", "grid,smoke"],
     "configs/imbalance.py": ["grid", "digits", "digits,smoke"],
     "configs/equilibrium.py": ["gaussian1d", "ring", "ring,smoke"],
-    "configs/diagnosis.py": ["", "smoke", "batch", "batch,smoke"],
+    "configs/diagnosis.py": ["", "smoke", "batch", "batch,smoke", "real_ring", "real_grid,smoke"],
     "configs/improved_gan.py": ["grid,baseline", "grid,all", "digits,all", "digits,virtual_batch_norm,smoke"],
     "configs/objectives.py": ["grid", "digits", "grid,wgan_gp,smoke", "digits,hinge,sn,smoke"],
     "configs/cgan.py": ["digits", "ring", "grid,projection", "mnist,cbn", "digits,smoke"],
@@ -135,6 +135,10 @@ def test_every_config_file_parses_its_argument_the_same_way():
     assert len(pacgan.get_sweep("ring,cpu")) == 8 * 10 and set(pacgan_study.PUBLISHED["ring"]) < set(cells)
     assert (cells["hinge"]["loss.d"], cells["lsgan"]["loss.g"]) == ("hinge", "least_squares")
     assert [cells[f"PacGAN{m}"]["train.batch_size"] for m in (2, 3, 4)] == [200, 300, 400]  # 100 packs
+    diagnosis, _ = cli.load_config_module("configs/diagnosis.py")
+    real = diagnosis.get_sweep("real_grid,seeds=2")  # the study's mode-collapse cells, new seeds
+    assert [e["seed"] for e in real] == [10, 11] * 4 and diagnosis.get_config("real_grid").data.name == "grid"
+    assert [e["_name"] for e in real[::2]] == [f"grid: {c['_name']}" for c in mode_collapse.cells()]
     unrolled, _ = cli.load_config_module("configs/unrolled.py")
     assert [e["train.unroll_steps"] for e in unrolled.get_sweep("grid,seeds=1")] == [0, 5]
 

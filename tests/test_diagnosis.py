@@ -161,12 +161,15 @@ def test_the_confusion_matrix_counts_truth_against_diagnosis():
 
 
 def test_the_report_scores_the_diagnosis_against_the_truth():
-    """report.truth_lines: a row per truth with its recall, a precision row, the share right."""
+    """report.truth_lines: a row per truth with its recall, a precision row, the share right, each
+    disagreement with the diagnosis's reason."""
     from gan_jax import report
 
     runs = [
-        {"cell": cell, "diagnosis": diagnosis.Diagnosis(found, "")}
-        for cell, found in [("dead", "dead D")] * 9 + [("dead", "converged"), ("fine", "converged")]
+        {"cell": cell, "seed": seed, "diagnosis": diagnosis.Diagnosis(found, "why")}
+        for seed, (cell, found) in enumerate(
+            [("dead", "dead D")] * 9 + [("dead", "converged"), ("fine", "converged")]
+        )
     ]
     runs.append({"cell": "unsure", "seed": 3, "diagnosis": diagnosis.Diagnosis("oscillation", "")})
     truth = {"dead": "dead D", "fine": "converged", "unsure": None}
@@ -175,7 +178,12 @@ def test_the_report_scores_the_diagnosis_against_the_truth():
     assert dead == "| dead D | 0 | 9 | 0 | 0 | 0 | 1 | 10 | 0.90 [0.60, 0.98] |"
     precision = next(line for line in lines if line.startswith("| precision |")).split(" | ")
     assert precision[2] == "1.00 [0.70, 1.00]" and precision[6] == "0.50 [0.09, 0.91]"  # 1 of 2
-    assert "Right: 10 of 11 runs (0.91" in lines[-4]
+    assert "Right: 10 of 11 runs (0.91" in lines[-8]
+    assert lines[-6:-3] == [
+        "Where they disagree (the truth; the diagnosis: its reason):",
+        "",
+        "- dead seed 9: dead D; converged: why",
+    ]
     assert lines[-2] == "Left out, their truth unknown: unsure seed 3 (oscillation)."
     assert report.truth_lines(runs, None) == []
 
