@@ -13,7 +13,7 @@ import numpy as np
 D_WINS_FAKE, D_WINS_REAL = 0.1, 0.9  # mean D(G(z)) below, mean D(x) above, over the last quarter
 G_STARVED = 0.1  # ... and G's gradient norm there below this fraction of its peak over the run
 COLLAPSE_FRACTION = 0.5  # fewer than this fraction of the data's modes captured at the end
-MODES_LOST = (2, 0.1)  # ... or fewer than the best earlier evaluation by max(2, 10% of the modes)
+MODES_LOST = (2, 0.1)  # ... or fewer covered than at the best earlier evaluation by max(2, 10%)
 SWING, SWING_FLOOR = 0.01, 0.1  # detrended D loss std, last half, > 0.01 x max(mean |D loss|, 0.1)
 CYCLE_P = 0.01  # ... and a periodic component: Fisher's g test of its periodogram below this p
 
@@ -25,8 +25,10 @@ RULES = (
     f"below {G_STARVED:.0%} of its peak over the run: D separates the batches and G gets no signal "
     "(a D that separates while G's gradient lives -- one that reads the batch, say -- is not it).\n"
     f"mode collapse: at the last evaluation fewer than {COLLAPSE_FRACTION:.0%} of the data's modes are "
-    f"captured, or {MODES_LOST[0]} (or {MODES_LOST[1]:.0%} of the modes, if more) fewer than at the "
-    "best earlier evaluation (data with countable modes).\n"
+    f"captured, or {MODES_LOST[0]} (or {MODES_LOST[1]:.0%} of the modes, if more) fewer covered than at "
+    "the best earlier evaluation (covered: with samples by the mode at the plot's scale, "
+    "gan_jax/metrics/mixtures.py; evaluations from before it was logged: captured) (data with "
+    "countable modes).\n"
     f"oscillation: over the last half of the logged intervals, D's loss, its drift removed (a quadratic), "
     f"has a standard deviation above {SWING} x max(its mean absolute value, {SWING_FLOOR}) and a cycle "
     f"of at least two periods: Fisher's g test of its periodogram against noise (white, or red with the "
@@ -95,12 +97,17 @@ def _mode_collapse(evals: list[dict]) -> Diagnosis | None:
     if not rows:
         return None
     modes, total = rows[-1]["modes/modes_captured"], rows[-1]["modes/num_modes"]
-    best = max(row["modes/modes_captured"] for row in rows)
-    lost = best - modes
     if modes < COLLAPSE_FRACTION * total:
         return Diagnosis("mode collapse", f"{modes:g} of {total:g} modes captured at the end")
-    if lost >= max(MODES_LOST[0], MODES_LOST[1] * total):
-        return Diagnosis("mode collapse", f"{modes:g} of {total:g} modes at the end, {best:g} earlier")
+    kept = (
+        "modes/modes_covered" if all("modes/modes_covered" in row for row in rows) else "modes/modes_captured"
+    )
+    last, best = rows[-1][kept], max(row[kept] for row in rows)
+    if best - last >= max(MODES_LOST[0], MODES_LOST[1] * total):
+        covered = " covered" if kept == "modes/modes_covered" else ""
+        return Diagnosis(
+            "mode collapse", f"{last:g} of {total:g} modes{covered} at the end, {best:g} earlier"
+        )
     return None
 
 

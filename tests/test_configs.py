@@ -139,6 +139,7 @@ def test_every_config_file_parses_its_argument_the_same_way():
     real = diagnosis.get_sweep("real_grid,seeds=2")  # the study's mode-collapse cells, new seeds
     assert [e["seed"] for e in real] == [10, 11] * 4 and diagnosis.get_config("real_grid").data.name == "grid"
     assert [e["_name"] for e in real[::2]] == [f"grid: {c['_name']}" for c in mode_collapse.cells()]
+    assert [e["seed"] for e in diagnosis.get_sweep("real_ring,first_seed=20,seeds=2")[:2]] == [20, 21]
     unrolled, _ = cli.load_config_module("configs/unrolled.py")
     assert [e["train.unroll_steps"] for e in unrolled.get_sweep("grid,seeds=1")] == [0, 5]
 

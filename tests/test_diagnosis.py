@@ -103,6 +103,22 @@ def test_mode_collapse_far_below_the_data_or_falling(captured, total, expected):
     assert label(evals=modes(*captured, total=total)) == expected
 
 
+def test_modes_lost_are_modes_no_longer_covered_where_coverage_is_logged():
+    """A cluster drifted off its mode is no longer captured but still covered (the hand-labelled
+    ring runs of docs/diagnosis.md: 8, 8, 8, then 4 captured, all 8 covered): no collapse. Lost
+    coverage is one; and evaluations from before coverage was logged read captured, as before."""
+    drifted = [{**row, "modes/modes_covered": 8} for row in modes(8, 8, 8, 4)]
+    assert label(evals=drifted) == "converged"
+    thinned = [
+        {**row, "modes/modes_covered": c} for row, c in zip(modes(8, 8, 8, 7), (8, 8, 8, 5), strict=True)
+    ]
+    found = diagnosis.diagnose("finished", trajectory(), thinned)
+    assert (found.label, found.reason) == ("mode collapse", "5 of 8 modes covered at the end, 8 earlier")
+    assert label(evals=modes(8, 8, 8, 4)) == "mode collapse"  # no coverage logged
+    below_half = [{**row, "modes/modes_covered": 8} for row in modes(8, 3)]
+    assert label(evals=below_half) == "mode collapse"  # fewer than half captured, whatever is covered
+
+
 def dirac_gan_d_losses(lr=0.5, steps=400, every=5) -> np.ndarray:
     """D's loss, averaged over intervals of `every` steps, of the Dirac GAN (Mescheder et al. 2018:
     data at 0, G(z) = theta, D(x) = psi x) under alternating gradient steps on the minimax game:

@@ -36,6 +36,27 @@ def test_mode_coverage_constructed_case():
     assert result["protocol"]["threshold"] == 3.0 and result["protocol"]["num_samples"] == 40
 
 
+def test_a_mode_is_covered_by_samples_near_it_at_the_plots_scale_not_the_datas():
+    """Modes 0-3 get 100 samples each 6 standard deviations off centre (0.06 on the ring: no
+    longer captured, still by the mode), mode 4 100 at its centre, mode 5 30 at its centre (above
+    a quarter of a uniform share of the 560 samples, 17.5), mode 6 30 at 0.5 outside it (beyond
+    half the 0.77 gap to its neighbours: not its neighbourhood), mode 7 none."""
+    mix = mixture_data.MIXTURES["ring"]()
+    means, std = mix.means, mix.metric_std
+    outward = means / np.linalg.norm(means, axis=1, keepdims=True)
+    drifted = [np.repeat(means[[k]] + 0.06 * outward[[k]], 100, 0) for k in range(4)]
+    far = np.repeat(means[[6]] + 0.5 * outward[[6]], 30, 0)
+    samples = np.concatenate([*drifted, np.repeat(means[[4]], 100, 0), np.repeat(means[[5]], 30, 0), far])
+    result = mixtures.mode_coverage(samples, means, std, 3.0)
+    assert result["modes_captured"] == 2 and result["modes_covered"] == 6
+    few = np.concatenate([samples, np.repeat(means[[7]], 5, 0)])  # 5 < 565 / 8 / 4: not covered
+    assert mixtures.mode_coverage(few, means, std, 3.0)["modes_covered"] == 6
+    assert mixtures.neighbourhood_radii(means, std, 3.0) == pytest.approx(
+        np.full(8, np.linalg.norm(means[0] - means[1]) / 2 / 0.01)
+    )
+    assert mixtures.neighbourhood_radii(means[:1], std, 3.0)[0] == np.inf  # a lone mode
+
+
 def test_reverse_kl_extremes():
     assert mixtures.reverse_kl_to_uniform([5, 5, 5, 5]) == pytest.approx(0.0)
     assert mixtures.reverse_kl_to_uniform([9, 0, 0]) == pytest.approx(math.log(3))
