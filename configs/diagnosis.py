@@ -120,8 +120,8 @@ REAL_FIRST_SEED = 10  # `real_*` starts here unless first_seed says otherwise: t
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
     args = parse_args(arg)
-    if args.corpus.startswith("real_"):
-        return real_runs(args.corpus.removeprefix("real_"), args.smoke)
+    if dataset := real_dataset(args.corpus):
+        return real_runs(dataset, args.smoke)
     config = gan_mlp.build("ring", smoke=args.smoke)
     if not args.smoke:
         mode_collapse.small_gan(config, total_steps=STEPS)
@@ -131,6 +131,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.eval.update(every=steps // EVALUATIONS, metrics="modes,equilibrium")
     config.checkpoint.update(every=steps // EVALUATIONS)
     return config
+
+
+def real_dataset(corpus: str) -> str:
+    """The data set of a `real_*` corpus ('' for the built ones)."""
+    return corpus.removeprefix("real_") if corpus.startswith("real_") else ""
 
 
 def real_runs(dataset: str, smoke: bool) -> ml_collections.ConfigDict:
@@ -145,8 +150,7 @@ def real_runs(dataset: str, smoke: bool) -> ml_collections.ConfigDict:
 
 def get_sweep(arg: str = "") -> list[dict]:
     args = parse_args(arg)
-    if args.corpus.startswith("real_"):
-        dataset = args.corpus.removeprefix("real_")  # in the cells' names: one labels file for both
+    if dataset := real_dataset(args.corpus):  # in the cells' names: one labels file for both
         cells = [{**cell, "_name": f"{dataset}: {cell['_name']}"} for cell in mode_collapse.cells()]
         first = args.first_seed or REAL_FIRST_SEED
     else:

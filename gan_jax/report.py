@@ -219,8 +219,11 @@ def uniform_table(found: list[dict], cells: list[str], mode_samples: int, min_pe
     }
     if not any(finals.values()):
         return []
-    drawn = f"drawn (doubled until {min_per_mode} a mode on average were high quality, up to a cap)"
-    drawn = drawn if min_per_mode else "drawn"
+    drawn = (
+        f"drawn (doubled until {min_per_mode} a mode on average were high quality, up to a cap)"
+        if min_per_mode
+        else "drawn"
+    )
     return [
         "## High-quality samples and a uniform generator",
         "",

@@ -6,20 +6,19 @@ import pathlib
 
 from configs.diagnosis import BUILT
 
-HAND_LABELS = pathlib.Path(__file__).with_name(
-    "diagnosis_real_labels.csv"
-)  # `real`: (cell, seed, label, why)
+HAND_LABELS = pathlib.Path(__file__).with_name("diagnosis_real_labels.csv")  # cell, seed, label, why
 
 
 @functools.cache
 def hand_labels() -> dict[tuple[str, int], str]:
-    """The labels given by hand to configs/diagnosis.py:real's runs, by (cell, seed)."""
+    """The labels given by hand to configs/diagnosis.py:real_ring's and :real_grid's runs, by
+    (cell, seed)."""
     with HAND_LABELS.open(newline="") as f:
         return {(row["cell"], int(row["seed"])): row["label"] for row in csv.DictReader(f)}
 
 
 def truth(run: dict) -> str | None:
-    """The label a run is known to deserve: a real run's (`real`), the one given by hand; a
+    """The label a run is known to deserve: a real run's (`real_*`), the one given by hand; a
     built one's, its cell's, except that a ring run built to be healthy is known to be only if it
     reached the data's coverage (all 8 modes at its last evaluation; R1 and the saturating loss
     promise no coverage) -- else None, unknown."""
