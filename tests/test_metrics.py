@@ -179,6 +179,16 @@ def test_mmd_matches_a_loop_reference():
     assert distances.mmd2_unbiased(x, y) == pytest.approx(xx + yy - 2 * xy, rel=1e-10)
 
 
+def test_kid_cut_from_the_whole_sets_kernels_equals_kid_from_each_subsets(monkeypatch):
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(size=(259, 32)), rng.normal(size=(300, 32)) + 0.2  # a smoke evaluation's sizes
+    whole = distances.kernel_inception_distance(real, fake, num_subsets=20, subset_size=1000)
+    monkeypatch.setattr(distances, "WHOLE_KERNEL_MAX", 0)  # every subset's kernels computed anew
+    each = distances.kernel_inception_distance(real, fake, num_subsets=20, subset_size=1000)
+    assert whole["mean"] == pytest.approx(each["mean"], rel=1e-12) and whole["mean"] > 0.01
+    assert whole["std"] == pytest.approx(each["std"], rel=1e-9) and whole["std"] > 0
+
+
 @pytest.mark.slow
 def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
     # Its own generator: the module's RNG hands each test different numbers depending on which
