@@ -10,9 +10,21 @@ It is a weak estimate in high dimensions (Theis et al. 2016); we report it becau
 """
 
 import numpy as np
-from scipy.special import logsumexp
 
 _ROWS, _COLUMNS = 512, 4096
+
+
+def _log_kernel_sums(sq: np.ndarray, bandwidths: np.ndarray) -> np.ndarray:
+    """(len(bandwidths), rows): log sum_j exp(-sq_ij / 2h^2), each row's terms scaled by its
+    largest (its nearest centre's), one (rows, columns) buffer per bandwidth. scipy's logsumexp
+    over all bandwidths at once took ~4 s in a fresh process for 31 x 500 x 2,000 terms (0.3 s here)."""
+    nearest = sq.min(1)
+    return np.stack(
+        [
+            np.log(np.exp((nearest[:, None] - sq) / (2.0 * h * h)).sum(1)) - nearest / (2.0 * h * h)
+            for h in bandwidths
+        ]
+    )
 
 
 def log_likelihoods(x: np.ndarray, centres: np.ndarray, bandwidths) -> np.ndarray:
@@ -30,8 +42,8 @@ def log_likelihoods(x: np.ndarray, centres: np.ndarray, bandwidths) -> np.ndarra
             sq = np.maximum(
                 (rows * rows).sum(1)[:, None] + (cols * cols).sum(1)[None, :] - 2.0 * rows @ cols.T, 0.0
             )
-            partial.append(logsumexp(-sq[None] / (2.0 * h[:, None, None] ** 2), axis=2))
-        out[:, r : r + _ROWS] = logsumexp(np.stack(partial), axis=0)
+            partial.append(_log_kernel_sums(sq, h))
+        out[:, r : r + _ROWS] = np.logaddexp.reduce(partial, axis=0)
     return out - np.log(n) - 0.5 * d * np.log(2.0 * np.pi * h[:, None] ** 2)
 
 
