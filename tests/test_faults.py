@@ -67,7 +67,7 @@ def test_an_interrupt_during_a_steps_evaluation_keeps_that_step_unsaved(
 def test_ctrl_c_waits_for_the_end_of_an_uninterrupted_block():
     """What must not be cut short (starting a checkpoint's write) takes a Ctrl-C when it ends."""
     # Python's own handler to start from: a process a non-interactive shell starts in the
-    # background inherits SIGINT ignored, and Python keeps SIG_IGN (3 suites here: "DID NOT RAISE").
+    # background inherits SIGINT ignored, and Python keeps SIG_IGN (full suites here: "DID NOT RAISE").
     before = signal.signal(signal.SIGINT, signal.default_int_handler)
     reached = []
     try:
