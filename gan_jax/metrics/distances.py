@@ -56,7 +56,7 @@ WHOLE_KERNEL_MAX = 20_000_000  # entries (160 MB): above this, each subset's ker
 def _subset_kernels(real: np.ndarray, fake: np.ndarray, size: int, num_subsets: int):
     """(rows of real, rows of fake) -> the subsets' three kernel matrices: cut from the whole
     sets' kernels when those have fewer entries than all the subsets' together (a smoke run's
-    ~300 samples: 3 kernel products, not 300 -- 3 s saved) and fit in WHOLE_KERNEL_MAX."""
+    ~300 samples: 3 kernel products, not 300) and fit in WHOLE_KERNEL_MAX."""
     whole = len(real) ** 2 + len(fake) ** 2 + len(real) * len(fake)
     if whole > min(3 * num_subsets * size**2, WHOLE_KERNEL_MAX):
         return lambda i, j: _kernels(real[i], fake[j])
