@@ -179,8 +179,10 @@ def test_pacgan_schedule_is_the_papers_the_cpus_or_a_given_length():
         for a in ("ring", "ring,cpu", "grid,steps=40000")
     }
     assert lengths == {"ring": 400_000, "ring,cpu": 5_000, "grid,steps=40000": 40_000}
+    config = load_config("configs/pacgan.py:grid,cpu")  # ~50 logged rows, 5 evaluations
+    assert (config.log.every, config.checkpoint.every, config.eval.every) == (100, 1_000, 1_000)
     config = load_config("configs/pacgan.py:grid,steps=40000")
-    assert (config.log.every, config.checkpoint.every, config.eval.every) == (4_000, 8_000, 40_000)
+    assert (config.log.every, config.checkpoint.every, config.eval.every) == (800, 8_000, 8_000)
     with pytest.raises(ConfigError, match="pacgan.py: `cpu` and `steps=N` both set the schedule"):
         load_config("configs/pacgan.py:ring,cpu,steps=40000")
     with pytest.raises(ConfigError, match="pacgan.py: steps=1500; give a positive multiple of 1,000"):
