@@ -5,7 +5,9 @@ Command:   python -m experiments.sweep --config=configs/pacgan.py:ring,cpu --wor
            python -m experiments.report --workdir=runs/pacgan/ring_cpu
            full length (400,000 steps a run; accelerator territory): drop `,cpu`.
            One run: python -m experiments.run --config=configs/pacgan.py:ring,pack=2 --workdir=runs/pac2
-Arguments: `ring` or `grid`; `pack=m` (a single run's packing, default 1); `cpu` (the shortened
+Arguments: `ring` or `grid`; `pack=m` (a single run's packing, default 1); `one_g_batch` (G run
+           once on all 100 m samples of a step, as this config did before 2026-12-03: the
+           ablation of their per-slot G); `cpu` (the shortened
            schedule below); `steps=N` (a schedule of N steps, between the two: for an
            accelerator's lease too short for 400,000); `smoke`; `seeds=N` for the sweep (default
            10, as the paper's 10 trials).
@@ -19,26 +21,28 @@ Protocol, read from the authors' code:
   * Adam lr 1e-4, beta1 0.8 for both; D's loss softplus(-D(x)) + softplus(D(G(z))), G's the
     non-saturating softplus(-D(G(z))).
   * D and G take simultaneous gradient steps (their ali_algorithm: both gradients at the same
-    parameters, then both updates): train.simultaneous=True.
+    parameters, then both updates) on one batch of G's samples (one z batch a step):
+    train.simultaneous=True, train.reuse_fake=True.
+  * G runs once per pack slot (their G_sep): slot k's 100 samples, the k-th members of the step's
+    100 packs, are normalised by their own BatchNorm statistics; the running averages move by the
+    mean of the slots' statistics (their merge of the slots' updates): model.g.norm_slots = m.
   * Batch: 100 packs of real and 100 packs of generated samples a step (batch_size = 100 m here).
-  * Data: a fixed training set of 100,000 points drawn once from the mixture; 400 epochs of 1,000
-    steps = 400,000 steps.
+  * Data: a training set of 100,000 points drawn from the mixture for each trial (here from
+    data.seed = the run's seed); 400 epochs of 1,000 steps = 400,000 steps.
   * Evaluation: 2,500 samples of G in inference mode (BatchNorm's running averages) after
     training; a sample is high quality within 3 standard deviations of its nearest mode; a mode
     is captured by >= 1 high-quality sample; reverse KL of the high-quality histogram from
     uniform (gan_jax/metrics/mixtures.py). 10 trials per cell.
 Differences (each written down, none tuned):
-  * Their G runs once per pack slot, so G's BatchNorm sees m separate batches of 100; here G runs
-    once on all 100 m samples, which D then packs. Their real packs are m bootstrap draws from the
-    100,000 points (an epoch = 100,000 packs); here every batch draws its 100 m points uniformly
-    with replacement from the 100,000 (gan_jax/data/mixtures.py: a shuffled epoch would cost a
-    permutation of the set inside every step) and D packs consecutive ones -- the same number of
-    steps and of packs per step, and, like theirs, draws with replacement.
-  * Their D and G see the same z batch in one step; here G's gradient comes from a fresh z batch
-    (the step's own noise stream).
-  * Their training set is redrawn for every trial; here every seed shares the set drawn from
-    data.seed = 0, so the spread over seeds leaves the set's draw out (12,500 points a mode on the
-    ring, 4,000 on the grid).
+  * Their real packs are m bootstrap draws from the 100,000 points (an epoch = 100,000 packs);
+    here every batch draws its 100 m points uniformly with replacement from the 100,000
+    (gan_jax/data/mixtures.py: a shuffled epoch would cost a permutation of the set inside every
+    step) and D packs consecutive ones -- the same number of steps and of packs per step, and,
+    like theirs, draws with replacement.
+  * Their BatchNorm keeps running standard deviations (merged over slots as a mean of standard
+    deviations); flax's keeps running variances (a mean of variances). Inference only.
+  * Until 2026-12-03 this config ran G once on all 100 m samples (`one_g_batch`), drew G's loss
+    from a fresh z batch and shared one training set (data.seed 0) among the seeds.
   * Their reported numbers are after the last epoch; ours too, with the `cpu` schedule the runs
     are 1/80 of theirs (see below). Ours also evaluates at 1/5, 2/5, 3/5 and 4/5 of the run and logs
     about 50 rows, for the diagnosis (gan_jax/diagnosis.py); training is the same either way.
@@ -55,7 +59,9 @@ from gan_jax.config import arguments, objective_overrides
 from gan_jax.errors import ConfigError
 
 DATASETS = ("ring", "grid")
-parse_args = arguments("pacgan.py", dataset=DATASETS, pack=1, cpu=False, steps=0, smoke=False, seeds=10)
+parse_args = arguments(
+    "pacgan.py", dataset=DATASETS, pack=1, one_g_batch=False, cpu=False, steps=0, smoke=False, seeds=10
+)
 PACKS_PER_BATCH = 100
 FULL_STEPS, CPU_STEPS = 400_000, 5_000
 TRAIN_SIZE = 100_000
@@ -64,18 +70,19 @@ CALL = 100  # steps a compiled call
 # ~50 logged rows a run exist for the diagnosis: "modes lost since an earlier evaluation" and the
 # oscillation test need them. Neither touches training.
 EVALUATIONS, LOG_ROWS = 5, 50
+ONE_G_BATCH = "PacGAN4, one G batch"  # the ablation cell: G once on all 400 samples of a step
 
 
 def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
     args = parse_args(arg)
     c = gan_mlp.build(args.dataset, smoke=args.smoke)
     init = dict(weight_init="normal", weight_scale=0.02)
-    c.model.g.update(norm="batch", **init)
+    c.model.g.update(norm="batch", norm_slots=1 if args.one_g_batch else args.pack, **init)
     c.model.d.update(pack=args.pack, **init)
     for player in (c.optim.g, c.optim.d):
         player.update(lr=1e-4, b1=0.8)
     c.loss.g = "non_saturating"
-    c.train.simultaneous = True
+    c.train.update(simultaneous=True, reuse_fake=True)
     c.data.train_size = TRAIN_SIZE
     c.eval.update(metrics="modes", mode_samples=2_500)
     if args.smoke:
@@ -95,12 +102,11 @@ def get_sweep(arg: str = "ring") -> list[dict]:
     for mode collapse -- minibatch discrimination (Salimans et al. 2016; B = 50 kernels of
     dimension 5, as configs/improved_gan.py) and the minibatch standard deviation (Karras et al.
     2018; groups of 4, as theirs) -- and two of the objectives every modern ablation compares (the
-    hinge loss, least squares; gan_jax/config.py OBJECTIVES, nothing else changed) -- seeds 0 to
-    seeds-1."""
-    packs = [
-        {"_name": "GAN" if m == 1 else f"PacGAN{m}", "model.d.pack": m, "train.batch_size": batch(arg, m)}
-        for m in (1, 2, 3, 4)
-    ]
+    hinge loss, least squares; gan_jax/config.py OBJECTIVES, nothing else changed), and PacGAN4
+    with G run once on all 400 samples of a step (the ablation of their per-slot G) -- seeds 0 to
+    seeds-1, each with its own training set (data.seed = seed, as their trials)."""
+    args = parse_args(arg)
+    packs = [pac_cell(arg, m, 1 if args.one_g_batch else m) for m in (1, 2, 3, 4)]
     others = [
         {
             "_name": "minibatch discrimination",
@@ -113,7 +119,22 @@ def get_sweep(arg: str = "ring") -> list[dict]:
         {"_name": objective, **objective_overrides(get_config(arg), objective, False, False)}
         for objective in ("hinge", "lsgan")
     ]
-    return sweep.product(packs + others, sweep.sweep("seed", range(parse_args(arg).seeds)))
+    if not args.one_g_batch:
+        others.append({**pac_cell(arg, 4, 1), "_name": ONE_G_BATCH})
+    seeds = range(args.seeds)
+    return sweep.product(
+        packs + others, sweep.zip_(sweep.sweep("seed", seeds), sweep.sweep("data.seed", seeds))
+    )
+
+
+def pac_cell(arg: str, pack: int, slots: int) -> dict:
+    """The cell of packs of `pack` samples, G's BatchNorm over `slots` slices of the batch."""
+    return {
+        "_name": "GAN" if pack == 1 else f"PacGAN{pack}",
+        "model.d.pack": pack,
+        "model.g.norm_slots": slots,
+        "train.batch_size": batch(arg, pack),
+    }
 
 
 def schedule(args: ml_collections.ConfigDict) -> int:

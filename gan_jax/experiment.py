@@ -142,6 +142,13 @@ def build(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] | Non
             f"{config.train.batch_size} over {n} devices); packs and groups do not straddle devices: "
             f"use a batch that is a multiple of {group * n}."
         )
+    slots = getattr(gan.generator, "norm_slots", 1)
+    if config.train.batch_size % slots:
+        raise ConfigError(
+            f"config.model.g.norm_slots={slots} does not divide config.train.batch_size="
+            f"{config.train.batch_size}: G's BatchNorm normalises each of that many slices of the batch; "
+            f"use a batch that is a multiple of {slots}."
+        )
     if gan.objective.top_k and not source.num_examples:
         raise ConfigError(
             "config.loss.top_k anneals k once per epoch of the training set; this data source draws "

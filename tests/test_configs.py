@@ -132,9 +132,20 @@ def test_every_config_file_parses_its_argument_the_same_way():
         config_lib.validate(config_lib.apply_overrides(objectives.get_config("grid"), overrides))
     pacgan, _ = cli.load_config_module("configs/pacgan.py")
     cells = {e["_name"]: e for e in pacgan.get_sweep("ring,cpu")}
-    assert len(pacgan.get_sweep("ring,cpu")) == 8 * 10 and set(pacgan_study.PUBLISHED["ring"]) < set(cells)
+    assert len(pacgan.get_sweep("ring,cpu")) == 9 * 10 and set(pacgan_study.PUBLISHED["ring"]) < set(cells)
     assert (cells["hinge"]["loss.d"], cells["lsgan"]["loss.g"]) == ("hinge", "least_squares")
     assert [cells[f"PacGAN{m}"]["train.batch_size"] for m in (2, 3, 4)] == [200, 300, 400]  # 100 packs
+    # G once per pack slot, one training set per trial (seed); the ablation cell: G on all 400
+    assert [cells[f"PacGAN{m}"]["model.g.norm_slots"] for m in (2, 3, 4)] == [2, 3, 4]
+    assert [(e["seed"], e["data.seed"]) for e in pacgan.get_sweep("ring,cpu")[:3]] == [(0, 0), (1, 1), (2, 2)]
+    ablation = cells["PacGAN4, one G batch"]
+    assert (ablation["model.d.pack"], ablation["model.g.norm_slots"]) == (4, 1)
+    before = {e["_name"]: e for e in pacgan.get_sweep("ring,cpu,one_g_batch")}
+    assert len(before) == 8 and before["PacGAN4"]["model.g.norm_slots"] == 1
+    assert (
+        pacgan.get_config("ring,pack=3").model.g.norm_slots == 3
+        and pacgan.get_config("ring").train.reuse_fake
+    )
     diagnosis, _ = cli.load_config_module("configs/diagnosis.py")
     real = diagnosis.get_sweep("real_grid,seeds=2")  # the study's mode-collapse cells, new seeds
     assert [e["seed"] for e in real] == [10, 11] * 4 and diagnosis.get_config("real_grid").data.name == "grid"

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from helpers import build_run, evaluation_run, load_config
 
-from gan_jax import evaluation, experiment
+from gan_jax import evaluation, experiment, models
 from gan_jax.models.dcgan import DCGANDiscriminator
 from gan_jax.models.layers import pack
-from gan_jax.models.mlp import MLPDiscriminator
+from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
 
 KEY = jax.random.PRNGKey(0)
 
@@ -57,6 +57,47 @@ def test_the_run_builds_d_for_packs_and_refuses_packs_it_cannot_form():
     config = load_config("configs/cgan.py:ring,smoke")
     config.model.d.pack = 2
     with pytest.raises(ValueError, match="not with a conditional or semi-supervised D"):
+        experiment.build(config, jax.devices()[:1])
+
+
+def test_g_with_batch_norm_per_pack_slot_is_g_run_once_per_slot():
+    """PacGAN's code runs G once per pack slot: norm_slots=m on a batch of 100 m equals G
+    (norm_slots=1, the same variables) run on each slot's 100 samples -- examples k, k + m, ...,
+    the k-th member of every pack -- by itself; the running averages move by the mean of the
+    slots' moves; inference reads them as nn.BatchNorm does."""
+    m, n = 3, 100
+    per_slot = MLPGenerator(data_shape=(2,), width=16, depth=2, norm="batch", norm_slots=m)
+    one_batch = per_slot.clone(norm_slots=1)
+    z = jax.random.normal(jax.random.PRNGKey(0), (n * m, 2))
+    variables = one_batch.init(jax.random.PRNGKey(1), z, train=False)
+    assert jax.tree.structure(per_slot.init(jax.random.PRNGKey(1), z, train=False)) == jax.tree.structure(
+        variables
+    )
+    out, mutated = per_slot.apply(variables, z, train=True, mutable=["batch_stats"])
+    slots = [one_batch.apply(variables, z[k::m], train=True, mutable=["batch_stats"]) for k in range(m)]
+    want = np.stack([np.asarray(x) for x, _ in slots], axis=1).reshape(n * m, 2)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(
+        out, one_batch.apply(variables, z, train=True, mutable=["batch_stats"])[0], atol=1e-3
+    )
+    mean_of_slots = jax.tree.map(lambda *s: np.mean(s, axis=0), *[stats["batch_stats"] for _, stats in slots])
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+        mutated["batch_stats"],
+        mean_of_slots,
+    )
+    updated = {**variables, "batch_stats": mutated["batch_stats"]}
+    np.testing.assert_array_equal(
+        per_slot.apply(updated, z, train=False), one_batch.apply(updated, z, train=False)
+    )
+
+
+def test_g_batch_norm_slots_are_checked_before_training():
+    with pytest.raises(ValueError, match="norm_slots=2: .* only with config.model.g.norm='batch'"):
+        models.build(models.model_config("mlp", z_dim=2, g=dict(norm_slots=2)), (2,))
+    config = load_config("configs/pacgan.py:smoke,pack=2")  # batch 32
+    config.model.g.norm_slots = 3
+    with pytest.raises(ValueError, match="norm_slots=3 does not divide config.train.batch_size=32"):
         experiment.build(config, jax.devices()[:1])
 
 

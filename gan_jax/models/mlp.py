@@ -9,8 +9,9 @@ Options (off by default): class conditioning (a label embedding concatenated wit
 one-hot label concatenated with the input, or a projection head, in D); Gaussian noise added to
 each layer's input of D during training (`noise_std`, as in Salimans et al.'s MNIST D); and D's
 head options (minibatch discrimination, K class outputs; see layers.py). For the mode-collapse
-papers' own networks: BatchNorm in G's hidden layers (`norm='batch'`, PacGAN's G), tanh units and
-the weight initialisation (`weight_init`: flax's default LeCun normal, N(0, weight_scale^2) as
+papers' own networks: BatchNorm in G's hidden layers (`norm='batch'`, PacGAN's G; `norm_slots=m`
+normalises each slot of PacGAN's packs of m by its own statistics, as their G runs once a slot),
+tanh units and the weight initialisation (`weight_init`: flax's default LeCun normal, N(0, weight_scale^2) as
 PacGAN's N(0, 0.02^2), or orthogonal with gain weight_scale as the unrolled GAN's 1.4; biases
 start at 0).
 """
@@ -39,10 +40,48 @@ def kernel_init(init: str, scale: float) -> nn.initializers.Initializer:
     return nn.linear.default_kernel_init
 
 
-def batch_norm(train: bool, name: str) -> nn.BatchNorm:
+BN_MOMENTUM, BN_EPSILON = 0.95, 1e-4  # Blocks' defaults, as PacGAN's code sets them
+
+
+def batch_norm(train: bool, name: str, slots: int = 1) -> nn.Module:
     """G's BatchNorm as in PacGAN's code (Blocks): running averages updated by 0.05 of each
-    batch's statistics, epsilon 1e-4, scale 1 and shift 0 at the start."""
-    return nn.BatchNorm(use_running_average=not train, momentum=0.95, epsilon=1e-4, name=name)
+    batch's statistics, epsilon 1e-4, scale 1 and shift 0 at the start; over `slots` > 1
+    interleaved slices of the batch, each by its own statistics (SlotBatchNorm)."""
+    if slots > 1:
+        return SlotBatchNorm(slots, use_running_average=not train, name=name)
+    return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
+
+
+class SlotBatchNorm(nn.Module):
+    """BatchNorm whose training statistics are those of each of `slots` interleaved slices of the
+    batch -- example i in slice i mod slots, the (i mod m)-th member of a PacGAN pack of m -- with
+    one scale and shift. PacGAN's code runs G once per pack slot, so its BatchNorm normalises each
+    slot's 100 samples by their own statistics; the running averages move by the mean over the
+    slots of their statistics, as that code merges the slots' updates (it averages the slots'
+    standard deviations; here, as nn.BatchNorm keeps, their variances). The variables are named as
+    nn.BatchNorm's."""
+
+    slots: int
+    use_running_average: bool
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        features = x.shape[-1]
+        scale = self.param("scale", nn.initializers.ones, (features,))
+        bias = self.param("bias", nn.initializers.zeros, (features,))
+        running_mean = self.variable("batch_stats", "mean", jnp.zeros, (features,))
+        running_var = self.variable("batch_stats", "var", jnp.ones, (features,))
+        if self.use_running_average or self.is_initializing():  # (initialised on a single row)
+            mean, var = running_mean.value, running_var.value
+        else:
+            if x.shape[0] % self.slots:
+                raise ValueError(f"A batch of {x.shape[0]} samples does not split into {self.slots} slots.")
+            x = x.reshape(x.shape[0] // self.slots, self.slots, features)
+            mean, var = x.mean(0), x.var(0)  # (slots, features)
+            running_mean.value = BN_MOMENTUM * running_mean.value + (1 - BN_MOMENTUM) * mean.mean(0)
+            running_var.value = BN_MOMENTUM * running_var.value + (1 - BN_MOMENTUM) * var.mean(0)
+        y = (x - mean) * jax.lax.rsqrt(var + BN_EPSILON) * scale + bias
+        return y.reshape(-1, features)
 
 
 class Maxout(nn.Module):
@@ -89,6 +128,7 @@ class MLPGenerator(nn.Module):
     activation: str = "relu"
     output: str = "linear"
     norm: str = "none"  # or 'batch': BatchNorm before each hidden activation (PacGAN's G)
+    norm_slots: int = 1  # > 1: BatchNorm per slice of the batch (SlotBatchNorm; PacGAN's G per pack slot)
     weight_init: str = "default"
     weight_scale: float = 1.0  # the std of weight_init='normal', the gain of 'orthogonal'
     num_classes: int = 0  # > 0: conditional on labels y (a label embedding concatenated with z)
@@ -112,7 +152,7 @@ class MLPGenerator(nn.Module):
         init = kernel_init(self.weight_init, self.weight_scale)
         x = z
         for i in range(self.depth):
-            norm = batch_norm(train, f"bn{i}") if self.norm == "batch" else None
+            norm = batch_norm(train, f"bn{i}", self.norm_slots) if self.norm == "batch" else None
             x = hidden_layer(units, self.activation, 0, f"hidden{i}", init, norm=norm)(x)
         x = nn.Dense(math.prod(self.data_shape), kernel_init=init, name="out")(x)
         x = jnp.tanh(x) if self.output == "tanh" else x
