@@ -102,11 +102,13 @@ def get_sweep(arg: str = "ring") -> list[dict]:
     for mode collapse -- minibatch discrimination (Salimans et al. 2016; B = 50 kernels of
     dimension 5, as configs/improved_gan.py) and the minibatch standard deviation (Karras et al.
     2018; groups of 4, as theirs) -- and two of the objectives every modern ablation compares (the
-    hinge loss, least squares; gan_jax/config.py OBJECTIVES, nothing else changed), and PacGAN4
-    with G run once on all 400 samples of a step (the ablation of their per-slot G) -- seeds 0 to
-    seeds-1, each with its own training set (data.seed = seed, as their trials)."""
+    hinge loss, least squares; gan_jax/config.py OBJECTIVES, nothing else changed); after PacGAN4,
+    PacGAN4 with G run once on all 400 samples of a step (the ablation of their per-slot G). Seeds
+    0 to seeds-1, each with its own training set (data.seed = seed, as their trials)."""
     args = parse_args(arg)
     packs = [pac_cell(arg, m, 1 if args.one_g_batch else m) for m in (1, 2, 3, 4)]
+    if not args.one_g_batch:
+        packs.append({**pac_cell(arg, 4, 1), "_name": ONE_G_BATCH})
     others = [
         {
             "_name": "minibatch discrimination",
@@ -119,8 +121,6 @@ def get_sweep(arg: str = "ring") -> list[dict]:
         {"_name": objective, **objective_overrides(get_config(arg), objective, False, False)}
         for objective in ("hinge", "lsgan")
     ]
-    if not args.one_g_batch:
-        others.append({**pac_cell(arg, 4, 1), "_name": ONE_G_BATCH})
     seeds = range(args.seeds)
     return sweep.product(
         packs + others, sweep.zip_(sweep.sweep("seed", seeds), sweep.sweep("data.seed", seeds))

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import ml_collections
 
-from gan_jax import anneal, augment, losses, regularizers
+from gan_jax import anneal, augment, losses, models, regularizers
 from gan_jax.errors import ConfigError
 from gan_jax.schedule import Schedule
 
@@ -346,10 +346,20 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return flat
 
 
+def _defaults(config: dict) -> dict:
+    """Every key's default, flat: base_config's and the options of `config`'s architecture -- a
+    key added to the schema since a run was saved reads as its default."""
+    defaults = base_config().to_dict()
+    name = config.get("model", {}).get("name")
+    if name in models.ARCHITECTURES:
+        generator, discriminator = models.ARCHITECTURES[name]
+        defaults["model"].update(g=models.options(generator), d=models.options(discriminator))
+    return _flatten(defaults)
+
+
 def _changed(saved: dict, current: dict, allowed: tuple[str, ...]) -> list[str]:
     """Keys whose values differ between two configs (as JSON), those under `allowed` aside."""
-    defaults = _flatten(base_config().to_dict())  # a key added to the schema since: its default
-    a, b = {**defaults, **_flatten(saved)}, {**defaults, **_flatten(current)}
+    a, b = {**_defaults(saved), **_flatten(saved)}, {**_defaults(current), **_flatten(current)}
     changed = sorted(k for k in set(a) | set(b) if json.dumps(a.get(k)) != json.dumps(b.get(k)))  # NaN == NaN
     return [k for k in changed if not any(k.startswith(p) for p in allowed)]
 

@@ -308,6 +308,11 @@ def test_resume_conflicts_ignore_resumable_keys():
     assert config_lib.resume_conflicts(older, {"train": {"total_steps": 10}, "reg": {"r1": 1.0}}) == [
         "reg.r1"
     ]
+    before = {"model": {"name": "mlp", "g": {"norm": "batch"}}}  # saved before an option of G existed
+    now = {"model": {"name": "mlp", "g": {"norm": "batch", "norm_slots": 1}}}
+    assert config_lib.resume_conflicts(before, now) == []
+    now["model"]["g"]["norm_slots"] = 2
+    assert config_lib.resume_conflicts(before, now) == ["model.g.norm_slots"]
     nan = {"loss": {"real_label": float("nan")}}  # NaN != NaN must not read as a changed config
     assert config_lib.resume_conflicts(nan, {"loss": {"real_label": float("nan")}}) == []
 
