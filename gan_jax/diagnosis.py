@@ -14,6 +14,7 @@ D_WINS_FAKE, D_WINS_REAL = 0.1, 0.9  # mean D(G(z)) below, mean D(x) above, over
 G_STARVED = 0.1  # ... and G's gradient norm there below this fraction of its peak over the run
 COLLAPSE_FRACTION = 0.5  # fewer than this fraction of the data's modes captured at the end
 MODES_LOST = (2, 0.1)  # ... or fewer covered than at the best earlier evaluation by max(2, 10%)
+SMEAR = 10.0  # ... of those with at least this % of high-quality samples (fewer: a smear, not modes)
 SWING, SWING_FLOOR = 0.01, 0.1  # detrended D loss std, last half, > 0.01 x max(mean |D loss|, 0.1)
 CYCLE_P = 0.01  # ... and a periodic component: Fisher's g test of its periodogram below this p
 
@@ -26,9 +27,10 @@ RULES = (
     "(a D that separates while G's gradient lives -- one that reads the batch, say -- is not it).\n"
     f"mode collapse: at the last evaluation fewer than {COLLAPSE_FRACTION:.0%} of the data's modes are "
     f"captured, or {MODES_LOST[0]} (or {MODES_LOST[1]:.0%} of the modes, if more) fewer covered than at "
-    "the best earlier evaluation (covered: with samples by the mode at the plot's scale, "
-    "gan_jax/metrics/mixtures.py; evaluations from before it was logged: captured) (data with "
-    "countable modes).\n"
+    f"the best earlier evaluation with at least {SMEAR:g}% high-quality samples (covered: with samples "
+    "by the mode at the plot's scale, gan_jax/metrics/mixtures.py; evaluations from before it was "
+    "logged: captured; below that share the samples are a smear across the data, which covers modes "
+    "without sitting on them) (data with countable modes).\n"
     f"oscillation: over the last half of the logged intervals, D's loss, its drift removed (a quadratic), "
     f"has a standard deviation above {SWING} x max(its mean absolute value, {SWING_FLOOR}) and a cycle "
     f"of at least two periods: Fisher's g test of its periodogram against noise (white, or red with the "
@@ -102,7 +104,8 @@ def _mode_collapse(evals: list[dict]) -> Diagnosis | None:
     kept = (
         "modes/modes_covered" if all("modes/modes_covered" in row for row in rows) else "modes/modes_captured"
     )
-    last, best = rows[-1][kept], max(row[kept] for row in rows)
+    last = rows[-1][kept]
+    best = max([row[kept] for row in rows[:-1] if row["modes/high_quality_percent"] >= SMEAR] + [last])
     if best - last >= max(MODES_LOST[0], MODES_LOST[1] * total):
         covered = " covered" if kept == "modes/modes_covered" else ""
         return Diagnosis(

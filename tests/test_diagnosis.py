@@ -24,9 +24,14 @@ def trajectory(d_real=0.5, d_fake=0.5, d_loss=None, d_grad=0.5, g_grad=0.3, seed
     return [{"step": 100 * (i + 1), **{k: float(v[i]) for k, v in columns.items()}} for i in range(ROWS)]
 
 
-def modes(*captured, total=8) -> list[dict]:
+def modes(*captured, total=8, high_quality=50.0) -> list[dict]:
     return [
-        {"step": 1000 * (i + 1), "modes/modes_captured": m, "modes/num_modes": total}
+        {
+            "step": 1000 * (i + 1),
+            "modes/modes_captured": m,
+            "modes/num_modes": total,
+            "modes/high_quality_percent": high_quality,
+        }
         for i, m in enumerate(captured)
     ]
 
@@ -117,6 +122,25 @@ def test_modes_lost_are_modes_no_longer_covered_where_coverage_is_logged():
     assert label(evals=modes(8, 8, 8, 4)) == "mode collapse"  # no coverage logged
     below_half = [{**row, "modes/modes_covered": 8} for row in modes(8, 3)]
     assert label(evals=below_half) == "mode collapse"  # fewer than half captured, whatever is covered
+
+
+def test_a_smear_across_the_data_is_no_earlier_coverage_to_lose():
+    """The hand-labelled ring runs of docs/diagnosis.md: at step 1,000 G spreads a thin smear round
+    the ring (1-9% high-quality samples) that covers all 8 modes, then gathers onto 5 -- by eye no
+    loss. An earlier evaluation counts only with at least SMEAR % high-quality samples."""
+    covered = (8, 5, 5, 5)
+    smear = [
+        {**row, "modes/modes_covered": c, "modes/high_quality_percent": hq}
+        for row, c, hq in zip(modes(5, 7, 8, 6), covered, (2.7, 30.8, 52.1, 65.0), strict=True)
+    ]
+    assert label(evals=smear) == "converged"
+    clusters = [{**row, "modes/high_quality_percent": diagnosis.SMEAR} for row in smear[:1]] + smear[1:]
+    found = diagnosis.diagnose("finished", trajectory(), clusters)  # the same counts, 10% high quality
+    assert (found.label, found.reason) == ("mode collapse", "5 of 8 modes covered at the end, 8 earlier")
+    last_is_a_smear = smear[:3] + [
+        {**smear[3], "modes/modes_captured": 4, "modes/modes_covered": 2, "modes/high_quality_percent": 1.0}
+    ]
+    assert label(evals=last_is_a_smear) == "mode collapse"  # the end is read whatever its share
 
 
 def dirac_gan_d_losses(lr=0.5, steps=400, every=5) -> np.ndarray:
