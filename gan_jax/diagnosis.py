@@ -101,17 +101,21 @@ def _mode_collapse(evals: list[dict]) -> Diagnosis | None:
     modes, total = rows[-1]["modes/modes_captured"], rows[-1]["modes/num_modes"]
     if modes < COLLAPSE_FRACTION * total:
         return Diagnosis("mode collapse", f"{modes:g} of {total:g} modes captured at the end")
+    return _modes_lost(rows, total)
+
+
+def _modes_lost(rows: list[dict], total: float) -> Diagnosis | None:
+    """Covered modes (captured where an evaluation predates the covered count) at the end against
+    the best earlier evaluation that is not a smear."""
     kept = (
         "modes/modes_covered" if all("modes/modes_covered" in row for row in rows) else "modes/modes_captured"
     )
     last = rows[-1][kept]
     best = max([row[kept] for row in rows[:-1] if row["modes/high_quality_percent"] >= SMEAR] + [last])
-    if best - last >= max(MODES_LOST[0], MODES_LOST[1] * total):
-        covered = " covered" if kept == "modes/modes_covered" else ""
-        return Diagnosis(
-            "mode collapse", f"{last:g} of {total:g} modes{covered} at the end, {best:g} earlier"
-        )
-    return None
+    if best - last < max(MODES_LOST[0], MODES_LOST[1] * total):
+        return None
+    covered = " covered" if kept == "modes/modes_covered" else ""
+    return Diagnosis("mode collapse", f"{last:g} of {total:g} modes{covered} at the end, {best:g} earlier")
 
 
 def _detrended(series: np.ndarray) -> np.ndarray:

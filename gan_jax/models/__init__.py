@@ -101,11 +101,6 @@ def build(
             f"config.model.d.pack={d['pack']}: packing (PacGAN) takes a whole number >= 1, and "
             "judges unlabelled packs: not with a conditional or semi-supervised D (set it to 1)."
         )
-    if g.get("norm_slots", 1) < 1 or (g.get("norm_slots", 1) > 1 and g.get("norm") != "batch"):
-        raise ConfigError(
-            f"config.model.g.norm_slots={g['norm_slots']}: G's BatchNorm per slot of PacGAN's packs takes "
-            "a whole number >= 1, and > 1 only with config.model.g.norm='batch'."
-        )
     if d["minibatch_std"] < 0 or d["minibatch_std"] == 1:
         raise ConfigError(
             f"config.model.d.minibatch_std={d['minibatch_std']}: the group size of the minibatch "

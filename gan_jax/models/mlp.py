@@ -23,6 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_jax.errors import ConfigError
 from gan_jax.models.layers import DiscriminatorHead, pack, spectral
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "maxout")
@@ -139,6 +140,14 @@ class MLPGenerator(nn.Module):
         "weight_init": INITS,
     }
     reference_batch_size: ClassVar[int] = 0  # no virtual batch norm
+
+    def __post_init__(self):
+        if self.norm_slots < 1 or (self.norm_slots > 1 and self.norm != "batch"):
+            raise ConfigError(
+                f"config.model.g.norm_slots={self.norm_slots}: G's BatchNorm per slot of PacGAN's packs "
+                "takes a whole number >= 1, and > 1 only with config.model.g.norm='batch'."
+            )
+        super().__post_init__()
 
     @staticmethod
     def data_fields(data_shape: tuple[int, ...]) -> dict:
