@@ -11,7 +11,8 @@ Command:   python -m experiments.sweep --config=configs/diagnosis.py --workdir=r
                docs/diagnosis/real_ring (the same with real_grid); the later check of the
                modes-lost clause: real_ring,first_seed=20,seeds=5 into docs/diagnosis/fresh_ring
 Arguments: `built` (default: the corpus built to fail, below), `batch` (discriminators that read
-           the batch, below), `real_ring` or `real_grid` (real runs labelled by hand, below);
+           the batch, below), `lost` (a run that loses modes it had, below), `real_ring` or
+           `real_grid` (real runs labelled by hand, below);
            `smoke`; `seeds=N` for the sweep (default 10), from `first_seed=S` (default 0; 10 for
            the real runs).
 Model:     the study's small MLP GAN (configs/mode_collapse.py: G 4 x 128 ReLU, D 3 x 128 ReLU,
@@ -56,6 +57,15 @@ once built to be healthy and once inside the `D wins` construction above:
                  loss: separation and a vanished gradient, whatever the D reads.
 Minibatch discrimination (the D of that audit) is left out: on the ring's batch of 256 its
 (N, N, B) distances run at 2.2 steps/s here, 30 minutes a run.
+`lost`: partial collapse over time, which the other cells never show (each ends where it started):
+  mode collapse  the saturating loss on the ring (every run of it converged in docs/study.md's
+                 ring table) while the data hold all 8 modes, then, from step 2,000 on, only the
+                 first 5 (data.train_modes_from): G, following the data, loses 3 modes it had --
+                 more than half are left, so only the "modes lost" clause can see it. Truth
+                 `mode collapse` only if the run captured all 8 modes at step 2,000 (the last
+                 evaluation before the switch); otherwise unknown.
+  converged      the same runs without the switch (the corpus's `converged (ring, saturating)`
+                 cell, its truth as there): the clause must stay silent on them.
 `real_ring`, `real_grid`: held-out runs of the study's mode-collapse sweeps (configs/mode_collapse.py:
 G loss x D steps per G step, on that data set), seeds 10 on (the study's tables ran seeds 0-9, and the
 rules' thresholds were set on them and on the corpus above), each labelled by hand from its
@@ -77,7 +87,7 @@ from configs import gan_mlp, mode_collapse
 from gan_jax import sweep
 from gan_jax.config import arguments
 
-CORPORA = ("built", "batch", "real_ring", "real_grid")
+CORPORA = ("built", "batch", "lost", "real_ring", "real_grid")
 parse_args = arguments("diagnosis.py", corpus=CORPORA, smoke=False, seeds=10, first_seed=0)
 STEPS, EVALUATIONS = 4_000, 4
 
@@ -114,7 +124,18 @@ BATCH_CELLS = {
     "D wins (minibatch stddev)": {**CELLS["D wins"], **MBSTD},
     "D wins (packing 2)": {**CELLS["D wins"], **PACK},
 }
-BUILT = {name: name.split(" (")[0] for name in [*CELLS, *BATCH_CELLS]}  # the label each cell is built to have
+SWITCH = STEPS // 2  # `lost`: the data keeps the first 5 of the 8 modes from this step on
+LOST_CELLS = {
+    "mode collapse (modes lost)": {
+        "loss.g": "saturating",
+        "data.train_modes": 5,
+        "data.train_modes_from": SWITCH,
+    },
+    "converged (ring, saturating)": CELLS["converged (ring, saturating)"],
+}
+BUILT = {
+    name: name.split(" (")[0] for name in [*CELLS, *BATCH_CELLS, *LOST_CELLS]
+}  # the label each is built to have
 REAL_FIRST_SEED = 10  # `real_*` starts here unless first_seed says otherwise: the study ran seeds 0-9
 
 
@@ -154,6 +175,6 @@ def get_sweep(arg: str = "") -> list[dict]:
         cells = [{**cell, "_name": f"{dataset}: {cell['_name']}"} for cell in mode_collapse.cells()]
         first = args.first_seed or REAL_FIRST_SEED
     else:
-        chosen = BATCH_CELLS if args.corpus == "batch" else CELLS
+        chosen = {"batch": BATCH_CELLS, "lost": LOST_CELLS}.get(args.corpus, CELLS)
         cells, first = [{"_name": name, **overrides} for name, overrides in chosen.items()], args.first_seed
     return sweep.product(cells, sweep.sweep("seed", range(first, first + args.seeds)))

@@ -116,6 +116,7 @@ def base_config() -> ml_collections.ConfigDict:
             train_size=0,
             seed=0,
             train_modes=0,  # mixtures: train on the first k modes only; evaluation counts all (0: all)
+            train_modes_from=0,  # ... from this batch number on (the step, with one D update a step)
             # Images: 'device' (the whole set on every device, batches drawn in the step), 'stream'
             # (batches read on the host while the device trains: data/stream.py), or 'auto' (stream
             # when the images exceed device_budget_mb)

@@ -4,7 +4,7 @@ import csv
 import functools
 import pathlib
 
-from configs.diagnosis import BUILT
+from configs.diagnosis import BUILT, LOST_CELLS, SWITCH
 
 HAND_LABELS = pathlib.Path(__file__).with_name("diagnosis_real_labels.csv")  # cell, seed, label, why
 
@@ -21,9 +21,15 @@ def truth(run: dict) -> str | None:
     """The label a run is known to deserve: a real run's (`real_*`), the one given by hand; a
     built one's, its cell's, except that a ring run built to be healthy is known to be only if it
     reached the data's coverage (all 8 modes at its last evaluation; R1 and the saturating loss
-    promise no coverage) -- else None, unknown."""
+    promise no coverage) -- else None, unknown; and a run built to lose modes (`lost`) is known to
+    have lost them only if it had all 8 at the switch."""
     if run["cell"] not in BUILT:
         return hand_labels().get((run["cell"], run["seed"]))
+    if "data.train_modes_from" in LOST_CELLS.get(run["cell"], {}):
+        had = [row for row in run["eval"] if row["step"] == SWITCH and "modes/modes_captured" in row]
+        return (
+            "mode collapse" if had and had[0]["modes/modes_captured"] == had[0]["modes/num_modes"] else None
+        )
     final = run["final"]
     if BUILT[run["cell"]] == "converged" and "modes/num_modes" in final:
         return "converged" if final["modes/modes_captured"] == final["modes/num_modes"] else None

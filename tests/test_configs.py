@@ -157,7 +157,7 @@ def test_every_config_file_parses_its_argument_the_same_way():
 
 def test_the_diagnosis_corpus_cells_are_valid_and_know_their_truth():
     corpus, _ = cli.load_config_module("configs/diagnosis.py")
-    for arg in ("", "batch"):
+    for arg in ("", "batch", "lost"):
         cells = corpus.get_sweep(f"{arg},seeds=1")
         assert len(corpus.get_sweep(arg)) == 10 * len(cells)
         for entry in cells:
@@ -173,6 +173,9 @@ def test_the_diagnosis_corpus_cells_are_valid_and_know_their_truth():
     assert truth({"cell": "converged (Dirac, R1)", "final": {}}) == "converged"
     assert truth({"cell": "D wins (packing 2)", "final": ring(0)}) == "D wins"
     assert truth({"cell": "converged (ring, minibatch stddev)", "final": ring(7)}) is None
+    switch = {"step": corpus.SWITCH}  # a run built to lose modes lost them only if it had them all
+    lost = lambda had: {"cell": "mode collapse (modes lost)", "eval": [{**switch, **ring(had)}]}  # noqa: E731
+    assert (truth(lost(8)), truth(lost(7))) == ("mode collapse", None)
 
 
 def parse(*args):

@@ -304,6 +304,22 @@ def test_training_on_the_first_modes_only_keeps_every_mode_for_evaluation(train_
         data.load(data_cfg(name="ring", train_modes=9))
 
 
+def test_a_run_can_lose_modes_it_had_by_a_schedule_of_the_data():
+    """data.train_modes_from = B: batches before number B come from all 8 modes, from B on from
+    the first train_modes only -- inside the compiled step (the batch number is traced)."""
+    source = data.load(data_cfg(name="ring", train_modes=5, train_modes_from=100))
+    draw = jax.jit(lambda n: source.sample({}, jax.random.PRNGKey(0), n, 4_000)["label"])
+    assert set(np.asarray(draw(jnp.int32(99))).tolist()) == set(range(8))
+    assert set(np.asarray(draw(jnp.int32(100))).tolist()) == set(range(5))
+    for bad in (
+        dict(train_modes=0),
+        dict(train_modes=5, train_size=2_000),
+        dict(train_modes=5, train_modes_from=-1),
+    ):
+        with pytest.raises(DataError, match="train_modes_from=.* needs train_modes > 0 and no fixed"):
+            data.load(data_cfg(name="ring", **{"train_modes_from": 100, **bad}))
+
+
 def test_streaming_refuses_extra_real_batches_and_populations(tmp_path):
     """What the stream does not feed is an error before anything trains: the real batches of
     feature matching (and of the unrolled GAN and the semi-supervised D), and a population."""

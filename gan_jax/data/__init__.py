@@ -48,7 +48,13 @@ def load(cfg: ml_collections.ConfigDict) -> DataSource:
                 "Use pipeline='device' (or 'auto')."
             )
         if name in MIXTURES:
-            return load_mixture(name, cfg.get("train_size", 0), cfg.get("seed", 0), cfg.get("train_modes", 0))
+            return load_mixture(
+                name,
+                cfg.get("train_size", 0),
+                cfg.get("seed", 0),
+                cfg.get("train_modes", 0),
+                cfg.get("train_modes_from", 0),
+            )
         base = {**cfg.to_dict(), "name": name[len("stacked:") :], "pipeline": "device"}
         return load_stacked(load(ml_collections.ConfigDict(base)))
     if name == "digits":

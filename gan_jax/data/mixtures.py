@@ -15,7 +15,8 @@ PacGAN's step itself).
 Modes are equally likely; the label of a sample is its mode. gan_jax/metrics/mixtures.py measures
 mode coverage on them. `train_modes` = k > 0 trains on the first k modes only while the mode
 metrics still count all of them: a generator that cannot cover the rest, by construction (the
-diagnosis corpus's mode collapse, configs/diagnosis.py).
+diagnosis corpus's mode collapse, configs/diagnosis.py); with `train_modes_from` = B, only from
+batch number B on (the step, with one D update a step): a generator that loses modes it had.
 """
 
 import dataclasses
@@ -75,16 +76,18 @@ MIXTURES = {
 }
 
 
-def mixture_sampler(mixture: Mixture, modes: int = 0):
-    """Draws (label, x) with label uniform over the first `modes` modes (0: all) and
-    x ~ N(means[label], noise_std^2)."""
-    means = mixture.means[: modes or None].astype(np.float32)
+def mixture_sampler(mixture: Mixture, modes: int = 0, modes_from: int = 0):
+    """Draws (label, x) with label uniform over the first `modes` modes (0: all) -- from batch
+    number `modes_from` on, over all of them before it -- and x ~ N(means[label], noise_std^2)."""
+    means = mixture.means.astype(np.float32)
     noise_std = mixture.noise_std.astype(np.float32)
+    kept = modes or len(means)
 
     def sample(arrays: dict, key: jax.Array, draw: jax.Array, batch_size: int) -> Batch:
         del arrays
         k_mode, k_noise = jax.random.split(jax.random.fold_in(key, draw))
-        labels = jax.random.randint(k_mode, (batch_size,), 0, len(means))
+        among = jnp.where(draw >= modes_from, kept, len(means)) if modes_from else kept
+        labels = jax.random.randint(k_mode, (batch_size,), 0, among)
         noise = jax.random.normal(k_noise, (batch_size, means.shape[1]))
         return {"x": jnp.asarray(means)[labels] + noise_std * noise, "label": labels}
 
@@ -107,10 +110,13 @@ def sample_with_replacement(arrays: dict, key: jax.Array, draw: jax.Array, batch
     return {name: values[idx] for name, values in arrays.items()}
 
 
-def load_mixture(name: str, train_size: int = 0, seed: int = 0, train_modes: int = 0) -> DataSource:
+def load_mixture(
+    name: str, train_size: int = 0, seed: int = 0, train_modes: int = 0, train_modes_from: int = 0
+) -> DataSource:
     """Mixture `name`, sampled afresh (train_size 0) or as a fixed training set of train_size
-    points drawn from `seed`; from its first `train_modes` modes only (0: all). The source's
-    `mixture` keeps every mode, so that evaluation counts all of them."""
+    points drawn from `seed`; from its first `train_modes` modes only (0: all), fresh draws from
+    batch number `train_modes_from` on (a run that loses modes it had). The source's `mixture`
+    keeps every mode, so that evaluation counts all of them."""
     mixture = MIXTURES[name]()
     if not 0 <= train_modes <= len(mixture.means):
         raise DataError(
@@ -118,12 +124,18 @@ def load_mixture(name: str, train_size: int = 0, seed: int = 0, train_modes: int
             f"use 0 (all) to {len(mixture.means)}."
         )
     finite = train_size > 0
+    if train_modes_from and (finite or not train_modes or train_modes_from < 0):
+        raise DataError(
+            f"config.data.train_modes_from={train_modes_from} switches fresh draws to the first "
+            "data.train_modes modes from that batch on: it needs train_modes > 0 and no fixed "
+            "training set (data.train_size=0), and a batch number >= 0."
+        )
     return DataSource(
         name=name,
         kind="points",
         shape=(mixture.means.shape[1],),
         arrays=training_set(mixture, train_size, seed, train_modes) if finite else {},
-        sample=sample_with_replacement if finite else mixture_sampler(mixture, train_modes),
+        sample=sample_with_replacement if finite else mixture_sampler(mixture, train_modes, train_modes_from),
         num_classes=len(mixture.means),
         mixture=mixture,
     )
