@@ -10,6 +10,9 @@ Command:   python -m experiments.sweep --config=configs/diagnosis.py --workdir=r
                configs/diagnosis.py:real_ring, runs/diagnosis_real_ring and
                docs/diagnosis/real_ring (the same with real_grid); the later check of the
                modes-lost clause: real_ring,first_seed=20,seeds=5 into docs/diagnosis/fresh_ring
+               (first_seed=25 and 30 likewise, into docs/diagnosis/seeds_25_29_ring and
+               seeds_30_34_ring); the modes-lost runs: configs/diagnosis.py:lost into
+               docs/diagnosis/lost
 Arguments: `built` (default: the corpus built to fail, below), `batch` (discriminators that read
            the batch, below), `lost` (a run that loses modes it had, below), `real_ring` or
            `real_grid` (real runs labelled by hand, below);
@@ -76,8 +79,9 @@ and the mode coverage drawn until 20 high-quality samples a mode on average (at 
 samples; eval.mode_min_high_quality), so that the counted modes are not the high-quality count.
 Evaluation: the Dirac cells have no modes to count: the equilibrium diagnostics only.
 CPU time:  the 80-run sweep: 13 minutes on 2 cores (2 workers); `batch` (40 runs): 11 minutes (AMD EPYC);
-           `real_ring` and `real_grid` (40 runs each): 25 minutes together; seeds 20-24 (20 runs
-           each): 5.5 and 4.9 minutes.
+           `lost` (20 runs): 7.5 minutes (the cores shared with another sweep); `real_ring` and
+           `real_grid` (40 runs each): 25 minutes together; seeds 20-24 (20 runs each): 5.5 and
+           4.9 minutes; seeds 25-29: 6.0 and 6.3.
 Expected:  docs/diagnosis.md (the confusion matrix, each label's recall and precision).
 """
 
