@@ -11,9 +11,9 @@ each layer's input of D during training (`noise_std`, as in Salimans et al.'s MN
 head options (minibatch discrimination, K class outputs; see layers.py). For the mode-collapse
 papers' own networks: BatchNorm in G's hidden layers (`norm='batch'`, PacGAN's G; `norm_slots=m`
 normalises each slot of PacGAN's packs of m by its own statistics, as their G runs once a slot),
-tanh units and the weight initialisation (`weight_init`: flax's default LeCun normal, N(0, weight_scale^2) as
-PacGAN's N(0, 0.02^2), or orthogonal with gain weight_scale as the unrolled GAN's 1.4; biases
-start at 0).
+tanh units and the weight initialisation (`weight_init`: flax's default LeCun normal,
+N(0, weight_scale^2) as PacGAN's N(0, 0.02^2), or orthogonal with gain weight_scale as the
+unrolled GAN's 1.4; biases start at 0).
 """
 
 import math
