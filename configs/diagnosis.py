@@ -137,9 +137,8 @@ LOST_CELLS = {
     },
     "converged (ring, saturating)": CELLS["converged (ring, saturating)"],
 }
-BUILT = {
-    name: name.split(" (")[0] for name in [*CELLS, *BATCH_CELLS, *LOST_CELLS]
-}  # the label each is built to have
+# The label each built cell is built to have: its name up to " (".
+BUILT = {name: name.split(" (")[0] for name in [*CELLS, *BATCH_CELLS, *LOST_CELLS]}
 REAL_FIRST_SEED = 10  # `real_*` starts here unless first_seed says otherwise: the study ran seeds 0-9
 
 
