@@ -3,9 +3,10 @@ r"""The Improved-GAN techniques of Salimans et al. 2016, each alone and all toge
 Command:   python -m experiments.run --config=configs/improved_gan.py:grid,feature_matching \
                --workdir=runs/improved/grid/feature_matching
 Arguments: the data and model -- `grid` (the vanilla GAN of configs/gan_mlp.py on the 25-mode grid,
-           5,000 steps) or `digits` (the DCGAN of configs/dcgan.py on digits, 1,500 steps) -- and
-           one technique: `baseline`, `feature_matching`, `minibatch`, `virtual_batch_norm`
-           (DCGAN's G only), `historical`, `label_smoothing`, or `all` (every one that applies);
+           5,000 steps, evaluated 5 times for the diagnosis) or `digits` (the DCGAN of
+           configs/dcgan.py on digits, 1,500 steps) -- and one technique: `baseline`,
+           `feature_matching`, `minibatch`, `virtual_batch_norm` (DCGAN's G only), `historical`,
+           `label_smoothing`, or `all` (every one that applies);
            `smoke` shrinks the run to seconds; `seeds=N` for the sweep (default 5);
            `digits,d_norm_probe`: the sweep of the baseline and minibatch discrimination without
            D's BatchNorm, and the latter with 3 G updates per D update or input noise
@@ -77,9 +78,7 @@ def build(
         config = gan_mlp.build("grid", smoke=smoke)
         if not smoke:
             config.train.total_steps = 5_000
-            config.log.update(sample_every=2_500)
-            config.checkpoint.update(every=2_500)
-            config.eval.update(every=2_500)
+            gan_mlp.evaluate_often(config)
     else:
         config = dcgan.build("digits", smoke=smoke)
         if not smoke:
