@@ -25,7 +25,7 @@ Expected:  see docs/improved_gan.md for the table (mode coverage on the grid, FD
 import ml_collections
 
 from configs import dcgan, gan_mlp
-from gan_jax.config import apply_overrides, arguments
+from gan_jax.config import apply_overrides, arguments, evaluate_often
 from gan_jax.errors import ConfigError
 
 TECHNIQUES = {
@@ -78,7 +78,7 @@ def build(
         config = gan_mlp.build("grid", smoke=smoke)
         if not smoke:
             config.train.total_steps = 5_000
-            gan_mlp.evaluate_often(config)
+            evaluate_often(config)
     else:
         config = dcgan.build("digits", smoke=smoke)
         if not smoke:

@@ -55,7 +55,7 @@ import ml_collections
 
 from configs import gan_mlp
 from gan_jax import sweep
-from gan_jax.config import arguments, objective_overrides
+from gan_jax.config import arguments, evaluate_often, objective_overrides
 from gan_jax.errors import ConfigError
 
 DATASETS = ("ring", "grid")
@@ -67,7 +67,7 @@ FULL_STEPS, CPU_STEPS = 400_000, 5_000
 TRAIN_SIZE = 100_000
 CALL = 100  # steps a compiled call
 # Their code evaluates once, after the last epoch; the runs here evaluate 5 times and log ~50 rows
-# for the diagnosis (gan_mlp.evaluate_often).
+# for the diagnosis (config.evaluate_often).
 ONE_G_BATCH = "PacGAN4, one G batch"  # the ablation cell: G once on all 400 samples of a step
 
 
@@ -90,7 +90,7 @@ def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
     steps = schedule(args)
     c.train.update(batch_size=PACKS_PER_BATCH * args.pack, total_steps=steps, steps_per_call=CALL)
     c.checkpoint.keep = 1
-    return gan_mlp.evaluate_often(c)
+    return evaluate_often(c)
 
 
 def get_sweep(arg: str = "ring") -> list[dict]:

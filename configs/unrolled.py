@@ -38,7 +38,7 @@ import ml_collections
 
 from configs import gan_mlp
 from gan_jax import models, sweep
-from gan_jax.config import arguments
+from gan_jax.config import arguments, evaluate_often
 
 DATASETS = ("ring", "grid")
 parse_args = arguments("unrolled.py", dataset=DATASETS, unroll=5, cpu=False, smoke=False, seeds=10)
@@ -61,7 +61,7 @@ def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
     steps = CPU_STEPS if args.cpu else FULL_STEPS
     c.train.update(batch_size=512, total_steps=steps, steps_per_call=100)
     c.checkpoint.keep = 1
-    return gan_mlp.evaluate_often(c)
+    return evaluate_often(c)
 
 
 def get_sweep(arg: str = "ring") -> list[dict]:

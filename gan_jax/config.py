@@ -184,6 +184,20 @@ def base_config() -> ml_collections.ConfigDict:
     return c
 
 
+def evaluate_often(
+    c: ml_collections.ConfigDict, evaluations: int = 5, log_rows: int = 50
+) -> ml_collections.ConfigDict:
+    """Evaluate and checkpoint `evaluations` times, evenly spaced, log about `log_rows` times (at
+    most once a compiled call) and draw samples at the end, whatever train.total_steps is. The
+    papers' tables read the last evaluation; the diagnosis's "modes lost since an earlier
+    evaluation" and its oscillation test need the others. Training is unchanged by them."""
+    steps, call = c.train.total_steps, c.train.steps_per_call
+    c.log.update(every=call * max(1, steps // (log_rows * call)), sample_every=steps)
+    c.checkpoint.update(every=steps // evaluations)
+    c.eval.update(every=steps // evaluations)
+    return c
+
+
 # Objective presets (the config files' `objective` argument and `r1` / `sn` flags), each with the
 # settings of the paper that introduced it; everything else stays the config's own.
 OBJECTIVES = {

@@ -136,8 +136,9 @@ def build(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] | Non
     gan = build_gan(config, source)
     d, n, group = gan.discriminator, mesh.devices.size, gan.d_group
     if config.train.batch_size // n % group:
+        std = getattr(d, "minibatch_std", 0)  # (not every D has the option)
         raise ConfigError(
-            f"config.model.d.pack={d.pack} x minibatch_std={d.minibatch_std} does not divide the batch "
+            f"config.model.d.pack={d.pack} x minibatch_std={std} does not divide the batch "
             f"on each device ({config.train.batch_size // n}: config.train.batch_size="
             f"{config.train.batch_size} over {n} devices); packs and groups do not straddle devices: "
             f"use a batch that is a multiple of {group * n}."

@@ -32,7 +32,9 @@ class Schedule:
     et al. 2017): G's loss is taken against D after k more of its steps (steps.unrolled_d).
     `reuse_fake` (one D and one G update, no unrolling): G's update takes its loss on the samples
     D's update judged, G's forward pass run once (steps.SharedFake); otherwise the same step as
-    drawing G's noise from D's key. `ema_decay`: the decay of G's moving average, updated after
+    drawing G's noise from D's key. `same_noise`: every update of the step draws its noise from
+    fold_in(key_t, 0), so D's update and each of G's see one z batch (PacGAN's Stacked MNIST code
+    feeds one z to D's update and to both of G's). `ema_decay`: the decay of G's moving average, updated after
     every step where the state keeps one (state.create decides that, from the same field).
 
     Its fields, at their defaults, are config.train's update keys (config.base_config), so a new
@@ -47,6 +49,7 @@ class Schedule:
     simultaneous: bool = False  # G's update against D before this step's D updates (both papers' code)
     reuse_fake: bool = False  # G's update on the samples D's update judged (one G forward a step)
     unroll_steps: int = 0  # unrolled GAN (Metz et al. 2017): G's loss against D after k more D steps
+    same_noise: bool = False  # one noise batch for every update of a step (PacGAN's Stacked MNIST code)
 
     def __post_init__(self):
         if self.d_steps < 1 or self.g_steps < 1:
@@ -82,6 +85,7 @@ def make_train_step(
     schedule = schedule or Schedule()
     d_steps, g_steps, ema_decay = schedule.d_steps, schedule.g_steps, schedule.ema_decay
     d_head_start, simultaneous, reuse_fake = schedule.d_head_start, schedule.simultaneous, schedule.reuse_fake
+    update_index = (lambda i: 0) if schedule.same_noise else (lambda i: i)  # noqa: E731
     ctx = StepContext(gan, source, batch_size, shard_batch, schedule.unroll_steps)
     update_d, update_g = functools.partial(d_update, ctx), functools.partial(g_update, ctx)
 
@@ -91,7 +95,7 @@ def make_train_step(
         shared = shared_fake(ctx, state, jax.random.fold_in(key, 0)) if reuse_fake else None
         for j in range(d_steps):
             draw = state.step * d_steps + j
-            state, metrics_d = update_d(state, arrays, jax.random.fold_in(key, j), draw, shared)
+            state, metrics_d = update_d(state, arrays, jax.random.fold_in(key, update_index(j)), draw, shared)
 
         def g_phase(state):
             d_after = state.d
@@ -99,7 +103,8 @@ def make_train_step(
                 state = state.replace(d=d_before)
             for j in range(g_steps):
                 draw = state.step * g_steps + j
-                state, metrics_g = update_g(state, arrays, jax.random.fold_in(key, d_steps + j), draw, shared)
+                g_key = jax.random.fold_in(key, update_index(d_steps + j))
+                state, metrics_g = update_g(state, arrays, g_key, draw, shared)
             return state.replace(d=d_after), metrics_g
 
         if d_head_start:  # D trains alone for the first d_head_start steps

@@ -13,6 +13,7 @@ from experiments import cli
 from gan_jax import config as config_lib
 from gan_jax.errors import ConfigError, UserError
 from studies import pacgan as pacgan_study
+from studies import stacked_mnist as stacked_study
 
 CONFIGS = {
     "configs/gan_mlp.py": [
@@ -38,6 +39,7 @@ CONFIGS = {
     "configs/cgan.py": ["digits", "ring", "grid,projection", "mnist,cbn", "digits,smoke"],
     "configs/pacgan.py": ["ring", "grid,cpu", "ring,pack=3", "grid,smoke,pack=2"],
     "configs/unrolled.py": ["ring", "grid,cpu", "ring,unroll=0,smoke"],
+    "configs/stacked_mnist.py": ["", "cpu", "pack=4,tfds", "steps=5000,pack=2", "smoke", "pack=3,smoke"],
     "configs/limited_data.py": ["digits", "fashion_mnist,cell=ada", "digits,cell=diffaugment + lecam,smoke"],
     "configs/sngan.py": [
         "",
@@ -153,6 +155,25 @@ def test_every_config_file_parses_its_argument_the_same_way():
     assert [e["seed"] for e in diagnosis.get_sweep("real_ring,first_seed=20,seeds=2")[:2]] == [20, 21]
     unrolled, _ = cli.load_config_module("configs/unrolled.py")
     assert [e["train.unroll_steps"] for e in unrolled.get_sweep("grid,seeds=1")] == [0, 5]
+
+
+def test_stacked_mnist_is_pacgans_table_2_protocol():
+    """DCGAN and PacDCGAN2-4 of 64 packs, G per pack slot; one D and two G updates on one z batch;
+    5 evaluations of 26,000 samples whatever the length; the published rows' names are cells."""
+    stacked, _ = cli.load_config_module("configs/stacked_mnist.py")
+    cells = {e["_name"]: e for e in stacked.get_sweep("cpu")}
+    assert len(stacked.get_sweep("cpu")) == 4 * 10 and set(stacked_study.PUBLISHED) == set(cells)
+    assert [(c["model.d.pack"], c["model.g.norm_slots"], c["train.batch_size"]) for c in cells.values()] == [
+        (m, m, 64 * m) for m in (1, 2, 3, 4)
+    ]
+    config = stacked.get_config("cpu")
+    assert (config.model.name, config.data.image_size, config.train.total_steps) == ("dcgan_tf", 28, 2_000)
+    assert (config.train.d_steps, config.train.g_steps, config.train.same_noise) == (1, 2, True)
+    assert (config.eval.every, config.eval.stacked_samples) == (400, 26_000)
+    assert stacked.get_config("").train.total_steps == 100_000
+    for bad in ("cpu,steps=1000", "steps=1234"):
+        with pytest.raises(ConfigError, match="stacked_mnist.py"):
+            stacked.get_config(bad)
 
 
 def test_the_diagnosis_corpus_cells_are_valid_and_know_their_truth():

@@ -163,3 +163,21 @@ def test_auto_picks_the_form_measured_faster_per_backend_and_dtype(monkeypatch):
         picks[backend] = [conv.resolve("auto", dtype) for dtype in (jnp.float32, jnp.bfloat16)]
     assert picks == {"cpu": ["custom_vjp"] * 2, "gpu": ["custom_vjp", "flax"], "tpu": ["flax"] * 2}
     assert conv.resolve("flax", jnp.float32) == "flax"
+
+
+@pytest.mark.parametrize("hw,k,stride", [(28, 5, 2), (7, 5, 2), (4, 5, 2), (9, 3, 1)])
+def test_patches_convolution_is_laxs_same_convolution(hw, k, stride):
+    """conv2d_patches with same_padding equals lax's 'SAME' convolution (TensorFlow's rule):
+    values, gradients, and the gradients of a penalty on its input gradient."""
+    ku, kw = jax.random.split(jax.random.PRNGKey(hw))
+    u = jax.random.normal(ku, (2, hw, hw, 3))
+    w = jax.random.normal(kw, (k, k, 3, 4))
+    pad = conv.same_padding(hw, k, stride)
+
+    def same(a, b):
+        return lax.conv_general_dilated(a, b, (stride, stride), "SAME", dimension_numbers=DN)
+
+    patches = lambda a, b: conv.conv2d_patches(a, b, stride, pad)  # noqa: E731
+    assert_same_values_and_grads(patches, same, u, w)
+    for g, r in zip(input_gradient_penalty(patches)(u, w), input_gradient_penalty(same)(u, w), strict=True):
+        np.testing.assert_allclose(g, r, rtol=3e-3, atol=1e-3)  # sums of ~10^4 float32 terms

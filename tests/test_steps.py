@@ -126,20 +126,25 @@ def test_separate_learning_rates():
     assert not tree_equal(new_state.d.params, state.d.params)
 
 
-def test_k_d_steps_compose_d_updates_in_order():
+@pytest.mark.parametrize("same_noise", [False, True])
+def test_k_d_steps_compose_d_updates_in_order(same_noise):
+    """Update j of a step draws its noise from fold_in(key, j); with train.same_noise every update
+    from fold_in(key, 0) (one z batch a step)."""
     config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke")
     b = config.train.batch_size
     d_update, g_update = map(jax.jit, steps.make_updates(gan, source, b))  # jitted: eager takes 20 s
-    train_step = schedule.make_train_step(gan, source, b, Schedule(d_steps=3, g_steps=2))
+    options = Schedule(d_steps=3, g_steps=2, same_noise=same_noise)
+    train_step = schedule.make_train_step(gan, source, b, options)
     state = state.replace(step=jnp.int32(5))
     got, metrics = jax.jit(train_step)(state, arrays)
 
     key = state_lib.step_key(state)
+    noise = lambda j: jax.random.fold_in(key, 0 if same_noise else j)  # noqa: E731
     want = state
-    for j in range(3):  # Algorithm 1: k D updates, each on its own data batch and noise
-        want, m_d = d_update(want, arrays, jax.random.fold_in(key, j), jnp.int32(5 * 3 + j))
+    for j in range(3):  # Algorithm 1: k D updates, each on its own data batch (and noise)
+        want, m_d = d_update(want, arrays, noise(j), jnp.int32(5 * 3 + j))
     for j in range(2):
-        want, m_g = g_update(want, arrays, jax.random.fold_in(key, 3 + j), jnp.int32(5 * 2 + j))
+        want, m_g = g_update(want, arrays, noise(3 + j), jnp.int32(5 * 2 + j))
     chex.assert_trees_all_close(got.d.params, want.d.params, rtol=1e-5, atol=1e-6)
     chex.assert_trees_all_close(got.g.params, want.g.params, rtol=1e-5, atol=1e-6)
     assert int(got.step) == 6

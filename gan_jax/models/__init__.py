@@ -1,10 +1,11 @@
 """Generators and discriminators, built by name from `config.model`.
 
-`config.model` holds the architecture's `name` ('mlp', 'dcgan' or 'resnet'), `z_dim`, `conditional`, and two
-sections `g` and `d` that are passed to the G and D modules as keyword arguments (as big_vision
-passes `config.model`): a new option is one module field, and the modules' fields with their
-defaults are the schema (`model_config`). What the data and the objective decide -- the data's
-shape, the number of classes, D's outputs -- is set here, never in a config.
+`config.model` holds the architecture's `name` ('mlp', 'dcgan', 'dcgan_tf' or 'resnet'), `z_dim`,
+`conditional`, and two sections `g` and `d` that are passed to the G and D modules as keyword
+arguments (as big_vision passes `config.model`): a new option is one module field, and the
+modules' fields with their defaults are the schema (`model_config`). What the data and the
+objective decide -- the data's shape, the number of classes, D's outputs -- is set here, never in
+a config.
 
 Every G maps z (N, z_dim) [and labels y (N,)] to samples (N, *data_shape); every D maps samples
 [and labels] to logits (N,), or (N, K) class logits for the semi-supervised discriminator. Both
@@ -20,12 +21,14 @@ import ml_collections
 
 from gan_jax.errors import ConfigError
 from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gan_jax.models.dcgan_tf import DCGANTFDiscriminator, DCGANTFGenerator
 from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
 from gan_jax.models.resnet import ResNetDiscriminator, ResNetGenerator
 
 ARCHITECTURES: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
     "mlp": (MLPGenerator, MLPDiscriminator),
     "dcgan": (DCGANGenerator, DCGANDiscriminator),
+    "dcgan_tf": (DCGANTFGenerator, DCGANTFDiscriminator),
     "resnet": (ResNetGenerator, ResNetDiscriminator),
 }
 DTYPES = ("float32", "bfloat16")  # compute dtypes; parameters and statistics stay float32
@@ -101,7 +104,7 @@ def build(
             f"config.model.d.pack={d['pack']}: packing (PacGAN) takes a whole number >= 1, and "
             "judges unlabelled packs: not with a conditional or semi-supervised D (set it to 1)."
         )
-    if d["minibatch_std"] < 0 or d["minibatch_std"] == 1:
+    if d.get("minibatch_std", 0) < 0 or d.get("minibatch_std", 0) == 1:
         raise ConfigError(
             f"config.model.d.minibatch_std={d['minibatch_std']}: the group size of the minibatch "
             "standard deviation is 0 (off) or at least 2 (Karras et al. use 4)."

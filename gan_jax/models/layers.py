@@ -15,6 +15,8 @@ Koyama 2018.
   feature over the group, averaged over the features, appended to each member's features.
 * pack: PacGAN's packing (Lin et al. 2018): D judges m samples at once, examples
   i*m, ..., i*m + m - 1 of the batch concatenated along the last axis (features or channels).
+* SlotBatchNorm: BatchNorm over each of m interleaved slices of the batch by its own statistics
+  (PacGAN's code runs G once per pack slot).
 * DiscriminatorHead: the output layer of D on its last features: optional minibatch
   discrimination, `outputs` logits (1, or K for the semi-supervised K-class D), and the
   projection term <embed(y), features> of a projection discriminator.
@@ -106,7 +108,7 @@ class ConditionalBatchNorm(nn.Module):
 def group_size(discriminator: nn.Module) -> int:
     """How many examples D must see together: one minibatch-stddev group of PacGAN packs (1 with
     neither). Batches, and each device's share of one, are multiples of it."""
-    return discriminator.pack * max(1, discriminator.minibatch_std)
+    return discriminator.pack * max(1, getattr(discriminator, "minibatch_std", 0))
 
 
 def minibatch_stddev(h: jax.Array, group: int) -> jax.Array:
@@ -120,6 +122,42 @@ def minibatch_stddev(h: jax.Array, group: int) -> jax.Array:
     std = jnp.sqrt(jnp.mean(jnp.square(groups - groups.mean(1, keepdims=True)), axis=1) + 1e-8)
     per_group = jnp.repeat(std.mean(-1), group)[:, None]  # (N, 1)
     return jnp.concatenate([h, per_group], axis=-1)
+
+
+class SlotBatchNorm(nn.Module):
+    """BatchNorm whose training statistics are those of each of `slots` interleaved slices of the
+    batch -- example i in slice i mod slots, the (i mod m)-th member of a PacGAN pack of m (`pack`)
+    -- with one scale and shift, over every axis but the features (the last). PacGAN's code runs G
+    once per pack slot, so its BatchNorm normalises each slot's samples by their own statistics;
+    the running averages move by the mean over the slots of their statistics (their 2-D code merges
+    the slots' updates so; it averages standard deviations, here variances, as nn.BatchNorm keeps).
+    slots = 1 is nn.BatchNorm with scale 1 and shift 0 at the start; the variables are named as its."""
+
+    slots: int
+    use_running_average: bool
+    momentum: float
+    epsilon: float
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        features = x.shape[-1]
+        scale = self.param("scale", nn.initializers.ones, (features,))
+        bias = self.param("bias", nn.initializers.zeros, (features,))
+        running_mean = self.variable("batch_stats", "mean", jnp.zeros, (features,))
+        running_var = self.variable("batch_stats", "var", jnp.ones, (features,))
+
+        def normalise(v, mean, var):
+            return (v - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
+
+        if self.use_running_average or self.is_initializing():  # (initialised on a single row)
+            return normalise(x, running_mean.value, running_var.value)
+        if x.shape[0] % self.slots:
+            raise ValueError(f"A batch of {x.shape[0]} samples does not split into {self.slots} slots.")
+        slotted = x.reshape(x.shape[0] // self.slots, self.slots, -1, features)
+        mean, var = slotted.mean((0, 2), keepdims=True), slotted.var((0, 2), keepdims=True)  # per slot
+        for running, new in ((running_mean, mean), (running_var, var)):
+            running.value = self.momentum * running.value + (1 - self.momentum) * new.mean((0, 1, 2))
+        return normalise(slotted, mean, var).reshape(x.shape)
 
 
 class DiscriminatorHead(nn.Module):

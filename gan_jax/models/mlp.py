@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax.errors import ConfigError
-from gan_jax.models.layers import DiscriminatorHead, pack, spectral
+from gan_jax.models.layers import DiscriminatorHead, SlotBatchNorm, pack, spectral
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "maxout")
 OUTPUTS = ("linear", "tanh")
@@ -49,40 +49,8 @@ def batch_norm(train: bool, name: str, slots: int = 1) -> nn.Module:
     batch's statistics, epsilon 1e-4, scale 1 and shift 0 at the start; over `slots` > 1
     interleaved slices of the batch, each by its own statistics (SlotBatchNorm)."""
     if slots > 1:
-        return SlotBatchNorm(slots, use_running_average=not train, name=name)
+        return SlotBatchNorm(slots, not train, BN_MOMENTUM, BN_EPSILON, name=name)
     return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
-
-
-class SlotBatchNorm(nn.Module):
-    """BatchNorm whose training statistics are those of each of `slots` interleaved slices of the
-    batch -- example i in slice i mod slots, the (i mod m)-th member of a PacGAN pack of m -- with
-    one scale and shift. PacGAN's code runs G once per pack slot, so its BatchNorm normalises each
-    slot's 100 samples by their own statistics; the running averages move by the mean over the
-    slots of their statistics, as that code merges the slots' updates (it averages the slots'
-    standard deviations; here, as nn.BatchNorm keeps, their variances). The variables are named as
-    nn.BatchNorm's."""
-
-    slots: int
-    use_running_average: bool
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        features = x.shape[-1]
-        scale = self.param("scale", nn.initializers.ones, (features,))
-        bias = self.param("bias", nn.initializers.zeros, (features,))
-        running_mean = self.variable("batch_stats", "mean", jnp.zeros, (features,))
-        running_var = self.variable("batch_stats", "var", jnp.ones, (features,))
-        if self.use_running_average or self.is_initializing():  # (initialised on a single row)
-            mean, var = running_mean.value, running_var.value
-        else:
-            if x.shape[0] % self.slots:
-                raise ValueError(f"A batch of {x.shape[0]} samples does not split into {self.slots} slots.")
-            x = x.reshape(x.shape[0] // self.slots, self.slots, features)
-            mean, var = x.mean(0), x.var(0)  # (slots, features)
-            running_mean.value = BN_MOMENTUM * running_mean.value + (1 - BN_MOMENTUM) * mean.mean(0)
-            running_var.value = BN_MOMENTUM * running_var.value + (1 - BN_MOMENTUM) * var.mean(0)
-        y = (x - mean) * jax.lax.rsqrt(var + BN_EPSILON) * scale + bias
-        return y.reshape(-1, features)
 
 
 class Maxout(nn.Module):

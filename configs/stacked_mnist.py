@@ -1,0 +1,118 @@
+r"""Stacked MNIST as VEEGAN and PacGAN count its modes (PacGAN's Table 2): DCGAN and PacDCGAN2-4,
+read from PacGAN's code (fjxmlzn/PacGAN, stacked_MNIST_experiments/VEEGAN_experiment: config.py,
+model.py, pacgan_task.py).
+
+Command:   python -m experiments.sweep --config=configs/stacked_mnist.py:cpu --workdir=runs/stacked/cpu
+           python -m experiments.report --workdir=runs/stacked/cpu
+           full length (100,000 steps a run): drop `cpu`. One run:
+           python -m experiments.run --config=configs/stacked_mnist.py:pack=2 --workdir=runs/pacdcgan2
+Arguments: `pack=m` (a single run's packing, default 1: the DCGAN); `cpu` (the shortened schedule
+           below) or `steps=N`; `tfds` (MNIST's 60,000 training images through tensorflow-datasets,
+           network needed once, instead of this project's offline 10,000); `smoke`; `seeds=N`
+           for the sweep (default 10).
+Protocol, read from their code:
+  * Data: three MNIST digits drawn independently as the three channels of a 28x28 image; 1,000
+    modes (gan_jax/data/stacked.py).
+  * Networks: carpedm20/DCGAN-tensorflow's at 28 px (models/dcgan_tf.py): G z -> 2x2x512 -> 4x4x256
+    -> 7x7x128 -> 14x14x64 -> 28x28x3, D the mirror image, 5x5 kernels, BatchNorm as theirs.
+    PacDCGANm: D reads m images stacked along the channels (3 m of them) and G runs once per
+    pack slot, each slot's BatchNorm over its own 64 samples (model.g.norm_slots = m).
+  * Adam 2e-4, beta1 0.5, both players; batch 64 (packs); z in R^100; non-saturating G loss.
+  * Each iteration: one D update, then two G updates ("to make sure that d_loss does not go to
+    zero (different from paper)"), all three on one z batch (train.same_noise), G against the
+    updated D.
+  * 50 epochs of 128,000 images at batch 64: 100,000 iterations.
+  * Evaluation: 26,000 samples of G in inference mode (BatchNorm's running averages) on one
+    fixed z; each channel classified by an MNIST classifier; modes = distinct digit triples,
+    KL(p_modes || U(1000)) (gan_jax/evaluation/features.py stacked_modes). The table reads the
+    last epoch's; the runs here evaluate 5 times, evenly spaced (for the diagnosis).
+  * Cells: DCGAN (pack 1), PacDCGAN2, PacDCGAN3, PacDCGAN4; 10 trials.
+Differences (each written down, none tuned):
+  * Data: their 128,000 training images are fixed triples drawn once from MNIST's 70,000 train
+    and test images, walked in order every epoch (and PacDCGAN's packs fixed m-tuples of them);
+    here each channel draws from the digits in its own random epochs, triples and packs fresh
+    every batch, from the first 8,000 images of the MNIST test split (the only MNIST on this
+    project's machines; `tfds`: the 60,000 of the training split). The last 2,000 (`tfds`: the
+    test split) are stacked for the real-data reference row of the evaluation.
+  * Pixel range: their real images are in [0, 1] while G's tanh spans [-1, 1]; here both are in
+    [-1, 1].
+  * z ~ N(0, I) here, U(-1, 1) in their code.
+  * The mode classifier: theirs is Keras's mnist_cnn trained on MNIST's training images;
+    `classifiers/mnist28` here, the project's CNN trained on the first 8,000 images of the MNIST
+    test split (99.2% on the last 2,000, its info.json). Offline, G trains on the digits the
+    classifier was trained on; the real-data reference row's 2,000 it never saw.
+  * Running averages of BatchNorm with per-slot statistics move by the mean of the slots'
+    (theirs update once per slot, in turn).
+CPU schedule (`cpu`): 2,000 iterations a run (one of their 50 epochs), the same in every other
+respect.
+CPU time:  ~2 s an iteration at batch 64 (one D and two G updates of these 4.5M- and 4.3M-parameter
+           networks) on a 2-core AMD EPYC shared with a sweep: ~1 hour a `cpu` run, ~2 days a
+           full one. The tables need an accelerator (docs/mode_collapse.md).
+Expected:  docs/mode_collapse.md, beside PacGAN's Table 2.
+"""
+
+import ml_collections
+
+from gan_jax import models, sweep
+from gan_jax.config import arguments, base_config, evaluate_often
+from gan_jax.errors import ConfigError
+
+parse_args = arguments("stacked_mnist.py", pack=1, cpu=False, steps=0, tfds=False, smoke=False, seeds=10)
+BATCH = 64  # packs a batch
+EPOCH = 128_000 // BATCH  # their iterations an epoch
+FULL_STEPS, CPU_STEPS = 50 * EPOCH, EPOCH
+CALL = 10  # steps a compiled call
+# (data.name, the digits stacked for training, the held-out digits of the real-data reference row)
+DATA = {
+    False: ("stacked:idx:../shared/data/mnist", "test[:8000]", "test[8000:]"),
+    True: ("stacked:tfds:mnist", "train", "test"),
+}
+
+
+def get_config(arg: str = "") -> ml_collections.ConfigDict:
+    args = parse_args(arg)
+    c = base_config()
+    name, split, heldout = DATA[args.tfds]
+    c.data.update(name=name, split=split, eval_split=heldout, image_size=28)
+    c.model = models.model_config("dcgan_tf", z_dim=100, g=dict(norm_slots=args.pack), d=dict(pack=args.pack))
+    for player in (c.optim.g, c.optim.d):
+        player.update(lr=2e-4, b1=0.5)
+    c.loss.g = "non_saturating"
+    c.train.update(g_steps=2, same_noise=True)
+    c.eval.update(metrics="stacked_modes", classifier="classifiers/mnist28", stacked_samples=26_000)
+    if args.smoke:
+        c.model.g.width = c.model.d.width = 4
+        c.train.update(batch_size=4 * args.pack, total_steps=4, steps_per_call=2)
+        c.log.update(every=2, sample_every=4, num_samples=16)
+        c.checkpoint.update(every=2, keep=2)
+        c.eval.update(every=4, stacked_samples=500)
+    else:
+        c.train.update(batch_size=BATCH * args.pack, total_steps=schedule(args), steps_per_call=CALL)
+        c.checkpoint.keep = 1
+        evaluate_often(c)
+    c.lock()  # a mistyped key now fails instead of silently adding a new one
+    return c
+
+
+def schedule(args: ml_collections.ConfigDict) -> int:
+    """Steps a run: their 100,000, the `cpu` 2,000, or `steps=N` (a multiple of 500)."""
+    if args.steps and args.cpu:
+        raise ConfigError("stacked_mnist.py: `cpu` and `steps=N` both set the schedule; give one.")
+    if args.steps < 0 or args.steps % 500:  # 5 evaluations and ~50 log rows at whole 10-step calls
+        raise ConfigError(f"stacked_mnist.py: steps={args.steps}; give a positive multiple of 500.")
+    return args.steps or (CPU_STEPS if args.cpu else FULL_STEPS)
+
+
+def get_sweep(arg: str = "") -> list[dict]:
+    """DCGAN and PacDCGAN2-4, seeds 0 to seeds-1."""
+    args = parse_args(arg)
+    cells = [
+        {
+            "_name": "DCGAN" if m == 1 else f"PacDCGAN{m}",
+            "model.d.pack": m,
+            "model.g.norm_slots": m,
+            "train.batch_size": (4 if args.smoke else BATCH) * m,
+        }
+        for m in (1, 2, 3, 4)
+    ]
+    return sweep.product(cells, sweep.sweep("seed", range(args.seeds)))

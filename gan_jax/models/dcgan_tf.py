@@ -1,0 +1,149 @@
+"""The DCGAN of carpedm20/DCGAN-tensorflow: the networks behind the Stacked MNIST tables of
+VEEGAN (Srivastava et al. 2017) and PacGAN (Lin et al. 2018), read from PacGAN's code
+(fjxmlzn/PacGAN, stacked_MNIST_experiments/VEEGAN_experiment/model.py and ops.py).
+
+It differs from models/dcgan.py (PyTorch's example) in every layer, so it is its own pair:
+* 5x5 kernels, stride 2, TensorFlow's 'SAME' padding, so any image size works: four stride-2
+  layers whatever the size, the maps of size ceil(size / 2^k) (28 px: 28, 14, 7, 4, 2);
+  G's transposed convolutions are the transposes of those convolutions (as tf.nn.conv2d_transpose
+  with its output shape), so they land on 7 from 4. Both run as matrix products of shifted
+  slices (models/conv.py `conv2d_patches`): XLA:CPU's convolutions of 5x5 kernels on 4x4 maps
+  made a step take ~20 s;
+* biases in every convolution and linear layer; G projects z with a biased linear layer to
+  (ceil(size / 16))^2 x 8 width;
+* BatchNorm as tf.contrib.layers.batch_norm (decay 0.9, epsilon 1e-5, scale 1 and shift 0 at the
+  start) after every layer but G's output and D's first; G's per pack slot with `norm_slots` = m,
+  as their PacDCGAN runs G once per slot (layers.SlotBatchNorm);
+* weights: convolutions N(0, 0.02) truncated at 2 standard deviations, transposed convolutions and
+  linear layers N(0, 0.02); ReLU in G with tanh at its output, LeakyReLU(0.2) in D;
+* D's `pack` = m concatenates m images along the channels (PacDCGAN's input of 3 m channels).
+
+Images are NHWC; `width` is their gf_dim / df_dim (64).
+"""
+
+import math
+from typing import ClassVar
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gan_jax.errors import ConfigError
+from gan_jax.models import conv
+from gan_jax.models.dcgan import square_image
+from gan_jax.models.layers import SlotBatchNorm, pack
+
+KERNEL, STRIDE, LEAKY_SLOPE = 5, 2, 0.2
+LAYERS = 4  # stride-2 layers between the image and the smallest map
+BN_MOMENTUM, BN_EPSILON = 0.9, 1e-5  # tf.contrib.layers.batch_norm as ops.py sets it
+
+
+def map_sizes(image_size: int) -> list[int]:
+    """The feature maps' sizes from the image down: size, ceil(size / 2), ... (LAYERS + 1 of them)."""
+    return [math.ceil(image_size / STRIDE**k) for k in range(LAYERS + 1)]
+
+
+class _Conv(nn.Module):
+    """A biased 5x5 stride-2 'SAME' convolution (`size` = 0) or transposed convolution to `size`
+    (kernel (k, k, out, in), as tf.nn.conv2d_transpose's)."""
+
+    features: int
+    size: int = 0
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if self.size:
+            shape = (KERNEL, KERNEL, self.features, x.shape[-1])
+            w = self.param("kernel", nn.initializers.normal(0.02), shape)
+            y = conv.conv2d_transpose_patches(x, w.astype(x.dtype), STRIDE, self.size)
+        else:
+            shape = (KERNEL, KERNEL, x.shape[-1], self.features)
+            w = self.param("kernel", nn.initializers.truncated_normal(0.02), shape)
+            pad = conv.same_padding(x.shape[1], KERNEL, STRIDE)
+            y = conv.conv2d_patches(x, w.astype(x.dtype), STRIDE, pad)
+        return y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(x.dtype)
+
+
+def _batch_norm(train: bool, name: str, slots: int = 1) -> SlotBatchNorm:
+    return SlotBatchNorm(slots, not train, BN_MOMENTUM, BN_EPSILON, name=name)
+
+
+def _unconditional(num_classes: int) -> None:
+    if num_classes:
+        raise ConfigError(
+            "config.model.name='dcgan_tf' is unconditional (as its papers' code); set "
+            "config.model.conditional=False, or use 'dcgan' for a conditional GAN."
+        )
+
+
+class DCGANTFGenerator(nn.Module):
+    """z (N, z_dim) -> images (N, size, size, channels) in [-1, 1] (tanh)."""
+
+    image_size: int
+    channels: int
+    width: int = 64
+    width_mult: float = 1.0
+    norm_slots: int = 1  # > 1: BatchNorm per slot of PacGAN's packs (their G runs once per slot)
+    num_classes: int = 0
+    CHOICES: ClassVar[dict] = {}
+    reference_batch_size: ClassVar[int] = 0  # no virtual batch norm
+
+    def __post_init__(self):
+        _unconditional(self.num_classes)
+        if self.norm_slots < 1:
+            raise ConfigError(f"config.model.g.norm_slots={self.norm_slots}: a whole number >= 1.")
+        super().__post_init__()
+
+    @staticmethod
+    def data_fields(data_shape: tuple[int, ...]) -> dict:
+        size, channels = square_image(data_shape)
+        return {"image_size": size, "channels": channels}
+
+    @nn.compact
+    def __call__(self, z: jax.Array, y: jax.Array | None = None, train: bool = True) -> jax.Array:
+        del y
+        sizes = map_sizes(self.image_size)
+        ch = max(1, round(self.width * self.width_mult)) * 2 ** (LAYERS - 1)
+        x = nn.Dense(sizes[-1] ** 2 * ch, kernel_init=nn.initializers.normal(0.02), name="project")(z)
+        x = x.reshape(z.shape[0], sizes[-1], sizes[-1], ch)
+        x = nn.relu(_batch_norm(train, "bn_project", self.norm_slots)(x))
+        for i, size in enumerate(sizes[-2:0:-1]):
+            ch //= 2
+            x = _Conv(ch, size, name=f"up{i}")(x)
+            x = nn.relu(_batch_norm(train, f"bn_up{i}", self.norm_slots)(x))
+        return jnp.tanh(_Conv(self.channels, sizes[0], name="to_image")(x))
+
+
+class DCGANTFDiscriminator(nn.Module):
+    """images (N, size, size, channels) -> logits (N / pack,)."""
+
+    image_size: int
+    width: int = 64
+    width_mult: float = 1.0
+    pack: int = 1  # PacGAN: D judges packs of this many images, concatenated along the channels
+    num_classes: int = 0
+    outputs: int = 1
+    CHOICES: ClassVar[dict] = {}
+
+    def __post_init__(self):
+        _unconditional(self.num_classes)
+        if self.outputs != 1:
+            raise ConfigError("config.model.name='dcgan_tf': D has one output (no semi-supervised D).")
+        super().__post_init__()
+
+    @staticmethod
+    def data_fields(data_shape: tuple[int, ...]) -> dict:
+        return {"image_size": square_image(data_shape)[0]}
+
+    @nn.compact
+    def __call__(self, x: jax.Array, y: jax.Array | None = None, train: bool = True) -> jax.Array:
+        del y
+        x = pack(x, self.pack)
+        ch = max(1, round(self.width * self.width_mult))
+        for i in range(LAYERS):
+            x = _Conv(ch * 2**i, name=f"down{i}")(x)
+            if i:
+                x = _batch_norm(train, f"bn_down{i}")(x)
+            x = nn.leaky_relu(x, LEAKY_SLOPE)
+        x = x.reshape(x.shape[0], -1)
+        return nn.Dense(1, kernel_init=nn.initializers.normal(0.02), name="to_logit")(x)[:, 0]
