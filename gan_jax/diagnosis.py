@@ -15,6 +15,7 @@ G_STARVED = 0.1  # ... and G's gradient norm there below this fraction of its pe
 COLLAPSE_FRACTION = 0.5  # fewer than this fraction of the data's modes captured at the end
 MODES_LOST = (2, 0.1)  # ... or fewer covered than at the best earlier evaluation by max(2, 10%)
 SMEAR = 10.0  # ... of those with at least this % of high-quality samples (fewer: a smear, not modes)
+STACKED_MODES = 1000  # stacked MNIST's modes: digit triples
 SWING, SWING_FLOOR = 0.01, 0.1  # detrended D loss std, last half, > 0.01 x max(mean |D loss|, 0.1)
 CYCLE_P = 0.01  # ... and a periodic component: Fisher's g test of its periodogram below this p
 
@@ -30,7 +31,8 @@ RULES = (
     f"the best earlier evaluation with at least {SMEAR:g}% high-quality samples (covered: with samples "
     "by the mode at the plot's scale, gan_jax/metrics/mixtures.py; evaluations from before it was "
     "logged: captured; below that share the samples are a smear across the data, which covers modes "
-    "without sitting on them) (data with countable modes).\n"
+    "without sitting on them) (data with countable modes: the mixtures' and stacked MNIST's 1,000 "
+    "digit triples, each sample of which is classified: no smear).\n"
     f"oscillation: over the last half of the logged intervals, D's loss, its drift removed (a quadratic), "
     f"has a standard deviation above {SWING} x max(its mean absolute value, {SWING_FLOOR}) and a cycle "
     f"of at least two periods: Fisher's g test of its periodogram against noise (white, or red with the "
@@ -73,7 +75,7 @@ def evidence(metrics: list[dict], evals: list[dict]) -> dict[str, float]:
     last quarter's mean D(x) and D(G(z)) and G's gradient share of its peak, and the modes
     captured at the last evaluation (NaN where not logged)."""
     last = {key: _tail(metrics, key, 0.25) for key in ("d_real", "d_fake")}
-    modes = [row["modes/modes_captured"] for row in evals if "modes/modes_captured" in row]
+    modes = [row["modes/modes_captured"] for row in mode_counts(evals)]
     return {
         **{key: float(v.mean()) if v.size else math.nan for key, v in last.items()},
         "g_grad_share": _g_grad_share(metrics),
@@ -94,8 +96,24 @@ def _d_wins(metrics: list[dict]) -> Diagnosis | None:
     )
 
 
-def _mode_collapse(evals: list[dict]) -> Diagnosis | None:
+def mode_counts(evals: list[dict]) -> list[dict]:
+    """The evaluations that count modes, in the mixtures' keys: stacked MNIST's distinct digit
+    triples are its modes captured of 1,000, every sample classified (100% high quality)."""
     rows = [row for row in evals if "modes/modes_captured" in row]
+    stacked = [
+        {
+            "modes/modes_captured": row["stacked_modes/modes"],
+            "modes/num_modes": STACKED_MODES,
+            "modes/high_quality_percent": 100.0,
+        }
+        for row in evals
+        if "stacked_modes/modes" in row
+    ]
+    return rows or stacked
+
+
+def _mode_collapse(evals: list[dict]) -> Diagnosis | None:
+    rows = mode_counts(evals)
     if not rows:
         return None
     modes, total = rows[-1]["modes/modes_captured"], rows[-1]["modes/num_modes"]

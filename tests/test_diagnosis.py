@@ -108,6 +108,17 @@ def test_mode_collapse_far_below_the_data_or_falling(captured, total, expected):
     assert label(evals=modes(*captured, total=total)) == expected
 
 
+@pytest.mark.parametrize(
+    "counts,expected",
+    [((900, 450), "mode collapse"), ((900, 950, 820), "mode collapse"), ((900, 950, 860), "converged")],
+)
+def test_stacked_mnist_digit_triples_are_its_modes(counts, expected):
+    """Below 500 of 1,000 triples at the end, or 100 (10%) fewer than earlier: mode collapse."""
+    evals = [{"step": 1000 * (i + 1), "stacked_modes/modes": m} for i, m in enumerate(counts)]
+    assert label(evals=evals) == expected
+    assert diagnosis.evidence(trajectory(), evals)["modes"] == counts[-1]
+
+
 def test_modes_lost_are_modes_no_longer_covered_where_coverage_is_logged():
     """A cluster drifted off its mode is no longer captured but still covered (the hand-labelled
     ring runs of docs/diagnosis.md: 8, 8, 8, then 4 captured, all 8 covered): no collapse. Lost
