@@ -16,6 +16,9 @@ Rows (all timed interleaved over --rounds, medians):
     a step) in float32 and bfloat16, with and without DiffAugment (the modern-recipe issue's rows).
   * The ring GAN of configs/gan_mlp.py as a vmapped population of 16 seeds (the accelerator path
     of experiments.sweep): member-steps/s, against the same step for one run.
+  * Stacked MNIST's DCGAN iteration (configs/stacked_mnist.py: carpedm20's 28 px networks, batch
+    64, one D and two G updates), one run and a vmapped population: what a full-length table
+    (4 cells x 10 seeds x 100,000 iterations) costs.
 The images are tfds's mock CIFAR-10 and CelebA (random pixels of the real shapes; nothing is
 downloaded): throughput does not depend on what the pixels show.
 """
@@ -135,6 +138,13 @@ def ring(smoke: bool):
     return config
 
 
+def stacked(smoke: bool):
+    """configs/stacked_mnist.py's DCGAN (batch 64 packs of one), on tfds's mock MNIST."""
+    config = load_config("configs/stacked_mnist.py:tfds" + (",smoke" if smoke else ""))
+    config.train.steps_per_call = 1 if smoke else 10
+    return config
+
+
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -168,6 +178,10 @@ def main(argv=None) -> list[dict]:
         config = ring(args.smoke)
         rows.append(("ring GAN, one run", 0, config, 0))
         rows.append((f"ring GAN, vmapped population of {args.seeds}", 0, config, args.seeds))
+        config = stacked(args.smoke)
+        name = f"stacked MNIST DCGAN 28x28x3 b{config.train.batch_size}"
+        rows.append((f"{name}, one run", config.train.batch_size, config, 0))
+        rows.append((f"{name}, vmapped population of {args.seeds}", 0, config, args.seeds))
         wanted = [w for w in args.only.split(",") if w]
         rows = [row for row in rows if not wanted or any(w in row[0] for w in wanted)]
         timed, flops = [], []
