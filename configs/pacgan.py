@@ -85,10 +85,10 @@ def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
     c.eval.update(metrics="modes", mode_samples=2_500)
     if args.smoke:
         c.data.train_size = 2_000
-        c.train.batch_size = 16 * args.pack
+        c.train.batch_size = batch(args, args.pack)
         return c
     steps = schedule(args)
-    c.train.update(batch_size=PACKS_PER_BATCH * args.pack, total_steps=steps, steps_per_call=CALL)
+    c.train.update(batch_size=batch(args, args.pack), total_steps=steps, steps_per_call=CALL)
     c.checkpoint.keep = 1
     return evaluate_often(c)
 
@@ -102,16 +102,16 @@ def get_sweep(arg: str = "ring") -> list[dict]:
     PacGAN4 with G run once on all 400 samples of a step (the ablation of their per-slot G). Seeds
     0 to seeds-1, each with its own training set (data.seed = seed, as their trials)."""
     args = parse_args(arg)
-    packs = [pac_cell(arg, m, 1 if args.one_g_batch else m) for m in (1, 2, 3, 4)]
+    packs = [pac_cell(args, m, 1 if args.one_g_batch else m) for m in (1, 2, 3, 4)]
     if not args.one_g_batch:
-        packs.append({**pac_cell(arg, 4, 1), "_name": ONE_G_BATCH})
+        packs.append({**pac_cell(args, 4, 1), "_name": ONE_G_BATCH})
     others = [
         {
             "_name": "minibatch discrimination",
             "model.d.minibatch_kernels": 50,
-            "train.batch_size": batch(arg, 1),
+            "train.batch_size": batch(args, 1),
         },
-        {"_name": "minibatch stddev", "model.d.minibatch_std": 4, "train.batch_size": batch(arg, 1)},
+        {"_name": "minibatch stddev", "model.d.minibatch_std": 4, "train.batch_size": batch(args, 1)},
     ]
     others += [
         {"_name": objective, **objective_overrides(get_config(arg), objective, False, False)}
@@ -123,13 +123,13 @@ def get_sweep(arg: str = "ring") -> list[dict]:
     )
 
 
-def pac_cell(arg: str, pack: int, slots: int) -> dict:
+def pac_cell(args: ml_collections.ConfigDict, pack: int, slots: int) -> dict:
     """The cell of packs of `pack` samples, G's BatchNorm over `slots` slices of the batch."""
     return {
         "_name": "GAN" if pack == 1 else f"PacGAN{pack}",
         "model.d.pack": pack,
         "model.g.norm_slots": slots,
-        "train.batch_size": batch(arg, pack),
+        "train.batch_size": batch(args, pack),
     }
 
 
@@ -143,6 +143,6 @@ def schedule(args: ml_collections.ConfigDict) -> int:
     return args.steps or (CPU_STEPS if args.cpu else FULL_STEPS)
 
 
-def batch(arg: str, pack: int) -> int:
+def batch(args: ml_collections.ConfigDict, pack: int) -> int:
     """The batch of `pack`-sample packs: 100 packs (the smoke run's 16)."""
-    return (16 if parse_args(arg).smoke else PACKS_PER_BATCH) * pack
+    return (16 if args.smoke else PACKS_PER_BATCH) * pack
