@@ -17,7 +17,8 @@ Protocol, read from their code:
     -> 7x7x128 -> 14x14x64 -> 28x28x3, D the mirror image, 5x5 kernels, BatchNorm as theirs.
     PacDCGANm: D reads m images stacked along the channels (3 m of them) and G runs once per
     pack slot, each slot's BatchNorm over its own 64 samples (model.g.norm_slots = m).
-  * Adam 2e-4, beta1 0.5, both players; batch 64 (packs); z in R^100; non-saturating G loss.
+  * Adam 2e-4, beta1 0.5, both players; batch 64 (packs); z ~ U(-1, 1)^100 (model.z_dist);
+    non-saturating G loss.
   * Each iteration: one D update, then two G updates ("to make sure that d_loss does not go to
     zero (different from paper)"), all three on one z batch (train.same_noise), G against the
     updated D.
@@ -36,7 +37,6 @@ Differences (each written down, none tuned):
     test split) are stacked for the real-data reference row of the evaluation.
   * Pixel range: their real images are in [0, 1] while G's tanh spans [-1, 1]; here both are in
     [-1, 1].
-  * z ~ N(0, I) here, U(-1, 1) in their code.
   * The mode classifier: theirs is Keras's mnist_cnn trained on MNIST's training images;
     `classifiers/mnist28` here, the project's CNN trained on the first 8,000 images of the MNIST
     test split (99.2% on the last 2,000, its info.json). Offline, G trains on the digits the
@@ -75,6 +75,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     name, split, heldout = DATA[args.tfds]
     c.data.update(name=name, split=split, eval_split=heldout, image_size=28)
     c.model = models.model_config("dcgan_tf", z_dim=100, g=dict(norm_slots=args.pack), d=dict(pack=args.pack))
+    c.model.z_dist = "uniform"
     for player in (c.optim.g, c.optim.d):
         player.update(lr=2e-4, b1=0.5)
     c.loss.g = "non_saturating"

@@ -97,7 +97,7 @@ def final_samples(run_dir: str) -> np.ndarray:
     from gan_jax.models import apply
 
     config, gan, _, state = trainer.restore_run(run_dir, devices=jax.devices()[:1])
-    z = state_lib.fixed_noise(config.seed, records.SAMPLES, gan.z_dim)
+    z = state_lib.fixed_noise(config.seed, records.SAMPLES, gan)
     y = apply.balanced_labels(gan, records.SAMPLES)
     variables = state.g_ema if state.g_ema is not None else state.g.variables
     return np.asarray(apply.make_sampler(gan)(variables, z, y, state.vbn_reference))

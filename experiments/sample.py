@@ -46,7 +46,7 @@ def main(argv):
 
     @jax.jit
     def draw(variables, reference, key, y):
-        return sample(variables, jax.random.normal(key, (len(y), gan.z_dim)), y, reference)
+        return sample(variables, gan.noise(key, len(y)), y, reference)
 
     key, y_shape = jax.random.PRNGKey(_SEED.value), jax.ShapeDtypeStruct((_N.value,), np.int32)
     compiled = draw.lower(variables, state.vbn_reference, key, y_shape).compile()

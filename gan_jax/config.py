@@ -126,7 +126,7 @@ def base_config() -> ml_collections.ConfigDict:
         )
     )
     # configs set it with models.model_config; dtype here so that runs saved before it resume
-    c.model = ml_collections.ConfigDict(dict(name="", z_dim=100, dtype="float32"))
+    c.model = ml_collections.ConfigDict(dict(name="", z_dim=100, z_dist="normal", dtype="float32"))
     # Objectives (gan_jax/losses.py): the Improved-GAN techniques are all off by default.
     c.loss = ml_collections.ConfigDict(
         dict(

@@ -51,6 +51,7 @@ def build_gan(config: ml_collections.ConfigDict, source: DataSource) -> GAN:
         dtype=config.model.dtype,
         num_labelled=config.loss.num_labelled if objective.semi_supervised else 0,
         d_group=group_size(discriminator),
+        z_dist=config.model.get("z_dist", "normal"),
     )
 
 

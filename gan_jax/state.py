@@ -21,9 +21,11 @@ import optax
 from gan_jax import losses, regularizers
 from gan_jax.anneal import OFF, Anneal
 from gan_jax.augment import AdaState, Augment
+from gan_jax.errors import ConfigError
 
 # Independent random streams derived from the base key.
 _STEP_STREAM, _DATA_STREAM, _REFERENCE_STREAM = 0, 1, 2
+NOISES = ("normal", "uniform")  # config.model.z_dist
 
 
 @flax.struct.dataclass
@@ -70,6 +72,18 @@ class GAN:
     dtype: str = "float32"  # G's and D's compute dtype (models.apply.apply_net); the state stays float32
     num_labelled: int = 0  # > 0: the semi-supervised D's labelled examples (the train step's data holds them)
     d_group: int = 1  # examples D reads together (packing x minibatch-stddev groups): D is built on one group
+    z_dist: str = "normal"  # G's noise: 'normal' N(0, I) or 'uniform' U(-1, 1) per coordinate
+
+    def __post_init__(self):
+        if self.z_dist not in NOISES:
+            raise ConfigError(f"config.model.z_dist={self.z_dist!r} is not one of {NOISES}.")
+
+    def noise(self, key: jax.Array, n: int) -> jax.Array:
+        """n draws of z (n, z_dim): every z G sees -- training, evaluation, sample grids -- comes
+        from here. 'uniform' is U(-1, 1) per coordinate, as DCGAN's, VEEGAN's and PacGAN's code."""
+        if self.z_dist == "uniform":
+            return jax.random.uniform(key, (n, self.z_dim), minval=-1.0, maxval=1.0)
+        return jax.random.normal(key, (n, self.z_dim))
 
 
 def step_key(state: GANState) -> jax.Array:
@@ -108,7 +122,7 @@ def create(
     if gan.vbn_ref_size:
         k_z, k_y = jax.random.split(jax.random.fold_in(k_run, _REFERENCE_STREAM))
         reference = {
-            "z": jax.random.normal(k_z, (gan.vbn_ref_size, gan.z_dim)),
+            "z": gan.noise(k_z, gan.vbn_ref_size),
             "y": jax.random.randint(k_y, (gan.vbn_ref_size,), 0, max(gan.num_classes, 1)),
         }
     return GANState(
@@ -125,9 +139,9 @@ def create(
     )
 
 
-def fixed_noise(seed: int, num: int, z_dim: int) -> jax.Array:
+def fixed_noise(seed: int, num: int, gan: GAN) -> jax.Array:
     """The z behind every sample grid of a run: the same at every step and after resume."""
-    return jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(seed), 0x5A3B1E), (num, z_dim))
+    return gan.noise(jax.random.fold_in(jax.random.PRNGKey(seed), 0x5A3B1E), num)
 
 
 def leaf_names(tree) -> list[str]:

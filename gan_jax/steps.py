@@ -112,7 +112,7 @@ def real_batch(ctx: StepContext, state: GANState, arrays: dict, stream: int | No
 def fake_batch(ctx: StepContext, state: GANState, g_variables: dict, key: jax.Array):
     """(samples, their labels or None, G's new batch_stats) for a batch of fresh noise from `key`."""
     k_z, k_y = jax.random.split(key)
-    z = ctx.shard_batch(jax.random.normal(k_z, (ctx.batch_size, ctx.gan.z_dim)))
+    z = ctx.shard_batch(ctx.gan.noise(k_z, ctx.batch_size))
     y = ctx.shard_batch(sample_labels(ctx.gan, k_y, ctx.batch_size))
     x, new_stats = generate(ctx.gan, g_variables, z, y, True, state.vbn_reference)
     return x, y if ctx.gan.num_classes else None, new_stats

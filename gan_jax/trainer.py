@@ -61,7 +61,7 @@ class _Outputs:
 
     def __init__(self, config, gan: GAN, source: DataSource, workdir: epath.Path, writer):
         self.source, self.workdir, self.writer = source, workdir, writer
-        self.z = state_lib.fixed_noise(config.seed, config.log.num_samples, gan.z_dim)
+        self.z = state_lib.fixed_noise(config.seed, config.log.num_samples, gan)
         self.y = apply.balanced_labels(gan, config.log.num_samples)  # column k: class k
         self.columns = gan.num_classes or None
         self._sample = apply.make_sampler(gan)

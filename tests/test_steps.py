@@ -45,6 +45,11 @@ def test_simultaneous_step_takes_g_gradient_against_d_before_its_update():
     )
 
 
+def test_an_unknown_noise_is_refused_naming_its_key():
+    with pytest.raises(ConfigError, match=r"z_dist='gamma' is not one of \('normal', 'uniform'\)"):
+        build_run("configs/gan_mlp.py:smoke", edit=lambda c: c.model.update(z_dist="gamma"))
+
+
 def test_a_schedule_checks_its_own_fields_naming_their_config_keys():
     assert Schedule.from_config(load_config("configs/unrolled.py:ring").train) == Schedule(
         simultaneous=True, unroll_steps=5
@@ -90,11 +95,15 @@ def products(f, *args) -> int:
     return text.count("dot_general") + text.count("conv_general_dilated")
 
 
-def test_d_update_is_sgd_on_minus_v_for_the_drawn_batch():
-    """Against a direct reference: D's new parameters = old - lr * grad(-V) on the same batch."""
+@pytest.mark.parametrize("z_dist", ["normal", "uniform"])
+def test_d_update_is_sgd_on_minus_v_for_the_drawn_batch(z_dist):
+    """Against a direct reference: D's new parameters = old - lr * grad(-V) on the same batch, G's
+    samples from z ~ N(0, I) or U(-1, 1) (config.model.z_dist)."""
     lr = 0.05
     config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke")
-    gan = gan.__class__(gan.generator, gan.discriminator, optax.sgd(lr), optax.sgd(lr), gan.z_dim)
+    gan = gan.__class__(
+        gan.generator, gan.discriminator, optax.sgd(lr), optax.sgd(lr), gan.z_dim, z_dist=z_dist
+    )
     state = experiment.initial_state(config, gan, source)
     b = config.train.batch_size
     key, draw = jax.random.PRNGKey(7), jnp.int32(3)
@@ -103,7 +112,11 @@ def test_d_update_is_sgd_on_minus_v_for_the_drawn_batch():
 
     real = source.sample(arrays, state_lib.data_key(state), draw, b)["x"]
     z_key, _ = jax.random.split(key)  # the update's noise key; the other half draws labels
-    fake = gan.generator.apply(state.g.variables, jax.random.normal(z_key, (b, gan.z_dim)))
+    if z_dist == "normal":
+        z = jax.random.normal(z_key, (b, gan.z_dim))
+    else:
+        z = jax.random.uniform(z_key, (b, gan.z_dim), minval=-1.0, maxval=1.0)
+    fake = gan.generator.apply(state.g.variables, z)
 
     def minus_v(params):
         d = lambda x: gan.discriminator.apply({"params": params}, x)  # noqa: E731

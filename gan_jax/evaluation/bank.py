@@ -69,7 +69,7 @@ class SampleBank:
         variables = state.g_ema if state.g_ema is not None else state.g.variables
 
         def sample(n: int) -> np.ndarray:
-            z = jax.random.normal(jax.random.PRNGKey(self.cfg.seed), (n, self.gan.z_dim))
+            z = self.gan.noise(jax.random.PRNGKey(self.cfg.seed), n)
             y = self.generated_labels(n)
             chunks = [
                 self._sample(variables, z[i : i + BATCH], y[i : i + BATCH], state.vbn_reference)

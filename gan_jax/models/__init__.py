@@ -75,6 +75,7 @@ def model_config(
         dict(
             name=name,
             z_dim=z_dim,
+            z_dist="normal",  # G's noise: N(0, I), or 'uniform' U(-1, 1) (state.GAN.noise)
             conditional=conditional,  # condition G and D on the data's class labels
             dtype="float32",  # compute dtype of G and D ('bfloat16': mixed precision, models/apply.py)
             g={**options(generator), **_checked(generator, g or {}, "g")},
