@@ -1,13 +1,15 @@
-r"""Stacked MNIST as VEEGAN and PacGAN count its modes (PacGAN's Table 2): DCGAN and PacDCGAN2-4,
-read from PacGAN's code (fjxmlzn/PacGAN, stacked_MNIST_experiments/VEEGAN_experiment: config.py,
-model.py, pacgan_task.py).
+r"""Stacked MNIST as VEEGAN and PacGAN count its modes: DCGAN and PacDCGAN2-4 in PacGAN's Table 2
+(VEEGAN's setting) and Table 3 (Metz et al.'s, D 1/4 or 1/2 of G), read from PacGAN's code
+(fjxmlzn/PacGAN, stacked_MNIST_experiments/VEEGAN_experiment and unrolled_GAN_experiment/D=0.25G,
+D=0.5G: config.py, model.py, pacgan_task.py).
 
 Command:   python -m experiments.sweep --config=configs/stacked_mnist.py:cpu --workdir=runs/stacked/cpu
            python -m experiments.report --workdir=runs/stacked/cpu
            full length (100,000 steps a run): drop `cpu`. One run:
            python -m experiments.run --config=configs/stacked_mnist.py:pack=2 --workdir=runs/pacdcgan2
-Arguments: `pack=m` (a single run's packing, default 1: the DCGAN); `cpu` (the shortened schedule
-           below) or `steps=N`; `tfds` (MNIST's 60,000 training images through tensorflow-datasets,
+Arguments: the setting -- `veegan` (default: Table 2), `quarter` or `half` (Table 3, D 1/4 or 1/2
+           of G); `pack=m` (a single run's packing, default 1: the DCGAN); `cpu` (the shortened
+           schedule below) or `steps=N`; `tfds` (MNIST's 60,000 training images through tensorflow-datasets,
            network needed once, instead of this project's offline 10,000); `smoke`; `seeds=N`
            for the sweep (default 10).
 Protocol, read from their code:
@@ -28,6 +30,12 @@ Protocol, read from their code:
     KL(p_modes || U(1000)) (gan_jax/evaluation/features.py stacked_modes). The table reads the
     last epoch's; the runs here evaluate 5 times, evenly spaced (for the diagnosis).
   * Cells: DCGAN (pack 1), PacDCGAN2, PacDCGAN3, PacDCGAN4; 10 trials.
+Table 3 (`quarter`, `half`), where it differs from the above: G z ~ N(0, I) in R^256 -> 4x4x64 ->
+  7x7x32 -> 14x14x16 -> 28x28x8 -> a 3x3 stride-1 convolution to the image; D three 3x3 stride-2
+  convolutions of 2, 4, 8 (`half`: 4, 8, 16) channels, BatchNorm after each, LeakyReLU 0.3; Adam
+  D 2e-4, G 1e-4, betas (0.5, 0.99); batch 128 fresh triples (their code too); one D and one G
+  update an iteration on one z batch; 500,000 iterations; 25,600 samples; 50 trials (the sweep's
+  `seeds=50`).
 Differences (each written down, none tuned):
   * Data: their 128,000 training images are fixed triples drawn once from MNIST's 70,000 train
     and test images, walked in order every epoch (and PacDCGAN's packs fixed m-tuples of them);
@@ -43,11 +51,12 @@ Differences (each written down, none tuned):
     classifier was trained on; the real-data reference row's 2,000 it never saw.
   * Running averages of BatchNorm with per-slot statistics move by the mean of the slots'
     (theirs update once per slot, in turn).
-CPU schedule (`cpu`): 2,000 iterations a run (one of their 50 epochs), the same in every other
-respect.
+CPU schedule (`cpu`): 2,000 iterations a run (one of their 50 epochs; Table 3: 50,000, a tenth),
+the same in every other respect.
 CPU time:  ~2 s an iteration at batch 64 (one D and two G updates of these 4.5M- and 4.3M-parameter
            networks) on a 2-core AMD EPYC shared with a sweep: ~1 hour a `cpu` run, ~2 days a
-           full one. The tables need an accelerator (docs/mode_collapse.md).
+           full one; Table 3's small networks ~0.34 s an iteration (PacDCGAN4 ~1 s), ~5 hours a
+           `cpu` run. The tables need an accelerator (docs/mode_collapse.md).
 Expected:  docs/mode_collapse.md, beside PacGAN's Table 2.
 """
 
@@ -57,10 +66,26 @@ from gan_jax import models, sweep
 from gan_jax.config import arguments, base_config, evaluate_often
 from gan_jax.errors import ConfigError
 
-parse_args = arguments("stacked_mnist.py", pack=1, cpu=False, steps=0, tfds=False, smoke=False, seeds=10)
-BATCH = 64  # packs a batch
-EPOCH = 128_000 // BATCH  # their iterations an epoch
-FULL_STEPS, CPU_STEPS = 50 * EPOCH, EPOCH
+SETTINGS = {
+    # PacGAN's Table 2, VEEGAN's setting (VEEGAN_experiment): 50 epochs of 128,000 images at batch
+    # 64; `cpu`: one epoch
+    "veegan": dict(
+        batch=64, steps=100_000, cpu_steps=2_000, z_dim=100, z_dist="uniform", g={}, d={},
+        g_lr=2e-4, d_lr=2e-4, b2=0.999, g_steps=2, samples=26_000,
+    ),
+    # PacGAN's Table 3, Metz et al.'s setting (unrolled_GAN_experiment/D=0.25G): 500,000 iterations
+    # of fresh batches of 128; `cpu`: a tenth
+    "quarter": dict(
+        batch=128, steps=500_000, cpu_steps=50_000, z_dim=256, z_dist="normal",
+        g=dict(width=8, kernel=3, layers=3, output="conv"),
+        d=dict(width=2, kernel=3, layers=3, leak=0.3, norm_first=True),
+        g_lr=1e-4, d_lr=2e-4, b2=0.99, g_steps=1, samples=25_600,
+    ),
+}  # fmt: skip
+SETTINGS["half"] = {**SETTINGS["quarter"], "d": {**SETTINGS["quarter"]["d"], "width": 4}}  # D=0.5G
+parse_args = arguments(
+    "stacked_mnist.py", setting=tuple(SETTINGS), pack=1, cpu=False, steps=0, tfds=False, smoke=False, seeds=10
+)
 CALL = 10  # steps a compiled call
 # (data.name, the digits stacked for training, the held-out digits of the real-data reference row)
 DATA = {
@@ -71,24 +96,26 @@ DATA = {
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
     args = parse_args(arg)
+    s = SETTINGS[args.setting]
     c = base_config()
     name, split, heldout = DATA[args.tfds]
     c.data.update(name=name, split=split, eval_split=heldout, image_size=28)
-    c.model = models.model_config("dcgan_tf", z_dim=100, g=dict(norm_slots=args.pack), d=dict(pack=args.pack))
-    c.model.z_dist = "uniform"
-    for player in (c.optim.g, c.optim.d):
-        player.update(lr=2e-4, b1=0.5)
+    g, d = {**s["g"], "norm_slots": args.pack}, {**s["d"], "pack": args.pack}
+    c.model = models.model_config("dcgan_tf", z_dim=s["z_dim"], g=g, d=d)
+    c.model.z_dist = s["z_dist"]
+    c.optim.g.update(lr=s["g_lr"], b1=0.5, b2=s["b2"])
+    c.optim.d.update(lr=s["d_lr"], b1=0.5, b2=s["b2"])
     c.loss.g = "non_saturating"
-    c.train.update(g_steps=2, same_noise=True)
-    c.eval.update(metrics="stacked_modes", classifier="classifiers/mnist28", stacked_samples=26_000)
+    c.train.update(g_steps=s["g_steps"], same_noise=True)
+    c.eval.update(metrics="stacked_modes", classifier="classifiers/mnist28", stacked_samples=s["samples"])
     if args.smoke:
         c.model.g.width = c.model.d.width = 4
-        c.train.update(batch_size=4 * args.pack, total_steps=4, steps_per_call=2)
+        c.train.update(batch_size=batch(args, args.pack), total_steps=4, steps_per_call=2)
         c.log.update(every=2, sample_every=4, num_samples=16)
         c.checkpoint.update(every=2, keep=2)
         c.eval.update(every=4, stacked_samples=500)
     else:
-        c.train.update(batch_size=BATCH * args.pack, total_steps=schedule(args), steps_per_call=CALL)
+        c.train.update(batch_size=batch(args, args.pack), total_steps=schedule(args), steps_per_call=CALL)
         c.checkpoint.keep = 1
         evaluate_often(c)
     c.lock()  # a mistyped key now fails instead of silently adding a new one
@@ -96,12 +123,19 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
 
 
 def schedule(args: ml_collections.ConfigDict) -> int:
-    """Steps a run: their 100,000, the `cpu` 2,000, or `steps=N` (a multiple of 500)."""
+    """Iterations a run: the setting's (100,000; 500,000), its `cpu` ones, or `steps=N` (a multiple
+    of 500)."""
     if args.steps and args.cpu:
         raise ConfigError("stacked_mnist.py: `cpu` and `steps=N` both set the schedule; give one.")
     if args.steps < 0 or args.steps % 500:  # 5 evaluations and ~50 log rows at whole 10-step calls
         raise ConfigError(f"stacked_mnist.py: steps={args.steps}; give a positive multiple of 500.")
-    return args.steps or (CPU_STEPS if args.cpu else FULL_STEPS)
+    setting = SETTINGS[args.setting]
+    return args.steps or setting["cpu_steps" if args.cpu else "steps"]
+
+
+def batch(args: ml_collections.ConfigDict, pack: int) -> int:
+    """The setting's batch of packs of `pack` images (the smoke run's 4)."""
+    return (4 if args.smoke else SETTINGS[args.setting]["batch"]) * pack
 
 
 def get_sweep(arg: str = "") -> list[dict]:
@@ -112,7 +146,7 @@ def get_sweep(arg: str = "") -> list[dict]:
             "_name": "DCGAN" if m == 1 else f"PacDCGAN{m}",
             "model.d.pack": m,
             "model.g.norm_slots": m,
-            "train.batch_size": (4 if args.smoke else BATCH) * m,
+            "train.batch_size": batch(args, m),
         }
         for m in (1, 2, 3, 4)
     ]

@@ -472,6 +472,8 @@ def render(header: dict, found: list[dict], out: epath.Path, spec: dict, arg: st
     cells = [row["cell"] for row in table]
     baseline = spec.get("baseline") if spec.get("baseline") in cells else cells[0]  # a sweep variant's own
     published = spec.get("published", lambda arg: {})(arg)
+    trials = spec.get("published_trials")  # a number, or the argument's (a config of several papers' tables)
+    spec = {**spec, "published_trials": trials(arg) if callable(trials) else trials}
     out.mkdir(parents=True, exist_ok=True)
     write_tables(table, found, columns, header, out, spec, baseline, published)
     write_diagnoses(found, out)

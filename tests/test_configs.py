@@ -39,7 +39,17 @@ CONFIGS = {
     "configs/cgan.py": ["digits", "ring", "grid,projection", "mnist,cbn", "digits,smoke"],
     "configs/pacgan.py": ["ring", "grid,cpu", "ring,pack=3", "grid,smoke,pack=2"],
     "configs/unrolled.py": ["ring", "grid,cpu", "ring,unroll=0,smoke"],
-    "configs/stacked_mnist.py": ["", "cpu", "pack=4,tfds", "steps=5000,pack=2", "smoke", "pack=3,smoke"],
+    "configs/stacked_mnist.py": [
+        "",
+        "cpu",
+        "pack=4,tfds",
+        "steps=5000,pack=2",
+        "smoke",
+        "pack=3,smoke",
+        "quarter,cpu",
+        "half,pack=3",
+        "half,smoke,pack=2",
+    ],
     "configs/limited_data.py": ["digits", "fashion_mnist,cell=ada", "digits,cell=diffaugment + lecam,smoke"],
     "configs/sngan.py": [
         "",
@@ -162,7 +172,7 @@ def test_stacked_mnist_is_pacgans_table_2_protocol():
     5 evaluations of 26,000 samples whatever the length; the published rows' names are cells."""
     stacked, _ = cli.load_config_module("configs/stacked_mnist.py")
     cells = {e["_name"]: e for e in stacked.get_sweep("cpu")}
-    assert len(stacked.get_sweep("cpu")) == 4 * 10 and set(stacked_study.PUBLISHED) == set(cells)
+    assert len(stacked.get_sweep("cpu")) == 4 * 10 and set(stacked_study.PUBLISHED["veegan"]) == set(cells)
     assert [(c["model.d.pack"], c["model.g.norm_slots"], c["train.batch_size"]) for c in cells.values()] == [
         (m, m, 64 * m) for m in (1, 2, 3, 4)
     ]
@@ -175,6 +185,21 @@ def test_stacked_mnist_is_pacgans_table_2_protocol():
     for bad in ("cpu,steps=1000", "steps=1234"):
         with pytest.raises(ConfigError, match="stacked_mnist.py"):
             stacked.get_config(bad)
+    # Table 3, Metz et al.'s setting: small 3x3 networks, D 1/4 or 1/2 of G's width, batch 128
+    quarter, half = stacked.get_config("quarter"), stacked.get_config("half,pack=2")
+    assert (quarter.model.d.width, half.model.d.width, quarter.model.g.width) == (2, 4, 8)
+    assert (quarter.model.d.kernel, quarter.model.d.norm_first, quarter.model.g.output) == (3, True, "conv")
+    assert (quarter.model.z_dim, quarter.model.z_dist, quarter.train.total_steps) == (256, "normal", 500_000)
+    assert (quarter.optim.g.lr, quarter.optim.d.lr, quarter.optim.d.b2, quarter.train.g_steps) == (
+        1e-4,
+        2e-4,
+        0.99,
+        1,
+    )
+    assert half.train.batch_size == 256 and half.eval.stacked_samples == 25_600
+    assert [c["train.batch_size"] for c in stacked.get_sweep("half")[::10]] == [128, 256, 384, 512]
+    trials = stacked_study.REPORT["published_trials"]
+    assert (trials("cpu"), trials("quarter,cpu")) == (10, 50)
 
 
 def test_the_diagnosis_corpus_cells_are_valid_and_know_their_truth():

@@ -42,7 +42,8 @@ def test_transposed_convolution_is_tensorflows(h, size):
 
 
 def test_map_sizes_halve_rounding_up():
-    assert map_sizes(28) == [28, 14, 7, 4, 2] and map_sizes(32) == [32, 16, 8, 4, 2]
+    assert map_sizes(28, 4) == [28, 14, 7, 4, 2] and map_sizes(32, 4) == [32, 16, 8, 4, 2]
+    assert map_sizes(28, 3) == [28, 14, 7, 4]
 
 
 def count(variables: dict) -> int:
@@ -78,6 +79,36 @@ def test_parameter_counts_of_the_stacked_mnist_networks():
         )
         assert count(d_vars) == d_by_hand
     images = jax.eval_shape(lambda v: g.apply(v, jnp.zeros((2, 100)), train=False), g_vars)
+    assert images.shape == (2, 28, 28, 3)
+
+
+@pytest.mark.parametrize("d_width", [2, 4])
+def test_parameter_counts_of_the_metz_setting_networks(d_width):
+    """PacGAN's Table 3 (unrolled_GAN_experiment): G z in R^256 -> 4x4x64 -> 7x7x32 -> 14x14x16 ->
+    28x28x8 -> a 3x3 stride-1 conv to 3 channels; D 3x3 convs of d_width, 2 and 4 x d_width
+    channels (2: D is 1/4 of G, 4: 1/2), BatchNorm after each; every layer written out."""
+    g = DCGANTFGenerator(image_size=28, channels=3, width=8, kernel=3, layers=3, output="conv")
+    g_vars = jax.eval_shape(g.init, KEY, jnp.zeros((2, 256)))
+    g_by_hand = (
+        (256 * 4 * 4 * 64 + 4 * 4 * 64)
+        + 2 * 64
+        + (9 * 64 * 32 + 32 + 2 * 32)
+        + (9 * 32 * 16 + 16 + 2 * 16)
+        + (9 * 16 * 8 + 8 + 2 * 8)
+        + (9 * 8 * 3 + 3)  # the stride-1 conv to the image
+    )
+    assert count(g_vars) == g_by_hand == 287_875
+    d = DCGANTFDiscriminator(image_size=28, width=d_width, kernel=3, layers=3, leak=0.3, norm_first=True)
+    d_vars = jax.eval_shape(d.init, KEY, jnp.zeros((2, 28, 28, 3)))
+    w = d_width
+    d_by_hand = (
+        (9 * 3 * w + w + 2 * w)
+        + (9 * w * 2 * w + 2 * w + 4 * w)
+        + (9 * 2 * w * 4 * w + 4 * w + 8 * w)
+        + (4 * 4 * 4 * w + 1)  # 28 -> 14 -> 7 -> 4
+    )
+    assert count(d_vars) == d_by_hand
+    images = jax.eval_shape(lambda v: g.apply(v, jnp.zeros((2, 256)), train=False), g_vars)
     assert images.shape == (2, 28, 28, 3)
 
 

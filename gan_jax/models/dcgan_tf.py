@@ -1,24 +1,30 @@
 """The DCGAN of carpedm20/DCGAN-tensorflow: the networks behind the Stacked MNIST tables of
 VEEGAN (Srivastava et al. 2017) and PacGAN (Lin et al. 2018), read from PacGAN's code
-(fjxmlzn/PacGAN, stacked_MNIST_experiments/VEEGAN_experiment/model.py and ops.py).
+(fjxmlzn/PacGAN, stacked_MNIST_experiments/VEEGAN_experiment/model.py and ops.py); with
+`kernel`, `layers`, G's `output='conv'` and D's `leak` and `norm_first`, the smaller networks of
+PacGAN's Table 3 (Metz et al.'s setting: unrolled_GAN_experiment/D=0.25G and D=0.5G/model.py).
 
 It differs from models/dcgan.py (PyTorch's example) in every layer, so it is its own pair:
-* 5x5 kernels, stride 2, TensorFlow's 'SAME' padding, so any image size works: four stride-2
-  layers whatever the size, the maps of size ceil(size / 2^k) (28 px: 28, 14, 7, 4, 2);
+* k x k kernels (5; Table 3: 3), stride 2, TensorFlow's 'SAME' padding, so any image size works:
+  `layers` stride-2 layers whatever the size (4; Table 3: 3), the maps of size ceil(size / 2^i)
+  (28 px: 28, 14, 7, 4, 2);
   G's transposed convolutions are the transposes of those convolutions (as tf.nn.conv2d_transpose
   with its output shape), so they land on 7 from 4. Both run as matrix products of shifted
   slices (models/conv.py `conv2d_patches`): XLA:CPU's convolutions of 5x5 kernels on 4x4 maps
   made a step take ~20 s;
-* biases in every convolution and linear layer; G projects z with a biased linear layer to
-  (ceil(size / 16))^2 x 8 width;
+* biases in every convolution and linear layer; G projects z with a biased linear layer to the
+  smallest map, channels halving each map up to `width`; its image is the last transposed
+  convolution's output, or (`output='conv'`, Table 3) a 3x3 stride-1 convolution's after it;
 * BatchNorm as tf.contrib.layers.batch_norm (decay 0.9, epsilon 1e-5, scale 1 and shift 0 at the
-  start) after every layer but G's output and D's first; G's per pack slot with `norm_slots` = m,
-  as their PacDCGAN runs G once per slot (layers.SlotBatchNorm);
+  start) after every layer but G's output and D's first (`norm_first`: that one too, Table 3); G's
+  per pack slot with `norm_slots` = m, as their PacDCGAN runs G once per slot
+  (layers.SlotBatchNorm);
 * weights: convolutions N(0, 0.02) truncated at 2 standard deviations, transposed convolutions and
-  linear layers N(0, 0.02); ReLU in G with tanh at its output, LeakyReLU(0.2) in D;
+  linear layers N(0, 0.02); ReLU in G with tanh at its output, LeakyReLU(`leak`: 0.2; Table 3:
+  0.3) in D;
 * D's `pack` = m concatenates m images along the channels (PacDCGAN's input of 3 m channels).
 
-Images are NHWC; `width` is their gf_dim / df_dim (64).
+Images are NHWC; `width` is their gf_dim / df_dim (64; Table 3: G 8, D 2 or 4).
 """
 
 import math
@@ -33,34 +39,35 @@ from gan_jax.models import conv
 from gan_jax.models.dcgan import square_image
 from gan_jax.models.layers import SlotBatchNorm, pack
 
-KERNEL, STRIDE, LEAKY_SLOPE = 5, 2, 0.2
-LAYERS = 4  # stride-2 layers between the image and the smallest map
+STRIDE = 2
 BN_MOMENTUM, BN_EPSILON = 0.9, 1e-5  # tf.contrib.layers.batch_norm as ops.py sets it
 
 
-def map_sizes(image_size: int) -> list[int]:
-    """The feature maps' sizes from the image down: size, ceil(size / 2), ... (LAYERS + 1 of them)."""
-    return [math.ceil(image_size / STRIDE**k) for k in range(LAYERS + 1)]
+def map_sizes(image_size: int, layers: int) -> list[int]:
+    """The feature maps' sizes from the image down `layers` stride-2 layers: size, ceil(size / 2), ..."""
+    return [math.ceil(image_size / STRIDE**k) for k in range(layers + 1)]
 
 
 class _Conv(nn.Module):
-    """A biased 5x5 stride-2 'SAME' convolution (`size` = 0) or transposed convolution to `size`
-    (kernel (k, k, out, in), as tf.nn.conv2d_transpose's)."""
+    """A biased k x k 'SAME' convolution of `stride` (`size` = 0) or a stride-2 transposed
+    convolution to `size` (kernel (k, k, out, in), as tf.nn.conv2d_transpose's)."""
 
     features: int
+    kernel: int
     size: int = 0
+    stride: int = STRIDE
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        k = self.kernel
         if self.size:
-            shape = (KERNEL, KERNEL, self.features, x.shape[-1])
-            w = self.param("kernel", nn.initializers.normal(0.02), shape)
+            w = self.param("kernel", nn.initializers.normal(0.02), (k, k, self.features, x.shape[-1]))
             y = conv.conv2d_transpose_patches(x, w.astype(x.dtype), STRIDE, self.size)
         else:
-            shape = (KERNEL, KERNEL, x.shape[-1], self.features)
+            shape = (k, k, x.shape[-1], self.features)
             w = self.param("kernel", nn.initializers.truncated_normal(0.02), shape)
-            pad = conv.same_padding(x.shape[1], KERNEL, STRIDE)
-            y = conv.conv2d_patches(x, w.astype(x.dtype), STRIDE, pad)
+            pad = conv.same_padding(x.shape[1], k, self.stride)
+            y = conv.conv2d_patches(x, w.astype(x.dtype), self.stride, pad)
         return y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(x.dtype)
 
 
@@ -81,11 +88,14 @@ class DCGANTFGenerator(nn.Module):
 
     image_size: int
     channels: int
-    width: int = 64
+    width: int = 64  # channels of the last hidden map (gf_dim); x 2 each map down
     width_mult: float = 1.0
+    kernel: int = 5
+    layers: int = 4  # stride-2 up-sampling layers from the projected map to the image
+    output: str = "transposed"  # the last up-sampling makes the image, or 'conv': a stride-1 conv after it
     norm_slots: int = 1  # > 1: BatchNorm per slot of PacGAN's packs (their G runs once per slot)
     num_classes: int = 0
-    CHOICES: ClassVar[dict] = {}
+    CHOICES: ClassVar[dict] = {"output": ("transposed", "conv")}
     reference_batch_size: ClassVar[int] = 0  # no virtual batch norm
 
     def __post_init__(self):
@@ -102,24 +112,31 @@ class DCGANTFGenerator(nn.Module):
     @nn.compact
     def __call__(self, z: jax.Array, y: jax.Array | None = None, train: bool = True) -> jax.Array:
         del y
-        sizes = map_sizes(self.image_size)
-        ch = max(1, round(self.width * self.width_mult)) * 2 ** (LAYERS - 1)
+        sizes = map_sizes(self.image_size, self.layers)
+        hidden = sizes[-2:0:-1] if self.output == "transposed" else sizes[-2::-1]  # their maps' sizes
+        ch = max(1, round(self.width * self.width_mult)) * 2 ** len(hidden)
         x = nn.Dense(sizes[-1] ** 2 * ch, kernel_init=nn.initializers.normal(0.02), name="project")(z)
         x = x.reshape(z.shape[0], sizes[-1], sizes[-1], ch)
         x = nn.relu(_batch_norm(train, "bn_project", self.norm_slots)(x))
-        for i, size in enumerate(sizes[-2:0:-1]):
+        for i, size in enumerate(hidden):
             ch //= 2
-            x = _Conv(ch, size, name=f"up{i}")(x)
+            x = _Conv(ch, self.kernel, size, name=f"up{i}")(x)
             x = nn.relu(_batch_norm(train, f"bn_up{i}", self.norm_slots)(x))
-        return jnp.tanh(_Conv(self.channels, sizes[0], name="to_image")(x))
+        if self.output == "transposed":
+            return jnp.tanh(_Conv(self.channels, self.kernel, sizes[0], name="to_image")(x))
+        return jnp.tanh(_Conv(self.channels, self.kernel, stride=1, name="to_image")(x))
 
 
 class DCGANTFDiscriminator(nn.Module):
     """images (N, size, size, channels) -> logits (N / pack,)."""
 
     image_size: int
-    width: int = 64
+    width: int = 64  # channels of the first map (df_dim); x 2 each map down
     width_mult: float = 1.0
+    kernel: int = 5
+    layers: int = 4  # stride-2 convolutions from the image
+    leak: float = 0.2  # LeakyReLU's slope
+    norm_first: bool = False  # BatchNorm after the first convolution too
     pack: int = 1  # PacGAN: D judges packs of this many images, concatenated along the channels
     num_classes: int = 0
     outputs: int = 1
@@ -140,10 +157,10 @@ class DCGANTFDiscriminator(nn.Module):
         del y
         x = pack(x, self.pack)
         ch = max(1, round(self.width * self.width_mult))
-        for i in range(LAYERS):
-            x = _Conv(ch * 2**i, name=f"down{i}")(x)
-            if i:
+        for i in range(self.layers):
+            x = _Conv(ch * 2**i, self.kernel, name=f"down{i}")(x)
+            if i or self.norm_first:
                 x = _batch_norm(train, f"bn_down{i}")(x)
-            x = nn.leaky_relu(x, LEAKY_SLOPE)
+            x = nn.leaky_relu(x, self.leak)
         x = x.reshape(x.shape[0], -1)
         return nn.Dense(1, kernel_init=nn.initializers.normal(0.02), name="to_logit")(x)[:, 0]
