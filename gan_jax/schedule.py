@@ -34,8 +34,9 @@ class Schedule:
     D's update judged, G's forward pass run once (steps.SharedFake); otherwise the same step as
     drawing G's noise from D's key. `same_noise`: every update of the step draws its noise from
     fold_in(key_t, 0), so D's update and each of G's see one z batch (PacGAN's Stacked MNIST code
-    feeds one z to D's update and to both of G's). `ema_decay`: the decay of G's moving average, updated after
-    every step where the state keeps one (state.create decides that, from the same field).
+    feeds one z to D's update and to both of G's). `ema_decay`: the decay of G's moving average,
+    updated after every step where the state keeps one (state.create decides that, from the same
+    field).
 
     Its fields, at their defaults, are config.train's update keys (config.base_config), so a new
     option is a field here, its check below and its use in make_train_step. Each field is
