@@ -105,9 +105,10 @@ def build(
             f"config.model.d.pack={d['pack']}: packing (PacGAN) takes a whole number >= 1, and "
             "judges unlabelled packs: not with a conditional or semi-supervised D (set it to 1)."
         )
-    if d.get("minibatch_std", 0) < 0 or d.get("minibatch_std", 0) == 1:
+    std = d.get("minibatch_std", 0)  # (not every D has the option)
+    if std < 0 or std == 1:
         raise ConfigError(
-            f"config.model.d.minibatch_std={d['minibatch_std']}: the group size of the minibatch "
+            f"config.model.d.minibatch_std={std}: the group size of the minibatch "
             "standard deviation is 0 (off) or at least 2 (Karras et al. use 4)."
         )
     if not 0 <= d.get("dropout", 0.0) < 1:

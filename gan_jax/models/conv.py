@@ -16,9 +16,10 @@ transpose_kernel=True)`: a transposed conv from C_in to C_out channels has kerne
 
 A second form, `conv2d_patches` and its transpose, is a convolution as k^2 shifted strided slices
 and one matrix product (autodiff differentiates it: slices, pads and matrix products). XLA:CPU's
-convolutions, in any form, fall onto a slow kernel when the kernel is as large as the map: 5x5 on
-4x4 maps, 256 -> 512 channels, 64 images took ~2 s against ~20 ms as a matrix product (AMD EPYC),
-so carpedm20's 28 px DCGAN (models/dcgan_tf.py) uses this form with TensorFlow's 'SAME' padding.
+convolutions, in any form, fall onto a slow kernel when the kernel is as large as the map (5x5 on
+4x4 maps: ~100x slower than the matrix product; docs/mode_collapse.md, "Stacked MNIST", has the
+measurements), so carpedm20's 28 px DCGAN (models/dcgan_tf.py) uses this form with TensorFlow's
+'SAME' padding.
 """
 
 import jax
