@@ -13,7 +13,8 @@ sets of one data set) and a defect:
   noise              severity s: additive Gaussian noise of std s (images: in [-1, 1] units;
                      points: in units of the mode's own std)
   quantisation       severity q: JPEG-like -- each 8x8 block's DCT coefficients rounded to steps of
-                     q x (1 + u + v) (coarser at higher frequencies u, v), pixels clipped to [-1, 1]
+                     q x (1 + u + v) (coarser at higher frequencies u, v), pixels clipped to [-1, 1];
+                     sides not a multiple of 8 padded with their edge pixels, then cropped
   shrinkage          severity s: each sample moved a fraction s of the way to its class mean (the
                      mode's centre for a mixture): lost diversity, like the truncation trick
 
@@ -112,13 +113,16 @@ def quantisation(pools: Pools, n: int, severity: float, rng: np.random.Generator
     x = clean(pools, n, rng)[0]
     if not severity:
         return x
-    n_, h, w, c = x.shape
-    blocks = x.reshape(n_, h // BLOCK, BLOCK, w // BLOCK, BLOCK, c)
+    h, w = x.shape[1:3]
+    # sides not a multiple of the block are padded by repeating the edge pixels, as JPEG does
+    padded = np.pad(x, ((0, 0), (0, -h % BLOCK), (0, -w % BLOCK), (0, 0)), mode="edge")
+    n_, hp, wp, c = padded.shape
+    blocks = padded.reshape(n_, hp // BLOCK, BLOCK, wp // BLOCK, BLOCK, c)
     coefficients = fft.dctn(blocks, axes=(2, 4), norm="ortho")
     u = np.arange(BLOCK)
     step = severity * (1.0 + u[:, None] + u[None, :])[None, None, :, None, :, None]
     rounded = fft.idctn(np.round(coefficients / step) * step, axes=(2, 4), norm="ortho")
-    return np.clip(rounded.reshape(x.shape), -1.0, 1.0).astype(x.dtype)
+    return np.clip(rounded.reshape(padded.shape)[:, :h, :w], -1.0, 1.0).astype(x.dtype)
 
 
 def shrinkage(pools: Pools, n: int, severity: float, rng: np.random.Generator) -> np.ndarray:

@@ -11,6 +11,10 @@ severity against a fresh draw of held-out reference data, with every metric the 
     classes, class_kl        classes predicted at least once; KL(predicted classes || uniform)
     c_t                      Meehan et al. 2020's data-copying test against the train pool
                              (gan_jax/metrics/copying.py; one k-means cell per 200 points)
+  stacked MNIST (three digits as the channels): each channel judged by the single-channel
+  classifier, features side by side (384-d), class probabilities the product of the channels'
+  over the 1,000 digit triples -- so `classes` and `class_kl` are the mode count and mode KL of
+  configs/stacked_mnist.py's evaluation (`stacked_modes`)
   points (2-D mixtures; fd to coverage and c_t on the raw coordinates)
     modes, high_quality, reverse_kl   VEEGAN/PacGAN's mode coverage (gan_jax/metrics/mixtures.py)
 
@@ -33,8 +37,9 @@ import numpy as np
 from gan_jax import classifier, defects
 from gan_jax.data import images as image_data
 from gan_jax.data import mixtures as mixture_data
+from gan_jax.data import stacked
 from gan_jax.data.source import uint8_to_unit_range
-from gan_jax.evaluation.features import network_outputs
+from gan_jax.evaluation.features import joint_probabilities, network_outputs
 from gan_jax.feature_nets import FeatureNet
 from gan_jax.metrics import copying, distances, manifold, mixtures
 
@@ -56,6 +61,8 @@ SEVERITIES = {
     "shrinkage": ((0, 0.05, 0.1, 0.25, 0.5), 0.1),
 }
 POINT_SEVERITIES = {"noise": ((0, 0.25, 0.5, 1.0, 2.0), 0.5)}
+# Stacked MNIST has 1,000 modes: dropping 1 to 5 of them is a 0.1-0.5% change
+STACKED_SEVERITIES = {"mode_dropping": ((0, 10, 50, 100, 500), 10)}
 SHARED_METRICS = ("fd", "kid", "precision", "recall", "density", "coverage", "c_t")
 IMAGE_METRICS = (*SHARED_METRICS, "score", "classes", "class_kl")
 POINT_METRICS = ("modes", "high_quality", "reverse_kl", *SHARED_METRICS)
@@ -73,6 +80,7 @@ class Dataset:
     sizes: tuple[int, ...]
     train_features: np.ndarray
     curve_n: int = CURVE_N  # the curves' N (smaller where a pool is)
+    severity_overrides: dict = dataclasses.field(default_factory=dict)  # defect -> (levels, small)
     _cells: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     def cells(self, n: int) -> copying.Partition:
@@ -87,7 +95,7 @@ class Dataset:
         return IMAGE_METRICS if self.judge is not None else POINT_METRICS
 
     def severities(self, defect: str) -> tuple[tuple[float, ...], float]:
-        return (POINT_SEVERITIES if self.judge is None else {}).get(defect, SEVERITIES[defect])
+        return self.severity_overrides.get(defect, SEVERITIES[defect])
 
     @property
     def defects(self) -> tuple[str, ...]:
@@ -104,46 +112,82 @@ def _shuffled_parts(n: int, cuts: tuple[int, int]) -> tuple[np.ndarray, ...]:
     return order[: cuts[0]], order[cuts[0] : cuts[1]], order[cuts[1] :]
 
 
+@dataclasses.dataclass(frozen=True)
+class ImageSet:
+    """Where an image data set's pools come from: an IDX split cut into three disjoint parts
+    (train, clean, reference), judged by one of the project's classifiers; `stacked`: each pool
+    holds STACKED_POOL images whose three channels are digits drawn from that part."""
+
+    directory: str
+    split: str
+    parts: tuple
+    judge: str
+    sizes: tuple[int, ...]
+    curve_n: int = CURVE_N
+    image_size: int = 32
+    stacked: bool = False
+
+
 # MNIST's test split stores its 5,000 digits from NIST's training set (cleaner, easier) before the
 # 5,000 from NIST's test set, so pools cut in stored order hold different writers (docs/metrics.md
 # says how the copying test found it). The pools are cut from a fixed shuffle of the first 8,000
-# (the images classifiers/mnist32 was trained on); Fashion-MNIST's training split is stored
-# shuffled.
-IMAGE_SETS = {  # name -> (IDX directory, split, its three disjoint parts, classifier, sizes, curves' N)
-    "fashion_mnist": (
+# (the images classifiers/mnist32 and mnist28 were trained on); Fashion-MNIST's training split is
+# stored shuffled.
+MNIST_PARTS = _shuffled_parts(8000, (2000, 5000))
+IMAGE_SETS = {
+    "fashion_mnist": ImageSet(
         "../shared/data/fashion_mnist",
         "train",
         (slice(0, 20000), slice(20000, 40000), slice(40000, 60000)),
         "classifiers/fashion32",
         (1000, 5000, 10000),
-        CURVE_N,
     ),
-    "mnist": (
+    # 5 of 10 classes dropped leave ~1,500 of the 3,000 clean images: N = 1,000 at most
+    "mnist": ImageSet("../shared/data/mnist", "test", MNIST_PARTS, "classifiers/mnist32", (1000,), 1000),
+    # the 28 px images and mode counter of configs/stacked_mnist.py
+    "stacked_mnist": ImageSet(
         "../shared/data/mnist",
         "test",
-        _shuffled_parts(8000, (2000, 5000)),
-        "classifiers/mnist32",
-        (1000,),
-        1000,  # 5 of 10 classes dropped leave ~1,500 of the 3,000 clean images
+        MNIST_PARTS,
+        "classifiers/mnist28",
+        (1000, 5000),
+        image_size=28,
+        stacked=True,
     ),
 }
+STACKED_POOL = 20000  # stacked images in each pool: N = 5,000 leaves half the modes droppable
 POINT_POOL = 40000  # points in each mixture pool (train, clean, reference)
 POINT_SIZES = (1000, 5000, 10000)
 NAMES = (*IMAGE_SETS, "ring", "grid")
 
 
+def _image_pools(spec: ImageSet) -> defects.Pools:
+    """The train, clean and reference pools of an image set, and their class (mode) means."""
+    examples = image_data.load_idx(spec.directory, spec.split, spec.image_size)
+    whole = examples.read(np.arange(examples.size))
+    x, y = uint8_to_unit_range(whole["x"]), whole["label"]
+    parts = [(x[p], y[p]) for p in spec.parts]
+    centres = _class_means(*parts[1], examples.num_classes)
+    if spec.stacked:  # a mode's mean is its three digits' means, side by side
+        triples = stacked.every_triple(examples.num_classes)
+        centres = stacked.stack(centres, np.arange(examples.num_classes), triples)[0]
+        draws = [
+            np.random.default_rng(i).integers(0, len(px), (STACKED_POOL, 3))
+            for i, (px, _) in enumerate(parts)
+        ]
+        parts = [stacked.stack(px, py, index) for (px, py), index in zip(parts, draws, strict=True)]
+    return defects.Pools(*parts, centres, images=True)
+
+
 def load(name: str) -> Dataset:
     """The bench's data set `name`: its pools, judge and sample sizes."""
     if name in IMAGE_SETS:
-        directory, split, parts, judge, sizes, curve_n = IMAGE_SETS[name]
-        examples = image_data.load_idx(directory, split, 32)
-        whole = examples.read(np.arange(examples.size))
-        x, y = uint8_to_unit_range(whole["x"]), whole["label"]
-        train, clean, reference = ((x[p], y[p]) for p in parts)
-        centres = _class_means(*clean, examples.num_classes)
-        pools = defects.Pools(train, clean, reference, centres, images=True)
-        net = classifier.load(judge)
-        return Dataset(name, pools, net, None, sizes, judged(net, train[0])[0], curve_n)
+        spec = IMAGE_SETS[name]
+        pools, net = _image_pools(spec), classifier.load(spec.judge)
+        overrides = STACKED_SEVERITIES if spec.stacked else {}
+        return Dataset(
+            name, pools, net, None, spec.sizes, judged(net, pools.train[0])[0], spec.curve_n, overrides
+        )
     mixture = mixture_data.MIXTURES[name]()
     train, clean, reference = (
         tuple(mixture_data.training_set(mixture, POINT_POOL, seed).values()) for seed in range(3)
@@ -151,7 +195,15 @@ def load(name: str) -> Dataset:
     pools = defects.Pools(
         train, clean, reference, mixture.means, images=False, scale=float(mixture.noise_std.max())
     )
-    return Dataset(name, pools, None, mixture, POINT_SIZES, judged(None, train[0])[0])
+    return Dataset(
+        name,
+        pools,
+        None,
+        mixture,
+        POINT_SIZES,
+        judged(None, train[0])[0],
+        severity_overrides=POINT_SEVERITIES,
+    )
 
 
 def _shared(x: np.ndarray, real: np.ndarray, seed: int) -> dict[str, float]:
@@ -174,7 +226,7 @@ def judged(judge: FeatureNet | None, x: np.ndarray) -> tuple[np.ndarray, np.ndar
     if judge is None:
         return np.asarray(x, np.float64), None
     probs, features = network_outputs(judge, x)
-    return features, probs
+    return features, (joint_probabilities(probs) if probs.ndim == 3 else probs)
 
 
 def measure(dataset: Dataset, x: np.ndarray, reference: np.ndarray, seed: int) -> dict[str, float]:

@@ -118,9 +118,13 @@ def test_g_per_pack_slot_is_g_run_on_each_slot():
     mean."""
     z = jax.random.normal(KEY, (8, 16))
     one = DCGANTFGenerator(image_size=8, channels=1, width=4)
-    variables = one.init(KEY, z)
-    slotted, moved = one.clone(norm_slots=2).apply(variables, z, mutable=["batch_stats"])
-    parts = [one.apply(variables, z[k::2], mutable=["batch_stats"]) for k in range(2)]
+    variables = jax.jit(one.init)(KEY, z)
+
+    def train(module):  # jitted: the patch convolutions run op by op (and slowly) when eager
+        return jax.jit(lambda v, x: module.apply(v, x, mutable="batch_stats"))
+
+    slotted, moved = train(one.clone(norm_slots=2))(variables, z)
+    parts = [train(one)(variables, z[k::2]) for k in range(2)]
     np.testing.assert_allclose(slotted[0::2], parts[0][0], atol=1e-5)
     np.testing.assert_allclose(slotted[1::2], parts[1][0], atol=1e-5)
     mean_of_slots = jax.tree.map(lambda a, b: (a + b) / 2, parts[0][1], parts[1][1])

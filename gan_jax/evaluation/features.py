@@ -24,6 +24,15 @@ def network_outputs(net: FeatureNet, images: np.ndarray) -> tuple[np.ndarray, np
     return probs, np.concatenate([f for _, f in per_channel], axis=1)
 
 
+def joint_probabilities(per_channel: np.ndarray) -> np.ndarray:
+    """(N, classes^3): a stacked image's probability of each digit triple, in mode order, from its
+    channels' (N, 3, classes), judged independently -- the single-channel classifier read as a
+    classifier of the 1,000 modes."""
+    k = per_channel.shape[-1]
+    joint = np.einsum("na,nb,nc->nabc", *(per_channel[:, c] for c in range(CHANNELS)))
+    return joint.reshape(len(per_channel), k**CHANNELS)
+
+
 def _feature_sets(ctx: Context, net: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(real features, generated features, generated probabilities), once per evaluation."""
     if ("features", net) not in ctx.bank.cache:
