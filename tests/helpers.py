@@ -12,6 +12,7 @@ from gan_jax import experiment
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 JAX_CACHE = os.path.expanduser("~/.cache/gan_jax/jax-tests")
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"  # the MNIST test split (IDX), where it is
 
 
 def checkpoint_steps(workdir) -> list[int]:

@@ -8,12 +8,11 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
+from helpers import SHARED_MNIST
 
 from gan_jax import data
 from gan_jax.data import images, mixtures, source
 from gan_jax.errors import DataError
-
-SHARED_MNIST = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 
 def data_cfg(**kw):

@@ -10,14 +10,13 @@ import jax
 import ml_collections
 import numpy as np
 import pytest
-from helpers import JAX_CACHE, REPO, evaluation_run, load_config
+from helpers import JAX_CACHE, REPO, SHARED_MNIST, evaluation_run, load_config
 
 from gan_jax import classifier, data, evaluation, trainer
 from gan_jax.errors import NonFiniteError
 from gan_jax.evaluation import registry
 
 DIGITS16 = REPO / "classifiers" / "digits16"
-SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 
 
 def test_applicable_metrics():

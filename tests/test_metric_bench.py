@@ -6,9 +6,13 @@ import pathlib
 
 import numpy as np
 import pytest
+from helpers import SHARED_MNIST
 
-from gan_jax import defects, metric_bench, metric_report, records
+from gan_jax import classifier, defects, metric_bench, metric_report, records
+from gan_jax.data import stacked
 from gan_jax.errors import DataError
+from gan_jax.evaluation.features import joint_probabilities, network_outputs
+from gan_jax.metrics import mixtures
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 K = 4  # classes of the synthetic pools
@@ -87,6 +91,88 @@ def test_quantisation_rounds_a_flat_blocks_dc_coefficient_to_its_step():
     expected = np.round(8 * 0.3 / q) * q / 8  # an 8x8 block's orthonormal DC coefficient is 8 x its mean
     np.testing.assert_allclose(out, expected, atol=1e-6)
     assert np.array_equal(defects.quantisation(pools, 1, 0.0, np.random.default_rng(0)), flat)
+
+
+def test_quantisation_pads_a_side_that_is_not_a_multiple_of_the_block_with_its_edge():
+    """28 px: the last block of each side holds 4 pixels and 4 copies of the edge row (JPEG's
+    padding). A ramp's last 4 rows come out as the quantised padded block's first 4; the other
+    blocks as they would alone."""
+    ramp = np.broadcast_to(np.linspace(-0.9, 0.9, 28, dtype=np.float32)[:, None, None], (28, 28, 1))[None]
+    pools = dataclasses.replace(image_pools(), clean=(ramp.copy(), np.zeros(1, int)))
+    out = defects.quantisation(pools, 1, 0.1, np.random.default_rng(0))
+    assert out.shape == ramp.shape
+    padded = np.concatenate([ramp[:, 24:], np.repeat(ramp[:, 27:], 4, axis=1)], axis=1)[:, :, :8]
+    alone = dataclasses.replace(pools, clean=(padded, np.zeros(1, int)))
+    np.testing.assert_allclose(
+        out[:, 24:, :8], defects.quantisation(alone, 1, 0.1, np.random.default_rng(0))[:, :4], atol=1e-6
+    )
+    first = dataclasses.replace(pools, clean=(ramp[:, :8, :8].copy(), np.zeros(1, int)))
+    np.testing.assert_allclose(
+        out[:, :8, :8], defects.quantisation(first, 1, 0.1, np.random.default_rng(0)), atol=1e-6
+    )
+
+
+def test_stacked_images_carry_their_channels_digits_as_their_mode():
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-1, 1, (30, 4, 4, 1)).astype(np.float32), rng.integers(0, 10, 30)
+    index = rng.integers(0, 30, (50, 3))
+    images, modes = stacked.stack(x, y, index)
+    assert images.shape == (50, 4, 4, 3)
+    for i in range(50):
+        assert all(np.array_equal(images[i, ..., c], x[index[i, c], ..., 0]) for c in range(3))
+        assert modes[i] == 100 * y[index[i, 0]] + 10 * y[index[i, 1]] + y[index[i, 2]]
+    triples = stacked.every_triple()
+    assert triples.shape == (1000, 3) and np.array_equal(stacked.triple_label(triples.T), np.arange(1000))
+
+
+def test_joint_probabilities_are_the_channels_product_in_mode_order():
+    per_channel = np.random.default_rng(0).dirichlet(np.ones(10), (6, 3))
+    joint = joint_probabilities(per_channel)
+    assert joint.shape == (6, 1000)
+    np.testing.assert_allclose(joint.sum(1), 1.0, rtol=1e-12)
+    a, b, c = 3, 0, 7
+    np.testing.assert_allclose(
+        joint[:, 307], per_channel[:, 0, a] * per_channel[:, 1, b] * per_channel[:, 2, c]
+    )
+    assert np.array_equal(joint.argmax(1), stacked.triple_label(per_channel.argmax(2).T))
+
+
+@pytest.mark.skipif(not SHARED_MNIST.exists(), reason="the shared MNIST test split is not here")
+def test_stacked_pools_draw_each_pools_channels_from_its_own_digits_and_centre_modes_on_digit_means():
+    spec = metric_bench.IMAGE_SETS["stacked_mnist"]
+    pools = metric_bench._image_pools(dataclasses.replace(spec, image_size=8))
+    digits = metric_bench._image_pools(dataclasses.replace(spec, image_size=8, stacked=False))
+    for stack, (part, labels) in zip(
+        (pools.train, pools.clean, pools.reference),
+        (digits.train, digits.clean, digits.reference),
+        strict=True,
+    ):
+        assert stack[0].shape == (metric_bench.STACKED_POOL, 8, 8, 3)
+        own = {d.tobytes(): label for d, label in zip(part, labels, strict=True)}
+        channels = [[own.get(image[..., c : c + 1].tobytes()) for c in range(3)] for image in stack[0][:300]]
+        assert None not in np.ravel(channels)  # every channel is a digit of this pool's own part
+        assert np.array_equal(stack[1][:300], stacked.triple_label(np.array(channels).T))
+    mode = 4 * 100 + 0 * 10 + 9
+    expected = np.concatenate([digits.centres[4], digits.centres[0], digits.centres[9]], axis=-1)
+    np.testing.assert_allclose(pools.centres[mode], expected)
+
+
+@pytest.mark.skipif(not SHARED_MNIST.exists(), reason="the shared MNIST test split is not here")
+def test_the_benchs_stacked_classes_are_the_mode_count_the_training_evaluation_reports(monkeypatch):
+    """`classes` and `class_kl` on stacked images are stacked_modes' modes and KL (the same
+    counter, the same images), and samples without the first 100 modes show none of them."""
+    monkeypatch.setattr(metric_bench, "STACKED_POOL", 2000)
+    spec = metric_bench.IMAGE_SETS["stacked_mnist"]
+    pools, net = metric_bench._image_pools(spec), classifier.load(spec.judge)
+    train_features = metric_bench.judged(net, pools.train[0][:500])[0]
+    dataset = metric_bench.Dataset("stacked_mnist", pools, net, None, (400,), train_features)
+    x = defects.mode_dropping(pools, 400, 100, np.random.default_rng(0))
+    values = metric_bench.measure(dataset, x, metric_bench.judged(net, pools.reference[0][:400])[0], 0)
+    probs, _ = network_outputs(net, x)
+    counts = np.bincount(probs.argmax(2) @ np.array([100, 10, 1]), minlength=1000)  # as stacked_modes
+    assert values["classes"] == (counts > 0).sum() and counts[:100].sum() == 0
+    assert values["class_kl"] == pytest.approx(mixtures.reverse_kl_to_uniform(counts), rel=1e-12)
+    assert train_features.shape == (500, 3 * 128)
 
 
 def test_the_detection_rule_and_its_false_alarms_by_hand():
