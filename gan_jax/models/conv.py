@@ -22,6 +22,8 @@ measurements), so carpedm20's 28 px DCGAN (models/dcgan_tf.py) uses this form wi
 'SAME' padding.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -135,6 +137,9 @@ def same_padding(size: int, k: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+# Jitted (their shapes static): run eagerly -- as flax's init runs the networks -- their dozens of
+# slices would compile one by one; inside a jitted step XLA inlines them.
+@functools.partial(jax.jit, static_argnums=(2, 3))
 def conv2d_patches(u: jax.Array, w: jax.Array, stride: int, pad: tuple[int, int]) -> jax.Array:
     """conv(u (N, H, W, C_in), w (k, k, C_in, C_out)), zero padding `pad` (before, after) on each
     spatial side, as one matrix product of the k^2 shifted strided slices of u."""
@@ -147,6 +152,7 @@ def conv2d_patches(u: jax.Array, w: jax.Array, stride: int, pad: tuple[int, int]
     return columns @ w.reshape(-1, w.shape[-1])
 
 
+@functools.partial(jax.jit, static_argnums=(2, 3))
 def conv2d_transpose_patches(x: jax.Array, w: jax.Array, stride: int, size: int) -> jax.Array:
     """The transpose of `conv2d_patches` from size x size maps with TensorFlow's 'SAME' padding:
     tf.nn.conv2d_transpose(x, w (k, k, C_out, C_in), output size, stride, 'SAME')."""
