@@ -165,10 +165,12 @@ def test_auto_picks_the_form_measured_faster_per_backend_and_dtype(monkeypatch):
     assert conv.resolve("flax", jnp.float32) == "flax"
 
 
+@pytest.mark.parametrize("form", ["patches", "custom_vjp"])
 @pytest.mark.parametrize("hw,k,stride", [(28, 5, 2), (7, 5, 2), (4, 5, 2), (9, 3, 1)])
-def test_patches_convolution_is_laxs_same_convolution(hw, k, stride):
-    """conv2d_patches with same_padding equals lax's 'SAME' convolution (TensorFlow's rule):
-    values, gradients, and the gradients of a penalty on its input gradient."""
+def test_same_convolutions_are_laxs_same_convolution(hw, k, stride, form):
+    """conv2d_patches with same_padding, and conv2d_same (the custom-VJP form), equal lax's
+    'SAME' convolution (TensorFlow's rule): values, gradients, and the gradients of a penalty on
+    its input gradient."""
     ku, kw = jax.random.split(jax.random.PRNGKey(hw))
     u = jax.random.normal(ku, (2, hw, hw, 3))
     w = jax.random.normal(kw, (k, k, 3, 4))
@@ -177,7 +179,10 @@ def test_patches_convolution_is_laxs_same_convolution(hw, k, stride):
     def same(a, b):
         return lax.conv_general_dilated(a, b, (stride, stride), "SAME", dimension_numbers=DN)
 
-    patches = lambda a, b: conv.conv2d_patches(a, b, stride, pad)  # noqa: E731
-    assert_same_values_and_grads(patches, same, u, w)
-    for g, r in zip(input_gradient_penalty(patches)(u, w), input_gradient_penalty(same)(u, w), strict=True):
+    if form == "patches":
+        ours = lambda a, b: conv.conv2d_patches(a, b, stride, pad)  # noqa: E731
+    else:
+        ours = lambda a, b: conv.conv2d_same(a, b, stride)  # noqa: E731
+    assert_same_values_and_grads(ours, same, u, w)
+    for g, r in zip(input_gradient_penalty(ours)(u, w), input_gradient_penalty(same)(u, w), strict=True):
         np.testing.assert_allclose(g, r, rtol=3e-3, atol=1e-3)  # sums of ~10^4 float32 terms

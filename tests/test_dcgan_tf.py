@@ -10,7 +10,7 @@ import pytest
 
 from gan_jax.errors import ConfigError
 from gan_jax.models import conv
-from gan_jax.models.dcgan_tf import DCGANTFDiscriminator, DCGANTFGenerator, map_sizes
+from gan_jax.models.dcgan_tf import DCGANTFDiscriminator, DCGANTFGenerator, layer_form, map_sizes
 
 KEY = jax.random.PRNGKey(0)
 
@@ -32,13 +32,38 @@ def transpose_by_hand(x: np.ndarray, w: np.ndarray, size: int, stride: int = 2) 
     return out
 
 
-@pytest.mark.parametrize("h,size", [(2, 4), (4, 7), (7, 14), (4, 8)])
-def test_transposed_convolution_is_tensorflows(h, size):
+@pytest.mark.parametrize("transpose", [conv.conv2d_transpose_patches, conv.conv2d_transpose_same])
+@pytest.mark.parametrize("h,size", [(2, 4), (4, 7), (7, 14), (4, 8), (14, 28)])
+def test_transposed_convolution_is_tensorflows(h, size, transpose):
     x = np.asarray(jax.random.normal(KEY, (2, h, h, 3)))
     w = np.asarray(jax.random.normal(jax.random.fold_in(KEY, 1), (5, 5, 4, 3)))
-    np.testing.assert_allclose(
-        conv.conv2d_transpose_patches(x, w, 2, size), transpose_by_hand(x, w, size), atol=1e-4
-    )
+    np.testing.assert_allclose(transpose(x, w, 2, size), transpose_by_hand(x, w, size), atol=1e-4)
+
+
+@pytest.mark.parametrize("setting", [{}, dict(kernel=3, layers=3, output="conv")])
+def test_every_layer_computes_the_same_in_either_convolution_form(setting):
+    """conv_impl='auto' (the custom-VJP form on the 14- and 28-pixel maps, patches on the small
+    ones) against the patch form everywhere, the same variables: G's images and D's logits (and
+    so every layer's wiring); `layer_form` picks per map as its rule says."""
+    z = jax.random.normal(KEY, (4, 16))
+    g = DCGANTFGenerator(image_size=28, channels=3, width=4, conv_impl="patches", **setting)
+    d = DCGANTFDiscriminator(image_size=28, width=4, conv_impl="patches", kernel=setting.get("kernel", 5))
+    g_vars = jax.jit(g.init)(KEY, z)
+    images = jax.jit(lambda v: g.apply(v, z, train=False))(g_vars)
+    d_vars = jax.jit(d.init)(KEY, images)
+    for module, variables, x in ((g, g_vars, z), (d, d_vars, images)):
+        outputs = [
+            jax.jit(lambda v, m=m, x=x: m.apply(v, x, train=False))(variables)
+            for m in (module, module.clone(conv_impl="auto"))
+        ]
+        np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-5)
+        programs = [
+            str(jax.make_jaxpr(lambda v, m=m, x=x: m.apply(v, x, train=False))(variables))
+            for m in (module, module.clone(conv_impl="auto"))
+        ]
+        assert "conv_general_dilated" not in programs[0] and "conv_general_dilated" in programs[1]
+    assert [layer_form("auto", size, 5) for size in (28, 14, 7, 4, 2)] == ["custom_vjp"] * 2 + ["patches"] * 3
+    assert layer_form("patches", 28, 5) == "patches" and layer_form("auto", 28, 3) == "custom_vjp"
 
 
 def test_map_sizes_halve_rounding_up():

@@ -137,6 +137,22 @@ def same_padding(size: int, k: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def conv2d_same(u: jax.Array, w: jax.Array, stride: int) -> jax.Array:
+    """conv(u, w) with TensorFlow's 'SAME' padding in the custom-VJP form above: the padding's
+    extra row and column after (before, after) are padded explicitly, the rest symmetrically."""
+    before, after = same_padding(u.shape[1], w.shape[0], stride)
+    u = jnp.pad(u, ((0, 0), (0, after - before), (0, after - before), (0, 0)))
+    return conv2d(u, w, stride, before)
+
+
+def conv2d_transpose_same(x: jax.Array, w: jax.Array, stride: int, size: int) -> jax.Array:
+    """The transpose of `conv2d_same` from size x size maps (tf.nn.conv2d_transpose, 'SAME'), in
+    the custom-VJP form: the transpose of the explicit padding is a crop."""
+    before, after = same_padding(size, w.shape[0], stride)
+    padded = size + after - before
+    return input_grad(x, w, stride, before, (padded, padded))[:, :size, :size]
+
+
 # Jitted (their shapes static): run eagerly -- as flax's init runs the networks -- their dozens of
 # slices would compile one by one; inside a jitted step XLA inlines them.
 @functools.partial(jax.jit, static_argnums=(2, 3))

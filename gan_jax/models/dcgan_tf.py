@@ -48,26 +48,45 @@ def map_sizes(image_size: int, layers: int) -> list[int]:
     return [math.ceil(image_size / STRIDE**k) for k in range(layers + 1)]
 
 
+CONV_IMPLS = ("auto", "patches", "custom_vjp")
+
+
+def layer_form(impl: str, size: int, kernel: int) -> str:
+    """The form of a convolution whose larger map is size x size: `impl`, or for 'auto' the
+    patch form where the kernel spans half the map or more and models/conv.py's custom-VJP form
+    (XLA:CPU's fast kernel) on larger maps -- measured layer by layer, docs/mode_collapse.md."""
+    if impl != "auto":
+        return impl
+    return "custom_vjp" if size > 2 * kernel else "patches"
+
+
 class _Conv(nn.Module):
     """A biased k x k 'SAME' convolution of `stride` (`size` = 0) or a stride-2 transposed
-    convolution to `size` (kernel (k, k, out, in), as tf.nn.conv2d_transpose's)."""
+    convolution to `size` (kernel (k, k, out, in), as tf.nn.conv2d_transpose's), in the form
+    `layer_form` chooses."""
 
     features: int
     kernel: int
     size: int = 0
     stride: int = STRIDE
+    impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         k = self.kernel
         if self.size:
             w = self.param("kernel", nn.initializers.normal(0.02), (k, k, self.features, x.shape[-1]))
-            y = conv.conv2d_transpose_patches(x, w.astype(x.dtype), STRIDE, self.size)
+            patches = layer_form(self.impl, self.size, k) == "patches"
+            transpose = conv.conv2d_transpose_patches if patches else conv.conv2d_transpose_same
+            y = transpose(x, w.astype(x.dtype), STRIDE, self.size)
         else:
             shape = (k, k, x.shape[-1], self.features)
             w = self.param("kernel", nn.initializers.truncated_normal(0.02), shape)
-            pad = conv.same_padding(x.shape[1], k, self.stride)
-            y = conv.conv2d_patches(x, w.astype(x.dtype), self.stride, pad)
+            if layer_form(self.impl, x.shape[1], k) == "patches":
+                pad = conv.same_padding(x.shape[1], k, self.stride)
+                y = conv.conv2d_patches(x, w.astype(x.dtype), self.stride, pad)
+            else:
+                y = conv.conv2d_same(x, w.astype(x.dtype), self.stride)
         return y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(x.dtype)
 
 
@@ -94,8 +113,9 @@ class DCGANTFGenerator(nn.Module):
     layers: int = 4  # stride-2 up-sampling layers from the projected map to the image
     output: str = "transposed"  # the last up-sampling makes the image, or 'conv': a stride-1 conv after it
     norm_slots: int = 1  # > 1: BatchNorm per slot of PacGAN's packs (their G runs once per slot)
+    conv_impl: str = "auto"  # the convolutions' form (layer_form)
     num_classes: int = 0
-    CHOICES: ClassVar[dict] = {"output": ("transposed", "conv")}
+    CHOICES: ClassVar[dict] = {"output": ("transposed", "conv"), "conv_impl": CONV_IMPLS}
     reference_batch_size: ClassVar[int] = 0  # no virtual batch norm
 
     def __post_init__(self):
@@ -120,11 +140,13 @@ class DCGANTFGenerator(nn.Module):
         x = nn.relu(_batch_norm(train, "bn_project", self.norm_slots)(x))
         for i, size in enumerate(hidden):
             ch //= 2
-            x = _Conv(ch, self.kernel, size, name=f"up{i}")(x)
+            x = _Conv(ch, self.kernel, size, impl=self.conv_impl, name=f"up{i}")(x)
             x = nn.relu(_batch_norm(train, f"bn_up{i}", self.norm_slots)(x))
         if self.output == "transposed":
-            return jnp.tanh(_Conv(self.channels, self.kernel, sizes[0], name="to_image")(x))
-        return jnp.tanh(_Conv(self.channels, self.kernel, stride=1, name="to_image")(x))
+            return jnp.tanh(
+                _Conv(self.channels, self.kernel, sizes[0], impl=self.conv_impl, name="to_image")(x)
+            )
+        return jnp.tanh(_Conv(self.channels, self.kernel, stride=1, impl=self.conv_impl, name="to_image")(x))
 
 
 class DCGANTFDiscriminator(nn.Module):
@@ -138,9 +160,10 @@ class DCGANTFDiscriminator(nn.Module):
     leak: float = 0.2  # LeakyReLU's slope
     norm_first: bool = False  # BatchNorm after the first convolution too
     pack: int = 1  # PacGAN: D judges packs of this many images, concatenated along the channels
+    conv_impl: str = "auto"  # the convolutions' form (layer_form)
     num_classes: int = 0
     outputs: int = 1
-    CHOICES: ClassVar[dict] = {}
+    CHOICES: ClassVar[dict] = {"conv_impl": CONV_IMPLS}
 
     def __post_init__(self):
         _unconditional(self.num_classes)
@@ -158,7 +181,7 @@ class DCGANTFDiscriminator(nn.Module):
         x = pack(x, self.pack)
         ch = max(1, round(self.width * self.width_mult))
         for i in range(self.layers):
-            x = _Conv(ch * 2**i, self.kernel, name=f"down{i}")(x)
+            x = _Conv(ch * 2**i, self.kernel, impl=self.conv_impl, name=f"down{i}")(x)
             if i or self.norm_first:
                 x = _batch_norm(train, f"bn_down{i}")(x)
             x = nn.leaky_relu(x, self.leak)
