@@ -19,7 +19,8 @@ and one matrix product (autodiff differentiates it: slices, pads and matrix prod
 convolutions, in any form, fall onto a slow kernel when the kernel is as large as the map (5x5 on
 4x4 maps: ~100x slower than the matrix product; docs/mode_collapse.md, "Stacked MNIST", has the
 measurements), so carpedm20's 28 px DCGAN (models/dcgan_tf.py) uses this form with TensorFlow's
-'SAME' padding.
+'SAME' padding on its small maps, and `conv2d_same` -- the custom-VJP form with that padding -- on
+its large ones.
 """
 
 import functools

@@ -9,9 +9,10 @@ It differs from models/dcgan.py (PyTorch's example) in every layer, so it is its
   `layers` stride-2 layers whatever the size (4; Table 3: 3), the maps of size ceil(size / 2^i)
   (28 px: 28, 14, 7, 4, 2);
   G's transposed convolutions are the transposes of those convolutions (as tf.nn.conv2d_transpose
-  with its output shape), so they land on 7 from 4. Both run as matrix products of shifted
-  slices (models/conv.py `conv2d_patches`): XLA:CPU's own convolutions of 5x5 kernels on 4x4
-  maps are ~100x slower;
+  with its output shape), so they land on 7 from 4. Each takes the form its map favours
+  (`conv_impl`, `layer_form`): matrix products of shifted slices on the small maps
+  (models/conv.py `conv2d_patches`; XLA:CPU's own convolutions of 5x5 kernels on 4x4 maps are
+  ~100x slower), the custom-VJP form on the large ones (`conv2d_same`);
 * biases in every convolution and linear layer; G projects z with a biased linear layer to the
   smallest map, channels halving each map up to `width`; its image is the last transposed
   convolution's output, or (`output='conv'`, Table 3) a 3x3 stride-1 convolution's after it;
