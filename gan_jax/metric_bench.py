@@ -172,7 +172,7 @@ def _image_pools(spec: ImageSet) -> defects.Pools:
         triples = stacked.every_triple(examples.num_classes)
         centres = stacked.stack(centres, np.arange(examples.num_classes), triples)[0]
         draws = [
-            np.random.default_rng(i).integers(0, len(px), (STACKED_POOL, 3))
+            np.random.default_rng(i).integers(0, len(px), (STACKED_POOL, stacked.CHANNELS))
             for i, (px, _) in enumerate(parts)
         ]
         parts = [stacked.stack(px, py, index) for (px, py), index in zip(parts, draws, strict=True)]
