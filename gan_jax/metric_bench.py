@@ -30,7 +30,9 @@ Records (one per trial) are what the report is made from (experiments/metric_ben
 """
 
 import dataclasses
+import functools
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 
@@ -114,12 +116,11 @@ def _shuffled_parts(n: int, cuts: tuple[int, int]) -> tuple[np.ndarray, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class ImageSet:
-    """Where an image data set's pools come from: an IDX split cut into three disjoint parts
-    (train, clean, reference), judged by one of the project's classifiers; `stacked`: each pool
-    holds STACKED_POOL images whose three channels are digits drawn from that part."""
+    """Where an image data set's pools come from: `examples(image_size)` cut into three disjoint
+    parts (train, clean, reference), judged by one of the project's classifiers; `stacked`: each
+    pool holds STACKED_POOL images whose three channels are digits drawn from that part."""
 
-    directory: str
-    split: str
+    examples: Callable[[int], image_data.Examples]
     parts: tuple
     judge: str
     sizes: tuple[int, ...]
@@ -134,20 +135,30 @@ class ImageSet:
 # (the images classifiers/mnist32 and mnist28 were trained on); Fashion-MNIST's training split is
 # stored shuffled.
 MNIST_PARTS = _shuffled_parts(8000, (2000, 5000))
+MNIST = functools.partial(image_data.load_idx, "../shared/data/mnist", "test")
 IMAGE_SETS = {
     "fashion_mnist": ImageSet(
-        "../shared/data/fashion_mnist",
-        "train",
+        functools.partial(image_data.load_idx, "../shared/data/fashion_mnist", "train"),
         (slice(0, 20000), slice(20000, 40000), slice(40000, 60000)),
         "classifiers/fashion32",
         (1000, 5000, 10000),
     ),
     # 5 of 10 classes dropped leave ~1,500 of the 3,000 clean images: N = 1,000 at most
-    "mnist": ImageSet("../shared/data/mnist", "test", MNIST_PARTS, "classifiers/mnist32", (1000,), 1000),
+    "mnist": ImageSet(MNIST, MNIST_PARTS, "classifiers/mnist32", (1000,), 1000),
+    # scikit-learn's 1,797 digits (the project's quick-start data), shuffled: 597 / 600 / 600, the
+    # classifier's 1,438 training and 359 held-out images mixed alike into every pool; 5 dropped
+    # classes leave ~300 of the 600 clean images: N = 250
+    "digits": ImageSet(
+        image_data.load_digits,
+        _shuffled_parts(1797, (597, 1197)),
+        "classifiers/digits16",
+        (250,),
+        250,
+        image_size=16,
+    ),
     # the 28 px images and mode counter of configs/stacked_mnist.py
     "stacked_mnist": ImageSet(
-        "../shared/data/mnist",
-        "test",
+        MNIST,
         MNIST_PARTS,
         "classifiers/mnist28",
         (1000, 5000),
@@ -163,7 +174,7 @@ NAMES = (*IMAGE_SETS, "ring", "grid")
 
 def _image_pools(spec: ImageSet) -> defects.Pools:
     """The train, clean and reference pools of an image set, and their class (mode) means."""
-    examples = image_data.load_idx(spec.directory, spec.split, spec.image_size)
+    examples = spec.examples(spec.image_size)
     whole = examples.read(np.arange(examples.size))
     x, y = uint8_to_unit_range(whole["x"]), whole["label"]
     parts = [(x[p], y[p]) for p in spec.parts]
