@@ -41,6 +41,7 @@ from gan_jax.data import images as image_data
 from gan_jax.data import mixtures as mixture_data
 from gan_jax.data import stacked
 from gan_jax.data.source import uint8_to_unit_range
+from gan_jax.errors import UserError
 from gan_jax.evaluation.features import joint_probabilities, network_outputs
 from gan_jax.feature_nets import FeatureNet
 from gan_jax.metrics import copying, distances, manifold, mixtures
@@ -190,11 +191,16 @@ def _image_pools(spec: ImageSet) -> defects.Pools:
     return defects.Pools(*parts, centres, images=True)
 
 
-def load(name: str) -> Dataset:
-    """The bench's data set `name`: its pools, judge and sample sizes."""
+def load(name: str, judge: FeatureNet | None = None) -> Dataset:
+    """The bench's data set `name`: its pools, judge (its classifier, or `judge`: InceptionV3,
+    DINOv2 from the user's weights) and sample sizes."""
+    if judge is not None and name not in IMAGE_SETS:
+        raise UserError(
+            f"The metric bench's {name} is judged by its modes: a feature network is for {tuple(IMAGE_SETS)}."
+        )
     if name in IMAGE_SETS:
         spec = IMAGE_SETS[name]
-        pools, net = _image_pools(spec), classifier.load(spec.judge)
+        pools, net = _image_pools(spec), judge or classifier.load(spec.judge)
         overrides = STACKED_SEVERITIES if spec.stacked else {}
         return Dataset(
             name, pools, net, None, spec.sizes, judged(net, pools.train[0])[0], spec.curve_n, overrides

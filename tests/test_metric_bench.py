@@ -204,3 +204,26 @@ def test_the_committed_report_regenerates_from_its_records(tmp_path):
     assert metric_report.render(loaded, tmp_path) == (out / "report.md").read_text()
     for figure in sorted(tmp_path.iterdir()):
         assert figure.read_bytes() == (out / figure.name).read_bytes(), figure.name
+
+
+def test_a_feature_network_of_the_users_judges_the_same_draws_beside_the_classifiers(tmp_path, monkeypatch):
+    """--judge: the data set judged by another network (here a renamed copy of its classifier, as
+    InceptionV3 or DINOv2 from the user's weights would be), its records written beside the
+    classifier's as <data>_<network>, its section named so, the draws seeded as the classifier's;
+    a mixture (judged by its modes) refuses one."""
+    from experiments import metric_bench as bench_cli
+    from gan_jax.errors import UserError
+
+    stand_in = dataclasses.replace(
+        classifier.load("classifiers/digits16"), name="Stand-in", protocol={"name": "x"}
+    )
+    with pytest.raises(UserError, match="judged by its modes"):
+        metric_bench.load("ring", stand_in)
+    monkeypatch.setattr(
+        metric_bench, "plan", lambda dataset, repeats: [metric_bench.Trial("power", "clean", 0.0, 250, 0)]
+    )
+    bench_cli.run_data("digits", tmp_path, 1, stand_in)
+    header, found = records.read(tmp_path / "digits_Stand-in.jsonl.gz")
+    assert header["data"] == "digits_Stand-in" and header["judge"] == {"name": "x"}
+    ours = metric_bench.run(metric_bench.load("digits"), [metric_bench.Trial("power", "clean", 0.0, 250, 0)])
+    assert found[0]["metrics"] == ours[0]["metrics"]  # the same draw, judged by the same weights
