@@ -128,6 +128,7 @@ class ImageSet:
     curve_n: int = CURVE_N
     image_size: int = 32
     stacked: bool = False
+    severity_overrides: dict = dataclasses.field(default_factory=dict)  # defect -> (levels, small)
 
 
 # MNIST's test split stores its 5,000 digits from NIST's training set (cleaner, easier) before the
@@ -165,6 +166,7 @@ IMAGE_SETS = {
         (1000, 5000),
         image_size=28,
         stacked=True,
+        severity_overrides=STACKED_SEVERITIES,
     ),
 }
 STACKED_POOL = 20000  # stacked images in each pool: N = 5,000 leaves half the modes droppable
@@ -201,9 +203,9 @@ def load(name: str, judge: FeatureNet | None = None) -> Dataset:
     if name in IMAGE_SETS:
         spec = IMAGE_SETS[name]
         pools, net = _image_pools(spec), judge or classifier.load(spec.judge)
-        overrides = STACKED_SEVERITIES if spec.stacked else {}
+        train_features = judged(net, pools.train[0])[0]
         return Dataset(
-            name, pools, net, None, spec.sizes, judged(net, pools.train[0])[0], spec.curve_n, overrides
+            name, pools, net, None, spec.sizes, train_features, spec.curve_n, spec.severity_overrides
         )
     mixture = mixture_data.MIXTURES[name]()
     train, clean, reference = (
