@@ -1,37 +1,53 @@
-r"""Throughput on a GPU or TPU: the DCGAN and ResNet steps and a vmapped population of 2-D GANs.
+r"""Throughput on a GPU or TPU: the DCGAN step beside PyTorch's on the same chip, its FLOP
+utilisation against the batch size, the ResNet step, and vmapped populations of 2-D GANs.
 
-    python -m benchmarks.accelerator            # the full table: a GPU or TPU, about 5 minutes
-    python -m benchmarks.accelerator --smoke    # 32 px only, tiny sizes, any machine (a test runs it)
+    python -m benchmarks.accelerator            # every group: a GPU or TPU, about 8 minutes
+    python -m benchmarks.accelerator --groups=dcgan64,population --json=out/  # some, as files
+    python -m benchmarks.accelerator --smoke    # tiny sizes, any machine (a test runs it)
+    benchmarks/device.sh                        # the lent H200's script (wheels, groups, files)
 
-Rows (all timed interleaved over --rounds, medians):
-  * DCGAN at 64x64x3 (CelebA-sized) and 32x32x3 (CIFAR-10-sized), batch 128, in float32 and in
-    bfloat16 (config.model.dtype), each with both convolution forms (model.g/d.conv_impl):
-    `custom_vjp`, written for XLA:CPU's kernels (gan_jax/models/conv.py), and `flax`, the
-    compiler's own lowering -- on a GPU or TPU the compiler's layout choices may win
-    (conv.resolve's 'auto' picks per backend and dtype from these rows). Columns: steps/s,
-    images/s, and model FLOP utilisation: XLA's count of one step's floating-point operations
-    (step_flops) x steps/s / the device's dense peak (PEAK_TFLOPS; float32 matmuls run as TF32
-    on NVIDIA tensor cores and as bf16 passes on TPUs).
-  * The ResNet step of configs/sngan.py (SNGAN's 32 px and 64 px layouts, batch 64, 5 D updates
-    a step) in float32 and bfloat16, with and without DiffAugment (the modern-recipe issue's rows).
-  * The ring GAN of configs/gan_mlp.py as a vmapped population of 16 seeds (the accelerator path
-    of experiments.sweep): member-steps/s, against the same step for one run.
-  * Stacked MNIST's DCGAN iteration (configs/stacked_mnist.py: carpedm20's 28 px networks, batch
-    64, one D and two G updates), one run and a vmapped population: what a full-length table
-    (4 cells x 10 seeds x 100,000 iterations) costs.
+Each group is built, then timed interleaved over --rounds (medians), and printed as one table:
+  * dcgan64, dcgan32, reuse64: the DCGAN step at 64x64x3 (CelebA-sized) and 32x32x3
+    (CIFAR-10-sized), batch 128, ours in float32 and bfloat16 (config.model.dtype;
+    `conv_impl='auto'`, the form gan_jax/models/conv.py picks per backend and dtype) beside the
+    same step in PyTorch on the same device (benchmarks/torch_dcgan.py: eager, channels-last, AMP
+    bf16, CUDA graphs, torch.compile default; compile and capture times reported), with fresh
+    noise for G's update (Goodfellow's order), and in reuse64 at 64 px with `reuse_fake` (PyTorch's
+    DCGAN example's order); then the ratio of our best to PyTorch's best per dtype. On a CPU only
+    the eager rows.
+  * autotune: torch.compile's max-autotune (AMP bf16) beside ours at 64 px (minutes to compile).
+  * batch: model FLOP utilisation of our step against the batch size (128 to 1024), 64 px in
+    bfloat16 and float32, 32 px in bfloat16.
+  * calls: 64 px bf16 b128 at 1, 10 and 100 steps a call (10 elsewhere): the host loop's share.
+  * conv_forms: both of our convolution forms (custom_vjp, flax) at 64 and 32 px, b128.
+  * sngan: the ResNet step of configs/sngan.py (SNGAN's 32 px and 64 px layouts, batch 64, 5 D
+    updates a step) in float32 and bfloat16, with and without DiffAugment.
+  * population: PacGAN's ring protocol (configs/pacgan.py:ring,pack=2) as a vmapped population of
+    1, 10, 40 and 160 members at 100 and 1,000 steps a call: member-steps/s, what PacGAN's full Table 1
+    (8 cells x 10 seeds x 400,000 steps) costs. The members start from one state (the speed does
+    not depend on the weights' values).
+  * stacked: Stacked MNIST's DCGAN iteration (configs/stacked_mnist.py: carpedm20's 28 px
+    networks, batch 64, one D and two G updates), one run and a vmapped population of 16.
+MFU: XLA's count of one step's floating-point operations (step_flops; for a PyTorch row, that of
+our step with the same networks, batch and order; for a population, the members' sum) x steps/s
+/ the device's dense peak (PEAK_TFLOPS; float32 matmuls run as TF32 on NVIDIA tensor cores and
+as bf16 passes on TPUs).
 The images are tfds's mock CIFAR-10 and CelebA (random pixels of the real shapes; nothing is
 downloaded): throughput does not depend on what the pixels show.
 """
 
 import argparse
 import dataclasses
+import functools
 import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 
 import jax
 import numpy as np
+from etils import epath
 
 from experiments.cli import load_config
 from gan_jax import experiment, parallel
@@ -70,27 +86,27 @@ def step_flops(config) -> float:
     return float((analysis[0] if isinstance(analysis, list) else analysis)["flops"])
 
 
-def _state(config, vmapped_seeds: int, devices=None):
-    """The experiment of `config` (on `devices`, default all) and its initial state, or a
-    population's stacked states."""
+def _state(config, members: int, devices=None):
+    """The experiment of `config` (on `devices`, default all) and its initial state, or, for
+    `members` > 0, a population of that many copies of it stacked on a leading axis."""
     run = experiment.build(config, devices)
-    if not vmapped_seeds:
-        return run, run.initial_state()
-    states = [
-        dataclasses.replace(run, config=_with_seed(config, s)).initial_state() for s in range(vmapped_seeds)
-    ]
-    return run, parallel.put_replicated(jax.tree.map(lambda *x: np.stack(x), *states), run.mesh)
+    state = run.initial_state()
+    if not members:
+        return run, state
+    return run, parallel.put_replicated(jax.tree.map(lambda x: np.stack([x] * members), state), run.mesh)
 
 
 class Timed:
     """A compiled multi-step and its data, run for a number of calls at a time."""
 
-    def __init__(self, config, vmapped_seeds: int = 0):
-        run, self.state = _state(config, vmapped_seeds)
+    def __init__(self, config, members: int = 0):
+        start = time.perf_counter()
+        run, self.state = _state(config, members)
         self.arrays = next(run.feed(self.state, 0))
-        self.compiled = run.compile(self.state, self.arrays, vmapped=bool(vmapped_seeds))
+        self.compiled = run.compile(self.state, self.arrays, vmapped=bool(members))
         self.steps_per_call = config.train.steps_per_call
         self.rate(1)  # warm-up
+        self.compile_seconds = time.perf_counter() - start
 
     def rate(self, calls: int) -> float:
         """Train steps per second over `calls` calls."""
@@ -101,21 +117,44 @@ class Timed:
         return calls * self.steps_per_call / (time.perf_counter() - start)
 
 
-def _with_seed(config, seed: int):
-    config = config.copy_and_resolve_references()
-    config.seed = seed
-    return config
+class TorchTimed:
+    """benchmarks/torch_dcgan.py's step behind Timed's interface (one step a call)."""
+
+    steps_per_call = 1
+
+    def __init__(self, **kwargs):
+        from benchmarks.torch_dcgan import TorchDCGANStep
+
+        self.step = TorchDCGANStep(**kwargs)
+        self.compile_seconds = self.step.compile_seconds
+
+    def rate(self, calls: int) -> float:
+        return self.step.run(calls)
 
 
-def dcgan(dataset: str, dtype: str, conv_impl: str, smoke: bool):
-    config = load_config(f"configs/dcgan.py:{dataset}")
+@dataclasses.dataclass
+class Row:
+    """A table row: `make()` builds its timed step; `config` is ours (or the one whose FLOPs a
+    PyTorch row shares); `members` the population size (0: one run)."""
+
+    name: str
+    config: object
+    make: Callable[[], Timed | TorchTimed]
+    images: int = 0
+    members: int = 0
+    dtype: str = "float32"
+    group: str = ""
+
+
+def dcgan(size: int, dtype: str, batch: int, smoke: bool, conv_impl: str = "auto", reuse_fake=False):
+    config = load_config("configs/dcgan.py:" + {64: "celeb_a", 32: "cifar10"}[size])
     config.model.dtype = dtype
     config.model.g.conv_impl = config.model.d.conv_impl = conv_impl
     config.data.pipeline = "device"
-    config.train.update(batch_size=128, steps_per_call=10)
+    config.train.update(batch_size=batch, steps_per_call=10, reuse_fake=reuse_fake)
     if smoke:
         config.model.g.width = config.model.d.width = 4
-        config.train.update(batch_size=8, steps_per_call=1)
+        config.train.steps_per_call = 1
     return config
 
 
@@ -131,10 +170,10 @@ def sngan(dataset: str, dtype: str, augment: bool, smoke: bool):
     return config
 
 
-def ring(smoke: bool):
-    config = load_config("configs/gan_mlp.py")
-    if smoke:
-        config.train.steps_per_call = 1
+def pacgan_ring(steps_per_call: int, smoke: bool):
+    """PacGAN's ring cell with packing 2, as its authors run it (configs/pacgan.py)."""
+    config = load_config("configs/pacgan.py:ring,pack=2" + (",smoke" if smoke else ""))
+    config.train.steps_per_call = steps_per_call
     return config
 
 
@@ -145,89 +184,276 @@ def stacked(smoke: bool):
     return config
 
 
+def ours(name: str, config, members: int = 0) -> Row:
+    images = 0 if members else config.train.batch_size
+    return Row(name, config, lambda: Timed(config, members), images, members, config.model.dtype)
+
+
+def torch_row(size: int, batch: int, smoke: bool, on_gpu: bool, variant, reuse_fake: bool) -> Row:
+    """PyTorch's DCGAN step of `variant`, sharing the FLOP count of our step with the same setting."""
+    dtype = "bfloat16" if variant.bf16 else "float32"
+    order = ", reuse_fake" if reuse_fake else ""
+    kwargs = dict(size=size, channels=3, batch=batch, reuse_fake=reuse_fake, variant=variant)
+    kwargs.update(width=4 if smoke else 64, device="cuda" if on_gpu else "cpu")
+    return Row(
+        f"dcgan {size}px b{batch}{order}: PyTorch {variant.name}",
+        dcgan(size, dtype, batch, smoke, reuse_fake=reuse_fake),
+        functools.partial(TorchTimed, **kwargs),
+        batch,
+        dtype=dtype,
+    )
+
+
+def torch_variants(on_gpu: bool) -> tuple:
+    """PyTorch's variants to run here: all on CUDA, eager on a CPU, none without PyTorch (it is
+    the `bench` extra)."""
+    try:
+        from benchmarks import torch_dcgan
+    except ImportError:
+        return ()
+    return torch_dcgan.VARIANTS if on_gpu else (torch_dcgan.EAGER,)
+
+
+def dcgan_rows(size: int, reuse_fake: bool, smoke: bool, on_gpu: bool) -> list[Row]:
+    """Ours and PyTorch's DCGAN step at `size` px, batch 128 (8 in smoke), in one update order;
+    PyTorch's compiled variants in the fresh order only, max-autotune in its own group (its
+    compile alone takes minutes)."""
+    batch = 8 if smoke else 128
+    order = ", reuse_fake" if reuse_fake else ""
+    rows = [
+        ours(
+            f"dcgan {size}px b{batch}{order}: ours, {dtype}",
+            dcgan(size, dtype, batch, smoke, reuse_fake=reuse_fake),
+        )
+        for dtype in ("float32", "bfloat16")
+    ]
+    for variant in torch_variants(on_gpu):
+        if variant.compile == "max-autotune" or (reuse_fake and variant.compile):
+            continue
+        rows.append(torch_row(size, batch, smoke, on_gpu, variant, reuse_fake))
+    return rows
+
+
+def group_rows(group: str, smoke: bool, on_gpu: bool) -> list[Row]:
+    """The rows of one group (the module docstring's list), in smoke sizes with `smoke`."""
+    if group in ("dcgan64", "dcgan32", "reuse64"):
+        return dcgan_rows(int(group[-2:]), group == "reuse64", smoke, on_gpu)
+    if group == "autotune":
+        batch = 8 if smoke else 128
+        autotuned = [v for v in torch_variants(True) if v.compile == "max-autotune"]
+        config = dcgan(64, "bfloat16", batch, smoke)
+        return [ours(f"dcgan 64px b{batch}: ours, bfloat16", config)] + [
+            torch_row(64, batch, smoke, on_gpu, variant, False) for variant in autotuned
+        ]
+    if group == "batch":
+        cells = (
+            ("bfloat16", 64, (128, 256, 512, 1024)),
+            ("float32", 64, (256, 1024)),
+            ("bfloat16", 32, (1024,)),
+        )
+        return [
+            ours(f"dcgan {size}px b{b} {dtype}", dcgan(size, dtype, b, smoke))
+            for dtype, size, batches in cells
+            for b in ((8, 16) if smoke else batches)
+        ]
+    if group == "calls":  # the host loop's share: the same step at 1, 10 and 100 steps a call
+        rows = []
+        for steps in (1, 10, 100):
+            config = dcgan(64, "bfloat16", 8 if smoke else 128, smoke)
+            config.train.steps_per_call = steps
+            rows.append(ours(f"dcgan 64px b{config.train.batch_size} bfloat16, {steps} steps a call", config))
+        return rows
+    if group == "conv_forms":
+        return [
+            ours(f"dcgan {size}px b128 {dtype} {form}", dcgan(size, dtype, 8 if smoke else 128, smoke, form))
+            for size in (64, 32)
+            for dtype in ("float32", "bfloat16")
+            for form in ("custom_vjp", "flax")
+        ]
+    if group == "sngan":
+        return [
+            ours(f"sngan resnet {size}px b64 {dtype}" + (" diffaugment" if augment else ""), config)
+            for size, dataset in ((32, "cifar10"), (64, "celeb_a"))
+            for dtype in ("float32", "bfloat16")
+            for augment in (False, True)
+            for config in (sngan(dataset, dtype, augment, smoke),)
+        ]
+    if group == "population":
+        sizes = (1, 2) if smoke else (1, 10, 40, 160)
+        return [
+            ours(f"pacgan ring pack 2, population of {n}, {spc} steps a call", pacgan_ring(spc, smoke), n)
+            for spc in ((1,) if smoke else (100, 1000))
+            for n in sizes
+        ]
+    if group == "stacked":
+        config = stacked(smoke)
+        return [
+            ours("stacked MNIST DCGAN 28px b64, one run", config),
+            ours("..., population of 16", config, 16),
+        ]
+    raise ValueError(f"no benchmark group {group!r}: choose from {', '.join(GROUPS)}")
+
+
+GROUPS = (
+    "dcgan64",
+    "batch",
+    "population",
+    "reuse64",
+    "autotune",
+    "dcgan32",
+    "conv_forms",
+    "sngan",
+    "stacked",
+)
+
+
+def measure(rows: list[Row], rounds: int, seconds: float, report: Callable[[list[dict]], None]) -> list[dict]:
+    """Build every row, then time them interleaved (every row once per round): medians, spreads,
+    MFU, handed to `report` after every round (a group stopped by its time limit keeps the rounds
+    it finished; the log keeps each row's one-call rate from its build). A row that fails to
+    build is reported with its error, the others still run."""
+    built, counted = [], {}  # counted: FLOPs by config, shared by our rows and PyTorch's
+    for row in rows:
+        try:
+            timed = row.make()
+            key = str(row.config)
+            if key not in counted:
+                counted[key] = step_flops(row.config)
+            first = timed.rate(1)
+            calls = max(1, int(seconds * first / timed.steps_per_call))
+            built.append((row, timed, counted[key] * max(row.members, 1), calls))
+            print(
+                f"built {row.name} in {timed.compile_seconds:.0f}s; one call: {first:,.1f} steps/s",
+                file=sys.stderr,
+                flush=True,
+            )
+        except Exception as error:  # a PyTorch variant this runtime cannot run: say so, go on
+            print(f"FAILED {row.name}: {type(error).__name__}: {error}"[:400], file=sys.stderr, flush=True)
+            built.append((row, None, repr(error)[:400], 0))
+    rates = {row.name: [] for row, *_ in built}
+    for _ in range(rounds):
+        for row, timed, _, calls in built:
+            if timed is not None:
+                rates[row.name].append(timed.rate(calls))
+        results = [_result(row, timed, flops, rates[row.name]) for row, timed, flops, _ in built]
+        report(results)
+    return results
+
+
+def _result(row: Row, timed, flops, rates: list[float]) -> dict:
+    """A row's entry of the table: its rates so far, their median and what follows from it; or,
+    for a row that failed to build (`timed` None), its error (in `flops`)."""
+    if timed is None:
+        return {"name": row.name, "error": flops}
+    rate = statistics.median(rates)
+    peak = peak_flops(jax.devices()[0], row.dtype)
+    return {
+        "name": row.name,
+        "steps_per_s": rate,
+        "rounds": rates,
+        "throughput": row.images * rate if row.images else max(row.members, 1) * rate,
+        "compile_s": timed.compile_seconds,
+        "flops": flops,
+        "mfu": flops * rate / peak if peak else None,
+        "dtype": row.dtype,
+    }
+
+
+def print_table(results: list[dict]) -> None:
+    print("| step | steps/s (spread) | images/s, or member-steps/s | GFLOP/step | TFLOP/s | MFU | build s |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        if "error" in r:
+            print(f"| {r['name']} | failed: {r['error'][:120]} | | | | | |")
+            continue
+        spread = f"{min(r['rounds']):,.1f}-{max(r['rounds']):,.1f}"
+        mfu = "n/a" if r["mfu"] is None else f"{100 * r['mfu']:.1f}%"
+        tflops = r["flops"] * r["steps_per_s"] / 1e12
+        print(
+            f"| {r['name']} | {r['steps_per_s']:,.1f} ({spread}) | {r['throughput']:,.0f} | "
+            f"{r['flops'] / 1e9:.2f} | {tflops:.2f} | {mfu} | {r['compile_s']:.0f} |"
+        )
+    for line in ratio_lines(results):
+        print(line)
+
+
+def ratio_lines(results: list[dict]) -> list[str]:
+    """Our best over PyTorch's best, per setting (size, batch, order) and dtype."""
+    best: dict[tuple, dict] = {}
+    for r in results:
+        if "error" in r or ": " not in r["name"]:
+            continue
+        setting, who = r["name"].split(": ", 1)
+        key = (setting, r["dtype"], who.startswith("PyTorch"))
+        if key not in best or r["steps_per_s"] > best[key]["steps_per_s"]:
+            best[key] = r
+    lines = []
+    for (setting, dtype, torch_side), theirs in best.items():
+        mine = best.get((setting, dtype, False))
+        if torch_side and mine:
+            lines.append(
+                f"{setting}, {dtype}: ours {mine['steps_per_s']:,.1f} / PyTorch's best "
+                f"({theirs['name'].split(': PyTorch ', 1)[1]}) {theirs['steps_per_s']:,.1f} = "
+                f"{mine['steps_per_s'] / theirs['steps_per_s']:.2f}x"
+            )
+    return lines
+
+
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--smoke", action="store_true", help="tiny sizes: checks the script, measures nothing"
     )
+    parser.add_argument("--groups", default=",".join(GROUPS), help=f"comma-separated, of {', '.join(GROUPS)}")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=3.0, help="target seconds per cell per round")
-    parser.add_argument("--seeds", type=int, default=16, help="population size")
+    parser.add_argument("--seconds", type=float, default=1.5, help="target seconds per row per round")
     parser.add_argument("--only", default="", help="comma-separated: only the rows whose name has one")
-    parser.add_argument("--json", default="", help="also write the rows and the machine to this file")
+    parser.add_argument("--json", default="", help="a folder: each group's rows and machine as <group>.json")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.rounds, args.seconds, args.seeds = 1, 0.05, 2
+        args.rounds, args.seconds = 1, 0.05
     import tensorflow_datasets as tfds
 
-    rows = []  # (name, images per step, config, vmapped seeds)
-    with tfds.testing.mock_data(num_examples=256 if args.smoke else 2048):
-        for dataset, size in (("cifar10", 32),) if args.smoke else (("celeb_a", 64), ("cifar10", 32)):
-            for dtype in ("float32", "bfloat16"):
-                for conv_impl in ("custom_vjp", "flax"):
-                    config = dcgan(dataset, dtype, conv_impl, args.smoke)
-                    name = f"dcgan {size}x{size}x3 b{config.train.batch_size} {dtype} {conv_impl}"
-                    rows.append((name, config.train.batch_size, config, 0))
-            for dtype in ("float32", "bfloat16"):
-                for augment in (False, True):
-                    config = sngan(dataset, dtype, augment, args.smoke)
-                    name = f"sngan resnet {size}x{size}x3 b{config.train.batch_size} {dtype}"
-                    rows.append(
-                        (name + (" diffaugment" if augment else ""), config.train.batch_size, config, 0)
-                    )
-        config = ring(args.smoke)
-        rows.append(("ring GAN, one run", 0, config, 0))
-        rows.append((f"ring GAN, vmapped population of {args.seeds}", 0, config, args.seeds))
-        config = stacked(args.smoke)
-        name = f"stacked MNIST DCGAN 28x28x3 b{config.train.batch_size}"
-        rows.append((f"{name}, one run", config.train.batch_size, config, 0))
-        rows.append((f"{name}, vmapped population of {args.seeds}", 0, config, args.seeds))
-        wanted = [w for w in args.only.split(",") if w]
-        rows = [row for row in rows if not wanted or any(w in row[0] for w in wanted)]
-        timed, flops = [], []
-        for name, images, config, seeds in rows:
-            start = time.perf_counter()
-            timed.append(Timed(config, seeds))
-            flops.append(step_flops(config) if images else None)
-            print(f"compiled {name} in {time.perf_counter() - start:.0f}s", file=sys.stderr, flush=True)
-    calls = [max(1, int(args.seconds * t.rate(1) / t.steps_per_call)) for t in timed]
-    rates = [[] for _ in rows]
-    for _ in range(args.rounds):  # interleaved: every row once per round
-        for i, t in enumerate(timed):
-            rates[i].append(t.rate(calls[i]))
-
+    on_gpu = jax.default_backend() == "gpu"
+    wanted = [w for w in args.only.split(",") if w]
     device = jax.devices()[0]
-    print(
-        f"\n{device.device_kind} ({jax.default_backend()}, {jax.device_count()} device(s); host: "
-        f"{cpu_model()}), jax {jax.__version__}, {args.rounds} interleaved rounds, median"
-    )
-    print("| step | steps/s | images/s (members x steps/s) | GFLOP/step | MFU |")
-    print("|---|---|---|---|---|")
+    machine = {"device": device.device_kind, "backend": jax.default_backend(), "host": cpu_model()}
+    machine["versions"] = _versions()
+    print(f"{machine}", flush=True)
     results = []
-    for (name, images, config, seeds), rounds, f in zip(rows, rates, flops, strict=True):
-        rate = statistics.median(rounds)
-        peak = peak_flops(device, config.model.dtype)
-        mfu = f * rate / peak if f and peak else None
-        throughput = images * rate if images else max(seeds, 1) * rate
-        results.append(
-            {
-                "name": name,
-                "steps_per_s": rate,
-                "rounds": rounds,
-                "throughput": throughput,
-                "flops": f,
-                "mfu": mfu,
-            }
-        )
-        print(
-            f"| {name} | {rate:.2f} | {throughput:,.0f} | {f / 1e9 if f else float('nan'):.2f} | "
-            f"{'n/a (no peak for this device)' if mfu is None else f'{100 * mfu:.1f}%'} |"
-        )
-    if args.json:
-        machine = {"device": device.device_kind, "backend": jax.default_backend(), "host": cpu_model()}
-        with open(args.json, "w") as f:
-            json.dump({"machine": machine, "jax": jax.__version__, "rows": results}, f, indent=1)
+    for group in args.groups.split(","):
+        with tfds.testing.mock_data(num_examples=256 if args.smoke else 2048):
+            rows = [
+                r
+                for r in group_rows(group, args.smoke, on_gpu)
+                if not wanted or any(w in r.name for w in wanted)
+            ]
+            if not rows:
+                continue
+            path = epath.Path(args.json) / f"{group}.json" if args.json else None
+            measured = measure(rows, args.rounds, args.seconds, functools.partial(_save, path, machine))
+        print(f"\n{group}: {device.device_kind}, {args.rounds} interleaved rounds, median (min-max)")
+        print_table(measured)
+        sys.stdout.flush()
+        results += measured
     return results
+
+
+def _save(path: epath.Path | None, machine: dict, rows: list[dict]) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
+
+
+def _versions() -> str:
+    versions = f"jax {jax.__version__}"
+    try:
+        import torch
+
+        versions += f", torch {torch.__version__}"
+    except ImportError:
+        pass
+    return versions
 
 
 if __name__ == "__main__":

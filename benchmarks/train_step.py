@@ -19,7 +19,6 @@ import statistics
 import time
 
 import jax
-import numpy as np
 
 from experiments.cli import load_config
 from gan_jax import experiment
@@ -53,84 +52,6 @@ class JaxStep:
         for _ in range(steps // self.steps_per_call):
             self.state, metrics = self.compiled(self.state, next(self.feed))
         jax.block_until_ready(metrics)
-        return steps / (time.perf_counter() - start)
-
-
-class TorchDCGANStep:
-    """The same DCGAN step in PyTorch eager (NCHW, as PyTorch's DCGAN example)."""
-
-    def __init__(
-        self,
-        size: int,
-        channels: int,
-        batch: int,
-        width: int = 64,
-        z_dim: int = 100,
-        reuse_fake: bool = False,
-    ):
-        import torch
-        from torch import nn
-
-        torch.manual_seed(0)
-        n = int(np.log2(size // 4))
-        top = width * 2 ** (n - 1)
-
-        class Generator(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.project = nn.Linear(z_dim, 4 * 4 * top, bias=False)
-                layers, ch = [nn.BatchNorm2d(top), nn.ReLU()], top
-                for _ in range(n - 1):
-                    layers += [
-                        nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
-                        nn.BatchNorm2d(ch // 2),
-                        nn.ReLU(),
-                    ]
-                    ch //= 2
-                layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
-                self.body = nn.Sequential(*layers)
-
-            def forward(self, z):
-                return self.body(self.project(z).view(-1, top, 4, 4))
-
-        layers, ch = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2)], width
-        for _ in range(n - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2)]
-            ch *= 2
-        layers += [nn.Conv2d(ch, 1, 4, 1, 0)]
-        self.torch, self.batch, self.z_dim, self.reuse_fake = torch, batch, z_dim, reuse_fake
-        self.G, self.D = Generator(), nn.Sequential(*layers)
-        for module in list(self.G.modules()) + list(self.D.modules()):
-            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-                nn.init.normal_(module.weight, 0.0, 0.02)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), 2e-4, betas=(0.5, 0.999))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), 2e-4, betas=(0.5, 0.999))
-        self.data = torch.rand(1024, channels, size, size) * 2 - 1
-        self.run(2)  # warm-up
-
-    def step(self):
-        """Goodfellow's Algorithm 1 (fresh noise for G's update), or with `reuse_fake` PyTorch's
-        DCGAN example: G's update on the batch D just judged (its graph kept through D's step)."""
-        torch, F = self.torch, self.torch.nn.functional
-        real = self.data[torch.randint(0, len(self.data), (self.batch,))]
-        with torch.set_grad_enabled(self.reuse_fake):
-            fake = self.G(torch.randn(self.batch, self.z_dim))
-        d_loss = F.softplus(-self.D(real)).mean() + F.softplus(self.D(fake.detach())).mean()
-        self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_d.step()
-        self.D.requires_grad_(False)
-        fake = fake if self.reuse_fake else self.G(torch.randn(self.batch, self.z_dim))
-        g_loss = F.softplus(-self.D(fake)).mean()
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_g.step()
-        self.D.requires_grad_(True)
-
-    def run(self, steps: int) -> float:
-        start = time.perf_counter()
-        for _ in range(steps):
-            self.step()
         return steps / (time.perf_counter() - start)
 
 
@@ -215,6 +136,8 @@ def main():
         rows.append(("dcgan 32x32x1 b64, XLA's own convs (flax)", lambda: JaxStep(dcgan_32("flax", 1))))
     try:
         import torch
+
+        from benchmarks.torch_dcgan import TorchDCGANStep
 
         torch.set_num_threads(len(os.sched_getaffinity(0)))
         rows.append(

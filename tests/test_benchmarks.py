@@ -1,5 +1,6 @@
 """The accelerator benchmark runs (on this CPU, in its smoke mode) and reports what it measures."""
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -8,11 +9,39 @@ from benchmarks import accelerator
 
 
 @pytest.mark.slow
-def test_the_accelerator_benchmark_reports_throughput_and_flops():
-    (dcgan,) = accelerator.main(["--smoke", "--only=b8 float32 custom_vjp"])  # one row: seconds
-    assert dcgan["name"] == "dcgan 32x32x3 b8 float32 custom_vjp"
-    assert dcgan["steps_per_s"] > 0 and dcgan["throughput"] == 8 * dcgan["steps_per_s"]
-    assert dcgan["flops"] > 1e6 and dcgan["mfu"] is None  # XLA counted; no peak known for a CPU
+def test_the_accelerator_benchmark_reports_throughput_flops_and_the_ratio_to_pytorch(capsys, tmp_path):
+    rows = accelerator.main(["--smoke", "--groups=dcgan32", f"--json={tmp_path}"])  # 8 images, width 4
+    assert json.loads((tmp_path / "dcgan32.json").read_text())["rows"] == rows
+    ours = rows[0]
+    assert ours["name"] == "dcgan 32px b8: ours, float32"
+    assert ours["steps_per_s"] > 0 and ours["throughput"] == 8 * ours["steps_per_s"]
+    assert ours["flops"] > 1e6 and ours["mfu"] is None  # XLA counted; no peak known for a CPU
+    torch_rows = [r for r in rows if "PyTorch" in r["name"]]
+    if accelerator.torch_variants(on_gpu=False):  # PyTorch installed (the bench extra): eager on a CPU
+        (eager,) = torch_rows
+        assert eager["flops"] == ours["flops"] and eager["steps_per_s"] > 0  # our count, shared
+        assert "dcgan 32px b8, float32: ours" in capsys.readouterr().out
+    else:
+        assert not torch_rows
+
+
+def test_the_ratio_is_our_best_over_pytorchs_best_per_setting_and_dtype():
+    def row(name, rate, dtype="float32"):
+        return {"name": name, "steps_per_s": rate, "dtype": dtype}
+
+    results = [
+        row("dcgan 64px b128: ours, float32", 300.0),
+        row("dcgan 64px b128: ours, bfloat16", 500.0, "bfloat16"),
+        row("dcgan 64px b128: PyTorch eager", 100.0),
+        row("dcgan 64px b128: PyTorch CUDA graph", 200.0),
+        row("dcgan 64px b128: PyTorch AMP bf16", 250.0, "bfloat16"),
+        {"name": "dcgan 64px b128: PyTorch torch.compile", "error": "no compiler"},
+        row("dcgan 64px b128, reuse_fake: PyTorch eager", 120.0),  # no row of ours: no ratio
+    ]
+    assert accelerator.ratio_lines(results) == [
+        "dcgan 64px b128, float32: ours 300.0 / PyTorch's best (CUDA graph) 200.0 = 1.50x",
+        "dcgan 64px b128, bfloat16: ours 500.0 / PyTorch's best (AMP bf16) 250.0 = 2.00x",
+    ]
 
 
 def test_peak_flops_by_device_kind():
