@@ -2,21 +2,30 @@ r"""Speed of the compiled train step on this machine, and of the same DCGAN step
 
     python -m benchmarks.train_step                # add --rounds=5 for steadier numbers
     pip install -e '.[bench]'                      # PyTorch, for the comparison column
+    python -m benchmarks.train_step --only="dcgan 32x32x1" --skip_flax_conv --processes=yes --rounds=5
 
 Rows: the two configs as shipped (gan_mlp on the ring; dcgan on digits at 16 px), and the DCGAN
 step at 32x32x1, batch 64 -- the setting of the issue's PyTorch measurement -- with our
 custom-VJP convolutions (also in bfloat16 mixed precision, config.model.dtype), with flax's
-stock nn.ConvTranspose/lax.conv (the "before"), and in PyTorch eager (same architecture, losses
-and update order; D's parameter gradients switched off during G's update, its best case). JAX
-and PyTorch run interleaved in one process (the machine's speed drifts between runs); each cell
-is the median over rounds. Timing is never asserted on.
+stock nn.ConvTranspose/lax.conv (the "before"), and in PyTorch eager (benchmarks/torch_dcgan.py:
+same architecture, losses and update order; D's parameter gradients switched off during G's
+update, its best case). Rows run interleaved, every row once a round (the machine's speed drifts
+between runs), each cell the median over rounds with the rounds' min-max beside it; by default
+all in this process, with --processes=yes each row in a fresh process of its own every round (no
+two runtimes share a process: PyTorch's OpenMP threads and XLA's pool never meet), --processes=
+both for both arrangements side by side. Timing is never asserted on.
 """
 
 import argparse
 import functools
+import importlib.metadata
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 
 import jax
 
@@ -86,15 +95,9 @@ def with_d_norm(config, norm: str):
     return config
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=4.0, help="target seconds per cell per round")
-    parser.add_argument("--skip_flax_conv", action="store_true", help="skip the slow 'before' row")
-    parser.add_argument("--only", default="", help="only the rows whose name contains this text")
-    args = parser.parse_args()
-
-    rows = [  # (name, factory); the batch size is read from the name
+def rows(skip_flax_conv: bool) -> list[tuple[str, Callable]]:
+    """(name, factory) of every row; the batch size is read from the name."""
+    table = [
         ("gan_mlp ring (as shipped)", lambda: JaxStep(load_config("configs/gan_mlp.py"))),
         (
             "gan_mlp ring, unrolled GAN (5 unrolled D steps)",
@@ -132,57 +135,133 @@ def main():
         # augmentation and regulariser of the limited-data study on top of it.
         *[(f"sngan digits 16px b64{name}", functools.partial(sngan_step, arg)) for name, arg in SNGAN_ROWS],
     ]
-    if not args.skip_flax_conv:
-        rows.append(("dcgan 32x32x1 b64, XLA's own convs (flax)", lambda: JaxStep(dcgan_32("flax", 1))))
-    try:
-        import torch
-
-        from benchmarks.torch_dcgan import TorchDCGANStep
-
-        torch.set_num_threads(len(os.sched_getaffinity(0)))
-        rows.append(
-            (f"dcgan 32x32x1 b64, PyTorch {torch.__version__} eager", lambda: TorchDCGANStep(32, 1, 64))
-        )
-        rows.append(
-            (
-                f"dcgan 32x32x1 b64, PyTorch {torch.__version__} eager, reuse_fake",
-                lambda: TorchDCGANStep(32, 1, 64, reuse_fake=True),
-            )
-        )
-    except ImportError:
+    if not skip_flax_conv:
+        table.append(("dcgan 32x32x1 b64, XLA's own convs (flax)", lambda: JaxStep(dcgan_32("flax", 1))))
+    try:  # the version without importing PyTorch: a JAX row's own process never loads it
+        version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
         print("(PyTorch not installed: pip install -e '.[bench]' for the comparison row)")
-    rows = [(name, factory) for name, factory in rows if args.only in name]
+        return table
+    name = f"dcgan 32x32x1 b64, PyTorch {version} eager"
+    table.append((name, functools.partial(torch_step, reuse_fake=False)))
+    table.append((name + ", reuse_fake", functools.partial(torch_step, reuse_fake=True)))
+    return table
 
-    steppers, compile_s, batches = [], [], []
-    for name, factory in rows:
-        stepper = factory()
-        steppers.append(stepper)
-        compile_s.append(getattr(stepper, "compile_seconds", float("nan")))
-        batches.append(64 if "b64" in name else 128)
-    rates = [[] for _ in rows]
-    budget = [max(1, int(args.seconds * s.run(max(1, getattr(s, "steps_per_call", 1))))) for s in steppers]
+
+def torch_step(reuse_fake: bool):
+    """PyTorch's DCGAN step at 32x32x1, batch 64, on every core this process may use."""
+    import torch
+
+    from benchmarks.torch_dcgan import TorchDCGANStep
+
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    return TorchDCGANStep(32, 1, 64, reuse_fake=reuse_fake)
+
+
+def calibrate(stepper, seconds: float) -> int:
+    """Steps (a whole number of calls) that take about `seconds`, from one call's rate."""
+    spc = getattr(stepper, "steps_per_call", 1)
+    return max(spc, int(seconds * stepper.run(spc)) // spc * spc)
+
+
+def worker(name: str, skip_flax_conv: bool, seconds: float) -> None:
+    """--worker: build one row in this fresh process, time it once, print its rate and compile
+    time as the last line (the parent's --processes mode reads it)."""
+    (factory,) = [f for n, f in rows(skip_flax_conv) if n == name]
+    stepper = factory()
+    rate = stepper.run(calibrate(stepper, seconds))
+    print(json.dumps({"rate": rate, "compile_s": getattr(stepper, "compile_seconds", float("nan"))}))
+
+
+def in_own_process(name: str, skip_flax_conv: bool, seconds: float) -> dict:
+    flags = ["--skip_flax_conv"] if skip_flax_conv else []
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.train_step",
+        f"--worker={name}",
+        f"--seconds={seconds}",
+        *flags,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=4.0, help="target seconds per cell per round")
+    parser.add_argument("--skip_flax_conv", action="store_true", help="skip the slow 'before' row")
+    parser.add_argument("--only", default="", help="comma-separated: only the rows whose name has one")
+    parser.add_argument(
+        "--processes",
+        choices=("no", "yes", "both"),
+        default="no",
+        help="time each row in one process with the others (no), in a fresh process of its own each "
+        "round (yes: no two runtimes share a process), or both, interleaved",
+    )
+    parser.add_argument("--worker", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args.worker, args.skip_flax_conv, args.seconds)
+
+    wanted = args.only.split(",")
+    chosen = [
+        (name, factory) for name, factory in rows(args.skip_flax_conv) if any(w in name for w in wanted)
+    ]
+    timers = []  # (row name, timer: () -> (steps/s, compile s))
+    for name, factory in chosen:
+        if args.processes != "yes":
+            stepper = factory()
+            steps = calibrate(stepper, args.seconds)
+            compile_s = getattr(stepper, "compile_seconds", float("nan"))
+            label = name + (" (in one process)" if args.processes == "both" else "")
+            timers.append((label, lambda stepper=stepper, steps=steps, c=compile_s: (stepper.run(steps), c)))
+        if args.processes != "no":
+            timed = functools.partial(in_own_process, name, args.skip_flax_conv, args.seconds)
+            timers.append((name + " (own process)", lambda timed=timed: tuple(timed().values())))
+    rates, compile_s = {n: [] for n, _ in timers}, {}
     for _ in range(args.rounds):  # interleaved: every row once per round
-        for i, stepper in enumerate(steppers):
-            spc = getattr(stepper, "steps_per_call", 1)
-            steps = max(spc, budget[i] // spc * spc)
-            rates[i].append(stepper.run(steps))
+        for name, timer in timers:
+            rate, compile_s[name] = timer()
+            rates[name].append(rate)
 
     print(
         f"\n{cpu_model()}; {jax.default_backend()} x{jax.device_count()}, jax {jax.__version__}, "
-        f"{args.rounds} interleaved rounds, median"
+        f"{args.rounds} interleaved rounds, median (min-max)"
     )
-    width = max(len(name) for name, _ in rows)
-    print(f"| {'step':<{width}} | compile s | steps/s | images/s |")
-    print(f"|{'-' * (width + 2)}|-----------|---------|----------|")
-    medians = [statistics.median(r) for r in rates]
-    for (name, _), c, m, b in zip(rows, compile_s, medians, batches, strict=True):
-        print(f"| {name:<{width}} | {c:9.1f} | {m:7.2f} | {m * b:8.0f} |")
-    names = [n for n, _ in rows]
-    torch_rows = {"reuse_fake" in n: i for i, n in enumerate(names) if "PyTorch" in n}
-    for i, n in enumerate(names):  # each JAX row against the PyTorch step of the same update order
-        t = torch_rows.get("reuse_fake" in n)
-        if n.startswith("dcgan 32x32x1") and "PyTorch" not in n and t is not None:
-            print(f"ratio to PyTorch eager, {n}: {medians[i] / medians[t]:.2f}x ({names[t]})")
+    width = max(len(name) for name in rates)
+    print(f"| {'step':<{width}} | compile s | steps/s (min-max) | images/s |")
+    print(f"|{'-' * (width + 2)}|-----------|-------------------|----------|")
+    medians = {name: statistics.median(r) for name, r in rates.items()}
+    for name, r in rates.items():
+        spread = f"{medians[name]:7.2f} ({min(r):.2f}-{max(r):.2f})"
+        print(
+            f"| {name:<{width}} | {compile_s[name]:9.1f} | {spread:17} | {medians[name] * batch(name):8.0f} |"
+        )
+    for line in torch_ratios(medians):
+        print(line)
+
+
+def batch(name: str) -> int:
+    return 64 if "b64" in name else 128
+
+
+def torch_ratios(medians: dict[str, float]) -> list[str]:
+    """Each dcgan 32x32x1 row of ours over PyTorch eager's with the same update order and the same
+    process arrangement (the suffix in parentheses, if any)."""
+    lines = []
+    for name, rate in medians.items():
+        if not name.startswith("dcgan 32x32x1") or "PyTorch" in name:
+            continue
+        suffix = next((s for s in (" (in one process)", " (own process)") if name.endswith(s)), "")
+        reuse = "reuse_fake" in name
+        theirs = [
+            n for n in medians if "PyTorch" in n and n.endswith(suffix) and ("reuse_fake" in n) == reuse
+        ]
+        if theirs:
+            lines.append(f"ratio to PyTorch eager, {name}: {rate / medians[theirs[0]]:.2f}x ({theirs[0]})")
+    return lines
 
 
 if __name__ == "__main__":

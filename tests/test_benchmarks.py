@@ -51,3 +51,23 @@ def test_peak_flops_by_device_kind():
         and accelerator.peak_flops(h200, "float32") == 494e12
     )
     assert accelerator.peak_flops(SimpleNamespace(device_kind="cpu"), "float32") is None
+
+
+def test_each_cpu_row_is_compared_with_pytorch_in_the_same_order_and_process_arrangement():
+    from benchmarks import train_step
+
+    torch = "dcgan 32x32x1 b64, PyTorch 2.13.0 eager"
+    medians = {
+        "dcgan 32x32x1 b64, custom_vjp, 1 step/call (own process)": 6.0,
+        "dcgan 32x32x1 b64, custom_vjp, 10 steps/call, reuse_fake (in one process)": 9.0,
+        torch + " (in one process)": 4.0,
+        torch + " (own process)": 5.0,
+        torch + ", reuse_fake (in one process)": 6.0,
+        torch + ", reuse_fake (own process)": 7.0,
+    }
+    assert train_step.torch_ratios(medians) == [
+        f"ratio to PyTorch eager, dcgan 32x32x1 b64, custom_vjp, 1 step/call (own process): 1.20x "
+        f"({torch} (own process))",
+        f"ratio to PyTorch eager, dcgan 32x32x1 b64, custom_vjp, 10 steps/call, reuse_fake (in one process): "
+        f"1.50x ({torch}, reuse_fake (in one process))",
+    ]
