@@ -4,7 +4,7 @@ utilisation against the batch size, the ResNet step, and vmapped populations of 
     python -m benchmarks.accelerator            # every group: a GPU or TPU, about 8 minutes
     python -m benchmarks.accelerator --groups=dcgan64,population --json=out/  # some, as files
     python -m benchmarks.accelerator --smoke    # tiny sizes, any machine (a test runs it)
-    benchmarks/device.sh                        # the lent H200's script (wheels, groups, files)
+    bash device/benchmark.sh                    # the lent H200's script (wheels, groups, files)
 
 Each group is built, then timed interleaved over --rounds (medians), and printed as one table:
   * dcgan64, dcgan32, reuse64: the DCGAN step at 64x64x3 (CelebA-sized) and 32x32x3

@@ -120,31 +120,52 @@ def run_worker(runs_file: str, core: int | None) -> None:
 
 
 def run_populations(spec: str, runs: list[dict]) -> list[int]:
-    """The accelerator path: each cell's pending seeds as one vmapped population, recorded as the
-    workers record theirs. Returns [PREEMPTED] if a signal stopped it, else []."""
+    """The accelerator path: each cell's pending seeds as vmapped populations -- one, or one per
+    group of seeds whose configs differ in more than `seed` (a training set drawn per seed, as
+    configs/pacgan.py's) -- recorded as the workers record theirs. Returns [PREEMPTED] if a
+    signal stopped it, else []."""
     from gan_jax import trainer
-    from gan_jax.preemption import Preempted
 
     stop = _stop_between_runs()
     for cell in dict.fromkeys(r["cell"] for r in runs):
-        if stop:
-            return [PREEMPTED]
-        members, start = [r for r in runs if r["cell"] == cell], time.time()
-        for r in members:  # finished runs asked to train longer
-            (epath.Path(r["dir"]) / "done.json").unlink(missing_ok=True)
+        members = [r for r in runs if r["cell"] == cell]
         try:
             configs = cli.run_configs(spec, members)
-            outcomes = trainer.train_population(configs, [r["dir"] for r in members])
-        except Preempted as preempted:
-            print(f"{cell}: {preempted}", flush=True)
-            return [PREEMPTED]
         except Exception as error:  # this cell cannot run; the other cells still can
             for r in members:
                 _record_error(epath.Path(r["dir"]), error)
             continue
-        for r, outcome in zip(members, outcomes, strict=True):
-            _record(epath.Path(r["dir"]), outcome, start)
+        populations: dict[str, list] = {}
+        for r, config in zip(members, configs, strict=True):
+            populations.setdefault(trainer.without_seed(config), []).append((r, config))
+        for population in populations.values():
+            if stop or _train_population(cell, population):
+                return [PREEMPTED]
     return [PREEMPTED] if stop else []
+
+
+def _train_population(cell: str, population: list[tuple[dict, object]]) -> bool:
+    """Train one population of (run, config) and record each member's outcome, or the error that
+    stopped it; True if a signal preempted it."""
+    from gan_jax import trainer
+    from gan_jax.preemption import Preempted
+
+    runs = [r for r, _ in population]
+    start = time.time()
+    for r in runs:  # finished runs asked to train longer
+        (epath.Path(r["dir"]) / "done.json").unlink(missing_ok=True)
+    try:
+        outcomes = trainer.train_population([c for _, c in population], [r["dir"] for r in runs])
+    except Preempted as preempted:
+        print(f"{cell}: {preempted}", flush=True)
+        return True
+    except Exception as error:  # this population cannot run; the others still can
+        for r in runs:
+            _record_error(epath.Path(r["dir"]), error)
+        return False
+    for r, outcome in zip(runs, outcomes, strict=True):
+        _record(epath.Path(r["dir"]), outcome, start)
+    return False
 
 
 def _stop_between_runs() -> list[int]:

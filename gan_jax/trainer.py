@@ -137,7 +137,7 @@ def train_population(
     its workdir what the same run alone leaves; a diverged member stops writing while the others
     go on. Returns each member's outcome: {"status": "finished"} or {"status": "diverged",
     "message": ...}."""
-    unlike = [i for i, c in enumerate(configs) if _without_seed(c) != _without_seed(configs[0])]
+    unlike = [i for i, c in enumerate(configs) if without_seed(c) != without_seed(configs[0])]
     if unlike:
         raise ConfigError(
             f"A population's configs may differ only in `seed`; members {unlike} differ otherwise."
@@ -145,10 +145,11 @@ def train_population(
     return [m.outcome for m in _train(configs, workdirs, devices, vmapped=True)]
 
 
-def _without_seed(config: ml_collections.ConfigDict) -> dict:
+def without_seed(config: ml_collections.ConfigDict) -> str:
+    """`config` but its `seed`, as canonical JSON: runs equal in it can train as one population."""
     values = json.loads(config.to_json_best_effort())
     values.pop("seed")
-    return values
+    return json.dumps(values, sort_keys=True)
 
 
 def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:

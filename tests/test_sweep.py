@@ -236,6 +236,34 @@ def test_a_sweep_as_populations_leaves_what_lone_runs_leave(tmp_path):
     assert rows(tmp_path / "alone_0") != rows(tmp_path / "alone_1")
 
 
+def test_seeds_that_differ_in_more_than_their_seed_train_as_separate_populations(tmp_path, monkeypatch):
+    """configs/pacgan.py draws a training set per seed (data.seed = seed): such seeds cannot share
+    one population's data, so the accelerator path trains each group of seeds equal but for
+    `seed` as its own population rather than failing the cell."""
+    from experiments import sweep as sweep_command
+    from gan_jax import trainer
+
+    config = tmp_path / "seeds.py"
+    config.write_text(
+        SWEEP_OF_TWO.format(total_steps=40, a={}).split("def get_sweep")[0]
+        + 'def get_sweep(arg=""):\n    return [{"_name": "a", "seed": s, "data.seed": d}'
+        + " for s, d in ((0, 0), (1, 1), (2, 7), (3, 7))]\n"
+    )
+    populations = []
+
+    def train_population(configs, workdirs):  # trains nothing: makes the run directories
+        populations.append([c.seed for c in configs])
+        for workdir in workdirs:
+            os.makedirs(workdir)
+        return [{"status": "finished"}] * len(configs)
+
+    monkeypatch.setattr(trainer, "train_population", train_population)
+    runs = sweep_command.plan(str(config), tmp_path / "sweep")
+    assert sweep_command.run_populations(str(config), runs) == []
+    assert populations == [[0], [1], [2, 3]]
+    assert all((tmp_path / "sweep" / "a" / f"seed_{s}" / "done.json").exists() for s in range(4))
+
+
 @pytest.mark.slow
 def test_a_sigterm_at_a_cells_last_boundary_records_it_done_and_stops_the_sweep(tmp_path, sigterm_at):
     """The accelerator path (populations) with a SIGTERM that arrives as cell a's last call ends:

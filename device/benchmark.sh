@@ -1,17 +1,14 @@
 #!/usr/bin/env bash
 # There: the one command of a visit to the lent H200 (DESIGN.md, accelerator notes). Installs the
-# wheels of benchmarks/device_wheels.sh, then runs benchmarks.accelerator's groups in order, each
+# wheels of device/wheels.sh, then runs benchmarks.accelerator's groups in order, each
 # in its own process under its own time limit and all within $BUDGET seconds, each group's rows
 # as $OUT/<group>.json and every table in $OUT/log.txt (what a killed group printed stays there).
-#   device run: command="bash benchmarks/device.sh", carry=[".whl"], timeout_s=BUDGET + 60
+#   device run: command="bash device/benchmark.sh", carry=[".whl"], timeout_s=BUDGET + 60
 #   arguments:  group:seconds ... (default below); BUDGET (default 560); ACCEL_ARGS (e.g. --smoke;
 #               split on spaces, so an --only with spaces needs benchmarks.accelerator called directly)
 set -u
 cd "$(dirname "$0")/.."
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_MEM_FRACTION=0.5
-OUT=${OUT:-runs/device}
-mkdir -p "$OUT"
+source device/env.sh
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,temperature.gpu,power.draw \
   --format=csv >"$OUT/log.txt" 2>&1
 deadline=$((SECONDS + ${BUDGET:-560}))

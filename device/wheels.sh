@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Here, before a visit to the lent H200 (DESIGN.md, accelerator notes): download into .whl/ the
 # packages its image lacks, as cp312 manylinux wheels (promise has none: built here, pure Python).
-# .whl/ is ignored by git (.git/info/exclude) and travels with `carry=[".whl"]` (~11 MB).
+# The scripts beside this one install them there. .whl/ is ignored by git (.git/info/exclude) and travels with `carry=[".whl"]` (~11 MB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 grep -qx '/.whl/' .git/info/exclude || echo /.whl/ >>.git/info/exclude
