@@ -234,77 +234,76 @@ def dcgan_rows(size: int, reuse_fake: bool, smoke: bool, on_gpu: bool) -> list[R
     return rows
 
 
-def group_rows(group: str, smoke: bool, on_gpu: bool) -> list[Row]:
-    """The rows of one group (the module docstring's list), in smoke sizes with `smoke`."""
-    if group in ("dcgan64", "dcgan32", "reuse64"):
-        return dcgan_rows(int(group[-2:]), group == "reuse64", smoke, on_gpu)
-    if group == "autotune":
-        batch = 8 if smoke else 128
-        autotuned = [v for v in torch_variants(True) if v.compile == "max-autotune"]
-        config = dcgan(64, "bfloat16", batch, smoke)
-        return [ours(f"dcgan 64px b{batch}: ours, bfloat16", config)] + [
-            torch_row(64, batch, smoke, on_gpu, variant, False) for variant in autotuned
-        ]
-    if group == "batch":
-        cells = (
-            ("bfloat16", 64, (128, 256, 512, 1024)),
-            ("float32", 64, (256, 1024)),
-            ("bfloat16", 32, (1024,)),
-        )
-        return [
-            ours(f"dcgan {size}px b{b} {dtype}", dcgan(size, dtype, b, smoke))
-            for dtype, size, batches in cells
-            for b in ((8, 16) if smoke else batches)
-        ]
-    if group == "calls":  # the host loop's share: the same step at 1, 10 and 100 steps a call
-        rows = []
-        for steps in (1, 10, 100):
-            config = dcgan(64, "bfloat16", 8 if smoke else 128, smoke)
-            config.train.steps_per_call = steps
-            rows.append(ours(f"dcgan 64px b{config.train.batch_size} bfloat16, {steps} steps a call", config))
-        return rows
-    if group == "conv_forms":
-        return [
-            ours(f"dcgan {size}px b128 {dtype} {form}", dcgan(size, dtype, 8 if smoke else 128, smoke, form))
-            for size in (64, 32)
-            for dtype in ("float32", "bfloat16")
-            for form in ("custom_vjp", "flax")
-        ]
-    if group == "sngan":
-        return [
-            ours(f"sngan resnet {size}px b64 {dtype}" + (" diffaugment" if augment else ""), config)
-            for size, dataset in ((32, "cifar10"), (64, "celeb_a"))
-            for dtype in ("float32", "bfloat16")
-            for augment in (False, True)
-            for config in (sngan(dataset, dtype, augment, smoke),)
-        ]
-    if group == "population":
-        sizes = (1, 2) if smoke else (1, 10, 40, 160)
-        return [
-            ours(f"pacgan ring pack 2, population of {n}, {spc} steps a call", pacgan_ring(spc, smoke), n)
-            for spc in ((1,) if smoke else (100, 1000))
-            for n in sizes
-        ]
-    if group == "stacked":
-        config = stacked(smoke)
-        return [
-            ours("stacked MNIST DCGAN 28px b64, one run", config),
-            ours("..., population of 16", config, 16),
-        ]
-    raise ValueError(f"no benchmark group {group!r}: choose from {', '.join(GROUPS)}")
+def autotune_rows(smoke: bool, on_gpu: bool) -> list[Row]:
+    batch = 8 if smoke else 128
+    autotuned = [v for v in torch_variants(True) if v.compile == "max-autotune"]
+    rows = [ours(f"dcgan 64px b{batch}: ours, bfloat16", dcgan(64, "bfloat16", batch, smoke))]
+    return rows + [torch_row(64, batch, smoke, on_gpu, variant, False) for variant in autotuned]
 
 
-GROUPS = (
-    "dcgan64",
-    "batch",
-    "population",
-    "reuse64",
-    "autotune",
-    "dcgan32",
-    "conv_forms",
-    "sngan",
-    "stacked",
-)
+def batch_rows(smoke: bool, on_gpu: bool) -> list[Row]:
+    cells = (("bfloat16", 64, (128, 256, 512, 1024)), ("float32", 64, (256, 1024)), ("bfloat16", 32, (1024,)))
+    return [
+        ours(f"dcgan {size}px b{b} {dtype}", dcgan(size, dtype, b, smoke))
+        for dtype, size, batches in cells
+        for b in ((8, 16) if smoke else batches)
+    ]
+
+
+def calls_rows(smoke: bool, on_gpu: bool) -> list[Row]:
+    """The host loop's share: the same step at 1, 10 and 100 steps a call."""
+    rows = []
+    for steps in (1, 10, 100):
+        config = dcgan(64, "bfloat16", 8 if smoke else 128, smoke)
+        config.train.steps_per_call = steps
+        rows.append(ours(f"dcgan 64px b{config.train.batch_size} bfloat16, {steps} steps a call", config))
+    return rows
+
+
+def conv_form_rows(smoke: bool, on_gpu: bool) -> list[Row]:
+    return [
+        ours(f"dcgan {size}px b128 {dtype} {form}", dcgan(size, dtype, 8 if smoke else 128, smoke, form))
+        for size in (64, 32)
+        for dtype in ("float32", "bfloat16")
+        for form in ("custom_vjp", "flax")
+    ]
+
+
+def sngan_rows(smoke: bool, on_gpu: bool) -> list[Row]:
+    return [
+        ours(f"sngan resnet {size}px b64 {dtype}" + (" diffaugment" if augment else ""), config)
+        for size, dataset in ((32, "cifar10"), (64, "celeb_a"))
+        for dtype in ("float32", "bfloat16")
+        for augment in (False, True)
+        for config in (sngan(dataset, dtype, augment, smoke),)
+    ]
+
+
+def population_rows(smoke: bool, on_gpu: bool) -> list[Row]:
+    return [
+        ours(f"pacgan ring pack 2, population of {n}, {spc} steps a call", pacgan_ring(spc, smoke), n)
+        for spc in ((1,) if smoke else (100, 1000))
+        for n in ((1, 2) if smoke else (1, 10, 40, 160))
+    ]
+
+
+def stacked_rows(smoke: bool, on_gpu: bool) -> list[Row]:
+    config = stacked(smoke)
+    return [ours("stacked MNIST DCGAN 28px b64, one run", config), ours("..., population of 16", config, 16)]
+
+
+GROUPS = {  # name -> its rows (smoke, on_gpu); in the order a visit should measure them
+    "dcgan64": functools.partial(dcgan_rows, 64, False),
+    "batch": batch_rows,
+    "population": population_rows,
+    "reuse64": functools.partial(dcgan_rows, 64, True),
+    "calls": calls_rows,
+    "autotune": autotune_rows,
+    "dcgan32": functools.partial(dcgan_rows, 32, False),
+    "conv_forms": conv_form_rows,
+    "sngan": sngan_rows,
+    "stacked": stacked_rows,
+}
 
 
 def measure(rows: list[Row], rounds: int, seconds: float, report: Callable[[list[dict]], None]) -> list[dict]:
@@ -410,33 +409,37 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--only", default="", help="comma-separated: only the rows whose name has one")
     parser.add_argument("--json", default="", help="a folder: each group's rows and machine as <group>.json")
     args = parser.parse_args(argv)
+    groups = args.groups.split(",")
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        parser.error(f"no benchmark group {', '.join(unknown)}: choose from {', '.join(GROUPS)}")
     if args.smoke:
         args.rounds, args.seconds = 1, 0.05
-    import tensorflow_datasets as tfds
-
-    on_gpu = jax.default_backend() == "gpu"
-    wanted = [w for w in args.only.split(",") if w]
     device = jax.devices()[0]
     machine = {"device": device.device_kind, "backend": jax.default_backend(), "host": cpu_model()}
     machine["versions"] = _versions()
     print(f"{machine}", flush=True)
     results = []
-    for group in args.groups.split(","):
-        with tfds.testing.mock_data(num_examples=256 if args.smoke else 2048):
-            rows = [
-                r
-                for r in group_rows(group, args.smoke, on_gpu)
-                if not wanted or any(w in r.name for w in wanted)
-            ]
-            if not rows:
-                continue
-            path = epath.Path(args.json) / f"{group}.json" if args.json else None
-            measured = measure(rows, args.rounds, args.seconds, functools.partial(_save, path, machine))
-        print(f"\n{group}: {device.device_kind}, {args.rounds} interleaved rounds, median (min-max)")
-        print_table(measured)
-        sys.stdout.flush()
+    for group in groups:
+        path = epath.Path(args.json) / f"{group}.json" if args.json else None
+        measured = run_group(group, args, functools.partial(_save, path, machine))
+        if measured:
+            print(f"\n{group}: {device.device_kind}, {args.rounds} interleaved rounds, median (min-max)")
+            print_table(measured)
+            sys.stdout.flush()
         results += measured
     return results
+
+
+def run_group(group: str, args: argparse.Namespace, report: Callable[[list[dict]], None]) -> list[dict]:
+    """The group's rows that --only leaves, measured (none: [])."""
+    import tensorflow_datasets as tfds
+
+    wanted = [w for w in args.only.split(",") if w]
+    with tfds.testing.mock_data(num_examples=256 if args.smoke else 2048):
+        rows = GROUPS[group](args.smoke, jax.default_backend() == "gpu")
+        rows = [r for r in rows if not wanted or any(w in r.name for w in wanted)]
+        return measure(rows, args.rounds, args.seconds, report) if rows else []
 
 
 def _save(path: epath.Path | None, machine: dict, rows: list[dict]) -> None:

@@ -192,7 +192,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=4.0, help="target seconds per cell per round")
     parser.add_argument("--skip_flax_conv", action="store_true", help="skip the slow 'before' row")
-    parser.add_argument("--only", default="", help="comma-separated: only the rows whose name has one")
+    parser.add_argument("--only", default="", help="'|'-separated: only the rows whose name has one")
     parser.add_argument(
         "--processes",
         choices=("no", "yes", "both"),
@@ -205,30 +205,25 @@ def main():
     if args.worker:
         return worker(args.worker, args.skip_flax_conv, args.seconds)
 
-    wanted = args.only.split(",")
+    wanted = args.only.split("|")
     chosen = [
         (name, factory) for name, factory in rows(args.skip_flax_conv) if any(w in name for w in wanted)
     ]
-    timers = []  # (row name, timer: () -> (steps/s, compile s))
-    for name, factory in chosen:
-        if args.processes != "yes":
-            stepper = factory()
-            steps = calibrate(stepper, args.seconds)
-            compile_s = getattr(stepper, "compile_seconds", float("nan"))
-            label = name + (" (in one process)" if args.processes == "both" else "")
-            timers.append((label, lambda stepper=stepper, steps=steps, c=compile_s: (stepper.run(steps), c)))
-        if args.processes != "no":
-            timed = functools.partial(in_own_process, name, args.skip_flax_conv, args.seconds)
-            timers.append((name + " (own process)", lambda timed=timed: tuple(timed().values())))
+    timers = [timer for name, factory in chosen for timer in arranged(name, factory, args)]
     rates, compile_s = {n: [] for n, _ in timers}, {}
     for _ in range(args.rounds):  # interleaved: every row once per round
         for name, timer in timers:
             rate, compile_s[name] = timer()
             rates[name].append(rate)
 
+    print_table(rates, compile_s)
+
+
+def print_table(rates: dict[str, list[float]], compile_s: dict[str, float]) -> None:
+    """Each row's median steps/s with its rounds' min-max, then the ratios to PyTorch."""
     print(
         f"\n{cpu_model()}; {jax.default_backend()} x{jax.device_count()}, jax {jax.__version__}, "
-        f"{args.rounds} interleaved rounds, median (min-max)"
+        f"{len(next(iter(rates.values())))} interleaved rounds, median (min-max)"
     )
     width = max(len(name) for name in rates)
     print(f"| {'step':<{width}} | compile s | steps/s (min-max) | images/s |")
@@ -241,6 +236,22 @@ def main():
         )
     for line in torch_ratios(medians):
         print(line)
+
+
+def arranged(name: str, factory: Callable, args: argparse.Namespace) -> list[tuple[str, Callable]]:
+    """The row's timers, (label, () -> (steps/s, compile s)), in the arrangements --processes asks
+    for: built here once and run here each round, or built and run in a fresh process each round."""
+    timers = []
+    if args.processes != "yes":
+        stepper = factory()
+        steps = calibrate(stepper, args.seconds)
+        compile_s = getattr(stepper, "compile_seconds", float("nan"))
+        label = name + (" (in one process)" if args.processes == "both" else "")
+        timers.append((label, lambda: (stepper.run(steps), compile_s)))
+    if args.processes != "no":
+        timed = functools.partial(in_own_process, name, args.skip_flax_conv, args.seconds)
+        timers.append((name + " (own process)", lambda: tuple(timed().values())))
+    return timers
 
 
 def batch(name: str) -> int:
