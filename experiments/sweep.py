@@ -121,11 +121,9 @@ def run_worker(runs_file: str, core: int | None) -> None:
 
 def run_populations(spec: str, runs: list[dict]) -> list[int]:
     """The accelerator path: each cell's pending seeds as vmapped populations -- one, or one per
-    group of seeds whose configs differ in more than `seed` (a training set drawn per seed, as
-    configs/pacgan.py's) -- recorded as the workers record theirs. Returns [PREEMPTED] if a
+    group of seeds whose configs differ in more than their seeds (`seed`, `data.seed`:
+    trainer.without_seed) -- recorded as the workers record theirs. Returns [PREEMPTED] if a
     signal stopped it, else []."""
-    from gan_jax import trainer
-
     stop = _stop_between_runs()
     for cell in dict.fromkeys(r["cell"] for r in runs):
         members = [r for r in runs if r["cell"] == cell]
@@ -135,13 +133,20 @@ def run_populations(spec: str, runs: list[dict]) -> list[int]:
             for r in members:
                 _record_error(epath.Path(r["dir"]), error)
             continue
-        populations: dict[str, list] = {}
-        for r, config in zip(members, configs, strict=True):
-            populations.setdefault(trainer.without_seed(config), []).append((r, config))
-        for population in populations.values():
+        for population in _populations(members, configs):
             if stop or _train_population(cell, population):
                 return [PREEMPTED]
     return [PREEMPTED] if stop else []
+
+
+def _populations(runs: list[dict], configs: list) -> list[list[tuple[dict, object]]]:
+    """The runs of a cell as (run, config) groups equal but for their seeds, in the runs' order."""
+    from gan_jax import trainer
+
+    groups: dict[str, list] = {}
+    for r, config in zip(runs, configs, strict=True):
+        groups.setdefault(trainer.without_seed(config), []).append((r, config))
+    return list(groups.values())
 
 
 def _train_population(cell: str, population: list[tuple[dict, object]]) -> bool:

@@ -112,20 +112,25 @@ class Experiment:
             self.config.data.stream_threads,
         )
 
-    def lower(self, state: GANState, arrays: dict, vmapped: bool = False) -> jax.stages.Lowered:
+    def lower(
+        self, state: GANState, arrays: dict, vmapped: bool = False, per_member_data: bool = False
+    ) -> jax.stages.Lowered:
         """The multi-step traced for exactly these inputs' shapes and placements, not yet compiled
         (its cost analysis needs no compile). `vmapped`: over a population's stacked states
-        (leading axis), all on the same data."""
+        (leading axis), all on the same data, or with `per_member_data` each on its own (the
+        arrays stacked on the same axis)."""
         step = train_step(self.config, self.gan, self.source, self.mesh)
         if vmapped:
-            step = jax.vmap(step, in_axes=(0, None))
+            step = jax.vmap(step, in_axes=(0, 0 if per_member_data else None))
         jitted = parallel.jit_replicated(step, self.mesh, arrays_sharding=self.arrays_sharding)
         return jitted.lower(state, arrays)
 
-    def compile(self, state: GANState, arrays: dict, vmapped: bool = False) -> Callable:
+    def compile(
+        self, state: GANState, arrays: dict, vmapped: bool = False, per_member_data: bool = False
+    ) -> Callable:
         """`lower`'s program compiled: a later change of the inputs' shapes or placements is an
         error, never a silent recompile. The state argument is donated."""
-        return self.lower(state, arrays, vmapped).compile()
+        return self.lower(state, arrays, vmapped, per_member_data).compile()
 
 
 def build(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] | None = None) -> Experiment:

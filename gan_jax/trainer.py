@@ -1,5 +1,6 @@
 """train_and_evaluate(config, workdir): the one path every run takes; train_population(configs,
-workdirs): the same loop over a vmapped stack of runs that differ only in their seed.
+workdirs): the same loop over a vmapped stack of runs that differ only in their seeds (`seed`,
+and `data.seed`: each member's training set stacked on the population axis).
 
 Checks the config, takes the workdir's lock, builds data, networks and the compiled step, resumes
 from the workdir's latest intact checkpoint if there is one, then trains in chunks of
@@ -15,14 +16,14 @@ import dataclasses
 import itertools
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import jax
 import ml_collections
 import numpy as np
 from etils import epath
 
-from gan_jax import clock, evaluation, experiment, memory, parallel, plots, writers
+from gan_jax import clock, data, evaluation, experiment, memory, parallel, plots, writers
 from gan_jax import config as config_lib
 from gan_jax import state as state_lib
 from gan_jax import workdir as workdirs
@@ -132,44 +133,47 @@ def train_and_evaluate(
 def train_population(
     configs: Sequence[ml_collections.ConfigDict], workdirs: Sequence[str], devices: Sequence | None = None
 ) -> list[dict]:
-    """Train runs that differ only in `seed` as one program, the step vmapped over a leading
-    population axis (one compile for all: the accelerator path of sweeps). Each member leaves in
-    its workdir what the same run alone leaves; a diverged member stops writing while the others
-    go on. Returns each member's outcome: {"status": "finished"} or {"status": "diverged",
-    "message": ...}."""
+    """Train runs that differ only in `seed` and `data.seed` as one program, the step vmapped over
+    a leading population axis (one compile for all: the accelerator path of sweeps); members with
+    their own training set (data.seed) each sample from theirs. Each member leaves in its workdir
+    what the same run alone leaves; a diverged member stops writing while the others go on.
+    Returns each member's outcome: {"status": "finished"} or {"status": "diverged", "message": ...}."""
     unlike = [i for i, c in enumerate(configs) if without_seed(c) != without_seed(configs[0])]
     if unlike:
         raise ConfigError(
-            f"A population's configs may differ only in `seed`; members {unlike} differ otherwise."
+            f"A population's configs may differ only in `seed` and `data.seed`; members {unlike} differ "
+            "otherwise."
         )
     return [m.outcome for m in _train(configs, workdirs, devices, vmapped=True)]
 
 
 def without_seed(config: ml_collections.ConfigDict) -> str:
-    """`config` but its `seed`, as canonical JSON: runs equal in it can train as one population."""
+    """`config` but its seeds (`seed`, `data.seed`), as canonical JSON: runs equal in it can train
+    as one population."""
     values = json.loads(config.to_json_best_effort())
     values.pop("seed")
+    values["data"].pop("seed", None)
     return json.dumps(values, sort_keys=True)
 
 
 def _train(configs, workdir_args, devices, vmapped: bool) -> list[_Member]:
     """The one loop, for every member its outcome and final state. A lone run's divergence
     raises; a population member's is its outcome."""
-    run, paths = _build(configs, workdir_args, devices, vmapped)
+    runs, paths = _build(configs, workdir_args, devices, vmapped)
     total = configs[0].train.total_steps
     with contextlib.ExitStack() as stack:  # closes what was opened, however the run ends
         if jax.process_index() == 0:
             for path in paths:
                 stack.enter_context(workdirs.locked(path))
         preemption = stack.enter_context(PreemptionWatcher())  # from here on a signal stops at a boundary
-        members, state, start = _open_members(stack, run, configs, paths, vmapped)
+        members, state, start = _open_members(stack, runs, paths, vmapped)
         if start >= total:
             where = ", ".join(map(str, paths))
             _say(f"{where} at step {start} >= train.total_steps={total}: nothing to train.")
             _finished(members)
             return members
-        call, evaluator, timing = _compiled(run, state, start, vmapped, len(members))
-        state, end = _loop(list(members), state, start, call, evaluator, preemption, timing, vmapped)
+        call, evaluators, timing = _compiled(runs, state, start, vmapped)
+        state, end = _loop(list(members), state, start, call, evaluators, preemption, timing, vmapped)
         for m in members:
             m.final = m.view(state)
     if preemption.reason and end < total:  # a signal at the last boundary stops nothing: the runs are done
@@ -191,25 +195,35 @@ def _finished(members: list[_Member]) -> list[_Member]:
     return finished
 
 
-def _build(configs, workdir_args, devices, vmapped: bool) -> tuple[experiment.Experiment, list[epath.Path]]:
-    """The run's data and networks, every config checked: a bad one fails before any write."""
+def _build(
+    configs, workdir_args, devices, vmapped: bool
+) -> tuple[list[experiment.Experiment], list[epath.Path]]:
+    """Each member's experiment -- the population's networks and mesh, with its own config and,
+    where its data.seed draws another training set, its own data --, every config checked first:
+    a bad one fails before any write."""
     for config in configs:
         config_lib.validate(config)
     run = experiment.build(configs[0], devices)
     if vmapped and run.source.streamed:
         raise ConfigError(
-            "A population shares its training data on the device; its seeds cannot stream theirs. "
+            "A population keeps its training data on the device; its seeds cannot stream theirs. "
             "Set config.data.pipeline='device', or train the seeds as separate runs."
         )
-    return run, [workdirs.resolve(w) for w in workdir_args]
+    runs = [
+        dataclasses.replace(
+            run, config=c, source=run.source if c.data == run.config.data else data.load(c.data)
+        )
+        for c in configs
+    ]
+    return runs, [workdirs.resolve(w) for w in workdir_args]
 
 
-def _open_members(stack, run: experiment.Experiment, configs, paths, vmapped: bool):
+def _open_members(stack, runs: list[experiment.Experiment], paths, vmapped: bool):
     """(members, the loop's state -- a population's stacked on a leading axis --, the step they
     all start at)."""
     opened = [
-        _open_member(stack, run, config, path, i if vmapped else None)
-        for i, (config, path) in enumerate(zip(configs, paths, strict=True))
+        _open_member(stack, run, path, i if vmapped else None)
+        for i, (run, path) in enumerate(zip(runs, paths, strict=True))
     ]
     starts = {start for _, _, start in opened}
     if len(starts) > 1:
@@ -222,37 +236,55 @@ def _open_members(stack, run: experiment.Experiment, configs, paths, vmapped: bo
         m.final = member_state  # until the loop moves it on
     if not vmapped:
         return members, states[0], starts.pop()
-    stacked = parallel.put_replicated(jax.tree.map(lambda *x: np.stack(x), *states), run.mesh)
+    stacked = parallel.put_replicated(jax.tree.map(lambda *x: np.stack(x), *states), runs[0].mesh)
     return members, stacked, starts.pop()
 
 
-def _compiled(run: experiment.Experiment, state: GANState, step: int, vmapped: bool, runs: int):
-    """(the call that trains `steps_per_call` steps, the evaluator or None, the loop's clock),
-    compiled for exactly this state and data, checked against the device's memory."""
-    config = run.config
-    feed = run.feed(state, step)  # the data of every call; streamed, each call's own batches
+def _compiled(runs: list[experiment.Experiment], state: GANState, step: int, vmapped: bool):
+    """(the call that trains `steps_per_call` steps, each member's evaluator or None, the loop's
+    clock), compiled for exactly this state and data, checked against the device's memory."""
+    run, config = runs[0], runs[0].config
+    own_data = any(r.source is not run.source for r in runs)
+    feed = _feed(runs) if own_data else run.feed(state, step)
     arrays = next(feed)
     feed = itertools.chain([arrays], feed)
-    evaluator = None
-    if config.eval.every:
-        metrics = evaluation.parse_metrics(config.eval.metrics)
-        evaluator = evaluation.Evaluator(config, run.gan, run.source, metrics, arrays)
+    evaluators = _evaluators(runs, arrays, own_data) if config.eval.every else None
     timer = clock.Timer()
-    train_fn = run.compile(state, arrays, vmapped)
+    train_fn = run.compile(state, arrays, vmapped, per_member_data=own_data)
     device, batch = run.mesh.devices.flat[0], config.train.batch_size
     memory.check_fits(train_fn, device, "The compiled train step", "config.train.batch_size", batch)
     parallel.wait_for_every_process("compiled")  # the first step's collectives start together
     compile_seconds = timer.lap()
     _say(
         f"{'Resuming at' if step else 'Starting from'} step {step} on {run.mesh.devices.size} "
-        f"{jax.default_backend()} device(s){f', {runs} runs vmapped' if vmapped else ''}; "
+        f"{jax.default_backend()} device(s){f', {len(runs)} runs vmapped' if vmapped else ''}; "
         f"compiled in {compile_seconds:.1f}s."
     )
     return (
         (lambda s: train_fn(s, next(feed))),
-        evaluator,
+        evaluators,
         clock.LoopClock(timer, step, config.train.total_steps, compile_seconds),
     )
+
+
+def _feed(runs: list[experiment.Experiment]) -> Iterator[dict]:
+    """A population's data when its members have their own training sets: the sets stacked on the
+    population axis, the same every call."""
+    arrays = jax.tree.map(lambda *x: np.stack(x), *[jax.device_get(r.training_arrays()) for r in runs])
+    return itertools.repeat(parallel.put_replicated(arrays, runs[0].mesh))
+
+
+def _evaluators(runs: list[experiment.Experiment], arrays: dict, own_data: bool) -> list:
+    """Each member's evaluator, on its own data (`arrays`: the step's, stacked when `own_data`);
+    members that share their data share one."""
+    config = runs[0].config
+    metrics = evaluation.parse_metrics(config.eval.metrics)
+    by_source = {}
+    for i, r in enumerate(runs):
+        if id(r.source) not in by_source:
+            member_arrays = jax.tree.map(lambda x, i=i: x[i], arrays) if own_data else arrays
+            by_source[id(r.source)] = evaluation.Evaluator(config, r.gan, r.source, metrics, member_arrays)
+    return [by_source[id(r.source)] for r in runs]
 
 
 def _loop(
@@ -260,7 +292,7 @@ def _loop(
     state,
     step: int,
     train_fn,
-    evaluator,
+    evaluators,
     preemption,
     timing: clock.LoopClock,
     vmapped: bool,
@@ -276,14 +308,14 @@ def _loop(
                 for m in live:
                     m.health.add(step, metrics)
             step += spc
-            due = _due(config, step, evaluator is not None, preemption.stop_requested(step // spc))
+            due = _due(config, step, evaluators is not None, preemption.stop_requested(step // spc))
             if not due:  # nothing to write: the step is settled as it is
                 for m in live:
                     m.settled = step
                 continue
             jax.block_until_ready(metrics)  # the calls are asynchronous
             rate, eta = timing.boundary(step, "log" in due)
-            _boundaries(live, state, step, evaluator, due, rate, eta, vmapped)
+            _boundaries(live, state, step, evaluators, due, rate, eta, vmapped)
             timing.written()
             if "stop" in due:
                 break
@@ -294,12 +326,12 @@ def _loop(
     return state, step
 
 
-def _boundaries(live: list[_Member], state, step: int, evaluator, due, rate, eta, vmapped: bool) -> None:
+def _boundaries(live: list[_Member], state, step: int, evaluators, due, rate, eta, vmapped: bool) -> None:
     """Every live member's boundary work; a population member that diverged stops there (its
     outcome says so), a lone run's divergence raises."""
     for m in list(live):
         try:
-            _boundary(m, state, step, evaluator, due, rate, eta)
+            _boundary(m, state, step, evaluators and evaluators[m.index or 0], due, rate, eta)
         except NonFiniteError as error:
             if not vmapped:
                 raise
@@ -324,19 +356,15 @@ def _due(config: ml_collections.ConfigDict, step: int, evaluating: bool, stop: b
 
 
 def _open_member(
-    stack: contextlib.ExitStack,
-    run: experiment.Experiment,
-    config: ml_collections.ConfigDict,
-    path: epath.Path,
-    index: int | None,
+    stack: contextlib.ExitStack, run: experiment.Experiment, path: epath.Path, index: int | None
 ) -> tuple[_Member, GANState, int]:
     """One run's workdir opened for the loop: (member, its state -- restored from its latest
     intact checkpoint, else fresh -- and the step it starts at)."""
-    is_main = jax.process_index() == 0
+    is_main, config = jax.process_index() == 0, run.config
     workdirs.check_layout(path)  # before anything in it is read, cut back or rewritten
     ckpts = stack.enter_context(Checkpoints(path / "checkpoints", config.checkpoint.keep))
     _prepare_workdir(config, path, ckpts.latest_step() is not None, is_main)
-    fresh = dataclasses.replace(run, config=config).initial_state()
+    fresh = run.initial_state()
     state, meta = ckpts.restore_latest(fresh) or (fresh, {})
     start = ckpts.latest_step()
     label = f"{path.name}: " if index is not None else ""

@@ -75,10 +75,28 @@ def test_a_population_member_leaves_what_the_run_alone_leaves(tmp_path, one_devi
     assert (member / "metrics.jsonl").read_text() == before
 
 
+@pytest.mark.slow
+def test_members_with_their_own_training_sets_each_train_on_theirs(tmp_path, one_device):
+    """configs/pacgan.py draws a training set per seed (data.seed): two members that differ only
+    there sample from their own sets, stacked on the population axis -- the second leaves what
+    it leaves alone, and differs from the first."""
+    configs = [_config(0), _config(0)]
+    for data_seed, config in enumerate(configs):
+        config.data.update(train_size=500, seed=data_seed)
+    assert (
+        trainer.train_population(configs, [tmp_path / "p0", tmp_path / "p1"], one_device)
+        == [{"status": "finished"}] * 2
+    )
+    trainer.train_and_evaluate(configs[1], str(tmp_path / "alone"), devices=one_device)
+    for log in ("metrics.jsonl", "eval.jsonl"):
+        assert _rows(tmp_path / "p1" / log) == [_approx(r) for r in _rows(tmp_path / "alone" / log)], log
+    assert _rows(tmp_path / "p0" / "metrics.jsonl") != _rows(tmp_path / "p1" / "metrics.jsonl")
+
+
 def test_a_population_takes_only_seeds_and_one_step(tmp_path, one_device):
     other = _config(1)
     other.optim.g.lr *= 2
-    with pytest.raises(ConfigError, match="differ only in `seed`"):
+    with pytest.raises(ConfigError, match="differ only in `seed` and `data.seed`"):
         trainer.train_population([_config(0), other], [tmp_path / "a", tmp_path / "b"], one_device)
     ahead = _config(0)
     ahead.train.total_steps = 20

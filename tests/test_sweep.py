@@ -236,18 +236,23 @@ def test_a_sweep_as_populations_leaves_what_lone_runs_leave(tmp_path):
     assert rows(tmp_path / "alone_0") != rows(tmp_path / "alone_1")
 
 
-def test_seeds_that_differ_in_more_than_their_seed_train_as_separate_populations(tmp_path, monkeypatch):
-    """configs/pacgan.py draws a training set per seed (data.seed = seed): such seeds cannot share
-    one population's data, so the accelerator path trains each group of seeds equal but for
-    `seed` as its own population rather than failing the cell."""
+def test_seeds_that_differ_in_more_than_their_seeds_train_as_separate_populations(tmp_path, monkeypatch):
+    """Seeds that differ in `seed` and `data.seed` (configs/pacgan.py's training set per seed)
+    train as one population; a cell whose seeds differ in anything else trains each group of
+    equal ones as its own population rather than failing."""
     from experiments import sweep as sweep_command
     from gan_jax import trainer
 
     config = tmp_path / "seeds.py"
+    seeds = [
+        (0, {"data.seed": 0}),
+        (1, {"data.seed": 1}),
+        (2, {"optim.g.lr": 1e-3}),
+        (3, {"optim.g.lr": 2e-3}),
+    ]
     config.write_text(
         SWEEP_OF_TWO.format(total_steps=40, a={}).split("def get_sweep")[0]
-        + 'def get_sweep(arg=""):\n    return [{"_name": "a", "seed": s, "data.seed": d}'
-        + " for s, d in ((0, 0), (1, 1), (2, 7), (3, 7))]\n"
+        + f'def get_sweep(arg=""):\n    return [{{"_name": "a", "seed": s, **o}} for s, o in {seeds!r}]\n'
     )
     populations = []
 
@@ -260,7 +265,7 @@ def test_seeds_that_differ_in_more_than_their_seed_train_as_separate_populations
     monkeypatch.setattr(trainer, "train_population", train_population)
     runs = sweep_command.plan(str(config), tmp_path / "sweep")
     assert sweep_command.run_populations(str(config), runs) == []
-    assert populations == [[0], [1], [2, 3]]
+    assert populations == [[0, 1], [2], [3]]
     assert all((tmp_path / "sweep" / "a" / f"seed_{s}" / "done.json").exists() for s in range(4))
 
 
