@@ -289,7 +289,10 @@ def population_rows(smoke: bool, on_gpu: bool) -> list[Row]:
 
 def stacked_rows(smoke: bool, on_gpu: bool) -> list[Row]:
     config = stacked(smoke)
-    return [ours("stacked MNIST DCGAN 28px b64, one run", config), ours("..., population of 16", config, 16)]
+    return [
+        ours("stacked MNIST DCGAN 28px b64, one run", config),
+        ours("stacked MNIST DCGAN 28px b64, population of 16", config, 16),
+    ]
 
 
 GROUPS = {  # name -> its rows (smoke, on_gpu); in the order a visit should measure them
@@ -406,7 +409,7 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--groups", default=",".join(GROUPS), help=f"comma-separated, of {', '.join(GROUPS)}")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=1.5, help="target seconds per row per round")
-    parser.add_argument("--only", default="", help="comma-separated: only the rows whose name has one")
+    parser.add_argument("--only", default="", help="'|'-separated: only the rows whose name has one")
     parser.add_argument("--json", default="", help="a folder: each group's rows and machine as <group>.json")
     args = parser.parse_args(argv)
     groups = args.groups.split(",")
@@ -435,7 +438,7 @@ def run_group(group: str, args: argparse.Namespace, report: Callable[[list[dict]
     """The group's rows that --only leaves, measured (none: [])."""
     import tensorflow_datasets as tfds
 
-    wanted = [w for w in args.only.split(",") if w]
+    wanted = [w for w in args.only.split("|") if w]
     with tfds.testing.mock_data(num_examples=256 if args.smoke else 2048):
         rows = GROUPS[group](args.smoke, jax.default_backend() == "gpu")
         rows = [r for r in rows if not wanted or any(w in r.name for w in wanted)]

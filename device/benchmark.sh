@@ -5,7 +5,7 @@
 # as $OUT/<group>.json and every table in $OUT/log.txt (what a killed group printed stays there).
 #   device run: command="bash device/benchmark.sh", carry=[".whl"], timeout_s=BUDGET + 60
 #   arguments:  group:seconds ... (default below); BUDGET (default 560); ACCEL_ARGS (e.g. --smoke;
-#               split on spaces, so an --only with spaces needs benchmarks.accelerator called directly)
+#               split on spaces: an --only with spaces needs benchmarks.accelerator called directly)
 set -u
 cd "$(dirname "$0")/.."
 source device/env.sh
