@@ -23,6 +23,6 @@ for spec in "${groups[@]}"; do
     continue
   fi
   echo "== $group (limit ${limit}s)" | tee -a "$OUT/log.txt"
-  timeout "$limit" python3 -m benchmarks.accelerator --groups="$group" --json="$OUT" ${ACCEL_ARGS:-} 2>&1 |
+  timeout "$limit" "$PYTHON" -m benchmarks.accelerator --groups="$group" --json="$OUT" ${ACCEL_ARGS:-} 2>&1 |
     grep -v "has no dataset_info.json" | tee -a "$OUT/log.txt"
 done

@@ -1,8 +1,10 @@
 # Sourced by device/benchmark.sh and device/sweep.sh, from the repository's root: installs the
 # wheels of device/wheels.sh (carried in .whl/) unless this Python already has the project's
-# packages (as here), and sets the environment every device run uses.
-if ! python3 -c "import ml_collections, tensorflow_datasets, grain, tensorboardX" 2>/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+# packages (as here), and sets the environment every device run uses; PYTHON (default python3)
+# is the interpreter.
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c "import ml_collections, tensorflow_datasets, grain, tensorboardX" 2>/dev/null; then
+  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
     .whl/*.whl || exit 1
   export PYTHONPATH=/tmp/site
 fi

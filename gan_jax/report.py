@@ -445,14 +445,17 @@ def write_figures(table, found, columns, header, out: epath.Path) -> None:
     plt = plots.plt  # matplotlib with the Agg backend
 
     names = [row["cell"] for row in table]
-    fig, axes = plt.subplots(1, len(columns), figsize=(4.5 * len(columns), 3.2 + 0.12 * max(map(len, names))))
-    for ax, (key, label) in zip(np.atleast_1d(axes), columns, strict=True):
-        means = [row[key].mean for row in table]
-        errors = [0 if math.isnan(row[key].se) else row[key].se for row in table]
-        ax.bar(range(len(names)), means, yerr=errors, capsize=3)
-        ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
-        ax.set_title(label)
-    plots.save_figure(fig, out / "metrics.png", dpi=90)
+    if columns:  # none when the runs measured none of the report's columns (no evaluation)
+        fig, axes = plt.subplots(
+            1, len(columns), figsize=(4.5 * len(columns), 3.2 + 0.12 * max(map(len, names)))
+        )
+        for ax, (key, label) in zip(np.atleast_1d(axes), columns, strict=True):
+            means = [row[key].mean for row in table]
+            errors = [0 if math.isnan(row[key].se) else row[key].se for row in table]
+            ax.bar(range(len(names)), means, yerr=errors, capsize=3)
+            ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+            ax.set_title(label)
+        plots.save_figure(fig, out / "metrics.png", dpi=90)
     plots.save_trajectories(found, names, out / "trajectories.png")
     sampled = [(r["cell"], np.asarray(r["samples"])) for r in found if "samples" in r]
     if sampled and header["mode_centres"] is not None:

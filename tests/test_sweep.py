@@ -270,6 +270,26 @@ def test_seeds_that_differ_in_more_than_their_seeds_train_as_separate_population
 
 
 @pytest.mark.slow
+def test_the_device_sweep_script_brings_back_the_report_and_its_records(tmp_path):
+    """device/sweep.sh, the lent accelerator's one command for a sweep, run here on the CPU (the
+    packages already installed, so no wheels): populations, then the report and per-run records
+    in $OUT/<name>/, which regenerate the report."""
+    config, out = sweep_file(tmp_path / "two.py"), tmp_path / "out"
+    env = {**os.environ, "OUT": str(out), "WORKDIR": str(tmp_path / "sweep"), "PYTHON": sys.executable}
+    done = subprocess.run(
+        ["bash", "device/sweep.sh", str(config), "two"], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    log = (out / "two.log").read_text()
+    assert done.returncode == 0 and "Sweep done: 2 runs" in log, log[-2000:]
+    assert {"report.md", "runs.jsonl.gz"} <= {p.name for p in (out / "two").iterdir()}
+    rerun = run(
+        "experiments.report", f"--records={out / 'two' / 'runs.jsonl.gz'}", f"--out={tmp_path / 'again'}"
+    )
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert (tmp_path / "again" / "report.md").read_text() == (out / "two" / "report.md").read_text()
+
+
+@pytest.mark.slow
 def test_a_sigterm_at_a_cells_last_boundary_records_it_done_and_stops_the_sweep(tmp_path, sigterm_at):
     """The accelerator path (populations) with a SIGTERM that arrives as cell a's last call ends:
     a is finished and recorded done; b does not start; the sweep says it was preempted."""
