@@ -143,7 +143,6 @@ class Row:
     images: int = 0
     members: int = 0
     dtype: str = "float32"
-    group: str = ""
 
 
 def dcgan(size: int, dtype: str, batch: int, smoke: bool, conv_impl: str = "auto", reuse_fake=False):
@@ -314,7 +313,7 @@ def measure(rows: list[Row], rounds: int, seconds: float, report: Callable[[list
     MFU, handed to `report` after every round (a group stopped by its time limit keeps the rounds
     it finished; the log keeps each row's one-call rate from its build). A row that fails to
     build is reported with its error, the others still run."""
-    built, counted = [], {}  # counted: FLOPs by config, shared by our rows and PyTorch's
+    built, failed, counted = [], {}, {}  # counted: FLOPs by config, shared by our rows and PyTorch's
     for row in rows:
         try:
             timed = row.make()
@@ -331,22 +330,20 @@ def measure(rows: list[Row], rounds: int, seconds: float, report: Callable[[list
             )
         except Exception as error:  # a PyTorch variant this runtime cannot run: say so, go on
             print(f"FAILED {row.name}: {type(error).__name__}: {error}"[:400], file=sys.stderr, flush=True)
-            built.append((row, None, repr(error)[:400], 0))
+            failed[row.name] = repr(error)[:400]
     rates = {row.name: [] for row, *_ in built}
+    results = []
     for _ in range(rounds):
         for row, timed, _, calls in built:
-            if timed is not None:
-                rates[row.name].append(timed.rate(calls))
-        results = [_result(row, timed, flops, rates[row.name]) for row, timed, flops, _ in built]
+            rates[row.name].append(timed.rate(calls))
+        measured = {row.name: _result(row, timed, flops, rates[row.name]) for row, timed, flops, _ in built}
+        results = [measured.get(r.name) or {"name": r.name, "error": failed[r.name]} for r in rows]
         report(results)
     return results
 
 
-def _result(row: Row, timed, flops, rates: list[float]) -> dict:
-    """A row's entry of the table: its rates so far, their median and what follows from it; or,
-    for a row that failed to build (`timed` None), its error (in `flops`)."""
-    if timed is None:
-        return {"name": row.name, "error": flops}
+def _result(row: Row, timed, flops: float, rates: list[float]) -> dict:
+    """A row's entry of the table: its rates so far, their median and what follows from it."""
     rate = statistics.median(rates)
     peak = peak_flops(jax.devices()[0], row.dtype)
     return {

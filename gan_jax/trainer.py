@@ -270,7 +270,8 @@ def _compiled(runs: list[experiment.Experiment], state: GANState, step: int, vma
 def _feed(runs: list[experiment.Experiment]) -> Iterator[dict]:
     """A population's data when its members have their own training sets: the sets stacked on the
     population axis, the same every call."""
-    arrays = jax.tree.map(lambda *x: np.stack(x), *[jax.device_get(r.training_arrays()) for r in runs])
+    sets = [data.training_arrays(r.source, r.gan.num_labelled) for r in runs]
+    arrays = jax.tree.map(lambda *x: np.stack(x), *sets)
     return itertools.repeat(parallel.put_replicated(arrays, runs[0].mesh))
 
 
