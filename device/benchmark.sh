@@ -3,9 +3,11 @@
 # wheels of device/wheels.sh, then runs benchmarks.accelerator's groups in order, each
 # in its own process under its own time limit and all within $BUDGET seconds, each group's rows
 # as $OUT/<group>.json and every table in $OUT/log.txt (what a killed group printed stays there).
+# The group `profile` is benchmarks.profile_step instead (where the step's time goes):
+# $OUT/profile.json and its traces as $OUT/xplanes.tgz.
 #   device run: command="bash device/benchmark.sh", carry=[".whl"], timeout_s=BUDGET + 60
-#   arguments:  group:seconds ... (default below); BUDGET (default 560); ACCEL_ARGS (e.g. --smoke;
-#               split on spaces: an --only with spaces needs benchmarks.accelerator called directly)
+#   arguments:  group:seconds ... (default below); BUDGET (default 560); ACCEL_ARGS, PROFILE_ARGS
+#               (e.g. --smoke; split on spaces: an --only with spaces needs the module called directly)
 set -u
 cd "$(dirname "$0")/.."
 source device/env.sh
@@ -23,6 +25,14 @@ for spec in "${groups[@]}"; do
     continue
   fi
   echo "== $group (limit ${limit}s)" | tee -a "$OUT/log.txt"
-  timeout "$limit" "$PYTHON" -m benchmarks.accelerator --groups="$group" --json="$OUT" ${ACCEL_ARGS:-} 2>&1 |
-    grep -v "has no dataset_info.json" | tee -a "$OUT/log.txt"
+  if [ "$group" = profile ]; then
+    command=(benchmarks.profile_step --out="$OUT/profile" ${PROFILE_ARGS:-})
+  else
+    command=(benchmarks.accelerator --groups="$group" --json="$OUT" ${ACCEL_ARGS:-})
+  fi
+  timeout "$limit" "$PYTHON" -m "${command[@]}" 2>&1 | grep -v "has no dataset_info.json" | tee -a "$OUT/log.txt"
 done
+if [ -d "$OUT/profile" ]; then  # what comes back is at most 8 files
+  mv "$OUT/profile/profile.json" "$OUT/" 2>/dev/null
+  tar czf "$OUT/xplanes.tgz" -C "$OUT/profile" . && rm -r "$OUT/profile"
+fi

@@ -71,3 +71,61 @@ def test_each_cpu_row_is_compared_with_pytorch_in_the_same_order_and_process_arr
         f"ratio to PyTorch eager, dcgan 32x32x1 b64, custom_vjp, 10 steps/call, reuse_fake (in one process): "
         f"1.50x ({torch}, reuse_fake (in one process))",
     ]
+
+
+# A GPU's trace as JAX's profiler writes it: two streams whose kernels overlap, and XLA's op line
+# (not kernels: left out). Times in picoseconds from each line's start at 1,000 ns.
+GPU_XSPACE = """
+planes { id: 1 name: "/device:GPU:0"
+  lines { id: 1 name: "Stream #13(Compute)" timestamp_ns: 1000
+    events { metadata_id: 1 offset_ps: 0 duration_ps: 4000000 }
+    events { metadata_id: 2 offset_ps: 6000000 duration_ps: 1000000 }
+    events { metadata_id: 1 offset_ps: 8000000 duration_ps: 4000000 } }
+  lines { id: 2 name: "Stream #14(MemcpyD2D)" timestamp_ns: 1000
+    events { metadata_id: 3 offset_ps: 3000000 duration_ps: 2000000 } }
+  lines { id: 3 name: "XLA Ops" timestamp_ns: 1000
+    events { metadata_id: 2 offset_ps: 0 duration_ps: 90000000 } }
+  event_metadata { key: 1 value { id: 1 name: "sm90_xmma_fprop_implicit_gemm_bf16" } }
+  event_metadata { key: 2 value { id: 2 name: "loop_convert_fusion" } }
+  event_metadata { key: 3 value { id: 3 name: "MemcpyD2D" } }
+}
+planes { id: 2 name: "/host:CPU" }
+"""
+
+
+def test_the_profile_summary_counts_the_device_streams_kernels_busy_time_and_kinds():
+    import jax
+
+    from benchmarks import profile_step
+
+    xspace = jax.profiler.ProfileData.text_proto_to_serialized_xspace(GPU_XSPACE)
+    kernels = profile_step.device_kernels(jax.profiler.ProfileData.from_serialized_xspace(xspace))
+    assert sorted((k.name[:4], k.start_ns, k.duration_ns) for k in kernels) == [
+        ("Memc", 4000.0, 2000.0),
+        ("loop", 7000.0, 1000.0),
+        ("sm90", 1000.0, 4000.0),
+        ("sm90", 9000.0, 4000.0),
+    ]
+    # busy: [1000, 6000) (a kernel and the copy overlapping) + [7000, 8000) + [9000, 13000) = 10 us
+    s = profile_step.summary(kernels, steps=2, wall_ns=20000.0)
+    assert (s["wall_us_per_step"], s["busy_us_per_step"], s["kernel_us_per_step"]) == (10.0, 5.0, 5.5)
+    assert s["kernels_per_step"] == 2.0
+    assert s["share_by_kind"] == {"convolution/matmul": 8 / 11, "copy/memset": 2 / 11, "fusion/other": 1 / 11}
+    assert [(k["kind"], k["calls_per_step"], k["share"]) for k in s["top"]] == [
+        ("convolution/matmul", 1.0, 8 / 11),
+        ("copy/memset", 0.5, 2 / 11),
+        ("fusion/other", 0.5, 1 / 11),
+    ]
+
+
+@pytest.mark.slow
+def test_the_profiler_traces_our_step_on_this_cpu_and_keeps_the_trace(tmp_path):
+    from benchmarks import profile_step
+
+    results = profile_step.main(["--smoke", "--cells=32,float32,8", "--calls=2", f"--out={tmp_path}"])
+    (s,) = [v for k, v in results.items() if k != "machine"]
+    assert s["steps"] == 2 and s["kernels_per_step"] > 10  # XLA's CPU ops: convolutions, fusions
+    assert 0 < s["busy_us_per_step"] <= s["wall_us_per_step"]
+    assert "convolution/matmul" in s["share_by_kind"]
+    assert json.loads((tmp_path / "profile.json").read_text())["machine"] == results["machine"]
+    assert list(tmp_path.glob("*.xplane.pb"))

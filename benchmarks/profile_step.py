@@ -1,0 +1,186 @@
+r"""Where a train step's time goes on the device: JAX's profiler traced over a few calls of the
+compiled step, read back from its XSpace, and summed per step -- the time the device's streams
+are busy against the wall time (the rest is the device waiting: kernel launches, the host loop),
+the kernels per step, and the kernels that take the time, by kind (convolution or matmul, layout
+transposes, copies, XLA's fusions).
+
+    python -m benchmarks.profile_step --size=64 --dtype=bfloat16 --batch=128   # on a GPU
+    python -m benchmarks.profile_step --smoke                                  # any machine
+    bash device/benchmark.sh profile:120        # the lent H200: profiles as files in $OUT
+
+On a CPU there are no device streams: the summary then reads XLA's CPU thunks, a coarser view.
+--out keeps each trace (.xplane.pb, readable with jax.profiler.ProfileData or XProf).
+"""
+
+import argparse
+import dataclasses
+import json
+import pathlib
+import re
+import shutil
+import sys
+import tempfile
+import time
+
+import jax
+from etils import epath
+
+from benchmarks import accelerator
+
+# A kernel's kind from its name (cuDNN's and cuBLAS's kernels, XLA's layout changes and copies).
+KINDS = (
+    (
+        "convolution/matmul",
+        r"xmma|gemm|cudnn|cutlass|conv(?!ert)|wgrad|dgrad|fprop|implicit|winograd|sm\d\d_",
+    ),
+    ("layout transpose", r"nchw|nhwc|transpose|permute"),
+    ("copy/memset", r"memcpy|memset|copy"),
+)
+
+
+def kind(name: str) -> str:
+    """The kind (KINDS) of the kernel called `name`; XLA's own fused kernels otherwise."""
+    for label, pattern in KINDS:
+        if re.search(pattern, name, re.IGNORECASE):
+            return label
+    return "fusion/other"
+
+
+@dataclasses.dataclass(frozen=True)
+class Kernel:
+    name: str
+    start_ns: float
+    duration_ns: float
+
+
+def device_kernels(profile: jax.profiler.ProfileData) -> list[Kernel]:
+    """The kernels and copies on the device's streams ("Stream" lines of the "/device:" planes);
+    on a host without one, XLA's CPU ops (the "/host:CPU" plane's XLA threads, less the thunk
+    executor's events that enclose them)."""
+    kernels = [
+        Kernel(event.name, event.start_ns, event.duration_ns)
+        for plane in profile.planes
+        if plane.name.startswith("/device:")
+        for line in plane.lines
+        if line.name.startswith("Stream")
+        for event in line.events
+    ]
+    if kernels:
+        return kernels
+    return [
+        Kernel(event.name, event.start_ns, event.duration_ns)
+        for plane in profile.planes
+        if plane.name == "/host:CPU"
+        for line in plane.lines
+        if line.name.startswith("tf_XLA")
+        for event in line.events
+        if event.duration_ns > 0 and not event.name.startswith("ThunkExecutor")
+    ]
+
+
+def busy_ns(kernels: list[Kernel]) -> float:
+    """Time at least one kernel runs: the union of their intervals (streams overlap)."""
+    busy, end = 0.0, float("-inf")
+    for k in sorted(kernels, key=lambda k: k.start_ns):
+        stop = k.start_ns + k.duration_ns
+        if stop > end:
+            busy += stop - max(k.start_ns, end)
+            end = stop
+    return busy
+
+
+def summary(kernels: list[Kernel], steps: int, wall_ns: float, top: int = 12) -> dict:
+    """Per step: wall, busy and kernel time, kernel count; time by kind; the `top` kernels."""
+    total = sum(k.duration_ns for k in kernels)
+    by_kind: dict[str, float] = {}
+    by_name: dict[str, list[float]] = {}
+    for k in kernels:
+        by_kind[kind(k.name)] = by_kind.get(kind(k.name), 0.0) + k.duration_ns
+        by_name.setdefault(k.name, []).append(k.duration_ns)
+    heaviest = sorted(by_name.items(), key=lambda item: -sum(item[1]))[:top]
+    return {
+        "steps": steps,
+        "wall_us_per_step": wall_ns / steps / 1e3,
+        "busy_us_per_step": busy_ns(kernels) / steps / 1e3,
+        "kernel_us_per_step": total / steps / 1e3,
+        "kernels_per_step": len(kernels) / steps,
+        "share_by_kind": {label: t / total for label, t in sorted(by_kind.items(), key=lambda i: -i[1])},
+        "top": [
+            {
+                "name": name[:120],
+                "kind": kind(name),
+                "calls_per_step": len(d) / steps,
+                "share": sum(d) / total,
+            }
+            for name, d in heaviest
+        ],
+    }
+
+
+def profile(config, calls: int, keep: epath.Path | None = None) -> dict:
+    """Build `config`'s step (benchmarks.accelerator.Timed), trace `calls` calls, summarise."""
+    timed = accelerator.Timed(config)
+    timed.rate(calls)  # past the first calls' allocations
+    logdir = tempfile.mkdtemp()
+    with jax.profiler.trace(logdir):
+        start = time.perf_counter_ns()
+        timed.rate(calls)
+        wall = time.perf_counter_ns() - start
+    trace = next(pathlib.Path(logdir).rglob("*.xplane.pb"))
+    if keep:
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(trace, keep)
+    kernels = device_kernels(jax.profiler.ProfileData.from_file(str(trace)))
+    shutil.rmtree(logdir)
+    result = summary(kernels, calls * timed.steps_per_call, wall)
+    result["untraced_steps_per_s"] = timed.rate(calls)
+    return result
+
+
+def print_summary(name: str, s: dict) -> None:
+    print(
+        f"\n{name}: per step {s['wall_us_per_step']:,.0f} us wall (traced; untraced "
+        f"{1e6 / s['untraced_steps_per_s']:,.0f} us), device busy {s['busy_us_per_step']:,.0f} us "
+        f"({s['busy_us_per_step'] / s['wall_us_per_step']:.0%}), kernels {s['kernel_us_per_step']:,.0f} us "
+        f"in {s['kernels_per_step']:,.1f} launches"
+    )
+    print("  by kind: " + ", ".join(f"{label} {share:.0%}" for label, share in s["share_by_kind"].items()))
+    print("| kernel | kind | calls/step | share of kernel time |\n|---|---|---|---|")
+    for k in s["top"]:
+        print(f"| {k['name'][:90]} | {k['kind']} | {k['calls_per_step']:g} | {k['share']:.1%} |")
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script")
+    parser.add_argument(
+        "--cells", default="64,bfloat16,128|64,float32,128|64,bfloat16,1024|64,bfloat16,128,1"
+    )
+    parser.add_argument("--calls", type=int, default=3, help="calls traced per cell")
+    parser.add_argument("--out", default="", help="a folder: profile.json and each cell's .xplane.pb")
+    args = parser.parse_args(argv)
+    cells = [cell.split(",") for cell in args.cells.split("|")]
+    bad = [c for c in cells if len(c) not in (3, 4) or c[1] not in ("float32", "bfloat16")]
+    if bad:
+        parser.error(f"cells {bad}: each is size,dtype,batch[,steps_per_call], e.g. 64,bfloat16,128")
+    out = epath.Path(args.out) if args.out else None
+    results = {"machine": {"device": jax.devices()[0].device_kind, "versions": accelerator._versions()}}
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=256 if args.smoke else 2048):
+        for size, dtype, batch, *spc in cells:
+            config = accelerator.dcgan(int(size), dtype, 8 if args.smoke else int(batch), args.smoke)
+            if spc:
+                config.train.steps_per_call = int(spc[0])
+            name = f"dcgan {size}px b{config.train.batch_size} {dtype}, {config.train.steps_per_call} steps a call"
+            keep = out / (re.sub(r"[^a-z0-9]+", "_", name) + ".xplane.pb") if out else None
+            results[name] = profile(config, args.calls, keep)
+            print_summary(name, results[name])
+            sys.stdout.flush()
+            if out:
+                (out / "profile.json").write_text(json.dumps(results, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    main()
