@@ -172,7 +172,8 @@ def main(argv=None) -> dict:
             config = accelerator.dcgan(int(size), dtype, 8 if args.smoke else int(batch), args.smoke)
             if spc:
                 config.train.steps_per_call = int(spc[0])
-            name = f"dcgan {size}px b{config.train.batch_size} {dtype}, {config.train.steps_per_call} steps a call"
+            steps = config.train.steps_per_call
+            name = f"dcgan {size}px b{config.train.batch_size} {dtype}, {steps} steps a call"
             keep = out / (re.sub(r"[^a-z0-9]+", "_", name) + ".xplane.pb") if out else None
             results[name] = profile(config, args.calls, keep)
             print_summary(name, results[name])
