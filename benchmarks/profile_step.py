@@ -48,9 +48,21 @@ def kind(name: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Kernel:
+    """One kernel's run: its name, the XLA op that launched it, and its thread blocks (the grid's
+    size, 0 where the trace does not say: a copy, or a CPU op)."""
+
     name: str
+    op: str
     start_ns: float
     duration_ns: float
+    blocks: int = 0
+
+
+def _kernel(event) -> Kernel:
+    stats = dict(event.stats)
+    grid = re.search(r"grid:(\d+),(\d+),(\d+)", str(stats.get("kernel_details", "")))
+    blocks = int(grid[1]) * int(grid[2]) * int(grid[3]) if grid else 0
+    return Kernel(event.name, str(stats.get("hlo_op", event.name)), event.start_ns, event.duration_ns, blocks)
 
 
 def device_kernels(profile: jax.profiler.ProfileData) -> list[Kernel]:
@@ -58,7 +70,7 @@ def device_kernels(profile: jax.profiler.ProfileData) -> list[Kernel]:
     on a host without one, XLA's CPU ops (the "/host:CPU" plane's XLA threads, less the thunk
     executor's events that enclose them)."""
     kernels = [
-        Kernel(event.name, event.start_ns, event.duration_ns)
+        _kernel(event)
         for plane in profile.planes
         if plane.name.startswith("/device:")
         for line in plane.lines
@@ -68,7 +80,7 @@ def device_kernels(profile: jax.profiler.ProfileData) -> list[Kernel]:
     if kernels:
         return kernels
     return [
-        Kernel(event.name, event.start_ns, event.duration_ns)
+        _kernel(event)
         for plane in profile.planes
         if plane.name == "/host:CPU"
         for line in plane.lines
@@ -89,15 +101,19 @@ def busy_ns(kernels: list[Kernel]) -> float:
     return busy
 
 
-def summary(kernels: list[Kernel], steps: int, wall_ns: float, top: int = 12) -> dict:
-    """Per step: wall, busy and kernel time, kernel count; time by kind; the `top` kernels."""
+def summary(kernels: list[Kernel], steps: int, wall_ns: float | None = None, top: int = 12) -> dict:
+    """Per step: wall (default: the kernels' span), busy and kernel time, kernel count; shares of
+    kernel time by kind, in kernels of one thread block (a GPU of 132 SMs runs them on one) and
+    in kernels under 5 us; the `top` kernels by the op that launched them."""
     total = sum(k.duration_ns for k in kernels)
+    if wall_ns is None:
+        wall_ns = max(k.start_ns + k.duration_ns for k in kernels) - min(k.start_ns for k in kernels)
     by_kind: dict[str, float] = {}
-    by_name: dict[str, list[float]] = {}
+    by_op: dict[tuple[str, str], list[float]] = {}
     for k in kernels:
         by_kind[kind(k.name)] = by_kind.get(kind(k.name), 0.0) + k.duration_ns
-        by_name.setdefault(k.name, []).append(k.duration_ns)
-    heaviest = sorted(by_name.items(), key=lambda item: -sum(item[1]))[:top]
+        by_op.setdefault((k.op, k.name), []).append(k.duration_ns)
+    heaviest = sorted(by_op.items(), key=lambda item: -sum(item[1]))[:top]
     return {
         "steps": steps,
         "wall_us_per_step": wall_ns / steps / 1e3,
@@ -105,20 +121,25 @@ def summary(kernels: list[Kernel], steps: int, wall_ns: float, top: int = 12) ->
         "kernel_us_per_step": total / steps / 1e3,
         "kernels_per_step": len(kernels) / steps,
         "share_by_kind": {label: t / total for label, t in sorted(by_kind.items(), key=lambda i: -i[1])},
+        "share_in_one_block": sum(k.duration_ns for k in kernels if k.blocks == 1) / total,
+        "share_under_5us": sum(k.duration_ns for k in kernels if k.duration_ns < 5e3) / total,
         "top": [
             {
+                "op": op,
                 "name": name[:120],
                 "kind": kind(name),
-                "calls_per_step": len(d) / steps,
-                "share": sum(d) / total,
+                "calls_per_step": len(times) / steps,
+                "share": sum(times) / total,
             }
-            for name, d in heaviest
+            for (op, name), times in heaviest
         ],
     }
 
 
 def profile(config, calls: int, keep: epath.Path | None = None) -> dict:
-    """Build `config`'s step (benchmarks.accelerator.Timed), trace `calls` calls, summarise."""
+    """Build `config`'s step (benchmarks.accelerator.Timed), trace `calls` calls, summarise; the
+    untraced rate beside it is timed over about a second of calls (a few calls' rate is mostly
+    the wait for the last one)."""
     timed = accelerator.Timed(config)
     timed.rate(calls)  # past the first calls' allocations
     logdir = tempfile.mkdtemp()
@@ -130,35 +151,59 @@ def profile(config, calls: int, keep: epath.Path | None = None) -> dict:
     if keep:
         keep.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(trace, keep)
-    kernels = device_kernels(jax.profiler.ProfileData.from_file(str(trace)))
+    result = read(trace, calls * timed.steps_per_call, wall)
     shutil.rmtree(logdir)
-    result = summary(kernels, calls * timed.steps_per_call, wall)
-    result["untraced_steps_per_s"] = timed.rate(calls)
+    steps_per_s = calls * timed.steps_per_call * 1e9 / wall
+    result["untraced_steps_per_s"] = timed.rate(max(calls, int(steps_per_s / timed.steps_per_call)))
     return result
 
 
+def read(trace: str | pathlib.Path, steps: int, wall_ns: float | None = None) -> dict:
+    """The summary of a trace (.xplane.pb) of `steps` train steps."""
+    return summary(device_kernels(jax.profiler.ProfileData.from_file(str(trace))), steps, wall_ns)
+
+
 def print_summary(name: str, s: dict) -> None:
+    untraced, busy = s.get("untraced_steps_per_s"), s["busy_us_per_step"] / s["wall_us_per_step"]
     print(
-        f"\n{name}: per step {s['wall_us_per_step']:,.0f} us wall (traced; untraced "
-        f"{1e6 / s['untraced_steps_per_s']:,.0f} us), device busy {s['busy_us_per_step']:,.0f} us "
-        f"({s['busy_us_per_step'] / s['wall_us_per_step']:.0%}), kernels {s['kernel_us_per_step']:,.0f} us "
-        f"in {s['kernels_per_step']:,.1f} launches"
+        f"\n{name}: per step {s['wall_us_per_step']:,.0f} us wall"
+        + (f" (traced; untraced {1e6 / untraced:,.0f} us)" if untraced else " (the kernels' span)")
+        + f", device busy {s['busy_us_per_step']:,.0f} us ({busy:.0%}),"
+        f" kernels {s['kernel_us_per_step']:,.0f} us in {s['kernels_per_step']:,.1f} launches"
     )
     print("  by kind: " + ", ".join(f"{label} {share:.0%}" for label, share in s["share_by_kind"].items()))
-    print("| kernel | kind | calls/step | share of kernel time |\n|---|---|---|---|")
+    print(
+        f"  in one-block kernels {s['share_in_one_block']:.0%}, "
+        f"in kernels under 5 us {s['share_under_5us']:.0%}"
+    )
+    print("| XLA op | kernel | kind | calls/step | share of kernel time |\n|---|---|---|---|---|")
     for k in s["top"]:
-        print(f"| {k['name'][:90]} | {k['kind']} | {k['calls_per_step']:g} | {k['share']:.1%} |")
+        print(f"| {k['op']} | {k['name'][:80]} | {k['kind']} | {k['calls_per_step']:g} | {k['share']:.1%} |")
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script")
     parser.add_argument(
-        "--cells", default="64,bfloat16,128|64,float32,128|64,bfloat16,1024|64,bfloat16,128,1"
+        "--cells",
+        default="64,bfloat16,128|64,float32,128|64,bfloat16,1024|64,bfloat16,128,1",
+        help="'|'-separated size,dtype,batch[,steps_per_call] (default: the config's 10)",
     )
     parser.add_argument("--calls", type=int, default=3, help="calls traced per cell")
     parser.add_argument("--out", default="", help="a folder: profile.json and each cell's .xplane.pb")
+    parser.add_argument(
+        "--read", default="", help="'|'-separated TRACE.xplane.pb:STEPS: summarise these, trace nothing"
+    )
     args = parser.parse_args(argv)
+    if args.read:
+        traces = [spec.rpartition(":") for spec in args.read.split("|")]
+        bad = [path for path, _, steps in traces if not steps.isdigit() or not pathlib.Path(path).is_file()]
+        if bad:
+            parser.error(f"--read {bad}: each is an existing TRACE.xplane.pb:STEPS (the steps it holds)")
+        results = {path: read(path, int(steps)) for path, _, steps in traces}
+        for path, result in results.items():
+            print_summary(path, result)
+        return results
     cells = [cell.split(",") for cell in args.cells.split("|")]
     bad = [c for c in cells if len(c) not in (3, 4) or c[1] not in ("float32", "bfloat16")]
     if bad:

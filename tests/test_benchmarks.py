@@ -73,14 +73,19 @@ def test_each_cpu_row_is_compared_with_pytorch_in_the_same_order_and_process_arr
     ]
 
 
-# A GPU's trace as JAX's profiler writes it: two streams whose kernels overlap, and XLA's op line
-# (not kernels: left out). Times in picoseconds from each line's start at 1,000 ns.
+# A GPU's trace as JAX's profiler writes it: two streams whose kernels overlap, each kernel with
+# the XLA op that launched it and its grid, and XLA's op line (not kernels: left out). Times in
+# picoseconds from each line's start at 1,000 ns.
 GPU_XSPACE = """
 planes { id: 1 name: "/device:GPU:0"
   lines { id: 1 name: "Stream #13(Compute)" timestamp_ns: 1000
-    events { metadata_id: 1 offset_ps: 0 duration_ps: 4000000 }
-    events { metadata_id: 2 offset_ps: 6000000 duration_ps: 1000000 }
-    events { metadata_id: 1 offset_ps: 8000000 duration_ps: 4000000 } }
+    events { metadata_id: 1 offset_ps: 0 duration_ps: 4000000
+      stats { metadata_id: 1 str_value: "cudnn-conv.40" } stats { metadata_id: 2 str_value: "grid:1,1,1" } }
+    events { metadata_id: 2 offset_ps: 6000000 duration_ps: 1000000
+      stats { metadata_id: 1 str_value: "command_buffer_3" }
+      stats { metadata_id: 2 str_value: "grid:4,2,1" } }
+    events { metadata_id: 1 offset_ps: 8000000 duration_ps: 4000000
+      stats { metadata_id: 1 str_value: "cudnn-conv.40" } stats { metadata_id: 2 str_value: "grid:1,1,1" } } }
   lines { id: 2 name: "Stream #14(MemcpyD2D)" timestamp_ns: 1000
     events { metadata_id: 3 offset_ps: 3000000 duration_ps: 2000000 } }
   lines { id: 3 name: "XLA Ops" timestamp_ns: 1000
@@ -88,34 +93,46 @@ planes { id: 1 name: "/device:GPU:0"
   event_metadata { key: 1 value { id: 1 name: "sm90_xmma_fprop_implicit_gemm_bf16" } }
   event_metadata { key: 2 value { id: 2 name: "loop_convert_fusion" } }
   event_metadata { key: 3 value { id: 3 name: "MemcpyD2D" } }
+  stat_metadata { key: 1 value { id: 1 name: "hlo_op" } }
+  stat_metadata { key: 2 value { id: 2 name: "kernel_details" } }
 }
 planes { id: 2 name: "/host:CPU" }
 """
 
 
-def test_the_profile_summary_counts_the_device_streams_kernels_busy_time_and_kinds():
+def test_the_profile_summary_counts_the_device_streams_kernels_busy_time_and_kinds(tmp_path, capsys):
     import jax
 
     from benchmarks import profile_step
 
-    xspace = jax.profiler.ProfileData.text_proto_to_serialized_xspace(GPU_XSPACE)
-    kernels = profile_step.device_kernels(jax.profiler.ProfileData.from_serialized_xspace(xspace))
-    assert sorted((k.name[:4], k.start_ns, k.duration_ns) for k in kernels) == [
-        ("Memc", 4000.0, 2000.0),
-        ("loop", 7000.0, 1000.0),
-        ("sm90", 1000.0, 4000.0),
-        ("sm90", 9000.0, 4000.0),
+    trace = tmp_path / "gpu.xplane.pb"
+    trace.write_bytes(jax.profiler.ProfileData.text_proto_to_serialized_xspace(GPU_XSPACE))
+    kernels = profile_step.device_kernels(jax.profiler.ProfileData.from_file(str(trace)))
+    assert sorted((k.op, k.start_ns, k.duration_ns, k.blocks) for k in kernels) == [
+        ("MemcpyD2D", 4000.0, 2000.0, 0),  # no op, no grid: a copy
+        ("command_buffer_3", 7000.0, 1000.0, 8),
+        ("cudnn-conv.40", 1000.0, 4000.0, 1),
+        ("cudnn-conv.40", 9000.0, 4000.0, 1),
     ]
     # busy: [1000, 6000) (a kernel and the copy overlapping) + [7000, 8000) + [9000, 13000) = 10 us
     s = profile_step.summary(kernels, steps=2, wall_ns=20000.0)
     assert (s["wall_us_per_step"], s["busy_us_per_step"], s["kernel_us_per_step"]) == (10.0, 5.0, 5.5)
     assert s["kernels_per_step"] == 2.0
     assert s["share_by_kind"] == {"convolution/matmul": 8 / 11, "copy/memset": 2 / 11, "fusion/other": 1 / 11}
-    assert [(k["kind"], k["calls_per_step"], k["share"]) for k in s["top"]] == [
-        ("convolution/matmul", 1.0, 8 / 11),
-        ("copy/memset", 0.5, 2 / 11),
-        ("fusion/other", 0.5, 1 / 11),
+    assert (s["share_in_one_block"], s["share_under_5us"]) == (8 / 11, 1.0)
+    assert [(k["op"], k["kind"], k["calls_per_step"], k["share"]) for k in s["top"]] == [
+        ("cudnn-conv.40", "convolution/matmul", 1.0, 8 / 11),
+        ("MemcpyD2D", "copy/memset", 0.5, 2 / 11),
+        ("command_buffer_3", "fusion/other", 0.5, 1 / 11),
     ]
+    # a kept trace read back: the wall is then the kernels' span, 1,000 to 13,000 ns
+    (read,) = profile_step.main([f"--read={trace}:2"]).values()
+    assert read == {**s, "wall_us_per_step": 6.0}
+    assert "| cudnn-conv.40 | sm90_xmma_fprop_implicit_gemm_bf16 | convolution/matmul | 1 | 72.7% |" in (
+        capsys.readouterr().out
+    )
+    with pytest.raises(SystemExit):
+        profile_step.main([f"--read={trace}"])  # the steps it holds are needed
 
 
 @pytest.mark.slow
