@@ -1,14 +1,19 @@
 r"""Each convolution of the DCGAN step and its two gradients, alone: XLA (models/conv.py) vs PyTorch.
 
     python -m benchmarks.conv_layers [--rounds=5] [--batch=64] [--dtype=float32]
+    python -m benchmarks.conv_layers --shapes="64,3,64|32,64,128" --batch=128 --dtype=bfloat16 \
+        --forms=custom_vjp,flax      # the 64 px layers, both of our forms (on a GPU: PyTorch's CUDA)
 
 Every layer of the 32x32x1 DCGAN (width 64) is a 4x4, stride-2, padding-1 convolution
 y = conv(u, w) or its transpose, and every pass of the step is one of three primitives of such a
 y = conv(u, w): `forward` (D's layers), `input grad` (G's transposed layers forward; D's backward
 to its input) and `weight grad` (every layer's parameter gradient). This times the three for each
-of the three shapes, jitted XLA (gan_jax/models/conv.py, the custom-VJP forms the model runs)
-against PyTorch's own kernels (torch.nn.functional.conv2d and torch.nn.grad.conv2d_input /
-conv2d_weight, NCHW, as its DCGAN example runs), interleaved, medians; GFLOP/s counts 2 x MACs.
+shape (--shapes: the spatial size of u and both channel counts), jitted XLA in each of --forms
+(models/conv.py's custom-VJP primitives, the CPU's and the float32 GPU's default; or 'flax', XLA's
+own: `lax.conv_general_dilated`, `lax.conv_transpose` for the input grad as flax's ConvTranspose
+runs it, and autodiff's weight gradient) against PyTorch's own kernels (torch.nn.functional.conv2d
+and torch.nn.grad.conv2d_input / conv2d_weight, NCHW, as its DCGAN example runs; on CUDA where JAX
+runs on a GPU), interleaved, medians; GFLOP/s counts 2 x MACs.
 """
 
 import argparse
@@ -23,19 +28,37 @@ from gan_jax.clock import cpu_model
 from gan_jax.models import conv
 
 # (spatial size of u, channels of u, channels of y): the DCGAN step's three resolution changes.
-SHAPES = ((32, 1, 64), (16, 64, 128), (8, 128, 256))
+SHAPES = "32,1,64|16,64,128|8,128,256"
+FORMS = ("custom_vjp", "flax")
 K, STRIDE, PAD = 4, 2, 1
 
 
-def xla_primitives(n: int, size: int, c_in: int, c_out: int, dtype) -> dict:
-    """The three primitives as jitted XLA calls with their inputs (NHWC / HWIO)."""
+def xla_primitives(n: int, size: int, c_in: int, c_out: int, dtype, form: str = "custom_vjp") -> dict:
+    """The three primitives in `form` (FORMS) as jitted XLA calls with their inputs (NHWC / HWIO)."""
     rng = np.random.default_rng(0)
     u = jnp.asarray(rng.standard_normal((n, size, size, c_in)), dtype)
     w = jnp.asarray(rng.standard_normal((K, K, c_in, c_out)), dtype)
     dy = jnp.asarray(rng.standard_normal((n, size // 2, size // 2, c_out)), dtype)
-    forward = jax.jit(lambda u, w: conv.conv2d(u, w, STRIDE, PAD))
-    input_grad = jax.jit(lambda dy, w: conv.input_grad(dy, w, STRIDE, PAD, (size, size)))
-    weight_grad = jax.jit(lambda u, dy: conv.weight_grad(u, dy, STRIDE, PAD, K))
+    if form == "custom_vjp":
+        forward = jax.jit(lambda u, w: conv.conv2d(u, w, STRIDE, PAD))
+        input_grad = jax.jit(lambda dy, w: conv.input_grad(dy, w, STRIDE, PAD, (size, size)))
+        weight_grad = jax.jit(lambda u, dy: conv.weight_grad(u, dy, STRIDE, PAD, K))
+    else:
+        dims = ("NHWC", "HWIO", "NHWC")
+
+        def lax_conv(u, w):
+            return jax.lax.conv_general_dilated(
+                u, w, (STRIDE,) * 2, ((PAD, PAD),) * 2, dimension_numbers=dims
+            )
+
+        forward = jax.jit(lax_conv)
+        pad = K - 1 - PAD  # models/dcgan.py's ConvTranspose in this form
+        input_grad = jax.jit(
+            lambda dy, w: jax.lax.conv_transpose(
+                dy, w, (STRIDE,) * 2, ((pad, pad),) * 2, dimension_numbers=dims, transpose_kernel=True
+            )
+        )
+        weight_grad = jax.jit(lambda u, dy: jax.vjp(lambda w: lax_conv(u, w), w)[1](dy)[0])
     return {
         "forward": lambda: forward(u, w).block_until_ready(),
         "input grad": lambda: input_grad(dy, w).block_until_ready(),
@@ -47,14 +70,21 @@ def torch_primitives(n: int, size: int, c_in: int, c_out: int, dtype: str) -> di
     import torch
     import torch.nn.functional as F
 
-    dtype = getattr(torch, dtype)
-    u = torch.randn(n, c_in, size, size, dtype=dtype)
-    w = torch.randn(c_out, c_in, K, K, dtype=dtype)
-    dy = torch.randn(n, c_out, size // 2, size // 2, dtype=dtype)
+    dtype, device = getattr(torch, dtype), "cuda" if jax.default_backend() == "gpu" else "cpu"
+    u = torch.randn(n, c_in, size, size, dtype=dtype, device=device)
+    w = torch.randn(c_out, c_in, K, K, dtype=dtype, device=device)
+    dy = torch.randn(n, c_out, size // 2, size // 2, dtype=dtype, device=device)
+    done = torch.cuda.synchronize if device == "cuda" else lambda: None
     return {
-        "forward": lambda: F.conv2d(u, w, stride=STRIDE, padding=PAD),
-        "input grad": lambda: torch.nn.grad.conv2d_input(u.shape, w, dy, stride=STRIDE, padding=PAD),
-        "weight grad": lambda: torch.nn.grad.conv2d_weight(u, w.shape, dy, stride=STRIDE, padding=PAD),
+        "forward": lambda: (F.conv2d(u, w, stride=STRIDE, padding=PAD), done()),
+        "input grad": lambda: (
+            torch.nn.grad.conv2d_input(u.shape, w, dy, stride=STRIDE, padding=PAD),
+            done(),
+        ),
+        "weight grad": lambda: (
+            torch.nn.grad.conv2d_weight(u, w.shape, dy, stride=STRIDE, padding=PAD),
+            done(),
+        ),
     }
 
 
@@ -62,48 +92,55 @@ def rate(fn, seconds: float) -> float:
     """Calls per second of `fn` over about `seconds`."""
     fn()
     calls, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
+    while True:  # at least one call
         fn()
         calls += 1
-    return calls / elapsed
+        if (elapsed := time.perf_counter() - start) >= seconds:
+            return calls / elapsed
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=0.5, help="per cell per round")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
+    parser.add_argument("--shapes", default=SHAPES, help="'|'-separated size,c_in,c_out of u -> y")
+    parser.add_argument("--forms", default="custom_vjp", help=f"comma-separated, of {', '.join(FORMS)}")
     args = parser.parse_args(argv)
+    shapes = [tuple(int(v) for v in shape.split(",")) for shape in args.shapes.split("|")]
+    forms = args.forms.split(",")
+    if any(len(shape) != 3 or shape[0] % STRIDE for shape in shapes) or not set(forms) <= set(FORMS):
+        parser.error(f"--shapes are size,c_in,c_out with an even size; --forms of {', '.join(FORMS)}")
     import torch
 
     torch.set_num_threads(len(__import__("os").sched_getaffinity(0)))
+    frameworks = [*forms, "PyTorch"]
     cells = []  # (shape, primitive, framework, fn)
-    for size, c_in, c_out in SHAPES:
-        xla = xla_primitives(args.batch, size, c_in, c_out, jnp.dtype(args.dtype))
-        pt = torch_primitives(args.batch, size, c_in, c_out, args.dtype)
-        for primitive in xla:
-            cells += [((size, c_in, c_out), primitive, "xla", xla[primitive])]
-            cells += [((size, c_in, c_out), primitive, "torch", pt[primitive])]
+    for shape in shapes:
+        passes = {form: xla_primitives(args.batch, *shape, jnp.dtype(args.dtype), form) for form in forms}
+        passes["PyTorch"] = torch_primitives(args.batch, *shape, args.dtype)
+        cells += [(shape, p, f, passes[f][p]) for p in passes["PyTorch"] for f in frameworks]
     rates = {cell[:3]: [] for cell in cells}
     for _ in range(args.rounds):
         for *name, fn in cells:
             rates[tuple(name)].append(rate(fn, args.seconds))
+    medians = {name: statistics.median(r) for name, r in rates.items()}
     print(
-        f"\n{cpu_model()}; jax {jax.__version__}, PyTorch {torch.__version__} ({torch.get_num_threads()} "
-        f"threads), {args.dtype}, batch {args.batch}, {args.rounds} interleaved rounds, median"
+        f"\n{jax.devices()[0].device_kind} ({cpu_model()}); jax {jax.__version__}, "
+        f"PyTorch {torch.__version__}, {args.dtype}, batch {args.batch}, {args.rounds} interleaved rounds, "
+        "median ms (GFLOP/s)"
     )
-    print(
-        "| u (H, C_in) -> C_out | pass | XLA ms | PyTorch ms | XLA GFLOP/s | PyTorch GFLOP/s | XLA/PyTorch |"
-    )
-    print("|---|---|---|---|---|---|---|")
+    columns = [*frameworks, *(f"{form}/PyTorch" for form in forms)]
+    print(f"| u (H, C_in) -> C_out | pass | {' | '.join(columns)} |")
+    print("|---|---|" + "---|" * len(columns))
     for (size, c_in, c_out), primitive in dict.fromkeys((c[0], c[1]) for c in cells):
-        flops = 2 * args.batch * (size // 2) ** 2 * c_out * c_in * K * K
-        x, t = (statistics.median(rates[((size, c_in, c_out), primitive, f)]) for f in ("xla", "torch"))
-        print(
-            f"| {size}x{size}x{c_in} -> {c_out} | {primitive} | {1e3 / x:.3f} | {1e3 / t:.3f} | "
-            f"{flops * x / 1e9:.0f} | {flops * t / 1e9:.0f} | {x / t:.2f}x |"
-        )
+        flops = 2 * args.batch * (size // STRIDE) ** 2 * c_out * c_in * K * K
+        x = [medians[((size, c_in, c_out), primitive, f)] for f in frameworks]
+        times = " | ".join(f"{1e3 / r:.3f} ({flops * r / 1e9:,.0f})" for r in x)
+        ratios = " | ".join(f"{r / x[-1]:.2f}x" for r in x[:-1])
+        print(f"| {size}x{size}x{c_in} -> {c_out} | {primitive} | {times} | {ratios} |")
+    return medians
 
 
 if __name__ == "__main__":

@@ -146,3 +146,20 @@ def test_the_profiler_traces_our_step_on_this_cpu_and_keeps_the_trace(tmp_path):
     assert "convolution/matmul" in s["share_by_kind"]
     assert json.loads((tmp_path / "profile.json").read_text())["machine"] == results["machine"]
     assert list(tmp_path.glob("*.xplane.pb"))
+
+
+def test_both_convolution_forms_the_layer_benchmark_times_compute_the_same_passes():
+    import jax.numpy as jnp
+    import numpy as np
+
+    from benchmarks import conv_layers
+
+    custom, flax = (conv_layers.xla_primitives(2, 8, 3, 4, jnp.float32, form) for form in conv_layers.FORMS)
+    for name in ("forward", "input grad", "weight grad"):
+        np.testing.assert_allclose(custom[name](), flax[name](), rtol=1e-5, atol=1e-5, err_msg=name)
+    medians = conv_layers.main(
+        ["--shapes=8,3,4", "--batch=2", "--forms=custom_vjp,flax", "--rounds=1", "--seconds=0"]
+    )
+    assert {name[1:] for name in medians} == {
+        (p, f) for p in ("forward", "input grad", "weight grad") for f in ("custom_vjp", "flax", "PyTorch")
+    }
