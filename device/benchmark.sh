@@ -4,7 +4,8 @@
 # in its own process under its own time limit and all within $BUDGET seconds, each group's rows
 # as $OUT/<group>.json and every table in $OUT/log.txt (what a killed group printed stays there).
 # The group `profile` is benchmarks.profile_step instead (where the step's time goes):
-# $OUT/profile.json and its traces as $OUT/xplanes.tgz.
+# $OUT/profile.json and its traces as $OUT/xplanes.tgz; `layers` is benchmarks.conv_layers on
+# the 64 px DCGAN's four layer shapes, bfloat16, batch 128, both of our forms beside PyTorch's.
 #   device run: command="bash device/benchmark.sh", carry=[".whl"], timeout_s=BUDGET + 60
 #   arguments:  group:seconds ... (default below); BUDGET (default 560); ACCEL_ARGS, PROFILE_ARGS
 #               (e.g. --smoke; split on spaces: an --only with spaces needs the module called directly)
@@ -27,6 +28,9 @@ for spec in "${groups[@]}"; do
   echo "== $group (limit ${limit}s)" | tee -a "$OUT/log.txt"
   if [ "$group" = profile ]; then
     command=(benchmarks.profile_step --out="$OUT/profile" ${PROFILE_ARGS:-})
+  elif [ "$group" = layers ]; then
+    command=(benchmarks.conv_layers --shapes="64,3,64|32,64,128|16,128,256|8,256,512" --batch=128
+      --dtype=bfloat16 --forms=custom_vjp,flax --rounds=3)
   else
     command=(benchmarks.accelerator --groups="$group" --json="$OUT" ${ACCEL_ARGS:-})
   fi
