@@ -7,7 +7,9 @@ Command:   python -m experiments.sweep --config=configs/pacgan.py:ring,cpu --wor
            One run: python -m experiments.run --config=configs/pacgan.py:ring,pack=2 --workdir=runs/pac2
 Arguments: `ring` or `grid`; `pack=m` (a single run's packing, default 1); `one_g_batch` (G run
            once on all 100 m samples of a step, as this config did before 2026-12-03: the
-           ablation of their per-slot G); `cpu` (the shortened
+           ablation of their per-slot G); `ablation` (the sweep of that ablation's two cells
+           alone, PacGAN4 and `PacGAN4, one G batch`: for a schedule longer than the table's,
+           e.g. `grid,steps=40000,ablation` on an accelerator); `cpu` (the shortened
            schedule below); `steps=N` (a schedule of N steps, between the two: for an
            accelerator's lease too short for 400,000); `smoke`; `seeds=N` for the sweep (default
            10, as the paper's 10 trials).
@@ -60,7 +62,15 @@ from gan_jax.errors import ConfigError
 
 DATASETS = ("ring", "grid")
 parse_args = arguments(
-    "pacgan.py", dataset=DATASETS, pack=1, one_g_batch=False, cpu=False, steps=0, smoke=False, seeds=10
+    "pacgan.py",
+    dataset=DATASETS,
+    pack=1,
+    one_g_batch=False,
+    ablation=False,
+    cpu=False,
+    steps=0,
+    smoke=False,
+    seeds=10,
 )
 PACKS_PER_BATCH = 100
 FULL_STEPS, CPU_STEPS = 400_000, 5_000
@@ -99,12 +109,19 @@ def get_sweep(arg: str = "ring") -> list[dict]:
     dimension 5, as configs/improved_gan.py) and the minibatch standard deviation (Karras et al.
     2018; groups of 4, as theirs) -- and two of the objectives every modern ablation compares (the
     hinge loss, least squares; gan_jax/config.py OBJECTIVES, nothing else changed); after PacGAN4,
-    PacGAN4 with G run once on all 400 samples of a step (the ablation of their per-slot G). Seeds
-    0 to seeds-1, each with its own training set (data.seed = seed, as their trials)."""
+    PacGAN4 with G run once on all 400 samples of a step (the ablation of their per-slot G; with
+    `ablation`, those two cells alone). Seeds 0 to seeds-1, each with its own training set
+    (data.seed = seed, as their trials)."""
     args = parse_args(arg)
+    if args.ablation and args.one_g_batch:
+        raise ConfigError("pacgan.py: `ablation` compares per-slot G with `one_g_batch`; give one of them.")
     packs = [pac_cell(args, m, 1 if args.one_g_batch else m) for m in (1, 2, 3, 4)]
     if not args.one_g_batch:
         packs.append({**pac_cell(args, 4, 1), "_name": ONE_G_BATCH})
+    seeds = range(args.seeds)
+    runs = sweep.zip_(sweep.sweep("seed", seeds), sweep.sweep("data.seed", seeds))
+    if args.ablation:
+        return sweep.product(packs[-2:], runs)
     others = [
         {
             "_name": "minibatch discrimination",
@@ -117,10 +134,7 @@ def get_sweep(arg: str = "ring") -> list[dict]:
         {"_name": objective, **objective_overrides(get_config(arg), objective, False, False)}
         for objective in ("hinge", "lsgan")
     ]
-    seeds = range(args.seeds)
-    return sweep.product(
-        packs + others, sweep.zip_(sweep.sweep("seed", seeds), sweep.sweep("data.seed", seeds))
-    )
+    return sweep.product(packs + others, runs)
 
 
 def pac_cell(args: ml_collections.ConfigDict, pack: int, slots: int) -> dict:

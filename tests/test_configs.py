@@ -152,6 +152,13 @@ def test_every_config_file_parses_its_argument_the_same_way():
     assert [(e["seed"], e["data.seed"]) for e in pacgan.get_sweep("ring,cpu")[:3]] == [(0, 0), (1, 1), (2, 2)]
     ablation = cells["PacGAN4, one G batch"]
     assert (ablation["model.d.pack"], ablation["model.g.norm_slots"]) == (4, 1)
+    assert pacgan.get_sweep("grid,steps=40000,ablation,seeds=2") == [
+        e
+        for e in pacgan.get_sweep("grid,steps=40000,seeds=2")
+        if e["_name"] in ("PacGAN4", "PacGAN4, one G batch")
+    ]
+    with pytest.raises(ConfigError, match="give one of them"):
+        pacgan.get_sweep("ring,ablation,one_g_batch")
     before = {e["_name"]: e for e in pacgan.get_sweep("ring,cpu,one_g_batch")}
     assert len(before) == 8 and before["PacGAN4"]["model.g.norm_slots"] == 1
     assert (
