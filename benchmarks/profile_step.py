@@ -2,7 +2,7 @@ r"""Where a train step's time goes on the device: JAX's profiler traced over a f
 compiled step, read back from its XSpace, and summed per step -- the time the device's streams
 are busy against the wall time (the rest is the device waiting: kernel launches, the host loop),
 the kernels per step, and the kernels that take the time, by kind (convolution or matmul, layout
-transposes, copies, XLA's fusions).
+transposes, copies, reductions, XLA's element-wise fusions).
 
     python -m benchmarks.profile_step --size=64 --dtype=bfloat16 --batch=128   # on a GPU
     python -m benchmarks.profile_step --smoke                                  # any machine
@@ -35,15 +35,16 @@ KINDS = (
     ),
     ("layout transpose", r"nchw|nhwc|transpose|permute"),
     ("copy/memset", r"memcpy|memset|copy"),
+    ("reduction", r"reduce"),  # XLA's reduction fusions: BatchNorm's statistics, bias gradients
 )
 
 
 def kind(name: str) -> str:
-    """The kind (KINDS) of the kernel called `name`; XLA's own fused kernels otherwise."""
+    """The kind (KINDS) of the kernel called `name`; XLA's element-wise fusions otherwise."""
     for label, pattern in KINDS:
         if re.search(pattern, name, re.IGNORECASE):
             return label
-    return "fusion/other"
+    return "element-wise/other"
 
 
 @dataclasses.dataclass(frozen=True)
