@@ -4,9 +4,10 @@ are busy against the wall time (the rest is the device waiting: kernel launches,
 the kernels per step, and the kernels that take the time, by kind (convolution or matmul, layout
 transposes, copies, reductions, XLA's element-wise fusions).
 
-    python -m benchmarks.profile_step --size=64 --dtype=bfloat16 --batch=128   # on a GPU
-    python -m benchmarks.profile_step --smoke                                  # any machine
-    bash device/benchmark.sh profile:120        # the lent H200: profiles as files in $OUT
+    python -m benchmarks.profile_step --cells="64,bfloat16,128|64,float32,128" --out=prof/  # a GPU
+    python -m benchmarks.profile_step --read=prof/TRACE.xplane.pb:30    # a kept trace of 30 steps
+    python -m benchmarks.profile_step --smoke                           # any machine
+    bash device/benchmark.sh profile:120     # the lent H200: summaries and traces in $OUT
 
 On a CPU there are no device streams: the summary then reads XLA's CPU thunks, a coarser view.
 --out keeps each trace (.xplane.pb, readable with jax.profiler.ProfileData or XProf).
