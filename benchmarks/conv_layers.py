@@ -99,7 +99,7 @@ def rate(fn, seconds: float) -> float:
             return calls / elapsed
 
 
-def main(argv=None) -> dict:
+def _arguments(argv) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=0.5, help="per cell per round")
@@ -108,38 +108,57 @@ def main(argv=None) -> dict:
     parser.add_argument("--shapes", default=SHAPES, help="'|'-separated size,c_in,c_out of u -> y")
     parser.add_argument("--forms", default="custom_vjp", help=f"comma-separated, of {', '.join(FORMS)}")
     args = parser.parse_args(argv)
-    shapes = [tuple(int(v) for v in shape.split(",")) for shape in args.shapes.split("|")]
-    forms = args.forms.split(",")
-    if any(len(shape) != 3 or shape[0] % STRIDE for shape in shapes) or not set(forms) <= set(FORMS):
+    args.shapes = [tuple(int(v) for v in shape.split(",")) for shape in args.shapes.split("|")]
+    args.forms = args.forms.split(",")
+    if any(len(shape) != 3 or shape[0] % STRIDE for shape in args.shapes) or not set(args.forms) <= set(
+        FORMS
+    ):
         parser.error(f"--shapes are size,c_in,c_out with an even size; --forms of {', '.join(FORMS)}")
+    return args
+
+
+def timed_medians(cells: list[tuple], rounds: int, seconds: float) -> dict:
+    """Each (shape, pass, framework, fn) cell's median calls/s over `rounds` interleaved rounds."""
+    rates = {cell[:3]: [] for cell in cells}
+    for _ in range(rounds):
+        for *name, fn in cells:
+            rates[tuple(name)].append(rate(fn, seconds))
+    return {name: statistics.median(r) for name, r in rates.items()}
+
+
+def print_table(medians: dict, frameworks: list[str], batch: int) -> None:
+    """Milliseconds (GFLOP/s) per framework and each form's ratio to PyTorch, a row per pass."""
+    columns = [*frameworks, *(f"{form}/PyTorch" for form in frameworks[:-1])]
+    print(f"| u (H, C_in) -> C_out | pass | {' | '.join(columns)} |")
+    print("|---|---|" + "---|" * len(columns))
+    for (size, c_in, c_out), primitive in dict.fromkeys(name[:2] for name in medians):
+        flops = 2 * batch * (size // STRIDE) ** 2 * c_out * c_in * K * K
+        x = [medians[((size, c_in, c_out), primitive, f)] for f in frameworks]
+        times = " | ".join(f"{1e3 / r:.3f} ({flops * r / 1e9:,.0f})" for r in x)
+        ratios = " | ".join(f"{r / x[-1]:.2f}x" for r in x[:-1])
+        print(f"| {size}x{size}x{c_in} -> {c_out} | {primitive} | {times} | {ratios} |")
+
+
+def main(argv=None) -> dict:
+    args = _arguments(argv)
     import torch
 
     torch.set_num_threads(len(__import__("os").sched_getaffinity(0)))
-    frameworks = [*forms, "PyTorch"]
+    frameworks = [*args.forms, "PyTorch"]
     cells = []  # (shape, primitive, framework, fn)
-    for shape in shapes:
-        passes = {form: xla_primitives(args.batch, *shape, jnp.dtype(args.dtype), form) for form in forms}
+    for shape in args.shapes:
+        passes = {
+            form: xla_primitives(args.batch, *shape, jnp.dtype(args.dtype), form) for form in args.forms
+        }
         passes["PyTorch"] = torch_primitives(args.batch, *shape, args.dtype)
         cells += [(shape, p, f, passes[f][p]) for p in passes["PyTorch"] for f in frameworks]
-    rates = {cell[:3]: [] for cell in cells}
-    for _ in range(args.rounds):
-        for *name, fn in cells:
-            rates[tuple(name)].append(rate(fn, args.seconds))
-    medians = {name: statistics.median(r) for name, r in rates.items()}
+    medians = timed_medians(cells, args.rounds, args.seconds)
     print(
         f"\n{jax.devices()[0].device_kind} ({cpu_model()}); jax {jax.__version__}, "
         f"PyTorch {torch.__version__}, {args.dtype}, batch {args.batch}, {args.rounds} interleaved rounds, "
         "median ms (GFLOP/s)"
     )
-    columns = [*frameworks, *(f"{form}/PyTorch" for form in forms)]
-    print(f"| u (H, C_in) -> C_out | pass | {' | '.join(columns)} |")
-    print("|---|---|" + "---|" * len(columns))
-    for (size, c_in, c_out), primitive in dict.fromkeys((c[0], c[1]) for c in cells):
-        flops = 2 * args.batch * (size // STRIDE) ** 2 * c_out * c_in * K * K
-        x = [medians[((size, c_in, c_out), primitive, f)] for f in frameworks]
-        times = " | ".join(f"{1e3 / r:.3f} ({flops * r / 1e9:,.0f})" for r in x)
-        ratios = " | ".join(f"{r / x[-1]:.2f}x" for r in x[:-1])
-        print(f"| {size}x{size}x{c_in} -> {c_out} | {primitive} | {times} | {ratios} |")
+    print_table(medians, frameworks, args.batch)
     return medians
 
 

@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 import jax
 from etils import epath
@@ -71,24 +72,27 @@ def device_kernels(profile: jax.profiler.ProfileData) -> list[Kernel]:
     """The kernels and copies on the device's streams ("Stream" lines of the "/device:" planes);
     on a host without one, XLA's CPU ops (the "/host:CPU" plane's XLA threads, less the thunk
     executor's events that enclose them)."""
-    kernels = [
+    on_device = [
         _kernel(event)
-        for plane in profile.planes
-        if plane.name.startswith("/device:")
-        for line in plane.lines
-        if line.name.startswith("Stream")
-        for event in line.events
+        for event in _events(
+            profile, lambda plane, line: plane.startswith("/device:") and line.startswith("Stream")
+        )
     ]
-    if kernels:
-        return kernels
-    return [
+    return on_device or [
         _kernel(event)
-        for plane in profile.planes
-        if plane.name == "/host:CPU"
-        for line in plane.lines
-        if line.name.startswith("tf_XLA")
-        for event in line.events
+        for event in _events(profile, lambda plane, line: plane == "/host:CPU" and line.startswith("tf_XLA"))
         if event.duration_ns > 0 and not event.name.startswith("ThunkExecutor")
+    ]
+
+
+def _events(profile: jax.profiler.ProfileData, wanted: Callable[[str, str], bool]) -> list:
+    """The events of the lines that `wanted(plane name, line name)` keeps."""
+    return [
+        event
+        for plane in profile.planes
+        for line in plane.lines
+        if wanted(plane.name, line.name)
+        for event in line.events
     ]
 
 
@@ -183,7 +187,7 @@ def print_summary(name: str, s: dict) -> None:
         print(f"| {k['op']} | {k['name'][:80]} | {k['kind']} | {k['calls_per_step']:g} | {k['share']:.1%} |")
 
 
-def main(argv=None) -> dict:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script")
     parser.add_argument(
@@ -196,16 +200,35 @@ def main(argv=None) -> dict:
     parser.add_argument(
         "--read", default="", help="'|'-separated TRACE.xplane.pb:STEPS: summarise these, trace nothing"
     )
+    return parser
+
+
+def read_traces(specs: str, parser: argparse.ArgumentParser) -> dict:
+    """--read: each kept trace's summary, printed."""
+    traces = [spec.rpartition(":") for spec in specs.split("|")]
+    bad = [path for path, _, steps in traces if not steps.isdigit() or not pathlib.Path(path).is_file()]
+    if bad:
+        parser.error(f"--read {bad}: each is an existing TRACE.xplane.pb:STEPS (the steps it holds)")
+    results = {path: read(path, int(steps)) for path, _, steps in traces}
+    for path, result in results.items():
+        print_summary(path, result)
+    return results
+
+
+def cell_config(size: str, dtype: str, batch: str, *steps_per_call: str, smoke: bool):
+    """The DCGAN config of a --cells entry (benchmarks.accelerator.dcgan) and its row name."""
+    config = accelerator.dcgan(int(size), dtype, 8 if smoke else int(batch), smoke)
+    if steps_per_call:
+        config.train.steps_per_call = int(steps_per_call[0])
+    steps = config.train.steps_per_call
+    return config, f"dcgan {size}px b{config.train.batch_size} {dtype}, {steps} steps a call"
+
+
+def main(argv=None) -> dict:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.read:
-        traces = [spec.rpartition(":") for spec in args.read.split("|")]
-        bad = [path for path, _, steps in traces if not steps.isdigit() or not pathlib.Path(path).is_file()]
-        if bad:
-            parser.error(f"--read {bad}: each is an existing TRACE.xplane.pb:STEPS (the steps it holds)")
-        results = {path: read(path, int(steps)) for path, _, steps in traces}
-        for path, result in results.items():
-            print_summary(path, result)
-        return results
+        return read_traces(args.read, parser)
     cells = [cell.split(",") for cell in args.cells.split("|")]
     bad = [c for c in cells if len(c) not in (3, 4) or c[1] not in ("float32", "bfloat16")]
     if bad:
@@ -215,12 +238,8 @@ def main(argv=None) -> dict:
     import tensorflow_datasets as tfds
 
     with tfds.testing.mock_data(num_examples=256 if args.smoke else 2048):
-        for size, dtype, batch, *spc in cells:
-            config = accelerator.dcgan(int(size), dtype, 8 if args.smoke else int(batch), args.smoke)
-            if spc:
-                config.train.steps_per_call = int(spc[0])
-            steps = config.train.steps_per_call
-            name = f"dcgan {size}px b{config.train.batch_size} {dtype}, {steps} steps a call"
+        for cell in cells:
+            config, name = cell_config(*cell, smoke=args.smoke)
             keep = out / (re.sub(r"[^a-z0-9]+", "_", name) + ".xplane.pb") if out else None
             results[name] = profile(config, args.calls, keep)
             print_summary(name, results[name])
