@@ -417,7 +417,7 @@ def main(argv=None) -> list[dict]:
         args.rounds, args.seconds = 1, 0.05
     device = jax.devices()[0]
     machine = {"device": device.device_kind, "backend": jax.default_backend(), "host": cpu_model()}
-    machine["versions"] = _versions()
+    machine["versions"] = versions()
     print(f"{machine}", flush=True)
     results = []
     for group in groups:
@@ -448,15 +448,16 @@ def _save(path: epath.Path | None, machine: dict, rows: list[dict]) -> None:
         path.write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
 
 
-def _versions() -> str:
-    versions = f"jax {jax.__version__}"
+def versions() -> str:
+    """The frameworks timed: JAX's version, and PyTorch's where it is installed."""
+    text = f"jax {jax.__version__}"
     try:
         import torch
 
-        versions += f", torch {torch.__version__}"
+        text += f", torch {torch.__version__}"
     except ImportError:
         pass
-    return versions
+    return text
 
 
 if __name__ == "__main__":

@@ -234,7 +234,7 @@ def main(argv=None) -> dict:
     if bad:
         parser.error(f"cells {bad}: each is size,dtype,batch[,steps_per_call], e.g. 64,bfloat16,128")
     out = epath.Path(args.out) if args.out else None
-    results = {"machine": {"device": jax.devices()[0].device_kind, "versions": accelerator._versions()}}
+    results = {"machine": {"device": jax.devices()[0].device_kind, "versions": accelerator.versions()}}
     import tensorflow_datasets as tfds
 
     with tfds.testing.mock_data(num_examples=256 if args.smoke else 2048):

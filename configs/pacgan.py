@@ -121,7 +121,7 @@ def get_sweep(arg: str = "ring") -> list[dict]:
     seeds = range(args.seeds)
     runs = sweep.zip_(sweep.sweep("seed", seeds), sweep.sweep("data.seed", seeds))
     if args.ablation:
-        return sweep.product(packs[-2:], runs)
+        return sweep.product([p for p in packs if p["_name"] in ("PacGAN4", ONE_G_BATCH)], runs)
     others = [
         {
             "_name": "minibatch discrimination",
