@@ -3,6 +3,7 @@ r"""Speed of the compiled train step on this machine, and of the same DCGAN step
     python -m benchmarks.train_step                # add --rounds=5 for steadier numbers
     pip install -e '.[bench]'                      # PyTorch, for the comparison column
     python -m benchmarks.train_step --only="dcgan 32x32x1" --skip_flax_conv --processes=yes --rounds=5
+    python -m benchmarks.train_step --only="step/call" --processes=yes --host_allocator=both --skip_flax_conv
 
 Rows: the two configs as shipped (gan_mlp on the ring; dcgan on digits at 16 px), and the DCGAN
 step at 32x32x1, batch 64 -- the setting of the issue's PyTorch measurement -- with our
@@ -13,7 +14,9 @@ update, its best case). Rows run interleaved, every row once a round (the machin
 between runs), each cell the median over rounds with the rounds' min-max beside it; by default
 all in this process, with --processes=yes each row in a fresh process of its own every round (no
 two runtimes share a process: PyTorch's OpenMP threads and XLA's pool never meet), --processes=
-both for both arrangements side by side. Timing is never asserted on.
+both for both arrangements side by side. Every process keeps its freed memory for reuse, as every
+command does (memory.reuse_freed_host_memory); --host_allocator=glibc times glibc's default instead,
+=both each in its own process (the before and after of that policy). Timing is never asserted on.
 """
 
 import argparse
@@ -30,7 +33,7 @@ from collections.abc import Callable
 import jax
 
 from experiments.cli import load_config
-from gan_jax import experiment
+from gan_jax import experiment, memory
 from gan_jax.clock import cpu_model
 
 SNGAN_ROWS = [  # (the row's name after "sngan digits 16px b64", configs/sngan.py's argument)
@@ -41,6 +44,8 @@ SNGAN_ROWS = [  # (the row's name after "sngan digits 16px b64", configs/sngan.p
     (", + bCR (real and fake)", "digits,bcr"),
     (", + top-k", "digits,top_k"),
 ]
+ALLOCATORS = {"reuse": "freed memory reused", "glibc": "glibc's default allocator"}
+SUFFIXES = (" (in one process)", " (own process)", *(f" (own process, {a})" for a in ALLOCATORS.values()))
 
 
 class JaxStep:
@@ -173,7 +178,7 @@ def worker(name: str, skip_flax_conv: bool, seconds: float) -> None:
     print(json.dumps({"rate": rate, "compile_s": getattr(stepper, "compile_seconds", float("nan"))}))
 
 
-def in_own_process(name: str, skip_flax_conv: bool, seconds: float) -> dict:
+def in_own_process(name: str, skip_flax_conv: bool, seconds: float, allocator: str) -> dict:
     flags = ["--skip_flax_conv"] if skip_flax_conv else []
     command = [
         sys.executable,
@@ -181,6 +186,7 @@ def in_own_process(name: str, skip_flax_conv: bool, seconds: float) -> dict:
         "benchmarks.train_step",
         f"--worker={name}",
         f"--seconds={seconds}",
+        f"--host_allocator={allocator}",
         *flags,
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -200,8 +206,19 @@ def main():
         help="time each row in one process with the others (no), in a fresh process of its own each "
         "round (yes: no two runtimes share a process), or both, interleaved",
     )
+    parser.add_argument(
+        "--host_allocator",
+        choices=(*ALLOCATORS, "both"),
+        default="reuse",
+        help="freed host memory kept for reuse as every command keeps it (reuse), glibc's default "
+        "(glibc), or both, each row in its own process (needs --processes=yes)",
+    )
     parser.add_argument("--worker", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.host_allocator == "both" and args.processes != "yes":
+        parser.error("--host_allocator=both times each row in a process of its own: add --processes=yes.")
+    if args.host_allocator == "reuse":  # before the first JAX computation, as experiments.cli.run
+        memory.reuse_freed_host_memory()
     if args.worker:
         return worker(args.worker, args.skip_flax_conv, args.seconds)
 
@@ -248,9 +265,13 @@ def arranged(name: str, factory: Callable, args: argparse.Namespace) -> list[tup
         compile_s = getattr(stepper, "compile_seconds", float("nan"))
         label = name + (" (in one process)" if args.processes == "both" else "")
         timers.append((label, lambda: (stepper.run(steps), compile_s)))
-    if args.processes != "no":
-        timed = functools.partial(in_own_process, name, args.skip_flax_conv, args.seconds)
-        timers.append((name + " (own process)", lambda: tuple(timed().values())))
+    if args.processes == "no":
+        return timers
+    allocators = list(ALLOCATORS) if args.host_allocator == "both" else [args.host_allocator]
+    for allocator in allocators:
+        timed = functools.partial(in_own_process, name, args.skip_flax_conv, args.seconds, allocator)
+        suffix = f" (own process, {ALLOCATORS[allocator]})" if len(allocators) > 1 else " (own process)"
+        timers.append((name + suffix, lambda timed=timed: tuple(timed().values())))
     return timers
 
 
@@ -265,7 +286,7 @@ def torch_ratios(medians: dict[str, float]) -> list[str]:
     for name, rate in medians.items():
         if not name.startswith("dcgan 32x32x1") or "PyTorch" in name:
             continue
-        suffix = next((s for s in (" (in one process)", " (own process)") if name.endswith(s)), "")
+        suffix = next((s for s in SUFFIXES if name.endswith(s)), "")
         reuse = "reuse_fake" in name
         theirs = [
             n for n in medians if "PyTorch" in n and n.endswith(suffix) and ("reuse_fake" in n) == reuse

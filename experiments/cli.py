@@ -25,6 +25,7 @@ from ml_collections import config_flags
 
 import gan_jax
 from gan_jax import config as config_lib
+from gan_jax import memory
 from gan_jax.errors import UserError
 from gan_jax.preemption import Interrupted
 
@@ -222,7 +223,9 @@ def _verbose_requested(argv: list[str]) -> bool:
 
 def run(main: Callable[[list[str]], None]) -> None:
     """app.run(main) for an entry point; see the module docstring. A Ctrl-C ends with status 130
-    and one line (the trainer's, saying what it saved), not a traceback."""
+    and one line (the trainer's, saying what it saved), not a traceback. Freed host memory is kept
+    for reuse from the start (memory.reuse_freed_host_memory), before any thread allocates."""
+    memory.reuse_freed_host_memory()
     try:
         argv = normalise_argv(sys.argv)
     except UserError as error:

@@ -1,9 +1,12 @@
 """The accelerator benchmark runs (on this CPU, in its smoke mode) and reports what it measures."""
 
 import json
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
+from helpers import REPO
 
 from benchmarks import accelerator
 
@@ -53,7 +56,7 @@ def test_peak_flops_by_device_kind():
     assert accelerator.peak_flops(SimpleNamespace(device_kind="cpu"), "float32") is None
 
 
-def test_each_cpu_row_is_compared_with_pytorch_in_the_same_order_and_process_arrangement():
+def test_each_cpu_row_is_compared_with_pytorch_in_the_same_order_process_arrangement_and_allocator():
     from benchmarks import train_step
 
     torch = "dcgan 32x32x1 b64, PyTorch 2.13.0 eager"
@@ -64,12 +67,21 @@ def test_each_cpu_row_is_compared_with_pytorch_in_the_same_order_and_process_arr
         torch + " (own process)": 5.0,
         torch + ", reuse_fake (in one process)": 6.0,
         torch + ", reuse_fake (own process)": 7.0,
+        # --host_allocator=both: each row's process with glibc's default, and with the policy
+        "dcgan 32x32x1 b64, custom_vjp, 1 step/call (own process, glibc's default allocator)": 3.0,
+        "dcgan 32x32x1 b64, custom_vjp, 1 step/call (own process, freed memory reused)": 8.0,
+        torch + " (own process, glibc's default allocator)": 2.0,
+        torch + " (own process, freed memory reused)": 10.0,
     }
     assert train_step.torch_ratios(medians) == [
         f"ratio to PyTorch eager, dcgan 32x32x1 b64, custom_vjp, 1 step/call (own process): 1.20x "
         f"({torch} (own process))",
         f"ratio to PyTorch eager, dcgan 32x32x1 b64, custom_vjp, 10 steps/call, reuse_fake (in one process): "
         f"1.50x ({torch}, reuse_fake (in one process))",
+        "ratio to PyTorch eager, dcgan 32x32x1 b64, custom_vjp, 1 step/call (own process, glibc's default "
+        f"allocator): 1.50x ({torch} (own process, glibc's default allocator))",
+        "ratio to PyTorch eager, dcgan 32x32x1 b64, custom_vjp, 1 step/call (own process, freed memory "
+        f"reused): 0.80x ({torch} (own process, freed memory reused))",
     ]
 
 
@@ -164,3 +176,16 @@ def test_both_convolution_forms_the_layer_benchmark_times_compute_the_same_passe
     assert {name[1:] for name in medians} == {
         (p, f) for p in ("forward", "input grad", "weight grad") for f in ("custom_vjp", "flax", "PyTorch")
     }
+
+
+def test_both_allocators_need_a_process_per_row():
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.train_step", "--host_allocator=both"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].endswith(
+        "--host_allocator=both times each row in a process of its own: add --processes=yes."
+    )
