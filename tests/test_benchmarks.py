@@ -186,6 +186,8 @@ def test_both_allocators_need_a_process_per_row():
         cwd=REPO,
     )
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1].endswith(
-        "--host_allocator=both times each row in a process of its own: add --processes=yes."
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .endswith("--host_allocator=both times each row in a process of its own: add --processes=yes.")
     )
