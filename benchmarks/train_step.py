@@ -24,6 +24,7 @@ import functools
 import importlib.metadata
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -169,13 +170,26 @@ def calibrate(stepper, seconds: float) -> int:
     return max(spc, int(seconds * stepper.run(spc)) // spc * spc)
 
 
+def timed(stepper, steps: int) -> dict:
+    """Steps/s over `steps`, with the process's page faults and system (kernel) CPU time a step:
+    where a call's fresh buffers go (memory.reuse_freed_host_memory)."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    rate = stepper.run(steps)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "rate": rate,
+        "faults": (after.ru_minflt - before.ru_minflt) / steps,
+        "system_ms": (after.ru_stime - before.ru_stime) / steps * 1e3,
+    }
+
+
 def worker(name: str, skip_flax_conv: bool, seconds: float) -> None:
-    """--worker: build one row in this fresh process, time it once, print its rate and compile
-    time as the last line (the parent's --processes mode reads it)."""
+    """--worker: build one row in this fresh process, time it once, print `timed`'s figures and
+    the compile time as the last line (the parent's --processes mode reads it)."""
     (factory,) = [f for n, f in rows(skip_flax_conv) if n == name]
     stepper = factory()
-    rate = stepper.run(calibrate(stepper, seconds))
-    print(json.dumps({"rate": rate, "compile_s": getattr(stepper, "compile_seconds", float("nan"))}))
+    figures = timed(stepper, calibrate(stepper, seconds))
+    print(json.dumps({**figures, "compile_s": getattr(stepper, "compile_seconds", float("nan"))}))
 
 
 def in_own_process(name: str, skip_flax_conv: bool, seconds: float, allocator: str) -> dict:
@@ -227,51 +241,54 @@ def main():
         (name, factory) for name, factory in rows(args.skip_flax_conv) if any(w in name for w in wanted)
     ]
     timers = [timer for name, factory in chosen for timer in arranged(name, factory, args)]
-    rates, compile_s = {n: [] for n, _ in timers}, {}
+    rounds = {n: [] for n, _ in timers}
     for _ in range(args.rounds):  # interleaved: every row once per round
         for name, timer in timers:
-            rate, compile_s[name] = timer()
-            rates[name].append(rate)
-
-    print_table(rates, compile_s)
+            rounds[name].append(timer())
+    print_table(rounds)
 
 
-def print_table(rates: dict[str, list[float]], compile_s: dict[str, float]) -> None:
-    """Each row's median steps/s with its rounds' min-max, then the ratios to PyTorch."""
+def print_table(rounds: dict[str, list[dict]]) -> None:
+    """Each row's median steps/s with its rounds' min-max, page faults and system ms a step
+    (medians), then the ratios to PyTorch."""
+    rates = {name: [r["rate"] for r in figures] for name, figures in rounds.items()}
     print(
         f"\n{cpu_model()}; {jax.default_backend()} x{jax.device_count()}, jax {jax.__version__}, "
         f"{len(next(iter(rates.values())))} interleaved rounds, median (min-max)"
     )
     width = max(len(name) for name in rates)
-    print(f"| {'step':<{width}} | compile s | steps/s (min-max) | images/s |")
-    print(f"|{'-' * (width + 2)}|-----------|-------------------|----------|")
+    print(f"| {'step':<{width}} | compile s | steps/s (min-max) | images/s | faults/step | system ms/step |")
+    print(f"|{'-' * (width + 2)}|-----------|-------------------|----------|-------------|----------------|")
     medians = {name: statistics.median(r) for name, r in rates.items()}
     for name, r in rates.items():
         spread = f"{medians[name]:7.2f} ({min(r):.2f}-{max(r):.2f})"
+        faults, system_ms = (statistics.median(f[k] for f in rounds[name]) for k in ("faults", "system_ms"))
         print(
-            f"| {name:<{width}} | {compile_s[name]:9.1f} | {spread:17} | {medians[name] * batch(name):8.0f} |"
+            f"| {name:<{width}} | {rounds[name][-1]['compile_s']:9.1f} | {spread:17} | "
+            f"{medians[name] * batch(name):8.0f} | {faults:11.0f} | {system_ms:14.1f} |"
         )
     for line in torch_ratios(medians):
         print(line)
 
 
 def arranged(name: str, factory: Callable, args: argparse.Namespace) -> list[tuple[str, Callable]]:
-    """The row's timers, (label, () -> (steps/s, compile s)), in the arrangements --processes asks
-    for: built here once and run here each round, or built and run in a fresh process each round."""
+    """The row's timers, (label, () -> `timed`'s figures and the compile s), in the arrangements
+    --processes asks for: built here once and run here each round, or built and run in a fresh
+    process each round."""
     timers = []
     if args.processes != "yes":
         stepper = factory()
         steps = calibrate(stepper, args.seconds)
         compile_s = getattr(stepper, "compile_seconds", float("nan"))
         label = name + (" (in one process)" if args.processes == "both" else "")
-        timers.append((label, lambda: (stepper.run(steps), compile_s)))
+        timers.append((label, lambda: {**timed(stepper, steps), "compile_s": compile_s}))
     if args.processes == "no":
         return timers
     allocators = list(ALLOCATORS) if args.host_allocator == "both" else [args.host_allocator]
     for allocator in allocators:
-        timed = functools.partial(in_own_process, name, args.skip_flax_conv, args.seconds, allocator)
         suffix = f" (own process, {ALLOCATORS[allocator]})" if len(allocators) > 1 else " (own process)"
-        timers.append((name + suffix, lambda timed=timed: tuple(timed().values())))
+        run = functools.partial(in_own_process, name, args.skip_flax_conv, args.seconds, allocator)
+        timers.append((name + suffix, run))
     return timers
 
 
