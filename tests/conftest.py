@@ -1,4 +1,5 @@
-"""Test set-up: 8 fake CPU devices (for the data-parallel tests) and JAX's compilation cache.
+"""Test set-up: 8 fake CPU devices (for the data-parallel tests), JAX's compilation cache, and freed
+host memory kept for reuse as every command keeps it.
 
 Tests that are not about parallelism pass `devices=jax.devices()[:1]` to the trainer.
 """
@@ -20,7 +21,10 @@ sys.path.insert(0, str(REPO))
 
 from helpers import JAX_CACHE  # noqa: E402
 
+from gan_jax import memory  # noqa: E402
 from gan_jax.preemption import PreemptionWatcher  # noqa: E402
+
+memory.reuse_freed_host_memory()  # before JAX's first computation, as every command (experiments/cli.py)
 
 jax.config.update("jax_compilation_cache_dir", JAX_CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # as experiments/cli.py
