@@ -207,7 +207,7 @@ def in_own_process(name: str, skip_flax_conv: bool, seconds: float, allocator: s
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main():
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=4.0, help="target seconds per cell per round")
@@ -231,6 +231,11 @@ def main():
     args = parser.parse_args()
     if args.host_allocator == "both" and args.processes != "yes":
         parser.error("--host_allocator=both times each row in a process of its own: add --processes=yes.")
+    return args
+
+
+def main():
+    args = parse_args()
     if args.host_allocator == "reuse":  # before the first JAX computation, as experiments.cli.run
         memory.reuse_freed_host_memory()
     if args.worker:
