@@ -69,12 +69,12 @@ def reuse_freed_host_memory() -> bool:
     program's temporary buffers with malloc at every call, on its worker threads, and frees them
     after; glibc maps any block over its mmap threshold (at most 32 MB) afresh and unmaps it when
     freed, and a worker thread's own heap holds 64 MB at most, so every call page-faulted its
-    buffers in again -- kernel time that made one DCGAN step a call slower than ten on a CPU
-    (README, Performance). With one arena (every thread allocates from the main heap), no mmap and
-    no trimming, what one call frees serves the next. The cost: the process's resident memory stays
-    at its peak. Call it before the first JAX computation (a thread that has allocated keeps its own
-    arena); every command does, first thing (experiments.cli.run). Process-wide and idempotent;
-    glibc only (elsewhere nothing changes). Returns whether the policy is in force."""
+    buffers in again, in kernel time (README, Performance, has the measurement). With one arena
+    (every thread allocates from the main heap), no mmap and no trimming, what one call frees
+    serves the next. The cost: the process's resident memory stays at its peak. Call it before the
+    first JAX computation (a thread that has allocated keeps its own arena); every command does,
+    first thing (experiments.cli.run). Process-wide and idempotent; glibc only (elsewhere nothing
+    changes). Returns whether the policy is in force."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     libc = ctypes.CDLL(None)
