@@ -46,7 +46,9 @@ SNGAN_ROWS = [  # (the row's name after "sngan digits 16px b64", configs/sngan.p
     (", + top-k", "digits,top_k"),
 ]
 ALLOCATORS = {"reuse": "freed memory reused", "glibc": "glibc's default allocator"}
-SUFFIXES = (" (in one process)", " (own process)", *(f" (own process, {a})" for a in ALLOCATORS.values()))
+# A row's name suffix in its own process: the allocator named only when both are timed (None).
+OWN_PROCESS = {None: " (own process)", **{a: f" (own process, {label})" for a, label in ALLOCATORS.items()}}
+SUFFIXES = (" (in one process)", *OWN_PROCESS.values())
 
 
 class JaxStep:
@@ -291,7 +293,7 @@ def arranged(name: str, factory: Callable, args: argparse.Namespace) -> list[tup
         return timers
     allocators = list(ALLOCATORS) if args.host_allocator == "both" else [args.host_allocator]
     for allocator in allocators:
-        suffix = f" (own process, {ALLOCATORS[allocator]})" if len(allocators) > 1 else " (own process)"
+        suffix = OWN_PROCESS[allocator if len(allocators) > 1 else None]
         run = functools.partial(in_own_process, name, args.skip_flax_conv, args.seconds, allocator)
         timers.append((name + suffix, run))
     return timers

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers import REPO
 
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 needs_glibc = pytest.mark.skipif(
@@ -43,7 +44,7 @@ print(before, applied, mapped_for(64 << 20))
 @needs_glibc
 def test_a_large_block_comes_from_the_heap_once_the_policy_is_on():
     done = subprocess.run(
-        [sys.executable, "-c", _MAPPED_WHILE_HOLDING], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _MAPPED_WHILE_HOLDING], capture_output=True, text=True, check=True, cwd=REPO
     )
     before, applied, after = done.stdout.split()
     assert int(before) >= 64 << 20  # glibc's default: a block over 32 MB is its own mapping
@@ -73,7 +74,7 @@ print(compiled.memory_analysis().temp_size_in_bytes, min(faults))
 
 def _temp_and_fewest_faults(policy: str) -> tuple[int, int]:
     done = subprocess.run(
-        [sys.executable, "-c", _FAULTS_PER_CALL, policy], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _FAULTS_PER_CALL, policy], capture_output=True, text=True, check=True, cwd=REPO
     )
     temp, faults = done.stdout.split()
     return int(temp), int(faults)
