@@ -93,7 +93,7 @@ def make_train_step(
     def train_step(state: GANState, arrays: dict) -> tuple[GANState, Metrics]:
         key = step_key(state)
         d_before = state.d
-        shared = shared_fake(ctx, state, jax.random.fold_in(key, 0)) if reuse_fake else None
+        shared = shared_fake(ctx.at(state), state.g, jax.random.fold_in(key, 0)) if reuse_fake else None
         for j in range(d_steps):
             draw = state.step * d_steps + j
             state, metrics_d = update_d(state, arrays, jax.random.fold_in(key, update_index(j)), draw, shared)

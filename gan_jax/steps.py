@@ -1,37 +1,19 @@
-"""The train step: `d_steps` updates of D, then `g_steps` updates of G, as one pure function.
+"""One update of D and one of G, as pure functions; schedule.make_train_step composes them.
 
-Algorithm 1 of Goodfellow et al. 2014: each D update draws a fresh minibatch of data and of
-noise and ascends V(D, G) in D's parameters (descends the D loss); each G update draws fresh
-noise and descends its loss against the *updated* D. A D update only touches D's state and a G
-update only touches G's: G is run with its output behind `stop_gradient` in D's update, and D's
-BatchNorm statistics from G's update are dropped.
-
-Both networks run in training mode (BatchNorm on the batch's own statistics), and D sees the real
+Algorithm 1 of Goodfellow et al. 2014: each D update draws a fresh minibatch of data and of noise
+and descends D's loss; each G update draws fresh noise and descends its loss against the *updated*
+D. A D update touches only D's state (G's samples behind `stop_gradient`), a G update only G's (D's
+BatchNorm statistics from it are dropped). Both networks run in training mode, and D sees the real
 and the generated batch in separate calls, each normalised by its own statistics, as in the DCGAN
-reference code. Under jit + sharding those statistics are over the global batch.
+reference code (under jit + sharding, over the global batch).
 
-The pieces are module-level pure functions: `d_loss` and `g_loss`, each a function of its own
-player's parameters and batch statistics, the other player's variables, the batches and a key,
-returning (loss, aux); `discriminate`, through which D sees every input (DiffAugment or ADA act
-there, augment.py; PacGAN's packing is D's own first operation, models/layers.py `pack`); `apply_update`, the
-one optimiser step, and `d_step`, one step of D. With `unroll_steps` = k > 0 (the unrolled
-GAN), G's loss is taken against `unrolled_d`: D after k more of its steps, differentiable in G
-(D's loss then does not stop the gradient at G's samples). With `reuse_fake` G's update takes its
-loss on the batch D's update judged (`SharedFake`: G's forward pass once, its VJP kept). What the
-objectives and techniques change is a choice of `Objective` (losses.py), of the penalties
-(regularizers.py) or of the networks (models/), all held by the GAN: labels are passed to both
-networks when it is conditional (generated samples get uniformly drawn labels); a G loss that
-looks at real data (feature matching, the relativistic loss) gets its own data stream; the
-semi-supervised D adds a labelled batch; penalties on D's input gradients take an extra pass of D;
-historical averaging penalises and then updates each player's running mean, LeCam its anchors,
-ADA its probability p (from the signs of D's outputs on real data); virtual batch norm runs G on
-the state's reference batch together with each batch.
-
-`d_update` and `g_update` each return (state, metrics); schedule.make_train_step composes them
-into the train step. The metrics are scalars: from the last D update, d_loss, the objective's
-diagnostics (minimax family: V on the real/fake logit, d_real = mean D(x), d_fake = mean D(G(z));
-the others: D's mean outputs, and W for a Wasserstein critic; `Objective.diagnostics`) and
-d_grad_norm; from the last G update, g_loss and g_grad_norm.
+`d_loss` and `g_loss` are functions of their player's parameters and batch statistics, the other
+player's variables, the batches, a key and the `StepContext`, which holds everything else they
+read (of the state too); what the objectives and techniques change is a choice held by the GAN:
+the `Objective` (losses.py), the penalties and stateful remedies (regularizers.py), the networks
+(models/) and the augmentation (augment.py, applied in `discriminate`, through which D sees every
+input). The metrics are scalars: from the last D update d_loss, the objective's diagnostics
+(`Objective.diagnostics`) and d_grad_norm; from the last G update g_loss and g_grad_norm.
 """
 
 import dataclasses
@@ -58,10 +40,11 @@ G_PASSES = ("fake", "real")  # D's passes in G's update
 
 @dataclasses.dataclass(frozen=True)
 class StepContext:
-    """What every update needs besides the state: the GAN (its objective and penalties too), its
-    data, the batch size, `shard_batch`, which pins a per-example array to the data mesh, and
-    the unrolled D steps G's loss looks ahead by (Schedule.unroll_steps); within an update, what
-    it reads of the state (`at`): the step and ADA's p."""
+    """What every update needs besides the networks it updates: the GAN (its objective and
+    penalties too), its data, the batch size, `shard_batch`, which pins a per-example array to the
+    data mesh, and the unrolled D steps G's loss looks ahead by (Schedule.unroll_steps); within an
+    update, everything it reads of the state besides the networks (`at`): the losses below take
+    the networks' variables and this, never the state."""
 
     gan: GAN
     source: DataSource
@@ -69,12 +52,25 @@ class StepContext:
     shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x
     unroll_steps: int = 0
     step: jax.Array | None = None
-    augment_p: jax.Array | None = None
+    data_key: jax.Array | None = None
+    augment_p: jax.Array | None = None  # ADA's p
+    vbn_reference: dict | None = None  # virtual batch norm's reference batch
+    lecam: regularizers.LeCamAnchors | None = None
+    d_history: regularizers.RunningMean | None = None  # historical averaging's running means
+    g_history: regularizers.RunningMean | None = None
 
     def at(self, state: GANState) -> "StepContext":
-        """This context within an update of `state` (its step, ADA's p)."""
-        p = None if state.ada is None else state.ada.p
-        return dataclasses.replace(self, step=state.step, augment_p=p)
+        """This context within an update of `state`."""
+        return dataclasses.replace(
+            self,
+            step=state.step,
+            data_key=data_key(state),
+            augment_p=None if state.ada is None else state.ada.p,
+            vbn_reference=state.vbn_reference,
+            lecam=state.lecam,
+            d_history=state.d_history,
+            g_history=state.g_history,
+        )
 
     @property
     def epoch(self) -> jax.Array:
@@ -97,10 +93,10 @@ def pass_key(key: jax.Array, passes: tuple[str, ...], name: str) -> jax.Array:
     return key if i == 0 else jax.random.fold_in(key, i)
 
 
-def real_batch(ctx: StepContext, state: GANState, arrays: dict, stream: int | None, draw: jax.Array) -> dict:
+def real_batch(ctx: StepContext, arrays: dict, stream: int | None, draw: jax.Array) -> dict:
     """Data batch number `draw` of a data stream: the run's own (None), G's (feature matching and
     other G losses that look at real data) or the semi-supervised D's labelled examples."""
-    key = data_key(state) if stream is None else jax.random.fold_in(data_key(state), stream)
+    key = ctx.data_key if stream is None else jax.random.fold_in(ctx.data_key, stream)
     if stream == _LABELLED_STREAM:
         subset = {"x": arrays["x"][arrays["labelled"]], "label": arrays["label"][arrays["labelled"]]}
         batch = sample_epochs(subset, key, draw, min(ctx.batch_size, arrays["labelled"].shape[0]))
@@ -109,12 +105,12 @@ def real_batch(ctx: StepContext, state: GANState, arrays: dict, stream: int | No
     return {k: ctx.shard_batch(v) for k, v in batch.items()}
 
 
-def fake_batch(ctx: StepContext, state: GANState, g_variables: dict, key: jax.Array):
+def fake_batch(ctx: StepContext, g_variables: dict, key: jax.Array):
     """(samples, their labels or None, G's new batch_stats) for a batch of fresh noise from `key`."""
     k_z, k_y = jax.random.split(key)
     z = ctx.shard_batch(ctx.gan.noise(k_z, ctx.batch_size))
     y = ctx.shard_batch(sample_labels(ctx.gan, k_y, ctx.batch_size))
-    x, new_stats = generate(ctx.gan, g_variables, z, y, True, state.vbn_reference)
+    x, new_stats = generate(ctx.gan, g_variables, z, y, True, ctx.vbn_reference)
     return x, y if ctx.gan.num_classes else None, new_stats
 
 
@@ -132,7 +128,6 @@ def d_loss(
     d_stats,
     g_variables: dict,
     ctx: StepContext,
-    state: GANState,
     batches: dict,
     key: jax.Array,
     stop_gradient_fake: bool = True,
@@ -142,33 +137,25 @@ def d_loss(
     its penalties; aux: (real outputs, fake outputs, D's new batch_stats). With
     `stop_gradient_fake` False the loss is differentiable in G's variables too."""
     if shared is None:
-        fake, fake_y, _ = fake_batch(ctx, state, g_variables, key)
+        fake, fake_y, _ = fake_batch(ctx, g_variables, key)
     else:
         fake, fake_y = shared.x, shared.y
     if stop_gradient_fake:
         fake = jax.lax.stop_gradient(fake)
     real = batches["real"]
-    real_out, stats = discriminate(
-        ctx,
-        {"params": d_params, "batch_stats": d_stats},
-        real["x"],
-        ctx.labels(real),
-        pass_key(key, D_PASSES, "real"),
-    )
-    fake_out, stats = discriminate(
-        ctx, {"params": d_params, "batch_stats": stats}, fake, fake_y, pass_key(key, D_PASSES, "fake")
-    )
+
+    def d_pass(stats, x, y, name):  # D's passes in order, each with the statistics of the last
+        return discriminate(
+            ctx, {"params": d_params, "batch_stats": stats}, x, y, pass_key(key, D_PASSES, name)
+        )
+
+    real_out, stats = d_pass(d_stats, real["x"], ctx.labels(real), "real")
+    fake_out, stats = d_pass(stats, fake, fake_y, "fake")
     r, f = losses.real_fake_logit(real_out), losses.real_fake_logit(fake_out)
     value = ctx.objective.d_loss(r, f)
     if ctx.objective.semi_supervised:
         labelled = batches["labelled"]
-        class_logits, stats = discriminate(
-            ctx,
-            {"params": d_params, "batch_stats": stats},
-            labelled["x"],
-            None,
-            pass_key(key, D_PASSES, "labelled"),
-        )
+        class_logits, stats = d_pass(stats, labelled["x"], None, "labelled")
         value = value + losses.classification_loss(class_logits, labelled["label"])
     if ctx.gan.reg.penalties:
         variables = {"params": d_params, "batch_stats": stats}
@@ -178,43 +165,37 @@ def d_loss(
             return lambda x: losses.real_fake_logit(discriminate(ctx, variables, x, y, penalty_key)[0])
 
         value = value + ctx.gan.reg.d_penalty(
-            critic(ctx.labels(real)), critic(fake_y), real["x"], fake, penalty_key, state.step, ctx.gan.anneal
+            critic(ctx.labels(real)), critic(fake_y), real["x"], fake, penalty_key, ctx.step, ctx.gan.anneal
         )
-    value = value + regularizers.lecam_penalty(ctx.gan.reg.lecam, state.lecam, r, f)
-    value = value + regularizers.historical_penalty(ctx.objective.d_historical, state.d_history, d_params)
+    value = value + regularizers.lecam_penalty(ctx.gan.reg.lecam, ctx.lecam, r, f)
+    value = value + regularizers.historical_penalty(ctx.objective.d_historical, ctx.d_history, d_params)
     return value, (r, f, stats)
 
 
-def g_loss(
-    g_params, g_stats, d_variables: dict, ctx: StepContext, state: GANState, batches: dict, key: jax.Array
-):
+def g_loss(g_params, g_stats, d_variables: dict, ctx: StepContext, batches: dict, key: jax.Array):
     """G's loss on a fresh generated batch against D (`d_variables`); aux: G's new batch_stats."""
-    fake, fake_y, stats = fake_batch(ctx, state, {"params": g_params, "batch_stats": g_stats}, key)
-    history = regularizers.historical_penalty(ctx.objective.g_historical, state.g_history, g_params)
+    fake, fake_y, stats = fake_batch(ctx, {"params": g_params, "batch_stats": g_stats}, key)
+    history = regularizers.historical_penalty(ctx.objective.g_historical, ctx.g_history, g_params)
     return g_objective(fake, fake_y, d_variables, ctx, batches, key) + history, stats
 
 
 def g_objective(fake: jax.Array, fake_y, d_variables: dict, ctx: StepContext, batches: dict, key: jax.Array):
     """The part of G's loss that sees G only through its samples `fake` (labels `fake_y`)."""
     objective = ctx.objective
+
+    def g_pass(x, y, name, features=False):  # D on one batch, its statistics dropped
+        return discriminate(ctx, d_variables, x, y, pass_key(key, G_PASSES, name), features)
+
     if objective.feature_matching:
-        real = batches["real"]
-        _, _, fake_features = discriminate(
-            ctx, d_variables, fake, fake_y, pass_key(key, G_PASSES, "fake"), True
-        )
-        _, _, real_features = discriminate(
-            ctx, d_variables, real["x"], ctx.labels(real), pass_key(key, G_PASSES, "real"), True
-        )
-        layer = objective.feature_layer
-        return losses.feature_matching_loss(real_features[layer], fake_features[layer])
-    fake_out, _ = discriminate(ctx, d_variables, fake, fake_y, pass_key(key, G_PASSES, "fake"))
+        real, layer = batches["real"], objective.feature_layer
+        fake_features = g_pass(fake, fake_y, "fake", True)[2][layer]
+        real_features = g_pass(real["x"], ctx.labels(real), "real", True)[2][layer]
+        return losses.feature_matching_loss(real_features, fake_features)
+    fake_out, _ = g_pass(fake, fake_y, "fake")
     real_logits = None
     if objective.g_needs_real:  # the relativistic G compares with D's outputs on real data
         real = batches["real"]
-        real_out, _ = discriminate(
-            ctx, d_variables, real["x"], ctx.labels(real), pass_key(key, G_PASSES, "real")
-        )
-        real_logits = losses.real_fake_logit(real_out)
+        real_logits = losses.real_fake_logit(g_pass(real["x"], ctx.labels(real), "real")[0])
     epoch = ctx.epoch if objective.top_k else None
     return objective.g_loss(losses.real_fake_logit(fake_out), real_logits, epoch)
 
@@ -231,14 +212,14 @@ class SharedFake:
     pullback: Callable
 
 
-def shared_fake(ctx: StepContext, state: GANState, key: jax.Array) -> SharedFake:
+def shared_fake(ctx: StepContext, g: NetState, key: jax.Array) -> SharedFake:
     """G's forward pass on the noise of `key`, kept with its VJP for G's update after D's."""
 
     def sample(g_params):
-        x, y, stats = fake_batch(ctx, state, {"params": g_params, "batch_stats": state.g.batch_stats}, key)
+        x, y, stats = fake_batch(ctx, {"params": g_params, "batch_stats": g.batch_stats}, key)
         return x, (y, stats)
 
-    x, pullback, (y, stats) = jax.vjp(sample, state.g.params, has_aux=True)
+    x, pullback, (y, stats) = jax.vjp(sample, g.params, has_aux=True)
     return SharedFake(x, y, stats, pullback)
 
 
@@ -250,7 +231,6 @@ def apply_update(tx: optax.GradientTransformation, net: NetState, grads, batch_s
 
 def d_step(
     ctx: StepContext,
-    state: GANState,
     d: NetState,
     g_variables: dict,
     batches: dict,
@@ -260,9 +240,7 @@ def d_step(
 ):
     """One optimiser step of D from `d` (weight clipping included) -> (new D, (loss, real
     outputs, fake outputs, gradients)). The train step's D update, and each unrolled step."""
-    loss = lambda p: d_loss(  # noqa: E731
-        p, d.batch_stats, g_variables, ctx, state, batches, key, stop_gradient_fake, shared
-    )
+    loss = lambda p: d_loss(p, d.batch_stats, g_variables, ctx, batches, key, stop_gradient_fake, shared)  # noqa: E731
     (value, (r, f, stats)), grads = jax.value_and_grad(loss, has_aux=True)(d.params)
     new_d = apply_update(ctx.gan.d_optimizer, d, grads, stats)
     if ctx.gan.reg.weight_clip:
@@ -270,12 +248,12 @@ def d_step(
     return new_d, (value, r, f, grads)
 
 
-def d_batches(ctx: StepContext, state: GANState, arrays: dict, stream: int | None, draw: jax.Array) -> dict:
+def d_batches(ctx: StepContext, arrays: dict, stream: int | None, draw: jax.Array) -> dict:
     """The data of one D step: a real batch of `stream` and, when D is semi-supervised, labelled
     examples."""
-    batches = {"real": real_batch(ctx, state, arrays, stream, draw)}
+    batches = {"real": real_batch(ctx, arrays, stream, draw)}
     if ctx.objective.semi_supervised:
-        batches["labelled"] = real_batch(ctx, state, arrays, _LABELLED_STREAM, draw)
+        batches["labelled"] = real_batch(ctx, arrays, _LABELLED_STREAM, draw)
     return batches
 
 
@@ -290,8 +268,8 @@ def d_update(
     """One optimiser step of D on data batch `draw` and noise from `key` (or `shared`'s samples)
     -> (state, metrics); with ADA, also its p and the mean sign of D's real outputs."""
     ctx = ctx.at(state)
-    batches = d_batches(ctx, state, arrays, None, draw)
-    new_d, (value, r, f, grads) = d_step(ctx, state, state.d, state.g.variables, batches, key, shared=shared)
+    batches = d_batches(ctx, arrays, None, draw)
+    new_d, (value, r, f, grads) = d_step(ctx, state.d, state.g.variables, batches, key, shared=shared)
     state = state.replace(
         d=new_d,
         d_history=regularizers.remember(state.d_history, new_d.params),
@@ -304,17 +282,17 @@ def d_update(
     return state, metrics
 
 
-def unrolled_d(ctx: StepContext, state: GANState, g_variables: dict, batches: dict, key: jax.Array) -> dict:
-    """D's variables after `ctx.unroll_steps` optimiser steps from the current D against G's
+def unrolled_d(ctx: StepContext, d: NetState, g_variables: dict, batches: dict, key: jax.Array) -> dict:
+    """D's variables after `ctx.unroll_steps` optimiser steps from `d` against G's
     `g_variables` (Metz et al. 2017), differentiable in them: G's samples are not behind
     stop_gradient, and D's update (its optimiser's too) runs inside lax.scan. Every unrolled step
     sees the same batches and the same noise as G's loss, as in the authors' code
     (poolio/unrolled_gan); the unrolled copies' BatchNorm statistics end here."""
 
     def step(d: NetState, _):
-        return d_step(ctx, state, d, g_variables, batches, key, stop_gradient_fake=False)[0], None
+        return d_step(ctx, d, g_variables, batches, key, stop_gradient_fake=False)[0], None
 
-    d, _ = jax.lax.scan(step, state.d, length=ctx.unroll_steps)
+    d, _ = jax.lax.scan(step, d, length=ctx.unroll_steps)
     return d.variables
 
 
@@ -335,16 +313,16 @@ def g_update(
     unrolled = ctx.unroll_steps > 0
     batches = {}
     if unrolled:  # D's unrolled steps need what D's own steps need
-        batches = d_batches(ctx, state, arrays, _G_DATA_STREAM, draw)
+        batches = d_batches(ctx, arrays, _G_DATA_STREAM, draw)
     elif ctx.objective.g_needs_real:
-        batches = {"real": real_batch(ctx, state, arrays, _G_DATA_STREAM, draw)}
+        batches = {"real": real_batch(ctx, arrays, _G_DATA_STREAM, draw)}
 
     def loss(g_params):
         d_variables = state.d.variables
         if unrolled:
             g_variables = {"params": g_params, "batch_stats": state.g.batch_stats}
-            d_variables = unrolled_d(ctx, state, g_variables, batches, key)
-        return g_loss(g_params, state.g.batch_stats, d_variables, ctx, state, batches, key)
+            d_variables = unrolled_d(ctx, state.d, g_variables, batches, key)
+        return g_loss(g_params, state.g.batch_stats, d_variables, ctx, batches, key)
 
     if shared is None:
         (value, stats), grads = jax.value_and_grad(loss, has_aux=True)(state.g.params)
@@ -353,7 +331,7 @@ def g_update(
             shared.x, shared.y, state.d.variables, ctx, batches, key
         )
         penalty = functools.partial(
-            regularizers.historical_penalty, ctx.objective.g_historical, state.g_history
+            regularizers.historical_penalty, ctx.objective.g_historical, ctx.g_history
         )
         history, on_params = jax.value_and_grad(penalty)(state.g.params)
         (grads,) = shared.pullback(on_samples)

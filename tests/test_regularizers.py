@@ -159,8 +159,8 @@ def distance_from_unit_gradient_norm(penalty: float) -> tuple[float, float, dict
     step = jax.jit(schedule.make_multi_step(train, 50))
 
     def distance(state):
-        real = steps.real_batch(ctx, state, arrays, None, jnp.int32(0))["x"]
-        fake, _, _ = steps.fake_batch(ctx, state, state.g.variables, KEY)
+        real = steps.real_batch(ctx.at(state), arrays, None, jnp.int32(0))["x"]
+        fake, _, _ = steps.fake_batch(ctx.at(state), state.g.variables, KEY)
         e = jax.random.uniform(KEY, (real.shape[0], 1))
         d = lambda x: gan.discriminator.apply(state.d.variables, x, train=False)  # noqa: E731
         grads = jax.grad(lambda x: jnp.sum(d(x)))(e * real + (1 - e) * fake)
@@ -192,8 +192,8 @@ def spectral_norm_estimates(batch_stats: dict) -> dict[str, jax.Array]:
 @pytest.mark.parametrize("spec", ["configs/gan_mlp.py:grid,sn,smoke", "configs/dcgan.py:sn,smoke"])
 def test_spectral_norm_divides_every_d_weight_by_its_top_singular_value(spec):
     config, source, gan, state, arrays = build_run(spec)
-    ctx = steps.StepContext(gan, source, config.train.batch_size)
-    x = steps.real_batch(ctx, state, arrays, None, jnp.int32(0))["x"]
+    ctx = steps.StepContext(gan, source, config.train.batch_size).at(state)
+    x = steps.real_batch(ctx, arrays, None, jnp.int32(0))["x"]
     variables = state.d.variables
     for _ in range(30):  # the power iteration advances once per training call
         _, stats = apply.apply_net(gan.discriminator, variables, x, True)

@@ -83,7 +83,7 @@ def test_reuse_fake_is_the_step_with_g_noise_from_d_key_and_one_g_forward(spec):
     chex.assert_trees_all_close(reused.d, want.d, rtol=1e-6, atol=1e-7)
     chex.assert_trees_all_close(reused.g, want.g, rtol=1e-6, atol=1e-7)
     ctx = steps.StepContext(gan, source, batch)
-    g_forward = lambda s, a: steps.fake_batch(ctx, s, s.g.variables, d_key)[0]  # noqa: E731
+    g_forward = lambda s, a: steps.fake_batch(ctx.at(s), s.g.variables, d_key)[0]  # noqa: E731
     plain = schedule.make_train_step(gan, source, batch)
     count = lambda f: products(f, state, arrays)  # noqa: E731
     assert count(plain) - count(step) == count(g_forward) > 0

@@ -34,16 +34,17 @@ def _g_gradient(ctx, state, arrays):
 
 def test_one_unrolled_step_equals_the_gradient_through_one_explicit_sgd_step_of_d():
     ctx, state, arrays = _run(1)
-    batches = steps.d_batches(ctx, state, arrays, steps._G_DATA_STREAM, DRAW)  # what G's update draws
+    at = ctx.at(state)
+    batches = steps.d_batches(at, arrays, steps._G_DATA_STREAM, DRAW)  # what G's update draws
 
     def reference_loss(g_params):  # by hand: D's gradient, one SGD step, G's loss against it
         g_variables = {"params": g_params, "batch_stats": state.g.batch_stats}
         d_loss = lambda p: steps.d_loss(  # noqa: E731
-            p, state.d.batch_stats, g_variables, ctx, state, batches, KEY, stop_gradient_fake=False
+            p, state.d.batch_stats, g_variables, at, batches, KEY, stop_gradient_fake=False
         )[0]
         d_after = jax.tree.map(lambda p, g: p - D_LR * g, state.d.params, jax.grad(d_loss)(state.d.params))
         d_variables = {"params": d_after, "batch_stats": state.d.batch_stats}
-        return steps.g_loss(g_params, state.g.batch_stats, d_variables, ctx, state, batches, KEY)[0]
+        return steps.g_loss(g_params, state.g.batch_stats, d_variables, at, batches, KEY)[0]
 
     want = jax.jit(jax.grad(reference_loss))(state.g.params)
     got = _g_gradient(ctx, state, arrays)
