@@ -11,6 +11,7 @@ import pytest
 
 from gan_jax import models
 from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gan_jax.models.layers import drawn_flat, normal_init
 from gan_jax.models.mlp import Maxout, MLPDiscriminator, MLPGenerator
 
 
@@ -306,3 +307,17 @@ def test_dcgan_d_input_noise_is_gaussian_noise_on_the_image_in_training_only():
     np.testing.assert_array_equal(
         noisy.apply(variables, x, train=False), plain.apply(variables, x, train=False)
     )
+
+
+@pytest.mark.parametrize("shape", [(7,), (16, 256), (4, 4, 8, 16), (5, 5, 3, 2)])
+def test_weights_drawn_as_a_vector_are_flaxs_to_the_bit(shape):
+    """The project's normal initialisers draw a vector and reshape it (it compiles faster): the
+    values must be exactly those of flax's initialisers, which draw the shape itself."""
+    key = jax.random.PRNGKey(11)
+    for ours, flax_init in (
+        (normal_init(0.02), nn.initializers.normal(0.02)),
+        (drawn_flat(nn.initializers.truncated_normal(0.02)), nn.initializers.truncated_normal(0.02)),
+    ):
+        want = flax_init(key, shape, jnp.float32)
+        np.testing.assert_array_equal(ours(key, shape, jnp.float32), want)
+        np.testing.assert_array_equal(ours(key, shape), want)  # flax's default dtype when none is given

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 from gan_jax.errors import ConfigError
 from gan_jax.models import conv
 from gan_jax.models.dcgan import square_image
-from gan_jax.models.layers import SlotBatchNorm, pack
+from gan_jax.models.layers import SlotBatchNorm, drawn_flat, normal_init, pack
 
 STRIDE = 2
 BN_MOMENTUM, BN_EPSILON = 0.9, 1e-5  # tf.contrib.layers.batch_norm as ops.py sets it
@@ -76,13 +76,13 @@ class _Conv(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         k = self.kernel
         if self.size:
-            w = self.param("kernel", nn.initializers.normal(0.02), (k, k, self.features, x.shape[-1]))
+            w = self.param("kernel", normal_init(0.02), (k, k, self.features, x.shape[-1]))
             patches = layer_form(self.impl, self.size, k) == "patches"
             transpose = conv.conv2d_transpose_patches if patches else conv.conv2d_transpose_same
             y = transpose(x, w.astype(x.dtype), STRIDE, self.size)
         else:
             shape = (k, k, x.shape[-1], self.features)
-            w = self.param("kernel", nn.initializers.truncated_normal(0.02), shape)
+            w = self.param("kernel", drawn_flat(nn.initializers.truncated_normal(0.02)), shape)
             if layer_form(self.impl, x.shape[1], k) == "patches":
                 pad = conv.same_padding(x.shape[1], k, self.stride)
                 y = conv.conv2d_patches(x, w.astype(x.dtype), self.stride, pad)
@@ -136,7 +136,7 @@ class DCGANTFGenerator(nn.Module):
         sizes = map_sizes(self.image_size, self.layers)
         hidden = sizes[-2:0:-1] if self.output == "transposed" else sizes[-2::-1]  # their maps' sizes
         ch = max(1, round(self.width * self.width_mult)) * 2 ** len(hidden)
-        x = nn.Dense(sizes[-1] ** 2 * ch, kernel_init=nn.initializers.normal(0.02), name="project")(z)
+        x = nn.Dense(sizes[-1] ** 2 * ch, kernel_init=normal_init(0.02), name="project")(z)
         x = x.reshape(z.shape[0], sizes[-1], sizes[-1], ch)
         x = nn.relu(_batch_norm(train, "bn_project", self.norm_slots)(x))
         for i, size in enumerate(hidden):
@@ -187,4 +187,4 @@ class DCGANTFDiscriminator(nn.Module):
                 x = _batch_norm(train, f"bn_down{i}")(x)
             x = nn.leaky_relu(x, self.leak)
         x = x.reshape(x.shape[0], -1)
-        return nn.Dense(1, kernel_init=nn.initializers.normal(0.02), name="to_logit")(x)[:, 0]
+        return nn.Dense(1, kernel_init=normal_init(0.02), name="to_logit")(x)[:, 0]

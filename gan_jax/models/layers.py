@@ -23,6 +23,7 @@ Koyama 2018.
 """
 
 import functools
+import math
 
 import flax.linen as nn
 import jax
@@ -42,8 +43,21 @@ def pack(x: jax.Array, m: int) -> jax.Array:
     return jnp.moveaxis(packs, 1, -2).reshape(x.shape[0] // m, *x.shape[1:-1], m * x.shape[-1])
 
 
-def normal_init(std: float = INIT_STD):
-    return nn.initializers.normal(std)
+def drawn_flat(init: nn.initializers.Initializer) -> nn.initializers.Initializer:
+    """`init` -- one whose values depend on the shape only through the count, as flax's normal and
+    truncated_normal -- drawn as a vector and reshaped: the same values (JAX's threefry numbers the
+    elements in row-major order; tests/test_models.py checks it), but a run's first start and the
+    tests compile less: flax's init runs eagerly, and XLA:CPU compiles a rank-1 draw several
+    times faster than a rank-4 one, once per size instead of once per shape."""
+
+    def flat(key, shape, *args, **kwargs):
+        return init(key, (math.prod(shape),), *args, **kwargs).reshape(shape)
+
+    return flat
+
+
+def normal_init(std: float = INIT_STD) -> nn.initializers.Initializer:
+    return drawn_flat(nn.initializers.normal(std))
 
 
 def scale_init(key, shape, dtype=jnp.float32):

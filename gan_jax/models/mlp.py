@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax.errors import ConfigError
-from gan_jax.models.layers import DiscriminatorHead, SlotBatchNorm, pack, spectral
+from gan_jax.models.layers import DiscriminatorHead, SlotBatchNorm, normal_init, pack, spectral
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "maxout")
 OUTPUTS = ("linear", "tanh")
@@ -35,7 +35,7 @@ _UNITS = {"relu": nn.relu, "leaky_relu": lambda v: nn.leaky_relu(v, 0.2), "tanh"
 def kernel_init(init: str, scale: float) -> nn.initializers.Initializer:
     """The weights' initialiser: flax's LeCun normal, N(0, scale^2), or orthogonal with gain scale."""
     if init == "normal":
-        return nn.initializers.normal(scale)
+        return normal_init(scale)
     if init == "orthogonal":
         return nn.initializers.orthogonal(scale)
     return nn.linear.default_kernel_init
