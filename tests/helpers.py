@@ -15,6 +15,14 @@ JAX_CACHE = os.path.expanduser("~/.cache/gan_jax/jax-tests")
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"  # the MNIST test split (IDX), where it is
 
 
+def normal(seed: int, *shapes: tuple[int, ...]) -> list[np.ndarray]:
+    """Standard-normal float32 test inputs, one array per shape, from numpy: jax.random would
+    compile a program for every new shape (~0.3-1 s each on XLA:CPU, much of a cold suite's
+    compiling), and no expectation pins these values."""
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape, np.float32) for shape in shapes]
+
+
 def checkpoint_steps(workdir) -> list[int]:
     """Steps of the finalised checkpoints of a run (orbax's temporary directories excluded)."""
     return sorted(int(p.name) for p in (pathlib.Path(workdir) / "checkpoints").iterdir() if p.name.isdigit())

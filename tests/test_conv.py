@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import normal
 from jax import lax
 
 from gan_jax.models import conv
@@ -58,9 +59,7 @@ def assert_same_values_and_grads(fn, ref, a, b):
     ],
 )
 def test_conv2d_matches_lax(hw, k, stride, pad):
-    ku, kw = jax.random.split(jax.random.PRNGKey(hw))
-    u = jax.random.normal(ku, (3, hw, hw, 5))
-    w = jax.random.normal(kw, (k, k, 5, 7))
+    u, w = normal(hw, (3, hw, hw, 5), (k, k, 5, 7))
     assert_same_values_and_grads(
         lambda a, b: conv.conv2d(a, b, stride, pad), lambda a, b: reference_conv(a, b, stride, pad), u, w
     )
@@ -68,9 +67,7 @@ def test_conv2d_matches_lax(hw, k, stride, pad):
 
 @pytest.mark.parametrize("hw,k,stride,pad", [(4, 4, 2, 1), (8, 4, 2, 1), (5, 3, 2, 1), (6, 3, 1, 1)])
 def test_conv2d_transpose_matches_flax(hw, k, stride, pad):
-    kx, kw = jax.random.split(jax.random.PRNGKey(hw))
-    x = jax.random.normal(kx, (3, hw, hw, 7))
-    w = jax.random.normal(kw, (k, k, 5, 7))  # forward kernel: (k, k, C_out, C_in)
+    x, w = normal(hw, (3, hw, hw, 7), (k, k, 5, 7))  # forward kernel: (k, k, C_out, C_in)
     out = conv.conv2d_transpose(x, w, stride, pad)
     assert out.shape[1] == conv.transposed_output_size(hw, k, stride, pad)
     assert_same_values_and_grads(
@@ -83,10 +80,7 @@ def test_conv2d_transpose_matches_flax(hw, k, stride, pad):
 
 def test_transposed_conv_is_the_adjoint_of_conv():
     """<conv(u), y> == <u, conv_transpose(y)>: the defining property of a transposed conv."""
-    ku, ky, kw = jax.random.split(jax.random.PRNGKey(0), 3)
-    u = jax.random.normal(ku, (2, 8, 8, 3))
-    w = jax.random.normal(kw, (4, 4, 3, 6))
-    y = jax.random.normal(ky, (2, 4, 4, 6))
+    u, w, y = normal(0, (2, 8, 8, 3), (4, 4, 3, 6), (2, 4, 4, 6))
     lhs = jnp.vdot(conv.conv2d(u, w, 2, 1), y)
     rhs = jnp.vdot(u, conv.conv2d_transpose(y, w, 2, 1))
     np.testing.assert_allclose(lhs, rhs, rtol=1e-4)
@@ -94,9 +88,8 @@ def test_transposed_conv_is_the_adjoint_of_conv():
 
 def test_gradients_inside_scan_match():
     """The scan path (steps_per_call > 1) differentiates through the same custom VJPs."""
-    ku, kw = jax.random.split(jax.random.PRNGKey(1))
-    u = jax.random.normal(ku, (2, 8, 8, 3))
-    w0 = jax.random.normal(kw, (4, 4, 3, 4)) * 0.1
+    u, w0 = normal(1, (2, 8, 8, 3), (4, 4, 3, 4))
+    w0 = w0 * 0.1
 
     def sgd(conv_fn):
         def body(w, _):
@@ -125,14 +118,11 @@ def input_gradient_penalty(fn):
 
 @pytest.mark.parametrize("hw,k,stride,pad", [(16, 4, 2, 1), (9, 3, 2, 1), (4, 4, 1, 0)])
 def test_second_order_gradients_match_lax(hw, k, stride, pad):
-    ku, kw = jax.random.split(jax.random.PRNGKey(hw + 1))
-    u = jax.random.normal(ku, (2, hw, hw, 3))
-    w = jax.random.normal(kw, (k, k, 3, 4))
+    u, w, x = normal(hw + 1, (2, hw, hw, 3), (k, k, 3, 4), (2, hw // 2, hw // 2, 4))
     got = input_gradient_penalty(lambda a, b: conv.conv2d(a, b, stride, pad))(u, w)
     want = input_gradient_penalty(lambda a, b: reference_conv(a, b, stride, pad))(u, w)
     for g, r in zip(got, want, strict=True):
         np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-3)
-    x = jax.random.normal(ku, (2, hw // 2, hw // 2, 4))
     got = input_gradient_penalty(lambda a, b: conv.conv2d_transpose(a, b, stride, pad))(x, w)
     want = input_gradient_penalty(lambda a, b: flax_conv_transpose(a, b, stride, pad))(x, w)
     for g, r in zip(got, want, strict=True):
@@ -144,7 +134,7 @@ def test_every_conv_impl_of_a_layer_shares_its_parameters_and_values(layer):
     """A checkpoint made with one form (e.g. 'auto' on a GPU) resumes under another (on a CPU)."""
     from gan_jax.models import dcgan
 
-    x = jax.random.normal(jax.random.PRNGKey(2), (2, 8, 8, 3))
+    (x,) = normal(2, (2, 8, 8, 3))
     outputs, trees = [], []
     for impl in dcgan.CONV_IMPLS:
         module = getattr(dcgan, layer)(4, use_bias=True, impl=impl)
@@ -171,9 +161,7 @@ def test_same_convolutions_are_laxs_same_convolution(hw, k, stride, form):
     """conv2d_patches with same_padding, and conv2d_same (the custom-VJP form), equal lax's
     'SAME' convolution (TensorFlow's rule): values, gradients, and the gradients of a penalty on
     its input gradient."""
-    ku, kw = jax.random.split(jax.random.PRNGKey(hw))
-    u = jax.random.normal(ku, (2, hw, hw, 3))
-    w = jax.random.normal(kw, (k, k, 3, 4))
+    u, w = normal(hw, (2, hw, hw, 3), (k, k, 3, 4))
     pad = conv.same_padding(hw, k, stride)
 
     def same(a, b):
