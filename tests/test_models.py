@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
+from helpers import load_config, normal
 
 from gan_jax import models
 from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator
@@ -52,7 +53,7 @@ def test_dcgan_guidelines(size, channels):
     n_changes = {16: 2, 32: 3, 64: 4}[size]
     g = DCGANGenerator(size, channels, width=8)
     d = DCGANDiscriminator(size, width=8)
-    z = jax.random.normal(jax.random.PRNGKey(0), (4, 100))
+    z = normal(0, (4, 100))[0]
     gv = g.init(jax.random.PRNGKey(1), z)
     dv = d.init(jax.random.PRNGKey(2), jnp.zeros((4, size, size, channels)))
 
@@ -113,7 +114,7 @@ def test_dcgan_rejects_unsupported_sizes():
 
 def test_maxout_matches_direct_computation():
     layer = Maxout(features=3, pieces=4)
-    x = jax.random.normal(jax.random.PRNGKey(0), (5, 2))
+    x = normal(0, (5, 2))[0]
     params = layer.init(jax.random.PRNGKey(1), x)
     w, b = params["params"]["Dense_0"]["kernel"], params["params"]["Dense_0"]["bias"]
     affine = (x @ w + b).reshape(5, 3, 4)
@@ -136,7 +137,6 @@ def test_mlp_shapes_and_widths():
 
 
 def test_build_by_name_and_errors():
-    from helpers import load_config
 
     cfg = load_config("configs/dcgan.py").model
     cfg.g.width, cfg.d.width, cfg.d.width_mult = 8, 8, 0.5
@@ -164,7 +164,7 @@ def test_mlp_generator_batch_norm_matches_a_hand_computation():
     unit, in training; the running averages move by 0.05 of each batch's statistics; inference
     normalises with them."""
     g = MLPGenerator(data_shape=(2,), width=8, depth=2, norm="batch", activation="tanh")
-    z = jax.random.normal(jax.random.PRNGKey(0), (32, 3))
+    z = normal(0, (32, 3))[0]
     variables = g.init(jax.random.PRNGKey(1), z, train=False)
     assert "bias" not in variables["params"]["hidden0"]
     out, mutated = g.apply(variables, z, train=True, mutable=["batch_stats"])
@@ -216,8 +216,6 @@ def test_a_bfloat16_dcgan_tracks_the_float32_one(tmp_path):
     float32 numbers (so bf16 is in effect)."""
     import json
 
-    from helpers import load_config
-
     from gan_jax import trainer
 
     rows, states = {}, {}
@@ -252,7 +250,7 @@ def test_dcgan_d_dropout_drops_each_down_sampling_blocks_output_in_training_only
     """model.d.dropout (the reference code's DropoutLayer, p 0.5): in training each block's output
     is zeroed with probability p and the rest scaled by 1 / (1 - p), a mask from the 'noise'
     stream; in inference mode D is the plain D."""
-    x = jax.random.normal(jax.random.PRNGKey(0), (64, 16, 16, 1))
+    x = normal(0, (64, 16, 16, 1))[0]
     dropped, plain = DCGANDiscriminator(16, width=8, dropout=0.5), DCGANDiscriminator(16, width=8)
     variables = plain.init(jax.random.PRNGKey(1), x, train=False)
     np.testing.assert_array_equal(
@@ -295,7 +293,7 @@ def test_dcgan_d_input_noise_is_gaussian_noise_on_the_image_in_training_only():
         def __call__(self, x):
             return jax.random.normal(self.make_rng("noise"), x.shape)
 
-    x = jax.random.normal(jax.random.PRNGKey(0), (4, 16, 16, 1))
+    x = normal(0, (4, 16, 16, 1))[0]
     rngs = {"noise": jax.random.PRNGKey(5)}
     noisy, plain = DCGANDiscriminator(16, width=4, input_noise_std=0.2), DCGANDiscriminator(16, width=4)
     variables = plain.init(jax.random.PRNGKey(1), x, train=False)

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import build_run, evaluation_run, load_config
+from helpers import build_run, evaluation_run, load_config, normal
 
 from gan_jax import evaluation, experiment, models
 from gan_jax.models.dcgan import DCGANDiscriminator
@@ -35,7 +35,7 @@ def test_pack_concatenates_consecutive_examples():
 )
 def test_a_packed_d_is_the_plain_d_on_the_concatenated_samples(module, shape):
     """m = 2: D's logit for pack i is the unpacked D's on examples 2i and 2i + 1 side by side."""
-    x = jax.random.normal(KEY, shape)
+    x = normal(0, shape)[0]
     by_hand = jnp.concatenate([x[0::2], x[1::2]], -1)  # (3, ..., 2C)
     packed = module.clone(pack=2)
     variables = packed.init(KEY, x, train=False)
@@ -68,7 +68,7 @@ def test_g_with_batch_norm_per_pack_slot_is_g_run_once_per_slot():
     m, n = 3, 100
     per_slot = MLPGenerator(data_shape=(2,), width=16, depth=2, norm="batch", norm_slots=m)
     one_batch = per_slot.clone(norm_slots=1)
-    z = jax.random.normal(jax.random.PRNGKey(0), (n * m, 2))
+    z = normal(0, (n * m, 2))[0]
     variables = one_batch.init(jax.random.PRNGKey(1), z, train=False)
     assert jax.tree.structure(per_slot.init(jax.random.PRNGKey(1), z, train=False)) == jax.tree.structure(
         variables

@@ -8,13 +8,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import build_run, load_config
+from helpers import build_run, load_config, normal
 
 from gan_jax import losses, models, regularizers, schedule, steps
 from gan_jax.models import apply
 from gan_jax.schedule import Schedule
 
-W = jax.random.normal(jax.random.PRNGKey(0), (3, 5))
+W = normal(0, (3, 5))[0]
 
 
 def critic(x):  # a smooth, non-linear D with independent examples
@@ -34,8 +34,8 @@ def finite_difference_gradients(d, x, eps=1e-3):
     return grads
 
 
-REAL = jax.random.normal(jax.random.PRNGKey(1), (6, 3))
-FAKE = jax.random.normal(jax.random.PRNGKey(2), (6, 3)) + 1.0
+REAL = normal(1, (6, 3))[0]
+FAKE = normal(2, (6, 3))[0] + 1.0
 KEY = jax.random.PRNGKey(3)
 
 
@@ -87,7 +87,7 @@ def test_r1_through_the_custom_vjp_convolutions_equals_flax_convolutions():
     """R1's gradient w.r.t. D's parameters differentiates D's input gradient (grad of grad):
     through models/conv.py's custom VJPs it must equal the same through XLA's own convolutions."""
     config = load_config("configs/dcgan.py:smoke")
-    x = jax.random.normal(KEY, (4, 16, 16, 1))
+    x = normal(0, (4, 16, 16, 1))[0]
     grads = {}
     for impl in ("custom_vjp", "flax"):
         config.model.d.conv_impl = impl
@@ -239,8 +239,8 @@ def test_lecam_penalty_and_anchors_hand_computed():
 def test_bcr_penalises_how_far_d_moves_under_the_consistency_transform():
     from gan_jax import augment
 
-    x = jax.random.normal(jax.random.PRNGKey(3), (4, 8, 8, 1))
-    w = jax.random.normal(jax.random.PRNGKey(4), (8, 8, 1))
+    x = normal(3, (4, 8, 8, 1))[0]
+    w = normal(4, (8, 8, 1))[0]
     d = lambda v: jnp.sum(v * w, axis=(1, 2, 3))  # noqa: E731
     key = jax.random.PRNGKey(5)
     moved = d(x) - d(augment.consistency_transform(key, x))

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import build_run, load_config, run_steps, tree_equal
+from helpers import build_run, load_config, normal, run_steps, tree_equal
 
 from gan_jax import data, losses, regularizers, schedule, steps, trainer
 from gan_jax.models import apply
@@ -37,7 +37,7 @@ def test_one_sided_label_smoothing_hand_computed():
 
 
 def test_feature_matching_loss_is_zero_for_equal_features_and_matches_a_reference():
-    a = jax.random.normal(jax.random.PRNGKey(0), (16, 4, 4, 8))
+    a = normal(0, (16, 4, 4, 8))[0]
     assert float(losses.feature_matching_loss(a, a)) == 0.0
     assert float(losses.feature_matching_loss(a, a[::-1])) == pytest.approx(0.0, abs=1e-10)  # means only
     b = a + 0.5
@@ -67,7 +67,7 @@ def test_feature_matching_updates_only_g_and_uses_the_chosen_layer():
 
 def test_minibatch_discrimination_matches_a_loop_reference():
     layer = MinibatchDiscrimination(num_kernels=3, kernel_dim=4)
-    f = jax.random.normal(jax.random.PRNGKey(0), (5, 6))
+    f = normal(0, (5, 6))[0]
     params = layer.init(jax.random.PRNGKey(1), f)
     out = np.asarray(layer.apply(params, f))
     m = (np.asarray(f) @ np.asarray(params["params"]["T"])).reshape(5, 3, 4)
@@ -102,13 +102,13 @@ def test_virtual_batch_norm_output_does_not_depend_on_the_rest_of_the_batch():
         "configs/dcgan.py:smoke", lambda c: c.model.g.update(norm="virtual_batch")
     )
     assert state.vbn_reference["z"].shape == (config.model.g.vbn_ref_size, config.model.z_dim)
-    z = jax.random.normal(jax.random.PRNGKey(5), (6, gan.z_dim))
+    z = jnp.asarray(normal(5, (6, gan.z_dim))[0])
     y = jnp.zeros(6, jnp.int32)
     generate = jax.jit(
         lambda z, y: apply.generate(gan, state.g.variables, z, y, True, state.vbn_reference)[0]
     )
     a = generate(z, y)
-    b = generate(z.at[1:].set(jax.random.normal(jax.random.PRNGKey(6), (5, gan.z_dim))), y)
+    b = generate(z.at[1:].set(normal(6, (5, gan.z_dim))[0]), y)
     alone = generate(z[:1], y[:1])
     np.testing.assert_allclose(a[0], b[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(a[0], alone[0], rtol=1e-5, atol=1e-6)
@@ -117,7 +117,7 @@ def test_virtual_batch_norm_output_does_not_depend_on_the_rest_of_the_batch():
 
 def test_virtual_batch_norm_statistics():
     """Reference rows: their own statistics; other rows: reference and themselves, 1/(R+1)."""
-    x = jax.random.normal(jax.random.PRNGKey(0), (5, 2, 2, 3)) * 3 + 1
+    x = normal(0, (5, 2, 2, 3))[0] * 3 + 1
     layer = VirtualBatchNorm(ref_size=3, epsilon=0.0)
     out = np.asarray(layer.apply(layer.init(jax.random.PRNGKey(1), x), x))
     xs = np.asarray(x)
@@ -206,20 +206,22 @@ def test_conditional_networks_use_the_label(g_condition, d_condition):
         ),
     )
     assert gan.num_classes == 10
-    z = jnp.tile(jax.random.normal(jax.random.PRNGKey(0), (1, gan.z_dim)), (4, 1))
+    z = jnp.tile(normal(0, (1, gan.z_dim))[0], (4, 1))
     y = jnp.array([0, 1, 2, 3])
     images, _ = apply.generate(gan, state.g.variables, z, y, False, None)
     assert not np.allclose(images[0], images[1])  # same z, different label: different image
     x = jnp.tile(images[:1], (4, 1, 1, 1))
     logits = gan.discriminator.apply(state.d.variables, x, y, train=False)
-    assert len(set(np.round(np.asarray(logits), 6).tolist())) == 4  # same image, different labels
+    assert (
+        len(set(np.asarray(logits).tolist())) == 4
+    )  # same image, different labels (D's logits at init are ~1e-6)
 
 
 def test_projection_head_adds_the_inner_product():
     from gan_jax.models.layers import DiscriminatorHead
 
     head = DiscriminatorHead(projection_classes=3)
-    h, y = jax.random.normal(jax.random.PRNGKey(0), (4, 5)), jnp.array([0, 2, 1, 2])
+    h, y = normal(0, (4, 5))[0], jnp.array([0, 2, 1, 2])
     params = head.init(jax.random.PRNGKey(1), h, y)["params"]
     w, b, e = params["to_logit"]["kernel"], params["to_logit"]["bias"], params["projection"]["embedding"]
     expected = (h @ w)[:, 0] + b[0] + jnp.sum(e[y] * h, axis=-1)
