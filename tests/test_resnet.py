@@ -1,12 +1,14 @@
 """The SNGAN ResNet networks: parameter counts against Mimicry's layer lists, shapes at every
 resolution, the up-sampling against PyTorch's definition, the options' parameters."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from gan_jax import models
+from gan_jax.models import resnet
 
 
 def conv(k, c_in, c_out):  # weight and bias, as torch.nn.Conv2d
@@ -102,3 +104,17 @@ def test_spectral_norm_is_on_in_d_and_keeps_its_power_iteration_state():
     _, disc = models.build(cfg, (16, 16, 1))
     variables = disc.init(jax.random.PRNGKey(0), jnp.zeros((2, 16, 16, 1)), None, train=False)
     assert disc.spectral_norm and jax.tree.leaves(variables["batch_stats"])
+
+
+@pytest.mark.parametrize("shape", [(3, 3, 32, 16), (1, 1, 8, 4), (64, 128)])
+def test_xavier_is_torchs_xavier_uniform_drawn_as_flax_draws_it(shape):
+    """Conv kernels are drawn as (k * k, in, out) (it compiles faster): the values must be flax's
+    variance scaling on the kernel's own shape, to the bit, and within torch's xavier_uniform_
+    bound gain * sqrt(6 / (fan_in + fan_out))."""
+    key = jax.random.PRNGKey(3)
+    want = nn.initializers.variance_scaling(4.0, "fan_avg", "uniform")(key, shape, jnp.float32)
+    got = resnet.xavier(2.0)(key, shape, jnp.float32)
+    np.testing.assert_array_equal(got, want)
+    receptive = int(np.prod(shape[:-2]))
+    bound = 2.0 * np.sqrt(6 / (receptive * (shape[-2] + shape[-1])))
+    assert np.max(np.abs(got)) <= bound and np.max(np.abs(got)) > 0.9 * bound
