@@ -36,8 +36,7 @@ def transpose_by_hand(x: np.ndarray, w: np.ndarray, size: int, stride: int = 2) 
 @pytest.mark.parametrize("transpose", [conv.conv2d_transpose_patches, conv.conv2d_transpose_same])
 @pytest.mark.parametrize("h,size", [(2, 4), (4, 7), (7, 14), (4, 8), (14, 28)])
 def test_transposed_convolution_is_tensorflows(h, size, transpose):
-    x = np.asarray(normal(0, (2, h, h, 3))[0])
-    w = np.asarray(jax.random.normal(jax.random.fold_in(KEY, 1), (5, 5, 4, 3)))
+    x, w = normal(0, (2, h, h, 3), (5, 5, 4, 3))
     np.testing.assert_allclose(transpose(x, w, 2, size), transpose_by_hand(x, w, size), atol=1e-4)
 
 

@@ -27,7 +27,7 @@ def test_the_feature_is_the_groups_mean_standard_deviation():
 
 def test_an_examples_logit_depends_on_its_group_only():
     d = MLPDiscriminator(width=8, depth=2, minibatch_std=2)
-    x = np.asarray(normal(0, (4, 3))[0])
+    x = normal(0, (4, 3))[0]
     variables = d.init(KEY, x, train=False)
     logits = np.asarray(d.apply(variables, x, train=False))
     other_group, same_group = x.copy(), x.copy()

@@ -12,7 +12,7 @@ from helpers import load_config, normal
 
 from gan_jax import models
 from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from gan_jax.models.layers import drawn_flat, normal_init
+from gan_jax.models.layers import drawn_as, normal_init
 from gan_jax.models.mlp import Maxout, MLPDiscriminator, MLPGenerator
 
 
@@ -137,7 +137,6 @@ def test_mlp_shapes_and_widths():
 
 
 def test_build_by_name_and_errors():
-
     cfg = load_config("configs/dcgan.py").model
     cfg.g.width, cfg.d.width, cfg.d.width_mult = 8, 8, 0.5
     g, d = models.build(cfg, (32, 32, 3))
@@ -314,7 +313,7 @@ def test_weights_drawn_as_a_vector_are_flaxs_to_the_bit(shape):
     key = jax.random.PRNGKey(11)
     for ours, flax_init in (
         (normal_init(0.02), nn.initializers.normal(0.02)),
-        (drawn_flat(nn.initializers.truncated_normal(0.02)), nn.initializers.truncated_normal(0.02)),
+        (drawn_as(nn.initializers.truncated_normal(0.02)), nn.initializers.truncated_normal(0.02)),
     ):
         want = flax_init(key, shape, jnp.float32)
         np.testing.assert_array_equal(ours(key, shape, jnp.float32), want)

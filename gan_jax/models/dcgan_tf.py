@@ -38,7 +38,7 @@ import jax.numpy as jnp
 from gan_jax.errors import ConfigError
 from gan_jax.models import conv
 from gan_jax.models.dcgan import square_image
-from gan_jax.models.layers import SlotBatchNorm, drawn_flat, normal_init, pack
+from gan_jax.models.layers import SlotBatchNorm, drawn_as, normal_init, pack
 
 STRIDE = 2
 BN_MOMENTUM, BN_EPSILON = 0.9, 1e-5  # tf.contrib.layers.batch_norm as ops.py sets it
@@ -82,7 +82,7 @@ class _Conv(nn.Module):
             y = transpose(x, w.astype(x.dtype), STRIDE, self.size)
         else:
             shape = (k, k, x.shape[-1], self.features)
-            w = self.param("kernel", drawn_flat(nn.initializers.truncated_normal(0.02)), shape)
+            w = self.param("kernel", drawn_as(nn.initializers.truncated_normal(0.02)), shape)
             if layer_form(self.impl, x.shape[1], k) == "patches":
                 pad = conv.same_padding(x.shape[1], k, self.stride)
                 y = conv.conv2d_patches(x, w.astype(x.dtype), self.stride, pad)

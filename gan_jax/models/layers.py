@@ -24,6 +24,7 @@ Koyama 2018.
 
 import functools
 import math
+from collections.abc import Callable
 
 import flax.linen as nn
 import jax
@@ -43,21 +44,28 @@ def pack(x: jax.Array, m: int) -> jax.Array:
     return jnp.moveaxis(packs, 1, -2).reshape(x.shape[0] // m, *x.shape[1:-1], m * x.shape[-1])
 
 
-def drawn_flat(init: nn.initializers.Initializer) -> nn.initializers.Initializer:
-    """`init` -- one whose values depend on the shape only through the count, as flax's normal and
-    truncated_normal -- drawn as a vector and reshaped: the same values (JAX's threefry numbers the
-    elements in row-major order; tests/test_models.py checks it), but a run's first start and the
-    tests compile less: flax's init runs eagerly, and XLA:CPU compiles a rank-1 draw several
-    times faster than a rank-4 one, once per size instead of once per shape."""
+def vector(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (math.prod(shape),)
 
-    def flat(key, shape, *args, **kwargs):
-        return init(key, (math.prod(shape),), *args, **kwargs).reshape(shape)
 
-    return flat
+def drawn_as(
+    init: nn.initializers.Initializer, draw_shape: Callable[[tuple[int, ...]], tuple[int, ...]] = vector
+) -> nn.initializers.Initializer:
+    """`init` drawn at `draw_shape(shape)` (a vector by default) and reshaped: the same values --
+    JAX's threefry numbers the elements in row-major order; the draw shape must keep whatever
+    `init` reads of the shape (none for normal and truncated_normal; the fans for variance
+    scaling) -- but a run's first start and the tests compile less: flax's init runs eagerly, and
+    XLA:CPU compiles a lower-rank draw several times faster, once per draw shape instead of once
+    per shape (tests/test_models.py and tests/test_resnet.py check the values)."""
+
+    def draw(key, shape, *args, **kwargs):
+        return init(key, draw_shape(tuple(shape)), *args, **kwargs).reshape(shape)
+
+    return draw
 
 
 def normal_init(std: float = INIT_STD) -> nn.initializers.Initializer:
-    return drawn_flat(nn.initializers.normal(std))
+    return drawn_as(nn.initializers.normal(std))
 
 
 def scale_init(key, shape, dtype=jnp.float32):

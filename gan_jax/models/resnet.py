@@ -34,7 +34,7 @@ import jax.numpy as jnp
 
 from gan_jax.errors import ConfigError
 from gan_jax.models.dcgan import CONV_IMPLS, Conv, batch_norm, square_image
-from gan_jax.models.layers import ConditionalBatchNorm, DiscriminatorHead, pack, spectral
+from gan_jax.models.layers import ConditionalBatchNorm, DiscriminatorHead, drawn_as, pack, spectral
 
 # image size -> (G's starting resolution, G's block channels as fractions of its width,
 #                D's blocks as (channels as a fraction of its width, down-samples), widths (G, D))
@@ -58,18 +58,13 @@ UPSAMPLES = ("bilinear", "nearest")
 
 
 def xavier(gain: float = 1.0) -> nn.initializers.Initializer:
-    """torch.nn.init.xavier_uniform_(w, gain) for Dense (in, out) and conv (k, k, in, out) kernels.
-    A conv kernel is drawn as (k * k, in, out) and reshaped: the same fans and the same values
-    (threefry numbers the elements row-major), but flax's eager init compiles a rank-3 draw
-    faster than a rank-4 one on XLA:CPU (layers.drawn_flat: why)."""
-    init = nn.initializers.variance_scaling(gain**2, "fan_avg", "uniform")
+    """torch.nn.init.xavier_uniform_(w, gain) for Dense (in, out) and conv (k, k, in, out) kernels;
+    a conv kernel drawn as (k * k, in, out), which keeps its fans (layers.drawn_as: why)."""
+    return drawn_as(nn.initializers.variance_scaling(gain**2, "fan_avg", "uniform"), _kernel_as_rank3)
 
-    def draw(key, shape, *args, **kwargs):
-        if len(shape) != 4:
-            return init(key, shape, *args, **kwargs)
-        return init(key, (shape[0] * shape[1], *shape[2:]), *args, **kwargs).reshape(shape)
 
-    return draw
+def _kernel_as_rank3(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (shape[0] * shape[1], *shape[2:]) if len(shape) == 4 else shape
 
 
 def layout(image_size: int) -> tuple:
