@@ -95,8 +95,11 @@ def data_key(state: GANState) -> jax.Array:
     return jax.random.fold_in(state.base_key, _DATA_STREAM)
 
 
-def _init_net(module: nn.Module, optimizer, key, *inputs) -> NetState:
-    variables = module.init(key, *inputs, train=False)
+def _init_net(module: nn.Module, optimizer, key, *inputs: jax.ShapeDtypeStruct) -> NetState:
+    """A network's variables from its initialisers. flax's lazy init runs only what the variables
+    depend on (the same eager draws as `init`), not the forward pass on the dummy inputs, whose
+    every op XLA:CPU would compile once per shape."""
+    variables = module.lazy_init(key, *inputs, train=False)
     params = variables["params"]
     return NetState(params, variables.get("batch_stats", {}), optimizer.init(params))
 
@@ -112,11 +115,19 @@ def create(
     k_g, k_d, k_run = jax.random.split(jax.random.PRNGKey(seed), 3)
     rows = gan.vbn_ref_size + 1
     g = _init_net(
-        gan.generator, gan.g_optimizer, k_g, jnp.zeros((rows, gan.z_dim)), jnp.zeros(rows, jnp.int32)
+        gan.generator,
+        gan.g_optimizer,
+        k_g,
+        jax.ShapeDtypeStruct((rows, gan.z_dim), jnp.float32),
+        jax.ShapeDtypeStruct((rows,), jnp.int32),
     )
     rows = gan.d_group  # one group of packs (1 without packing or minibatch stddev)
     d = _init_net(
-        gan.discriminator, gan.d_optimizer, k_d, jnp.zeros((rows, *data_shape)), jnp.zeros(rows, jnp.int32)
+        gan.discriminator,
+        gan.d_optimizer,
+        k_d,
+        jax.ShapeDtypeStruct((rows, *data_shape), jnp.float32),
+        jax.ShapeDtypeStruct((rows,), jnp.int32),
     )
     reference = None
     if gan.vbn_ref_size:
