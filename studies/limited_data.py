@@ -11,6 +11,7 @@ REPORT = {
         ("prdc/recall", "recall"),
         ("prdc/coverage", "coverage"),
         ("score/mean", "classifier score"),
+        ("copying/c_t", "C_T"),  # Meehan et al.'s data-copying test: < 0 copying, > 0 further than new data
     ],
     "failed": improved_gan.failed,
     "failure_definition": "diverged, or precision below 0.05 (almost no sample on the real data's manifold).",
