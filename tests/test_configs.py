@@ -174,6 +174,15 @@ def test_every_config_file_parses_its_argument_the_same_way():
     assert [e["train.unroll_steps"] for e in unrolled.get_sweep("grid,seeds=1")] == [0, 5]
 
 
+def test_the_limited_data_study_reads_fashion_mnist_offline_unless_told_tfds():
+    """A sweep takes no --config.data.name: the config itself names the offline files (the first
+    1,000 training images; the test split held out), and `tfds` the same splits from the network."""
+    offline, online = (load_config(f"configs/limited_data.py:fashion_mnist{a}") for a in ("", ",tfds"))
+    assert (offline.data.name, online.data.name) == ("idx:../shared/data/fashion_mnist", "tfds:fashion_mnist")
+    for c in (offline, online):
+        assert (c.data.split, c.data.eval_split, c.data.image_size) == ("train[:1000]", "test", 32)
+
+
 def test_stacked_mnist_is_pacgans_table_2_protocol():
     """DCGAN and PacDCGAN2-4 of 64 packs, G per pack slot; one D and two G updates on one z batch;
     5 evaluations of 26,000 samples whatever the length; the published rows' names are cells."""
