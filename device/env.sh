@@ -10,5 +10,10 @@ if ! "$PYTHON" -c "import ml_collections, tensorflow_datasets, grain, tensorboar
 fi
 # JAX takes half the GPU's memory, PyTorch's rows the rest
 export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_MEM_FRACTION=0.5
+# The offline data sets (../shared/data beside a checkout) travel as .shared/data, carried; the
+# configs read them at ../shared/data
+if [ -d .shared/data ] && [ ! -e ../shared/data ]; then
+  mkdir -p ../shared && ln -s "$PWD/.shared/data" ../shared/data
+fi
 OUT=${OUT:-runs/device}
 mkdir -p "$OUT"

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -287,6 +288,20 @@ def test_the_device_sweep_script_brings_back_the_report_and_its_records(tmp_path
     )
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert (tmp_path / "again" / "report.md").read_text() == (out / "two" / "report.md").read_text()
+
+
+def test_the_device_scripts_find_the_carried_offline_data_where_the_configs_read_it(tmp_path):
+    """On the lent machine only the checkout travels: the offline data sets go along as .shared/data
+    and device/env.sh links them to ../shared/data (here: a copy of the checkout in tmp_path)."""
+    checkout = tmp_path / "repo"
+    (checkout / "device").mkdir(parents=True)
+    shutil.copy(REPO / "device" / "env.sh", checkout / "device")
+    (checkout / ".shared" / "data" / "fashion_mnist").mkdir(parents=True)
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "PYTHON": "true"}  # "packages present"
+    done = subprocess.run(["bash", "-c", "source device/env.sh"], cwd=checkout, env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "shared" / "data" / "fashion_mnist").is_dir()
+    assert (tmp_path / "shared" / "data").resolve() == checkout / ".shared" / "data"
 
 
 @pytest.mark.slow
