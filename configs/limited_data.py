@@ -25,7 +25,8 @@ CPU time:  a digits run of 1,000 steps ~5.5 minutes alone on 2 cores; the 12-run
            seeds took 85 minutes with two workers (AMD EPYC), ten seeds would take ~5.5 hours.
            Fashion-MNIST at 32 px: ~3 s a G step with a sweep's two workers sharing the cores
            (AMD EPYC), ~1 hour a run: its sweeps are for an accelerator.
-Expected:  docs/limited_data.md (the table, its records and its statistics; two seeds: exploratory).
+Expected:  docs/limited_data.md (the table, its records and its statistics; exploratory until every
+           cell has its ten seeds).
 """
 
 import ml_collections
