@@ -21,12 +21,11 @@ Published: none comparable: the papers measure Inception FID on CIFAR-10 / FFHQ 
            Table 2: BigGAN on 10% / 20% of CIFAR-10; LeCam Table 2; ADA Fig. 7). The comparable runs
            for users with those data and weights are configs/sngan.py:cifar10,train_size=5000 with
            diffaugment / ada / lecam and --config.eval.inception_weights=auto.
-CPU time:  a digits run of 1,000 steps ~5.5 minutes alone on 2 cores; the 12-run sweep of two
-           seeds took 85 minutes with two workers (AMD EPYC), ten seeds would take ~5.5 hours.
+CPU time:  a digits run of 1,000 steps ~5.5 minutes alone on 2 cores; the 60-run sweep of ten
+           seeds ~5 hours with two workers (9.8 worker-hours, bCR's runs ~2x the others'; AMD EPYC).
            Fashion-MNIST at 32 px: ~3 s a G step with a sweep's two workers sharing the cores
            (AMD EPYC), ~1 hour a run: its sweeps are for an accelerator.
-Expected:  docs/limited_data.md (the table, its records and its statistics; exploratory until every
-           cell has its ten seeds).
+Expected:  docs/limited_data.md (the digits table, its records and its statistics).
 """
 
 import ml_collections
