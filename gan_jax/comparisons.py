@@ -17,7 +17,8 @@ from gan_jax import stats
 
 @dataclasses.dataclass
 class Comparison:
-    kind: str  # "cell": a column of two cells; "failed": their failure counts; "published": vs the paper
+    kind: str  # "cell": a column of two cells; "failed": their failure counts; "published": vs the
+    # paper; "change": a cell's column between two evaluated steps, paired by run
     cell: str
     other: str | None  # the other cell (None against a published row)
     key: str | None  # the column compared (None for failure counts)
@@ -30,6 +31,7 @@ class Comparison:
     tost: float = math.nan
     holm: float = math.nan
     tost_holm: float = math.nan
+    steps: tuple[int, int] | None = None  # of a change
 
     @property
     def verdict(self) -> str:
@@ -55,8 +57,12 @@ class Comparison:
                 f"{b_failed}/{b_seeds}, Fisher p = {_p(self.p)}, Holm p = {_p(self.holm)}: {self.verdict}"
             )
         t = self.test
-        other = f"`{self.other}`" if self.kind == "cell" else f"published ({_g(self.theirs.mean)})"
-        head = f"- `{self.cell}` vs {other}, {self.label}: {t.difference:+.3g}"
+        if self.kind == "change":
+            start, end = self.steps
+            head = f"- `{self.cell}`, {self.label}, step {start} to {end}: {t.difference:+.3g}"
+        else:
+            other = f"`{self.other}`" if self.kind == "cell" else f"published ({_g(self.theirs.mean)})"
+            head = f"- `{self.cell}` vs {other}, {self.label}: {t.difference:+.3g}"
         if math.isnan(self.p):
             return f"{head}, {self.verdict}"
         line = (
@@ -125,3 +131,26 @@ def compare(table: list[dict], columns, baseline: str, published: dict, spec: di
     for c, adjusted in zip(equivalence, stats.holm([c.tost for c in equivalence]), strict=True):
         c.tost_holm = adjusted
     return found
+
+
+def _defined(value: float | None) -> bool:
+    return value is not None and not math.isnan(value)
+
+
+def over_last_interval(found: list[dict], cells: list[str], columns) -> list[Comparison]:
+    """Each cell's change in every column from its second-to-last to its last evaluated step,
+    paired by run (the runs evaluated at both, where the metric is defined; `found`: the records),
+    Holm-adjusted as a family of its own: whether the runs were still changing when they stopped."""
+    changes = []
+    for cell in cells:
+        evals = [{row["step"]: row for row in r["eval"]} for r in found if r["cell"] == cell]
+        steps = tuple(sorted({step for e in evals for step in e})[-2:])
+        for key, label in columns if len(steps) == 2 else ():
+            both = [e for e in evals if all(_defined(e.get(step, {}).get(key)) for step in steps)]
+            pairs = [(e[steps[0]][key], e[steps[1]][key]) for e in both]
+            if len(pairs) > 1:
+                test = stats.paired(*zip(*pairs, strict=True))
+                changes.append(Comparison("change", cell, None, key, label, test.p, test, steps=steps))
+    for c, adjusted in zip(changes, stats.holm([c.p for c in changes]), strict=True):
+        c.holm = adjusted
+    return changes

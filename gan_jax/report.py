@@ -184,6 +184,21 @@ def evaluation_table(found: list[dict], cells: list[str], columns) -> list[str]:
     ]
 
 
+def change_lines(found: list[dict], cells: list[str], columns) -> list[str]:
+    """'## Change over the last evaluation interval': where runs evaluate more than once, whether
+    each cell was still changing when it stopped, in the statistical terms of its Comparisons."""
+    changes = comparisons.over_last_interval(found, cells, columns)
+    if not changes:
+        return []
+    note = (
+        "Each cell's change in each column from its second-to-last to its last evaluated step, "
+        "paired by run (the runs evaluated at both): the mean change with its 95% CI, the paired t "
+        "(df = runs - 1) and its p, and Holm's adjustment over this section's comparisons, a family "
+        "of its own (the Comparisons above are adjusted without them)."
+    )
+    return ["## Change over the last evaluation interval", "", note, "", *[c.line() for c in changes], ""]
+
+
 HIGH_QUALITY, HQ_COUNT = "modes/high_quality_percent", "modes/high_quality_count"
 
 
@@ -390,6 +405,7 @@ def write_tables(
         *uniform_table(found, cells, header["mode_samples"], header.get("mode_min_high_quality", 0)),
         *trajectory_table(found, cells),
         *evaluation_table(found, cells, columns),
+        *change_lines(found, cells, columns),
     ]
     (out / "report.md").write_text("\n".join(text))
     write_csv(csv_rows(table, columns, shown_refs, references, of, baseline), out / "report.csv")

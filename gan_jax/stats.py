@@ -2,7 +2,8 @@
 
 Cells are compared by their seeds' means and standard errors (the runs of a cell are independent
 seeds): Welch's t-test (unequal variances; Welch-Satterthwaite degrees of freedom) with the 95%
-confidence interval of the difference and a two-sided p-value; the p-values of the comparisons a
+confidence interval of the difference and a two-sided p-value (a run's change between two steps:
+the paired t-test); the p-values of the comparisons a
 table makes, adjusted together by Holm's method; "agrees with a published number" only by two
 one-sided tests (TOST) against a margin declared beside that number; failure counts by Fisher's
 exact test. A published row enters with its paper's own standard error and trial count where the
@@ -74,6 +75,13 @@ def welch(a: Summary, b: Summary, level: float = LEVEL) -> Welch:
     half = scipy_stats.t.ppf(0.5 + level / 2, df) * spread
     p = 2 * scipy_stats.t.sf(abs(t), df)
     return Welch(difference, difference - half, difference + half, t, df, float(p))
+
+
+def paired(before: Sequence[float], after: Sequence[float], level: float = LEVEL) -> Welch:
+    """The mean change after - before of paired measurements (one run at two steps, say): the
+    one-sample t-test of the differences against 0 (n - 1 degrees of freedom)."""
+    changes = [b - a for a, b in zip(before, after, strict=True)]
+    return welch(summarise(changes), Summary(0.0, 0.0, 1), level)
 
 
 def tost(a: Summary, b: Summary, margin: float) -> float:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from gan_jax import stats
+from gan_jax import comparisons, stats
 
 A = [7.9, 8.0, 6.0, 8.0, 7.0, 8.0, 5.0, 8.0, 7.5, 6.5]
 B = [5.0, 7.0, 3.0, 6.0, 4.0, 7.0, 5.5]
@@ -34,6 +34,18 @@ def test_a_published_number_without_a_standard_error_is_a_one_sample_test():
     ours = stats.welch(stats.summarise(A), stats.Summary(6.5, 0.0, 1))
     theirs = scipy_stats.ttest_1samp(A, 6.5)
     assert (ours.t, ours.p, ours.df) == pytest.approx((theirs.statistic, theirs.pvalue, 9), rel=1e-10)
+
+
+def test_paired_equals_scipys_related_t_test():
+    before, after = A[: len(B)], B  # one run's value at two steps, say
+    ours = stats.paired(before, after)
+    theirs = scipy_stats.ttest_rel(after, before)
+    interval = theirs.confidence_interval(0.95)
+    assert (ours.t, ours.p, ours.df) == pytest.approx(
+        (theirs.statistic, theirs.pvalue, len(B) - 1), rel=1e-10
+    )
+    assert (ours.low, ours.high) == pytest.approx((interval.low, interval.high), rel=1e-10)
+    assert ours.difference == pytest.approx(np.mean(after) - np.mean(before))
 
 
 def test_no_spread_on_either_side_is_no_test():
@@ -74,3 +86,19 @@ def test_wilson_interval_by_hand_and_at_the_edges():
     assert low == 0.0 and high == pytest.approx(0.27753, abs=1e-5)  # z^2 / (n + z^2)
     assert stats.wilson(10, 10) == pytest.approx((1 - 0.27753, 1.0), abs=1e-5)  # the mirror image
     assert all(map(math.isnan, stats.wilson(0, 0)))
+
+
+def test_the_change_over_the_last_interval_is_paired_by_run_and_adjusted_on_its_own():
+    """Each cell's second-to-last against its last evaluation, over the runs evaluated at both (a
+    run that stopped early, or whose metric is undefined, drops out), Holm-adjusted on their own."""
+
+    def run(cell, *fd):  # evaluated at steps 10, 20, 30, ... while it ran
+        return {"cell": cell, "eval": [{"step": 10 * (i + 1), "fd/value": v} for i, v in enumerate(fd)]}
+
+    found = [run("a", 9, 5, 3), run("a", 9, 6, 5), run("a", 9, 4, 1), run("b", 9, 2, 3), run("b", 9, 2)]
+    found += [run("b", 9, 3, 5), run("b", 9, 3, math.nan), run("c", 9)]  # c evaluated once: no change
+    a, b = comparisons.over_last_interval(found, ["a", "b", "c"], [("fd/value", "FD")])
+    assert (a.cell, a.steps, b.cell, b.steps) == ("a", (20, 30), "b", (20, 30))
+    assert a.test == stats.paired([5, 6, 4], [3, 5, 1]) and b.test == stats.paired([2, 3], [3, 5])
+    assert [a.holm, b.holm] == stats.holm([a.p, b.p])
+    assert a.line().startswith("- `a`, FD, step 20 to 30: -2 (95% CI ")
