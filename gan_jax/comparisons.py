@@ -137,6 +137,16 @@ def _defined(value: float | None) -> bool:
     return value is not None and not math.isnan(value)
 
 
+def _change(cell: str, evals: list[dict], steps: tuple[int, int], key: str, label: str) -> Comparison | None:
+    """A cell's `key` at `steps`, paired over the runs (`evals`: each run's rows by step) that have
+    it defined at both; None under two such runs."""
+    both = [e for e in evals if all(_defined(e.get(step, {}).get(key)) for step in steps)]
+    if len(both) < 2:
+        return None
+    test = stats.paired(*([e[step][key] for e in both] for step in steps))
+    return Comparison("change", cell, None, key, label, test.p, test, steps=steps)
+
+
 def over_last_interval(found: list[dict], cells: list[str], columns) -> list[Comparison]:
     """Each cell's change in every column from its second-to-last to its last evaluated step,
     paired by run (the runs evaluated at both, where the metric is defined; `found`: the records),
@@ -145,12 +155,8 @@ def over_last_interval(found: list[dict], cells: list[str], columns) -> list[Com
     for cell in cells:
         evals = [{row["step"]: row for row in r["eval"]} for r in found if r["cell"] == cell]
         steps = tuple(sorted({step for e in evals for step in e})[-2:])
-        for key, label in columns if len(steps) == 2 else ():
-            both = [e for e in evals if all(_defined(e.get(step, {}).get(key)) for step in steps)]
-            pairs = [(e[steps[0]][key], e[steps[1]][key]) for e in both]
-            if len(pairs) > 1:
-                test = stats.paired(*zip(*pairs, strict=True))
-                changes.append(Comparison("change", cell, None, key, label, test.p, test, steps=steps))
+        if len(steps) == 2:
+            changes += filter(None, (_change(cell, evals, steps, key, label) for key, label in columns))
     for c, adjusted in zip(changes, stats.holm([c.p for c in changes]), strict=True):
         c.holm = adjusted
     return changes

@@ -3,12 +3,12 @@
 Cells are compared by their seeds' means and standard errors (the runs of a cell are independent
 seeds): Welch's t-test (unequal variances; Welch-Satterthwaite degrees of freedom) with the 95%
 confidence interval of the difference and a two-sided p-value (a run's change between two steps:
-the paired t-test); the p-values of the comparisons a
-table makes, adjusted together by Holm's method; "agrees with a published number" only by two
-one-sided tests (TOST) against a margin declared beside that number; failure counts by Fisher's
-exact test. A published row enters with its paper's own standard error and trial count where the
-paper gives them (a number without one enters as exact: standard error 0). scipy.stats supplies
-the distributions; tests/test_stats.py checks each test against scipy's own on fixed data.
+the paired t-test); the p-values of the comparisons a table makes, adjusted together by Holm's
+method; "agrees with a published number" only by two one-sided tests (TOST) against a margin
+declared beside that number; failure counts by Fisher's exact test. A published row enters with
+its paper's own standard error and trial count where the paper gives them (a number without one
+enters as exact: standard error 0). scipy.stats supplies the distributions; tests/test_stats.py
+checks each test against scipy's own on fixed data.
 """
 
 import dataclasses
