@@ -103,8 +103,8 @@ def load(directory: str | epath.Path) -> FeatureNet:
         )
     model = CNN(info["num_classes"])
     shape = (1, info["image_size"], info["image_size"], info["channels"])
-    # the parameters' structure only: initialising them would compile every layer's ops (~5 CPU-s
-    # cold on XLA:CPU) to be overwritten
+    # the parameters' structure only: initialising them would compile every layer's ops for
+    # values the file overwrites
     template = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), jnp.zeros(shape)))["params"]
     return feature_net(flax.serialization.from_bytes(template, blob), info)
 

@@ -133,14 +133,10 @@ def compare(table: list[dict], columns, baseline: str, published: dict, spec: di
     return found
 
 
-def _defined(value: float | None) -> bool:
-    return value is not None and not math.isnan(value)
-
-
 def _change(cell: str, evals: list[dict], steps: tuple[int, int], key: str, label: str) -> Comparison | None:
     """A cell's `key` at `steps`, paired over the runs (`evals`: each run's rows by step) that have
     it defined at both; None under two such runs."""
-    both = [e for e in evals if all(_defined(e.get(step, {}).get(key)) for step in steps)]
+    both = [e for e in evals if all(stats.defined(e.get(step, {}).get(key)) for step in steps)]
     if len(both) < 2:
         return None
     test = stats.paired(*([e[step][key] for e in both] for step in steps))

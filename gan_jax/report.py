@@ -68,7 +68,7 @@ def summarise(found: list[dict], columns: list[tuple[str, str]], failed) -> list
         }
         for key, _ in columns:
             values = [r["final"][key] for r in done if r["status"] == "finished" and key in r["final"]]
-            row[key] = stats.summarise([v for v in values if v is not None and not math.isnan(v)])
+            row[key] = stats.summarise([v for v in values if stats.defined(v)])
         table.append(row)
     return table
 

@@ -46,6 +46,11 @@ class Welch:
     p: float
 
 
+def defined(value: float | None) -> bool:
+    """Whether a run measured a value (a metric it did not log is None, one it could not compute NaN)."""
+    return value is not None and not math.isnan(value)
+
+
 def summarise(values: Sequence[float]) -> Summary:
     n = len(values)
     if n == 0:
