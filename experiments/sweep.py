@@ -9,11 +9,11 @@ before anything trains. A run that reaches its total_steps -- or diverges: a div
 result too -- leaves `done.json` and is skipped by a rerun; a run that cannot run (a bad value, a
 missing data set) leaves `error.json` and the others go on; a preempted one resumes from its
 checkpoint on the next run of the same command. On a CPU, --parallel single-threaded worker
-processes (default: one per core) each run their share of the runs, one after another (measured
-here: two single-core processes do ~2x the steps/s of one process on both cores for the small
-MLPs). On an accelerator, each cell's seeds train together as one population under jax.vmap
-(trainer.train_population: the same loop, the same files per run); --population chooses either
-path on any backend.
+processes (default: one per core) share the runs, each worker taking the next one that none has
+claimed, so that no worker idles while runs wait (measured here: two single-core processes do ~2x
+the steps/s of one process on both cores for the small MLPs). On an accelerator, each cell's
+seeds train together as one population under jax.vmap (trainer.train_population: the same loop,
+the same files per run); --population chooses either path on any backend.
 
 SIGTERM or Ctrl-C to the sweep reaches every worker as SIGTERM: each saves its current run at the
 next step boundary and exits; the sweep then exits with status 75 (EX_TEMPFAIL) saying it was
@@ -23,6 +23,7 @@ preempted. A worker whose sweep process dies (even by kill -9) gets SIGTERM too 
 import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,10 +46,11 @@ _POPULATION = flags.DEFINE_bool(
     "worker processes, measured faster: README, Performance).",
 )
 _LIST = flags.DEFINE_bool("list", False, "Only list the runs and their state.")
-_WORKER = flags.DEFINE_string("worker", None, "(internal) JSON file of runs for one worker process.")
+_WORKER = flags.DEFINE_string("worker", None, "(internal) JSON file of the runs the workers share.")
 _CORE = flags.DEFINE_integer("core", None, "(internal) CPU core to pin a worker to.")
 SINGLE_THREAD_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 PREEMPTED = 75  # os.EX_TEMPFAIL: "a temporary failure; retry" -- rerun the same command
+CLAIMS = ".worker_claims"  # beside the workers' shared list of runs (claim_run)
 _PR_SET_PDEATHSIG = 1
 
 
@@ -85,7 +87,8 @@ def plan(spec: str, workdir: epath.Path) -> list[dict]:
 
 
 def run_worker(runs_file: str, core: int | None) -> None:
-    """Train the runs of one worker, in order; record each one's outcome in its directory."""
+    """Train runs of the shared list, each the next one no worker has claimed (claim_run); record
+    each one's outcome in its directory."""
     if core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {core})
     _terminate_with_parent()
@@ -95,11 +98,12 @@ def run_worker(runs_file: str, core: int | None) -> None:
     from gan_jax.errors import NonFiniteError
     from gan_jax.preemption import Preempted
 
-    spec_and_runs = json.loads(epath.Path(runs_file).read_text())
-    errors = 0
-    for run in spec_and_runs["runs"]:
-        if stop:
-            sys.exit(PREEMPTED)
+    runs_path = epath.Path(runs_file)
+    spec_and_runs = json.loads(runs_path.read_text())
+    runs, claims = spec_and_runs["runs"], runs_path.parent / CLAIMS
+    errors, index = 0, -1
+    while not stop and (index := claim_run(claims, len(runs), index + 1)) is not None:
+        run = runs[index]
         directory, start = epath.Path(run["dir"]), time.time()
         (directory / "done.json").unlink(missing_ok=True)  # a finished run asked to train longer
         try:
@@ -117,6 +121,19 @@ def run_worker(runs_file: str, core: int | None) -> None:
             continue
         _record(directory, outcome, start)
     sys.exit(PREEMPTED if stop else 1 if errors else 0)
+
+
+def claim_run(claims: epath.Path, count: int, start: int) -> int | None:
+    """The first run index from `start` on that no worker has claimed, now claimed by this one --
+    an exclusive create of claims/<index>, so two workers never take one run -- or None when all
+    are taken. The workers share one list and one claims directory, fresh for each sweep."""
+    for index in range(start, count):
+        try:
+            os.close(os.open(claims / str(index), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            continue
+        return index
+    return None
 
 
 def run_populations(spec: str, runs: list[dict]) -> list[int]:
@@ -215,16 +232,17 @@ def _terminate_with_parent() -> None:
 
 
 def launch_cpu_workers(spec: str, runs: list[dict], scratch: epath.Path, parallel: int) -> list[int]:
-    """Run the workers to the end; return their exit codes. Each worker's list of runs and its log
-    go in the local directory `scratch`. A signal to this process is passed on to every worker as
-    SIGTERM (the workers have their own session, so a terminal's Ctrl-C reaches them once, through
-    here)."""
-    shares = [runs[i::parallel] for i in range(parallel)]
+    """Run the workers to the end; return their exit codes. The runs' list, the workers' claims on
+    them (claim_run) and each worker's log go in the local directory `scratch`. A signal to this
+    process is passed on to every worker as SIGTERM (the workers have their own session, so a
+    terminal's Ctrl-C reaches them once, through here)."""
+    runs_file, claims = scratch / ".worker_runs.json", scratch / CLAIMS
+    runs_file.write_text(json.dumps({"spec": spec, "runs": runs}))
+    shutil.rmtree(claims, ignore_errors=True)  # a preempted sweep's claims: its runs resume now
+    claims.mkdir()
     env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_THREAD_FLAGS}".strip()}
     processes, logs = [], []
-    for i, share in enumerate(s for s in shares if s):
-        runs_file = scratch / f".worker_{i}.json"
-        runs_file.write_text(json.dumps({"spec": spec, "runs": share}))
+    for i in range(min(parallel, len(runs))):
         logs.append(open(scratch / f".worker_{i}.log", "a"))  # noqa: SIM115 (closed below)
         command = [
             sys.executable,

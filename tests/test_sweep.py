@@ -159,6 +159,23 @@ def test_every_shipped_sweep_plans_valid_runs(spec, tmp_path):
         config_lib.validate(config_lib.apply_overrides(module.get_config(arg), run["overrides"]))
 
 
+def test_workers_take_the_next_unclaimed_run_so_none_idles_while_runs_wait(tmp_path):
+    """Two workers share one list of 5 runs: the one whose first run is long leaves the rest to
+    the other, which takes them in order; no run is taken twice (a rerun's workers start from a
+    fresh claims directory: the preempted-sweep test below resumes through it)."""
+    from experiments import sweep as sweep_cli
+
+    claims = tmp_path / sweep_cli.CLAIMS
+    claims.mkdir()
+    slow = sweep_cli.claim_run(claims, 5, 0)
+    fast = [sweep_cli.claim_run(claims, 5, 0)]
+    while (index := sweep_cli.claim_run(claims, 5, fast[-1] + 1)) is not None:
+        fast.append(index)
+    assert slow == 0 and fast == [1, 2, 3, 4]
+    assert sweep_cli.claim_run(claims, 5, slow + 1) is None and sweep_cli.claim_run(claims, 5, 0) is None
+    assert sorted(int(p.name) for p in claims.iterdir()) == [0, 1, 2, 3, 4]
+
+
 SWEEP_OF_TWO = """
 from configs import gan_mlp
 def get_config(arg=""):
