@@ -139,6 +139,13 @@ def rows(skip_flax_conv: bool) -> list[tuple[str, Callable]]:
             "dcgan 32x32x1 b64, custom_vjp, 10 steps/call, reuse_fake",
             lambda: JaxStep(dcgan_32("custom_vjp", 10, reuse_fake=True)),
         ),
+        # PacGAN's protocol (configs/pacgan.py): D's packs drawn afresh every batch, or formed once
+        # and walked an epoch at a time (data.fixed_packs: a keyed permutation, no sort a step)
+        ("pacgan grid b400, PacGAN4", lambda: JaxStep(load_config("configs/pacgan.py:grid,pack=4"))),
+        (
+            "pacgan grid b400, PacGAN4, fixed packs",
+            lambda: JaxStep(load_config("configs/pacgan.py:grid,pack=4,fixed_packs")),
+        ),
         # The modern recipe (configs/sngan.py): the ResNet with 5 D updates per step, then each
         # augmentation and regulariser of the limited-data study on top of it.
         *[(f"sngan digits 16px b64{name}", functools.partial(sngan_step, arg)) for name, arg in SNGAN_ROWS],

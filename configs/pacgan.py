@@ -9,7 +9,8 @@ Arguments: `ring` or `grid`; `pack=m` (a single run's packing, default 1); `one_
            once on all 100 m samples of a step, as this config did before 2026-12-03: the
            ablation of their per-slot G); `ablation` (the sweep of that ablation's two cells
            alone, PacGAN4 and `PacGAN4, one G batch`: for a schedule longer than the table's,
-           e.g. `grid,steps=40000,ablation` on an accelerator); `cpu` (the shortened
+           e.g. `grid,steps=40000,ablation` on an accelerator); `fixed_packs` (D's packs formed
+           once and walked an epoch at a time, as their code: below); `cpu` (the shortened
            schedule below); `steps=N` (a schedule of N steps, between the two: for an
            accelerator's lease too short for 400,000); `smoke`; `seeds=N` for the sweep (default
            10, as the paper's 10 trials).
@@ -36,11 +37,16 @@ Protocol, read from the authors' code:
     is captured by >= 1 high-quality sample; reverse KL of the high-quality histogram from
     uniform (gan_jax/metrics/mixtures.py). 10 trials per cell.
 Differences (each written down, none tuned):
-  * Their real packs are m bootstrap draws from the 100,000 points (an epoch = 100,000 packs);
-    here every batch draws its 100 m points uniformly with replacement from the 100,000
-    (gan_jax/data/mixtures.py: a shuffled epoch would cost a permutation of the set inside every
-    step) and D packs consecutive ones -- the same number of steps and of packs per step, and,
-    like theirs, draws with replacement.
+  * Their real packs are formed once: 100,000 packs, slot k of each from its own bootstrap
+    resample of the 100,000 points (GaussianPackingMixture), shuffled every epoch and walked 100
+    a batch; here every batch draws its 100 m points uniformly with replacement from the 100,000
+    and D packs consecutive ones -- the same number of steps and of packs per step, and each pack
+    m independent uniform draws from the set as theirs, but a pack is never seen twice. With
+    `fixed_packs` (data.fixed_packs) the packs are theirs -- formed once from data.seed, every
+    pack once an epoch in an order of the epoch's own (a keyed pseudo-random permutation,
+    gan_jax/data/source.py walk_order, for their uniform shuffle). Not yet the default: every
+    table in docs/mode_collapse.md was run without it, and it becomes the default with their
+    rerun.
   * Their BatchNorm keeps running standard deviations (merged over slots as a mean of standard
     deviations); flax's keeps running variances (a mean of variances). Inference only.
   * Until 2026-12-03 this config ran G once on all 100 m samples (`one_g_batch`), drew G's loss
@@ -67,6 +73,7 @@ parse_args = arguments(
     pack=1,
     one_g_batch=False,
     ablation=False,
+    fixed_packs=False,
     cpu=False,
     steps=0,
     smoke=False,
@@ -91,7 +98,7 @@ def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
         player.update(lr=1e-4, b1=0.8)
     c.loss.g = "non_saturating"
     c.train.update(simultaneous=True, reuse_fake=True)
-    c.data.train_size = TRAIN_SIZE
+    c.data.update(train_size=TRAIN_SIZE, fixed_packs=args.fixed_packs)
     c.eval.update(metrics="modes", mode_samples=2_500)
     if args.smoke:
         c.data.train_size = 2_000

@@ -117,6 +117,10 @@ def base_config() -> ml_collections.ConfigDict:
             seed=0,
             train_modes=0,  # mixtures: train on the first k modes only; evaluation counts all (0: all)
             train_modes_from=0,  # ... from this batch number on (the step, with one D update a step)
+            # Mixtures with a training set: D's packs of model.d.pack points formed once from it,
+            # each slot a bootstrap resample, walked an epoch at a time (PacGAN's code), instead
+            # of batches drawn with replacement
+            fixed_packs=False,
             # Images: 'device' (the whole set on every device, batches drawn in the step), 'stream'
             # (batches read on the host while the device trains: data/stream.py), or 'auto' (stream
             # when the images exceed device_budget_mb)

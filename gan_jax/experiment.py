@@ -133,12 +133,17 @@ class Experiment:
         return self.lower(state, arrays, vmapped, per_member_data).compile()
 
 
+def load_data(config: ml_collections.ConfigDict) -> data.DataSource:
+    """config's training data, with its packs formed for config's D where data.fixed_packs asks."""
+    return data.load(config.data, pack=config.model.d.get("pack", 1))
+
+
 def build(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] | None = None) -> Experiment:
     """Load the data and build the networks of `config` for a mesh over `devices`; a global batch
     that does not split evenly over them is an error before anything is loaded."""
     mesh = parallel.make_mesh(devices)
     parallel.check_batch_divides(config.train.batch_size, mesh)
-    source = data.load(config.data)
+    source = load_data(config)
     gan = build_gan(config, source)
     d, n, group = gan.discriminator, mesh.devices.size, gan.d_group
     if config.train.batch_size // n % group:

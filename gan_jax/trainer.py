@@ -211,7 +211,7 @@ def _build(
         )
     runs = [
         dataclasses.replace(
-            run, config=c, source=run.source if c.data == run.config.data else data.load(c.data)
+            run, config=c, source=run.source if c.data == run.config.data else experiment.load_data(c)
         )
         for c in configs
     ]

@@ -289,6 +289,54 @@ def test_a_fixed_mixture_training_set():
     assert heldout.arrays == {} and heldout.name == "grid"
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 64, 1_000, 100_003])
+def test_walk_order_is_a_permutation_of_range_n(n):
+    order = jax.jit(source.walk_order, static_argnums=2)(jax.random.PRNGKey(n), jnp.arange(n), n)
+    np.testing.assert_array_equal(np.sort(np.asarray(order)), np.arange(n))
+
+
+def test_walk_order_moves_with_its_key_as_a_uniform_shuffle_would():
+    """Over 4,000 keys, where position 0 of a walk through 1,000 lands is uniform (chi-square over
+    10 bins) and unrelated to where position 1 lands."""
+    from scipy import stats
+
+    keys = jax.random.split(jax.random.PRNGKey(5), 4_000)
+    first = np.asarray(jax.vmap(lambda k: source.walk_order(k, jnp.arange(2), 1_000))(keys))
+    assert stats.chisquare(np.bincount(first[:, 0] // 100, minlength=10)).pvalue > 1e-3
+    assert abs(np.corrcoef(first[:, 0], first[:, 1])[0, 1]) < 0.06 and np.all(first[:, 0] != first[:, 1])
+
+
+def test_fixed_packs_are_bootstrap_tuples_walked_once_an_epoch_in_a_new_order():
+    """data.fixed_packs (PacGAN's code): the set's packs formed once from data.seed -- slot k of
+    every pack from its own bootstrap resample -- and each epoch's batches visit every pack once,
+    its points consecutive, in an order of the epoch's own; without a fixed set it is an error."""
+    cfg = data_cfg(name="grid", train_size=1_000, seed=3, fixed_packs=True)
+    fixed = data.load(cfg, pack=3)
+    packs = fixed.arrays["packs"]
+    assert packs.shape == (1_000, 3) and packs.dtype == np.int32 and 0 <= packs.min() < packs.max() < 1_000
+    distinct = [len(np.unique(slot)) for slot in packs.T]  # a bootstrap keeps ~63.2% of the points
+    assert all(580 < d < 690 for d in distinct) and len(set(map(tuple, packs.T.tolist()))) == 3
+    np.testing.assert_array_equal(data.load(cfg, pack=3).arrays["packs"], packs)
+    other = data.load(data_cfg(name="grid", train_size=1_000, seed=4, fixed_packs=True), pack=3)
+    assert not np.array_equal(other.arrays["packs"], packs)
+    draw = jax.jit(lambda n: fixed.sample(device_arrays(fixed), jax.random.PRNGKey(0), n, 120)["x"])
+    where = {tuple(p): i for i, p in enumerate(fixed.arrays["x"].tolist())}
+    row = {tuple(p): r for r, p in enumerate(packs.tolist())}
+
+    def epoch(e):  # the pack rows of epoch e's 25 batches of 40 packs, in visiting order
+        visits = []
+        for n in range(25 * e, 25 * e + 25):
+            points = np.asarray(draw(jnp.int32(n))).reshape(40, 3, 2)
+            visits += [row[tuple(where[tuple(p)] for p in pack.tolist())] for pack in points]
+        return visits
+
+    first, second = epoch(0), epoch(1)
+    assert sorted(first) == sorted(second) == list(range(1_000))
+    assert first[:40] != second[:40]
+    with pytest.raises(DataError, match="fixed_packs forms D's packs once from a fixed training set"):
+        data.load(data_cfg(name="grid", fixed_packs=True), pack=2)
+
+
 @pytest.mark.parametrize("train_size", [0, 2_000])
 def test_training_on_the_first_modes_only_keeps_every_mode_for_evaluation(train_size):
     """data.train_modes = k: fresh draws and a fixed set alike come from modes 0..k-1 only, while

@@ -76,13 +76,16 @@ def test_a_population_member_leaves_what_the_run_alone_leaves(tmp_path, one_devi
 
 
 @pytest.mark.slow
-def test_members_with_their_own_training_sets_each_train_on_theirs(tmp_path, one_device):
+@pytest.mark.parametrize("fixed_packs", [False, True])
+def test_members_with_their_own_training_sets_each_train_on_theirs(tmp_path, one_device, fixed_packs):
     """configs/pacgan.py draws a training set per seed (data.seed): two members that differ only
     there sample from their own sets, stacked on the population axis -- the second leaves what
-    it leaves alone, and differs from the first."""
+    it leaves alone, and differs from the first; so too with their own fixed packs of 2
+    (data.fixed_packs: each walk's cycle-walking loop runs for the members together)."""
     configs = [_config(0), _config(0)]
     for data_seed, config in enumerate(configs):
-        config.data.update(train_size=500, seed=data_seed)
+        config.data.update(train_size=500, seed=data_seed, fixed_packs=fixed_packs)
+        config.model.d.pack = 2 if fixed_packs else 1
     assert (
         trainer.train_population(configs, [tmp_path / "p0", tmp_path / "p1"], one_device)
         == [{"status": "finished"}] * 2

@@ -35,9 +35,10 @@ def load_heldout(cfg: ml_collections.ConfigDict) -> DataSource | None:
     return load(ml_collections.ConfigDict({**cfg.to_dict(), "split": cfg.eval_split, "pipeline": "device"}))
 
 
-def load(cfg: ml_collections.ConfigDict) -> DataSource:
+def load(cfg: ml_collections.ConfigDict, pack: int = 1) -> DataSource:
     """The source named by cfg.name (cfg: the config's `data` section), on the device or streamed
-    as cfg.pipeline says ('auto': streamed when the images exceed cfg.device_budget_mb)."""
+    as cfg.pipeline says ('auto': streamed when the images exceed cfg.device_budget_mb); `pack`:
+    the samples D judges at once, which cfg.fixed_packs forms into packs once (a mixture's)."""
     name, pipeline = cfg.name, cfg.get("pipeline", "device")
     if pipeline not in PIPELINES:
         raise DataError(f"config.data.pipeline={pipeline!r} is not one of {PIPELINES}.")
@@ -54,6 +55,7 @@ def load(cfg: ml_collections.ConfigDict) -> DataSource:
                 cfg.get("seed", 0),
                 cfg.get("train_modes", 0),
                 cfg.get("train_modes_from", 0),
+                pack if cfg.get("fixed_packs", False) else 0,
             )
         base = {**cfg.to_dict(), "name": name[len("stacked:") :], "pipeline": "device"}
         return load_stacked(load(ml_collections.ConfigDict(base)))

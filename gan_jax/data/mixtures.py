@@ -2,7 +2,10 @@
 training set of `train_size` points drawn once (PacGAN's protocol: 100,000 points), from which each
 batch draws uniformly with replacement (a shuffled epoch, as the image data sets walk, costs a
 permutation of the whole set inside every step: 38 ms for 100,000 points on one core, more than
-PacGAN's step itself).
+PacGAN's step itself) -- or, with `fixed_packs` (PacGAN's code), whose packs of D are formed once:
+`train_size` packs of m points, each of the m slots its own bootstrap resample of the set, walked
+without replacement in a new order every epoch (source.walk_order), each pack's m points
+consecutive in the batch as D packs them.
 
 `ring`  8 Gaussians, means (cos 2 pi k/8, sin 2 pi k/8), k = 0..7, std 0.01 (PacGAN's 2D-ring;
         eight *distinct* modes -- linspace(0, 2 pi, 8) would repeat one and give 7).
@@ -25,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax.data.source import Batch, DataSource
+from gan_jax.data.source import Batch, DataSource, check_batch_fits, walk_order
 from gan_jax.errors import DataError
 
 HD1200_OFFSETS = (-1.0, -0.5, 0.0, 0.5, -2.0, -2.5, 10.0, 0.25, -13.0, -5.5)
@@ -110,13 +113,43 @@ def sample_with_replacement(arrays: dict, key: jax.Array, draw: jax.Array, batch
     return {name: values[idx] for name, values in arrays.items()}
 
 
+def bootstrap_packs(size: int, pack: int, seed: int) -> np.ndarray:
+    """(size, pack) indices into a training set of `size` points: slot k of every pack drawn from
+    its own bootstrap resample of the set (fjxmlzn/PacGAN's GaussianPackingMixture: one
+    randint(0, size, size) a slot), from a generator of its own seeded by the set's `seed`."""
+    rng = np.random.default_rng([seed, pack])
+    return rng.integers(0, size, (pack, size)).T.astype(np.int32)
+
+
+def sample_fixed_packs(pack: int):
+    """Batch number `draw` of the set's fixed packs ('packs': bootstrap_packs): batch_size / pack
+    of them, every pack once an epoch in an order of the epoch's own, their points in pack order."""
+
+    def sample(arrays: dict, key: jax.Array, draw: jax.Array, batch_size: int) -> Batch:
+        packs = arrays["packs"]
+        per_batch = batch_size // pack
+        check_batch_fits(per_batch, packs.shape[0])
+        epoch, position = jnp.divmod(draw, packs.shape[0] // per_batch)
+        positions = position * per_batch + jnp.arange(per_batch)
+        idx = packs[walk_order(jax.random.fold_in(key, epoch), positions, packs.shape[0])].reshape(-1)
+        return {"x": arrays["x"][idx], "label": arrays["label"][idx]}
+
+    return sample
+
+
 def load_mixture(
-    name: str, train_size: int = 0, seed: int = 0, train_modes: int = 0, train_modes_from: int = 0
+    name: str,
+    train_size: int = 0,
+    seed: int = 0,
+    train_modes: int = 0,
+    train_modes_from: int = 0,
+    fixed_packs: int = 0,
 ) -> DataSource:
     """Mixture `name`, sampled afresh (train_size 0) or as a fixed training set of train_size
-    points drawn from `seed`; from its first `train_modes` modes only (0: all), fresh draws from
-    batch number `train_modes_from` on (a run that loses modes it had). The source's `mixture`
-    keeps every mode, so that evaluation counts all of them."""
+    points drawn from `seed` -- walked as fixed packs of `fixed_packs` points (0: batches drawn
+    with replacement); from its first `train_modes` modes only (0: all), fresh draws from batch
+    number `train_modes_from` on (a run that loses modes it had). The source's `mixture` keeps
+    every mode, so that evaluation counts all of them."""
     mixture = MIXTURES[name]()
     if not 0 <= train_modes <= len(mixture.means):
         raise DataError(
@@ -130,12 +163,25 @@ def load_mixture(
             "data.train_modes modes from that batch on: it needs train_modes > 0 and no fixed "
             "training set (data.train_size=0), and a batch number >= 0."
         )
+    if fixed_packs and not finite:
+        raise DataError(
+            "config.data.fixed_packs forms D's packs once from a fixed training set: set "
+            "data.train_size > 0 (PacGAN's 100,000), or fixed_packs=False for fresh draws."
+        )
+    arrays = training_set(mixture, train_size, seed, train_modes) if finite else {}
+    if fixed_packs:
+        arrays["packs"] = bootstrap_packs(train_size, fixed_packs, seed)
+        sample = sample_fixed_packs(fixed_packs)
+    elif finite:
+        sample = sample_with_replacement
+    else:
+        sample = mixture_sampler(mixture, train_modes, train_modes_from)
     return DataSource(
         name=name,
         kind="points",
         shape=(mixture.means.shape[1],),
-        arrays=training_set(mixture, train_size, seed, train_modes) if finite else {},
-        sample=sample_with_replacement if finite else mixture_sampler(mixture, train_modes, train_modes_from),
+        arrays=arrays,
+        sample=sample,
         num_classes=len(mixture.means),
         mixture=mixture,
     )

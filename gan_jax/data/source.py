@@ -61,6 +61,37 @@ def epoch_order(key: jax.Array, epoch, n: int) -> jax.Array:
     return jax.random.permutation(jax.random.fold_in(key, epoch), n)
 
 
+FEISTEL_ROUNDS = 4
+
+
+def walk_order(key: jax.Array, positions: jax.Array, n: int) -> jax.Array:
+    """The examples that `positions` of a walk through range(n) visit: a pseudo-random permutation
+    of range(n) chosen by `key`, evaluated at those positions only -- a Feistel network on the
+    smallest even number of bits that holds n, cycle-walked back into range(n) (each step stays a
+    bijection) -- so that a batch finds its examples without sorting all n of them in every step
+    (epoch_order's permutation of 100,000 costs more than PacGAN's whole step on a CPU)."""
+    half = max(1, -(-(n - 1).bit_length() // 2))
+    mask = jnp.uint32((1 << half) - 1)
+    round_keys = jax.random.bits(key, (FEISTEL_ROUNDS,), jnp.uint32)
+
+    def feistel(x):
+        left, right = x >> half, x & mask
+        for k in range(FEISTEL_ROUNDS):
+            left, right = right, left ^ (_mix32(right ^ round_keys[k]) & mask)
+        return (left << half) | right
+
+    x = feistel(positions.astype(jnp.uint32))
+    x = jax.lax.while_loop(lambda x: jnp.any(x >= n), lambda x: jnp.where(x >= n, feistel(x), x), x)
+    return x.astype(jnp.int32)
+
+
+def _mix32(h: jax.Array) -> jax.Array:
+    """MurmurHash3's 32-bit finaliser: every input bit moves about half of the output bits."""
+    h = (h ^ (h >> 16)) * jnp.uint32(0x85EBCA6B)
+    h = (h ^ (h >> 13)) * jnp.uint32(0xC2B2AE35)
+    return h ^ (h >> 16)
+
+
 def check_batch_fits(batch_size: int, n: int) -> None:
     if batch_size > n:
         raise DataError(f"batch_size {batch_size} exceeds the {n} examples of the data set.")
