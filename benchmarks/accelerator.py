@@ -26,6 +26,8 @@ Each group is built, then timed interleaved over --rounds (medians), and printed
     1, 10, 40 and 160 members at 100 and 1,000 steps a call: member-steps/s, what PacGAN's full Table 1
     (8 cells x 10 seeds x 400,000 steps) costs. The members start from one state (the speed does
     not depend on the weights' values).
+  * population_dtype: populations of 40 and 160 at 100 steps a call in float32 and bfloat16
+    (config.model.dtype: the MLPs' matmuls in bf16, parameters and Adam's moments float32).
   * stacked: Stacked MNIST's DCGAN iteration (configs/stacked_mnist.py: carpedm20's 28 px
     networks, batch 64, one D and two G updates), one run and a vmapped population of 16.
 MFU: XLA's count of one step's floating-point operations (step_flops; for a PyTorch row, that of
@@ -169,10 +171,11 @@ def sngan(dataset: str, dtype: str, augment: bool, smoke: bool):
     return config
 
 
-def pacgan_ring(steps_per_call: int, smoke: bool):
+def pacgan_ring(steps_per_call: int, smoke: bool, dtype: str = "float32"):
     """PacGAN's ring cell with packing 2, as its authors run it (configs/pacgan.py)."""
     config = load_config("configs/pacgan.py:ring,pack=2" + (",smoke" if smoke else ""))
     config.train.steps_per_call = steps_per_call
+    config.model.dtype = dtype
     return config
 
 
@@ -286,6 +289,18 @@ def population_rows(smoke: bool, on_gpu: bool) -> list[Row]:
     ]
 
 
+def population_dtype_rows(smoke: bool, on_gpu: bool) -> list[Row]:
+    return [
+        ours(
+            f"pacgan ring pack 2, population of {n}, {dtype}",
+            pacgan_ring(1 if smoke else 100, smoke, dtype),
+            n,
+        )
+        for n in ((2,) if smoke else (40, 160))
+        for dtype in ("float32", "bfloat16")
+    ]
+
+
 def stacked_rows(smoke: bool, on_gpu: bool) -> list[Row]:
     config = stacked(smoke)
     return [
@@ -298,6 +313,7 @@ GROUPS = {  # name -> its rows (smoke, on_gpu); in the order a visit should meas
     "dcgan64": functools.partial(dcgan_rows, 64, False),
     "batch": batch_rows,
     "population": population_rows,
+    "population_dtype": population_dtype_rows,
     "reuse64": functools.partial(dcgan_rows, 64, True),
     "calls": calls_rows,
     "autotune": autotune_rows,

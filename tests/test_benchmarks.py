@@ -28,6 +28,26 @@ def test_the_accelerator_benchmark_reports_throughput_flops_and_the_ratio_to_pyt
         assert not torch_rows
 
 
+@pytest.mark.slow
+def test_population_rows_count_member_steps_and_compute_in_their_dtype(tmp_path):
+    """population_dtype: a population's throughput is its members' steps (members x steps/s), its
+    FLOPs the members' sum, and the bfloat16 row's step does its matmuls in bfloat16 (its HLO)."""
+    from gan_jax import experiment
+
+    rows = {r["name"]: r for r in accelerator.main(["--smoke", "--groups=population_dtype", "--rounds=1"])}
+    f32, bf16 = (rows[f"pacgan ring pack 2, population of 2, {d}"] for d in ("float32", "bfloat16"))
+    for row in (f32, bf16):
+        assert row["steps_per_s"] > 0 and row["throughput"] == 2 * row["steps_per_s"]
+    assert f32["flops"] == pytest.approx(2 * accelerator.step_flops(accelerator.pacgan_ring(1, True)))
+    assert (f32["dtype"], bf16["dtype"]) == ("float32", "bfloat16")
+    for dtype, hlo_type in (("float32", "f32"), ("bfloat16", "bf16")):
+        run = experiment.build(accelerator.pacgan_ring(1, True, dtype))
+        state = run.initial_state()
+        hlo = run.lower(state, next(run.feed(state, 0))).as_text()
+        types = [line.rsplit(":", 1)[1] for line in hlo.splitlines() if "stablehlo.dot_general" in line]
+        assert types and all(t.count(f"x{hlo_type}>") == 3 for t in types), types[:3]
+
+
 def test_the_ratio_is_our_best_over_pytorchs_best_per_setting_and_dtype():
     def row(name, rate, dtype="float32"):
         return {"name": name, "steps_per_s": rate, "dtype": dtype}
