@@ -33,9 +33,11 @@ Protocol, read from the authors' code:
   * Data: a training set of 100,000 points drawn from the mixture for each trial (here from
     data.seed = the run's seed); 400 epochs of 1,000 steps = 400,000 steps.
   * Evaluation: 2,500 samples of G in inference mode (BatchNorm's running averages) after
-    training; a sample is high quality within 3 standard deviations of its nearest mode; a mode
-    is captured by >= 1 high-quality sample; reverse KL of the high-quality histogram from
-    uniform (gan_jax/metrics/mixtures.py). 10 trials per cell.
+    training, from one fixed z shared by every trial (theirs drawn once with seed 2333; here
+    from config.eval.seed, gan_jax/evaluation/bank.py); a sample is high quality within 3
+    standard deviations of its nearest mode; a mode is captured by >= 1 high-quality sample;
+    reverse KL of the high-quality histogram from uniform (gan_jax/metrics/mixtures.py). 10
+    trials per cell.
 Differences (each written down, none tuned):
   * Their real packs are formed once: 100,000 packs, slot k of each from its own bootstrap
     resample of the 100,000 points (GaussianPackingMixture), shuffled every epoch and walked 100
