@@ -1,7 +1,8 @@
 """Every comparison a report's table makes, with its statistics (gan_jax/stats.py).
 
-Each cell against the baseline cell, and each pair of cells REPORT["comparisons"] names: every
-column by Welch's test, the failure counts by Fisher's exact test. Each cell against its published
+Each cell against the baseline cell, and each other pair of cells REPORT["comparisons"] names (a
+named pair that is also a baseline comparison, as in a sweep of those two cells, is tested once):
+every column by Welch's test, the failure counts by Fisher's exact test. Each cell against its published
 row: Welch's test with the paper's standard error and trial count (REPORT["published_trials"]),
 and two one-sided tests against the margin REPORT["margins"] declares for the column. The p-values
 of the difference tests are Holm-adjusted together (one family a table); the equivalence tests
@@ -122,7 +123,8 @@ def compare(table: list[dict], columns, baseline: str, published: dict, spec: di
     """Every comparison of the table (rows of report.summarise), adjusted."""
     rows = {row["cell"]: row for row in table}
     pairs = [(cell, baseline) for cell in rows if cell != baseline]
-    pairs += [(a, b) for a, b in spec.get("comparisons", ()) if a in rows and b in rows]
+    named = [(a, b) for a, b in spec.get("comparisons", ()) if a in rows and b in rows]
+    pairs += [(a, b) for a, b in named if (a, b) not in pairs and (b, a) not in pairs]  # each test once
     found = [c for a, b in pairs for c in _pair(rows[a], rows[b], columns)]
     found += [c for row in table for c in _published(row, columns, published.get(row["cell"], ()), spec)]
     for c, adjusted in zip(found, stats.holm([c.p for c in found]), strict=True):

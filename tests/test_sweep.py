@@ -358,7 +358,8 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
     )
     study.write_text(  # the config's report spec, in studies/ beside the config's directory
         'REPORT = {"baseline": "base", "columns": [("m/value", "m"), ("modes/modes_captured", "modes")],\n'
-        '          "published": lambda arg: {"x": ("4.5 +- 0.2", "6")}, "comparisons": [("x", "y")]}\n'
+        '          "published": lambda arg: {"x": ("4.5 +- 0.2", "6")},\n'
+        '          "comparisons": [("x", "y"), ("base", "x")]}\n'
     )
     values = {"base": [1.0, 2.0, 3.0], "x": [4.0, 5.0, 6.0], "y": [None, 2.0, 3.0]}  # y: undefined once
     runs = []
@@ -382,7 +383,8 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
     # / sqrt(1/4 + 1/3) = 0.65, df 2.9, over n = 2 seeds; x against y, the pair REPORT names: 2.5 /
     # sqrt(1/3 + 1/4) = 3.27, df 2.9; x against its published 4.5 +- 0.2 (no trial count: that s.e.
     # taken as exact): 0.5 / sqrt(1/3 + 0.04) = 0.82, df 2.5. Holm over the table's seven tests
-    # (three failure counts, four differences): 0.021 x 7 = 0.15, not significant. Three seeds a
+    # (three failure counts, four differences; base against x, named too, is x against base, tested
+    # once): 0.021 x 7 = 0.15, not significant. Three seeds a
     # cell: exploratory. The reference rows: the true ring's samples and a memoriser of them hit
     # all 8 modes.
     table = text.split("## Comparisons")[0]
