@@ -119,13 +119,17 @@ def _published(row: dict, columns, texts, spec: dict) -> list[Comparison]:
     return found
 
 
+def _pairs(rows: dict, baseline: str, spec: dict) -> list[tuple[str, str]]:
+    """Each cell against the baseline, then the named pairs of cells that are not among those."""
+    pairs = [(cell, baseline) for cell in rows if cell != baseline]
+    named = [(a, b) for a, b in spec.get("comparisons", ()) if a in rows and b in rows]
+    return pairs + [(a, b) for a, b in named if (a, b) not in pairs and (b, a) not in pairs]
+
+
 def compare(table: list[dict], columns, baseline: str, published: dict, spec: dict) -> list[Comparison]:
     """Every comparison of the table (rows of report.summarise), adjusted."""
     rows = {row["cell"]: row for row in table}
-    pairs = [(cell, baseline) for cell in rows if cell != baseline]
-    named = [(a, b) for a, b in spec.get("comparisons", ()) if a in rows and b in rows]
-    pairs += [(a, b) for a, b in named if (a, b) not in pairs and (b, a) not in pairs]  # each test once
-    found = [c for a, b in pairs for c in _pair(rows[a], rows[b], columns)]
+    found = [c for a, b in _pairs(rows, baseline, spec) for c in _pair(rows[a], rows[b], columns)]
     found += [c for row in table for c in _published(row, columns, published.get(row["cell"], ()), spec)]
     for c, adjusted in zip(found, stats.holm([c.p for c in found]), strict=True):
         c.holm = adjusted
