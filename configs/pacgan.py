@@ -7,9 +7,9 @@ Command:   python -m experiments.sweep --config=configs/pacgan.py:ring,cpu --wor
            One run: python -m experiments.run --config=configs/pacgan.py:ring,pack=2 --workdir=runs/pac2
 Arguments: `ring` or `grid`; `pack=m` (a single run's packing, default 1); `one_g_batch` (G run
            once on all 100 m samples of a step, as this config did before 2026-12-03: the
-           ablation of their per-slot G); `ablation` (the sweep of that ablation's two cells
-           alone, PacGAN4 and `PacGAN4, one G batch`: for a schedule longer than the table's,
-           e.g. `grid,steps=40000,ablation` on an accelerator); `fixed_packs` (D's packs formed
+           ablation of their per-slot G); `ablation` (the sweep of that ablation's cells alone,
+           GAN, PacGAN4 and `PacGAN4, one G batch`: for a schedule longer than the table's, e.g.
+           `grid,steps=40000,ablation`); `fixed_packs` (D's packs formed
            once and walked an epoch at a time, as their code: below); `cpu` (the shortened
            schedule below); `steps=N` (a schedule of N steps, between the two: for an
            accelerator's lease too short for 400,000); `smoke`; `seeds=N` for the sweep (default
@@ -119,7 +119,8 @@ def get_sweep(arg: str = "ring") -> list[dict]:
     2018; groups of 4, as theirs) -- and two of the objectives every modern ablation compares (the
     hinge loss, least squares; gan_jax/config.py OBJECTIVES, nothing else changed); after PacGAN4,
     PacGAN4 with G run once on all 400 samples of a step (the ablation of their per-slot G; with
-    `ablation`, those two cells alone). Seeds 0 to seeds-1, each with its own training set
+    `ablation`, GAN, PacGAN4 and that cell alone: the share's fall with the pack size, and
+    whether their per-slot G explains it). Seeds 0 to seeds-1, each with its own training set
     (data.seed = seed, as their trials)."""
     args = parse_args(arg)
     if args.ablation and args.one_g_batch:
@@ -130,7 +131,7 @@ def get_sweep(arg: str = "ring") -> list[dict]:
     seeds = range(args.seeds)
     runs = sweep.zip_(sweep.sweep("seed", seeds), sweep.sweep("data.seed", seeds))
     if args.ablation:
-        return sweep.product([p for p in packs if p["_name"] in ("PacGAN4", ONE_G_BATCH)], runs)
+        return sweep.product([p for p in packs if p["_name"] in ("GAN", "PacGAN4", ONE_G_BATCH)], runs)
     others = [
         {
             "_name": "minibatch discrimination",

@@ -155,7 +155,7 @@ def test_every_config_file_parses_its_argument_the_same_way():
     assert pacgan.get_sweep("grid,steps=40000,ablation,seeds=2") == [
         e
         for e in pacgan.get_sweep("grid,steps=40000,seeds=2")
-        if e["_name"] in ("PacGAN4", "PacGAN4, one G batch")
+        if e["_name"] in ("GAN", "PacGAN4", "PacGAN4, one G batch")
     ]
     with pytest.raises(ConfigError, match="give one of them"):
         pacgan.get_sweep("ring,ablation,one_g_batch")
