@@ -128,8 +128,8 @@ def test_resume_refuses_a_changed_config(tmp_path, one_device):
 def test_divergence_stops_the_run_and_is_never_checkpointed(tmp_path, one_device, monkeypatch):
     real_load = data.load
 
-    def poisoned_load(cfg):
-        source = real_load(cfg)
+    def poisoned_load(cfg, pack=1):
+        source = real_load(cfg, pack)
 
         def sample(arrays, key, draw, batch_size):
             batch = source.sample(arrays, key, draw, batch_size)
