@@ -42,6 +42,7 @@ import argparse
 import dataclasses
 import functools
 import json
+import os
 import statistics
 import sys
 import time
@@ -434,6 +435,7 @@ def main(argv=None) -> list[dict]:
     device = jax.devices()[0]
     machine = {"device": device.device_kind, "backend": jax.default_backend(), "host": cpu_model()}
     machine["versions"] = versions()
+    machine["xla_flags"] = os.environ.get("XLA_FLAGS", "").strip()  # how the rows were compiled
     print(f"{machine}", flush=True)
     results = []
     for group in groups:

@@ -1,6 +1,7 @@
 """The accelerator benchmark runs (on this CPU, in its smoke mode) and reports what it measures."""
 
 import json
+import os
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -29,12 +30,25 @@ def test_the_accelerator_benchmark_reports_throughput_flops_and_the_ratio_to_pyt
 
 
 @pytest.mark.slow
-def test_population_rows_count_member_steps_and_compute_in_their_dtype(tmp_path):
-    """population_dtype: a population's throughput is its members' steps (members x steps/s), its
-    FLOPs the members' sum, and the bfloat16 row's step does its matmuls in bfloat16 (its HLO)."""
+def test_the_device_script_times_populations_again_under_command_buffers(tmp_path):
+    """device/benchmark.sh's `population_dtype@cmdbuf` (here on the CPU, in smoke): the group's
+    rows in cmdbuf/, measured by a process whose XLA_FLAGS hold the command-buffer types, loops
+    included; a population's throughput is its members' steps (members x steps/s), its FLOPs the
+    members' sum, and the bfloat16 row's step does its matmuls in bfloat16 (its HLO)."""
     from gan_jax import experiment
 
-    rows = {r["name"]: r for r in accelerator.main(["--smoke", "--groups=population_dtype", "--rounds=1"])}
+    env = {**os.environ, "OUT": str(tmp_path), "ACCEL_ARGS": "--smoke --rounds=1", "BUDGET": "250"}
+    subprocess.run(
+        ["bash", "device/benchmark.sh", "population_dtype@cmdbuf:200"],
+        cwd=REPO,
+        env=env,
+        timeout=300,
+        check=True,
+    )
+    saved = json.loads((tmp_path / "cmdbuf" / "population_dtype.json").read_text())
+    assert "--xla_gpu_enable_command_buffer=" in saved["machine"]["xla_flags"]
+    assert ",WHILE," in saved["machine"]["xla_flags"] and not (tmp_path / "population_dtype.json").exists()
+    rows = {r["name"]: r for r in saved["rows"]}
     f32, bf16 = (rows[f"pacgan ring pack 2, population of 2, {d}"] for d in ("float32", "bfloat16"))
     for row in (f32, bf16):
         assert row["steps_per_s"] > 0 and row["throughput"] == 2 * row["steps_per_s"]
