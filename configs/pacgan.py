@@ -10,7 +10,8 @@ Arguments: `ring` or `grid`; `pack=m` (a single run's packing, default 1); `one_
            ablation of their per-slot G); `ablation` (the sweep of that ablation's cells alone,
            GAN, PacGAN4 and `PacGAN4, one G batch`: for a schedule longer than the table's, e.g.
            `grid,steps=40000,ablation`); `fixed_packs` (D's packs formed
-           once and walked an epoch at a time, as their code: below); `cpu` (the shortened
+           once and walked an epoch at a time, as their code: below); `packs_ablation` (the
+           sweep of GAN and PacGAN4, each with packs drawn afresh and with fixed packs); `cpu` (the shortened
            schedule below); `steps=N` (a schedule of N steps, between the two: for an
            accelerator's lease too short for 400,000); `smoke`; `seeds=N` for the sweep (default
            10, as the paper's 10 trials).
@@ -76,6 +77,7 @@ parse_args = arguments(
     one_g_batch=False,
     ablation=False,
     fixed_packs=False,
+    packs_ablation=False,
     cpu=False,
     steps=0,
     smoke=False,
@@ -88,6 +90,7 @@ CALL = 100  # steps a compiled call
 # Their code evaluates once, after the last epoch; the runs here evaluate 5 times and log ~50 rows
 # for the diagnosis (config.evaluate_often).
 ONE_G_BATCH = "PacGAN4, one G batch"  # the ablation cell: G once on all 400 samples of a step
+FIXED_PACKS = ", fixed packs"  # packs_ablation's cells: GAN and PacGAN4 with data.fixed_packs
 
 
 def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
@@ -120,11 +123,16 @@ def get_sweep(arg: str = "ring") -> list[dict]:
     hinge loss, least squares; gan_jax/config.py OBJECTIVES, nothing else changed); after PacGAN4,
     PacGAN4 with G run once on all 400 samples of a step (the ablation of their per-slot G; with
     `ablation`, GAN, PacGAN4 and that cell alone: the share's fall with the pack size, and
-    whether their per-slot G explains it). Seeds 0 to seeds-1, each with its own training set
+    whether their per-slot G explains it; with `packs_ablation`, GAN and PacGAN4 with packs
+    drawn afresh and with their fixed packs). Seeds 0 to seeds-1, each with its own training set
     (data.seed = seed, as their trials)."""
     args = parse_args(arg)
     if args.ablation and args.one_g_batch:
         raise ConfigError("pacgan.py: `ablation` compares per-slot G with `one_g_batch`; give one of them.")
+    if args.packs_ablation and (args.fixed_packs or args.ablation):
+        raise ConfigError(
+            "pacgan.py: `packs_ablation` sets data.fixed_packs per cell and is a sweep of its own."
+        )
     packs = [pac_cell(args, m, 1 if args.one_g_batch else m) for m in (1, 2, 3, 4)]
     if not args.one_g_batch:
         packs.append({**pac_cell(args, 4, 1), "_name": ONE_G_BATCH})
@@ -132,6 +140,10 @@ def get_sweep(arg: str = "ring") -> list[dict]:
     runs = sweep.zip_(sweep.sweep("seed", seeds), sweep.sweep("data.seed", seeds))
     if args.ablation:
         return sweep.product([p for p in packs if p["_name"] in ("GAN", "PacGAN4", ONE_G_BATCH)], runs)
+    if args.packs_ablation:
+        cells = [p for p in packs if p["_name"] in ("GAN", "PacGAN4")]
+        fixed = [{**p, "_name": p["_name"] + FIXED_PACKS, "data.fixed_packs": True} for p in cells]
+        return sweep.product(cells + fixed, runs)
     others = [
         {
             "_name": "minibatch discrimination",

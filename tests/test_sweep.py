@@ -144,6 +144,7 @@ def test_sweep_rejects_a_bad_override_before_running(tmp_path):
         "configs/improved_gan.py:digits",
         "configs/semi_supervised.py",
         "configs/pacgan.py:grid,cpu",
+        "configs/pacgan.py:grid,cpu,packs_ablation",
         "configs/unrolled.py:ring,cpu",
         "configs/cgan.py",
     ],
