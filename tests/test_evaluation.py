@@ -39,6 +39,23 @@ def test_applicable_metrics():
     assert evaluation.applicable_metrics(fixed_ring, False) == ("equilibrium", "modes", "parzen", "copying")
 
 
+def test_a_fixed_training_sets_stand_ins_do_not_depend_on_how_training_walks_it():
+    """The pool of training examples (the memoriser's, the copying test's) and the `data` row of
+    a mixture's fixed set are the same draws from it whether training draws batches with
+    replacement or walks PacGAN's fixed packs (data.fixed_packs)."""
+    from gan_jax.evaluation.bank import SampleBank
+
+    cfg = ml_collections.ConfigDict(dict(seed=0))
+    drawn = []
+    for fixed_packs in (False, True):
+        source = data.load(
+            ml_collections.ConfigDict(dict(name="grid", train_size=500, fixed_packs=fixed_packs)), pack=3
+        )
+        drawn.append(SampleBank(None, source, None, cfg, "").draw(source, 1_000, stream=3))
+    np.testing.assert_array_equal(drawn[0][0], drawn[1][0])
+    assert drawn[0][0].shape == (1_000, 2) and len({tuple(p) for p in drawn[0][0].tolist()}) < 500
+
+
 def test_metrics_that_do_not_apply_fail_before_any_compute():
     config, gan, source, _ = evaluation_run("ring")
     with pytest.raises(ValueError, match=r"\['fd'\] do not apply to data 'ring'.*config.eval.classifier"):

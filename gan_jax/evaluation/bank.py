@@ -16,6 +16,7 @@ import ml_collections
 import numpy as np
 
 from gan_jax.data import DataSource
+from gan_jax.data.mixtures import sample_with_replacement
 from gan_jax.data.source import sample_epochs, uint8_to_unit_range
 from gan_jax.errors import NonFiniteError
 from gan_jax.models import apply
@@ -125,8 +126,9 @@ class SampleBank:
 
     def draw(self, source: DataSource, n: int, stream: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
         """(x, labels) of n examples of `source`, the same for every evaluation: min(n, size)
-        distinct ones in a fixed random order from an array or streamed source, else n fresh
-        draws; `stream` picks an independent order / draw."""
+        distinct ones in a fixed random order from an image array or streamed source, n drawn
+        with replacement from a mixture's fixed training set (however training walks it), else n
+        fresh draws; `stream` picks an independent order / draw."""
         if source.sample is sample_epochs or source.streamed:
             order = np.random.default_rng(self.cfg.seed + stream).permutation(source.num_examples)[:n]
             batch = (
@@ -141,6 +143,7 @@ class SampleBank:
                 {k: jnp.asarray(v) for k, v in source.arrays.items()},
             )
             size = min(BATCH, source.num_examples or BATCH)  # a batch draws each base example once
-            draws = [source.sample(arrays, key, jnp.int32(d), size) for d in range(-(-n // size))]
+            sample = sample_with_replacement if source.kind == "points" and source.arrays else source.sample
+            draws = [sample(arrays, key, jnp.int32(d), size) for d in range(-(-n // size))]
             batch = {k: np.concatenate([np.asarray(b[k]) for b in draws])[:n] for k in draws[0]}
         return np.asarray(batch["x"]), batch.get("label")
