@@ -131,7 +131,8 @@ def get_sweep(arg: str = "ring") -> list[dict]:
         raise ConfigError("pacgan.py: `ablation` compares per-slot G with `one_g_batch`; give one of them.")
     if args.packs_ablation and (args.fixed_packs or args.ablation):
         raise ConfigError(
-            "pacgan.py: `packs_ablation` sets data.fixed_packs per cell and is a sweep of its own."
+            "pacgan.py: `packs_ablation` sets data.fixed_packs per cell; "
+            "give it without `fixed_packs`, `ablation`."
         )
     packs = [pac_cell(args, m, 1 if args.one_g_batch else m) for m in (1, 2, 3, 4)]
     if not args.one_g_batch:
