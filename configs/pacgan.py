@@ -47,7 +47,7 @@ Differences (each written down, none tuned):
     m independent uniform draws from the set as theirs, but a pack is never seen twice. With
     `fixed_packs` (data.fixed_packs) the packs are theirs -- formed once from data.seed, every
     pack once an epoch in an order of the epoch's own (a keyed pseudo-random permutation,
-    gan_jax/data/source.py walk_order, for their uniform shuffle). Not yet the default: every
+    gan_jax/data/source.py epoch_order, for their uniform shuffle). Not yet the default: every
     table in docs/mode_collapse.md was run without it, and it becomes the default with their
     rerun.
   * Their BatchNorm keeps running standard deviations (merged over slots as a mean of standard

@@ -1,11 +1,9 @@
 """Synthetic Gaussian mixtures: sampled afresh inside the step (infinite data), or a fixed
 training set of `train_size` points drawn once (PacGAN's protocol: 100,000 points), from which each
-batch draws uniformly with replacement (a shuffled epoch, as the image data sets walk, costs a
-permutation of the whole set inside every step: 38 ms for 100,000 points on one core, more than
-PacGAN's step itself) -- or, with `fixed_packs` (PacGAN's code), whose packs of D are formed once:
-`train_size` packs of m points, each of the m slots its own bootstrap resample of the set, walked
-without replacement in a new order every epoch (source.walk_order), each pack's m points
-consecutive in the batch as D packs them.
+batch draws uniformly with replacement -- or, with `fixed_packs` (PacGAN's code), whose packs of D
+are formed once: `train_size` packs of m points, each of the m slots its own bootstrap resample of
+the set, walked without replacement in a new order every epoch (source.epoch_order), each pack's
+m points consecutive in the batch as D packs them.
 
 `ring`  8 Gaussians, means (cos 2 pi k/8, sin 2 pi k/8), k = 0..7, std 0.01 (PacGAN's 2D-ring;
         eight *distinct* modes -- linspace(0, 2 pi, 8) would repeat one and give 7).
@@ -28,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax.data.source import Batch, DataSource, check_batch_fits, walk_order
+from gan_jax.data.source import Batch, DataSource, check_batch_fits, epoch_order
 from gan_jax.errors import DataError
 
 HD1200_OFFSETS = (-1.0, -0.5, 0.0, 0.5, -2.0, -2.5, 10.0, 0.25, -13.0, -5.5)
@@ -131,7 +129,7 @@ def sample_fixed_packs(pack: int):
         check_batch_fits(per_batch, packs.shape[0])
         epoch, position = jnp.divmod(draw, packs.shape[0] // per_batch)
         positions = position * per_batch + jnp.arange(per_batch)
-        idx = packs[walk_order(jax.random.fold_in(key, epoch), positions, packs.shape[0])].reshape(-1)
+        idx = packs[epoch_order(key, epoch, packs.shape[0], positions)].reshape(-1)
         return {"x": arrays["x"][idx], "label": arrays["label"][idx]}
 
     return sample

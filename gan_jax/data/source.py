@@ -6,8 +6,8 @@ compiled step from the step's key and nothing crosses from host to device while 
     empty for synthetic sources, which draw fresh samples every time.
   * `sample(arrays, key, draw, batch_size)` -- the `draw`-th batch of the run. Array sources walk
     through the data in epochs without replacement: a new permutation each epoch (from `key` and
-    the epoch number, `epoch_order`), the N mod batch_size left-over examples skipped (different
-    ones each epoch).
+    the epoch number, `epoch_order`), evaluated at the batch's positions only (never sorted in
+    the step), the N mod batch_size left-over examples skipped (different ones each epoch).
 A streamed source (config.data.pipeline, data/stream.py) has no `arrays`: the host reads each
 compiled call's batches from `examples`, in the same order, and `sample_streamed` picks batch
 `draw` out of them. Batches are dicts: 'x' in the model's layout ([-1, 1] for images), and
@@ -55,10 +55,12 @@ def uint8_to_unit_range(images: jax.Array) -> jax.Array:
     return images.astype(jnp.float32) / 127.5 - 1.0
 
 
-def epoch_order(key: jax.Array, epoch, n: int) -> jax.Array:
-    """The order in which epoch `epoch` visits the n examples: the one definition that the device
-    pipeline (inside the step) and the streaming one (on the host) share."""
-    return jax.random.permutation(jax.random.fold_in(key, epoch), n)
+def epoch_order(key: jax.Array, epoch, n: int, positions: jax.Array | None = None) -> jax.Array:
+    """The examples epoch `epoch` visits at `positions` of its walk through the n examples (all n
+    in order when None): the one definition that the device pipeline (inside the step, at a
+    batch's positions only) and the streaming one (on the host, a whole epoch) share."""
+    positions = jnp.arange(n) if positions is None else positions
+    return walk_order(jax.random.fold_in(key, epoch), positions, n)
 
 
 FEISTEL_ROUNDS = 4
@@ -69,7 +71,7 @@ def walk_order(key: jax.Array, positions: jax.Array, n: int) -> jax.Array:
     of range(n) chosen by `key`, evaluated at those positions only -- a Feistel network on the
     smallest even number of bits that holds n, cycle-walked back into range(n) (each step stays a
     bijection) -- so that a batch finds its examples without sorting all n of them in every step
-    (epoch_order's permutation of 100,000 costs more than PacGAN's whole step on a CPU)."""
+    (a sorted permutation of 100,000 costs more than PacGAN's whole step on a CPU)."""
     half = max(1, -(-(n - 1).bit_length() // 2))
     mask = jnp.uint32((1 << half) - 1)
     round_keys = jax.random.bits(key, (FEISTEL_ROUNDS,), jnp.uint32)
@@ -102,7 +104,7 @@ def sample_epochs(arrays: dict, key: jax.Array, draw: jax.Array, batch_size: int
     n = arrays["x"].shape[0]
     check_batch_fits(batch_size, n)
     epoch, position = jnp.divmod(draw, n // batch_size)
-    idx = jax.lax.dynamic_slice_in_dim(epoch_order(key, epoch, n), position * batch_size, batch_size)
+    idx = epoch_order(key, epoch, n, position * batch_size + jnp.arange(batch_size))
     batch = {"x": uint8_to_unit_range(arrays["x"][idx])}
     if "label" in arrays:
         batch["label"] = arrays["label"][idx]
