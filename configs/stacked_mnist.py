@@ -55,7 +55,7 @@ CPU schedule (`cpu`): 2,000 iterations a run (one of their 50 epochs; Table 3: 5
 the same in every other respect.
 CPU time:  0.80 s an iteration at batch 64 (one D and two G updates of these 4.5M- and
            4.3M-parameter networks) on an idle 2-core AMD EPYC: ~27 minutes a `cpu` run, ~22 hours
-           a full one; Table 3's small networks 0.070 s an iteration, ~1 hour a `cpu` run (pack 1;
+           a full one; Table 3's small networks ~0.047 s an iteration, ~40 min a `cpu` run (pack 1;
            more for PacDCGANm). The tables need an accelerator (docs/mode_collapse.md).
 Expected:  docs/mode_collapse.md, beside PacGAN's Table 2.
 """
