@@ -3,7 +3,9 @@
 A sweep's runs live in run directories (checkpoints, figures, logs: megabytes each, never
 committed). `experiments.report` first reduces them to records -- one JSON object per run: its cell,
 seed, overrides and status, every evaluation row, its final evaluation's scalars and its logged
-metric rows (at most MAX_ROWS, evenly thinned, without the wall-clock column), and for the first
+metric rows (at most MAX_ROWS, evenly thinned, without the wall-clock column), the commits of the
+code that trained it (`code`: one per start where they differ; records made before it was kept
+lack it), and for the first
 seed of each cell of 2-D data SAMPLES of G's points -- plus one header (the sweep's config, the
 reference rows, the mode centres), and writes them as `runs.jsonl.gz` beside the report. The report
 is then rendered from the records alone, so `experiments.report --records=<file>` regenerates it
@@ -58,6 +60,8 @@ def run_record(run: dict, directory: epath.Path) -> dict:
         {k: v for k, v in row.items() if k != "steps_per_sec"} for row in _rows(directory / "metrics.jsonl")
     ]
     record["metrics"] = thin(metrics)
+    starts = _rows(directory / workdirs.STARTS_FILE)  # the code of each start (trainer.code_version)
+    record["code"] = list(dict.fromkeys(row["code"] for row in starts if row.get("code")))
     return record
 
 

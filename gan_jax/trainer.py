@@ -13,8 +13,11 @@ or saved.
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import json
+import pathlib
+import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 
@@ -406,7 +409,26 @@ def _record_start(workdir: epath.Path, step: int, topology: dict, saved: dict | 
             flush=True,
         )
     row = {"step": step, **topology, "bit_identical": not moved if saved is not None else None}
-    writers.append_row(workdir / workdirs.STARTS_FILE, row)
+    writers.append_row(workdir / workdirs.STARTS_FILE, {**row, "code": code_version()})
+
+
+@functools.cache
+def code_version() -> str | None:
+    """The commit of the git checkout this package runs from, with '+' when its tracked files
+    differ from it: which code trained a run, in each of its starts (a result's provenance; not a
+    test of bit-identity, which a change elsewhere in the tree need not break). None outside a
+    checkout of its own (an installed package, a copied tree)."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    git = ["git", "-C", str(root)]
+    try:
+        head = subprocess.run([*git, "rev-parse", "--show-toplevel", "HEAD"], capture_output=True, text=True)
+        changed = subprocess.run([*git, "diff", "--quiet", "HEAD", "--"], capture_output=True)
+    except OSError:  # no git
+        return None
+    lines = head.stdout.split()
+    if head.returncode or len(lines) != 2 or pathlib.Path(lines[0]).resolve() != root:
+        return None
+    return lines[1] + ("+" if changed.returncode else "")
 
 
 def _boundary(

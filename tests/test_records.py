@@ -2,6 +2,8 @@
 deterministic and thinned as documented."""
 
 import gzip
+import json
+import subprocess
 
 import pytest
 from helpers import REPO
@@ -52,6 +54,36 @@ def test_records_are_the_same_bytes_for_the_same_runs(tmp_path):
     assert (tmp_path / "one.gz").read_bytes() == (tmp_path / "two.gz").read_bytes()  # no timestamp
     assert gzip.decompress((tmp_path / "one.gz").read_bytes()).decode().count("\n") == 2
     assert records.read(tmp_path / "one.gz") == (header, runs)
+
+
+def test_a_record_keeps_the_code_of_each_start(tmp_path):
+    """A run's record names the commits that trained it, once each, in the order of its starts
+    (starts.jsonl's `code`; a start outside a git checkout has none)."""
+    rows = [
+        {"step": 0, "code": "aaa"},
+        {"step": 20, "code": "aaa"},
+        {"step": 40, "code": None},
+        {"step": 60, "code": "bbb+"},
+    ]
+    (tmp_path / workdir.STARTS_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "done.json").write_text('{"status": "finished"}')
+    record = records.run_record({"cell": "a", "seed": 0, "overrides": {}}, tmp_path)
+    assert record["code"] == ["aaa", "bbb+"] and record["status"] == "finished"
+
+
+def test_a_run_knows_the_commit_it_runs_from_and_none_outside_a_checkout(monkeypatch, tmp_path):
+    from gan_jax import trainer
+
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
+    edited = subprocess.run(["git", "-C", str(REPO), "diff", "--quiet", "HEAD", "--"]).returncode
+    trainer.code_version.cache_clear()
+    assert trainer.code_version() == head.stdout.strip() + ("+" if edited else "")
+    (tmp_path / "gan_jax").mkdir()  # a copied tree: its files, no checkout of its own
+    monkeypatch.setattr(trainer, "__file__", str(tmp_path / "gan_jax" / "trainer.py"))
+    trainer.code_version.cache_clear()
+    assert trainer.code_version() is None
+    monkeypatch.undo()
+    trainer.code_version.cache_clear()
 
 
 def test_thinning_keeps_the_first_and_the_last_rows_evenly():
