@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import itertools
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -416,18 +417,20 @@ def _record_start(workdir: epath.Path, step: int, topology: dict, saved: dict | 
 def code_version() -> str | None:
     """The commit of the git checkout this package runs from, with '+' when its tracked files
     differ from it: which code trained a run, in each of its starts (a result's provenance; not a
-    test of bit-identity, which a change elsewhere in the tree need not break). None outside a
-    checkout of its own (an installed package, a copied tree)."""
+    test of bit-identity, which a change elsewhere in the tree need not break). Outside a checkout
+    of its own (an installed package, a tree copied to a lent accelerator) the commit its copier
+    declares in GAN_JAX_CODE, else None."""
     root = pathlib.Path(__file__).resolve().parent.parent
     git = ["git", "-C", str(root)]
+    declared = os.environ.get("GAN_JAX_CODE") or None
     try:
         head = subprocess.run([*git, "rev-parse", "--show-toplevel", "HEAD"], capture_output=True, text=True)
         changed = subprocess.run([*git, "diff", "--quiet", "HEAD", "--"], capture_output=True)
     except OSError:  # no git
-        return None
+        return declared
     lines = head.stdout.split()
     if head.returncode or len(lines) != 2 or pathlib.Path(lines[0]).resolve() != root:
-        return None
+        return declared
     return lines[1] + ("+" if changed.returncode else "")
 
 

@@ -71,7 +71,7 @@ def test_a_record_keeps_the_code_of_each_start(tmp_path):
     assert record["code"] == ["aaa", "bbb+"] and record["status"] == "finished"
 
 
-def test_a_run_knows_the_commit_it_runs_from_and_none_outside_a_checkout(monkeypatch, tmp_path):
+def test_a_run_knows_the_commit_it_runs_from_or_the_one_declared_outside_a_checkout(monkeypatch, tmp_path):
     from gan_jax import trainer
 
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
@@ -82,6 +82,9 @@ def test_a_run_knows_the_commit_it_runs_from_and_none_outside_a_checkout(monkeyp
     monkeypatch.setattr(trainer, "__file__", str(tmp_path / "gan_jax" / "trainer.py"))
     trainer.code_version.cache_clear()
     assert trainer.code_version() is None
+    monkeypatch.setenv("GAN_JAX_CODE", "abc1234")  # what a copy's maker declares (device/*.sh)
+    trainer.code_version.cache_clear()
+    assert trainer.code_version() == "abc1234"
     monkeypatch.undo()
     trainer.code_version.cache_clear()
 
