@@ -60,9 +60,14 @@ def run_record(run: dict, directory: epath.Path) -> dict:
         {k: v for k, v in row.items() if k != "steps_per_sec"} for row in _rows(directory / "metrics.jsonl")
     ]
     record["metrics"] = thin(metrics)
-    starts = _rows(directory / workdirs.STARTS_FILE)  # the code of each start (trainer.code_version)
-    record["code"] = list(dict.fromkeys(row["code"] for row in starts if row.get("code")))
+    record["code"] = codes(directory)
     return record
+
+
+def codes(directory: epath.Path) -> list[str]:
+    """The commits that trained a run, once each in the order of its starts (trainer.code_version)."""
+    starts = _rows(directory / workdirs.STARTS_FILE)
+    return list(dict.fromkeys(row["code"] for row in starts if row.get("code")))
 
 
 def _rows(path: epath.Path) -> list[dict]:

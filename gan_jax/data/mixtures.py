@@ -135,6 +135,13 @@ def sample_fixed_packs(pack: int):
     return sample
 
 
+def _sampler(mixture: Mixture, finite: bool, fixed_packs: int, train_modes: int, train_modes_from: int):
+    """How training draws a batch: fixed packs, with replacement from a fixed set, or afresh."""
+    if fixed_packs:
+        return sample_fixed_packs(fixed_packs)
+    return sample_with_replacement if finite else mixture_sampler(mixture, train_modes, train_modes_from)
+
+
 def load_mixture(
     name: str,
     train_size: int = 0,
@@ -169,17 +176,12 @@ def load_mixture(
     arrays = training_set(mixture, train_size, seed, train_modes) if finite else {}
     if fixed_packs:
         arrays["packs"] = bootstrap_packs(train_size, fixed_packs, seed)
-        sample = sample_fixed_packs(fixed_packs)
-    elif finite:
-        sample = sample_with_replacement
-    else:
-        sample = mixture_sampler(mixture, train_modes, train_modes_from)
     return DataSource(
         name=name,
         kind="points",
         shape=(mixture.means.shape[1],),
         arrays=arrays,
-        sample=sample,
+        sample=_sampler(mixture, finite, fixed_packs, train_modes, train_modes_from),
         num_classes=len(mixture.means),
         mixture=mixture,
     )

@@ -143,7 +143,13 @@ class SampleBank:
                 {k: jnp.asarray(v) for k, v in source.arrays.items()},
             )
             size = min(BATCH, source.num_examples or BATCH)  # a batch draws each base example once
-            sample = sample_with_replacement if source.kind == "points" and source.arrays else source.sample
+            sample = _stand_in_sampler(source)
             draws = [sample(arrays, key, jnp.int32(d), size) for d in range(-(-n // size))]
             batch = {k: np.concatenate([np.asarray(b[k]) for b in draws])[:n] for k in draws[0]}
         return np.asarray(batch["x"]), batch.get("label")
+
+
+def _stand_in_sampler(source: DataSource):
+    """How the evaluation draws from a source that is not walked by epochs: a mixture's fixed set
+    with replacement (however training walks it: its fixed packs too), any other by its sampler."""
+    return sample_with_replacement if source.kind == "points" and source.arrays else source.sample
