@@ -9,9 +9,9 @@ Arguments: `ring` or `grid`; `pack=m` (a single run's packing, default 1); `one_
            once on all 100 m samples of a step, as this config did before 2026-12-03: the
            ablation of their per-slot G); `ablation` (the sweep of that ablation's cells alone,
            GAN, PacGAN4 and `PacGAN4, one G batch`: for a schedule longer than the table's, e.g.
-           `grid,steps=40000,ablation`); `fixed_packs` (D's packs formed
-           once and walked an epoch at a time, as their code: below); `packs_ablation` (the
-           sweep of GAN and PacGAN4, each with packs drawn afresh and with fixed packs); `cpu` (the shortened
+           `grid,steps=40000,ablation`); `fixed_packs` (D's packs formed once and walked an
+           epoch at a time, as their code: below); `packs_ablation` (the sweep of GAN and
+           PacGAN4, each with packs drawn afresh and with fixed packs); `cpu` (the shortened
            schedule below); `steps=N` (a schedule of N steps, between the two: for an
            accelerator's lease too short for 400,000); `smoke`; `seeds=N` for the sweep (default
            10, as the paper's 10 trials).
