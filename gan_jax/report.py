@@ -374,7 +374,8 @@ def preamble(header: dict, spec: dict, baseline: str, published: dict, shown_ref
     return [
         *lines,
         "Reference rows, one evaluation each by the same code: `data` puts real examples the metrics "
-        "do not compare with in place of G's samples (the training split; fresh draws for mixtures); "
+        "do not compare with in place of G's samples (the training split; for a mixture, fresh draws, "
+        "or the points of the fixed training set it trained on); "
         "`memoriser` draws from a Gaussian kernel density estimate of the training examples at the "
         f"bandwidth with the highest held-out likelihood ({header['references']['bandwidth']:.3g}).",
     ]

@@ -156,9 +156,10 @@ class Evaluator:
 
     def references(self) -> dict[str, dict]:
         """The sample metrics of two stand-ins for G, by the same code and protocol: `data`, real
-        examples the metrics do not compare with (the training split; fresh draws for mixtures),
-        and `memoriser`, samples of a Gaussian kernel density estimate of the training examples
-        at the bandwidth that maximises the held-out likelihood. A metric that ranks the
+        examples the metrics do not compare with (the training split; for a mixture, fresh draws,
+        or the points of its fixed training set), and `memoriser`, samples of a Gaussian kernel
+        density estimate of the training examples at the bandwidth that maximises the held-out
+        likelihood. A metric that ranks the
         memoriser with the good GANs cannot tell generalisation from copying."""
         bank, cfg = self.bank, self.bank.cfg
         pool = bank.pool(bank.source, stream=3)
