@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax.data.source import Batch, DataSource, check_batch_fits, epoch_order
+from gan_jax.data.source import Batch, DataSource, epoch_indices
 from gan_jax.errors import DataError
 
 HD1200_OFFSETS = (-1.0, -0.5, 0.0, 0.5, -2.0, -2.5, 10.0, 0.25, -13.0, -5.5)
@@ -125,11 +125,7 @@ def sample_fixed_packs(pack: int):
 
     def sample(arrays: dict, key: jax.Array, draw: jax.Array, batch_size: int) -> Batch:
         packs = arrays["packs"]
-        per_batch = batch_size // pack
-        check_batch_fits(per_batch, packs.shape[0])
-        epoch, position = jnp.divmod(draw, packs.shape[0] // per_batch)
-        positions = position * per_batch + jnp.arange(per_batch)
-        idx = packs[epoch_order(key, epoch, packs.shape[0], positions)].reshape(-1)
+        idx = packs[epoch_indices(key, draw, packs.shape[0], batch_size // pack)].reshape(-1)
         return {"x": arrays["x"][idx], "label": arrays["label"][idx]}
 
     return sample

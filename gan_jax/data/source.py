@@ -99,12 +99,17 @@ def check_batch_fits(batch_size: int, n: int) -> None:
         raise DataError(f"batch_size {batch_size} exceeds the {n} examples of the data set.")
 
 
-def sample_epochs(arrays: dict, key: jax.Array, draw: jax.Array, batch_size: int) -> Batch:
-    """Sampling without replacement for array sources; see the module docstring."""
-    n = arrays["x"].shape[0]
+def epoch_indices(key: jax.Array, draw: jax.Array, n: int, batch_size: int) -> jax.Array:
+    """Batch `draw`'s indices into n items walked in epochs without replacement (epoch_order; the
+    n mod batch_size left over each epoch skipped): examples, or a mixture's fixed packs."""
     check_batch_fits(batch_size, n)
     epoch, position = jnp.divmod(draw, n // batch_size)
-    idx = epoch_order(key, epoch, n, position * batch_size + jnp.arange(batch_size))
+    return epoch_order(key, epoch, n, position * batch_size + jnp.arange(batch_size))
+
+
+def sample_epochs(arrays: dict, key: jax.Array, draw: jax.Array, batch_size: int) -> Batch:
+    """Sampling without replacement for array sources; see the module docstring."""
+    idx = epoch_indices(key, draw, arrays["x"].shape[0], batch_size)
     batch = {"x": uint8_to_unit_range(arrays["x"][idx])}
     if "label" in arrays:
         batch["label"] = arrays["label"][idx]
