@@ -9,7 +9,10 @@ transposes, copies, reductions, XLA's element-wise fusions).
     python -m benchmarks.profile_step --smoke                           # any machine
     bash device/benchmark.sh profile:120     # the lent H200: summaries and traces in $OUT
 
-On a CPU there are no device streams: the summary then reads XLA's CPU thunks, a coarser view.
+On a CPU there are no device streams: the summary then reads XLA's CPU thunks, a coarser view,
+and their names do not say what they compute (XLA:CPU calls a YNNPACK fusion `ynn_fusion.N`
+whether it holds a convolution, a matrix product or a reduction), so a profiled step's kinds are
+read from its compiled HLO (`hlo_kinds`); a kept trace read back has only the names.
 --out keeps each trace (.xplane.pb, readable with jax.profiler.ProfileData or XProf).
 """
 
@@ -41,12 +44,43 @@ KINDS = (
 )
 
 
-def kind(name: str) -> str:
-    """The kind (KINDS) of the kernel called `name`; XLA's element-wise fusions otherwise."""
+def kind(name: str, computes: str | None = None) -> str:
+    """The kind (KINDS) of the kernel called `name`; where the name does not say, what its op
+    `computes` (hlo_kinds), or else XLA's element-wise fusions."""
     for label, pattern in KINDS:
         if re.search(pattern, name, re.IGNORECASE):
             return label
-    return "element-wise/other"
+    return computes or "element-wise/other"
+
+
+# What an HLO instruction computes, by the opcodes it or its fused computation holds, first match.
+HLO_KINDS = (
+    ("convolution/matmul", {"convolution", "dot"}),
+    ("reduction", {"reduce", "reduce-window"}),
+    ("layout transpose", {"transpose"}),
+    ("copy/memset", {"copy"}),
+)
+_INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = .*?\s([a-z][\w\-]*)\(")
+
+
+def hlo_kinds(hlo_text: str) -> dict[str, str]:
+    """Each instruction of a compiled module's text that computes one of HLO_KINDS (a fusion: what
+    its fused computation computes), by name -- the name its thunk carries in a CPU trace."""
+    opcodes: dict[str, set[str]] = {}  # computation -> the opcodes in it
+    computes: dict[str, tuple[str, str | None]] = {}  # instruction -> (opcode, what it calls)
+    current = ""
+    for line in hlo_text.splitlines():
+        if line.rstrip().endswith("{") and " = " not in line:
+            current = line.replace("ENTRY ", "").split()[0].lstrip("%")
+        elif match := _INSTRUCTION.match(line):
+            opcodes.setdefault(current, set()).add(match[2])
+            calls = re.search(r"calls=%?([\w.\-]+)", line)
+            computes[match[1]] = (match[2], calls[1] if calls else None)
+    kinds = {}
+    for name, (opcode, callee) in computes.items():
+        held = {opcode} | opcodes.get(callee, set())
+        kinds[name] = next((label for label, ops in HLO_KINDS if held & ops), None)
+    return {name: label for name, label in kinds.items() if label}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,17 +141,27 @@ def busy_ns(kernels: list[Kernel]) -> float:
     return busy
 
 
-def summary(kernels: list[Kernel], steps: int, wall_ns: float | None = None, top: int = 12) -> dict:
+def summary(
+    kernels: list[Kernel],
+    steps: int,
+    wall_ns: float | None = None,
+    top: int = 12,
+    kinds: dict[str, str] | None = None,
+) -> dict:
     """Per step: wall (default: the kernels' span), busy and kernel time, kernel count; shares of
-    kernel time by kind, in kernels of one thread block (a GPU of 132 SMs runs them on one) and
-    in kernels under 5 us; the `top` kernels by the op that launched them."""
+    kernel time by kind (`kinds`, by the op that launched the kernel: hlo_kinds; the kernel's name
+    otherwise), in kernels of one thread block (a GPU of 132 SMs runs them on one) and in kernels
+    under 5 us; the `top` kernels by the op that launched them."""
+    kinds = kinds or {}
+    kind_of = {(k.op, k.name): kind(k.name, kinds.get(k.op)) for k in kernels}
     total = sum(k.duration_ns for k in kernels)
     if wall_ns is None:
         wall_ns = max(k.start_ns + k.duration_ns for k in kernels) - min(k.start_ns for k in kernels)
     by_kind: dict[str, float] = {}
     by_op: dict[tuple[str, str], list[float]] = {}
     for k in kernels:
-        by_kind[kind(k.name)] = by_kind.get(kind(k.name), 0.0) + k.duration_ns
+        label = kind_of[k.op, k.name]
+        by_kind[label] = by_kind.get(label, 0.0) + k.duration_ns
         by_op.setdefault((k.op, k.name), []).append(k.duration_ns)
     heaviest = sorted(by_op.items(), key=lambda item: -sum(item[1]))[:top]
     return {
@@ -133,7 +177,7 @@ def summary(kernels: list[Kernel], steps: int, wall_ns: float | None = None, top
             {
                 "op": op,
                 "name": name[:120],
-                "kind": kind(name),
+                "kind": kind_of[op, name],
                 "calls_per_step": len(times) / steps,
                 "share": sum(times) / total,
             }
@@ -157,7 +201,8 @@ def profile(config, calls: int, keep: epath.Path | None = None) -> dict:
     if keep:
         keep.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(trace, keep)
-    result = read(trace, calls * timed.steps_per_call, wall)
+    kernels = device_kernels(jax.profiler.ProfileData.from_file(str(trace)))
+    result = summary(kernels, calls * timed.steps_per_call, wall, kinds=hlo_kinds(timed.compiled.as_text()))
     shutil.rmtree(logdir)
     steps_per_s = calls * timed.steps_per_call * 1e9 / wall
     result["untraced_steps_per_s"] = timed.rate(max(calls, int(steps_per_s / timed.steps_per_call)))

@@ -182,6 +182,69 @@ def test_the_profile_summary_counts_the_device_streams_kernels_busy_time_and_kin
         profile_step.main([f"--read={trace}"])  # the steps it holds are needed
 
 
+# XLA:CPU's compiled text, abridged: a YNNPACK fusion holding a convolution and one holding a
+# reduction, an element-wise fusion, a plain convolution and a copy.
+CPU_HLO = """HloModule jit_step, entry_computation_layout={(f32[8,4]{1,0})->f32[8]{0}}
+
+%fused_computation.9 (param_0.9: f32[8,28,28,128], param_1.9: f32[28,28,128,3]) -> f32[8,3,3,3] {
+  %param_0.9 = f32[8,28,28,128]{3,2,1,0} parameter(0)
+  %param_1.9 = f32[28,28,128,3]{3,2,1,0} parameter(1)
+  ROOT %conv.1 = f32[8,3,3,3]{3,2,1,0} convolution(%param_0.9, %param_1.9), window={size=28x28}
+}
+
+%fused_computation.20 (param_0.20: f32[128,8]) -> f32[8] {
+  %param_0.20 = f32[128,8]{1,0} parameter(0)
+  %multiply.3 = f32[128,8]{1,0} multiply(%param_0.20, %param_0.20)
+  %constant.1 = f32[] constant(0)
+  ROOT %reduce.2 = f32[8]{0} reduce(%multiply.3, %constant.1), dimensions={0}, to_apply=%add
+}
+
+%fused_computation.31 (param_0.31: f32[128,8]) -> f32[128,8] {
+  %param_0.31 = f32[128,8]{1,0} parameter(0)
+  ROOT %tanh.1 = f32[128,8]{1,0} tanh(%param_0.31)
+}
+
+ENTRY %main.5 (x.1: f32[128,8], w.1: f32[3,3,8,3]) -> (f32[8,3,3,3], f32[8]) {
+  %x.1 = f32[128,8]{1,0} parameter(0)
+  %ynn_fusion.9 = f32[8,3,3,3]{3,2,1,0} fusion(%x.1, %x.1), kind=kCustom, calls=%fused_computation.9
+  %ynn_fusion.20 = f32[8]{0} fusion(%x.1), kind=kCustom, calls=%fused_computation.20
+  %add_tanh_fusion = f32[128,8]{1,0} fusion(%x.1), kind=kLoop, calls=%fused_computation.31
+  %conv_general_dilated.5 = f32[128,28,28,3]{3,2,1,0} convolution(%x.1, %x.1), window={size=3x3}
+  %copy.7 = f32[128,8]{1,0} copy(%add_tanh_fusion)
+  ROOT %tuple.1 = (f32[8,3,3,3]{3,2,1,0}, f32[8]{0}) tuple(%ynn_fusion.9, %ynn_fusion.20)
+}
+"""
+
+
+def test_cpu_kernels_are_counted_by_what_their_hlo_computes_where_their_names_do_not_say():
+    from benchmarks import profile_step
+
+    kinds = profile_step.hlo_kinds(CPU_HLO)
+    assert kinds == {
+        "ynn_fusion.9": "convolution/matmul",
+        "conv.1": "convolution/matmul",
+        "ynn_fusion.20": "reduction",
+        "reduce.2": "reduction",
+        "conv_general_dilated.5": "convolution/matmul",
+        "copy.7": "copy/memset",
+    }
+    kernels = [
+        profile_step.Kernel(name, name, start, 1000.0)
+        for start, name in enumerate(
+            ["ynn_fusion.9", "ynn_fusion.20", "add_tanh_fusion", "transpose_copy_fusion"]
+        )
+    ]
+    s = profile_step.summary(kernels, steps=1, kinds=kinds)
+    assert s["share_by_kind"] == {
+        "convolution/matmul": 0.25,
+        "reduction": 0.25,
+        "element-wise/other": 0.25,
+        "layout transpose": 0.25,
+    }
+    # without the HLO (a kept trace read back) the YNNPACK fusions are counted as element-wise
+    assert profile_step.summary(kernels, steps=1)["share_by_kind"]["element-wise/other"] == 0.75
+
+
 @pytest.mark.slow
 def test_the_profiler_traces_our_step_on_this_cpu_and_keeps_the_trace(tmp_path):
     from benchmarks import profile_step
