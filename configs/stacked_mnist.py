@@ -34,7 +34,8 @@ Table 3 (`quarter`, `half`), where it differs from the above: G z ~ N(0, I) in R
   7x7x32 -> 14x14x16 -> 28x28x8 -> a 3x3 stride-1 convolution to the image; D three 3x3 stride-2
   convolutions of 2, 4, 8 (`half`: 4, 8, 16) channels, BatchNorm after each, LeakyReLU 0.3; Adam
   D 2e-4, G 1e-4, betas (0.5, 0.99); batch 128 fresh triples (their code too); one D and one G
-  update an iteration on one z batch; 500,000 iterations; 25,600 samples; 50 trials (the sweep's
+  update an iteration on one z batch (G's forward pass run once for both: train.reuse_fake, the
+  same update, tests/test_steps.py); 500,000 iterations; 25,600 samples; 50 trials (the sweep's
   `seeds=50`).
 Differences (each written down, none tuned):
   * Data: their 128,000 training images are fixed triples drawn once from MNIST's 70,000 train
@@ -106,7 +107,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.optim.g.update(lr=s["g_lr"], b1=0.5, b2=s["b2"])
     c.optim.d.update(lr=s["d_lr"], b1=0.5, b2=s["b2"])
     c.loss.g = "non_saturating"
-    c.train.update(g_steps=s["g_steps"], same_noise=True)
+    # with one G update, G's update on D's samples is the same step, G's forward pass run once
+    c.train.update(g_steps=s["g_steps"], same_noise=True, reuse_fake=s["g_steps"] == 1)
     c.eval.update(metrics="stacked_modes", classifier="classifiers/mnist28", stacked_samples=s["samples"])
     if args.smoke:
         c.model.g.width = c.model.d.width = 4

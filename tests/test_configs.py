@@ -206,6 +206,7 @@ def test_stacked_mnist_is_pacgans_table_2_protocol():
     assert (config.model.name, config.data.image_size, config.train.total_steps) == ("dcgan_tf", 28, 2_000)
     assert config.model.z_dist == "uniform"
     assert (config.train.d_steps, config.train.g_steps, config.train.same_noise) == (1, 2, True)
+    assert not config.train.reuse_fake  # G's second update needs a forward pass of its own
     assert (config.eval.every, config.eval.stacked_samples) == (400, 26_000)
     assert stacked.get_config("").train.total_steps == 100_000
     for bad in ("cpu,steps=1000", "steps=1234"):
@@ -223,6 +224,7 @@ def test_stacked_mnist_is_pacgans_table_2_protocol():
         1,
     )
     assert half.train.batch_size == 256 and half.eval.stacked_samples == 25_600
+    assert quarter.train.reuse_fake and quarter.train.same_noise  # one G forward: the same step
     assert [c["train.batch_size"] for c in stacked.get_sweep("half")[::10]] == [128, 256, 384, 512]
     trials = stacked_study.REPORT["published_trials"]
     assert (trials("cpu"), trials("quarter,cpu")) == (10, 50)

@@ -64,17 +64,26 @@ def test_a_schedule_checks_its_own_fields_naming_their_config_keys():
             Schedule(**bad)
 
 
-@pytest.mark.parametrize("spec", ["configs/dcgan.py:smoke", "configs/improved_gan.py:grid,all,smoke"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "configs/dcgan.py:smoke",
+        "configs/improved_gan.py:grid,all,smoke",
+        "configs/stacked_mnist.py:quarter,smoke",
+    ],
+)
 def test_reuse_fake_is_the_step_with_g_noise_from_d_key_and_one_g_forward(spec):
     """train.reuse_fake (PyTorch's DCGAN example): G's update on the samples D judged, through
     their stored VJP, equals a G update that draws its noise from D's key (the same samples
     recomputed, G's batch statistics from that one pass); and G's forward runs once, not twice.
     improved_gan's `all`: feature matching (G's loss on D's features, its own real batch),
     historical averaging (a term on G's parameters, outside the samples' VJP), minibatch
-    discrimination and label smoothing."""
+    discrimination and label smoothing. Stacked MNIST's Table 3, whose config sets reuse_fake:
+    one z batch for both updates (train.same_noise) is D's key's."""
     config, source, gan, state, arrays = build_run(spec)
     batch = config.train.batch_size
-    step = schedule.make_train_step(gan, source, batch, Schedule(reuse_fake=True))
+    reuse = Schedule(reuse_fake=True, same_noise=config.train.same_noise)
+    step = schedule.make_train_step(gan, source, batch, reuse)
     reused = jax.jit(step)(state, arrays)[0]
     d_update, g_update = steps.make_updates(gan, source, batch)
     d_key = jax.random.fold_in(state_lib.step_key(state), 0)
