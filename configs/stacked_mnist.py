@@ -11,7 +11,8 @@ Arguments: the setting -- `veegan` (default: Table 2), `quarter` or `half` (Tabl
            of G); `pack=m` (a single run's packing, default 1: the DCGAN); `cpu` (the shortened
            schedule below) or `steps=N`; `tfds` (MNIST's 60,000 training images through tensorflow-datasets,
            network needed once, instead of this project's offline 10,000); `smoke`; `seeds=N`
-           for the sweep (default 10).
+           for the sweep (default 10); `max_pack=m` (the sweep's cells DCGAN to PacDCGANm,
+           default 4).
 Protocol, read from their code:
   * Data: three MNIST digits drawn independently as the three channels of a 28x28 image; 1,000
     modes (gan_jax/data/stacked.py).
@@ -85,7 +86,15 @@ SETTINGS = {
 }  # fmt: skip
 SETTINGS["half"] = {**SETTINGS["quarter"], "d": {**SETTINGS["quarter"]["d"], "width": 4}}  # D=0.5G
 parse_args = arguments(
-    "stacked_mnist.py", setting=tuple(SETTINGS), pack=1, cpu=False, steps=0, tfds=False, smoke=False, seeds=10
+    "stacked_mnist.py",
+    setting=tuple(SETTINGS),
+    pack=1,
+    cpu=False,
+    steps=0,
+    tfds=False,
+    smoke=False,
+    seeds=10,
+    max_pack=4,
 )
 CALL = 10  # steps a compiled call
 # (data.name, the digits stacked for training, the held-out digits of the real-data reference row)
@@ -141,8 +150,10 @@ def batch(args: ml_collections.ConfigDict, pack: int) -> int:
 
 
 def get_sweep(arg: str = "") -> list[dict]:
-    """DCGAN and PacDCGAN2-4, seeds 0 to seeds-1."""
+    """DCGAN and PacDCGAN2 to PacDCGAN`max_pack`, seeds 0 to seeds-1."""
     args = parse_args(arg)
+    if not 1 <= args.max_pack <= 4:
+        raise ConfigError(f"stacked_mnist.py: max_pack={args.max_pack}; PacGAN's tables have packs 1 to 4.")
     cells = [
         {
             "_name": "DCGAN" if m == 1 else f"PacDCGAN{m}",
@@ -150,6 +161,6 @@ def get_sweep(arg: str = "") -> list[dict]:
             "model.g.norm_slots": m,
             "train.batch_size": batch(args, m),
         }
-        for m in (1, 2, 3, 4)
+        for m in range(1, args.max_pack + 1)
     ]
     return sweep.product(cells, sweep.sweep("seed", range(args.seeds)))

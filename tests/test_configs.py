@@ -226,6 +226,9 @@ def test_stacked_mnist_is_pacgans_table_2_protocol():
     assert half.train.batch_size == 256 and half.eval.stacked_samples == 25_600
     assert quarter.train.reuse_fake and quarter.train.same_noise  # one G forward: the same step
     assert [c["train.batch_size"] for c in stacked.get_sweep("half")[::10]] == [128, 256, 384, 512]
+    assert [c["_name"] for c in stacked.get_sweep("quarter,max_pack=2,seeds=1")] == ["DCGAN", "PacDCGAN2"]
+    with pytest.raises(ConfigError, match="max_pack=5"):
+        stacked.get_sweep("max_pack=5")
     trials = stacked_study.REPORT["published_trials"]
     assert (trials("cpu"), trials("quarter,cpu")) == (10, 50)
 
