@@ -186,6 +186,33 @@ def test_feature_metrics_and_stacked_modes_with_the_committed_classifier():
     assert result["modes"] == result["real_reference"]["modes"] > 900  # 3,000 draws of 1,000 modes
 
 
+def test_what_no_evaluation_changes_is_computed_once_a_run(monkeypatch):
+    """The classifier's outputs on the held-out digits (FD's real side, Stacked MNIST's real
+    reference) and on the training set (the copying test) are computed at a run's first
+    evaluation only; every evaluation after it equals a fresh evaluator's."""
+    from gan_jax.evaluation import features
+
+    seen = []
+    network_outputs = features.network_outputs
+    monkeypatch.setattr(
+        features, "network_outputs", lambda net, x: seen.append(len(x)) or network_outputs(net, x)
+    )
+    metrics = ("fd", "copying")
+    config, gan, source, state = evaluation_run("digits", 16, classifier=str(DIGITS16), num_samples=300)
+    evaluator = evaluation.Evaluator(config, gan, source, metrics)
+    first, second = evaluator(state, 0), evaluator(state.replace(step=state.step + 1), 1)
+    assert seen == [300, 300, 1438, 300]  # real, generated, the training set; then generated only
+    assert second == evaluation.Evaluator(config, gan, source, metrics)(state.replace(step=state.step + 1), 1)
+    assert first["metrics"]["fd"]["value"] == second["metrics"]["fd"]["value"]  # the same G
+
+    config, gan, stacked, state = evaluation_run(
+        "stacked:digits", 16, classifier=str(DIGITS16), stacked_samples=200
+    )
+    evaluator, seen[:] = evaluation.Evaluator(config, gan, stacked, ("stacked_modes",)), []
+    first, second = (evaluator(state, step)["metrics"]["stacked_modes"] for step in (0, 1))
+    assert seen == [200, 200, 200] and first == second
+
+
 def test_classifier_mismatch_is_a_clear_error():
     config, gan, source, _ = evaluation_run(
         "digits", 32, classifier=str(DIGITS16)

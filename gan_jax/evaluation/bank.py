@@ -9,6 +9,7 @@ gives each example at most once, up to its size, in a fixed random order.
 """
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -59,7 +60,15 @@ class SampleBank:
         self._heldout_images: tuple[np.ndarray, np.ndarray] | None = None
         self._sampler: Sampler | None = None
         self.cache: dict = {}  # this evaluation's samples and what metrics derive from them
-        self.kept: dict = {}  # what no evaluation changes: the training set's features, its cells
+        self.kept: dict = {}  # what no evaluation changes (once)
+
+    def once(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """What no evaluation changes -- a feature network's outputs on the held-out examples, the
+        training set's features -- computed at the first evaluation and kept for the run's others
+        (a Stacked MNIST evaluation spent half its time classifying the same real images again)."""
+        if key not in self.kept:
+            self.kept[key] = compute()
+        return self.kept[key]
 
     def start(self, sampler: Sampler) -> None:
         """A new evaluation, of `sampler`'s samples."""

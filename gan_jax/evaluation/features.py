@@ -34,10 +34,11 @@ def joint_probabilities(per_channel: np.ndarray) -> np.ndarray:
 
 
 def _feature_sets(ctx: Context, net: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(real features, generated features, generated probabilities), once per evaluation."""
+    """(real features, generated features, generated probabilities), once per evaluation (the
+    real ones once a run)."""
     if ("features", net) not in ctx.bank.cache:
         n, network = ctx.cfg.num_samples, ctx.nets[net]
-        _, real = network_outputs(network, ctx.bank.real(n))
+        real = ctx.bank.once(("real features", net, n), lambda: network_outputs(network, ctx.bank.real(n))[1])
         probs, fake = network_outputs(network, ctx.bank.generated(n))
         ctx.bank.cache["features", net] = real, fake, probs
     return ctx.bank.cache["features", net]
@@ -105,10 +106,12 @@ def data_copying(ctx: Context) -> dict:
         real, fake, _ = _feature_sets(ctx, "classifier")
         embed = lambda x: network_outputs(ctx.nets["classifier"], x)[1]  # noqa: E731
         space = ctx.nets["classifier"].protocol
-    if ("copying", len(real)) not in bank.kept:
+
+    def training_cells():
         train = embed(bank.pool(bank.source, COPYING_STREAM))
-        bank.kept["copying", len(real)] = train, copying.partition(train, copying.num_cells(len(real)))
-    train, cells = bank.kept["copying", len(real)]
+        return train, copying.partition(train, copying.num_cells(len(real)))
+
+    train, cells = bank.once(("copying", len(real)), training_cells)
     result = copying.data_copying(train, real, fake, cells)
     protocol = {**result["protocol"], "space": space, "train": f"{ctx.source.name}'s training set"}
     return {**result, "protocol": {**protocol, "real": bank.real_protocol}}
@@ -158,7 +161,7 @@ def conditional(ctx: Context) -> dict:
 
 def stacked_modes(ctx: Context) -> dict:
     """Stacked MNIST: distinct predicted digit triples and KL(p_modes || U(1000)), for G's samples
-    and for real data."""
+    and (once a run) for real data."""
     n, network = ctx.cfg.stacked_samples, ctx.nets["classifier"]
 
     def modes_of(images):
@@ -169,7 +172,7 @@ def stacked_modes(ctx: Context) -> dict:
 
     return {
         **modes_of(ctx.bank.generated(n)),
-        "real_reference": modes_of(ctx.bank.real(n)),
+        "real_reference": ctx.bank.once(("stacked modes", n), lambda: modes_of(ctx.bank.real(n))),
         "protocol": {
             "num_samples": n,
             "modes": "distinct predicted digit triples",
