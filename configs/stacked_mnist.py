@@ -53,12 +53,18 @@ Differences (each written down, none tuned):
     classifier was trained on; the real-data reference row's 2,000 it never saw.
   * Running averages of BatchNorm with per-slot statistics move by the mean of the slots'
     (theirs update once per slot, in turn).
-CPU schedule (`cpu`): 2,000 iterations a run (one of their 50 epochs; Table 3: 50,000, a tenth),
-the same in every other respect.
+CPU schedule (`cpu`): 2,000 iterations a run (one of their 50 epochs); Table 3: 5,000 (1% of
+their 500,000), chosen from the times below so that a table of 10 seeds is hours, not days, of
+this CPU; the same in every other respect.
 CPU time:  0.80 s an iteration at batch 64 (one D and two G updates of these 4.5M- and
            4.3M-parameter networks) on an idle 2-core AMD EPYC: ~27 minutes a `cpu` run, ~22 hours
-           a full one; Table 3's small networks ~0.047 s an iteration, ~40 min a `cpu` run (pack 1;
-           more for PacDCGANm). The tables need an accelerator (docs/mode_collapse.md).
+           a full one. Table 3's small networks as a sweep's worker runs them (one thread, the
+           other core busy; AMD EPYC): 0.056 s an iteration for DCGAN, 0.109 / 0.171 / 0.229 s
+           for PacDCGAN2 / 3 / 4, and ~45 s an evaluation (25,600 samples, each channel
+           classified): ~9 minutes a DCGAN `cpu` run to ~24 a PacDCGAN4 one, ~5.5 hours of two
+           workers for a table of four cells and 10 seeds (`max_pack=2`: ~2 hours); at full
+           length ~8 hours a DCGAN run. Full-length tables need an accelerator
+           (docs/mode_collapse.md).
 Expected:  docs/mode_collapse.md, beside PacGAN's Table 2.
 """
 
