@@ -63,21 +63,28 @@ HLO_KINDS = (
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = .*?\s([a-z][\w\-]*)\(")
 
 
-def hlo_kinds(hlo_text: str) -> dict[str, str]:
-    """Each instruction of a compiled module's text that computes one of HLO_KINDS (a fusion: what
-    its fused computation computes), by name -- the name its thunk carries in a CPU trace."""
-    opcodes: dict[str, set[str]] = {}  # computation -> the opcodes in it
-    computes: dict[str, tuple[str, str | None]] = {}  # instruction -> (opcode, what it calls)
+def _instructions(hlo_text: str) -> tuple[dict[str, set[str]], dict[str, tuple[str, str | None]]]:
+    """(each computation's opcodes, each instruction's (opcode, the computation it calls)) of a
+    module's text."""
+    opcodes: dict[str, set[str]] = {}
+    instructions: dict[str, tuple[str, str | None]] = {}
     current = ""
     for line in hlo_text.splitlines():
-        if line.rstrip().endswith("{") and " = " not in line:
+        if line.rstrip().endswith("{") and " = " not in line:  # a computation's header
             current = line.replace("ENTRY ", "").split()[0].lstrip("%")
         elif match := _INSTRUCTION.match(line):
             opcodes.setdefault(current, set()).add(match[2])
             calls = re.search(r"calls=%?([\w.\-]+)", line)
-            computes[match[1]] = (match[2], calls[1] if calls else None)
+            instructions[match[1]] = (match[2], calls[1] if calls else None)
+    return opcodes, instructions
+
+
+def hlo_kinds(hlo_text: str) -> dict[str, str]:
+    """Each instruction of a compiled module's text that computes one of HLO_KINDS (a fusion: what
+    its fused computation computes), by name -- the name its thunk carries in a CPU trace."""
+    opcodes, instructions = _instructions(hlo_text)
     kinds = {}
-    for name, (opcode, callee) in computes.items():
+    for name, (opcode, callee) in instructions.items():
         held = {opcode} | opcodes.get(callee, set())
         kinds[name] = next((label for label, ops in HLO_KINDS if held & ops), None)
     return {name: label for name, label in kinds.items() if label}
@@ -141,6 +148,12 @@ def busy_ns(kernels: list[Kernel]) -> float:
     return busy
 
 
+def _kinds_of(kernels: list[Kernel], kinds: dict[str, str] | None) -> dict[tuple[str, str], str]:
+    """Each (op, kernel name)'s kind: the name's, else what the op computes (`kinds`)."""
+    kinds = kinds or {}
+    return {(k.op, k.name): kind(k.name, kinds.get(k.op)) for k in kernels}
+
+
 def summary(
     kernels: list[Kernel],
     steps: int,
@@ -152,8 +165,7 @@ def summary(
     kernel time by kind (`kinds`, by the op that launched the kernel: hlo_kinds; the kernel's name
     otherwise), in kernels of one thread block (a GPU of 132 SMs runs them on one) and in kernels
     under 5 us; the `top` kernels by the op that launched them."""
-    kinds = kinds or {}
-    kind_of = {(k.op, k.name): kind(k.name, kinds.get(k.op)) for k in kernels}
+    kind_of = _kinds_of(kernels, kinds)
     total = sum(k.duration_ns for k in kernels)
     if wall_ns is None:
         wall_ns = max(k.start_ns + k.duration_ns for k in kernels) - min(k.start_ns for k in kernels)
