@@ -24,7 +24,8 @@ Protocol, read from their code:
     non-saturating G loss.
   * Each iteration: one D update, then two G updates ("to make sure that d_loss does not go to
     zero (different from paper)"), all three on one z batch (train.same_noise), G against the
-    updated D.
+    updated D; the first G update on the samples D's update judged (train.reuse_fake: the same
+    update, one G forward pass fewer).
   * 50 epochs of 128,000 images at batch 64: 100,000 iterations.
   * Evaluation: 26,000 samples of G in inference mode (BatchNorm's running averages) on one
     fixed z; each channel classified by an MNIST classifier; modes = distinct digit triples,
@@ -35,9 +36,8 @@ Table 3 (`quarter`, `half`), where it differs from the above: G z ~ N(0, I) in R
   7x7x32 -> 14x14x16 -> 28x28x8 -> a 3x3 stride-1 convolution to the image; D three 3x3 stride-2
   convolutions of 2, 4, 8 (`half`: 4, 8, 16) channels, BatchNorm after each, LeakyReLU 0.3; Adam
   D 2e-4, G 1e-4, betas (0.5, 0.99); batch 128 fresh triples (their code too); one D and one G
-  update an iteration on one z batch (G's forward pass run once for both: train.reuse_fake, the
-  same update, tests/test_steps.py); 500,000 iterations; 25,600 samples; 50 trials (the sweep's
-  `seeds=50`).
+  update an iteration on one z batch (G's forward pass run once for both); 500,000 iterations;
+  25,600 samples; 50 trials (the sweep's `seeds=50`).
 Differences (each written down, none tuned):
   * Data: their 128,000 training images are fixed triples drawn once from MNIST's 70,000 train
     and test images, walked in order every epoch (and PacDCGAN's packs fixed m-tuples of them);
@@ -56,8 +56,8 @@ Differences (each written down, none tuned):
 CPU schedule (`cpu`): 2,000 iterations a run (one of their 50 epochs); Table 3: 5,000 (1% of
 their 500,000), chosen from the times below so that a table of 10 seeds is hours, not days, of
 this CPU; the same in every other respect.
-CPU time:  0.80 s an iteration at batch 64 (one D and two G updates of these 4.5M- and
-           4.3M-parameter networks) on an idle 2-core AMD EPYC: ~27 minutes a `cpu` run, ~22 hours
+CPU time:  0.69 s an iteration at batch 64 (one D and two G updates of these 4.5M- and
+           4.3M-parameter networks) on an idle 2-core AMD EPYC: ~23 minutes a `cpu` run, ~19 hours
            a full one. Table 3's small networks as a sweep's worker runs them (one thread, the
            other core busy; AMD EPYC): 0.056 s an iteration for DCGAN, 0.109 / 0.171 / 0.229 s
            for PacDCGAN2 / 3 / 4, and ~45 s an evaluation (25,600 samples, each channel
@@ -122,8 +122,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.optim.g.update(lr=s["g_lr"], b1=0.5, b2=s["b2"])
     c.optim.d.update(lr=s["d_lr"], b1=0.5, b2=s["b2"])
     c.loss.g = "non_saturating"
-    # with one G update, G's update on D's samples is the same step, G's forward pass run once
-    c.train.update(g_steps=s["g_steps"], same_noise=True, reuse_fake=s["g_steps"] == 1)
+    # G's first update on the samples D's update judged: the same step, one G forward pass fewer
+    c.train.update(g_steps=s["g_steps"], same_noise=True, reuse_fake=True)
     c.eval.update(metrics="stacked_modes", classifier="classifiers/mnist28", stacked_samples=s["samples"])
     if args.smoke:
         c.model.g.width = c.model.d.width = 4

@@ -30,9 +30,10 @@ class Schedule:
     step's D updates (simultaneous gradient steps, as the code of PacGAN and of the unrolled GAN
     runs them) instead of against the updated D. `unroll_steps` = k > 0 (the unrolled GAN, Metz
     et al. 2017): G's loss is taken against D after k more of its steps (steps.unrolled_d).
-    `reuse_fake` (one D and one G update, no unrolling): G's update takes its loss on the samples
-    D's update judged, G's forward pass run once (steps.SharedFake); otherwise the same step as
-    drawing G's noise from D's key. `same_noise`: every update of the step draws its noise from
+    `reuse_fake` (one D update, no unrolling): G's first update takes its loss on the samples D's
+    update judged, G's forward pass run once for both (steps.SharedFake); otherwise the same step
+    as drawing that update's noise from D's key (G's later updates, on new parameters, run their
+    own). `same_noise`: every update of the step draws its noise from
     fold_in(key_t, 0), so D's update and each of G's see one z batch (PacGAN's Stacked MNIST code
     feeds one z to D's update and to both of G's). `ema_decay`: the decay of G's moving average,
     updated after every step where the state keeps one (state.create decides that, from the same
@@ -48,7 +49,7 @@ class Schedule:
     ema_decay: float = 0.0  # 0: no moving average of G
     d_head_start: int = 0  # the first steps train D alone (G frozen): an imbalance knob
     simultaneous: bool = False  # G's update against D before this step's D updates (both papers' code)
-    reuse_fake: bool = False  # G's update on the samples D's update judged (one G forward a step)
+    reuse_fake: bool = False  # G's first update on the samples D's update judged (one G forward fewer)
     unroll_steps: int = 0  # unrolled GAN (Metz et al. 2017): G's loss against D after k more D steps
     same_noise: bool = False  # one noise batch for every update of a step (PacGAN's Stacked MNIST code)
 
@@ -59,11 +60,11 @@ class Schedule:
             raise ConfigError(
                 f"config.train.unroll_steps={self.unroll_steps} must be >= 0 (0: no unrolling)."
             )
-        if self.reuse_fake and (self.d_steps != 1 or self.g_steps != 1 or self.unroll_steps):
+        if self.reuse_fake and (self.d_steps != 1 or self.unroll_steps):
             raise ConfigError(
-                "config.train.reuse_fake shares one generated batch between one D and one G update; here "
-                f"d_steps={self.d_steps}, g_steps={self.g_steps}, unroll_steps={self.unroll_steps}: set "
-                "them to 1, 1, 0 or reuse_fake=False."
+                "config.train.reuse_fake shares one generated batch between one D update and G's first; "
+                f"here d_steps={self.d_steps}, unroll_steps={self.unroll_steps}: set them to 1, 0 or "
+                "reuse_fake=False."
             )
         if self.d_head_start < 0:
             raise ConfigError(f"config.train.d_head_start={self.d_head_start} must be >= 0.")
@@ -105,7 +106,7 @@ def make_train_step(
             for j in range(g_steps):
                 draw = state.step * g_steps + j
                 g_key = jax.random.fold_in(key, update_index(d_steps + j))
-                state, metrics_g = update_g(state, arrays, g_key, draw, shared)
+                state, metrics_g = update_g(state, arrays, g_key, draw, shared if j == 0 else None)
             return state.replace(d=d_after), metrics_g
 
         if d_head_start:  # D trains alone for the first d_head_start steps

@@ -206,7 +206,7 @@ def test_stacked_mnist_is_pacgans_table_2_protocol():
     assert (config.model.name, config.data.image_size, config.train.total_steps) == ("dcgan_tf", 28, 2_000)
     assert config.model.z_dist == "uniform"
     assert (config.train.d_steps, config.train.g_steps, config.train.same_noise) == (1, 2, True)
-    assert not config.train.reuse_fake  # G's second update needs a forward pass of its own
+    assert config.train.reuse_fake  # G's first update on D's samples; its second runs G again
     assert (config.eval.every, config.eval.stacked_samples) == (400, 26_000)
     assert stacked.get_config("").train.total_steps == 100_000
     for bad in ("cpu,steps=1000", "steps=1234"):
