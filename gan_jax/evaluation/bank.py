@@ -60,7 +60,7 @@ class SampleBank:
         self._heldout_images: tuple[np.ndarray, np.ndarray] | None = None
         self._sampler: Sampler | None = None
         self.cache: dict = {}  # this evaluation's samples and what metrics derive from them
-        self.kept: dict = {}  # what no evaluation changes (once)
+        self.kept: dict = {}  # what no evaluation changes, by key (once)
 
     def once(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """What no evaluation changes -- a feature network's outputs on the held-out examples, the
