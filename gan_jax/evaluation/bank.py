@@ -65,7 +65,7 @@ class SampleBank:
     def once(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """What no evaluation changes -- a feature network's outputs on the held-out examples, the
         training set's features -- computed at the first evaluation and kept for the run's others
-        (a Stacked MNIST evaluation spent half its time classifying the same real images again)."""
+        (otherwise every evaluation runs the classifier over the same real images again)."""
         if key not in self.kept:
             self.kept[key] = compute()
         return self.kept[key]
