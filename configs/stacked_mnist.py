@@ -12,7 +12,8 @@ Arguments: the setting -- `veegan` (default: Table 2), `quarter` or `half` (Tabl
            schedule below) or `steps=N`; `tfds` (MNIST's 60,000 training images through tensorflow-datasets,
            network needed once, instead of this project's offline 10,000); `smoke`; `seeds=N`
            for the sweep (default 10); `max_pack=m` (the sweep's cells DCGAN to PacDCGANm,
-           default 4).
+           default 4); `unrolled=K` (the sweep gains Metz et al.'s unrolled GAN with K unrolled D
+           steps after DCGAN: the rows PacGAN's Table 3 quotes have K = 10).
 Protocol, read from their code:
   * Data: three MNIST digits drawn independently as the three channels of a 28x28 image; 1,000
     modes (gan_jax/data/stacked.py).
@@ -31,7 +32,9 @@ Protocol, read from their code:
     fixed z; each channel classified by an MNIST classifier; modes = distinct digit triples,
     KL(p_modes || U(1000)) (gan_jax/evaluation/features.py stacked_modes). The table reads the
     last epoch's; the runs here evaluate 5 times, evenly spaced (for the diagnosis).
-  * Cells: DCGAN (pack 1), PacDCGAN2, PacDCGAN3, PacDCGAN4; 10 trials.
+  * Cells: DCGAN (pack 1), PacDCGAN2, PacDCGAN3, PacDCGAN4; 10 trials. `unrolled=K` adds the
+    unrolled GAN (DCGAN's networks, G's loss against D after K more of its steps; G's forward
+    pass then runs again for G's update, train.reuse_fake off).
 Table 3 (`quarter`, `half`), where it differs from the above: G z ~ N(0, I) in R^256 -> 4x4x64 ->
   7x7x32 -> 14x14x16 -> 28x28x8 -> a 3x3 stride-1 convolution to the image; D three 3x3 stride-2
   convolutions of 2, 4, 8 (`half`: 4, 8, 16) channels, BatchNorm after each, LeakyReLU 0.3; Adam
@@ -63,7 +66,9 @@ CPU time:  0.69 s an iteration at batch 64 (one D and two G updates of these 4.5
            for PacDCGAN2 / 3 / 4, and ~45 s an evaluation (25,600 samples, each channel
            classified): ~9 minutes a DCGAN `cpu` run to ~24 a PacDCGAN4 one, ~5.5 hours of two
            workers for a table of four cells and 10 seeds (`max_pack=2`: ~2 hours); at full
-           length ~8 hours a DCGAN run. Full-length tables need an accelerator
+           length ~8 hours a DCGAN run. The unrolled GAN's iteration (K = 10, Table 3) is ~8.5
+           times DCGAN's (idle EPYC, two threads, 3 interleaved rounds: 0.358 s against 0.042): ~35
+           minutes a `cpu` run on the idle cores. Full-length tables need an accelerator
            (docs/mode_collapse.md).
 Expected:  docs/mode_collapse.md, beside PacGAN's Table 2.
 """
@@ -101,6 +106,7 @@ parse_args = arguments(
     smoke=False,
     seeds=10,
     max_pack=4,
+    unrolled=0,
 )
 CALL = 10  # steps a compiled call
 # (data.name, the digits stacked for training, the held-out digits of the real-data reference row)
@@ -156,17 +162,26 @@ def batch(args: ml_collections.ConfigDict, pack: int) -> int:
 
 
 def get_sweep(arg: str = "") -> list[dict]:
-    """DCGAN and PacDCGAN2 to PacDCGAN`max_pack`, seeds 0 to seeds-1."""
+    """DCGAN, the unrolled GAN if `unrolled=K`, and PacDCGAN2 to PacDCGAN`max_pack`; seeds 0 to
+    seeds-1."""
     args = parse_args(arg)
     if not 1 <= args.max_pack <= 4:
         raise ConfigError(f"stacked_mnist.py: max_pack={args.max_pack}; PacGAN's tables have packs 1 to 4.")
-    cells = [
-        {
-            "_name": "DCGAN" if m == 1 else f"PacDCGAN{m}",
-            "model.d.pack": m,
-            "model.g.norm_slots": m,
-            "train.batch_size": batch(args, m),
-        }
-        for m in range(1, args.max_pack + 1)
-    ]
+    if args.unrolled < 0:
+        raise ConfigError(f"stacked_mnist.py: unrolled={args.unrolled}; K >= 1 unrolled D steps, or 0.")
+    cells = [cell(args, "DCGAN" if m == 1 else f"PacDCGAN{m}", m) for m in range(1, args.max_pack + 1)]
+    if args.unrolled:  # G's loss looks ahead of D's update: G's samples cannot be shared with it
+        name, k = f"Unrolled GAN ({args.unrolled} steps)", args.unrolled
+        cells.insert(1, cell(args, name, 1, **{"train.unroll_steps": k, "train.reuse_fake": False}))
     return sweep.product(cells, sweep.sweep("seed", range(args.seeds)))
+
+
+def cell(args: ml_collections.ConfigDict, name: str, pack: int, **overrides) -> dict:
+    """A sweep cell of packs of `pack` images, G run once per pack slot."""
+    return {
+        "_name": name,
+        "model.d.pack": pack,
+        "model.g.norm_slots": pack,
+        "train.batch_size": batch(args, pack),
+        **overrides,
+    }

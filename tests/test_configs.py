@@ -11,6 +11,7 @@ from ml_collections import config_flags
 
 from experiments import cli
 from gan_jax import config as config_lib
+from gan_jax import sweep
 from gan_jax.errors import ConfigError, UserError
 from studies import pacgan as pacgan_study
 from studies import stacked_mnist as stacked_study
@@ -229,6 +230,15 @@ def test_stacked_mnist_is_pacgans_table_2_protocol():
     assert [c["_name"] for c in stacked.get_sweep("quarter,max_pack=2,seeds=1")] == ["DCGAN", "PacDCGAN2"]
     with pytest.raises(ConfigError, match="max_pack=5"):
         stacked.get_sweep("max_pack=5")
+    # `unrolled=K`: Metz et al.'s unrolled GAN beside DCGAN, G's samples not shared with D's update
+    with_unrolled = stacked.get_sweep("quarter,max_pack=2,seeds=1,unrolled=10")
+    assert [c["_name"] for c in with_unrolled] == ["DCGAN", "Unrolled GAN (10 steps)", "PacDCGAN2"]
+    unrolled = config_lib.apply_overrides(stacked.get_config("quarter"), sweep.overrides_of(with_unrolled[1]))
+    train = unrolled.train
+    assert (train.unroll_steps, train.reuse_fake, train.batch_size) == (10, False, 128)
+    config_lib.validate(unrolled)
+    with pytest.raises(ConfigError, match="unrolled=-1"):
+        stacked.get_sweep("unrolled=-1")
     trials = stacked_study.REPORT["published_trials"]
     assert (trials("cpu"), trials("quarter,cpu")) == (10, 50)
 
