@@ -70,7 +70,7 @@ CPU time:  0.69 s an iteration at batch 64 (one D and two G updates of these 4.5
            times DCGAN's (idle EPYC, two threads, 3 interleaved rounds: 0.358 s against 0.042): ~35
            minutes a `cpu` run on the idle cores. Full-length tables need an accelerator
            (docs/mode_collapse.md).
-Expected:  docs/mode_collapse.md, beside PacGAN's Table 2.
+Expected:  docs/mode_collapse.md, beside PacGAN's Tables 2 and 3.
 """
 
 import ml_collections
