@@ -170,9 +170,9 @@ def get_sweep(arg: str = "") -> list[dict]:
     if args.unrolled < 0:
         raise ConfigError(f"stacked_mnist.py: unrolled={args.unrolled}; K >= 1 unrolled D steps, or 0.")
     cells = [cell(args, "DCGAN" if m == 1 else f"PacDCGAN{m}", m) for m in range(1, args.max_pack + 1)]
-    if args.unrolled:  # G's loss looks ahead of D's update: G's samples cannot be shared with it
-        name, k = f"Unrolled GAN ({args.unrolled} steps)", args.unrolled
-        cells.insert(1, cell(args, name, 1, **{"train.unroll_steps": k, "train.reuse_fake": False}))
+    if k := args.unrolled:  # G's loss looks ahead of D's update: G's samples cannot be shared with it
+        unrolled = {"train.unroll_steps": k, "train.reuse_fake": False}
+        cells.insert(1, cell(args, f"Unrolled GAN ({k} steps)", 1, **unrolled))
     return sweep.product(cells, sweep.sweep("seed", range(args.seeds)))
 
 
