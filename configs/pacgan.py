@@ -10,8 +10,10 @@ Arguments: `ring` or `grid`; `pack=m` (a single run's packing, default 1); `one_
            ablation of their per-slot G); `ablation` (the sweep of that ablation's cells alone,
            GAN, PacGAN4 and `PacGAN4, one G batch`: for a schedule longer than the table's, e.g.
            `grid,steps=40000,ablation`); `fixed_packs` (D's packs formed once and walked an
-           epoch at a time, as their code: below); `packs_ablation` (the sweep of GAN and
-           PacGAN4, each with packs drawn afresh and with fixed packs); `cpu` (the shortened
+           epoch at a time, as their code: below); `packs_ablation` (the sweep of PacGAN4 with
+           fixed packs alone, `PacGAN4, fixed packs`: its counterpart with packs drawn afresh is
+           `ablation`'s PacGAN4, and experiments.report --join puts both sweeps' runs in one
+           report: docs/mode_collapse.md); `cpu` (the shortened
            schedule below); `steps=N` (a schedule of N steps, between the two: for an
            accelerator's lease too short for 400,000); `smoke`; `seeds=N` for the sweep (default
            10, as the paper's 10 trials).
@@ -90,7 +92,7 @@ CALL = 100  # steps a compiled call
 # Their code evaluates once, after the last epoch; the runs here evaluate 5 times and log ~50 rows
 # for the diagnosis (config.evaluate_often).
 ONE_G_BATCH = "PacGAN4, one G batch"  # the ablation cell: G once on all 400 samples of a step
-FIXED_PACKS = ", fixed packs"  # packs_ablation's cells: GAN and PacGAN4 with data.fixed_packs
+FIXED_PACKS_CELL = "PacGAN4, fixed packs"  # packs_ablation's cell: PacGAN4 with data.fixed_packs
 
 
 def get_config(arg: str = "ring") -> ml_collections.ConfigDict:
@@ -123,15 +125,15 @@ def get_sweep(arg: str = "ring") -> list[dict]:
     hinge loss, least squares; gan_jax/config.py OBJECTIVES, nothing else changed); after PacGAN4,
     PacGAN4 with G run once on all 400 samples of a step (the ablation of their per-slot G; with
     `ablation`, GAN, PacGAN4 and that cell alone: the share's fall with the pack size, and
-    whether their per-slot G explains it; with `packs_ablation`, GAN and PacGAN4 with packs
-    drawn afresh and with their fixed packs). Seeds 0 to seeds-1, each with its own training set
+    whether their per-slot G explains it; with `packs_ablation`, PacGAN4 with their fixed packs
+    alone, for a report joined to `ablation`'s runs). Seeds 0 to seeds-1, each with its own training set
     (data.seed = seed, as their trials)."""
     args = parse_args(arg)
     if args.ablation and args.one_g_batch:
         raise ConfigError("pacgan.py: `ablation` compares per-slot G with `one_g_batch`; give one of them.")
     if args.packs_ablation and (args.fixed_packs or args.ablation):
         raise ConfigError(
-            "pacgan.py: `packs_ablation` sets data.fixed_packs per cell; "
+            "pacgan.py: `packs_ablation` is PacGAN4 with data.fixed_packs; "
             "give it without `fixed_packs`, `ablation`."
         )
     packs = [pac_cell(args, m, 1 if args.one_g_batch else m) for m in (1, 2, 3, 4)]
@@ -142,9 +144,8 @@ def get_sweep(arg: str = "ring") -> list[dict]:
     if args.ablation:
         return sweep.product([p for p in packs if p["_name"] in ("GAN", "PacGAN4", ONE_G_BATCH)], runs)
     if args.packs_ablation:
-        cells = [p for p in packs if p["_name"] in ("GAN", "PacGAN4")]
-        fixed = [{**p, "_name": p["_name"] + FIXED_PACKS, "data.fixed_packs": True} for p in cells]
-        return sweep.product(cells + fixed, runs)
+        pac4 = next(p for p in packs if p["_name"] == "PacGAN4")
+        return sweep.product([{**pac4, "_name": FIXED_PACKS_CELL, "data.fixed_packs": True}], runs)
     others = [
         {
             "_name": "minibatch discrimination",

@@ -1,6 +1,6 @@
 """configs/pacgan.py's report spec: its table and how it judges a run (experiments.report)."""
 
-from configs.pacgan import FIXED_PACKS, ONE_G_BATCH, parse_args
+from configs.pacgan import FIXED_PACKS_CELL, ONE_G_BATCH, parse_args
 from studies import mode_collapse
 
 # PacGAN's Table 1 (mean +- standard error over 10 trials), from the paper and
@@ -29,6 +29,6 @@ REPORT = {
     "columns": mode_collapse.REPORT["columns"],  # PacGAN's Table 1 columns
     "comparisons": [  # their per-slot G against one G batch; their fixed packs against fresh ones
         ("PacGAN4", ONE_G_BATCH),
-        ("PacGAN4" + FIXED_PACKS, "PacGAN4"),
+        (FIXED_PACKS_CELL, "PacGAN4"),
     ],
 }
