@@ -2,13 +2,16 @@ r"""Aggregate a sweep's runs into paper-style tables, comparisons and figures:
 
     python -m experiments.report --workdir=runs/mode_collapse/ring --out=docs/study/ring
     python -m experiments.report --records=docs/study/ring/runs.jsonl.gz --out=<dir>
+    python -m experiments.report --workdir=runs/ablation --join=docs/study/ring/runs.jsonl.gz --out=<dir>
 
 With --workdir: reads <workdir>/sweep.json (written by experiments/sweep.py) and every run's
 directory, reduces them to per-run records (gan_jax/records.py) and writes them as
 <out>/runs.jsonl.gz; a run trained under another config than its cell asks for, or a finished run
 whose last evaluation is not of its last step, is an error. With --records: starts from such a
 file. Either way the report is rendered from the records alone, so the second command reproduces
-the first's files byte for byte (tests/test_records.py checks every committed report).
+the first's files byte for byte (tests/test_records.py checks every committed report). With --join,
+the records of earlier reports of the same config file come before the sweep's, in one table and
+one family of comparisons (gan_jax/records.py join): a cell needs no rerun to stand beside a new one.
 
 Writes <out>/report.md (the table, its published and reference rows, and every comparison it
 makes with its statistics), report.csv, diagnoses.csv and figures: gan_jax/report.py says what each
@@ -29,6 +32,9 @@ from gan_jax.errors import UserError
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The sweep's directory: its runs become the records.")
 _RECORDS = flags.DEFINE_string("records", None, "A report's runs.jsonl.gz: regenerate it from the records.")
+_JOIN = flags.DEFINE_list(
+    "join", [], "Earlier reports' runs.jsonl.gz whose cells come before the sweep's (with --workdir)."
+)
 _OUT = flags.DEFINE_string(
     "out", None, "Where to write the report (default: <workdir>/report, or beside --records)."
 )
@@ -109,11 +115,15 @@ def main(argv):
         raise UserError(
             "Give --workdir (a sweep's directory) or --records (a report's runs.jsonl.gz), one of them."
         )
+    if _JOIN.value and not _WORKDIR.value:
+        raise UserError("--join puts earlier reports' records beside a sweep's runs: give it with --workdir.")
     if _WORKDIR.value:
         workdir = workdirs.resolve(_WORKDIR.value)
         out = workdirs.resolve(_OUT.value) if _OUT.value else workdir / "report"
+        joined = [records.read(workdirs.resolve(path)) for path in _JOIN.value]
+        found = records.join(joined, *collect(workdir))
         out.mkdir(parents=True, exist_ok=True)
-        records.write(out / records.FILE, *collect(workdir))
+        records.write(out / records.FILE, *found)
         source = out / records.FILE
     else:
         source = workdirs.resolve(_RECORDS.value)

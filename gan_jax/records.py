@@ -21,7 +21,7 @@ from etils import epath
 
 from gan_jax import evaluation, writers
 from gan_jax import workdir as workdirs
-from gan_jax.errors import WorkdirError
+from gan_jax.errors import UserError, WorkdirError
 
 FILE = "runs.jsonl.gz"
 MAX_ROWS = 400  # logged metric rows kept a run (the sweeps here log 10-50)
@@ -84,6 +84,41 @@ def write(path: epath.Path, header: dict, records: list[dict]) -> None:
     (gzip without a timestamp)."""
     lines = [json.dumps(header, sort_keys=True)] + [json.dumps(r, sort_keys=True) for r in records]
     workdirs.write_atomically(path, gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))
+
+
+def join(joined: list[tuple[dict, list[dict]]], header: dict, found: list[dict]) -> tuple[dict, list[dict]]:
+    """One report's (header, records) from a sweep's and those of earlier reports put before them
+    (`joined`): a cell already run in another sweep of the same config file -- an ablation's
+    counterpart -- is not rerun to stand beside a new one. The protocols must agree (the header
+    but its config: references, mode centres, mode protocol) and the cells must differ; the
+    header keeps which sweep each joined cell came from (`joined`), and the report says so."""
+    config_file = header["config"].partition(":")[0]
+    protocol = {k: v for k, v in header.items() if k != "config"}
+    entries, before = [], []
+    for other, runs in joined:
+        if "joined" in other:
+            raise UserError(
+                f"--join: {other['config']}'s report is itself joined: join the reports it was made from."
+            )
+        if other["config"].partition(":")[0] != config_file:
+            raise UserError(
+                f"--join: {other['config']} is not a sweep of {config_file}: join reports of one config file."
+            )
+        if {k: v for k, v in other.items() if k != "config"} != protocol:
+            raise UserError(
+                f"--join: {other['config']}'s protocol (references, mode centres or samples) is not "
+                f"{header['config']}'s: their cells cannot share a table."
+            )
+        cells = list(dict.fromkeys(r["cell"] for r in runs))
+        entries.append({"config": other["config"], "cells": cells})
+        before += runs
+    every = [c for e in entries for c in e["cells"]] + list(dict.fromkeys(r["cell"] for r in found))
+    twice = sorted({c for c in every if every.count(c) > 1})
+    if twice:
+        raise UserError(
+            f"--join: {', '.join(twice)} in two of the sweeps: a joined report's cells must differ."
+        )
+    return ({**header, "joined": entries} if entries else header), before + found
 
 
 def read(path: epath.Path) -> tuple[dict, list[dict]]:

@@ -350,8 +350,14 @@ def truth_lines(found: list[dict], truth) -> list[str]:
 def preamble(header: dict, spec: dict, baseline: str, published: dict, shown_refs) -> list[str]:
     """What the report's reader needs before the table: how to read it, the failure rule, the
     diagnosis rules, what the published and reference rows are."""
+    joined = "".join(
+        f", after the cells {', '.join(f'`{c}`' for c in e['cells'])} of sweep `{e['config']}`"
+        for e in header.get("joined", [])
+    )
+    joined += " (joined by experiments.report --join)" if joined else ""
     lines = [
-        f"Sweep `{header['config']}`; each cell: mean +- standard error over its seeds (final evaluation); "
+        f"Sweep `{header['config']}`{joined}; each cell: mean +- standard error over its seeds "
+        "(final evaluation); "
         "(n=k): over the k seeds where the metric is defined, when that is not all of them; "
         f"[t s.e., p]: the difference to the baseline cell `{baseline}` in standard errors of the difference "
         "(Welch's t) and its two-sided p; * when it survives Holm's adjustment over this table's "

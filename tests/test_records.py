@@ -3,6 +3,7 @@ deterministic and thinned as documented."""
 
 import gzip
 import json
+import re
 import subprocess
 
 import pytest
@@ -10,6 +11,7 @@ from helpers import REPO
 
 from experiments import cli
 from gan_jax import records, report, workdir
+from gan_jax.errors import UserError
 
 COMMITTED = sorted(p.relative_to(REPO) for p in (REPO / "docs").rglob(records.FILE))
 TABLES = ("report.md", "report.csv", "diagnoses.csv")
@@ -110,3 +112,26 @@ def test_a_cell_that_diverged_before_logging_or_saving_is_reported(tmp_path):
     assert not workdir.has_checkpoint(tmp_path)
     (tmp_path / "checkpoints" / "20").mkdir()
     assert workdir.has_checkpoint(tmp_path)
+
+
+def test_a_join_refuses_another_config_file_or_protocol_and_keeps_each_cells_sweep():
+    """Reports of one config file and protocol join, the earlier cells first; another config file, or
+    other references, mode centres or mode protocol, cannot share a table."""
+    header = {
+        "config": "configs/pacgan.py:grid,ablation",
+        "references": {"bandwidth": 0.1},
+        "mode_samples": 2500,
+    }
+    earlier = (header, [{"cell": "GAN", "seed": 0}, {"cell": "PacGAN4", "seed": 0}])
+    new = {**header, "config": "configs/pacgan.py:grid,packs_ablation"}
+    joined, found = records.join([earlier], new, [{"cell": "fixed", "seed": 0}])
+    assert [r["cell"] for r in found] == ["GAN", "PacGAN4", "fixed"]
+    assert joined == {**new, "joined": [{"config": header["config"], "cells": ["GAN", "PacGAN4"]}]}
+    assert records.join([], new, found) == (new, found)
+    for other, refusal in (
+        ({**new, "config": "configs/unrolled.py:grid"}, "grid,ablation is not a sweep of configs/unrolled.py"),
+        ({**new, "references": {"bandwidth": 0.2}}, "protocol (references, mode centres or samples)"),
+        ({**new, "mode_samples": 5000}, "protocol (references, mode centres or samples)"),
+    ):
+        with pytest.raises(UserError, match=re.escape(refusal)):
+            records.join([earlier], other, [{"cell": "fixed", "seed": 0}])

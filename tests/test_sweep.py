@@ -348,12 +348,15 @@ def test_a_run_that_cannot_run_is_recorded_and_the_others_go_on(tmp_path):
     assert json.loads((tmp_path / "w" / "b" / "seed_0" / "done.json").read_text())["status"] == "finished"
 
 
-@pytest.mark.slow
-def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path):
-    """A fabricated sweep of known final values through experiments.report."""
+KNOWN_VALUES = {"base": [1.0, 2.0, 3.0], "x": [4.0, 5.0, 6.0], "y": [None, 2.0, 3.0]}  # y: undefined once
+
+
+def fabricate_sweep(tmp_path, name: str, values: dict) -> None:
+    """A sweep `tmp_path/name` of known final values (`values`: a cell's, seed by seed) of one config
+    and its report spec, mine/known.py and studies/known.py."""
     config, study = tmp_path / "mine" / "known.py", tmp_path / "studies" / "known.py"
     for directory in (config.parent, study.parent):
-        directory.mkdir()
+        directory.mkdir(exist_ok=True)
     config.write_text(
         "from configs import gan_mlp\ndef get_config(arg=''):\n    return gan_mlp.get_config('ring,smoke')\n"
     )
@@ -362,11 +365,10 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
         '          "published": lambda arg: {"x": ("4.5 +- 0.2", "6")},\n'
         '          "comparisons": [("x", "y"), ("base", "x")]}\n'
     )
-    values = {"base": [1.0, 2.0, 3.0], "x": [4.0, 5.0, 6.0], "y": [None, 2.0, 3.0]}  # y: undefined once
     runs = []
     for cell, cell_values in values.items():
         for seed, value in enumerate(cell_values):
-            directory = tmp_path / "sweep" / cell / f"seed_{seed}"
+            directory = tmp_path / name / cell / f"seed_{seed}"
             directory.mkdir(parents=True)
             (directory / "done.json").write_text('{"status": "finished"}')
             hq = 0.0 if cell == "x" else 0.4  # of the 2,500 samples: none, or 10
@@ -376,7 +378,13 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
             metrics = {"m": {"value": value}, "modes": modes}
             (directory / "eval_1.json").write_text(json.dumps({"step": 1, "metrics": metrics}))
             runs.append({"dir": f"{cell}/seed_{seed}", "cell": cell, "seed": seed, "overrides": {}})
-    (tmp_path / "sweep" / "sweep.json").write_text(json.dumps({"config": str(config), "runs": runs}))
+    (tmp_path / name / "sweep.json").write_text(json.dumps({"config": str(config), "runs": runs}))
+
+
+@pytest.mark.slow
+def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path):
+    """A fabricated sweep of known final values through experiments.report."""
+    fabricate_sweep(tmp_path, "sweep", KNOWN_VALUES)
     result = run("experiments.report", f"--workdir={tmp_path / 'sweep'}", f"--out={tmp_path / 'out'}")
     assert result.returncode == 0, result.stderr[-2000:]
     text = (tmp_path / "out" / "report.md").read_text()
@@ -427,6 +435,43 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
         "- modes: the memoriser scores 8 (one evaluation), as well as or better than the best cell "
         "(5 +- 0; s.e. 0)" in text
     )
+
+
+@pytest.mark.slow
+def test_a_report_joined_to_an_earlier_ones_cells_is_the_report_of_one_sweep_of_them_all(tmp_path):
+    """The cells of one sweep (base, x) and of another (y), joined by experiments.report --join: the
+    same table, comparisons and diagnoses as one sweep of all three, the first line naming both
+    sweeps; its records regenerate it; a cell in both sweeps, or a joined report joined again, is
+    refused in one line before anything is written."""
+    fabricate_sweep(tmp_path, "all", KNOWN_VALUES)
+    fabricate_sweep(tmp_path, "first", {c: KNOWN_VALUES[c] for c in ("base", "x")})
+    fabricate_sweep(tmp_path, "second", {"y": KNOWN_VALUES["y"]})
+    first = tmp_path / "first" / "report" / "runs.jsonl.gz"
+    for name, *join in (["all"], ["first"], ["second", f"--join={first}"]):
+        result = run("experiments.report", f"--workdir={tmp_path / name}", *join)
+        assert result.returncode == 0, result.stderr[-2000:]
+    one, joined = (tmp_path / d / "report" for d in ("all", "second"))
+    (one_first, one_rest), (joined_first, joined_rest) = (
+        (d / "report.md").read_text().split("\n", 1) for d in (one, joined)
+    )
+    assert joined_rest == one_rest and one_first.startswith(f"Sweep `{tmp_path / 'mine' / 'known.py'}`; each")
+    assert joined_first.startswith(
+        f"Sweep `{tmp_path / 'mine' / 'known.py'}`, after the cells `base`, `x` of sweep "
+        f"`{tmp_path / 'mine' / 'known.py'}` (joined by experiments.report --join); each cell:"
+    )
+    for name in ("report.csv", "diagnoses.csv"):
+        assert (joined / name).read_bytes() == (one / name).read_bytes()
+    joined_records = joined / "runs.jsonl.gz"
+    again = run("experiments.report", f"--records={joined_records}", f"--out={tmp_path / 'again'}")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (tmp_path / "again" / "report.md").read_bytes() == (joined / "report.md").read_bytes()
+    for join, refusal in (
+        (first, "--join: base, x in two of the sweeps"),
+        (joined_records, "report is itself joined"),
+    ):
+        out = f"--out={tmp_path / 'refused'}"
+        result = run("experiments.report", f"--workdir={tmp_path / 'all'}", f"--join={join}", out)
+        assert result.returncode != 0 and refusal in result.stderr and not (tmp_path / "refused").exists()
 
 
 def test_the_uniform_table_says_when_a_sweep_drew_until_enough_were_high_quality():
