@@ -89,36 +89,45 @@ def write(path: epath.Path, header: dict, records: list[dict]) -> None:
 def join(joined: list[tuple[dict, list[dict]]], header: dict, found: list[dict]) -> tuple[dict, list[dict]]:
     """One report's (header, records) from a sweep's and those of earlier reports put before them
     (`joined`): a cell already run in another sweep of the same config file -- an ablation's
-    counterpart -- is not rerun to stand beside a new one. The protocols must agree (the header
-    but its config: references, mode centres, mode protocol) and the cells must differ; the
-    header keeps which sweep each joined cell came from (`joined`), and the report says so."""
-    config_file = header["config"].partition(":")[0]
-    protocol = {k: v for k, v in header.items() if k != "config"}
-    entries, before = [], []
-    for other, runs in joined:
-        if "joined" in other:
-            raise UserError(
-                f"--join: {other['config']}'s report is itself joined: join the reports it was made from."
-            )
-        if other["config"].partition(":")[0] != config_file:
-            raise UserError(
-                f"--join: {other['config']} is not a sweep of {config_file}: join reports of one config file."
-            )
-        if {k: v for k, v in other.items() if k != "config"} != protocol:
-            raise UserError(
-                f"--join: {other['config']}'s protocol (references, mode centres or samples) is not "
-                f"{header['config']}'s: their cells cannot share a table."
-            )
-        cells = list(dict.fromkeys(r["cell"] for r in runs))
-        entries.append({"config": other["config"], "cells": cells})
-        before += runs
-    every = [c for e in entries for c in e["cells"]] + list(dict.fromkeys(r["cell"] for r in found))
+    counterpart -- is not rerun to stand beside a new one. The protocols must agree (all of the
+    header but its config: references, mode centres, mode protocol) and the cells must differ;
+    the header keeps which sweep each joined cell came from (`joined`), and the report says so."""
+    if not joined:
+        return header, found
+    for other, _ in joined:
+        _check_joinable(other, header)
+    entries = [{"config": other["config"], "cells": _cells(runs)} for other, runs in joined]
+    every = [c for e in entries for c in e["cells"]] + _cells(found)
     twice = sorted({c for c in every if every.count(c) > 1})
     if twice:
         raise UserError(
             f"--join: {', '.join(twice)} in two of the sweeps: a joined report's cells must differ."
         )
-    return ({**header, "joined": entries} if entries else header), before + found
+    return {**header, "joined": entries}, [r for _, runs in joined for r in runs] + found
+
+
+def _cells(found: list[dict]) -> list[str]:
+    return list(dict.fromkeys(r["cell"] for r in found))
+
+
+def _check_joinable(other: dict, header: dict) -> None:
+    """One line on why the report of header `other` cannot join `header`'s, if it cannot."""
+    config_file = header["config"].partition(":")[0]
+    if "joined" in other:
+        raise UserError(
+            f"--join: {other['config']}'s report is itself joined: join the reports it was made from."
+        )
+    if other["config"].partition(":")[0] != config_file:
+        raise UserError(
+            f"--join: {other['config']} is not a sweep of {config_file}: join reports of one config file."
+        )
+    if {k: v for k, v in other.items() if k != "config"} != {
+        k: v for k, v in header.items() if k != "config"
+    }:
+        raise UserError(
+            f"--join: {other['config']}'s protocol (references, mode centres or samples) is not "
+            f"{header['config']}'s: their cells cannot share a table."
+        )
 
 
 def read(path: epath.Path) -> tuple[dict, list[dict]]:
