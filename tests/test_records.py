@@ -129,7 +129,7 @@ def test_a_join_refuses_another_config_file_or_protocol_and_keeps_each_cells_swe
     assert joined == {**new, "joined": [{"config": header["config"], "cells": ["GAN", "PacGAN4"]}]}
     assert records.join([], new, found) == (new, found)
     for other, refusal in (
-        ({**new, "config": "configs/unrolled.py:grid"}, "grid,ablation is not a sweep of configs/unrolled.py"),
+        ({**new, "config": "configs/unrolled.py:grid"}, "ablation is not a sweep of configs/unrolled.py"),
         ({**new, "references": {"bandwidth": 0.2}}, "protocol (references, mode centres or samples)"),
         ({**new, "mode_samples": 5000}, "protocol (references, mode centres or samples)"),
     ):

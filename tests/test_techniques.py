@@ -86,10 +86,12 @@ def test_minibatch_discrimination_sees_the_global_batch():
     config.model.d.minibatch_kernels = 8
     for opt in (config.optim.g, config.optim.d):
         opt.update(name="sgd", lr=0.05, b1=0.5)
+    # One step: the two runs differ by round-off (reduction order), which this term amplifies: G's
+    # weights 2e-6 apart after one step, 2e-3 after two (AMD EPYC); per-device pairs would change
+    # the minibatch features themselves, and the first step's updates with them, at O(1).
+    config.train.steps_per_call = 1
     one, _ = run_steps(config, jax.devices()[:1], calls=1)
     eight, _ = run_steps(config, jax.devices(), calls=1)
-    # Round-off only (seen: 2e-6 on weights of ~0.1); per-device pairs would change the minibatch
-    # features themselves, and every update with them, at O(1).
     chex.assert_trees_all_close(eight.d.params, one.d.params, rtol=1e-5, atol=1e-5)
     chex.assert_trees_all_close(eight.g.params, one.g.params, rtol=1e-5, atol=1e-5)
 
