@@ -50,8 +50,9 @@ Differences (each written down, none tuned):
     `fixed_packs` (data.fixed_packs) the packs are theirs -- formed once from data.seed, every
     pack once an epoch in an order of the epoch's own (a keyed pseudo-random permutation,
     gan_jax/data/source.py epoch_order, for their uniform shuffle). Not yet the default: every
-    table in docs/mode_collapse.md was run without it, and it becomes the default with their
-    rerun.
+    table in docs/mode_collapse.md but its ablation (`packs_ablation`: PacGAN4 on the grid at
+    40,000 steps, not distinguishable with and without it) was run without it, and it becomes
+    the default with their rerun.
   * Their BatchNorm keeps running standard deviations (merged over slots as a mean of standard
     deviations); flax's keeps running variances (a mean of variances). Inference only.
   * Until 2026-12-03 this config ran G once on all 100 m samples (`one_g_batch`), drew G's loss
