@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from helpers import JAX_CACHE, REPO, checkpoint_steps
 
@@ -251,7 +252,12 @@ def test_a_sweep_as_populations_leaves_what_lone_runs_leave(tmp_path):
         )
         member = tmp_path / "sweep" / "a" / f"seed_{seed}"
         assert (member / "eval_40.json").read_text() == (alone / "eval_40.json").read_text()
-        assert rows(member) == rows(alone) and len(rows(alone)) == 2
+        # The same parameters (the evaluations are equal to the byte); a logged batch mean may
+        # differ in its last bit, the vmapped program summing in another order (seen: d_real,
+        # 0.35645973682 against 0.35645970702, AMD EPYC).
+        assert [list(r) for r in rows(member)] == [list(r) for r in rows(alone)] and len(rows(alone)) == 2
+        for got, want in zip(rows(member), rows(alone), strict=True):
+            np.testing.assert_allclose(list(got.values()), list(want.values()), rtol=1e-6, atol=0)
     assert rows(tmp_path / "alone_0") != rows(tmp_path / "alone_1")
 
 
