@@ -12,8 +12,10 @@ Arguments: the setting -- `veegan` (default: Table 2), `quarter` or `half` (Tabl
            schedule below) or `steps=N`; `tfds` (MNIST's 60,000 training images through tensorflow-datasets,
            network needed once, instead of this project's offline 10,000); `smoke`; `seeds=N`
            for the sweep (default 10); `max_pack=m` (the sweep's cells DCGAN to PacDCGANm,
-           default 4); `unrolled=K` (the sweep gains Metz et al.'s unrolled GAN with K unrolled D
-           steps after DCGAN: the rows PacGAN's Table 3 quotes have K = 10).
+           default 4) and `min_pack=m` (from PacDCGANm instead, default 1: a table's cells run as
+           sweeps whose reports are joined, experiments.report --join); `unrolled=K` (the
+           sweep gains Metz et al.'s unrolled GAN with K unrolled D steps after DCGAN: the rows
+           PacGAN's Table 3 quotes have K = 10).
 Protocol, read from their code:
   * Data: three MNIST digits drawn independently as the three channels of a 28x28 image; 1,000
     modes (gan_jax/data/stacked.py).
@@ -105,6 +107,7 @@ parse_args = arguments(
     tfds=False,
     smoke=False,
     seeds=10,
+    min_pack=1,
     max_pack=4,
     unrolled=0,
 )
@@ -162,17 +165,21 @@ def batch(args: ml_collections.ConfigDict, pack: int) -> int:
 
 
 def get_sweep(arg: str = "") -> list[dict]:
-    """DCGAN, the unrolled GAN if `unrolled=K`, and PacDCGAN2 to PacDCGAN`max_pack`; seeds 0 to
-    seeds-1."""
+    """DCGAN, the unrolled GAN if `unrolled=K`, and PacDCGAN2 to PacDCGAN`max_pack` (from
+    PacDCGAN`min_pack`); seeds 0 to seeds-1."""
     args = parse_args(arg)
-    if not 1 <= args.max_pack <= 4:
-        raise ConfigError(f"stacked_mnist.py: max_pack={args.max_pack}; PacGAN's tables have packs 1 to 4.")
+    if not 1 <= args.min_pack <= args.max_pack <= 4:
+        raise ConfigError(
+            f"stacked_mnist.py: min_pack={args.min_pack}, max_pack={args.max_pack}; PacGAN's tables "
+            "have packs 1 to 4: give 1 <= min_pack <= max_pack <= 4."
+        )
     if args.unrolled < 0:
         raise ConfigError(f"stacked_mnist.py: unrolled={args.unrolled}; K >= 1 unrolled D steps, or 0.")
-    cells = [cell(args, "DCGAN" if m == 1 else f"PacDCGAN{m}", m) for m in range(1, args.max_pack + 1)]
+    packs = range(args.min_pack, args.max_pack + 1)
+    cells = [cell(args, "DCGAN" if m == 1 else f"PacDCGAN{m}", m) for m in packs]
     if k := args.unrolled:  # G's loss looks ahead of D's update: G's samples cannot be shared with it
         unrolled = {"train.unroll_steps": k, "train.reuse_fake": False}
-        cells.insert(1, cell(args, f"Unrolled GAN ({k} steps)", 1, **unrolled))
+        cells.insert(int(1 in packs), cell(args, f"Unrolled GAN ({k} steps)", 1, **unrolled))
     return sweep.product(cells, sweep.sweep("seed", range(args.seeds)))
 
 

@@ -226,9 +226,16 @@ def test_stacked_mnist_is_pacgans_table_2_protocol():
     assert [c["_name"] for c in stacked.get_sweep("quarter,max_pack=2,seeds=1")] == ["DCGAN", "PacDCGAN2"]
     with pytest.raises(ConfigError, match="max_pack=5"):
         stacked.get_sweep("max_pack=5")
+    # `min_pack=m`: a table's later cells alone, for a sweep whose report joins an earlier one's
+    assert [c["_name"] for c in stacked.get_sweep("quarter,min_pack=3,seeds=1")] == ["PacDCGAN3", "PacDCGAN4"]
+    assert stacked.get_sweep("quarter,min_pack=3,max_pack=3,seeds=1")[0]["train.batch_size"] == 384
+    with pytest.raises(ConfigError, match="min_pack=3, max_pack=2"):
+        stacked.get_sweep("min_pack=3,max_pack=2")
     # `unrolled=K`: Metz et al.'s unrolled GAN beside DCGAN, G's samples not shared with D's update
     with_unrolled = stacked.get_sweep("quarter,max_pack=2,seeds=1,unrolled=10")
     assert [c["_name"] for c in with_unrolled] == ["DCGAN", "Unrolled GAN (10 steps)", "PacDCGAN2"]
+    later = stacked.get_sweep("quarter,min_pack=2,max_pack=2,seeds=1,unrolled=10")
+    assert [c["_name"] for c in later] == ["Unrolled GAN (10 steps)", "PacDCGAN2"]
     unrolled = config_lib.apply_overrides(stacked.get_config("quarter"), sweep.overrides_of(with_unrolled[1]))
     train = unrolled.train
     assert (train.unroll_steps, train.reuse_fake, train.batch_size) == (10, False, 128)
