@@ -11,11 +11,14 @@ Arguments: the setting -- `veegan` (default: Table 2), `quarter` or `half` (Tabl
            of G); `pack=m` (a single run's packing, default 1: the DCGAN); `cpu` (the shortened
            schedule below) or `steps=N`; `tfds` (MNIST's 60,000 training images through tensorflow-datasets,
            network needed once, instead of this project's offline 10,000); `smoke`; `seeds=N`
-           for the sweep (default 10); `max_pack=m` (the sweep's cells DCGAN to PacDCGANm,
-           default 4) and `min_pack=m` (from PacDCGANm instead, default 1: a table's cells run as
-           sweeps whose reports are joined, experiments.report --join); `unrolled=K` (the
-           sweep gains Metz et al.'s unrolled GAN with K unrolled D steps after DCGAN: the rows
-           PacGAN's Table 3 quotes have K = 10).
+           for the sweep (default 10) and `first_seed=k` (seeds k to k+N-1, default 0);
+           `max_pack=m` (the sweep's cells DCGAN to PacDCGANm, default 4; 0: none) and
+           `min_pack=m` (from PacDCGANm instead, default 1); `unrolled=K` (the sweep gains Metz et
+           al.'s unrolled GAN with K unrolled D steps after DCGAN: the rows PacGAN's Table 3 quotes
+           have K = 10). A table longer than one sitting runs as sweeps of some of its cells or
+           seeds whose reports are joined (experiments.report --join), e.g. the unrolled GAN alone
+           in two halves: `quarter,cpu,max_pack=0,unrolled=10,seeds=5` and the same with
+           `first_seed=5`.
 Protocol, read from their code:
   * Data: three MNIST digits drawn independently as the three channels of a 28x28 image; 1,000
     modes (gan_jax/data/stacked.py).
@@ -107,6 +110,7 @@ parse_args = arguments(
     tfds=False,
     smoke=False,
     seeds=10,
+    first_seed=0,
     min_pack=1,
     max_pack=4,
     unrolled=0,
@@ -166,21 +170,24 @@ def batch(args: ml_collections.ConfigDict, pack: int) -> int:
 
 def get_sweep(arg: str = "") -> list[dict]:
     """DCGAN, the unrolled GAN if `unrolled=K`, and PacDCGAN2 to PacDCGAN`max_pack` (from
-    PacDCGAN`min_pack`); seeds 0 to seeds-1."""
+    PacDCGAN`min_pack`); seeds `first_seed` to `first_seed` + `seeds` - 1."""
     args = parse_args(arg)
-    if not 1 <= args.min_pack <= args.max_pack <= 4:
+    packs = range(args.min_pack, args.max_pack + 1)
+    if not 1 <= args.min_pack <= 4 or not 0 <= args.max_pack <= 4 or not (packs or args.unrolled):
         raise ConfigError(
             f"stacked_mnist.py: min_pack={args.min_pack}, max_pack={args.max_pack}; PacGAN's tables "
-            "have packs 1 to 4: give 1 <= min_pack <= max_pack <= 4."
+            "have packs 1 to 4: give 1 <= min_pack <= max_pack <= 4 (max_pack=0 only beside unrolled=K)."
         )
     if args.unrolled < 0:
         raise ConfigError(f"stacked_mnist.py: unrolled={args.unrolled}; K >= 1 unrolled D steps, or 0.")
-    packs = range(args.min_pack, args.max_pack + 1)
+    if args.first_seed < 0:
+        raise ConfigError(f"stacked_mnist.py: first_seed={args.first_seed}; seeds start at 0 or later.")
     cells = [cell(args, "DCGAN" if m == 1 else f"PacDCGAN{m}", m) for m in packs]
     if k := args.unrolled:  # G's loss looks ahead of D's update: G's samples cannot be shared with it
         unrolled = {"train.unroll_steps": k, "train.reuse_fake": False}
         cells.insert(int(1 in packs), cell(args, f"Unrolled GAN ({k} steps)", 1, **unrolled))
-    return sweep.product(cells, sweep.sweep("seed", range(args.seeds)))
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    return sweep.product(cells, sweep.sweep("seed", seeds))
 
 
 def cell(args: ml_collections.ConfigDict, name: str, pack: int, **overrides) -> dict:

@@ -11,12 +11,15 @@ whose last evaluation is not of its last step, is an error. With --records: star
 file. Either way the report is rendered from the records alone, so the second command reproduces
 the first's files byte for byte (tests/test_records.py checks every committed report). With --join,
 the records of earlier reports of the same config file come before the sweep's, in one table and
-one family of comparisons (gan_jax/records.py join): a cell needs no rerun to stand beside a new one.
+one family of comparisons (gan_jax/records.py join): a cell needs no rerun to stand beside a new one,
+and a cell longer than one sitting runs as sweeps of its seeds.
 
 Writes <out>/report.md (the table, its published and reference rows, and every comparison it
 makes with its statistics), report.csv, diagnoses.csv and figures: gan_jax/report.py says what each
 holds.
 """
+
+from collections.abc import Sequence
 
 import ml_collections
 import numpy as np
@@ -109,34 +112,46 @@ def final_samples(run_dir: str) -> np.ndarray:
     return np.asarray(apply.make_sampler(gan)(variables, z, y, state.vbn_reference))
 
 
-def main(argv):
-    del argv
-    if bool(_WORKDIR.value) == bool(_RECORDS.value):
+def make(
+    workdir: str | None = None,
+    records_file: str | None = None,
+    join: Sequence[str] = (),
+    out: str | None = None,
+) -> str:
+    """Write the report of a sweep's directory or of a report's records (one of them) to `out`;
+    returns what the command prints. The command's flags, as arguments: tests call it in-process."""
+    if bool(workdir) == bool(records_file):
         raise UserError(
             "Give --workdir (a sweep's directory) or --records (a report's runs.jsonl.gz), one of them."
         )
-    if _JOIN.value and not _WORKDIR.value:
+    if join and not workdir:
         raise UserError("--join puts earlier reports' records beside a sweep's runs: give it with --workdir.")
-    if _WORKDIR.value:
-        workdir = workdirs.resolve(_WORKDIR.value)
-        out = workdirs.resolve(_OUT.value) if _OUT.value else workdir / "report"
-        joined = [records.read(workdirs.resolve(path)) for path in _JOIN.value]
-        found = records.join(joined, *collect(workdir))
-        out.mkdir(parents=True, exist_ok=True)
-        records.write(out / records.FILE, *found)
-        source = out / records.FILE
+    if workdir:
+        sweep_dir = workdirs.resolve(workdir)
+        destination = workdirs.resolve(out) if out else sweep_dir / "report"
+        joined = [records.read(workdirs.resolve(path)) for path in join]
+        found = records.join(joined, *collect(sweep_dir))
+        destination.mkdir(parents=True, exist_ok=True)
+        records.write(destination / records.FILE, *found)
+        source = destination / records.FILE
     else:
-        source = workdirs.resolve(_RECORDS.value)
-        out = workdirs.resolve(_OUT.value) if _OUT.value else source.parent
+        source = workdirs.resolve(records_file)
+        destination = workdirs.resolve(out) if out else source.parent
     header, found = records.read(source)
     arg = header["config"].partition(":")[2]
-    print(report_lib.render(header, found, out, cli.load_study(header["config"]), arg))
+    text = report_lib.render(header, found, destination, cli.load_study(header["config"]), arg)
     missing = [f"{r['cell']}/seed_{r['seed']}" for r in found if r["status"] in ("missing", "error")]
     if missing:
-        print(
-            f"{len(missing)} runs have not finished (rerun experiments.sweep; those that could not run "
+        text += (
+            f"\n{len(missing)} runs have not finished (rerun experiments.sweep; those that could not run "
             f"say why in their error.json): {missing[:3]}..."
         )
+    return text
+
+
+def main(argv):
+    del argv
+    print(make(_WORKDIR.value, _RECORDS.value, _JOIN.value, _OUT.value))
 
 
 def cli_main() -> None:

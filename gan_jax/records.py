@@ -89,21 +89,34 @@ def write(path: epath.Path, header: dict, records: list[dict]) -> None:
 def join(joined: list[tuple[dict, list[dict]]], header: dict, found: list[dict]) -> tuple[dict, list[dict]]:
     """One report's (header, records) from a sweep's and those of earlier reports put before them
     (`joined`): a cell already run in another sweep of the same config file -- an ablation's
-    counterpart -- is not rerun to stand beside a new one. The protocols must agree (all of the
-    header but its config: references, mode centres, mode protocol) and the cells must differ;
-    the header keeps which sweep each joined cell came from (`joined`), and the report says so."""
+    counterpart -- is not rerun to stand beside a new one, and a cell too long for one sitting runs
+    as sweeps of its seeds. The protocols must agree (all of the header but its config: references,
+    mode centres, mode protocol) and the runs must differ; the header keeps which sweep each joined
+    cell came from (`joined`; with its seeds where a cell is split), and the report says so."""
     if not joined:
         return header, found
     for other, _ in joined:
         _check_joinable(other, header)
-    entries = [{"config": other["config"], "cells": _cells(runs)} for other, runs in joined]
-    every = [c for e in entries for c in e["cells"]] + _cells(found)
-    twice = sorted({c for c in every if every.count(c) > 1})
+    sweeps = [runs for _, runs in joined] + [found]
+    every = [f"{r['cell']} seed {r['seed']}" for runs in sweeps for r in runs]
+    twice = list(dict.fromkeys(run for run in every if every.count(run) > 1))
     if twice:
         raise UserError(
-            f"--join: {', '.join(twice)} in two of the sweeps: a joined report's cells must differ."
+            f"--join: {', '.join(twice[:3])}{' ...' if len(twice) > 3 else ''} in two of the sweeps: a "
+            "joined report's runs must differ."
         )
-    return {**header, "joined": entries}, [r for _, runs in joined for r in runs] + found
+    together = [r for runs in sweeps for r in runs]
+    order = _cells(together)
+    split = {c for c in order if sum(c in _cells(runs) for runs in sweeps) > 1}
+    entries = [_entry(other["config"], runs, split) for other, runs in joined]
+    return {**header, "joined": entries}, sorted(together, key=lambda r: order.index(r["cell"]))
+
+
+def _entry(config: str, runs: list[dict], split: set[str]) -> dict:
+    """A joined sweep in the header: its config, its cells, and the seeds of those split by seed."""
+    entry = {"config": config, "cells": _cells(runs)}
+    seeds = {c: [r["seed"] for r in runs if r["cell"] == c] for c in entry["cells"] if c in split}
+    return {**entry, "seeds": seeds} if seeds else entry
 
 
 def _cells(found: list[dict]) -> list[str]:

@@ -347,11 +347,22 @@ def truth_lines(found: list[dict], truth) -> list[str]:
     return lines + ([f"Left out, their truth unknown: {', '.join(unknown)}.", ""] if unknown else [])
 
 
+def joined_cell(cell: str, seeds: dict[str, list[int]]) -> str:
+    """A joined sweep's cell as the report's first line names it: with its seeds where the cell is
+    split between sweeps."""
+    if cell not in seeds:
+        return f"`{cell}`"
+    runs = seeds[cell]
+    contiguous = runs == list(range(runs[0], runs[-1] + 1))
+    return f"`{cell}` (seeds {f'{runs[0]}-{runs[-1]}' if contiguous else ', '.join(map(str, runs))})"
+
+
 def preamble(header: dict, spec: dict, baseline: str, published: dict, shown_refs) -> list[str]:
     """What the report's reader needs before the table: how to read it, the failure rule, the
     diagnosis rules, what the published and reference rows are."""
     joined = "".join(
-        f", after the cells {', '.join(f'`{c}`' for c in e['cells'])} of sweep `{e['config']}`"
+        f", after the cells {', '.join(joined_cell(c, e.get('seeds', {})) for c in e['cells'])} of "
+        f"sweep `{e['config']}`"
         for e in header.get("joined", [])
     )
     joined += " (joined by experiments.report --join)" if joined else ""

@@ -236,6 +236,14 @@ def test_stacked_mnist_is_pacgans_table_2_protocol():
     assert [c["_name"] for c in with_unrolled] == ["DCGAN", "Unrolled GAN (10 steps)", "PacDCGAN2"]
     later = stacked.get_sweep("quarter,min_pack=2,max_pack=2,seeds=1,unrolled=10")
     assert [c["_name"] for c in later] == ["Unrolled GAN (10 steps)", "PacDCGAN2"]
+    # the unrolled GAN alone, its seeds in two halves (a sweep each, their reports joined)
+    second_half = stacked.get_sweep("quarter,max_pack=0,unrolled=10,seeds=5,first_seed=5")
+    unrolled_cell = "Unrolled GAN (10 steps)"
+    assert [(c["_name"], c["seed"]) for c in second_half] == [(unrolled_cell, s) for s in range(5, 10)]
+    with pytest.raises(ConfigError, match="max_pack=0 only beside unrolled=K"):
+        stacked.get_sweep("max_pack=0")
+    with pytest.raises(ConfigError, match="first_seed=-1"):
+        stacked.get_sweep("first_seed=-1")
     unrolled = config_lib.apply_overrides(stacked.get_config("quarter"), sweep.overrides_of(with_unrolled[1]))
     train = unrolled.train
     assert (train.unroll_steps, train.reuse_fake, train.batch_size) == (10, False, 128)

@@ -135,3 +135,23 @@ def test_a_join_refuses_another_config_file_or_protocol_and_keeps_each_cells_swe
     ):
         with pytest.raises(UserError, match=re.escape(refusal)):
             records.join([earlier], other, [{"cell": "fixed", "seed": 0}])
+
+
+def test_a_cell_split_by_seed_between_sweeps_joins_in_seed_order_and_a_run_in_two_is_refused():
+    """A cell too long for one sitting, run as sweeps of its seeds: its records come together, in
+    the sweeps' order, and the header keeps which seeds each joined sweep ran; the same run in two
+    sweeps is refused, naming it."""
+    header = {"config": "configs/stacked_mnist.py:quarter,cpu,seeds=2", "references": {"bandwidth": 0.1}}
+    earlier = (header, [{"cell": c, "seed": s} for c in ("DCGAN", "Unrolled") for s in (0, 1)])
+    new = {**header, "config": "configs/stacked_mnist.py:quarter,cpu,first_seed=2,seeds=2"}
+    joined, found = records.join([earlier], new, [{"cell": "Unrolled", "seed": s} for s in (2, 3)])
+    assert [(r["cell"], r["seed"]) for r in found] == [("DCGAN", 0), ("DCGAN", 1)] + [
+        ("Unrolled", s) for s in range(4)
+    ]
+    entry = {"config": header["config"], "cells": ["DCGAN", "Unrolled"], "seeds": {"Unrolled": [0, 1]}}
+    assert joined == {**new, "joined": [entry]}
+    assert report.joined_cell("Unrolled", entry["seeds"]) == "`Unrolled` (seeds 0-1)"
+    assert report.joined_cell("x", {"x": [0, 2]}) == "`x` (seeds 0, 2)"
+    assert report.joined_cell("DCGAN", entry["seeds"]) == "`DCGAN`"
+    with pytest.raises(UserError, match=re.escape("--join: Unrolled seed 1 in two of the sweeps")):
+        records.join([earlier], new, [{"cell": "Unrolled", "seed": s} for s in (1, 2)])

@@ -14,8 +14,11 @@ import pytest
 from helpers import JAX_CACHE, REPO, checkpoint_steps
 
 from experiments import cli
+from experiments import report as report_cli
 from gan_jax import config as config_lib
 from gan_jax import records, sweep
+from gan_jax import report as report_lib
+from gan_jax.errors import UserError
 from gan_jax.metrics import mixtures
 
 
@@ -307,10 +310,7 @@ def test_the_device_sweep_script_brings_back_the_report_and_its_records(tmp_path
     log = (out / "two.log").read_text()
     assert done.returncode == 0 and "Sweep done: 2 runs" in log, log[-2000:]
     assert {"report.md", "runs.jsonl.gz"} <= {p.name for p in (out / "two").iterdir()}
-    rerun = run(
-        "experiments.report", f"--records={out / 'two' / 'runs.jsonl.gz'}", f"--out={tmp_path / 'again'}"
-    )
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    report_cli.make(records_file=str(out / "two" / "runs.jsonl.gz"), out=str(tmp_path / "again"))
     assert (tmp_path / "again" / "report.md").read_text() == (out / "two" / "report.md").read_text()
 
 
@@ -357,9 +357,16 @@ def test_a_run_that_cannot_run_is_recorded_and_the_others_go_on(tmp_path):
 KNOWN_VALUES = {"base": [1.0, 2.0, 3.0], "x": [4.0, 5.0, 6.0], "y": [None, 2.0, 3.0]}  # y: undefined once
 
 
-def fabricate_sweep(tmp_path, name: str, values: dict) -> None:
-    """A sweep `tmp_path/name` of known final values (`values`: a cell's, seed by seed) of one config
-    and its report spec, mine/known.py and studies/known.py."""
+@pytest.fixture
+def no_figures(monkeypatch):
+    """Reports without their figures: drawing them is most of a report's time, and the committed
+    reports' figures have a test of their own (tests/test_records.py)."""
+    monkeypatch.setattr(report_lib, "write_figures", lambda *args: None)
+
+
+def fabricate_sweep(tmp_path, name: str, seeds: dict | None = None) -> None:
+    """A sweep `tmp_path/name` of known final values (KNOWN_VALUES' cells, or those of `seeds`, a
+    cell's seeds) of one config and its report spec, mine/known.py and studies/known.py."""
     config, study = tmp_path / "mine" / "known.py", tmp_path / "studies" / "known.py"
     for directory in (config.parent, study.parent):
         directory.mkdir(exist_ok=True)
@@ -372,8 +379,8 @@ def fabricate_sweep(tmp_path, name: str, values: dict) -> None:
         '          "comparisons": [("x", "y"), ("base", "x")]}\n'
     )
     runs = []
-    for cell, cell_values in values.items():
-        for seed, value in enumerate(cell_values):
+    for cell, cell_seeds in (seeds or {c: range(len(v)) for c, v in KNOWN_VALUES.items()}).items():
+        for seed, value in ((s, KNOWN_VALUES[cell][s]) for s in cell_seeds):
             directory = tmp_path / name / cell / f"seed_{seed}"
             directory.mkdir(parents=True)
             (directory / "done.json").write_text('{"status": "finished"}')
@@ -387,12 +394,10 @@ def fabricate_sweep(tmp_path, name: str, values: dict) -> None:
     (tmp_path / name / "sweep.json").write_text(json.dumps({"config": str(config), "runs": runs}))
 
 
-@pytest.mark.slow
-def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path):
+def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path, no_figures):
     """A fabricated sweep of known final values through experiments.report."""
-    fabricate_sweep(tmp_path, "sweep", KNOWN_VALUES)
-    result = run("experiments.report", f"--workdir={tmp_path / 'sweep'}", f"--out={tmp_path / 'out'}")
-    assert result.returncode == 0, result.stderr[-2000:]
+    fabricate_sweep(tmp_path, "sweep")
+    report_cli.make(workdir=str(tmp_path / "sweep"), out=str(tmp_path / "out"))
     text = (tmp_path / "out" / "report.md").read_text()
     # x: (5 - 2) / sqrt(1/3 + 1/3) = 3.67 with df (2/3)^2 / (2 (1/3)^2 / 2) = 4: p = 0.021; y: (2.5 - 2)
     # / sqrt(1/4 + 1/3) = 0.65, df 2.9, over n = 2 seeds; x against y, the pair REPORT names: 2.5 /
@@ -443,41 +448,52 @@ def test_report_cells_cite_their_n_and_their_difference_to_the_baseline(tmp_path
     )
 
 
-@pytest.mark.slow
-def test_a_report_joined_to_an_earlier_ones_cells_is_the_report_of_one_sweep_of_them_all(tmp_path):
-    """The cells of one sweep (base, x) and of another (y), joined by experiments.report --join: the
-    same table, comparisons and diagnoses as one sweep of all three, the first line naming both
-    sweeps; its records regenerate it; a cell in both sweeps, or a joined report joined again, is
-    refused in one line before anything is written."""
-    fabricate_sweep(tmp_path, "all", KNOWN_VALUES)
-    fabricate_sweep(tmp_path, "first", {c: KNOWN_VALUES[c] for c in ("base", "x")})
-    fabricate_sweep(tmp_path, "second", {"y": KNOWN_VALUES["y"]})
+@pytest.mark.parametrize(
+    "earlier, later, named",
+    [  # a new cell beside earlier ones; cells split by seed
+        ({"base": range(3), "x": range(3)}, {"y": range(3)}, "the cells `base`, `x`"),
+        (
+            {"base": range(3), "x": range(2), "y": range(2)},
+            {"x": [2], "y": [2]},
+            "the cells `base`, `x` (seeds 0-1), `y` (seeds 0-1)",
+        ),
+    ],
+    ids=["by cell", "by seed"],
+)
+def test_a_report_joined_to_an_earlier_ones_runs_is_the_report_of_one_sweep_of_them_all(
+    tmp_path, no_figures, earlier, later, named
+):
+    """The runs of one sweep and of another -- whole cells, or a cell's first seeds and then the
+    rest -- joined by experiments.report --join: the same table, comparisons and diagnoses as one
+    sweep of them all, the first line naming both sweeps; its records regenerate it; a run in both
+    sweeps, or a joined report joined again, is refused before anything is written."""
+    fabricate_sweep(tmp_path, "all")
+    fabricate_sweep(tmp_path, "first", earlier)
+    fabricate_sweep(tmp_path, "second", later)
     first = tmp_path / "first" / "report" / "runs.jsonl.gz"
-    for name, *join in (["all"], ["first"], ["second", f"--join={first}"]):
-        result = run("experiments.report", f"--workdir={tmp_path / name}", *join)
-        assert result.returncode == 0, result.stderr[-2000:]
+    for name, join in (("all", ()), ("first", ()), ("second", [str(first)])):
+        report_cli.make(workdir=str(tmp_path / name), join=join)
     one, joined = (tmp_path / d / "report" for d in ("all", "second"))
     (one_first, one_rest), (joined_first, joined_rest) = (
         (d / "report.md").read_text().split("\n", 1) for d in (one, joined)
     )
     assert joined_rest == one_rest and one_first.startswith(f"Sweep `{tmp_path / 'mine' / 'known.py'}`; each")
     assert joined_first.startswith(
-        f"Sweep `{tmp_path / 'mine' / 'known.py'}`, after the cells `base`, `x` of sweep "
+        f"Sweep `{tmp_path / 'mine' / 'known.py'}`, after {named} of sweep "
         f"`{tmp_path / 'mine' / 'known.py'}` (joined by experiments.report --join); each cell:"
     )
     for name in ("report.csv", "diagnoses.csv"):
         assert (joined / name).read_bytes() == (one / name).read_bytes()
     joined_records = joined / "runs.jsonl.gz"
-    again = run("experiments.report", f"--records={joined_records}", f"--out={tmp_path / 'again'}")
-    assert again.returncode == 0, again.stderr[-2000:]
+    report_cli.make(records_file=str(joined_records), out=str(tmp_path / "again"))
     assert (tmp_path / "again" / "report.md").read_bytes() == (joined / "report.md").read_bytes()
     for join, refusal in (
-        (first, "--join: base, x in two of the sweeps"),
+        (first, "--join: base seed 0, base seed 1, base seed 2 ... in two of the sweeps"),
         (joined_records, "report is itself joined"),
     ):
-        out = f"--out={tmp_path / 'refused'}"
-        result = run("experiments.report", f"--workdir={tmp_path / 'all'}", f"--join={join}", out)
-        assert result.returncode != 0 and refusal in result.stderr and not (tmp_path / "refused").exists()
+        with pytest.raises(UserError, match=re.escape(refusal)):
+            report_cli.make(workdir=str(tmp_path / "all"), join=[str(join)], out=str(tmp_path / "refused"))
+        assert not (tmp_path / "refused").exists()
 
 
 def test_the_uniform_table_says_when_a_sweep_drew_until_enough_were_high_quality():
@@ -528,7 +544,6 @@ def test_a_sweep_refuses_finished_runs_of_another_config_and_extends_longer_ones
     cell asks for: more steps resume them; any other change of result is refused, naming the keys;
     an unfinished run may take what a resume may (a longer schedule, more logging)."""
     from experiments import sweep as sweep_command
-    from gan_jax.errors import UserError
 
     spec = str(sweep_file(tmp_path / "two.py", total_steps=40))
     runs = sweep_command.plan(spec, tmp_path / "sweep")
@@ -560,7 +575,6 @@ def test_a_sweep_refuses_finished_runs_of_another_config_and_extends_longer_ones
 
 def test_a_cell_name_that_leaves_the_sweep_is_refused(tmp_path):
     from experiments import sweep as sweep_command
-    from gan_jax.errors import UserError
 
     config = tmp_path / "up.py"
     config.write_text(SWEEP_OF_TWO.format(total_steps=40, a={}).replace('"_name": "b"', '"_name": ".."'))
