@@ -98,6 +98,16 @@ def join(joined: list[tuple[dict, list[dict]]], header: dict, found: list[dict])
     for other, _ in joined:
         _check_joinable(other, header)
     sweeps = [runs for _, runs in joined] + [found]
+    _check_distinct(sweeps)
+    together = [r for runs in sweeps for r in runs]
+    order = _cells(together)
+    split = {c for c in order if sum(c in _cells(runs) for runs in sweeps) > 1}
+    entries = [_entry(other["config"], runs, split) for other, runs in joined]
+    return {**header, "joined": entries}, sorted(together, key=lambda r: order.index(r["cell"]))
+
+
+def _check_distinct(sweeps: list[list[dict]]) -> None:
+    """One line naming the runs (cell and seed) that two of the joined sweeps both hold, if any."""
     every = [f"{r['cell']} seed {r['seed']}" for runs in sweeps for r in runs]
     twice = list(dict.fromkeys(run for run in every if every.count(run) > 1))
     if twice:
@@ -105,11 +115,6 @@ def join(joined: list[tuple[dict, list[dict]]], header: dict, found: list[dict])
             f"--join: {', '.join(twice[:3])}{' ...' if len(twice) > 3 else ''} in two of the sweeps: a "
             "joined report's runs must differ."
         )
-    together = [r for runs in sweeps for r in runs]
-    order = _cells(together)
-    split = {c for c in order if sum(c in _cells(runs) for runs in sweeps) > 1}
-    entries = [_entry(other["config"], runs, split) for other, runs in joined]
-    return {**header, "joined": entries}, sorted(together, key=lambda r: order.index(r["cell"]))
 
 
 def _entry(config: str, runs: list[dict], split: set[str]) -> dict:
