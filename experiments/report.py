@@ -33,15 +33,6 @@ from gan_jax import sweep as sweeps
 from gan_jax import workdir as workdirs
 from gan_jax.errors import UserError
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "The sweep's directory: its runs become the records.")
-_RECORDS = flags.DEFINE_string("records", None, "A report's runs.jsonl.gz: regenerate it from the records.")
-_JOIN = flags.DEFINE_list(
-    "join", [], "Earlier reports' runs.jsonl.gz whose cells come before the sweep's (with --workdir)."
-)
-_OUT = flags.DEFINE_string(
-    "out", None, "Where to write the report (default: <workdir>/report, or beside --records)."
-)
-
 
 # ---------------------------------------------------------------------------------------- records
 def collect(workdir: epath.Path) -> tuple[dict, list[dict]]:
@@ -149,13 +140,20 @@ def make(
     return text
 
 
-def main(argv):
-    del argv
-    print(make(_WORKDIR.value, _RECORDS.value, _JOIN.value, _OUT.value))
-
-
 def cli_main() -> None:
-    cli.run(main)
+    """The command. Its flags are defined here, not on import: tests call `make` in-process beside
+    experiments.sweep, whose --workdir would clash."""
+    workdir = flags.DEFINE_string("workdir", None, "The sweep's directory: its runs become the records.")
+    records_file = flags.DEFINE_string(
+        "records", None, "A report's runs.jsonl.gz: regenerate it from the records."
+    )
+    join = flags.DEFINE_list(
+        "join", [], "Earlier reports' runs.jsonl.gz whose cells come before the sweep's (with --workdir)."
+    )
+    out = flags.DEFINE_string(
+        "out", None, "Where to write the report (default: <workdir>/report, or beside --records)."
+    )
+    cli.run(lambda argv: print(make(workdir.value, records_file.value, join.value, out.value)))
 
 
 if __name__ == "__main__":
