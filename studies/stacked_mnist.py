@@ -44,6 +44,9 @@ REPORT = {
     # difference's 95% CI, against which any other margin can be read.
     "margins": {"stacked_modes/modes": 20.0, "stacked_modes/kl": 0.1},
     "columns": [("stacked_modes/modes", "modes (of 1,000)"), ("stacked_modes/kl", "KL to uniform")],
+    # Each pack against the one below it, beside each against DCGAN: does a larger pack add modes
+    # (PacGAN's Table 3 rises with m at D = 1/4 G)? A pair whose cells a report lacks is left out.
+    "comparisons": [("PacDCGAN3", "PacDCGAN2"), ("PacDCGAN4", "PacDCGAN3")],
     "failed": collapsed,
     "failure_definition": "collapsed: diverged, or fewer than 500 of the 1,000 modes in G's 26,000 samples.",
 }
