@@ -172,8 +172,21 @@ def get_sweep(arg: str = "") -> list[dict]:
     """DCGAN, the unrolled GAN if `unrolled=K`, and PacDCGAN2 to PacDCGAN`max_pack` (from
     PacDCGAN`min_pack`); seeds `first_seed` to `first_seed` + `seeds` - 1."""
     args = parse_args(arg)
+    packs = check_sweep(args)
+    cells = [cell(args, "DCGAN" if m == 1 else f"PacDCGAN{m}", m) for m in packs]
+    if k := args.unrolled:  # G's loss looks ahead of D's update: G's samples cannot be shared with it
+        unrolled = {"train.unroll_steps": k, "train.reuse_fake": False}
+        cells.insert(int(1 in packs), cell(args, f"Unrolled GAN ({k} steps)", 1, **unrolled))
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    return sweep.product(cells, sweep.sweep("seed", seeds))
+
+
+def check_sweep(args: ml_collections.ConfigDict) -> range:
+    """The sweep's packs, `min_pack` to `max_pack`, once its arguments are known to make a sweep
+    (a one-line ConfigError naming the argument otherwise)."""
     packs = range(args.min_pack, args.max_pack + 1)
-    if not 1 <= args.min_pack <= 4 or not 0 <= args.max_pack <= 4 or not (packs or args.unrolled):
+    none = args.max_pack == 0 and args.unrolled  # the unrolled GAN alone
+    if not 1 <= args.min_pack <= 4 or not 0 <= args.max_pack <= 4 or not (packs or none):
         raise ConfigError(
             f"stacked_mnist.py: min_pack={args.min_pack}, max_pack={args.max_pack}; PacGAN's tables "
             "have packs 1 to 4: give 1 <= min_pack <= max_pack <= 4 (max_pack=0 only beside unrolled=K)."
@@ -182,12 +195,7 @@ def get_sweep(arg: str = "") -> list[dict]:
         raise ConfigError(f"stacked_mnist.py: unrolled={args.unrolled}; K >= 1 unrolled D steps, or 0.")
     if args.first_seed < 0:
         raise ConfigError(f"stacked_mnist.py: first_seed={args.first_seed}; seeds start at 0 or later.")
-    cells = [cell(args, "DCGAN" if m == 1 else f"PacDCGAN{m}", m) for m in packs]
-    if k := args.unrolled:  # G's loss looks ahead of D's update: G's samples cannot be shared with it
-        unrolled = {"train.unroll_steps": k, "train.reuse_fake": False}
-        cells.insert(int(1 in packs), cell(args, f"Unrolled GAN ({k} steps)", 1, **unrolled))
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
-    return sweep.product(cells, sweep.sweep("seed", seeds))
+    return packs
 
 
 def cell(args: ml_collections.ConfigDict, name: str, pack: int, **overrides) -> dict:

@@ -240,8 +240,9 @@ def test_stacked_mnist_is_pacgans_table_2_protocol():
     second_half = stacked.get_sweep("quarter,max_pack=0,unrolled=10,seeds=5,first_seed=5")
     unrolled_cell = "Unrolled GAN (10 steps)"
     assert [(c["_name"], c["seed"]) for c in second_half] == [(unrolled_cell, s) for s in range(5, 10)]
-    with pytest.raises(ConfigError, match="max_pack=0 only beside unrolled=K"):
-        stacked.get_sweep("max_pack=0")
+    for arg in ("max_pack=0", "min_pack=3,max_pack=2,unrolled=10"):
+        with pytest.raises(ConfigError, match="max_pack=0 only beside unrolled=K"):
+            stacked.get_sweep(arg)
     with pytest.raises(ConfigError, match="first_seed=-1"):
         stacked.get_sweep("first_seed=-1")
     unrolled = config_lib.apply_overrides(stacked.get_config("quarter"), sweep.overrides_of(with_unrolled[1]))
