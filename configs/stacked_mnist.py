@@ -172,7 +172,7 @@ def get_sweep(arg: str = "") -> list[dict]:
     """DCGAN, the unrolled GAN if `unrolled=K`, and PacDCGAN2 to PacDCGAN`max_pack` (from
     PacDCGAN`min_pack`); seeds `first_seed` to `first_seed` + `seeds` - 1."""
     args = parse_args(arg)
-    packs = check_sweep(args)
+    packs = sweep_packs(args)
     cells = [cell(args, "DCGAN" if m == 1 else f"PacDCGAN{m}", m) for m in packs]
     if k := args.unrolled:  # G's loss looks ahead of D's update: G's samples cannot be shared with it
         unrolled = {"train.unroll_steps": k, "train.reuse_fake": False}
@@ -181,8 +181,8 @@ def get_sweep(arg: str = "") -> list[dict]:
     return sweep.product(cells, sweep.sweep("seed", seeds))
 
 
-def check_sweep(args: ml_collections.ConfigDict) -> range:
-    """The sweep's packs, `min_pack` to `max_pack`, once its arguments are known to make a sweep
+def sweep_packs(args: ml_collections.ConfigDict) -> range:
+    """The sweep's packs, `min_pack` to `max_pack`, once its arguments are checked to make a sweep
     (a one-line ConfigError naming the argument otherwise)."""
     packs = range(args.min_pack, args.max_pack + 1)
     none = args.max_pack == 0 and args.unrolled  # the unrolled GAN alone

@@ -36,6 +36,15 @@ def one_device():
 
 
 @pytest.fixture
+def no_figures(monkeypatch):
+    """Reports without their figures: drawing them is most of a report's time, and the committed
+    reports' figures have a test of their own (tests/test_records.py)."""
+    from gan_jax import report
+
+    monkeypatch.setattr(report, "write_figures", lambda *args: None)
+
+
+@pytest.fixture
 def sigterm_at(monkeypatch):
     """sigterm_at(n): the next run's trainer sees a SIGTERM at its n-th sync point (the call that
     ends at step n x steps_per_call) -- a signal's timing, made exact. The process's own signal

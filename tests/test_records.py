@@ -29,10 +29,8 @@ def regenerate(path, out, outputs) -> None:
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=[str(p.parent) for p in COMMITTED])
-def test_a_committed_report_regenerates_from_its_records(path, tmp_path, monkeypatch):
-    """The tables; drawing the figures is most of a report's time, so they have their own test in
-    the slow tier (CI runs both)."""
-    monkeypatch.setattr(report, "write_figures", lambda *args: None)
+def test_a_committed_report_regenerates_from_its_records(path, tmp_path, no_figures):
+    """The tables; the figures have their own test in the slow tier (CI runs both)."""
     regenerate(path, tmp_path, TABLES)
 
 

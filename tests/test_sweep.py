@@ -17,7 +17,6 @@ from experiments import cli
 from experiments import report as report_cli
 from gan_jax import config as config_lib
 from gan_jax import records, sweep
-from gan_jax import report as report_lib
 from gan_jax.errors import UserError
 from gan_jax.metrics import mixtures
 
@@ -355,13 +354,6 @@ def test_a_run_that_cannot_run_is_recorded_and_the_others_go_on(tmp_path):
 
 
 KNOWN_VALUES = {"base": [1.0, 2.0, 3.0], "x": [4.0, 5.0, 6.0], "y": [None, 2.0, 3.0]}  # y: undefined once
-
-
-@pytest.fixture
-def no_figures(monkeypatch):
-    """Reports without their figures: drawing them is most of a report's time, and the committed
-    reports' figures have a test of their own (tests/test_records.py)."""
-    monkeypatch.setattr(report_lib, "write_figures", lambda *args: None)
 
 
 def fabricate_sweep(tmp_path, name: str, seeds: dict | None = None) -> None:
