@@ -72,13 +72,16 @@ def unbacked(text: str, reports: dict[str, str]) -> list[tuple[int, str]]:
 
 
 OUT = re.compile(r"--out=(docs/[^\s`]+)")
+JOIN = re.compile(r"--join=(\S+)")
+JOINED = re.compile(r"(docs/[^\s`,]+)/runs\.jsonl\.gz")  # the reports a --join reads
 HEADS = ("| setting", "| truth")  # a report's main table; its diagnosis-against-truth table
 
 
 def embedded_tables(text: str) -> list[tuple[int, int, str]]:
     """(first line index, end line index, report dir) of each table shown after the commands that
     write reports (a main table or a truth table, HEADS): the tables after a block of such
-    commands are theirs, in order, until the next heading."""
+    commands are theirs, in order, until the next heading. A report that a later command of the
+    block joins (`--join=docs/<dir>/runs.jsonl.gz`) is shown by the joined report's table."""
     lines, found, pending = text.splitlines(), [], []
     i = 0
     while i < len(lines):
@@ -86,7 +89,9 @@ def embedded_tables(text: str) -> list[tuple[int, int, str]]:
         if line.startswith("#"):
             pending = []
         elif line.lstrip().startswith("python -m experiments.report") and OUT.search(line):
-            pending.append(OUT.search(line).group(1))
+            join = JOIN.search(line)
+            joined = set(JOINED.findall(join.group(1))) if join else set()
+            pending = [d for d in pending if d not in joined] + [OUT.search(line).group(1)]
         elif line.startswith(HEADS) and pending:
             end = next((j for j in range(i, len(lines)) if not lines[j].startswith("|")), len(lines))
             found.append((i, end, pending.pop(0)))

@@ -54,6 +54,21 @@ def test_a_table_shown_after_its_command_must_be_its_reports(tmp_path):
     )
 
 
+def test_a_table_after_a_join_is_the_joined_reports_not_its_inputs():
+    """A block that writes reports and then joins them shows one table, the joined report's; the
+    reports the join reads are not waiting for tables of their own."""
+    doc = (
+        "```bash\n"
+        "python -m experiments.report --workdir=runs/a --out=docs/a\n"
+        "python -m experiments.report --workdir=runs/b --out=docs/b\n"
+        "python -m experiments.report --workdir=runs/c --join=docs/a/runs.jsonl.gz,docs/b/runs.jsonl.gz "
+        "--out=docs/ab\n"
+        "python -m experiments.report --workdir=runs/d --out=docs/d\n"
+        "```\n\n| setting | seeds |\n|---|---|\n\n| setting | seeds |\n|---|---|\n"
+    )
+    assert [t[2] for t in check_docs.embedded_tables(doc)] == ["docs/ab", "docs/d"]
+
+
 def test_a_truth_table_shown_after_its_command_must_be_its_reports():
     """docs/diagnosis.md's confusion matrix is its report's, count for count."""
     doc = (check_docs.REPO / "docs" / "diagnosis.md").read_text()
