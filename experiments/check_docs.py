@@ -77,6 +77,14 @@ JOINED = re.compile(r"(docs/[^\s`,]+)/runs\.jsonl\.gz")  # the reports a --join 
 HEADS = ("| setting", "| truth")  # a report's main table; its diagnosis-against-truth table
 
 
+def _after_command(pending: list[str], command: str) -> list[str]:
+    """The reports awaiting their tables after a report `command`: its own, and the earlier ones
+    but those it joins."""
+    join = JOIN.search(command)
+    joined = set(JOINED.findall(join.group(1))) if join else set()
+    return [d for d in pending if d not in joined] + [OUT.search(command).group(1)]
+
+
 def embedded_tables(text: str) -> list[tuple[int, int, str]]:
     """(first line index, end line index, report dir) of each table shown after the commands that
     write reports (a main table or a truth table, HEADS): the tables after a block of such
@@ -89,9 +97,7 @@ def embedded_tables(text: str) -> list[tuple[int, int, str]]:
         if line.startswith("#"):
             pending = []
         elif line.lstrip().startswith("python -m experiments.report") and OUT.search(line):
-            join = JOIN.search(line)
-            joined = set(JOINED.findall(join.group(1))) if join else set()
-            pending = [d for d in pending if d not in joined] + [OUT.search(line).group(1)]
+            pending = _after_command(pending, line)
         elif line.startswith(HEADS) and pending:
             end = next((j for j in range(i, len(lines)) if not lines[j].startswith("|")), len(lines))
             found.append((i, end, pending.pop(0)))
