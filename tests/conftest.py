@@ -1,5 +1,6 @@
-"""Test set-up: 8 fake CPU devices (for the data-parallel tests), JAX's compilation cache, and freed
-host memory kept for reuse as every command keeps it.
+"""Test set-up: 8 fake CPU devices (for the data-parallel tests), XLA's CPU code generated at LLVM's
+-O0 (helpers.COMPILE_FLAGS), JAX's compilation cache, and freed host memory kept for reuse as every
+command keeps it.
 
 Tests that are not about parallelism pass `devices=jax.devices()[:1]` to the trainer.
 """
@@ -9,17 +10,16 @@ import pathlib
 import signal
 import sys
 
-os.environ["XLA_FLAGS"] = " ".join(
-    [os.environ.get("XLA_FLAGS", ""), "--xla_force_host_platform_device_count=8"]
-).strip()
-
-import jax  # noqa: E402
-import pytest  # noqa: E402
-
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from helpers import JAX_CACHE  # noqa: E402
+# helpers starts no JAX backend: XLA_FLAGS is read at JAX's first computation, below.
+from helpers import COMPILE_FLAGS, JAX_CACHE, xla_flags  # noqa: E402
+
+os.environ["XLA_FLAGS"] = xla_flags(os.environ.get("XLA_FLAGS", ""), COMPILE_FLAGS, devices=8)
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
 
 from gan_jax import memory  # noqa: E402
 from gan_jax.preemption import PreemptionWatcher  # noqa: E402

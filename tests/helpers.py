@@ -3,6 +3,7 @@ and the process set-up: 8 fake CPU devices and JAX's compilation cache)."""
 
 import os
 import pathlib
+import re
 
 import jax
 import numpy as np
@@ -13,6 +14,24 @@ from gan_jax import experiment
 REPO = pathlib.Path(__file__).resolve().parents[1]
 JAX_CACHE = os.path.expanduser("~/.cache/gan_jax/jax-tests")
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"  # the MNIST test split (IDX), where it is
+# A cold suite is mostly XLA compiling small programs that then run for a few steps, and much of
+# that is LLVM optimising their code: at -O0 the suite takes far less time (README.md, the test
+# command's timings). Every test process and the commands it starts compile so, so the runs a test
+# compares are compiled alike; the commands a user runs keep XLA's default.
+COMPILE_FLAGS = "--xla_backend_optimization_level=0"
+DEVICE_COUNT = re.compile(r"--xla_force_host_platform_device_count=\d+")
+
+
+def xla_flags(*flags: str, devices: int = 1) -> str:
+    """XLA_FLAGS of `flags` with `devices` fake CPU devices in place of any count they name."""
+    kept = DEVICE_COUNT.sub("", " ".join(flags)).split()
+    return " ".join(kept + ([f"--xla_force_host_platform_device_count={devices}"] if devices > 1 else []))
+
+
+def subprocess_env(devices: int = 1, **extra: str) -> dict[str, str]:
+    """This process's environment for a command a test starts: its XLA flags (COMPILE_FLAGS) on
+    `devices` CPU devices (1: as a user has them), and `extra` variables."""
+    return {**os.environ, "XLA_FLAGS": xla_flags(os.environ.get("XLA_FLAGS", ""), devices=devices), **extra}
 
 
 def normal(seed: int, *shapes: tuple[int, ...]) -> list[np.ndarray]:

@@ -2,20 +2,19 @@
 and they work from any directory with a `~` workdir."""
 
 import importlib.util
-import os
 import re
 import subprocess
 import sys
 
 import pytest
-from helpers import JAX_CACHE, REPO, checkpoint_steps
+from helpers import JAX_CACHE, REPO, checkpoint_steps, subprocess_env
 
 from experiments import cli
 from gan_jax.errors import UserError
 
 
 def command(*args, cwd=REPO, env=None):
-    environment = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "GAN_JAX_VERBOSE")}
+    environment = {k: v for k, v in subprocess_env().items() if k != "GAN_JAX_VERBOSE"}
     return subprocess.run(
         [sys.executable, "-m", *args, f"--jax_cache_dir={JAX_CACHE}"],
         cwd=cwd,

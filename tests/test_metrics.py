@@ -61,6 +61,21 @@ def test_reverse_kl_extremes():
     assert mixtures.reverse_kl_to_uniform([5, 5, 5, 5]) == pytest.approx(0.0)
     assert mixtures.reverse_kl_to_uniform([9, 0, 0]) == pytest.approx(math.log(3))
     assert mixtures.reverse_kl_to_uniform([0, 0, 0]) == pytest.approx(math.log(3))  # no sample hit a mode
+    # by hand: p = (3/4, 1/4, 0) -> log 3 + 3/4 log 3/4 + 1/4 log 1/4
+    assert mixtures.reverse_kl_to_uniform([3, 1, 0]) == pytest.approx(
+        math.log(3) + 0.75 * math.log(0.75) - 0.25 * math.log(4)
+    )
+
+
+def test_reverse_kl_of_histograms_at_once_is_each_ones():
+    """The uniform yardstick's 2,000 histograms go through in one call."""
+    histograms = np.array([[5, 5, 5, 5], [9, 0, 0, 0], [0, 0, 0, 0], [3, 1, 0, 2]])
+    assert np.allclose(
+        mixtures.reverse_kl_to_uniform(histograms),
+        [mixtures.reverse_kl_to_uniform(h) for h in histograms],
+        rtol=0,
+        atol=1e-15,
+    )
 
 
 def test_a_uniform_generator_with_few_high_quality_samples_scores_badly():

@@ -10,7 +10,6 @@ jax.distributed differs from these in the last bits, which the game amplifies (~
 steps, measured); XLA:CPU's thread count made no difference (measured)."""
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -20,7 +19,7 @@ import time
 import chex
 import jax
 import pytest
-from helpers import JAX_CACHE, REPO, checkpoint_steps
+from helpers import JAX_CACHE, REPO, checkpoint_steps, subprocess_env
 
 from gan_jax import trainer
 
@@ -54,7 +53,7 @@ def launch(
                 *extra,
             ],
             cwd=REPO,
-            env={**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={count}"},
+            env=subprocess_env(count),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from helpers import JAX_CACHE, REPO, checkpoint_steps, load_config
+from helpers import JAX_CACHE, REPO, checkpoint_steps, load_config, subprocess_env
 from jax.experimental import multihost_utils
 
 from gan_jax import data, experiment, health, trainer
@@ -194,7 +193,6 @@ def test_checkpoints_leave_the_preemption_sync_point_to_the_trainer(tmp_path, on
 
 
 def run_command(workdir, *extra):
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # one device, as a user has
     return subprocess.Popen(
         [
             sys.executable,
@@ -206,7 +204,7 @@ def run_command(workdir, *extra):
             *extra,
         ],
         cwd=REPO,
-        env=env,
+        env=subprocess_env(),  # one device, as a user has
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

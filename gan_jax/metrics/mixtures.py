@@ -52,16 +52,17 @@ def standardized_distances(samples: np.ndarray, means: np.ndarray, stds: np.ndar
     return np.sqrt(d2)
 
 
-def reverse_kl_to_uniform(counts: np.ndarray) -> float:
-    """KL(p || Uniform(M)) for the histogram `counts`: log M when at most one mode is hit -- with
-    one mode that is the KL itself; with none (no high-quality sample) p is undefined and we take
-    the same worst value, so that a cell averages all of its seeds."""
+def reverse_kl_to_uniform(counts: np.ndarray) -> float | np.ndarray:
+    """KL(p || Uniform(M)) for the histogram `counts` (for each, along the last axis): log M when
+    at most one mode is hit -- with one mode that is the KL itself; with none (no high-quality
+    sample) p is undefined and we take the same worst value, so that a cell averages all of its
+    seeds."""
     counts = np.asarray(counts, np.float64)
-    total = counts.sum()
-    if total == 0:
-        return float(np.log(len(counts)))
-    p = counts[counts > 0] / total
-    return float(np.log(len(counts)) + np.sum(p * np.log(p)))
+    total = counts.sum(-1, keepdims=True)
+    p = np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
+    p_log_p = p * np.log(p, out=np.zeros_like(p), where=p > 0)  # 0 log 0 = 0; no sample: log M
+    kl = np.log(counts.shape[-1]) + p_log_p.sum(-1)
+    return float(kl) if kl.ndim == 0 else kl
 
 
 UNIFORM_DRAWS = 2_000  # multinomial draws behind a uniform generator's expected reverse KL
@@ -83,7 +84,7 @@ def uniform_reverse_kl(num_modes: int, count: int) -> float:
     draws = np.random.default_rng(UNIFORM_SEED).multinomial(
         count, np.full(num_modes, 1.0 / num_modes), UNIFORM_DRAWS
     )
-    return float(np.mean([reverse_kl_to_uniform(h) for h in draws]))
+    return float(np.mean(reverse_kl_to_uniform(draws)))
 
 
 def neighbourhood_radii(means: np.ndarray, stds, threshold: float) -> np.ndarray:
