@@ -28,10 +28,10 @@ def xla_flags(*flags: str, devices: int = 1) -> str:
     return " ".join(kept + ([f"--xla_force_host_platform_device_count={devices}"] if devices > 1 else []))
 
 
-def subprocess_env(devices: int = 1, **extra: str) -> dict[str, str]:
+def subprocess_env(devices: int = 1) -> dict[str, str]:
     """This process's environment for a command a test starts: its XLA flags (COMPILE_FLAGS) on
-    `devices` CPU devices (1: as a user has them), and `extra` variables."""
-    return {**os.environ, "XLA_FLAGS": xla_flags(os.environ.get("XLA_FLAGS", ""), devices=devices), **extra}
+    `devices` CPU devices (1: as a user has them)."""
+    return {**os.environ, "XLA_FLAGS": xla_flags(os.environ.get("XLA_FLAGS", ""), devices=devices)}
 
 
 def normal(seed: int, *shapes: tuple[int, ...]) -> list[np.ndarray]:
