@@ -88,16 +88,21 @@ def _after_command(pending: list[str], command: str) -> list[str]:
 def embedded_tables(text: str) -> list[tuple[int, int, str]]:
     """(first line index, end line index, report dir) of each table shown after the commands that
     write reports (a main table or a truth table, HEADS): the tables after a block of such
-    commands are theirs, in order, until the next heading. A report that a later command of the
-    block joins (`--join=docs/<dir>/runs.jsonl.gz`) is shown by the joined report's table."""
-    lines, found, pending = text.splitlines(), [], []
+    commands are theirs, in order, until the next heading or the next block that writes a report
+    (an earlier block's report shown without a table -- an exploratory one -- stays without one). A
+    report that a later command of the block joins (`--join=docs/<dir>/runs.jsonl.gz`) is shown by
+    the joined report's table."""
+    lines, found, pending, new_block = text.splitlines(), [], [], False
     i = 0
     while i < len(lines):
         line = lines[i]
         if line.startswith("#"):
             pending = []
+        elif line.startswith("```"):
+            new_block = True
         elif line.lstrip().startswith("python -m experiments.report") and OUT.search(line):
-            pending = _after_command(pending, line)
+            pending = _after_command([] if new_block else pending, line)
+            new_block = False
         elif line.startswith(HEADS) and pending:
             end = next((j for j in range(i, len(lines)) if not lines[j].startswith("|")), len(lines))
             found.append((i, end, pending.pop(0)))

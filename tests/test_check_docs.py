@@ -69,6 +69,21 @@ def test_a_table_after_a_join_is_the_joined_reports_not_its_inputs():
     assert [t[2] for t in check_docs.embedded_tables(doc)] == ["docs/ab", "docs/d"]
 
 
+def test_a_table_after_a_later_block_is_that_blocks_not_an_earlier_reports_without_one():
+    """An exploratory report shown without a table (docs/mode_collapse.md's PacDCGAN4 seeds 0-1)
+    does not claim the table of the next block that writes a report; a block of sweeps alone
+    between a report and its table leaves the report waiting."""
+    report = "python -m experiments.report --workdir=runs/{0} --out=docs/{0}\n"
+    table = "| setting | seeds |\n|---|---|\n\n"
+    doc = (
+        f"```bash\n{report.format('a')}```\n\nNo table from 2 seeds.\n\n"
+        f"```bash\n{report.format('b')}```\n\n{table}"
+        f"```bash\n{report.format('c')}```\n\n"
+        f"```bash\npython -m experiments.sweep --workdir=runs/d\n```\n\n{table}"
+    )
+    assert [t[2] for t in check_docs.embedded_tables(doc)] == ["docs/b", "docs/c"]
+
+
 def test_a_truth_table_shown_after_its_command_must_be_its_reports():
     """docs/diagnosis.md's confusion matrix is its report's, count for count."""
     doc = (check_docs.REPO / "docs" / "diagnosis.md").read_text()
