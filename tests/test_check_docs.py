@@ -70,7 +70,7 @@ def test_a_table_after_a_join_is_the_joined_reports_not_its_inputs():
 
 
 def test_a_table_after_a_later_block_is_that_blocks_not_an_earlier_reports_without_one():
-    """An exploratory report shown without a table (docs/mode_collapse.md's PacDCGAN4 seeds 0-1)
+    """An exploratory report shown without a table (docs/mode_collapse.md's first PacDCGAN4 seeds)
     does not claim the table of the next block that writes a report; a block of sweeps alone
     between a report and its table leaves the report waiting."""
     report = "python -m experiments.report --workdir=runs/{0} --out=docs/{0}\n"
