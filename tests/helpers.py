@@ -17,7 +17,9 @@ SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"  # the MNIST test split
 # A cold suite is mostly XLA compiling small programs that then run for a few steps, and much of
 # that is LLVM optimising their code: at -O0 the suite takes far less time (README.md, the test
 # command's timings). Every test process and the commands it starts compile so, so the runs a test
-# compares are compiled alike; the commands a user runs keep XLA's default.
+# compares are compiled alike; the commands a user runs keep XLA's default, and so do the runs
+# compared to float rounding rather than bit for bit (tests/population_runs.py): -O0 sums in
+# orders that drift apart further.
 COMPILE_FLAGS = "--xla_backend_optimization_level=0"
 DEVICE_COUNT = re.compile(r"--xla_force_host_platform_device_count=\d+")
 
@@ -28,10 +30,14 @@ def xla_flags(*flags: str, devices: int = 1) -> str:
     return " ".join(kept + ([f"--xla_force_host_platform_device_count={devices}"] if devices > 1 else []))
 
 
-def subprocess_env(devices: int = 1) -> dict[str, str]:
-    """This process's environment for a command a test starts: its XLA flags (COMPILE_FLAGS) on
-    `devices` CPU devices (1: as a user has them)."""
-    return {**os.environ, "XLA_FLAGS": xla_flags(os.environ.get("XLA_FLAGS", ""), devices=devices)}
+def subprocess_env(devices: int = 1, optimised: bool = False) -> dict[str, str]:
+    """This process's environment for a command a test starts: its XLA flags (COMPILE_FLAGS, or
+    XLA's default optimisation where `optimised`) on `devices` CPU devices (1: as a user has them)."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    return {
+        **os.environ,
+        "XLA_FLAGS": xla_flags(flags.replace(COMPILE_FLAGS, "") if optimised else flags, devices=devices),
+    }
 
 
 def normal(seed: int, *shapes: tuple[int, ...]) -> list[np.ndarray]:

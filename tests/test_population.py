@@ -3,33 +3,37 @@ same run alone leaves (the accelerator path of sweeps)."""
 
 import json
 import pathlib
+import subprocess
+import sys
 
 import chex
 import jax
 import numpy as np
 import pytest
-from helpers import checkpoint_steps, load_config, tree_equal
+from helpers import REPO, checkpoint_steps, subprocess_env, tree_equal
+from population_runs import member_config, member_configs
 
-from gan_jax import health, trainer
+from gan_jax import experiment, health, trainer
 from gan_jax.checkpoint import Checkpoints
 from gan_jax.errors import ConfigError, NonFiniteError
 
 UNTIMED = ("steps_per_sec",)  # wall clock: the one value two identical runs do not share
-# vmap batches the step's matmuls and reductions, which XLA:CPU then sums in another order: a
-# member equals the run alone to float rounding, not bit for bit (measured: ~1e-7 relative in the
-# first interval; SGD keeps it there, where Adam's normalised steps would amplify it). Compiled at
-# -O0 as the tests are (helpers.COMPILE_FLAGS), the orders differ more: up to 5.2e-5 relative by
-# step 40 (G's gradient norm; AMD EPYC, 2026-12-06), so the tolerance is four times that. A member
-# on another member's seed or training set is off by far more (the last assertions below).
-RTOL = 2e-4
+# A member equals the run alone to float rounding, not bit for bit: vmap batches the step's matmuls
+# and reductions, which XLA:CPU then sums in another order (tests/population_runs.py trains both at
+# XLA's default optimisation, where this stays ~1e-7 relative; SGD keeps it there, where Adam's
+# normalised steps would amplify it). A member on another member's seed or training set is off by
+# far more (the last assertions below).
+RTOL = 1e-5
 
 
-def _config(seed: int):
-    config = load_config("configs/mode_collapse.py:ring,smoke")
-    config.seed = seed
-    for opt in (config.optim.g, config.optim.d):
-        opt.update(name="sgd", lr=0.05)
-    return config
+def _trained(workdir: pathlib.Path, variant: str) -> None:
+    """population_runs.py's runs of `variant` in WORKDIR/p0, p1 and alone, at XLA's default."""
+    subprocess.run(
+        [sys.executable, str(REPO / "tests" / "population_runs.py"), str(workdir), variant],
+        cwd=REPO,
+        env=subprocess_env(optimised=True),
+        check=True,
+    )
 
 
 def _files(workdir: pathlib.Path) -> list[str]:
@@ -59,10 +63,7 @@ def _latest(workdir: pathlib.Path, like):
 
 @pytest.mark.slow
 def test_a_population_member_leaves_what_the_run_alone_leaves(tmp_path, one_device):
-    configs = [_config(0), _config(1)]
-    outcomes = trainer.train_population(configs, [tmp_path / "p0", tmp_path / "p1"], one_device)
-    alone = trainer.train_and_evaluate(configs[1], str(tmp_path / "alone"), devices=one_device)
-    assert outcomes == [{"status": "finished"}] * 2
+    _trained(tmp_path, "seeds")
     member, lone = tmp_path / "p1", tmp_path / "alone"
     assert _files(member) == _files(lone)
     assert any(name.startswith("samples/") for name in _files(member))
@@ -70,45 +71,43 @@ def test_a_population_member_leaves_what_the_run_alone_leaves(tmp_path, one_devi
     for log in ("metrics.jsonl", "eval.jsonl"):
         assert _rows(member / log) == [_approx(row) for row in _rows(lone / log)], log
     assert checkpoint_steps(member) == checkpoint_steps(lone)
-    chex.assert_trees_all_close(_latest(member, alone), alone, rtol=RTOL, atol=1e-6)
-    assert not tree_equal(_latest(tmp_path / "p0", alone).g.params, alone.g.params)  # its own seed
+    configs = member_configs("seeds")
+    like = experiment.build(configs[1], one_device).initial_state()
+    alone = _latest(lone, like)
+    chex.assert_trees_all_close(_latest(member, like), alone, rtol=RTOL, atol=1e-6)
+    assert not tree_equal(_latest(tmp_path / "p0", like).g.params, alone.g.params)  # its own seed
     # Resuming a finished population trains nothing and changes nothing.
     before = (member / "metrics.jsonl").read_text()
-    assert trainer.train_population(configs, [tmp_path / "p0", member], one_device) == outcomes
+    outcomes = trainer.train_population(configs, [tmp_path / "p0", member], one_device)
+    assert outcomes == [{"status": "finished"}] * 2
     assert (member / "metrics.jsonl").read_text() == before
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fixed_packs", [False, True])
-def test_members_with_their_own_training_sets_each_train_on_theirs(tmp_path, one_device, fixed_packs):
+@pytest.mark.parametrize("variant", ["own_sets", "own_packs"])
+def test_members_with_their_own_training_sets_each_train_on_theirs(tmp_path, variant):
     """configs/pacgan.py draws a training set per seed (data.seed): two members that differ only
     there sample from their own sets, stacked on the population axis -- the second leaves what
     it leaves alone, and differs from the first; so too with their own fixed packs of 2
     (data.fixed_packs: each walk's cycle-walking loop runs for the members together)."""
-    configs = [_config(0), _config(0)]
-    for data_seed, config in enumerate(configs):
-        config.data.update(train_size=500, seed=data_seed, fixed_packs=fixed_packs)
-        config.model.d.pack = 2 if fixed_packs else 1
-    assert (
-        trainer.train_population(configs, [tmp_path / "p0", tmp_path / "p1"], one_device)
-        == [{"status": "finished"}] * 2
-    )
-    trainer.train_and_evaluate(configs[1], str(tmp_path / "alone"), devices=one_device)
+    _trained(tmp_path, variant)
     for log in ("metrics.jsonl", "eval.jsonl"):
         assert _rows(tmp_path / "p1" / log) == [_approx(r) for r in _rows(tmp_path / "alone" / log)], log
     assert _rows(tmp_path / "p0" / "metrics.jsonl") != _rows(tmp_path / "p1" / "metrics.jsonl")
 
 
 def test_a_population_takes_only_seeds_and_one_step(tmp_path, one_device):
-    other = _config(1)
+    other = member_config(1)
     other.optim.g.lr *= 2
     with pytest.raises(ConfigError, match="differ only in `seed` and `data.seed`"):
-        trainer.train_population([_config(0), other], [tmp_path / "a", tmp_path / "b"], one_device)
-    ahead = _config(0)
+        trainer.train_population([member_config(0), other], [tmp_path / "a", tmp_path / "b"], one_device)
+    ahead = member_config(0)
     ahead.train.total_steps = 20
     trainer.train_and_evaluate(ahead, str(tmp_path / "ahead"), devices=one_device)
     with pytest.raises(ConfigError, match="different steps"):
-        trainer.train_population([_config(0), _config(1)], [tmp_path / "ahead", tmp_path / "new"], one_device)
+        trainer.train_population(
+            [member_config(0), member_config(1)], [tmp_path / "ahead", tmp_path / "new"], one_device
+        )
 
 
 def test_a_members_divergence_is_read_from_its_own_row():
