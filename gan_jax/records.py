@@ -92,18 +92,34 @@ def join(joined: list[tuple[dict, list[dict]]], header: dict, found: list[dict])
     counterpart -- is not rerun to stand beside a new one, and a cell too long for one sitting runs
     as sweeps of its seeds. The protocols must agree (all of the header but its config: references,
     mode centres, mode protocol) and the runs must differ; the header keeps which sweep each joined
-    cell came from (`joined`; with its seeds where a cell is split), and the report says so."""
+    cell came from (`joined`; with its seeds where a cell is split), and the report says so. An
+    earlier report that is itself joined joins as the sweeps it was made from, so a table grows one
+    sweep at a time."""
     if not joined:
         return header, found
     for other, _ in joined:
         _check_joinable(other, header)
-    sweeps = [runs for _, runs in joined] + [found]
-    _check_distinct(sweeps)
-    together = [r for runs in sweeps for r in runs]
+    sweeps = [sweep for other, runs in joined for sweep in _sweeps(other, runs)] + [(header["config"], found)]
+    _check_distinct([runs for _, runs in sweeps])
+    together = [r for _, runs in sweeps for r in runs]
     order = _cells(together)
-    split = {c for c in order if sum(c in _cells(runs) for runs in sweeps) > 1}
-    entries = [_entry(other["config"], runs, split) for other, runs in joined]
+    split = {c for c in order if sum(c in _cells(runs) for _, runs in sweeps) > 1}
+    entries = [_entry(config, runs, split) for config, runs in sweeps[:-1]]
     return {**header, "joined": entries}, sorted(together, key=lambda r: order.index(r["cell"]))
+
+
+def _sweeps(header: dict, runs: list[dict]) -> list[tuple[str, list[dict]]]:
+    """A report's runs as (config, runs) of the sweeps that ran them: those its header says it
+    joined (their cells, with their seeds where a cell was split), then its own sweep's, the rest."""
+    sweeps, rest = [], runs
+    for entry in header.get("joined", []):
+        seeds = entry.get("seeds", {})
+        ran = [
+            r for r in rest if r["cell"] in entry["cells"] and r["seed"] in seeds.get(r["cell"], [r["seed"]])
+        ]
+        sweeps.append((entry["config"], ran))
+        rest = [r for r in rest if all(r is not other for other in ran)]
+    return [*sweeps, (header["config"], rest)]
 
 
 def _check_distinct(sweeps: list[list[dict]]) -> None:
@@ -131,15 +147,11 @@ def _cells(found: list[dict]) -> list[str]:
 def _check_joinable(other: dict, header: dict) -> None:
     """One line on why the report of header `other` cannot join `header`'s, if it cannot."""
     config_file = header["config"].partition(":")[0]
-    if "joined" in other:
-        raise UserError(
-            f"--join: {other['config']}'s report is itself joined: join the reports it was made from."
-        )
     if other["config"].partition(":")[0] != config_file:
         raise UserError(
             f"--join: {other['config']} is not a sweep of {config_file}: join reports of one config file."
         )
-    if {k: v for k, v in other.items() if k != "config"} != {
+    if {k: v for k, v in other.items() if k not in ("config", "joined")} != {
         k: v for k, v in header.items() if k != "config"
     }:
         raise UserError(

@@ -153,3 +153,33 @@ def test_a_cell_split_by_seed_between_sweeps_joins_in_seed_order_and_a_run_in_tw
     assert report.joined_cell("DCGAN", entry["seeds"]) == "`DCGAN`"
     with pytest.raises(UserError, match=re.escape("--join: Unrolled seed 1 in two of the sweeps")):
         records.join([earlier], new, [{"cell": "Unrolled", "seed": s} for s in (1, 2)])
+
+
+def test_a_joined_report_joins_as_the_sweeps_it_was_made_from():
+    """A table that grows one sweep a session: joining the last joined report gives the header and
+    records that joining every sweep's own report would -- each sweep named with its cells, and its
+    seeds where a cell is split -- and a run it already holds is refused."""
+    header = {"config": "configs/stacked_mnist.py:quarter,cpu,seeds=2", "references": {"bandwidth": 0.1}}
+    first = (header, [{"cell": c, "seed": s} for c in ("DCGAN", "Unrolled") for s in (0, 1)])
+    second = (
+        {**header, "config": "configs/stacked_mnist.py:b"},
+        [{"cell": "Unrolled", "seed": s} for s in (2, 3)],
+    )
+    third = {**header, "config": "configs/stacked_mnist.py:c"}
+    found = [{"cell": "Unrolled", "seed": 4}, {"cell": "DCGAN", "seed": 2}]
+    first_two = records.join([first], *second)
+    assert records.join([first_two], third, found) == records.join([first, second], third, found)
+    joined, together = records.join([first_two], third, found)
+    assert joined["joined"] == [
+        {
+            "config": header["config"],
+            "cells": ["DCGAN", "Unrolled"],
+            "seeds": {"DCGAN": [0, 1], "Unrolled": [0, 1]},
+        },
+        {"config": "configs/stacked_mnist.py:b", "cells": ["Unrolled"], "seeds": {"Unrolled": [2, 3]}},
+    ]
+    assert [(r["cell"], r["seed"]) for r in together] == [("DCGAN", s) for s in range(3)] + [
+        ("Unrolled", s) for s in range(5)
+    ]
+    with pytest.raises(UserError, match=re.escape("--join: Unrolled seed 3 in two of the sweeps")):
+        records.join([first_two], third, [{"cell": "Unrolled", "seed": 3}])
