@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from helpers import build_run, load_config, tree_equal
+from helpers import SHARED_MNIST, build_run, load_config, tree_equal
 
 from gan_jax import experiment, schedule, steps
 from gan_jax import state as state_lib
@@ -66,7 +66,16 @@ def test_a_schedule_checks_its_own_fields_naming_their_config_keys():
 
 @pytest.mark.parametrize(
     "spec",
-    ["configs/dcgan.py:smoke", "configs/improved_gan.py:grid,all,smoke", "configs/stacked_mnist.py:smoke"],
+    [
+        "configs/dcgan.py:smoke",
+        "configs/improved_gan.py:grid,all,smoke",
+        pytest.param(
+            "configs/stacked_mnist.py:smoke",
+            marks=pytest.mark.skipif(
+                not SHARED_MNIST.exists(), reason="the shared MNIST test split is not here"
+            ),
+        ),
+    ],
 )
 def test_reuse_fake_is_the_step_with_g_noise_from_d_key_and_one_g_forward(spec):
     """train.reuse_fake (PyTorch's DCGAN example): G's first update on the samples D judged,
