@@ -118,7 +118,8 @@ def _sweeps(header: dict, runs: list[dict]) -> list[tuple[str, list[dict]]]:
             r for r in rest if r["cell"] in entry["cells"] and r["seed"] in seeds.get(r["cell"], [r["seed"]])
         ]
         sweeps.append((entry["config"], ran))
-        rest = [r for r in rest if all(r is not other for other in ran)]
+        taken = {id(r) for r in ran}
+        rest = [r for r in rest if id(r) not in taken]
     return [*sweeps, (header["config"], rest)]
 
 
