@@ -14,7 +14,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 # helpers starts no JAX backend: XLA_FLAGS is read at JAX's first computation, below.
-from helpers import COMPILE_FLAGS, JAX_CACHE, xla_flags  # noqa: E402
+from helpers import COMPILE_FLAGS, use_jax_cache, xla_flags  # noqa: E402
 
 os.environ["XLA_FLAGS"] = xla_flags(os.environ.get("XLA_FLAGS", ""), COMPILE_FLAGS, devices=8)
 
@@ -26,8 +26,7 @@ from gan_jax.preemption import PreemptionWatcher  # noqa: E402
 
 memory.reuse_freed_host_memory()  # before JAX's first computation, as every command (experiments/cli.py)
 
-jax.config.update("jax_compilation_cache_dir", JAX_CACHE)
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # as experiments/cli.py
+use_jax_cache()
 
 
 @pytest.fixture(scope="session")

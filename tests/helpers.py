@@ -40,6 +40,13 @@ def subprocess_env(devices: int = 1, optimised: bool = False) -> dict[str, str]:
     }
 
 
+def use_jax_cache() -> None:
+    """JAX's compilation cache in JAX_CACHE for every program, however short its compile (as
+    experiments/cli.py does for commands): a test process, or a script a test starts."""
+    jax.config.update("jax_compilation_cache_dir", JAX_CACHE)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
 def normal(seed: int, *shapes: tuple[int, ...]) -> list[np.ndarray]:
     """Standard-normal float32 test inputs, one array per shape, from numpy: jax.random would
     compile a program for every new shape (~0.3-1 s each on XLA:CPU, much of a cold suite's

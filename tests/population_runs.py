@@ -13,11 +13,9 @@ import pathlib
 import sys
 
 import jax
-from helpers import JAX_CACHE, load_config
+from helpers import load_config, use_jax_cache
 
 from gan_jax import trainer
-
-VARIANTS = ("seeds", "own_sets", "own_packs")
 
 
 def member_config(seed: int):
@@ -43,8 +41,7 @@ def member_configs(variant: str) -> list:
 
 
 def main(workdir: pathlib.Path, variant: str) -> None:
-    jax.config.update("jax_compilation_cache_dir", JAX_CACHE)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    use_jax_cache()
     configs, devices = member_configs(variant), jax.devices()[:1]
     outcomes = trainer.train_population(configs, [workdir / "p0", workdir / "p1"], devices)
     assert outcomes == [{"status": "finished"}] * 2, outcomes
