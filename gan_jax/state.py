@@ -10,6 +10,7 @@ LeCam's anchors.
 """
 
 import dataclasses
+import functools
 from typing import Any
 
 import flax
@@ -104,6 +105,7 @@ def _init_net(module: nn.Module, optimizer, key, *inputs: jax.ShapeDtypeStruct) 
     return NetState(params, variables.get("batch_stats", {}), optimizer.init(params))
 
 
+@functools.partial(jax.jit, static_argnums=(0, 2, 3))
 def create(
     gan: GAN,
     seed: int,
@@ -111,7 +113,8 @@ def create(
     use_ema: bool,
 ) -> GANState:
     """Fresh state: weights from each network's initialisers, seeded by `seed` alone; a history
-    for each player its objective averages historically."""
+    for each player its objective averages historically. One compiled program: run eagerly, each
+    initialiser's draw compiles once per weight shape (~0.1-0.3 s each on XLA:CPU)."""
     k_g, k_d, k_run = jax.random.split(jax.random.PRNGKey(seed), 3)
     rows = gan.vbn_ref_size + 1
     g = _init_net(
