@@ -105,7 +105,6 @@ def _init_net(module: nn.Module, optimizer, key, *inputs: jax.ShapeDtypeStruct) 
     return NetState(params, variables.get("batch_stats", {}), optimizer.init(params))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2, 3))
 def create(
     gan: GAN,
     seed: int,
@@ -113,9 +112,16 @@ def create(
     use_ema: bool,
 ) -> GANState:
     """Fresh state: weights from each network's initialisers, seeded by `seed` alone; a history
-    for each player its objective averages historically. One compiled program: run eagerly, each
-    initialiser's draw compiles once per weight shape (~0.1-0.3 s each on XLA:CPU)."""
-    k_g, k_d, k_run = jax.random.split(jax.random.PRNGKey(seed), 3)
+    for each player its objective averages historically."""
+    return _create(gan, jax.random.PRNGKey(seed), data_shape, use_ema)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2, 3))
+def _create(gan: GAN, key: jax.Array, data_shape: tuple[int, ...], use_ema: bool) -> GANState:
+    """create's body as one compiled program for every seed (the key made outside it takes any
+    Python int): run eagerly, each initialiser's draw compiles once per weight shape (~0.1-0.3 s
+    each on XLA:CPU)."""
+    k_g, k_d, k_run = jax.random.split(key, 3)
     rows = gan.vbn_ref_size + 1
     g = _init_net(
         gan.generator,

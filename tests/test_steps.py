@@ -216,6 +216,15 @@ def test_step_keys_differ_per_step_and_depend_only_on_base_key_and_step():
     np.testing.assert_array_equal(k3, jax.random.fold_in(jax.random.fold_in(state.base_key, 0), 3))
 
 
+def test_a_seed_past_int32_seeds_the_state_as_jax_random_does():
+    """state.create's compiled body takes the seed's key, made outside it: any Python int
+    jax.random.PRNGKey takes seeds a state (2**31: past the int32 a jitted argument becomes)."""
+    _, source, gan, _, _ = build_run("configs/gan_mlp.py:smoke")
+    seed = 2**31
+    state = state_lib.create(gan, seed, source.shape, use_ema=False)
+    np.testing.assert_array_equal(state.base_key, jax.random.split(jax.random.PRNGKey(seed), 3)[2])
+
+
 def test_steps_per_call_scan_equals_single_steps_and_never_retraces():
     config, source, gan, state, arrays = build_run("configs/gan_mlp.py:smoke")
     train_step = schedule.make_train_step(gan, source, config.train.batch_size)
