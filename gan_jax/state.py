@@ -97,9 +97,9 @@ def data_key(state: GANState) -> jax.Array:
 
 
 def _init_net(module: nn.Module, optimizer, key, *inputs: jax.ShapeDtypeStruct) -> NetState:
-    """A network's variables from its initialisers. flax's lazy init runs only what the variables
-    depend on (the same eager draws as `init`), not the forward pass on the dummy inputs, whose
-    every op XLA:CPU would compile once per shape."""
+    """A network's variables from its initialisers. flax's lazy init traces only what the
+    variables depend on (the same draws as `init`), not the forward pass on the dummy inputs:
+    `_create`'s program holds the draws alone."""
     variables = module.lazy_init(key, *inputs, train=False)
     params = variables["params"]
     return NetState(params, variables.get("batch_stats", {}), optimizer.init(params))
