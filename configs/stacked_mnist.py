@@ -71,10 +71,11 @@ CPU time:  0.69 s an iteration at batch 64 (one D and two G updates of these 4.5
            for PacDCGAN2 / 3 / 4, and ~45 s an evaluation (25,600 samples, each channel
            classified): ~9 minutes a DCGAN `cpu` run to ~24 a PacDCGAN4 one, ~5.5 hours of two
            workers for a table of four cells and 10 seeds (`max_pack=2`: ~2 hours); at full
-           length ~8 hours a DCGAN run. The unrolled GAN's iteration (K = 10, Table 3) is ~8.5
-           times DCGAN's (idle EPYC, two threads, 3 interleaved rounds: 0.358 s against 0.042): ~35
-           minutes a `cpu` run on the idle cores. Full-length tables need an accelerator
-           (docs/mode_collapse.md).
+           length ~8 hours a DCGAN run. The unrolled GAN's iteration (K = 10, Table 3) is ~5.6
+           times DCGAN's (0.90 s against 0.161, the cores shared with a 2-worker sweep, EPYC, 2
+           interleaved rounds); before its G samples were made once for all unrolled steps
+           (2026-12-06) it took twice as long, ~35 minutes a `cpu` run on the idle cores.
+           Full-length tables need an accelerator (docs/mode_collapse.md).
 Expected:  docs/mode_collapse.md, beside PacGAN's Tables 2 and 3.
 """
 

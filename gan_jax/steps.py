@@ -31,6 +31,7 @@ from gan_jax.models.apply import apply_net, generate, sample_labels
 from gan_jax.state import GAN, GANState, NetState, data_key
 
 Metrics = dict[str, jax.Array]
+Samples = tuple[jax.Array, jax.Array | None]  # a batch of G's samples and their labels (None: unconditional)
 # Streams of the run's data key (G's own real batches; the labelled examples) and of a pass's key
 # (D's noise layers; the augmentation of D's input).
 _G_DATA_STREAM, _LABELLED_STREAM, _NOISE_STREAM, _AUGMENT_STREAM = 1, 2, 3, 4
@@ -126,20 +127,21 @@ def discriminate(ctx: StepContext, variables: dict, x: jax.Array, y, key: jax.Ar
 def d_loss(
     d_params,
     d_stats,
-    g_variables: dict,
+    g_variables: dict | None,
     ctx: StepContext,
     batches: dict,
     key: jax.Array,
     stop_gradient_fake: bool = True,
-    shared: "SharedFake | None" = None,
+    samples: Samples | None = None,
 ):
-    """D's loss on a real batch and a fresh generated one (or `shared`'s, train.reuse_fake), with
-    its penalties; aux: (real outputs, fake outputs, D's new batch_stats). With
-    `stop_gradient_fake` False the loss is differentiable in G's variables too."""
-    if shared is None:
+    """D's loss on a real batch and a fresh generated one from G's `g_variables` (or `samples`,
+    G's batch made once for several uses: then no G variables), with its penalties; aux: (real
+    outputs, fake outputs, D's new batch_stats). With `stop_gradient_fake` False the loss is
+    differentiable in G's variables (or in `samples`) too."""
+    if samples is None:
         fake, fake_y, _ = fake_batch(ctx, g_variables, key)
     else:
-        fake, fake_y = shared.x, shared.y
+        fake, fake_y = samples
     if stop_gradient_fake:
         fake = jax.lax.stop_gradient(fake)
     real = batches["real"]
@@ -172,9 +174,14 @@ def d_loss(
     return value, (r, f, stats)
 
 
-def g_loss(g_params, g_stats, d_variables: dict, ctx: StepContext, batches: dict, key: jax.Array):
-    """G's loss on a fresh generated batch against D (`d_variables`); aux: G's new batch_stats."""
+def g_loss(g_params, g_stats, d: NetState, ctx: StepContext, batches: dict, key: jax.Array):
+    """G's loss on a fresh generated batch against D (`d`), or, with `ctx.unroll_steps`, against D
+    after that many more of its steps on these samples (the unrolled GAN); aux: G's new
+    batch_stats. The samples are made once for G's loss and every unrolled step, as the authors'
+    graph has them (poolio/unrolled_gan): G's forward pass is most of the cost of Table 3's
+    iteration, and the unrolled steps' gradients reach G through the samples' one VJP."""
     fake, fake_y, stats = fake_batch(ctx, {"params": g_params, "batch_stats": g_stats}, key)
+    d_variables = unrolled_d(ctx, d, (fake, fake_y), batches, key) if ctx.unroll_steps else d.variables
     history = regularizers.historical_penalty(ctx.objective.g_historical, ctx.g_history, g_params)
     return g_objective(fake, fake_y, d_variables, ctx, batches, key) + history, stats
 
@@ -232,15 +239,15 @@ def apply_update(tx: optax.GradientTransformation, net: NetState, grads, batch_s
 def d_step(
     ctx: StepContext,
     d: NetState,
-    g_variables: dict,
+    g_variables: dict | None,
     batches: dict,
     key: jax.Array,
     stop_gradient_fake: bool = True,
-    shared: SharedFake | None = None,
+    samples: Samples | None = None,
 ):
     """One optimiser step of D from `d` (weight clipping included) -> (new D, (loss, real
     outputs, fake outputs, gradients)). The train step's D update, and each unrolled step."""
-    loss = lambda p: d_loss(p, d.batch_stats, g_variables, ctx, batches, key, stop_gradient_fake, shared)  # noqa: E731
+    loss = lambda p: d_loss(p, d.batch_stats, g_variables, ctx, batches, key, stop_gradient_fake, samples)  # noqa: E731
     (value, (r, f, stats)), grads = jax.value_and_grad(loss, has_aux=True)(d.params)
     new_d = apply_update(ctx.gan.d_optimizer, d, grads, stats)
     if ctx.gan.reg.weight_clip:
@@ -269,7 +276,8 @@ def d_update(
     -> (state, metrics); with ADA, also its p and the mean sign of D's real outputs."""
     ctx = ctx.at(state)
     batches = d_batches(ctx, arrays, None, draw)
-    new_d, (value, r, f, grads) = d_step(ctx, state.d, state.g.variables, batches, key, shared=shared)
+    samples = None if shared is None else (shared.x, shared.y)
+    new_d, (value, r, f, grads) = d_step(ctx, state.d, state.g.variables, batches, key, samples=samples)
     state = state.replace(
         d=new_d,
         d_history=regularizers.remember(state.d_history, new_d.params),
@@ -282,15 +290,14 @@ def d_update(
     return state, metrics
 
 
-def unrolled_d(ctx: StepContext, d: NetState, g_variables: dict, batches: dict, key: jax.Array) -> dict:
-    """D's variables after `ctx.unroll_steps` optimiser steps from `d` against G's
-    `g_variables` (Metz et al. 2017), differentiable in them: G's samples are not behind
-    stop_gradient, and D's update (its optimiser's too) runs inside lax.scan. Every unrolled step
-    sees the same batches and the same noise as G's loss, as in the authors' code
-    (poolio/unrolled_gan); the unrolled copies' BatchNorm statistics end here."""
+def unrolled_d(ctx: StepContext, d: NetState, samples: Samples, batches: dict, key: jax.Array) -> dict:
+    """D's variables after `ctx.unroll_steps` optimiser steps from `d` against G's `samples`
+    (Metz et al. 2017), differentiable in them: D's update (its optimiser's too) runs inside
+    lax.scan. Every unrolled step sees the same batches, samples and key as G's loss, as in the
+    authors' code (poolio/unrolled_gan); the unrolled copies' BatchNorm statistics end here."""
 
     def step(d: NetState, _):
-        return d_step(ctx, d, g_variables, batches, key, stop_gradient_fake=False)[0], None
+        return d_step(ctx, d, None, batches, key, stop_gradient_fake=False, samples=samples)[0], None
 
     d, _ = jax.lax.scan(step, d, length=ctx.unroll_steps)
     return d.variables
@@ -310,21 +317,14 @@ def g_update(
     taken on D's samples and its gradient carried back through their stored VJP: no second
     forward pass of G."""
     ctx = ctx.at(state)
-    unrolled = ctx.unroll_steps > 0
     batches = {}
-    if unrolled:  # D's unrolled steps need what D's own steps need
+    if ctx.unroll_steps:  # D's unrolled steps need what D's own steps need
         batches = d_batches(ctx, arrays, _G_DATA_STREAM, draw)
     elif ctx.objective.g_needs_real:
         batches = {"real": real_batch(ctx, arrays, _G_DATA_STREAM, draw)}
 
-    def loss(g_params):
-        d_variables = state.d.variables
-        if unrolled:
-            g_variables = {"params": g_params, "batch_stats": state.g.batch_stats}
-            d_variables = unrolled_d(ctx, state.d, g_variables, batches, key)
-        return g_loss(g_params, state.g.batch_stats, d_variables, ctx, batches, key)
-
     if shared is None:
+        loss = lambda p: g_loss(p, state.g.batch_stats, state.d, ctx, batches, key)  # noqa: E731
         (value, stats), grads = jax.value_and_grad(loss, has_aux=True)(state.g.params)
     else:
         value, on_samples = jax.value_and_grad(g_objective)(

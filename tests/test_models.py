@@ -112,13 +112,19 @@ def test_dcgan_rejects_unsupported_sizes():
         DCGANGenerator(28, 1).init(jax.random.PRNGKey(0), jnp.zeros((1, 10)))
 
 
-def test_maxout_matches_direct_computation():
+def test_maxout_and_its_input_gradient_match_direct_computation():
+    """The value is the max piece; d(sum(c * maxout(x)))/dx sums, over the units, c times the
+    input weights of each unit's max piece."""
     layer = Maxout(features=3, pieces=4)
-    x = normal(0, (5, 2))[0]
+    x, c = normal(0, (5, 2), (5, 3))
     params = layer.init(jax.random.PRNGKey(1), x)
     w, b = params["params"]["Dense_0"]["kernel"], params["params"]["Dense_0"]["bias"]
     affine = (x @ w + b).reshape(5, 3, 4)
     np.testing.assert_allclose(layer.apply(params, x), affine.max(-1), rtol=1e-6)
+    pieces, weights = affine.argmax(-1), np.asarray(w).reshape(2, 3, 4)
+    want = [sum(c[n, f] * weights[:, f, pieces[n, f]] for f in range(3)) for n in range(5)]
+    got = jax.grad(lambda v: jnp.sum(c * layer.apply(params, v)))(x)
+    np.testing.assert_allclose(got, np.stack(want), rtol=1e-5, atol=1e-7)
 
 
 def test_mlp_shapes_and_widths():

@@ -32,19 +32,26 @@ def _g_gradient(ctx, state, arrays):
     return jax.tree.map(lambda p0, p1: (p0 - p1) / G_LR, state.g.params, new.g.params)
 
 
-def test_one_unrolled_step_equals_the_gradient_through_one_explicit_sgd_step_of_d():
-    ctx, state, arrays = _run(1)
+def test_k_unrolled_steps_equal_the_gradient_through_k_explicit_sgd_steps_of_d():
+    """The reference recomputes G's samples in each of D's steps and in G's loss (the same noise
+    every time); the update makes them once and carries every step's gradient back through them."""
+    k = 3
+    ctx, state, arrays = _run(k)
     at = ctx.at(state)
     batches = steps.d_batches(at, arrays, steps._G_DATA_STREAM, DRAW)  # what G's update draws
 
-    def reference_loss(g_params):  # by hand: D's gradient, one SGD step, G's loss against it
+    def reference_loss(g_params):  # by hand: k SGD steps of D, G's loss against the last D
         g_variables = {"params": g_params, "batch_stats": state.g.batch_stats}
         d_loss = lambda p: steps.d_loss(  # noqa: E731
             p, state.d.batch_stats, g_variables, at, batches, KEY, stop_gradient_fake=False
         )[0]
-        d_after = jax.tree.map(lambda p, g: p - D_LR * g, state.d.params, jax.grad(d_loss)(state.d.params))
-        d_variables = {"params": d_after, "batch_stats": state.d.batch_stats}
-        return steps.g_loss(g_params, state.g.batch_stats, d_variables, at, batches, KEY)[0]
+        d_params = state.d.params
+        for _ in range(k):
+            d_params = jax.tree.map(lambda p, g: p - D_LR * g, d_params, jax.grad(d_loss)(d_params))
+        plain = dataclasses.replace(at, unroll_steps=0)
+        return steps.g_loss(
+            g_params, state.g.batch_stats, state.d.replace(params=d_params), plain, batches, KEY
+        )[0]
 
     want = jax.jit(jax.grad(reference_loss))(state.g.params)
     got = _g_gradient(ctx, state, arrays)

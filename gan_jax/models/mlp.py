@@ -54,7 +54,11 @@ def batch_norm(train: bool, name: str, slots: int = 1) -> nn.Module:
 
 
 class Maxout(nn.Module):
-    """max over `pieces` affine maps: a learned piecewise-linear convex activation."""
+    """max over `pieces` affine maps: a learned piecewise-linear convex activation. The max is the
+    arg-max piece gathered, whose gradient goes to that piece: jnp.max's gradient divides by the
+    number of pieces equal to the max, and where XLA computes the pieces twice, rounded apart
+    (XLA:CPU at -O0, under tests/test_unrolled.py's second-order reference), that count is 0 and
+    the gradient NaN. Values and gradients are jnp.max's but at exact ties, which it splits."""
 
     features: int
     pieces: int
@@ -63,7 +67,8 @@ class Maxout(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         y = nn.Dense(self.features * self.pieces, kernel_init=self.kernel_init)(x)
-        return jnp.max(y.reshape(*x.shape[:-1], self.features, self.pieces), axis=-1)
+        y = y.reshape(*x.shape[:-1], self.features, self.pieces)
+        return jnp.take_along_axis(y, jnp.argmax(y, axis=-1, keepdims=True), axis=-1)[..., 0]
 
 
 def hidden_layer(
