@@ -97,12 +97,19 @@ def data_key(state: GANState) -> jax.Array:
 
 
 def _init_net(module: nn.Module, optimizer, key, *inputs: jax.ShapeDtypeStruct) -> NetState:
-    """A network's variables from its initialisers. flax's lazy init traces only what the
-    variables depend on (the same draws as `init`), not the forward pass on the dummy inputs:
-    `_create`'s program holds the draws alone."""
-    variables = module.lazy_init(key, *inputs, train=False)
+    """A network's variables from its initialisers, and its optimiser's state."""
+    variables = _draw_variables(module, key, inputs)
     params = variables["params"]
     return NetState(params, variables.get("batch_stats", {}), optimizer.init(params))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _draw_variables(module: nn.Module, key: jax.Array, inputs: tuple[jax.ShapeDtypeStruct, ...]) -> dict:
+    """A network's initialisers' draws as one compiled program, which equal modules share: run
+    eagerly, each draw compiles once per weight shape (~0.1-0.3 s each on XLA:CPU); compiled with
+    the whole state, a process that builds many GANs (a test worker) compiled them all again for
+    every one. flax's lazy init traces only what the variables depend on, not the forward pass."""
+    return module.lazy_init(key, *inputs, train=False)
 
 
 def create(
@@ -113,14 +120,7 @@ def create(
 ) -> GANState:
     """Fresh state: weights from each network's initialisers, seeded by `seed` alone; a history
     for each player its objective averages historically."""
-    return _create(gan, jax.random.PRNGKey(seed), data_shape, use_ema)
-
-
-@functools.partial(jax.jit, static_argnums=(0, 2, 3))
-def _create(gan: GAN, key: jax.Array, data_shape: tuple[int, ...], use_ema: bool) -> GANState:
-    """create's body as one compiled program for every seed (the key made outside it takes any
-    Python int): run eagerly, each initialiser's draw compiles once per weight shape (~0.1-0.3 s
-    each on XLA:CPU)."""
+    key = jax.random.PRNGKey(seed)
     k_g, k_d, k_run = jax.random.split(key, 3)
     rows = gan.vbn_ref_size + 1
     g = _init_net(

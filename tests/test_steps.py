@@ -217,7 +217,7 @@ def test_step_keys_differ_per_step_and_depend_only_on_base_key_and_step():
 
 
 def test_a_seed_past_int32_seeds_the_state_as_jax_random_does():
-    """state.create's compiled body takes the seed's key, made outside it: any Python int
+    """state.create's compiled draws take keys made outside them from the seed: any Python int
     jax.random.PRNGKey takes seeds a state (2**31: past the int32 a jitted argument becomes)."""
     _, source, gan, _, _ = build_run("configs/gan_mlp.py:smoke")
     seed = 2**31
@@ -344,3 +344,14 @@ def test_smoke_runs_reproduce_their_pinned_metrics(spec):
     measured["sum |G params|"] = [sum(float(np.abs(p).sum()) for p in jax.tree.leaves(state.g.params))]
     for name, values in expected.items():
         np.testing.assert_allclose(measured[name], values, rtol=1e-4, err_msg=name)
+
+
+def test_a_gan_rebuilt_from_its_config_draws_its_weights_by_the_compiled_program_it_had():
+    """Equal networks share their initialisers' compiled draws: a process that builds many GANs (a
+    test worker) compiles each network's once, and the same seed gives the same weights."""
+    _, _, gan, state, _ = build_run("configs/gan_mlp.py:smoke")
+    programs = state_lib._draw_variables._cache_size()
+    _, _, rebuilt, again, _ = build_run("configs/gan_mlp.py:smoke")
+    assert rebuilt is not gan and state_lib._draw_variables._cache_size() == programs
+    chex.assert_trees_all_equal(again.g, state.g)
+    chex.assert_trees_all_equal(again.d, state.d)
