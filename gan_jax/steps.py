@@ -178,8 +178,8 @@ def g_loss(g_params, g_stats, d: NetState, ctx: StepContext, batches: dict, key:
     """G's loss on a fresh generated batch against D (`d`), or, with `ctx.unroll_steps`, against D
     after that many more of its steps on these samples (the unrolled GAN); aux: G's new
     batch_stats. The samples are made once for G's loss and every unrolled step, as the authors'
-    graph has them (poolio/unrolled_gan): G's forward pass is most of the cost of Table 3's
-    iteration, and the unrolled steps' gradients reach G through the samples' one VJP."""
+    graph has them (poolio/unrolled_gan), and every step's gradient reaches G through their one
+    VJP: made in each step, they took half of Table 3's unrolled iteration (docs/mode_collapse.md)."""
     fake, fake_y, stats = fake_batch(ctx, {"params": g_params, "batch_stats": g_stats}, key)
     d_variables = unrolled_d(ctx, d, (fake, fake_y), batches, key) if ctx.unroll_steps else d.variables
     history = regularizers.historical_penalty(ctx.objective.g_historical, ctx.g_history, g_params)
