@@ -105,10 +105,10 @@ def _init_net(module: nn.Module, optimizer, key, *inputs: jax.ShapeDtypeStruct) 
 
 @functools.partial(jax.jit, static_argnums=(0, 2))
 def _draw_variables(module: nn.Module, key: jax.Array, inputs: tuple[jax.ShapeDtypeStruct, ...]) -> dict:
-    """A network's initialisers' draws as one compiled program, which equal modules share: run
-    eagerly, each draw compiles once per weight shape (~0.1-0.3 s each on XLA:CPU); compiled with
-    the whole state, a process that builds many GANs (a test worker) compiled them all again for
-    every one. flax's lazy init traces only what the variables depend on, not the forward pass."""
+    """A network's initialisers' draws as one compiled program, keyed by the module, so a rebuilt
+    GAN's equal networks reuse it (a test worker builds many): eagerly, each draw compiles once per
+    weight shape (~0.1-0.3 s each on XLA:CPU). flax's lazy init traces only what the variables
+    depend on, not the forward pass."""
     return module.lazy_init(key, *inputs, train=False)
 
 
@@ -120,8 +120,7 @@ def create(
 ) -> GANState:
     """Fresh state: weights from each network's initialisers, seeded by `seed` alone; a history
     for each player its objective averages historically."""
-    key = jax.random.PRNGKey(seed)
-    k_g, k_d, k_run = jax.random.split(key, 3)
+    k_g, k_d, k_run = jax.random.split(jax.random.PRNGKey(seed), 3)
     rows = gan.vbn_ref_size + 1
     g = _init_net(
         gan.generator,
