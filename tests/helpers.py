@@ -14,13 +14,17 @@ from gan_jax import experiment
 REPO = pathlib.Path(__file__).resolve().parents[1]
 JAX_CACHE = os.path.expanduser("~/.cache/gan_jax/jax-tests")
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"  # the MNIST test split (IDX), where it is
-# A cold suite is mostly XLA compiling small programs that then run for a few steps, and much of
-# that is LLVM optimising their code: at -O0 the suite takes far less time (README.md, the test
-# command's timings). Every test process and the commands it starts compile so, so the runs a test
-# compares are compiled alike; the commands a user runs keep XLA's default, and so do the runs
-# compared to float rounding rather than bit for bit (tests/population_runs.py): -O0 sums in
-# orders that drift apart further.
-COMPILE_FLAGS = "--xla_backend_optimization_level=0"
+# A cold suite is mostly XLA compiling small programs that then run for a few steps: at LLVM -O0,
+# with XLA:CPU's older loop emitters in place of its MLIR fusion emitters and each program's LLVM
+# module compiled whole rather than split for parallel codegen, the suite takes far less time
+# (README.md, the test command's timings). Every test process and the commands it starts compile
+# so, so the runs a test compares are compiled alike; the commands a user runs keep XLA's
+# default, and so do the runs compared to float rounding rather than bit for bit
+# (tests/population_runs.py): -O0 sums in orders that drift apart further.
+COMPILE_FLAGS = (
+    "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false "
+    "--xla_cpu_parallel_codegen_split_count=1"
+)
 DEVICE_COUNT = re.compile(r"--xla_force_host_platform_device_count=\d+")
 
 
@@ -33,11 +37,10 @@ def xla_flags(*flags: str, devices: int = 1) -> str:
 def subprocess_env(devices: int = 1, optimised: bool = False) -> dict[str, str]:
     """This process's environment for a command a test starts: its XLA flags (COMPILE_FLAGS, or
     XLA's default optimisation where `optimised`) on `devices` CPU devices (1: as a user has them)."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    return {
-        **os.environ,
-        "XLA_FLAGS": xla_flags(flags.replace(COMPILE_FLAGS, "") if optimised else flags, devices=devices),
-    }
+    flags = os.environ.get("XLA_FLAGS", "").split()
+    if optimised:
+        flags = [f for f in flags if f not in COMPILE_FLAGS.split()]
+    return {**os.environ, "XLA_FLAGS": xla_flags(*flags, devices=devices)}
 
 
 def use_jax_cache() -> None:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import REPO
+from helpers import REPO, subprocess_env
 
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 needs_glibc = pytest.mark.skipif(
@@ -54,7 +54,8 @@ def test_a_large_block_comes_from_the_heap_once_the_policy_is_on():
 
 # In a fresh process, the policy on or off (argv[1]) before JAX starts: a compiled program's
 # temporary buffer (128 MB for a cumulative sum, allocated at every call on XLA's worker threads),
-# in bytes, and the fewest page faults a call took over 10 calls.
+# in bytes, and the fewest page faults a call took over 10 calls. Compiled at XLA's default: the
+# command takes ~1.2 CPU-seconds so, ~5 at the tests' COMPILE_FLAGS (AMD EPYC).
 _FAULTS_PER_CALL = """
 import resource, sys
 from gan_jax import memory
@@ -74,7 +75,12 @@ print(compiled.memory_analysis().temp_size_in_bytes, min(faults))
 
 def _temp_and_fewest_faults(policy: str) -> tuple[int, int]:
     done = subprocess.run(
-        [sys.executable, "-c", _FAULTS_PER_CALL, policy], capture_output=True, text=True, check=True, cwd=REPO
+        [sys.executable, "-c", _FAULTS_PER_CALL, policy],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env=subprocess_env(optimised=True),
     )
     temp, faults = done.stdout.split()
     return int(temp), int(faults)
