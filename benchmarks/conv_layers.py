@@ -13,7 +13,8 @@ shape (--shapes: the spatial size of u and both channel counts), jitted XLA in e
 own: `lax.conv_general_dilated`, `lax.conv_transpose` for the input grad as flax's ConvTranspose
 runs it, and autodiff's weight gradient) against PyTorch's own kernels (torch.nn.functional.conv2d
 and torch.nn.grad.conv2d_input / conv2d_weight, NCHW, as its DCGAN example runs; on CUDA where JAX
-runs on a GPU), interleaved, medians; GFLOP/s counts 2 x MACs.
+runs on a GPU; left out where PyTorch, the `bench` extra, is not installed), interleaved, medians;
+GFLOP/s counts 2 x MACs.
 """
 
 import argparse
@@ -127,8 +128,9 @@ def timed_medians(cells: list[tuple], rounds: int, seconds: float) -> dict:
 
 
 def print_table(medians: dict, frameworks: list[str], batch: int) -> None:
-    """Milliseconds (GFLOP/s) per framework and each form's ratio to PyTorch, a row per pass."""
-    columns = [*frameworks, *(f"{form}/PyTorch" for form in frameworks[:-1])]
+    """Milliseconds (GFLOP/s) per framework and each one's ratio to the last (PyTorch, where it is
+    installed), a row per pass."""
+    columns = [*frameworks, *(f"{form}/{frameworks[-1]}" for form in frameworks[:-1])]
     print(f"| u (H, C_in) -> C_out | pass | {' | '.join(columns)} |")
     print("|---|---|" + "---|" * len(columns))
     for (size, c_in, c_out), primitive in dict.fromkeys(name[:2] for name in medians):
@@ -139,24 +141,34 @@ def print_table(medians: dict, frameworks: list[str], batch: int) -> None:
         print(f"| {size}x{size}x{c_in} -> {c_out} | {primitive} | {times} | {ratios} |")
 
 
+def _torch():
+    """PyTorch, or None where it is not installed (it is the `bench` extra): the table then
+    compares our forms alone."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(len(__import__("os").sched_getaffinity(0)))
+    return torch
+
+
 def main(argv=None) -> dict:
     args = _arguments(argv)
-    import torch
-
-    torch.set_num_threads(len(__import__("os").sched_getaffinity(0)))
-    frameworks = [*args.forms, "PyTorch"]
+    torch = _torch()
+    frameworks = [*args.forms, *(["PyTorch"] if torch else [])]
     cells = []  # (shape, primitive, framework, fn)
     for shape in args.shapes:
         passes = {
             form: xla_primitives(args.batch, *shape, jnp.dtype(args.dtype), form) for form in args.forms
         }
-        passes["PyTorch"] = torch_primitives(args.batch, *shape, args.dtype)
-        cells += [(shape, p, f, passes[f][p]) for p in passes["PyTorch"] for f in frameworks]
+        if torch:
+            passes["PyTorch"] = torch_primitives(args.batch, *shape, args.dtype)
+        cells += [(shape, p, f, passes[f][p]) for p in passes[args.forms[0]] for f in frameworks]
     medians = timed_medians(cells, args.rounds, args.seconds)
+    versus = f"PyTorch {torch.__version__}" if torch else "no PyTorch (pip install -e '.[bench]')"
     print(
-        f"\n{jax.devices()[0].device_kind} ({cpu_model()}); jax {jax.__version__}, "
-        f"PyTorch {torch.__version__}, {args.dtype}, batch {args.batch}, {args.rounds} interleaved rounds, "
-        "median ms (GFLOP/s)"
+        f"\n{jax.devices()[0].device_kind} ({cpu_model()}); jax {jax.__version__}, {versus}, "
+        f"{args.dtype}, batch {args.batch}, {args.rounds} interleaved rounds, median ms (GFLOP/s)"
     )
     print_table(medians, frameworks, args.batch)
     return medians
