@@ -177,6 +177,17 @@ def test_frechet_distance_matches_the_closed_form_on_sample_statistics():
     assert distances.frechet_distance(a, b) == pytest.approx(expected, rel=1e-8)
 
 
+def test_frechet_distance_from_fewer_samples_than_dimensions_equals_the_covariance_form():
+    """FD is unchanged by zero columns and a rotation: 5-D sets (the covariance form: n >= d) and
+    the same sets padded to 64-D and rotated (the sample form: max(n, m) < d) score the same."""
+    a = RNG.normal(size=(30, 5)) @ RNG.normal(size=(5, 5))
+    b = RNG.normal(size=(20, 5)) + 0.5
+    rotation = np.linalg.qr(RNG.normal(size=(64, 64)))[0]
+    wide = [np.pad(x, ((0, 0), (0, 59))) @ rotation for x in (a, b)]
+    assert distances.frechet_distance(*wide) == pytest.approx(distances.frechet_distance(a, b), rel=1e-10)
+    assert distances.frechet_distance(wide[0], wide[0]) == pytest.approx(0.0, abs=1e-8)
+
+
 def test_frechet_distance_converges_to_the_population_value():
     # N(0, I) vs N(1, 4 I) in 3-D: ||mu||^2 + sum (1 + 4 - 2 * 2) = 3 + 3 = 6.
     a = RNG.normal(size=(200_000, 3))
