@@ -48,9 +48,9 @@ def test_a_checkpoint_changed_on_disk_is_set_aside_and_the_run_resumes_from_the_
     original = largest.read_bytes()
     # One bit of the stored (compressed) data, chosen so that the file still decodes to other
     # values: a bit that breaks the decoder is reported before any fingerprint is read (the other
-    # outcome, also set aside), and a bit in a part of the file no array is read from (OCDBT keeps
-    # superseded tree nodes; a frame header has spare bits) restores the saved state unchanged,
-    # checked here. Which bits do what depends on the file's layout, so the test looks for one.
+    # outcome, also set aside), and a bit in bytes no array is read from (in one such file, 40% of
+    # the bits tried: nearly all of its last 1.7 kB) restores the saved state unchanged, checked
+    # here. Which bits do what depends on the file's layout, so the test looks for one.
     for offset in range(0, len(original), 101):
         raw = bytearray(original)
         raw[offset] ^= 0x10
