@@ -75,7 +75,8 @@ CPU time:  0.69 s an iteration at batch 64 (one D and two G updates of these 4.5
            times DCGAN's (0.90 s against 0.161, the cores shared with a 2-worker sweep, EPYC, 2
            interleaved rounds); before its G samples were made once for all unrolled steps
            (2026-12-06) it took twice as long. In a sweep's worker a `quarter,cpu` run took
-           38-58 minutes (~0.4-0.7 s an iteration, ~11 times DCGAN's there; tests on the cores).
+           38-58 minutes (~0.4-0.7 s an iteration, ~11 times DCGAN's there; tests on the cores), a
+           `half,cpu` one ~57 (Intel Xeon, idle).
            Full-length tables need an accelerator (docs/mode_collapse.md).
 Expected:  docs/mode_collapse.md, beside PacGAN's Tables 2 and 3.
 """
