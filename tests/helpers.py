@@ -17,9 +17,9 @@ SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"  # the MNIST test split
 # A cold suite is mostly XLA compiling small programs that then run for a few steps: at LLVM -O0,
 # with XLA:CPU's older loop emitters in place of its MLIR fusion emitters and each program's LLVM
 # module compiled whole rather than split for parallel codegen, the suite takes far less time
-# (README.md, Performance, "The test suite's time"). Every test process and the commands it starts compile
-# so, so the runs a test compares are compiled alike; the commands a user runs keep XLA's
-# default, and so do the runs compared to float rounding rather than bit for bit
+# (README.md, Performance, "The test suite's time"). Every test process and the commands it
+# starts compile so, so the runs a test compares are compiled alike; the commands a user runs
+# keep XLA's default, and so do the runs compared to float rounding rather than bit for bit
 # (tests/population_runs.py): -O0 sums in orders that drift apart further.
 COMPILE_FLAGS = (
     "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false "
