@@ -325,6 +325,17 @@ def test_c_t_is_the_test_share_weighted_mean_of_the_cells_z_over_cells_with_enou
         copying.data_copying(train, test, generated, cells, min_cell_samples=30)
 
 
+def test_one_cell_is_scikit_learns_one_cluster_k_means():
+    """The one-cell partition (no scikit-learn import) is k-means with one cluster: the mean."""
+    from sklearn import cluster
+
+    train = RNG.normal(size=(300, 4)) + 3.0
+    cells = copying.partition(train, copying.num_cells(399))
+    expected = cluster.KMeans(n_clusters=1, n_init=10, random_state=0).fit(train).cluster_centers_
+    np.testing.assert_allclose(cells.centres, expected, rtol=1e-12)
+    assert (cells.cells(RNG.normal(size=(50, 4))) == 0).all()
+
+
 def test_c_t_is_near_zero_for_new_data_and_strongly_negative_for_copies_or_positive_for_spread():
     """Under the null (G draws new points of the data's distribution) each cell's Z is a standard
     normal draw and C_T their weighted mean; a quarter of the samples copied from the training
