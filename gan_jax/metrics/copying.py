@@ -50,7 +50,7 @@ def num_cells(num_test: int) -> int:
 def partition(train: np.ndarray, cells: int, seed: int = 0) -> Partition:
     """k-means cells of the training points (fit once per training set and cell count). One cell
     (fewer than 400 test points: every smoke run) is the whole space, its k-means centre the mean:
-    no scikit-learn, whose import is ~1.6 CPU-seconds of a command."""
+    no scikit-learn import (~0.4 of a smoke command's ~8 CPU-seconds, README's suite-time list)."""
     if cells == 1:
         return Partition(np.mean(np.asarray(train, np.float64), axis=0, keepdims=True))
     from sklearn import cluster
