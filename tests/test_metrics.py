@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.linalg
-from scipy.stats import mannwhitneyu, multivariate_normal
+from scipy.stats import mannwhitneyu, multivariate_normal, rankdata
 
 from gan_jax.data import mixtures as mixture_data
 from gan_jax.metrics import copying, distances, equilibrium, manifold, mixtures, parzen
@@ -287,6 +287,19 @@ def test_nearest_matches_brute_force():
     distances_, indices = manifold.nearest(queries, points)
     np.testing.assert_array_equal(indices, d.argmin(1))
     np.testing.assert_allclose(distances_, d.min(1), rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.array([3.0, 1.0, 2.0]),  # by hand: 3, 1, 2
+        np.array([2.0, 2.0, 2.0]),  # all tied: 2, 2, 2
+        np.array([5.0, 1.0, 5.0, 0.5, 1.0, 5.0]),  # ties at both ends: 5, 2.5, 5, 1, 2.5, 5
+        RNG.normal(size=300).round(1),  # many ties
+    ],
+)
+def test_average_ranks_are_scipys_rankdata(x):
+    np.testing.assert_array_equal(copying.average_ranks(x), rankdata(x))
 
 
 def test_mann_whitney_z_is_scipys_u_z_scored_with_the_authors_continuity_correction():

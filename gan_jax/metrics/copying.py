@@ -59,13 +59,21 @@ def partition(train: np.ndarray, cells: int, seed: int = 0) -> Partition:
     return Partition(kmeans.cluster_centers_)
 
 
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks, tied values sharing their mean rank: scipy.stats.rankdata's default, without
+    importing scipy.stats (~0.6 CPU-seconds, which every evaluated run would pay for these lines)."""
+    order = np.argsort(x, kind="stable")
+    _, first, counts = np.unique(x[order], return_index=True, return_counts=True)
+    ranks = np.empty(len(x))
+    ranks[order] = np.repeat(first + (counts + 1) / 2.0, counts)
+    return ranks
+
+
 def mann_whitney_z(generated: np.ndarray, test: np.ndarray) -> float:
     """The Mann-Whitney U of the generated distances against the test ones, Z-scored under the
     null with the authors' continuity correction: negative when generated points are nearer."""
-    from scipy import stats  # here, as sklearn below: a command that never runs the test skips them
-
     m, n = len(generated), len(test)
-    ranks = stats.rankdata(np.concatenate([generated, test]))
+    ranks = average_ranks(np.concatenate([generated, test]))
     u = ranks[:m].sum() - m * (m + 1) / 2.0
     return float((u - m * n / 2.0 + 0.5) / np.sqrt(m * n * (m + n + 1) / 12.0))
 
