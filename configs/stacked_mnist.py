@@ -15,7 +15,9 @@ Arguments: the setting -- `veegan` (default: Table 2), `quarter` or `half` (Tabl
            `max_pack=m` (the sweep's cells DCGAN to PacDCGANm, default 4; 0: none) and
            `min_pack=m` (from PacDCGANm instead, default 1); `unrolled=K` (the sweep gains Metz et
            al.'s unrolled GAN with K unrolled D steps after DCGAN: the rows PacGAN's Table 3 quotes
-           have K = 10). A table longer than one sitting runs as sweeps of some of its cells or
+           have K = 10); `unrolled_loss=saturating` (that cell's G minimises D's own loss after
+           unrolling, as Metz et al.'s reference notebook does, instead of the non-saturating loss
+           of the other cells). A table longer than one sitting runs as sweeps of some of its cells or
            seeds whose reports are joined (experiments.report --join), e.g. the unrolled GAN alone
            in two halves: `quarter,cpu,max_pack=0,unrolled=10,seeds=5` and the same with
            `first_seed=5`.
@@ -39,7 +41,12 @@ Protocol, read from their code:
     last epoch's; the runs here evaluate 5 times, evenly spaced (for the diagnosis).
   * Cells: DCGAN (pack 1), PacDCGAN2, PacDCGAN3, PacDCGAN4; 10 trials. `unrolled=K` adds the
     unrolled GAN (DCGAN's networks, G's loss against D after K more of its steps; G's forward
-    pass then runs again for G's update, train.reuse_fake off).
+    pass then runs again for G's update, train.reuse_fake off). Its G loss is the other cells'
+    non-saturating one; Metz et al.'s Stacked MNIST code is not public, and their one public
+    program (poolio/unrolled_gan, the 2-D notebook; configs/unrolled.py) has G minimise minus D's
+    loss after unrolling -- the saturating loss, the objective f_K their paper differentiates --
+    and steps D and G simultaneously. `unrolled_loss=saturating` runs the cell with that loss
+    (docs/mode_collapse.md: the ablation).
 Table 3 (`quarter`, `half`), where it differs from the above: G z ~ N(0, I) in R^256 -> 4x4x64 ->
   7x7x32 -> 14x14x16 -> 28x28x8 -> a 3x3 stride-1 convolution to the image; D three 3x3 stride-2
   convolutions of 2, 4, 8 (`half`: 4, 8, 16) channels, BatchNorm after each, LeakyReLU 0.3; Adam
@@ -117,6 +124,7 @@ parse_args = arguments(
     min_pack=1,
     max_pack=4,
     unrolled=0,
+    unrolled_loss=("non_saturating", "saturating"),
 )
 CALL = 10  # steps a compiled call
 # (data.name, the digits stacked for training, the held-out digits of the real-data reference row)
@@ -178,8 +186,10 @@ def get_sweep(arg: str = "") -> list[dict]:
     packs = sweep_packs(args)
     cells = [cell(args, "DCGAN" if m == 1 else f"PacDCGAN{m}", m) for m in packs]
     if k := args.unrolled:  # G's loss looks ahead of D's update: G's samples cannot be shared with it
-        unrolled = {"train.unroll_steps": k, "train.reuse_fake": False}
-        cells.insert(int(1 in packs), cell(args, f"Unrolled GAN ({k} steps)", 1, **unrolled))
+        unrolled, name = {"train.unroll_steps": k, "train.reuse_fake": False}, f"Unrolled GAN ({k} steps)"
+        if args.unrolled_loss == "saturating":  # the loss of the authors' notebook (docstring)
+            unrolled["loss.g"], name = "saturating", f"Unrolled GAN ({k} steps, saturating G loss)"
+        cells.insert(int(1 in packs), cell(args, name, 1, **unrolled))
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     return sweep.product(cells, sweep.sweep("seed", seeds))
 
@@ -196,6 +206,10 @@ def sweep_packs(args: ml_collections.ConfigDict) -> range:
         )
     if args.unrolled < 0:
         raise ConfigError(f"stacked_mnist.py: unrolled={args.unrolled}; K >= 1 unrolled D steps, or 0.")
+    if args.unrolled_loss == "saturating" and not args.unrolled:
+        raise ConfigError(
+            "stacked_mnist.py: unrolled_loss=saturating is the unrolled cell's loss; give unrolled=K too."
+        )
     if args.first_seed < 0:
         raise ConfigError(f"stacked_mnist.py: first_seed={args.first_seed}; seeds start at 0 or later.")
     return packs

@@ -251,6 +251,14 @@ def test_stacked_mnist_is_pacgans_table_2_protocol():
     config_lib.validate(unrolled)
     with pytest.raises(ConfigError, match="unrolled=-1"):
         stacked.get_sweep("unrolled=-1")
+    # `unrolled_loss=saturating`: the same cell with the loss of the authors' notebook, alone
+    (saturating,) = stacked.get_sweep("half,max_pack=0,unrolled=10,unrolled_loss=saturating,seeds=1")
+    assert saturating["_name"] == "Unrolled GAN (10 steps, saturating G loss)"
+    assert saturating["_name"] in dict(stacked_study.REPORT["comparisons"])
+    config = config_lib.apply_overrides(stacked.get_config("half"), sweep.overrides_of(saturating))
+    assert (config.loss.g, config.train.unroll_steps, unrolled.loss.g) == ("saturating", 10, "non_saturating")
+    with pytest.raises(ConfigError, match="the unrolled cell's loss; give unrolled=K"):
+        stacked.get_sweep("unrolled_loss=saturating")
     trials = stacked_study.REPORT["published_trials"]
     assert (trials("cpu"), trials("quarter,cpu")) == (10, 50)
 
