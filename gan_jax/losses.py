@@ -88,8 +88,13 @@ def relativistic_pairing_d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
 
 
 def saturating_g_loss(fake_logits: jax.Array, real_logits: jax.Array | None = None) -> jax.Array:
-    """E log(1 - D(G(z))), minimised by G."""
-    return -jnp.mean(jax.nn.softplus(fake_logits))
+    """E log(1 - D(G(z))), minimised by G; given D's outputs on real data, the game's value V, which
+    adds E log D(x): the same gradient while D does not depend on G, and the unrolled GAN's loss
+    when it does (G minimises V at D's unrolled parameters, minus D's loss there, as Metz et al.'s
+    code: steps.g_objective)."""
+    if real_logits is None:
+        return -jnp.mean(jax.nn.softplus(fake_logits))
+    return value_function(real_logits, fake_logits)
 
 
 def non_saturating_g_loss(fake_logits: jax.Array, real_logits: jax.Array | None = None) -> jax.Array:
@@ -211,6 +216,12 @@ class Objective:
     def g_needs_real(self) -> bool:
         """Whether G's loss looks at real data (D's features or outputs on a real batch)."""
         return self.feature_matching or self.g in ("relativistic", "relativistic_pairing")
+
+    @property
+    def g_is_the_game(self) -> bool:
+        """Whether G minimises the game's value V itself (the saturating loss): under unrolling its
+        real-data term E log D(x) depends on G through D's unrolled steps, so G's loss takes it."""
+        return self.g == "saturating"
 
     def d_loss(self, real: jax.Array, fake: jax.Array) -> jax.Array:
         if self.family == "minimax":

@@ -200,7 +200,9 @@ def g_objective(fake: jax.Array, fake_y, d_variables: dict, ctx: StepContext, ba
         return losses.feature_matching_loss(real_features, fake_features)
     fake_out, _ = g_pass(fake, fake_y, "fake")
     real_logits = None
-    if objective.g_needs_real:  # the relativistic G compares with D's outputs on real data
+    # The relativistic G compares with D's outputs on real data; the unrolled minimax G minimises
+    # the whole value V at the unrolled D, whose real-data term depends on G through D's steps.
+    if objective.g_needs_real or (ctx.unroll_steps and objective.g_is_the_game):
         real = batches["real"]
         real_logits = losses.real_fake_logit(g_pass(real["x"], ctx.labels(real), "real")[0])
     epoch = ctx.epoch if objective.top_k else None

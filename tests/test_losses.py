@@ -88,13 +88,22 @@ SP = lambda v: math.log1p(math.exp(v))  # noqa: E731  softplus
             (SP(-1.5) + SP(-2.0)) / 2,
             (SP(1.5) + SP(2.0)) / 2,
         ),
-        ("minimax", "saturating", (SP(-2) + SP(1)) / 2 + (SP(0.5) + SP(-3)) / 2, -(SP(0.5) + SP(-3)) / 2),
+        (  # given D's outputs on real data the saturating G's loss is the value V: minus D's loss
+            "minimax",
+            "saturating",
+            (SP(-2) + SP(1)) / 2 + (SP(0.5) + SP(-3)) / 2,
+            -(SP(-2) + SP(1)) / 2 - (SP(0.5) + SP(-3)) / 2,
+        ),
     ],
 )
 def test_objectives_hand_computed(d, g, d_expected, g_expected):
     objective = losses.Objective(d=d, g=g)
     np.testing.assert_allclose(objective.d_loss(R, F), d_expected, rtol=1e-6)
     np.testing.assert_allclose(objective.g_loss(F, R), g_expected, rtol=1e-6)
+
+
+def test_the_saturating_g_loss_alone_is_e_log_one_minus_d_of_g_z():
+    np.testing.assert_allclose(losses.Objective(g="saturating").g_loss(F), -(SP(0.5) + SP(-3)) / 2, rtol=1e-6)
 
 
 def test_every_g_loss_name_trains_its_own_loss():

@@ -9,16 +9,17 @@ import jax
 import jax.numpy as jnp
 from helpers import build_run, tree_equal
 
-from gan_jax import schedule, steps
+from gan_jax import losses, schedule, steps
 from gan_jax.schedule import Schedule
 
 KEY, DRAW = jax.random.PRNGKey(3), jnp.int32(2)
 D_LR, G_LR = 0.1, 0.05
 
 
-def _run(unroll_steps: int):
+def _run(unroll_steps: int, g_loss: str = "non_saturating"):
     def edit(config):
         config.train.unroll_steps = unroll_steps
+        config.loss.g = g_loss
         config.optim.d.update(name="sgd", lr=D_LR, b1=0.0)  # one plain SGD step: the reference's
         config.optim.g.update(name="sgd", lr=G_LR, b1=0.0)
 
@@ -71,3 +72,35 @@ def test_unrolled_steps_leave_d_to_its_own_update():
     unrolled, plain = (jax.jit(step(k))(state, arrays)[0] for k in (3, 0))
     assert tree_equal(unrolled.d, plain.d)
     assert not tree_equal(unrolled.g.params, plain.g.params)
+
+
+def test_the_unrolled_minimax_g_minimises_minus_ds_own_loss_at_the_unrolled_d():
+    """With the saturating loss G minimises V at D's unrolled parameters -- minus D's loss there,
+    real term included (poolio/unrolled_gan: `minimize(-unrolled_loss)`): E log D_k(x) depends on G
+    through D's steps. Without it the gradient differs."""
+    k = 2
+    ctx, state, arrays = _run(k, "saturating")
+    at = ctx.at(state)
+    batches = steps.d_batches(at, arrays, steps._G_DATA_STREAM, DRAW)
+
+    def minus_d_loss_after_k_steps(g_params, real_term=True):
+        g_variables = {"params": g_params, "batch_stats": state.g.batch_stats}
+        d_loss = lambda p: steps.d_loss(  # noqa: E731
+            p, state.d.batch_stats, g_variables, at, batches, KEY, stop_gradient_fake=False
+        )
+        d_params = state.d.params
+        for _ in range(k):
+            d_params = jax.tree.map(
+                lambda p, g: p - D_LR * g, d_params, jax.grad(lambda p: d_loss(p)[0])(d_params)
+            )
+        _, (real, fake, _) = d_loss(d_params)
+        return -losses.minimax_d_loss(real if real_term else jax.lax.stop_gradient(real), fake)
+
+    got = _g_gradient(ctx, state, arrays)
+    chex.assert_trees_all_close(
+        got, jax.jit(jax.grad(minus_d_loss_after_k_steps))(state.g.params), rtol=2e-4, atol=1e-6
+    )
+    fake_term_alone = jax.jit(jax.grad(functools.partial(minus_d_loss_after_k_steps, real_term=False)))
+    assert not jnp.allclose(
+        jax.tree.leaves(got)[0], jax.tree.leaves(fake_term_alone(state.g.params))[0], rtol=1e-2
+    )
