@@ -11,7 +11,9 @@ Protocol, read from the notebook:
   * z in R^256 ~ N(0, I); G and D: 2 hidden layers of 128 tanh units, linear outputs; weights
     orthogonal with gain 1.4, biases 0 (slim.fully_connected under orthogonal_initializer(1.4)).
   * D's loss: the cross-entropy of D(x) against 1 and D(G(z)) against 0; G minimises the
-    negative of D's loss after unrolling: the saturating (minimax) G loss.
+    negative of D's loss after unrolling: the saturating (minimax) G loss, real-data term included
+    (the value V at the unrolled D; steps.g_objective), since E log D_k(x) depends on G through
+    D's unrolled steps (dropped until 2026-12-07: docs/mode_collapse.md).
   * Adam, D lr 1e-4, G lr 1e-3, beta1 0.5, epsilon 1e-8; batch 512; 25,000 steps.
   * Unrolling: 5 steps of D's own Adam update (its moments too) from the current D, on the same
     batch and noise, differentiated through; D then takes its ordinary step. D and G step
