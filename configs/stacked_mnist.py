@@ -45,8 +45,8 @@ Protocol, read from their code:
     non-saturating one; Metz et al.'s Stacked MNIST code is not public, and their one public
     program (poolio/unrolled_gan, the 2-D notebook; configs/unrolled.py) has G minimise minus D's
     loss after unrolling -- the saturating loss, the objective f_K their paper differentiates --
-    and steps D and G simultaneously. `unrolled_loss=saturating` runs the cell with that loss
-    (docs/mode_collapse.md: the ablation).
+    and steps D and G simultaneously. `unrolled_loss=saturating` runs the cell with that loss, its
+    updates still sequential (docs/mode_collapse.md: the ablation).
 Table 3 (`quarter`, `half`), where it differs from the above: G z ~ N(0, I) in R^256 -> 4x4x64 ->
   7x7x32 -> 14x14x16 -> 28x28x8 -> a 3x3 stride-1 convolution to the image; D three 3x3 stride-2
   convolutions of 2, 4, 8 (`half`: 4, 8, 16) channels, BatchNorm after each, LeakyReLU 0.3; Adam
