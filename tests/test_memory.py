@@ -54,8 +54,8 @@ def test_a_large_block_comes_from_the_heap_once_the_policy_is_on():
 
 # In a fresh process, the policy on or off (argv[1]) before JAX starts: a compiled program's
 # temporary buffer (128 MB for a cumulative sum, allocated at every call on XLA's worker threads),
-# in bytes, and the fewest page faults a call took over 20 calls 10 ms apart. Compiled at XLA's default: the
-# command takes ~1.2 CPU-seconds so, ~5 at the tests' COMPILE_FLAGS (AMD EPYC).
+# in bytes, and the fewest page faults a call took over 20 calls 10 ms apart. Compiled at XLA's
+# default: the command takes ~1.2 CPU-seconds so, ~5 at the tests' COMPILE_FLAGS (AMD EPYC).
 _FAULTS_PER_CALL = """
 import resource, sys, time
 from gan_jax import memory

@@ -33,6 +33,21 @@ def _g_gradient(ctx, state, arrays):
     return jax.tree.map(lambda p0, p1: (p0 - p1) / G_LR, state.g.params, new.g.params)
 
 
+def _d_by_hand(at, state, batches, g_params, k: int):
+    """(D's loss with its outputs, as a function of D's parameters and differentiable in G's; D's
+    parameters after k explicit SGD steps of it): the unrolling written out, for the references."""
+    g_variables = {"params": g_params, "batch_stats": state.g.batch_stats}
+    d_loss = lambda p: steps.d_loss(  # noqa: E731
+        p, state.d.batch_stats, g_variables, at, batches, KEY, stop_gradient_fake=False
+    )
+    d_params = state.d.params
+    for _ in range(k):
+        d_params = jax.tree.map(
+            lambda p, g: p - D_LR * g, d_params, jax.grad(lambda p: d_loss(p)[0])(d_params)
+        )
+    return d_loss, d_params
+
+
 def test_k_unrolled_steps_equal_the_gradient_through_k_explicit_sgd_steps_of_d():
     """The reference recomputes G's samples in each of D's steps and in G's loss (the same noise
     every time); the update makes them once and carries every step's gradient back through them."""
@@ -42,13 +57,7 @@ def test_k_unrolled_steps_equal_the_gradient_through_k_explicit_sgd_steps_of_d()
     batches = steps.d_batches(at, arrays, steps._G_DATA_STREAM, DRAW)  # what G's update draws
 
     def reference_loss(g_params):  # by hand: k SGD steps of D, G's loss against the last D
-        g_variables = {"params": g_params, "batch_stats": state.g.batch_stats}
-        d_loss = lambda p: steps.d_loss(  # noqa: E731
-            p, state.d.batch_stats, g_variables, at, batches, KEY, stop_gradient_fake=False
-        )[0]
-        d_params = state.d.params
-        for _ in range(k):
-            d_params = jax.tree.map(lambda p, g: p - D_LR * g, d_params, jax.grad(d_loss)(d_params))
+        _, d_params = _d_by_hand(at, state, batches, g_params, k)
         plain = dataclasses.replace(at, unroll_steps=0)
         return steps.g_loss(
             g_params, state.g.batch_stats, state.d.replace(params=d_params), plain, batches, KEY
@@ -84,15 +93,7 @@ def test_the_unrolled_minimax_g_minimises_minus_ds_own_loss_at_the_unrolled_d():
     batches = steps.d_batches(at, arrays, steps._G_DATA_STREAM, DRAW)
 
     def minus_d_loss_after_k_steps(g_params, real_term=True):
-        g_variables = {"params": g_params, "batch_stats": state.g.batch_stats}
-        d_loss = lambda p: steps.d_loss(  # noqa: E731
-            p, state.d.batch_stats, g_variables, at, batches, KEY, stop_gradient_fake=False
-        )
-        d_params = state.d.params
-        for _ in range(k):
-            d_params = jax.tree.map(
-                lambda p, g: p - D_LR * g, d_params, jax.grad(lambda p: d_loss(p)[0])(d_params)
-            )
+        d_loss, d_params = _d_by_hand(at, state, batches, g_params, k)
         _, (real, fake, _) = d_loss(d_params)
         return -losses.minimax_d_loss(real if real_term else jax.lax.stop_gradient(real), fake)
 
