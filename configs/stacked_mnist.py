@@ -17,9 +17,11 @@ Arguments: the setting -- `veegan` (default: Table 2), `quarter` or `half` (Tabl
            al.'s unrolled GAN with K unrolled D steps after DCGAN: the rows PacGAN's Table 3 quotes
            have K = 10); `unrolled_loss=saturating` (that cell's G minimises D's own loss after
            unrolling, as Metz et al.'s reference notebook does, instead of the non-saturating loss
-           of the other cells). A table longer than one sitting runs as sweeps of some of its cells or
-           seeds whose reports are joined (experiments.report --join), e.g. the unrolled GAN alone
-           in two halves: `quarter,cpu,max_pack=0,unrolled=10,seeds=5` and the same with
+           of the other cells); `unrolled_updates=simultaneous` (that cell's D and G step
+           simultaneously, G against D as it was before the step's D update, as the notebook
+           does, instead of sequentially). A table longer than one sitting runs as sweeps of some
+           of its cells or seeds whose reports are joined (experiments.report --join), e.g. the
+           unrolled GAN alone in two halves: `quarter,cpu,max_pack=0,unrolled=10,seeds=5` and the same with
            `first_seed=5`.
 Protocol, read from their code:
   * Data: three MNIST digits drawn independently as the three channels of a 28x28 image; 1,000
@@ -45,8 +47,9 @@ Protocol, read from their code:
     non-saturating one; Metz et al.'s Stacked MNIST code is not public, and their one public
     program (poolio/unrolled_gan, the 2-D notebook; configs/unrolled.py) has G minimise minus D's
     loss after unrolling -- the saturating loss, the objective f_K their paper differentiates --
-    and steps D and G simultaneously. `unrolled_loss=saturating` runs the cell with that loss, its
-    updates still sequential (docs/mode_collapse.md: the ablation).
+    and steps D and G simultaneously. `unrolled_loss=saturating` runs the cell with that loss and
+    `unrolled_updates=simultaneous` with those updates; both together, the notebook's step
+    (docs/mode_collapse.md: the ablation).
 Table 3 (`quarter`, `half`), where it differs from the above: G z ~ N(0, I) in R^256 -> 4x4x64 ->
   7x7x32 -> 14x14x16 -> 28x28x8 -> a 3x3 stride-1 convolution to the image; D three 3x3 stride-2
   convolutions of 2, 4, 8 (`half`: 4, 8, 16) channels, BatchNorm after each, LeakyReLU 0.3; Adam
@@ -125,6 +128,7 @@ parse_args = arguments(
     max_pack=4,
     unrolled=0,
     unrolled_loss=("non_saturating", "saturating"),
+    unrolled_updates=("sequential", "simultaneous"),
 )
 CALL = 10  # steps a compiled call
 # (data.name, the digits stacked for training, the held-out digits of the real-data reference row)
@@ -186,10 +190,14 @@ def get_sweep(arg: str = "") -> list[dict]:
     packs = sweep_packs(args)
     cells = [cell(args, "DCGAN" if m == 1 else f"PacDCGAN{m}", m) for m in packs]
     if k := args.unrolled:  # G's loss looks ahead of D's update: G's samples cannot be shared with it
-        unrolled, name = {"train.unroll_steps": k, "train.reuse_fake": False}, f"Unrolled GAN ({k} steps)"
+        unrolled, details = {"train.unroll_steps": k, "train.reuse_fake": False}, [f"{k} steps"]
         if args.unrolled_loss == "saturating":  # the loss of the authors' notebook (docstring)
-            unrolled["loss.g"], name = "saturating", f"Unrolled GAN ({k} steps, saturating G loss)"
-        cells.insert(int(1 in packs), cell(args, name, 1, **unrolled))
+            unrolled["loss.g"] = "saturating"
+            details.append("saturating G loss")
+        if args.unrolled_updates == "simultaneous":  # the notebook's update order
+            unrolled["train.simultaneous"] = True
+            details.append("simultaneous updates")
+        cells.insert(int(1 in packs), cell(args, f"Unrolled GAN ({', '.join(details)})", 1, **unrolled))
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     return sweep.product(cells, sweep.sweep("seed", seeds))
 
@@ -206,9 +214,9 @@ def sweep_packs(args: ml_collections.ConfigDict) -> range:
         )
     if args.unrolled < 0:
         raise ConfigError(f"stacked_mnist.py: unrolled={args.unrolled}; K >= 1 unrolled D steps, or 0.")
-    if args.unrolled_loss == "saturating" and not args.unrolled:
+    if not args.unrolled and (args.unrolled_loss, args.unrolled_updates) != ("non_saturating", "sequential"):
         raise ConfigError(
-            "stacked_mnist.py: unrolled_loss=saturating is the unrolled cell's loss; give unrolled=K too."
+            "stacked_mnist.py: unrolled_loss and unrolled_updates set the unrolled cell; give unrolled=K too."
         )
     if args.first_seed < 0:
         raise ConfigError(f"stacked_mnist.py: first_seed={args.first_seed}; seeds start at 0 or later.")

@@ -257,8 +257,20 @@ def test_stacked_mnist_is_pacgans_table_2_protocol():
     assert saturating["_name"] in dict(stacked_study.REPORT["comparisons"])
     config = config_lib.apply_overrides(stacked.get_config("half"), sweep.overrides_of(saturating))
     assert (config.loss.g, config.train.unroll_steps, unrolled.loss.g) == ("saturating", 10, "non_saturating")
-    with pytest.raises(ConfigError, match="the unrolled cell's loss; give unrolled=K"):
-        stacked.get_sweep("unrolled_loss=saturating")
+    # `unrolled_updates=simultaneous` beside it: the notebook's step, G against D before its update
+    (notebook,) = stacked.get_sweep(
+        "half,max_pack=0,unrolled=10,unrolled_loss=saturating,unrolled_updates=simultaneous,seeds=1"
+    )
+    assert (notebook["_name"], saturating["_name"]) in stacked_study.REPORT["comparisons"]
+    config = config_lib.apply_overrides(stacked.get_config("half"), sweep.overrides_of(notebook))
+    assert (config.loss.g, config.train.simultaneous, unrolled.train.simultaneous) == (
+        "saturating",
+        True,
+        False,
+    )
+    for arg in ("unrolled_loss=saturating", "unrolled_updates=simultaneous"):
+        with pytest.raises(ConfigError, match="set the unrolled cell; give unrolled=K"):
+            stacked.get_sweep(arg)
     trials = stacked_study.REPORT["published_trials"]
     assert (trials("cpu"), trials("quarter,cpu")) == (10, 50)
 
