@@ -190,7 +190,8 @@ def get_sweep(arg: str = "") -> list[dict]:
     packs = sweep_packs(args)
     cells = [cell(args, "DCGAN" if m == 1 else f"PacDCGAN{m}", m) for m in packs]
     if k := args.unrolled:  # G's loss looks ahead of D's update: G's samples cannot be shared with it
-        unrolled, details = {"train.unroll_steps": k, "train.reuse_fake": False}, [f"{k} steps"]
+        unrolled = {"train.unroll_steps": k, "train.reuse_fake": False}
+        details = [f"{k} step" if k == 1 else f"{k} steps"]
         if args.unrolled_loss == "saturating":  # the loss of the authors' notebook (docstring)
             unrolled["loss.g"] = "saturating"
             details.append("saturating G loss")

@@ -268,6 +268,8 @@ def test_stacked_mnist_is_pacgans_table_2_protocol():
         True,
         False,
     )
+    (one_step,) = stacked.get_sweep("half,max_pack=0,unrolled=1,seeds=1")
+    assert (one_step["_name"], "Unrolled GAN (10 steps)") in stacked_study.REPORT["comparisons"]
     (simultaneous,) = stacked.get_sweep("half,max_pack=0,unrolled=10,unrolled_updates=simultaneous,seeds=1")
     assert (simultaneous["_name"], "Unrolled GAN (10 steps)") in stacked_study.REPORT["comparisons"]
     for arg in ("unrolled_loss=saturating", "unrolled_updates=simultaneous"):
