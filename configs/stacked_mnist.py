@@ -21,8 +21,8 @@ Arguments: the setting -- `veegan` (default: Table 2), `quarter` or `half` (Tabl
            simultaneously, G against D as it was before the step's D update, as the notebook
            does, instead of sequentially). A table longer than one sitting runs as sweeps of some
            of its cells or seeds whose reports are joined (experiments.report --join), e.g. the
-           unrolled GAN alone in two halves: `quarter,cpu,max_pack=0,unrolled=10,seeds=5` and the same with
-           `first_seed=5`.
+           unrolled GAN alone in two halves: `quarter,cpu,max_pack=0,unrolled=10,seeds=5` and the
+           same with `first_seed=5`.
 Protocol, read from their code:
   * Data: three MNIST digits drawn independently as the three channels of a 28x28 image; 1,000
     modes (gan_jax/data/stacked.py).
