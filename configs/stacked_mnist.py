@@ -19,7 +19,9 @@ Arguments: the setting -- `veegan` (default: Table 2), `quarter` or `half` (Tabl
            unrolling, as Metz et al.'s reference notebook does, instead of the non-saturating loss
            of the other cells); `unrolled_updates=simultaneous` (that cell's D and G step
            simultaneously, G against D as it was before the step's D update, as the notebook
-           does, instead of sequentially). A table longer than one sitting runs as sweeps of some
+           does, instead of sequentially); `unrolled_grad=held_fixed` (that cell's G plays against
+           the unrolled D held fixed, without Metz et al.'s gradient through D's steps:
+           train.unroll_through_d). A table longer than one sitting runs as sweeps of some
            of its cells or seeds whose reports are joined (experiments.report --join), e.g. the
            unrolled GAN alone in two halves: `quarter,cpu,max_pack=0,unrolled=10,seeds=5` and the
            same with `first_seed=5`.
@@ -129,6 +131,7 @@ parse_args = arguments(
     unrolled=0,
     unrolled_loss=("non_saturating", "saturating"),
     unrolled_updates=("sequential", "simultaneous"),
+    unrolled_grad=("through_d", "held_fixed"),
 )
 CALL = 10  # steps a compiled call
 # (data.name, the digits stacked for training, the held-out digits of the real-data reference row)
@@ -198,6 +201,9 @@ def get_sweep(arg: str = "") -> list[dict]:
         if args.unrolled_updates == "simultaneous":  # the notebook's update order
             unrolled["train.simultaneous"] = True
             details.append("simultaneous updates")
+        if args.unrolled_grad == "held_fixed":  # the ablation of the gradient through D's steps
+            unrolled["train.unroll_through_d"] = False
+            details.append("D held fixed")
         cells.insert(int(1 in packs), cell(args, f"Unrolled GAN ({', '.join(details)})", 1, **unrolled))
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     return sweep.product(cells, sweep.sweep("seed", seeds))
@@ -215,9 +221,11 @@ def sweep_packs(args: ml_collections.ConfigDict) -> range:
         )
     if args.unrolled < 0:
         raise ConfigError(f"stacked_mnist.py: unrolled={args.unrolled}; K >= 1 unrolled D steps, or 0.")
-    if not args.unrolled and (args.unrolled_loss, args.unrolled_updates) != ("non_saturating", "sequential"):
+    unrolled_args = (args.unrolled_loss, args.unrolled_updates, args.unrolled_grad)
+    if not args.unrolled and unrolled_args != ("non_saturating", "sequential", "through_d"):
         raise ConfigError(
-            "stacked_mnist.py: unrolled_loss and unrolled_updates set the unrolled cell; give unrolled=K too."
+            "stacked_mnist.py: unrolled_loss, unrolled_updates and unrolled_grad set the unrolled cell; "
+            "give unrolled=K too."
         )
     if args.first_seed < 0:
         raise ConfigError(f"stacked_mnist.py: first_seed={args.first_seed}; seeds start at 0 or later.")

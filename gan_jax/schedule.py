@@ -29,7 +29,9 @@ class Schedule:
     metrics read 0 there). `simultaneous`: G's updates are taken against D as it was before this
     step's D updates (simultaneous gradient steps, as the code of PacGAN and of the unrolled GAN
     runs them) instead of against the updated D. `unroll_steps` = k > 0 (the unrolled GAN, Metz
-    et al. 2017): G's loss is taken against D after k more of its steps (steps.unrolled_d).
+    et al. 2017): G's loss is taken against D after k more of its steps (steps.unrolled_d), its
+    gradient carried through those steps (their second term) unless `unroll_through_d` is off:
+    then G plays against the unrolled D held fixed (the ablation that tells the two apart).
     `reuse_fake` (one D update, no unrolling): G's first update takes its loss on the samples D's
     update judged, G's forward pass run once for both (steps.SharedFake); otherwise the same step
     as drawing that update's noise from D's key (G's later updates, on new parameters, run their
@@ -51,6 +53,7 @@ class Schedule:
     simultaneous: bool = False  # G's update against D before this step's D updates (both papers' code)
     reuse_fake: bool = False  # G's first update on the samples D's update judged (one G forward fewer)
     unroll_steps: int = 0  # unrolled GAN (Metz et al. 2017): G's loss against D after k more D steps
+    unroll_through_d: bool = True  # G's gradient through D's unrolled steps (False: that D held fixed)
     same_noise: bool = False  # one noise batch for every update of a step (PacGAN's Stacked MNIST code)
 
     def __post_init__(self):
@@ -88,7 +91,7 @@ def make_train_step(
     d_steps, g_steps, ema_decay = schedule.d_steps, schedule.g_steps, schedule.ema_decay
     d_head_start, simultaneous, reuse_fake = schedule.d_head_start, schedule.simultaneous, schedule.reuse_fake
     update_index = (lambda i: 0) if schedule.same_noise else (lambda i: i)  # noqa: E731
-    ctx = StepContext(gan, source, batch_size, shard_batch, schedule.unroll_steps)
+    ctx = StepContext(gan, source, batch_size, shard_batch, schedule.unroll_steps, schedule.unroll_through_d)
     update_d, update_g = functools.partial(d_update, ctx), functools.partial(g_update, ctx)
 
     def train_step(state: GANState, arrays: dict) -> tuple[GANState, Metrics]:

@@ -43,7 +43,8 @@ G_PASSES = ("fake", "real")  # D's passes in G's update
 class StepContext:
     """What every update needs besides the networks it updates: the GAN (its objective and
     penalties too), its data, the batch size, `shard_batch`, which pins a per-example array to the
-    data mesh, and the unrolled D steps G's loss looks ahead by (Schedule.unroll_steps); within an
+    data mesh, and the unrolled D steps G's loss looks ahead by (Schedule.unroll_steps and
+    unroll_through_d); within an
     update, everything it reads of the state besides the networks (`at`): the losses below take
     the networks' variables and this, never the state."""
 
@@ -52,6 +53,7 @@ class StepContext:
     batch_size: int
     shard_batch: Callable[[jax.Array], jax.Array] = lambda x: x
     unroll_steps: int = 0
+    unroll_through_d: bool = True
     step: jax.Array | None = None
     data_key: jax.Array | None = None
     augment_p: jax.Array | None = None  # ADA's p
@@ -294,12 +296,14 @@ def d_update(
 
 def unrolled_d(ctx: StepContext, d: NetState, samples: Samples, batches: dict, key: jax.Array) -> dict:
     """D's variables after `ctx.unroll_steps` optimiser steps from `d` against G's `samples`
-    (Metz et al. 2017), differentiable in them: D's update (its optimiser's too) runs inside
-    lax.scan. Every unrolled step sees the same batches, samples and key as G's loss, as in the
-    authors' code (poolio/unrolled_gan); the unrolled copies' BatchNorm statistics end here."""
+    (Metz et al. 2017), differentiable in them unless `ctx.unroll_through_d` is off: D's update
+    (its optimiser's too) runs inside lax.scan. Every unrolled step sees the same batches, samples
+    and key as G's loss, as in the authors' code (poolio/unrolled_gan); the unrolled copies'
+    BatchNorm statistics end here."""
+    held_fixed = not ctx.unroll_through_d
 
     def step(d: NetState, _):
-        return d_step(ctx, d, None, batches, key, stop_gradient_fake=False, samples=samples)[0], None
+        return d_step(ctx, d, None, batches, key, stop_gradient_fake=held_fixed, samples=samples)[0], None
 
     d, _ = jax.lax.scan(step, d, length=ctx.unroll_steps)
     return d.variables

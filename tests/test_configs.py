@@ -272,7 +272,11 @@ def test_stacked_mnist_is_pacgans_table_2_protocol():
     assert (one_step["_name"], "Unrolled GAN (10 steps)") in stacked_study.REPORT["comparisons"]
     (simultaneous,) = stacked.get_sweep("half,max_pack=0,unrolled=10,unrolled_updates=simultaneous,seeds=1")
     assert (simultaneous["_name"], "Unrolled GAN (10 steps)") in stacked_study.REPORT["comparisons"]
-    for arg in ("unrolled_loss=saturating", "unrolled_updates=simultaneous"):
+    (held_fixed,) = stacked.get_sweep("half,max_pack=0,unrolled=1,unrolled_grad=held_fixed,seeds=1")
+    assert (held_fixed["_name"], one_step["_name"]) in stacked_study.REPORT["comparisons"]
+    config = config_lib.apply_overrides(stacked.get_config("half"), sweep.overrides_of(held_fixed))
+    assert (config.train.unroll_through_d, unrolled.train.unroll_through_d) == (False, True)
+    for arg in ("unrolled_loss=saturating", "unrolled_updates=simultaneous", "unrolled_grad=held_fixed"):
         with pytest.raises(ConfigError, match="set the unrolled cell; give unrolled=K"):
             stacked.get_sweep(arg)
     trials = stacked_study.REPORT["published_trials"]

@@ -72,6 +72,24 @@ def test_k_unrolled_steps_equal_the_gradient_through_k_explicit_sgd_steps_of_d()
     )  # unrolling matters
 
 
+def test_with_unroll_through_d_off_g_plays_the_unrolled_d_held_fixed():
+    """`unroll_through_d=False`: G's gradient is its loss's against D after k steps, those steps
+    not differentiated (Metz et al.'s second term dropped) -- and differs from the full one."""
+    k = 2
+    ctx, state, arrays = _run(k)
+    at = ctx.at(state)
+    batches = steps.d_batches(at, arrays, steps._G_DATA_STREAM, DRAW)
+    d_params = _d_by_hand(at, state, batches, state.g.params, k)[1]
+    plain = dataclasses.replace(at, unroll_steps=0)
+    reference_loss = lambda g_params: steps.g_loss(  # noqa: E731
+        g_params, state.g.batch_stats, state.d.replace(params=d_params), plain, batches, KEY
+    )[0]
+    got = _g_gradient(dataclasses.replace(ctx, unroll_through_d=False), state, arrays)
+    chex.assert_trees_all_close(got, jax.jit(jax.grad(reference_loss))(state.g.params), rtol=2e-4, atol=1e-6)
+    through_d = _g_gradient(ctx, state, arrays)
+    assert not jnp.allclose(jax.tree.leaves(got)[0], jax.tree.leaves(through_d)[0], rtol=1e-2)
+
+
 def test_unrolled_steps_leave_d_to_its_own_update():
     """Only G's update looks ahead: D's parameters after a step are those of the plain step."""
     ctx, state, arrays = _run(3)
