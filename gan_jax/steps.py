@@ -44,9 +44,8 @@ class StepContext:
     """What every update needs besides the networks it updates: the GAN (its objective and
     penalties too), its data, the batch size, `shard_batch`, which pins a per-example array to the
     data mesh, and the unrolled D steps G's loss looks ahead by (Schedule.unroll_steps and
-    unroll_through_d); within an
-    update, everything it reads of the state besides the networks (`at`): the losses below take
-    the networks' variables and this, never the state."""
+    unroll_through_d); within an update, everything it reads of the state besides the networks
+    (`at`): the losses below take the networks' variables and this, never the state."""
 
     gan: GAN
     source: DataSource

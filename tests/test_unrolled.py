@@ -48,6 +48,14 @@ def _d_by_hand(at, state, batches, g_params, k: int):
     return d_loss, d_params
 
 
+def _g_loss_against(at, state, batches, g_params, d_params):
+    """G's loss against D with `d_params`, no unrolling: the references' last step."""
+    plain = dataclasses.replace(at, unroll_steps=0)
+    return steps.g_loss(g_params, state.g.batch_stats, state.d.replace(params=d_params), plain, batches, KEY)[
+        0
+    ]
+
+
 def test_k_unrolled_steps_equal_the_gradient_through_k_explicit_sgd_steps_of_d():
     """The reference recomputes G's samples in each of D's steps and in G's loss (the same noise
     every time); the update makes them once and carries every step's gradient back through them."""
@@ -58,10 +66,7 @@ def test_k_unrolled_steps_equal_the_gradient_through_k_explicit_sgd_steps_of_d()
 
     def reference_loss(g_params):  # by hand: k SGD steps of D, G's loss against the last D
         _, d_params = _d_by_hand(at, state, batches, g_params, k)
-        plain = dataclasses.replace(at, unroll_steps=0)
-        return steps.g_loss(
-            g_params, state.g.batch_stats, state.d.replace(params=d_params), plain, batches, KEY
-        )[0]
+        return _g_loss_against(at, state, batches, g_params, d_params)
 
     want = jax.jit(jax.grad(reference_loss))(state.g.params)
     got = _g_gradient(ctx, state, arrays)
@@ -79,11 +84,8 @@ def test_with_unroll_through_d_off_g_plays_the_unrolled_d_held_fixed():
     ctx, state, arrays = _run(k)
     at = ctx.at(state)
     batches = steps.d_batches(at, arrays, steps._G_DATA_STREAM, DRAW)
-    d_params = _d_by_hand(at, state, batches, state.g.params, k)[1]
-    plain = dataclasses.replace(at, unroll_steps=0)
-    reference_loss = lambda g_params: steps.g_loss(  # noqa: E731
-        g_params, state.g.batch_stats, state.d.replace(params=d_params), plain, batches, KEY
-    )[0]
+    d_params = _d_by_hand(at, state, batches, state.g.params, k)[1]  # a constant in G's parameters
+    reference_loss = functools.partial(_g_loss_against, at, state, batches, d_params=d_params)
     got = _g_gradient(dataclasses.replace(ctx, unroll_through_d=False), state, arrays)
     chex.assert_trees_all_close(got, jax.jit(jax.grad(reference_loss))(state.g.params), rtol=2e-4, atol=1e-6)
     through_d = _g_gradient(ctx, state, arrays)
