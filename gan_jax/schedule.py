@@ -69,6 +69,11 @@ class Schedule:
                 f"here d_steps={self.d_steps}, unroll_steps={self.unroll_steps}: set them to 1, 0 or "
                 "reuse_fake=False."
             )
+        if not self.unroll_through_d and not self.unroll_steps:
+            raise ConfigError(
+                "config.train.unroll_through_d=False holds D's unrolled steps fixed, but "
+                "unroll_steps=0 unrolls none: set unroll_steps >= 1 or unroll_through_d=True."
+            )
         if self.d_head_start < 0:
             raise ConfigError(f"config.train.d_head_start={self.d_head_start} must be >= 0.")
         if not 0.0 <= self.ema_decay < 1.0:

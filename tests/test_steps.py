@@ -57,6 +57,7 @@ def test_a_schedule_checks_its_own_fields_naming_their_config_keys():
     for bad, message in [
         (dict(reuse_fake=True, d_steps=2), "reuse_fake shares one generated batch .* d_steps=2"),
         (dict(reuse_fake=True, unroll_steps=1), "unroll_steps=1: set them to 1, 0"),
+        (dict(unroll_through_d=False), "unroll_steps=0 unrolls none: set unroll_steps >= 1"),
         (dict(g_steps=0), "config.train.d_steps and g_steps must be >= 1"),
         (dict(ema_decay=-0.1), r"config.train.ema_decay=-0.1 must be in \[0, 1\)"),
     ]:
