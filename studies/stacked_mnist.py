@@ -49,8 +49,8 @@ REPORT = {
     # And the unrolled GAN with its authors' notebook's saturating G loss against the same cell with
     # the non-saturating one (configs/stacked_mnist.py `unrolled_loss`), and each unrolled cell with
     # the notebook's simultaneous updates against it with sequential ones (`unrolled_updates`); one
-    # unrolled step against ten (does D's lead grow with the lookahead?), and against the same step
-    # with the unrolled D held fixed (`unrolled_grad`: is it the gradient through D's update?).
+    # unrolled step against ten (does D's lead grow with the lookahead?), and each lookahead against
+    # itself with the unrolled D held fixed (`unrolled_grad`: is it the gradient through D's update?).
     "comparisons": [
         ("PacDCGAN3", "PacDCGAN2"),
         ("PacDCGAN4", "PacDCGAN3"),
@@ -58,6 +58,7 @@ REPORT = {
         ("Unrolled GAN (10 steps, simultaneous updates)", "Unrolled GAN (10 steps)"),
         ("Unrolled GAN (1 step)", "Unrolled GAN (10 steps)"),
         ("Unrolled GAN (1 step, D held fixed)", "Unrolled GAN (1 step)"),
+        ("Unrolled GAN (10 steps, D held fixed)", "Unrolled GAN (10 steps)"),
         (
             "Unrolled GAN (10 steps, saturating G loss, simultaneous updates)",
             "Unrolled GAN (10 steps, saturating G loss)",

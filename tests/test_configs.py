@@ -276,6 +276,8 @@ def test_stacked_mnist_is_pacgans_table_2_protocol():
     assert (held_fixed["_name"], one_step["_name"]) in stacked_study.REPORT["comparisons"]
     config = config_lib.apply_overrides(stacked.get_config("half"), sweep.overrides_of(held_fixed))
     assert (config.train.unroll_through_d, unrolled.train.unroll_through_d) == (False, True)
+    (ten_held_fixed,) = stacked.get_sweep("half,max_pack=0,unrolled=10,unrolled_grad=held_fixed,seeds=1")
+    assert (ten_held_fixed["_name"], "Unrolled GAN (10 steps)") in stacked_study.REPORT["comparisons"]
     for arg in ("unrolled_loss=saturating", "unrolled_updates=simultaneous", "unrolled_grad=held_fixed"):
         with pytest.raises(ConfigError, match="set the unrolled cell; give unrolled=K"):
             stacked.get_sweep(arg)
