@@ -7,9 +7,12 @@ import functools
 import chex
 import jax
 import jax.numpy as jnp
-from helpers import build_run, tree_equal
+import optax
+import pytest
+from helpers import build_run, load_config, tree_equal
 
-from gan_jax import losses, schedule, steps
+from benchmarks import unrolled_gradient
+from gan_jax import losses, schedule, steps, trainer
 from gan_jax.schedule import Schedule
 
 KEY, DRAW = jax.random.PRNGKey(3), jnp.int32(2)
@@ -125,3 +128,46 @@ def test_the_unrolled_minimax_g_minimises_minus_ds_own_loss_at_the_unrolled_d():
     assert not jnp.allclose(
         jax.tree.leaves(got)[0], jax.tree.leaves(fake_term_alone(state.g.params))[0], rtol=1e-2
     )
+
+
+def test_the_gradient_terms_benchmark_splits_g_s_gradient_into_held_fixed_and_through_d():
+    """benchmarks/unrolled_gradient.py: its whole gradient is the written-out one through D's k
+    SGD steps, its held-fixed term G's loss's against those steps' D taken as a constant."""
+    k = 2
+    ctx, state, arrays = _run(k)
+    at = ctx.at(state)
+    batches = steps.d_batches(at, arrays, steps._G_DATA_STREAM, DRAW)
+
+    def through_d(g_params):
+        return _g_loss_against(at, state, batches, g_params, _d_by_hand(at, state, batches, g_params, k)[1])
+
+    d_params = _d_by_hand(at, state, batches, state.g.params, k)[1]
+    held_fixed = functools.partial(_g_loss_against, at, state, batches, d_params=d_params)
+    got = jax.jit(functools.partial(unrolled_gradient.gradients, at))(state, batches, KEY)
+    for term, reference in [("whole", through_d), ("held_fixed", held_fixed)]:
+        want = jax.jit(jax.grad(reference))(state.g.params)
+        chex.assert_trees_all_close(got[term], want, rtol=2e-4, atol=1e-6)
+    chex.assert_trees_all_close(got["through_d"], jax.tree.map(jnp.subtract, got["whole"], got["held_fixed"]))
+    assert optax.tree.norm(got["through_d"]) > 0.01 * optax.tree.norm(got["whole"])
+
+
+@pytest.mark.slow
+def test_at_a_checkpoint_a_d_that_its_steps_do_not_move_has_no_through_d_term(tmp_path, one_device):
+    """With D's learning rate 0 its unrolled steps leave it where it is: the whole gradient is the
+    held-fixed one (cosine 1, through-D norm 0). A run without unrolling is refused in one line."""
+
+    def trained(name: str, unroll_steps: int) -> str:
+        config = load_config("configs/gan_mlp.py:smoke")
+        config.train.update(unroll_steps=unroll_steps, total_steps=config.train.steps_per_call)
+        config.optim.d.update(name="sgd", lr=0.0, b1=0.0)
+        trainer.train_and_evaluate(config, str(tmp_path / name), devices=one_device)
+        return str(tmp_path / name)
+
+    row = unrolled_gradient.gradient_terms(trained("still", 2), batches=2)
+    assert (row["unroll_steps"], row["norm_through_d"]) == (2, 0.0)
+    assert row["norm_whole"] == row["norm_held_fixed"] > 0
+    assert abs(row["cosine_whole_held_fixed"] - 1) < 1e-5
+    with pytest.raises(
+        SystemExit, match="does not unroll D .train.unroll_steps=0.: it has one gradient term"
+    ):
+        unrolled_gradient.gradient_terms(trained("plain", 0), batches=2)
