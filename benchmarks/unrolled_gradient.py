@@ -4,8 +4,9 @@ Against D unrolled K steps (Metz et al. 2017), G's gradient has two terms: the g
 loss with D's unrolled parameters held fixed, and the gradient through D's K optimiser steps
 (their second term, `train.unroll_through_d`). This restores a run's checkpoint and takes both,
 on `--batches` real batches and noises, with the run's own loss, batch size and K: the norm of
-each term and the cosine between the whole gradient and the held-fixed term (1: the second term
-changes nothing of the direction; 0: G follows D's update, not D's judgement). It is a
+each term, its consistency across the batches, and the cosine between the whole gradient and the
+held-fixed term (1: the second term changes nothing of the direction; 0: G follows D's update,
+not D's judgement). It is a
 measurement of states, not a cause: the training runs compare the two gradients
 (docs/mode_collapse.md).
 
@@ -29,10 +30,6 @@ from gan_jax.clock import cpu_model
 CONSISTENT = ("whole", "held_fixed")  # the through-D term is 0 when D's steps do not move it
 
 
-def _dot(a, b) -> jax.Array:
-    return sum(jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
-
-
 def gradients(ctx: steps.StepContext, state, batches: dict, key: jax.Array) -> dict:
     """G's gradient against D unrolled `ctx.unroll_steps` steps on `batches` and `key`: whole (as
     Metz et al.), held fixed (D's steps not differentiated) and their difference (through D)."""
@@ -43,7 +40,7 @@ def gradients(ctx: steps.StepContext, state, batches: dict, key: jax.Array) -> d
         return jax.grad(loss, has_aux=True)(state.g.params)[0]
 
     whole, fixed = grad(True), grad(False)
-    return {"whole": whole, "held_fixed": fixed, "through_d": jax.tree.map(jnp.subtract, whole, fixed)}
+    return {"whole": whole, "held_fixed": fixed, "through_d": optax.tree.sub(whole, fixed)}
 
 
 def gradient_terms(run_dir: str, batches: int, seed: int = 0) -> dict:
@@ -65,9 +62,9 @@ def gradient_terms(run_dir: str, batches: int, seed: int = 0) -> dict:
         for i in range(batches)
     ]
     norm = {t: [float(optax.tree.norm(g[t])) for g in per_batch] for t in per_batch[0]}
-    total = {t: jax.tree.map(lambda *xs: sum(xs), *[g[t] for g in per_batch]) for t in per_batch[0]}
+    total = {t: optax.tree.add(*[g[t] for g in per_batch]) for t in per_batch[0]}
     cosines = [
-        float(_dot(g["whole"], g["held_fixed"])) / (n_whole * n_fixed)
+        float(optax.tree.vdot(g["whole"], g["held_fixed"])) / (n_whole * n_fixed)
         for g, n_whole, n_fixed in zip(per_batch, norm["whole"], norm["held_fixed"], strict=True)
     ]
     return {
