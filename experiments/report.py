@@ -3,6 +3,7 @@ r"""Aggregate a sweep's runs into paper-style tables, comparisons and figures:
     python -m experiments.report --workdir=runs/mode_collapse/ring --out=docs/study/ring
     python -m experiments.report --records=docs/study/ring/runs.jsonl.gz --out=<dir>
     python -m experiments.report --workdir=runs/ablation --join=docs/study/ring/runs.jsonl.gz --out=<dir>
+    python -m experiments.report --records=<dir>/runs.jsonl.gz --cells=DCGAN,PacDCGAN2 --out=<other>
 
 With --workdir: reads <workdir>/sweep.json (written by experiments/sweep.py) and every run's
 directory, reduces them to per-run records (gan_jax/records.py) and writes them as
@@ -12,7 +13,10 @@ file. Either way the report is rendered from the records alone, so the second co
 the first's files byte for byte (tests/test_records.py checks every committed report). With --join,
 the records of earlier reports of the same config file come before the sweep's, in one table and
 one family of comparisons (gan_jax/records.py join): a cell needs no rerun to stand beside a new one,
-and a cell longer than one sitting runs as sweeps of its seeds.
+and a cell longer than one sitting runs as sweeps of its seeds. With --cells, only those cells'
+records are written and reported, so the comparisons Holm's adjustment runs over are a question's
+own, chosen before its runs, and not every cell a joined table has gathered; the first line names
+the cells left out.
 
 Writes <out>/report.md (the table, its published and reference rows, and every comparison it
 makes with its statistics), report.csv, diagnoses.csv and figures: gan_jax/report.py says what each
@@ -37,10 +41,7 @@ from gan_jax.errors import UserError
 # ---------------------------------------------------------------------------------------- records
 def collect(workdir: epath.Path) -> tuple[dict, list[dict]]:
     """(header, records) of the sweep in `workdir`, from its run directories."""
-    sweep_file = workdir / "sweep.json"
-    if not sweep_file.exists():
-        raise UserError(f"{workdir} has no sweep.json: run experiments.sweep there first.")
-    sweep = workdirs.read_json(sweep_file)
+    sweep = read_sweep(workdir)
     runs = [{**run, "dir": str(sweeps.run_dir(workdir, run["dir"]))} for run in sweep["runs"]]
     sweeps.to_train(runs, cli.run_configs(sweep["config"], runs), sweep["config"])  # refuses mixed configs
     found = [records.run_record(run, epath.Path(run["dir"])) for run in runs]
@@ -67,6 +68,14 @@ def collect(workdir: epath.Path) -> tuple[dict, list[dict]]:
         "mode_min_high_quality": config.eval.mode_min_high_quality,
     }
     return header, found
+
+
+def read_sweep(workdir: epath.Path) -> dict:
+    """The sweep.json experiments.sweep wrote in `workdir`: its config and its runs."""
+    sweep_file = workdir / "sweep.json"
+    if not sweep_file.exists():
+        raise UserError(f"{workdir} has no sweep.json: run experiments.sweep there first.")
+    return workdirs.read_json(sweep_file)
 
 
 def reference_values(config: ml_collections.ConfigDict) -> tuple[dict, list | None]:
@@ -108,9 +117,11 @@ def make(
     records_file: str | None = None,
     join: Sequence[str] = (),
     out: str | None = None,
+    cells: Sequence[str] = (),
 ) -> str:
-    """Write the report of a sweep's directory or of a report's records (one of them) to `out`;
-    returns what the command prints. The command's flags, as arguments: tests call it in-process."""
+    """Write the report of a sweep's directory or of a report's records (one of them) to `out`,
+    of its `cells` alone if given; returns what the command prints. The command's flags, as
+    arguments: tests call it in-process."""
     if bool(workdir) == bool(records_file):
         raise UserError(
             "Give --workdir (a sweep's directory) or --records (a report's runs.jsonl.gz), one of them."
@@ -121,14 +132,25 @@ def make(
         sweep_dir = workdirs.resolve(workdir)
         destination = workdirs.resolve(out) if out else sweep_dir / "report"
         joined = [records.read(workdirs.resolve(path)) for path in join]
+        if cells:  # before the sweep's runs are read
+            ran = [run["cell"] for run in read_sweep(sweep_dir)["runs"]]
+            records.check_cells(cells, [r["cell"] for _, runs in joined for r in runs] + ran)
         found = records.join(joined, *collect(sweep_dir))
-        destination.mkdir(parents=True, exist_ok=True)
-        records.write(destination / records.FILE, *found)
-        source = destination / records.FILE
     else:
         source = workdirs.resolve(records_file)
         destination = workdirs.resolve(out) if out else source.parent
-    header, found = records.read(source)
+        if cells and destination == source.parent:
+            raise UserError(
+                "--cells with --records writes a new report: give --out, a directory other than the records'."
+            )
+        found = records.read(source)
+    if cells:
+        found = records.select(*found, cells)
+    if workdir or cells:  # new records: the report is rendered from them as written
+        destination.mkdir(parents=True, exist_ok=True)
+        records.write(destination / records.FILE, *found)
+        found = records.read(destination / records.FILE)
+    header, found = found
     arg = header["config"].partition(":")[2]
     text = report_lib.render(header, found, destination, cli.load_study(header["config"]), arg)
     missing = [f"{r['cell']}/seed_{r['seed']}" for r in found if r["status"] in ("missing", "error")]
@@ -153,7 +175,13 @@ def cli_main() -> None:
     out = flags.DEFINE_string(
         "out", None, "Where to write the report (default: <workdir>/report, or beside --records)."
     )
-    cli.run(lambda argv: print(make(workdir.value, records_file.value, join.value, out.value)))
+    cells = flags.DEFINE_list(
+        "cells",
+        [],
+        "Only these cells, and only their comparisons in Holm's family (default: all). A name with a "
+        """comma in double quotes: --cells=DCGAN,'"Unrolled GAN (10 steps, D held fixed)"'.""",
+    )
+    cli.run(lambda argv: print(make(workdir.value, records_file.value, join.value, out.value, cells.value)))
 
 
 if __name__ == "__main__":

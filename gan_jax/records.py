@@ -15,6 +15,7 @@ report).
 
 import gzip
 import json
+from collections.abc import Sequence
 
 import numpy as np
 from etils import epath
@@ -101,11 +102,40 @@ def join(joined: list[tuple[dict, list[dict]]], header: dict, found: list[dict])
         _check_joinable(other, header)
     sweeps = [sweep for other, runs in joined for sweep in _sweeps(other, runs)] + [(header["config"], found)]
     _check_distinct([runs for _, runs in sweeps])
+    return _assemble(header, sweeps)
+
+
+def select(header: dict, found: list[dict], cells: Sequence[str]) -> tuple[dict, list[dict]]:
+    """The (header, records) of a report's `cells` alone, in the report's order: a question put to a
+    few cells of a table that has grown by joins gets Holm's family of its own comparisons (chosen
+    before its runs), not of every cell the sweeps hold. The header names the sweeps that ran the
+    kept cells and the cells left out (`left_out`), which the report's first line says."""
+    check_cells(cells, _cells(found))
+    kept = [(config, [r for r in runs if r["cell"] in cells]) for config, runs in _sweeps(header, found)]
+    head, together = _assemble(header, [(config, runs) for config, runs in kept if runs])
+    left_out = [c for c in _cells(found) if c not in cells]
+    return ({**head, "left_out": left_out} if left_out else head), together
+
+
+def check_cells(cells: Sequence[str], known: Sequence[str]) -> None:
+    """One line naming a cell of `cells` (--cells) that is not among a report's `known` ones."""
+    unknown = [c for c in cells if c not in known]
+    if unknown:
+        named = ", ".join(dict.fromkeys(known))
+        raise UserError(f"--cells: {unknown[0]!r} is not a cell of this report; its cells: {named}.")
+
+
+def _assemble(header: dict, sweeps: list[tuple[str, list[dict]]]) -> tuple[dict, list[dict]]:
+    """One table of `sweeps` ((config, runs), the last one the header's own sweep): the records
+    grouped by cell in the order the cells first come, the header naming each earlier sweep's cells."""
     together = [r for _, runs in sweeps for r in runs]
     order = _cells(together)
     split = {c for c in order if sum(c in _cells(runs) for _, runs in sweeps) > 1}
     entries = [_entry(config, runs, split) for config, runs in sweeps[:-1]]
-    return {**header, "joined": entries}, sorted(together, key=lambda r: order.index(r["cell"]))
+    head = {k: v for k, v in header.items() if k != "joined"} | {"config": sweeps[-1][0]}
+    if entries:
+        head["joined"] = entries
+    return head, sorted(together, key=lambda r: order.index(r["cell"]))
 
 
 def _sweeps(header: dict, runs: list[dict]) -> list[tuple[str, list[dict]]]:
@@ -147,6 +177,11 @@ def _cells(found: list[dict]) -> list[str]:
 
 def _check_joinable(other: dict, header: dict) -> None:
     """One line on why the report of header `other` cannot join `header`'s, if it cannot."""
+    if "left_out" in other:
+        raise UserError(
+            f"--join: the report of {other['config']} is a selection of cells (--cells): join the report "
+            "it was selected from."
+        )
     config_file = header["config"].partition(":")[0]
     if other["config"].partition(":")[0] != config_file:
         raise UserError(

@@ -366,6 +366,11 @@ def preamble(header: dict, spec: dict, baseline: str, published: dict, shown_ref
         for e in header.get("joined", [])
     )
     joined += " (joined by experiments.report --join)" if joined else ""
+    if header.get("left_out"):
+        joined += (
+            f"; the cells {', '.join(f'`{c}`' for c in header['left_out'])} of these sweeps are left out, "
+            "with their comparisons (experiments.report --cells)"
+        )
     lines = [
         f"Sweep `{header['config']}`{joined}; each cell: mean +- standard error over its seeds "
         "(final evaluation); "

@@ -183,3 +183,40 @@ def test_a_joined_report_joins_as_the_sweeps_it_was_made_from():
     ]
     with pytest.raises(UserError, match=re.escape("--join: Unrolled seed 3 in two of the sweeps")):
         records.join([first_two], third, [{"cell": "Unrolled", "seed": 3}])
+
+
+def test_a_selection_keeps_its_cells_records_and_sweeps_and_names_the_cells_left_out():
+    """--cells: the kept cells' records, each with the sweep that ran it (the last kept sweep
+    becomes the header's own where none of the own sweep's cells is kept); a cell no sweep ran, or
+    joining a selection in place of the report it was selected from, is refused in one line."""
+    header = {"config": "configs/stacked_mnist.py:a", "references": {"bandwidth": 0.1}}
+    first = (header, [{"cell": c, "seed": s} for c in ("DCGAN", "Unrolled") for s in (0, 1)])
+    second = ({**header, "config": "configs/stacked_mnist.py:b"}, [{"cell": "DCGAN", "seed": 2}])
+    third = {**header, "config": "configs/stacked_mnist.py:c"}
+    joined = records.join([first, second], third, [{"cell": "Fixed", "seed": s} for s in (0, 1)])
+    kept, found = records.select(*joined, ["Fixed", "DCGAN"])
+    assert [(r["cell"], r["seed"]) for r in found] == [("DCGAN", s) for s in range(3)] + [
+        ("Fixed", 0),
+        ("Fixed", 1),
+    ]
+    assert kept == {
+        **third,
+        "joined": [
+            {"config": header["config"], "cells": ["DCGAN"], "seeds": {"DCGAN": [0, 1]}},
+            {"config": second[0]["config"], "cells": ["DCGAN"], "seeds": {"DCGAN": [2]}},
+        ],
+        "left_out": ["Unrolled"],
+    }
+    assert records.select(*joined, ["Unrolled"]) == (
+        {**header, "left_out": ["DCGAN", "Fixed"]},
+        first[1][2:],
+    )
+    assert records.select(*joined, ["DCGAN", "Unrolled", "Fixed"]) == joined
+    with pytest.raises(
+        UserError, match=re.escape("--cells: 'Fixd' is not a cell of this report; its cells: DCGAN, ")
+    ):
+        records.select(*joined, ["Fixed", "Fixd"])
+    with pytest.raises(
+        UserError, match=re.escape("the report of configs/stacked_mnist.py:c is a selection of cells")
+    ):
+        records.join([(kept, found)], {**header, "config": "configs/stacked_mnist.py:d"}, [])

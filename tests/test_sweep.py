@@ -487,6 +487,42 @@ def test_a_report_joined_to_an_earlier_ones_runs_is_the_report_of_one_sweep_of_t
         assert not (tmp_path / "refused").exists()
 
 
+def test_a_report_of_some_cells_is_the_report_of_a_sweep_of_those_cells_alone(tmp_path, no_figures):
+    """experiments.report --cells, from the runs or from a report's records: the same table,
+    comparisons (Holm's family among them) and diagnoses as a sweep of only those cells, the first
+    line naming the cells left out; a cell the report lacks, or --records without an --out of its
+    own, is refused before anything is written."""
+    fabricate_sweep(tmp_path, "all")
+    fabricate_sweep(tmp_path, "some", {"base": range(3), "x": range(3)})
+    report_cli.make(workdir=str(tmp_path / "some"))
+    report_cli.make(workdir=str(tmp_path / "all"), cells=["x", "base"], out=str(tmp_path / "runs"))
+    report_cli.make(records_file=str(tmp_path / "runs" / "runs.jsonl.gz"), out=str(tmp_path / "again"))
+    all_records = tmp_path / "all" / "report" / "runs.jsonl.gz"
+    report_cli.make(workdir=str(tmp_path / "all"))
+    report_cli.make(records_file=str(all_records), cells=["base", "x"], out=str(tmp_path / "records"))
+    one = tmp_path / "some" / "report"
+    one_first, one_rest = (one / "report.md").read_text().split("; each cell", 1)
+    assert one_first == f"Sweep `{tmp_path / 'mine' / 'known.py'}`" and "Holm p" in one_rest
+    left_out = (
+        "; the cells `y` of these sweeps are left out, with their comparisons (experiments.report --cells)"
+    )
+    for selected in ("runs", "again", "records"):
+        assert (tmp_path / selected / "report.md").read_text().split("; each cell", 1) == [
+            one_first + left_out,
+            one_rest,
+        ]
+        for name in ("report.csv", "diagnoses.csv"):
+            assert (tmp_path / selected / name).read_bytes() == (one / name).read_bytes()
+    kept = all_records.read_bytes()
+    with pytest.raises(
+        UserError, match=re.escape("--cells: 'z' is not a cell of this report; its cells: base, x, y.")
+    ):
+        report_cli.make(workdir=str(tmp_path / "all"), cells=["base", "z"], out=str(tmp_path / "refused"))
+    with pytest.raises(UserError, match=re.escape("--cells with --records writes a new report: give --out")):
+        report_cli.make(records_file=str(all_records), cells=["base", "x"])
+    assert not (tmp_path / "refused").exists() and all_records.read_bytes() == kept
+
+
 def test_the_uniform_table_says_when_a_sweep_drew_until_enough_were_high_quality():
     from gan_jax import report
 
