@@ -132,7 +132,9 @@ def make(
         sweep_dir = workdirs.resolve(workdir)
         destination = workdirs.resolve(out) if out else sweep_dir / "report"
         joined = [records.read(workdirs.resolve(path)) for path in join]
-        if cells:  # before the sweep's runs are read
+        for other, _ in joined:  # before the sweep's runs are read
+            records.refuse_selection(other)
+        if cells:
             ran = [run["cell"] for run in read_sweep(sweep_dir)["runs"]]
             records.check_cells(cells, [r["cell"] for _, runs in joined for r in runs] + ran)
         found = records.join(joined, *collect(sweep_dir))

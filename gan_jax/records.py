@@ -175,13 +175,19 @@ def _cells(found: list[dict]) -> list[str]:
     return list(dict.fromkeys(r["cell"] for r in found))
 
 
-def _check_joinable(other: dict, header: dict) -> None:
-    """One line on why the report of header `other` cannot join `header`'s, if it cannot."""
+def refuse_selection(other: dict) -> None:
+    """One line, if the report of header `other` is a selection of cells: its records are not all
+    of its sweeps', so it joins nothing (the report it was selected from does)."""
     if "left_out" in other:
         raise UserError(
             f"--join: the report of {other['config']} is a selection of cells (--cells): join the report "
             "it was selected from."
         )
+
+
+def _check_joinable(other: dict, header: dict) -> None:
+    """One line on why the report of header `other` cannot join `header`'s, if it cannot."""
+    refuse_selection(other)
     config_file = header["config"].partition(":")[0]
     if other["config"].partition(":")[0] != config_file:
         raise UserError(

@@ -491,7 +491,7 @@ def test_a_report_of_some_cells_is_the_report_of_a_sweep_of_those_cells_alone(tm
     """experiments.report --cells, from the runs or from a report's records: the same table,
     comparisons (Holm's family among them) and diagnoses as a sweep of only those cells, the first
     line naming the cells left out; a cell the report lacks, or --records without an --out of its
-    own, is refused before anything is written."""
+    own, or joining a selection, is refused before anything is written."""
     fabricate_sweep(tmp_path, "all")
     fabricate_sweep(tmp_path, "some", {"base": range(3), "x": range(3)})
     report_cli.make(workdir=str(tmp_path / "some"))
@@ -520,6 +520,12 @@ def test_a_report_of_some_cells_is_the_report_of_a_sweep_of_those_cells_alone(tm
         report_cli.make(workdir=str(tmp_path / "all"), cells=["base", "z"], out=str(tmp_path / "refused"))
     with pytest.raises(UserError, match=re.escape("--cells with --records writes a new report: give --out")):
         report_cli.make(records_file=str(all_records), cells=["base", "x"])
+    with pytest.raises(UserError, match=re.escape("is a selection of cells (--cells): join the report it")):
+        report_cli.make(
+            workdir=str(tmp_path / "some"),
+            join=[str(tmp_path / "runs" / "runs.jsonl.gz")],
+            out=str(tmp_path / "refused"),
+        )
     assert not (tmp_path / "refused").exists() and all_records.read_bytes() == kept
 
 
