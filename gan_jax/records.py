@@ -110,10 +110,11 @@ def select(header: dict, found: list[dict], cells: Sequence[str]) -> tuple[dict,
     few cells of a table that has grown by joins gets Holm's family of its own comparisons (chosen
     before its runs), not of every cell the sweeps hold. The header names the sweeps that ran the
     kept cells and the cells left out (`left_out`), which the report's first line says."""
-    check_cells(cells, _cells(found))
+    every = _cells(found)
+    check_cells(cells, every)
     kept = [(config, [r for r in runs if r["cell"] in cells]) for config, runs in _sweeps(header, found)]
     head, together = _assemble(header, [(config, runs) for config, runs in kept if runs])
-    left_out = [c for c in _cells(found) if c not in cells]
+    left_out = [c for c in every if c not in cells]
     return ({**head, "left_out": left_out} if left_out else head), together
 
 
