@@ -76,8 +76,8 @@ def test_color_transforms_are_the_authors_formulas():
 def test_gradients_flow_through_every_policy_to_the_input():
     x = images(n=3, channels=3)
     key = jax.random.PRNGKey(1)
-    loss = lambda v: jnp.sum(jnp.sin(augment.diffaugment(key, v, augment.DIFFAUGMENT_POLICIES)))  # noqa: E731
-    grad = jax.grad(loss)(x)
+    loss = jax.jit(lambda v: jnp.sum(jnp.sin(augment.diffaugment(key, v, augment.DIFFAUGMENT_POLICIES))))
+    grad = jax.jit(jax.grad(loss))(x)
     direction = normal(2, x.shape)[0]
     eps = 1e-2
     numeric = (loss(x + eps * direction) - loss(x - eps * direction)) / (2 * eps)
@@ -97,8 +97,9 @@ def test_warp_with_a_one_pixel_translation_reflects_at_the_border():
 def test_ada_at_p_zero_is_the_identity_and_blitting_only_moves_pixels():
     x = images(n=8, size=8, channels=3)
     key = jax.random.PRNGKey(4)
-    np.testing.assert_array_equal(augment.ada(key, x, 0.0, "bgc"), x)
-    blitted = np.asarray(augment.ada(key, x, 1.0, "b"))
+    ada = jax.jit(augment.ada, static_argnums=3)  # compiled whole, as in a step (op by op is slow)
+    np.testing.assert_array_equal(ada(key, x, 0.0, "bgc"), x)
+    blitted = np.asarray(ada(key, x, 1.0, "b"))
     values = set(np.round(np.asarray(x).ravel(), 4))
     assert set(np.round(blitted.ravel(), 4)) <= values  # no interpolation: every value an input's
     assert not np.array_equal(blitted, np.asarray(x))

@@ -107,13 +107,14 @@ def test_gradients_inside_scan_match():
 
 
 def input_gradient_penalty(fn):
-    """A gradient penalty's shape: grad w.r.t. both arguments of ||d loss / d a||^2 (grad of grad)."""
+    """A gradient penalty's shape: grad w.r.t. both arguments of ||d loss / d a||^2 (grad of grad),
+    compiled whole (op by op, each of its ops would compile a program of its own)."""
 
     def penalty(a, b):
         g = jax.grad(loss_of(fn))(a, b)
         return jnp.sum(g**2)
 
-    return jax.grad(penalty, (0, 1))
+    return jax.jit(jax.grad(penalty, (0, 1)))
 
 
 @pytest.mark.parametrize("hw,k,stride,pad", [(16, 4, 2, 1), (9, 3, 2, 1), (4, 4, 1, 0)])

@@ -41,8 +41,9 @@ def test_converted_weights_fill_every_parameter_and_name_the_architecture(weight
 def test_features_match_the_official_model(weights_and_reference):
     state_dict, reference = weights_and_reference
     model, variables = dinov2.model_for(state_dict), dinov2.from_torch_state_dict(state_dict)
+    apply = jax.jit(model.apply)
     for size in SIZES:  # 224: a 16x16 grid resampled from 37x37; 518: none; 98: 7x7
-        features = model.apply(variables, reference_input(size))
+        features = apply(variables, reference_input(size))
         np.testing.assert_allclose(features, reference[size], rtol=1e-5, atol=1e-5, err_msg=str(size))
 
 
