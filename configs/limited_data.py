@@ -8,8 +8,10 @@ Command:   python -m experiments.sweep --config=configs/limited_data.py:digits -
 Arguments: `digits` (the 1,438 training digits, all of them) or `fashion_mnist` (the first
            `train_size` of its 60,000 training images, default 1,000, from the IDX files in
            ../shared/data/fashion_mnist; `tfds`: through tensorflow-datasets, network needed once);
-           `cell=` one of the cells below for a single run; `steps=N` (default 1,000 G steps, each
-           with 5 D steps); `smoke`; `seeds=N` for the sweep (default 10).
+           `cell=` one of the cells below: a run of it (default `none`), or a sweep of its seeds
+           alone (default every cell); `bcr=W`: bCR's weight, real and fake alike (default 10, the
+           paper's; any other names the cell `bcr (lambda W)`); `steps=N` (default 1,000 G steps,
+           each with 5 D steps); `smoke`; `seeds=N` for the sweep (default 10).
 Cells:     none, diffaugment (color,translation,cutout), ada (adaptive p, target 0.6), bcr (lambda 10
            real and fake), lecam (lambda 0.3), diffaugment + lecam -- each on configs/sngan.py's
            model and protocol (ResNet, hinge, 5 D steps, Adam 2e-4 betas (0, 0.9), batch 64, linear
@@ -38,7 +40,7 @@ CELLS = {
     "none": {},
     "diffaugment": sngan.AUGMENTATIONS["diffaugment"],
     "ada": sngan.AUGMENTATIONS["ada"],
-    "bcr": sngan.REGULARISERS["bcr"],
+    "bcr": sngan.REGULARISERS["bcr"],  # lambda 10 (the `bcr=` argument sets another)
     "lecam": sngan.REGULARISERS["lecam"],
     "diffaugment + lecam": {**sngan.AUGMENTATIONS["diffaugment"], **sngan.REGULARISERS["lecam"]},
 }
@@ -46,7 +48,8 @@ OFFLINE_FASHION_MNIST = "idx:../shared/data/fashion_mnist"
 parse_args = arguments(
     "limited_data.py",
     dataset=("digits", "fashion_mnist"),
-    cell=tuple(CELLS),
+    cell=("every", *CELLS),
+    bcr=sngan.REGULARISERS["bcr"]["reg.bcr_real"],
     train_size=0,
     steps=1_000,
     tfds=False,
@@ -76,14 +79,29 @@ def base_config(
     return config
 
 
+def cells(bcr: float) -> dict[str, tuple[str, dict]]:
+    """Each cell's name in a report and its overrides, bCR's at weight `bcr`: a weight other than
+    the paper's names its cell after it."""
+    found = {name: (name, overrides) for name, overrides in CELLS.items()}
+    if bcr != sngan.REGULARISERS["bcr"]["reg.bcr_real"]:
+        found["bcr"] = (f"bcr (lambda {bcr:g})", {"reg.bcr_real": bcr, "reg.bcr_fake": bcr})
+    return found
+
+
 def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
     args = parse_args(arg)
     config = base_config(args.dataset, args.train_size, args.steps, args.tfds, args.smoke)
-    return apply_overrides(config, CELLS[args.cell])
+    _, overrides = cells(args.bcr)["none" if args.cell == "every" else args.cell]
+    return apply_overrides(config, overrides)
 
 
 def get_sweep(arg: str = "digits") -> list[dict]:
-    """Every cell, seeds 0 to seeds - 1, as overrides of get_config(<data set>)."""
+    """Every cell (`cell=`'s alone where named), seeds 0 to seeds - 1, as overrides of
+    get_config(<data set>)."""
     args = parse_args(arg)
-    cells = [{"_name": name, **overrides} for name, overrides in CELLS.items()]
-    return sweep.product(cells, sweep.sweep("seed", range(args.seeds)))
+    grid = [
+        {"_name": name, **overrides}
+        for cell, (name, overrides) in cells(args.bcr).items()
+        if args.cell in ("every", cell)
+    ]
+    return sweep.product(grid, sweep.sweep("seed", range(args.seeds)))

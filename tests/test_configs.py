@@ -51,7 +51,12 @@ CONFIGS = {
         "half,pack=3",
         "half,smoke,pack=2",
     ],
-    "configs/limited_data.py": ["digits", "fashion_mnist,cell=ada", "digits,cell=diffaugment + lecam,smoke"],
+    "configs/limited_data.py": [
+        "digits",
+        "fashion_mnist,cell=ada",
+        "digits,cell=diffaugment + lecam,smoke",
+        "digits,cell=bcr,bcr=1",
+    ],
     "configs/sngan.py": [
         "",
         "fashion_mnist",
@@ -188,6 +193,22 @@ def test_the_limited_data_study_reads_fashion_mnist_offline_unless_told_tfds():
     assert (offline.data.name, online.data.name) == ("idx:../shared/data/fashion_mnist", "tfds:fashion_mnist")
     for c in (offline, online):
         assert (c.data.split, c.data.eval_split, c.data.image_size) == ("train[:1000]", "test", 32)
+
+
+def test_the_limited_data_sweep_takes_one_cell_and_bcrs_weight():
+    """`cell=` alone sweeps that cell's seeds; `bcr=W` other than the paper's 10 renames bCR's cell
+    after its weight, so its runs join the 6-cell sweep's without sharing a cell; the run of a
+    cell carries the same overrides."""
+    study, _ = cli.load_config_module("configs/limited_data.py")
+    every = study.get_sweep("digits,seeds=1")
+    assert [e["_name"] for e in every] == list(study.CELLS) and every[3]["reg.bcr_real"] == 10.0
+    weighed = study.get_sweep("digits,cell=bcr,bcr=1,seeds=3")
+    assert [(e["_name"], e["reg.bcr_real"], e["reg.bcr_fake"], e["seed"]) for e in weighed] == [
+        ("bcr (lambda 1)", 1.0, 1.0, seed) for seed in range(3)
+    ]
+    run = load_config("configs/limited_data.py:digits,cell=bcr,bcr=1")
+    assert (run.reg.bcr_real, run.reg.bcr_fake, run.reg.lecam) == (1.0, 1.0, 0.0)
+    assert [e["_name"] for e in study.get_sweep("digits,cell=lecam,bcr=1,seeds=1")] == ["lecam"]
 
 
 def test_stacked_mnist_is_pacgans_table_2_protocol():
