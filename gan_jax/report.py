@@ -403,10 +403,9 @@ def preamble(header: dict, spec: dict, baseline: str, published: dict, shown_ref
     ]
 
 
-def write_tables(
-    table, found, columns, header, out: epath.Path, spec: dict, baseline: str, published
-) -> None:
-    """report.md and report.csv (`found`: the records, for the over-training tables)."""
+def write_tables(table, found, columns, header, out: epath.Path, spec: dict, baseline: str, published) -> str:
+    """report.md and report.csv (`found`: the records, for the over-training tables); returns
+    report.md's text."""
     found_comparisons = comparisons.compare(table, columns, baseline, published, spec)
     of = {(c.kind, c.cell, c.other, c.key): c for c in found_comparisons}
     references = header["references"]
@@ -432,6 +431,7 @@ def write_tables(
     ]
     (out / "report.md").write_text("\n".join(text))
     write_csv(csv_rows(table, columns, shown_refs, references, of, baseline), out / "report.csv")
+    return "\n".join(text)
 
 
 DEFAULT_FAILURE = "the run diverged (NaN/Inf in a loss, D output or gradient norm)."
@@ -517,7 +517,7 @@ def render(header: dict, found: list[dict], out: epath.Path, spec: dict, arg: st
     trials = spec.get("published_trials")  # a number, or the argument's (a config of several papers' tables)
     spec = {**spec, "published_trials": trials(arg) if callable(trials) else trials}
     out.mkdir(parents=True, exist_ok=True)
-    write_tables(table, found, columns, header, out, spec, baseline, published)
+    text = write_tables(table, found, columns, header, out, spec, baseline, published)
     write_diagnoses(found, out)
     write_figures(table, found, columns, header, out)
-    return (out / "report.md").read_text()
+    return text

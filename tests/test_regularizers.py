@@ -92,13 +92,13 @@ def test_r1_through_the_custom_vjp_convolutions_equals_flax_convolutions():
     for impl in ("custom_vjp", "flax"):
         config.model.d.conv_impl = impl
         _, d = models.build(config.model, (16, 16, 1))
-        variables = d.init(jax.random.PRNGKey(0), x, train=False)
+        variables = jax.jit(lambda key, d=d: d.init(key, x, train=False))(jax.random.PRNGKey(0))
 
         def r1(params, d=d, variables=variables):
             out = lambda v: d.apply({**variables, "params": params}, v, train=False)  # noqa: E731
             return regularizers.r1_penalty(out, out, x, x, KEY)
 
-        grads[impl] = jax.grad(r1)(variables["params"])
+        grads[impl] = jax.jit(jax.grad(r1))(variables["params"])  # one program, not one per op
     for a, b in zip(jax.tree.leaves(grads["custom_vjp"]), jax.tree.leaves(grads["flax"]), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
@@ -158,17 +158,18 @@ def distance_from_unit_gradient_norm(penalty: float) -> tuple[float, float, dict
     train = schedule.make_train_step(gan, source, config.train.batch_size, Schedule(d_steps=5))
     step = jax.jit(schedule.make_multi_step(train, 50))
 
+    @jax.jit  # one program, not one per op
     def distance(state):
         real = steps.real_batch(ctx.at(state), arrays, None, jnp.int32(0))["x"]
         fake, _, _ = steps.fake_batch(ctx.at(state), state.g.variables, KEY)
         e = jax.random.uniform(KEY, (real.shape[0], 1))
         d = lambda x: gan.discriminator.apply(state.d.variables, x, train=False)  # noqa: E731
         grads = jax.grad(lambda x: jnp.sum(d(x)))(e * real + (1 - e) * fake)
-        return float(jnp.mean(jnp.abs(jnp.linalg.norm(grads, axis=1) - 1.0)))
+        return jnp.mean(jnp.abs(jnp.linalg.norm(grads, axis=1) - 1.0))
 
-    before = distance(state)
+    before = float(distance(state))
     state, metrics = step(state, arrays)
-    return before, distance(state), metrics
+    return before, float(distance(state)), metrics
 
 
 @pytest.mark.slow
@@ -195,9 +196,9 @@ def test_spectral_norm_divides_every_d_weight_by_its_top_singular_value(spec):
     ctx = steps.StepContext(gan, source, config.train.batch_size).at(state)
     x = steps.real_batch(ctx, arrays, None, jnp.int32(0))["x"]
     variables = state.d.variables
+    training_call = jax.jit(lambda v: apply.apply_net(gan.discriminator, v, x, True)[1])
     for _ in range(30):  # the power iteration advances once per training call
-        _, stats = apply.apply_net(gan.discriminator, variables, x, True)
-        variables = {**variables, "batch_stats": stats}
+        variables = {**variables, "batch_stats": training_call(variables)}
     sigmas = spectral_norm_estimates(variables["batch_stats"])
     params = jax.tree_util.tree_flatten_with_path(state.d.params)[0]
     matrices = {"/".join(k.key for k in path): w for path, w in params if w.ndim > 1}

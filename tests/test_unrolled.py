@@ -87,7 +87,8 @@ def test_with_unroll_through_d_off_g_plays_the_unrolled_d_held_fixed():
     ctx, state, arrays = _run(k)
     at = ctx.at(state)
     batches = steps.d_batches(at, arrays, steps._G_DATA_STREAM, DRAW)
-    d_params = _d_by_hand(at, state, batches, state.g.params, k)[1]  # a constant in G's parameters
+    # a constant in G's parameters; compiled whole: op by op, each op is a program of its own
+    d_params = jax.jit(lambda g_params: _d_by_hand(at, state, batches, g_params, k)[1])(state.g.params)
     reference_loss = functools.partial(_g_loss_against, at, state, batches, d_params=d_params)
     got = _g_gradient(dataclasses.replace(ctx, unroll_through_d=False), state, arrays)
     chex.assert_trees_all_close(got, jax.jit(jax.grad(reference_loss))(state.g.params), rtol=2e-4, atol=1e-6)

@@ -152,7 +152,9 @@ class SampleBank:
                 {k: jnp.asarray(v) for k, v in source.arrays.items()},
             )
             size = min(BATCH, source.num_examples or BATCH)  # a batch draws each base example once
-            sample = _stand_in_sampler(source)
+            # compiled whole, as training's step runs it: op by op, each op of a draw (the key's
+            # threefry rounds among them) would be a program of its own to compile
+            sample = jax.jit(_stand_in_sampler(source), static_argnums=3)
             draws = [sample(arrays, key, jnp.int32(d), size) for d in range(-(-n // size))]
             batch = {k: np.concatenate([np.asarray(b[k]) for b in draws])[:n] for k in draws[0]}
         return np.asarray(batch["x"]), batch.get("label")
