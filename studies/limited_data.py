@@ -15,5 +15,6 @@ REPORT = {
     ],
     "failed": improved_gan.failed,
     "failure_definition": "diverged, or precision below 0.05 (almost no sample on the real data's manifold).",
-    "comparisons": [("diffaugment", "diffaugment + lecam")],
+    # LeCam on top of DiffAugment; bCR at a tenth of its paper's weight against it at that weight
+    "comparisons": [("diffaugment", "diffaugment + lecam"), ("bcr (lambda 1)", "bcr")],
 }
