@@ -10,8 +10,9 @@ Arguments: `digits` (the 1,438 training digits, all of them) or `fashion_mnist` 
            ../shared/data/fashion_mnist; `tfds`: through tensorflow-datasets, network needed once);
            `cell=` one of the cells below: a run of it (default `none`), or a sweep of its seeds
            alone (default every cell); `bcr=W`: bCR's weight, real and fake alike (default 10, the
-           paper's; any other names the cell `bcr (lambda W)`); `steps=N` (default 1,000 G steps,
-           each with 5 D steps); `smoke`; `seeds=N` for the sweep (default 10).
+           paper's; any other names the cell `bcr (lambda W)`); `bcr_flip=false`: bCR's T without
+           its x-flip, the shift alone (the cell `bcr (no flip)`); `steps=N` (default 1,000 G
+           steps, each with 5 D steps); `smoke`; `seeds=N` for the sweep (default 10).
 Cells:     none, diffaugment (color,translation,cutout), ada (adaptive p, target 0.6), bcr (lambda 10
            real and fake), lecam (lambda 0.3), diffaugment + lecam -- each on configs/sngan.py's
            model and protocol (ResNet, hinge, 5 D steps, Adam 2e-4 betas (0, 0.9), batch 64, linear
@@ -50,6 +51,7 @@ parse_args = arguments(
     dataset=("digits", "fashion_mnist"),
     cell=("every", *CELLS),
     bcr=sngan.REGULARISERS["bcr"]["reg.bcr_real"],
+    bcr_flip=True,
     train_size=0,
     steps=1_000,
     tfds=False,
@@ -79,19 +81,22 @@ def base_config(
     return config
 
 
-def cells(bcr: float) -> dict[str, tuple[str, dict]]:
-    """Each cell's name in a report and its overrides, bCR's at weight `bcr`: a weight other than
-    the paper's names its cell after it."""
+def cells(bcr: float, bcr_flip: bool) -> dict[str, tuple[str, dict]]:
+    """Each cell's name in a report and its overrides, bCR's at weight `bcr` and with or without
+    its flip: a setting other than the paper's names its cell after it."""
     found = {name: (name, overrides) for name, overrides in CELLS.items()}
-    if bcr != sngan.REGULARISERS["bcr"]["reg.bcr_real"]:
-        found["bcr"] = (f"bcr (lambda {bcr:g})", {"reg.bcr_real": bcr, "reg.bcr_fake": bcr})
+    paper = sngan.REGULARISERS["bcr"]["reg.bcr_real"]
+    details = ([] if bcr == paper else [f"lambda {bcr:g}"]) + ([] if bcr_flip else ["no flip"])
+    if details:
+        overrides = {"reg.bcr_real": bcr, "reg.bcr_fake": bcr, "reg.bcr_flip": bcr_flip}
+        found["bcr"] = (f"bcr ({', '.join(details)})", overrides)
     return found
 
 
 def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
     args = parse_args(arg)
     config = base_config(args.dataset, args.train_size, args.steps, args.tfds, args.smoke)
-    _, overrides = cells(args.bcr)["none" if args.cell == "every" else args.cell]
+    _, overrides = cells(args.bcr, args.bcr_flip)["none" if args.cell == "every" else args.cell]
     return apply_overrides(config, overrides)
 
 
@@ -101,7 +106,7 @@ def get_sweep(arg: str = "digits") -> list[dict]:
     args = parse_args(arg)
     grid = [
         {"_name": name, **overrides}
-        for cell, (name, overrides) in cells(args.bcr).items()
+        for cell, (name, overrides) in cells(args.bcr, args.bcr_flip).items()
         if args.cell in ("every", cell)
     ]
     return sweep.product(grid, sweep.sweep("seed", range(args.seeds)))

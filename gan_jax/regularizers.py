@@ -15,7 +15,8 @@ update, multiplied by k. The gradients are per example only when D treats the ex
 independently: a BatchNorm D couples them (WGAN-GP's critic has no BatchNorm).
   'bcr_real'          lambda E (D(x) - D(T(x)))^2 and 'bcr_fake' the same on G(z): balanced consistency
   'bcr_fake'          regularisation (Zhao et al. 2021; lambda = 10 both there), T = augment's
-                      consistency_transform (x-flip and a shift)
+                      consistency_transform (x-flip and a shift; the shift alone where
+                      `bcr_flip` is off)
 LeCam (Tseng et al. 2021), `lecam` lambda: lambda (E relu(D(x) - a_F)^2 + E relu(a_R - D(G(z)))^2),
 a_R / a_F exponential moving averages (decay 0.99, zero-debiased, this batch included) of D's
 mean outputs on real / generated data, as the authors' StyleGAN2 code (google/lecam-gan,
@@ -30,6 +31,7 @@ and updated here; the train step only calls `historical_penalty` and `remember`.
 """
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -84,17 +86,17 @@ def r2_penalty(d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array,
     return 0.5 * jnp.mean(jnp.sum(_input_gradients(d_fake, fake) ** 2, axis=1))
 
 
-def _consistency(d: Critic, x: jax.Array, key: jax.Array) -> jax.Array:
+def _consistency(d: Critic, x: jax.Array, key: jax.Array, flip: bool) -> jax.Array:
     """E (D(x) - D(T(x)))^2: how much D's output moves under the consistency transform T."""
-    return jnp.mean((d(x) - d(augment.consistency_transform(key, x))) ** 2)
+    return jnp.mean((d(x) - d(augment.consistency_transform(key, x, flip))) ** 2)
 
 
-def bcr_real_penalty(d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array, key: jax.Array):
-    return _consistency(d_real, real, key)
+def bcr_real_penalty(d_real: Critic, d_fake: Critic, real, fake, key: jax.Array, flip: bool = True):
+    return _consistency(d_real, real, key, flip)
 
 
-def bcr_fake_penalty(d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array, key: jax.Array):
-    return _consistency(d_fake, fake, key)
+def bcr_fake_penalty(d_real: Critic, d_fake: Critic, real, fake, key: jax.Array, flip: bool = True):
+    return _consistency(d_fake, fake, key, flip)
 
 
 PENALTIES = {
@@ -193,6 +195,7 @@ class Regularization:
     dragan: float = 0.0  # DRAGAN's lambda (10 in its paper)
     bcr_real: float = 0.0  # bCR's lambda_real and lambda_fake (10 each in its paper)
     bcr_fake: float = 0.0
+    bcr_flip: bool = True  # bCR's T flips x half the time (the paper's, on CIFAR-10); off: the shift alone
     lecam: float = 0.0  # LeCam's lambda (0.3 in the authors' BigGAN CIFAR-10 scripts)
     every: int = 1  # lazy regularisation (StyleGAN2): the penalties every k-th D update, times k
     weight_clip: float = 0.0  # WGAN: clip D's parameters to [-c, c] after each update (0.01 there)
@@ -204,6 +207,11 @@ class Regularization:
                 raise ConfigError(f"config.reg.{name}={value} must be a finite number >= 0 (0: off).")
         if self.every < 1:
             raise ConfigError(f"config.reg.every={self.every} must be >= 1 (1: every D update).")
+
+    def penalty(self, name: str) -> Callable:
+        """PENALTIES[name] with this config's options for it (bCR's flip)."""
+        found = PENALTIES[name]
+        return functools.partial(found, flip=self.bcr_flip) if name.startswith("bcr_") else found
 
     @property
     def penalties(self) -> dict[str, float]:
@@ -232,7 +240,7 @@ class Regularization:
         def total(_):
             keys = jax.random.split(key, len(self.penalties))
             named = zip(self.penalties.items(), keys, strict=True)
-            terms = [weight(n, w) * PENALTIES[n](d_real, d_fake, real, fake, k) for (n, w), k in named]
+            terms = [weight(n, w) * self.penalty(n)(d_real, d_fake, real, fake, k) for (n, w), k in named]
             return self.every * sum(terms)
 
         if self.every == 1:

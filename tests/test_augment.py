@@ -2,6 +2,7 @@
 against exact maps, ADA's p following the signs of D's real outputs, gradients through it all."""
 
 import dataclasses
+import functools
 
 import chex
 import jax
@@ -56,6 +57,18 @@ def test_cutout_zeroes_a_half_size_square_clipped_at_the_border():
     np.testing.assert_array_equal(mask, expected)
     out = augment.cutout(jax.random.PRNGKey(0), images(n=16) + 1.0)
     assert all(int((np.asarray(o) == 0).sum()) in (4, 6, 8, 9, 12, 16) for o in out)  # clipped squares
+
+
+def test_bcrs_transform_shifts_each_image_after_mirroring_half_of_them_or_none():
+    """bCR's T: each image is shifted as DiffAugment's translation shifts it with T's shift key,
+    after an x-flip with probability 1/2; without the flip, the same shift alone."""
+    x, key = images(16), jax.random.PRNGKey(3)
+    shift = functools.partial(augment.translation, jax.random.split(key)[1])
+    np.testing.assert_array_equal(augment.consistency_transform(key, x, flip=False), shift(x))
+    flipped, plain, mirrored = augment.consistency_transform(key, x), shift(x), shift(x[:, :, ::-1])
+    is_plain = [np.array_equal(a, b) for a, b in zip(flipped, plain, strict=True)]
+    is_mirrored = [np.array_equal(a, b) for a, b in zip(flipped, mirrored, strict=True)]
+    assert all(p != m for p, m in zip(is_plain, is_mirrored, strict=True)) and 0 < sum(is_mirrored) < 16
 
 
 def test_color_transforms_are_the_authors_formulas():

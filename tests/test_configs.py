@@ -56,6 +56,7 @@ CONFIGS = {
         "fashion_mnist,cell=ada",
         "digits,cell=diffaugment + lecam,smoke",
         "digits,cell=bcr,bcr=1",
+        "digits,cell=bcr,bcr_flip=false",
     ],
     "configs/sngan.py": [
         "",
@@ -195,10 +196,10 @@ def test_the_limited_data_study_reads_fashion_mnist_offline_unless_told_tfds():
         assert (c.data.split, c.data.eval_split, c.data.image_size) == ("train[:1000]", "test", 32)
 
 
-def test_the_limited_data_sweep_takes_one_cell_and_bcrs_weight():
-    """`cell=` alone sweeps that cell's seeds; `bcr=W` other than the paper's 10 renames bCR's cell
-    after its weight, so its runs join the 6-cell sweep's without sharing a cell; the run of a
-    cell carries the same overrides."""
+def test_the_limited_data_sweep_takes_one_cell_and_bcrs_weight_and_flip():
+    """`cell=` alone sweeps that cell's seeds; `bcr=W` other than the paper's 10, or `bcr_flip=false`,
+    renames bCR's cell after it, so its runs join the 6-cell sweep's without sharing a cell; the
+    run of a cell carries the same overrides."""
     study, _ = cli.load_config_module("configs/limited_data.py")
     every = study.get_sweep("digits,seeds=1")
     assert [e["_name"] for e in every] == list(study.CELLS) and every[3]["reg.bcr_real"] == 10.0
@@ -207,7 +208,11 @@ def test_the_limited_data_sweep_takes_one_cell_and_bcrs_weight():
         ("bcr (lambda 1)", 1.0, 1.0, seed) for seed in range(3)
     ]
     run = load_config("configs/limited_data.py:digits,cell=bcr,bcr=1")
-    assert (run.reg.bcr_real, run.reg.bcr_fake, run.reg.lecam) == (1.0, 1.0, 0.0)
+    assert (run.reg.bcr_real, run.reg.bcr_fake, run.reg.bcr_flip, run.reg.lecam) == (1.0, 1.0, True, 0.0)
+    unflipped = study.get_sweep("digits,cell=bcr,bcr_flip=false,seeds=1")
+    assert [(e["_name"], e["reg.bcr_real"], e["reg.bcr_flip"]) for e in unflipped] == [
+        ("bcr (no flip)", 10.0, False)
+    ]
     assert [e["_name"] for e in study.get_sweep("digits,cell=lecam,bcr=1,seeds=1")] == ["lecam"]
 
 

@@ -249,3 +249,11 @@ def test_bcr_penalises_how_far_d_moves_under_the_consistency_transform():
     assert expected > 0
     assert float(regularizers.bcr_real_penalty(d, None, x, None, key)) == pytest.approx(expected, rel=1e-6)
     assert float(regularizers.bcr_fake_penalty(None, d, None, x, key)) == pytest.approx(expected, rel=1e-6)
+    # reg.bcr_flip=False: the shift alone, lambda times the same mean square, through the config's path
+    unflipped = regularizers.Regularization(bcr_real=10.0, bcr_flip=False)
+    first = jax.random.split(key, 1)[0]  # the key of the one penalty in use
+    shifted = d(x) - d(augment.consistency_transform(first, x, flip=False))
+    got = unflipped.d_penalty(d, None, x, None, key, jnp.int32(0))
+    assert float(got) == pytest.approx(10.0 * float(jnp.mean(shifted**2)), rel=1e-6)
+    flipped = regularizers.Regularization(bcr_real=10.0).d_penalty(d, None, x, None, key, jnp.int32(0))
+    assert float(flipped) != pytest.approx(float(got), rel=1e-3)
