@@ -1,5 +1,7 @@
 """PacGAN's packing (Lin et al. 2018): D judges m samples concatenated along the last axis."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -69,17 +71,20 @@ def test_g_with_batch_norm_per_pack_slot_is_g_run_once_per_slot():
     per_slot = MLPGenerator(data_shape=(2,), width=16, depth=2, norm="batch", norm_slots=m)
     one_batch = per_slot.clone(norm_slots=1)
     z = normal(0, (n * m, 2))[0]
-    variables = one_batch.init(jax.random.PRNGKey(1), z, train=False)
-    assert jax.tree.structure(per_slot.init(jax.random.PRNGKey(1), z, train=False)) == jax.tree.structure(
-        variables
+    variables = jax.jit(lambda key: one_batch.init(key, z, train=False))(jax.random.PRNGKey(1))
+    assert jax.tree.structure(
+        jax.eval_shape(lambda: per_slot.init(jax.random.PRNGKey(1), z, train=False))
+    ) == (jax.tree.structure(variables))
+    # each network's training pass compiled whole (one program a batch shape, not one per op)
+    train_per_slot, train_one_batch = (
+        jax.jit(functools.partial(g.apply, train=True, mutable=["batch_stats"]))
+        for g in (per_slot, one_batch)
     )
-    out, mutated = per_slot.apply(variables, z, train=True, mutable=["batch_stats"])
-    slots = [one_batch.apply(variables, z[k::m], train=True, mutable=["batch_stats"]) for k in range(m)]
+    out, mutated = train_per_slot(variables, z)
+    slots = [train_one_batch(variables, z[k::m]) for k in range(m)]
     want = np.stack([np.asarray(x) for x, _ in slots], axis=1).reshape(n * m, 2)
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
-    assert not np.allclose(
-        out, one_batch.apply(variables, z, train=True, mutable=["batch_stats"])[0], atol=1e-3
-    )
+    assert not np.allclose(out, train_one_batch(variables, z)[0], atol=1e-3)
     mean_of_slots = jax.tree.map(lambda *s: np.mean(s, axis=0), *[stats["batch_stats"] for _, stats in slots])
     jax.tree.map(
         lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
