@@ -129,9 +129,17 @@ def test_a_join_refuses_another_config_file_or_protocol_and_keeps_each_cells_swe
     assert [r["cell"] for r in found] == ["GAN", "PacGAN4", "fixed"]
     assert joined == {**new, "joined": [{"config": header["config"], "cells": ["GAN", "PacGAN4"]}]}
     assert records.join([], new, found) == (new, found)
+    # a reference recomputed on another machine, equal but for float rounding, joins
+    rounded = {**new, "references": {"bandwidth": 0.1 * (1 + 1e-14)}}
+    assert [r["cell"] for r in records.join([earlier], rounded, [{"cell": "fixed", "seed": 0}])[1]][
+        -1
+    ] == "fixed"
     for other, refusal in (
         ({**new, "config": "configs/unrolled.py:grid"}, "ablation is not a sweep of configs/unrolled.py"),
-        ({**new, "references": {"bandwidth": 0.2}}, "protocol (references, mode centres or samples)"),
+        (
+            {**new, "references": {"bandwidth": 0.1 * (1 + 1e-6)}},
+            "protocol (references, mode centres or samples)",
+        ),
         ({**new, "mode_samples": 5000}, "protocol (references, mode centres or samples)"),
     ):
         with pytest.raises(UserError, match=re.escape(refusal)):
