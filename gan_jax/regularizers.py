@@ -91,11 +91,15 @@ def _consistency(d: Critic, x: jax.Array, key: jax.Array, flip: bool) -> jax.Arr
     return jnp.mean((d(x) - d(augment.consistency_transform(key, x, flip))) ** 2)
 
 
-def bcr_real_penalty(d_real: Critic, d_fake: Critic, real, fake, key: jax.Array, flip: bool = True):
+def bcr_real_penalty(
+    d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array, key: jax.Array, flip: bool = True
+) -> jax.Array:
     return _consistency(d_real, real, key, flip)
 
 
-def bcr_fake_penalty(d_real: Critic, d_fake: Critic, real, fake, key: jax.Array, flip: bool = True):
+def bcr_fake_penalty(
+    d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array, key: jax.Array, flip: bool = True
+) -> jax.Array:
     return _consistency(d_fake, fake, key, flip)
 
 

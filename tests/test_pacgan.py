@@ -74,7 +74,7 @@ def test_g_with_batch_norm_per_pack_slot_is_g_run_once_per_slot():
     variables = jax.jit(lambda key: one_batch.init(key, z, train=False))(jax.random.PRNGKey(1))
     assert jax.tree.structure(
         jax.eval_shape(lambda: per_slot.init(jax.random.PRNGKey(1), z, train=False))
-    ) == (jax.tree.structure(variables))
+    ) == jax.tree.structure(variables)
     # each network's training pass compiled whole (one program a batch shape, not one per op)
     train_per_slot, train_one_batch = (
         jax.jit(functools.partial(g.apply, train=True, mutable=["batch_stats"]))

@@ -131,9 +131,8 @@ def test_a_join_refuses_another_config_file_or_protocol_and_keeps_each_cells_swe
     assert records.join([], new, found) == (new, found)
     # a reference recomputed on another machine, equal but for float rounding, joins
     rounded = {**new, "references": {"bandwidth": 0.1 * (1 + 1e-14)}}
-    assert [r["cell"] for r in records.join([earlier], rounded, [{"cell": "fixed", "seed": 0}])[1]][
-        -1
-    ] == "fixed"
+    _, rounded_runs = records.join([earlier], rounded, [{"cell": "fixed", "seed": 0}])
+    assert rounded_runs[-1]["cell"] == "fixed"
     for other, refusal in (
         ({**new, "config": "configs/unrolled.py:grid"}, "ablation is not a sweep of configs/unrolled.py"),
         (
