@@ -11,8 +11,10 @@ Arguments: `digits` (the 1,438 training digits, all of them) or `fashion_mnist` 
            `cell=` one of the cells below: a run of it (default `none`), or a sweep of its seeds
            alone (default every cell); `bcr=W`: bCR's weight, real and fake alike (default 10, the
            paper's; any other names the cell `bcr (lambda W)`); `bcr_flip=false`: bCR's T without
-           its x-flip, the shift alone (the cell `bcr (no flip)`); `steps=N` (default 1,000 G
-           steps, each with 5 D steps); `smoke`; `seeds=N` for the sweep (default 10).
+           its x-flip, the shift alone (the cell `bcr (no flip)`); `bcr_shift=R`: T's shift by up to
+           R of the side (default 0.125, the paper's; `bcr_shift=0.0625`: 1 of the digits' 16
+           pixels, the cell `bcr (shift 0.0625)`); `steps=N` (default 1,000 G steps, each with 5 D
+           steps); `smoke`; `seeds=N` for the sweep (default 10).
 Cells:     none, diffaugment (color,translation,cutout), ada (adaptive p, target 0.6), bcr (lambda 10
            real and fake), lecam (lambda 0.3), diffaugment + lecam -- each on configs/sngan.py's
            model and protocol (ResNet, hinge, 5 D steps, Adam 2e-4 betas (0, 0.9), batch 64, linear
@@ -34,7 +36,7 @@ Expected:  docs/limited_data.md (the digits table, its records and its statistic
 import ml_collections
 
 from configs import sngan
-from gan_jax import sweep
+from gan_jax import regularizers, sweep
 from gan_jax.config import apply_overrides, arguments
 
 CELLS = {
@@ -52,6 +54,7 @@ parse_args = arguments(
     cell=("every", *CELLS),
     bcr=sngan.REGULARISERS["bcr"]["reg.bcr_real"],
     bcr_flip=True,
+    bcr_shift=regularizers.Regularization.bcr_shift,
     train_size=0,
     steps=1_000,
     tfds=False,
@@ -81,14 +84,23 @@ def base_config(
     return config
 
 
-def cells(bcr: float, bcr_flip: bool) -> dict[str, tuple[str, dict]]:
-    """Each cell's name in a report and its overrides, bCR's at weight `bcr` and with or without
-    its flip: a setting other than the paper's names its cell after it."""
+def cells(bcr: float, bcr_flip: bool, bcr_shift: float) -> dict[str, tuple[str, dict]]:
+    """Each cell's name in a report and its overrides, bCR's at weight `bcr`, with or without its
+    flip and with its shift: a setting other than the paper's names its cell after it."""
     found = {name: (name, overrides) for name, overrides in CELLS.items()}
     paper = sngan.REGULARISERS["bcr"]["reg.bcr_real"]
-    details = ([] if bcr == paper else [f"lambda {bcr:g}"]) + ([] if bcr_flip else ["no flip"])
+    details = (
+        ([] if bcr == paper else [f"lambda {bcr:g}"])
+        + ([] if bcr_flip else ["no flip"])
+        + ([] if bcr_shift == regularizers.Regularization.bcr_shift else [f"shift {bcr_shift:g}"])
+    )
     if details:
-        overrides = {"reg.bcr_real": bcr, "reg.bcr_fake": bcr, "reg.bcr_flip": bcr_flip}
+        overrides = {
+            "reg.bcr_real": bcr,
+            "reg.bcr_fake": bcr,
+            "reg.bcr_flip": bcr_flip,
+            "reg.bcr_shift": bcr_shift,
+        }
         found["bcr"] = (f"bcr ({', '.join(details)})", overrides)
     return found
 
@@ -96,7 +108,9 @@ def cells(bcr: float, bcr_flip: bool) -> dict[str, tuple[str, dict]]:
 def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
     args = parse_args(arg)
     config = base_config(args.dataset, args.train_size, args.steps, args.tfds, args.smoke)
-    _, overrides = cells(args.bcr, args.bcr_flip)["none" if args.cell == "every" else args.cell]
+    _, overrides = cells(args.bcr, args.bcr_flip, args.bcr_shift)[
+        "none" if args.cell == "every" else args.cell
+    ]
     return apply_overrides(config, overrides)
 
 
@@ -106,7 +120,7 @@ def get_sweep(arg: str = "digits") -> list[dict]:
     args = parse_args(arg)
     grid = [
         {"_name": name, **overrides}
-        for cell, (name, overrides) in cells(args.bcr, args.bcr_flip).items()
+        for cell, (name, overrides) in cells(args.bcr, args.bcr_flip, args.bcr_shift).items()
         if args.cell in ("every", cell)
     ]
     return sweep.product(grid, sweep.sweep("seed", range(args.seeds)))

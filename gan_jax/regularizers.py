@@ -15,8 +15,8 @@ update, multiplied by k. The gradients are per example only when D treats the ex
 independently: a BatchNorm D couples them (WGAN-GP's critic has no BatchNorm).
   'bcr_real'          lambda E (D(x) - D(T(x)))^2 and 'bcr_fake' the same on G(z): balanced consistency
   'bcr_fake'          regularisation (Zhao et al. 2021; lambda = 10 both there), T = augment's
-                      consistency_transform (x-flip and a shift; the shift alone where
-                      `bcr_flip` is off)
+                      consistency_transform (x-flip and a shift by up to `bcr_shift` of the
+                      side, 1/8 as the paper's; the shift alone where `bcr_flip` is off)
 LeCam (Tseng et al. 2021), `lecam` lambda: lambda (E relu(D(x) - a_F)^2 + E relu(a_R - D(G(z)))^2),
 a_R / a_F exponential moving averages (decay 0.99, zero-debiased, this batch included) of D's
 mean outputs on real / generated data, as the authors' StyleGAN2 code (google/lecam-gan,
@@ -86,21 +86,24 @@ def r2_penalty(d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array,
     return 0.5 * jnp.mean(jnp.sum(_input_gradients(d_fake, fake) ** 2, axis=1))
 
 
-def _consistency(d: Critic, x: jax.Array, key: jax.Array, flip: bool) -> jax.Array:
-    """E (D(x) - D(T(x)))^2: how much D's output moves under the consistency transform T."""
-    return jnp.mean((d(x) - d(augment.consistency_transform(key, x, flip))) ** 2)
+def _consistency(
+    d: Critic, x: jax.Array, key: jax.Array, flip: bool = True, shift: float = 1 / 8
+) -> jax.Array:
+    """E (D(x) - D(T(x)))^2: how much D's output moves under the consistency transform T (its flip
+    and shift as Regularization.penalty binds them; the paper's by default)."""
+    return jnp.mean((d(x) - d(augment.consistency_transform(key, x, flip, shift))) ** 2)
 
 
 def bcr_real_penalty(
-    d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array, key: jax.Array, flip: bool = True
+    d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array, key: jax.Array, **transform: Any
 ) -> jax.Array:
-    return _consistency(d_real, real, key, flip)
+    return _consistency(d_real, real, key, **transform)
 
 
 def bcr_fake_penalty(
-    d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array, key: jax.Array, flip: bool = True
+    d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array, key: jax.Array, **transform: Any
 ) -> jax.Array:
-    return _consistency(d_fake, fake, key, flip)
+    return _consistency(d_fake, fake, key, **transform)
 
 
 PENALTIES = {
@@ -200,6 +203,7 @@ class Regularization:
     bcr_real: float = 0.0  # bCR's lambda_real and lambda_fake (10 each in its paper)
     bcr_fake: float = 0.0
     bcr_flip: bool = True  # bCR's T flips x half the time (the paper's, on CIFAR-10); off: the shift alone
+    bcr_shift: float = 1 / 8  # T's shift: up to this fraction of the side (the paper's 4 of 32 px)
     lecam: float = 0.0  # LeCam's lambda (0.3 in the authors' BigGAN CIFAR-10 scripts)
     every: int = 1  # lazy regularisation (StyleGAN2): the penalties every k-th D update, times k
     weight_clip: float = 0.0  # WGAN: clip D's parameters to [-c, c] after each update (0.01 there)
@@ -209,13 +213,18 @@ class Regularization:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ConfigError(f"config.reg.{name}={value} must be a finite number >= 0 (0: off).")
+        if not 0 <= self.bcr_shift <= 0.5:
+            raise ConfigError(
+                f"config.reg.bcr_shift={self.bcr_shift} must be a fraction of the side in [0, 0.5]."
+            )
         if self.every < 1:
             raise ConfigError(f"config.reg.every={self.every} must be >= 1 (1: every D update).")
 
     def penalty(self, name: str) -> Callable:
-        """PENALTIES[name] with this config's options for it (bCR's flip)."""
+        """PENALTIES[name] with this config's options for it (bCR's flip and shift)."""
         found = PENALTIES[name]
-        return functools.partial(found, flip=self.bcr_flip) if name.startswith("bcr_") else found
+        options = {"flip": self.bcr_flip, "shift": self.bcr_shift}
+        return functools.partial(found, **options) if name.startswith("bcr_") else found
 
     @property
     def penalties(self) -> dict[str, float]:

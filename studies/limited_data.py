@@ -16,10 +16,11 @@ REPORT = {
     "failed": improved_gan.failed,
     "failure_definition": "diverged, or precision below 0.05 (almost no sample on the real data's manifold).",
     # LeCam on top of DiffAugment; bCR at a tenth of its paper's weight, and without its flip,
-    # against it as its paper sets it
+    # against it as its paper sets it; without its flip, at half its shift against the full shift
     "comparisons": [
         ("diffaugment", "diffaugment + lecam"),
         ("bcr (lambda 1)", "bcr"),
         ("bcr (no flip)", "bcr"),
+        ("bcr (no flip, shift 0.0625)", "bcr (no flip)"),
     ],
 }

@@ -35,18 +35,21 @@ def test_shift_moves_every_image_by_whole_pixels_with_zero_fill():
     np.testing.assert_array_equal(out, expected)
 
 
-def test_translation_stays_within_an_eighth_of_the_image():
+@pytest.mark.parametrize("ratio, most", [(1 / 8, 2), (1 / 16, 1)])
+def test_translation_stays_within_its_ratio_of_the_image(ratio, most):
+    """On 16 pixels: up to 2 at DiffAugment's 1/8, up to 1 at 1/16 (bCR's `reg.bcr_shift`)."""
     x = images(n=64, size=16)
-    out = augment.translation(jax.random.PRNGKey(3), x)
+    out = augment.translation(jax.random.PRNGKey(3), x, ratio)
     shifts, found = set(), np.zeros(64, bool)
-    for dr in range(-2, 3):  # recover each example's shift from where pixel values went
-        for dc in range(-2, 3):
+    for dr in range(-most, most + 1):  # recover each example's shift from where pixel values went
+        for dc in range(-most, most + 1):
             moved = np.asarray(augment.shift(x, jnp.full(64, dr), jnp.full(64, dc)))
             same = np.all(np.asarray(out) == moved, axis=(1, 2, 3))
             found |= same
             if same.any():
                 shifts.add((dr, dc))
-    assert found.all() and len(shifts) > 10  # every example moved by at most 2 = 16 / 8 pixels
+    assert found.all()  # every example moved by at most `most` pixels, and some by that many
+    assert {max(map(abs, s)) for s in shifts} == set(range(most + 1)) and len(shifts) > 2 * most + 1
 
 
 def test_cutout_zeroes_a_half_size_square_clipped_at_the_border():
@@ -65,6 +68,10 @@ def test_bcrs_transform_shifts_each_image_after_mirroring_half_of_them_or_none()
     x, key = images(16), jax.random.PRNGKey(3)
     shift = functools.partial(augment.translation, jax.random.split(key)[1])
     np.testing.assert_array_equal(augment.consistency_transform(key, x, flip=False), shift(x))
+    wide = images(16, size=16)  # `ratio`: T's shift, translation's ratio (1 of 16 pixels at 1/16)
+    by_one = augment.consistency_transform(key, wide, flip=False, ratio=1 / 16)
+    np.testing.assert_array_equal(by_one, shift(wide, 1 / 16))
+    assert not np.array_equal(by_one, shift(wide))
     flipped, plain, mirrored = augment.consistency_transform(key, x), shift(x), shift(x[:, :, ::-1])
     is_plain = [np.array_equal(a, b) for a, b in zip(flipped, plain, strict=True)]
     is_mirrored = [np.array_equal(a, b) for a, b in zip(flipped, mirrored, strict=True)]

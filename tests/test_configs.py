@@ -57,6 +57,7 @@ CONFIGS = {
         "digits,cell=diffaugment + lecam,smoke",
         "digits,cell=bcr,bcr=1",
         "digits,cell=bcr,bcr_flip=false",
+        "digits,cell=bcr,bcr_flip=false,bcr_shift=0.0625",
     ],
     "configs/sngan.py": [
         "",
@@ -196,10 +197,10 @@ def test_the_limited_data_study_reads_fashion_mnist_offline_unless_told_tfds():
         assert (c.data.split, c.data.eval_split, c.data.image_size) == ("train[:1000]", "test", 32)
 
 
-def test_the_limited_data_sweep_takes_one_cell_and_bcrs_weight_and_flip():
-    """`cell=` alone sweeps that cell's seeds; `bcr=W` other than the paper's 10, or `bcr_flip=false`,
-    renames bCR's cell after it, so its runs join the 6-cell sweep's without sharing a cell; the
-    run of a cell carries the same overrides."""
+def test_the_limited_data_sweep_takes_one_cell_and_bcrs_weight_flip_and_shift():
+    """`cell=` alone sweeps that cell's seeds; `bcr=W` other than the paper's 10, `bcr_flip=false`
+    or `bcr_shift=R` other than the paper's 1/8 renames bCR's cell after it, so its runs join the
+    6-cell sweep's without sharing a cell; the run of a cell carries the same overrides."""
     study, _ = cli.load_config_module("configs/limited_data.py")
     every = study.get_sweep("digits,seeds=1")
     assert [e["_name"] for e in every] == list(study.CELLS) and every[3]["reg.bcr_real"] == 10.0
@@ -213,6 +214,11 @@ def test_the_limited_data_sweep_takes_one_cell_and_bcrs_weight_and_flip():
     assert [(e["_name"], e["reg.bcr_real"], e["reg.bcr_flip"]) for e in unflipped] == [
         ("bcr (no flip)", 10.0, False)
     ]
+    narrow = study.get_sweep("digits,cell=bcr,bcr_flip=false,bcr_shift=0.0625,seeds=1")
+    assert [(e["_name"], e["reg.bcr_flip"], e["reg.bcr_shift"]) for e in narrow] == [
+        ("bcr (no flip, shift 0.0625)", False, 0.0625)
+    ]
+    assert load_config("configs/limited_data.py:digits,cell=bcr,bcr_shift=0.0625").reg.bcr_shift == 0.0625
     assert [e["_name"] for e in study.get_sweep("digits,cell=lecam,bcr=1,seeds=1")] == ["lecam"]
 
 
@@ -427,6 +433,7 @@ def test_wrong_type_is_named():
         ("loss.g", "wasserstain", r"Unknown config.loss.g 'wasserstain'"),
         ("reg.r1", -1.0, r"config.reg.r1=-1.0 must be a finite number >= 0"),
         ("reg.every", 0, r"config.reg.every=0 must be >= 1"),
+        ("reg.bcr_shift", 0.75, r"config.reg.bcr_shift=0.75 must be a fraction of the side in \[0, 0.5\]"),
         ("eval.mode_min_high_quality", -1, r"config.eval.mode_min_high_quality=-1 must be >= 0"),
     ],
 )
