@@ -86,12 +86,10 @@ def r2_penalty(d_real: Critic, d_fake: Critic, real: jax.Array, fake: jax.Array,
     return 0.5 * jnp.mean(jnp.sum(_input_gradients(d_fake, fake) ** 2, axis=1))
 
 
-def _consistency(
-    d: Critic, x: jax.Array, key: jax.Array, flip: bool = True, shift: float = 1 / 8
-) -> jax.Array:
-    """E (D(x) - D(T(x)))^2: how much D's output moves under the consistency transform T (its flip
-    and shift as Regularization.penalty binds them; the paper's by default)."""
-    return jnp.mean((d(x) - d(augment.consistency_transform(key, x, flip, shift))) ** 2)
+def _consistency(d: Critic, x: jax.Array, key: jax.Array, **transform: Any) -> jax.Array:
+    """E (D(x) - D(T(x)))^2: how much D's output moves under the consistency transform T (its
+    `flip` and shift `ratio` as Regularization.penalty binds them; the paper's by default)."""
+    return jnp.mean((d(x) - d(augment.consistency_transform(key, x, **transform))) ** 2)
 
 
 def bcr_real_penalty(
@@ -223,7 +221,7 @@ class Regularization:
     def penalty(self, name: str) -> Callable:
         """PENALTIES[name] with this config's options for it (bCR's flip and shift)."""
         found = PENALTIES[name]
-        options = {"flip": self.bcr_flip, "shift": self.bcr_shift}
+        options = {"flip": self.bcr_flip, "ratio": self.bcr_shift}
         return functools.partial(found, **options) if name.startswith("bcr_") else found
 
     @property
