@@ -84,22 +84,23 @@ def base_config(
     return config
 
 
-def cells(bcr: float, bcr_flip: bool, bcr_shift: float) -> dict[str, tuple[str, dict]]:
-    """Each cell's name in a report and its overrides, bCR's at weight `bcr`, with or without its
-    flip and with its shift: a setting other than the paper's names its cell after it."""
+def cells(args: ml_collections.ConfigDict) -> dict[str, tuple[str, dict]]:
+    """Each cell's name in a report and its overrides, bCR's at the parsed argument's weight `bcr`,
+    with or without its flip and with its shift: a setting other than the paper's names its cell
+    after it."""
     found = {name: (name, overrides) for name, overrides in CELLS.items()}
     paper = sngan.REGULARISERS["bcr"]["reg.bcr_real"]
     details = (
-        ([] if bcr == paper else [f"lambda {bcr:g}"])
-        + ([] if bcr_flip else ["no flip"])
-        + ([] if bcr_shift == regularizers.Regularization.bcr_shift else [f"shift {bcr_shift:g}"])
+        ([] if args.bcr == paper else [f"lambda {args.bcr:g}"])
+        + ([] if args.bcr_flip else ["no flip"])
+        + ([] if args.bcr_shift == regularizers.Regularization.bcr_shift else [f"shift {args.bcr_shift:g}"])
     )
     if details:
         overrides = {
-            "reg.bcr_real": bcr,
-            "reg.bcr_fake": bcr,
-            "reg.bcr_flip": bcr_flip,
-            "reg.bcr_shift": bcr_shift,
+            "reg.bcr_real": args.bcr,
+            "reg.bcr_fake": args.bcr,
+            "reg.bcr_flip": args.bcr_flip,
+            "reg.bcr_shift": args.bcr_shift,
         }
         found["bcr"] = (f"bcr ({', '.join(details)})", overrides)
     return found
@@ -108,9 +109,7 @@ def cells(bcr: float, bcr_flip: bool, bcr_shift: float) -> dict[str, tuple[str, 
 def get_config(arg: str = "digits") -> ml_collections.ConfigDict:
     args = parse_args(arg)
     config = base_config(args.dataset, args.train_size, args.steps, args.tfds, args.smoke)
-    _, overrides = cells(args.bcr, args.bcr_flip, args.bcr_shift)[
-        "none" if args.cell == "every" else args.cell
-    ]
+    _, overrides = cells(args)["none" if args.cell == "every" else args.cell]
     return apply_overrides(config, overrides)
 
 
@@ -120,7 +119,7 @@ def get_sweep(arg: str = "digits") -> list[dict]:
     args = parse_args(arg)
     grid = [
         {"_name": name, **overrides}
-        for cell, (name, overrides) in cells(args.bcr, args.bcr_flip, args.bcr_shift).items()
+        for cell, (name, overrides) in cells(args).items()
         if args.cell in ("every", cell)
     ]
     return sweep.product(grid, sweep.sweep("seed", range(args.seeds)))
