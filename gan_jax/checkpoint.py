@@ -13,6 +13,7 @@ previous checkpoint, with a warning, when the latest one is unreadable or fails 
 the damaged one aside (as often as it happens: each under a name of its own).
 """
 
+import asyncio
 import hashlib
 import itertools
 import json
@@ -24,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 from etils import epath
+from orbax.checkpoint._src import asyncio_utils  # where orbax runs its reads and writes; no public name
 from orbax.checkpoint._src.metadata import array_metadata_store  # the default handler's; no public name
 
 from gan_jax import parallel
@@ -50,6 +52,30 @@ ocp.type_handlers.register_type_handler(
 )
 
 
+async def _settled(work):
+    """`work`; when it fails, its loop's other tasks run to their end before the error goes on.
+    Orbax gathers every array's read and, when one fails (a damaged checkpoint), closes its event
+    loop with the others still pending: they fail again at any later time, when garbage-collected
+    ("Exception ignored in: <coroutine object _read_array_index_and_device_put>" and TensorStore's
+    whole spec) or when TensorStore's threads finish them ("Event loop is closed") -- ~60 lines
+    on stderr for one damaged checkpoint. Waited for here, they finish on an open loop (cancelled,
+    a read's TensorStore callback would still find it closed); a successful call waits for them
+    all the same."""
+    try:
+        return await work
+    except Exception:
+        await asyncio.gather(*(asyncio.all_tasks() - {asyncio.current_task()}), return_exceptions=True)
+        raise
+
+
+def _run_settled(work, run=asyncio_utils.run_sync):
+    """Orbax's run_sync, its work settled (every orbax read and write goes through it)."""
+    return run(_settled(work))
+
+
+asyncio_utils.run_sync = _run_settled
+
+
 @jax.jit
 def fingerprint(tree) -> jax.Array:
     """uint32[num_leaves]: per leaf, the wrapping sum of its elements' bit patterns. Any single
@@ -64,6 +90,15 @@ def fingerprint(tree) -> jax.Array:
         return jnp.sum(bits, dtype=jnp.uint32)
 
     return jnp.stack([leaf(x) for x in jax.tree.leaves(tree)])
+
+
+def _root_cause(error: BaseException) -> str:
+    """The error at the bottom of `error`'s chain, on one line: orbax wraps TensorStore's reason
+    (which file, which array, what failed) in a message that ends in TensorStore's spec dump."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    reason = " ".join(str(error).split(" [tensorstore_spec")[0].split())[:400]
+    return f"{type(error).__name__}: {reason}"
 
 
 def digest(meta: dict) -> str:
@@ -146,8 +181,7 @@ class Checkpoints:
         try:
             restored = self._manager.restore(step, args=args)
         except Exception as error:  # orbax raises many types for a damaged or foreign checkpoint
-            reason = str(error).split(" [tensorstore_spec")[0][:400]  # drop tensorstore's spec dump
-            raise self._error(step, f"{type(error).__name__}: {reason}") from error
+            raise self._error(step, _root_cause(error)) from error
         state, meta = restored["state"], restored["meta"]
         if meta.get("digest") != digest(meta):
             raise self._error(
