@@ -27,6 +27,7 @@ import orbax.checkpoint as ocp
 from etils import epath
 from orbax.checkpoint._src import asyncio_utils  # where orbax runs its reads and writes; no public name
 from orbax.checkpoint._src.metadata import array_metadata_store  # the default handler's; no public name
+from orbax.checkpoint._src.serialization import type_handler_registry  # to register without a warning
 
 from gan_jax import parallel
 from gan_jax import state as state_lib
@@ -38,18 +39,26 @@ from gan_jax.state import GANState
 DAMAGED_DIR = "damaged_checkpoints"  # beside checkpoints/, out of orbax's sight
 _UNSIGNED = {1: jnp.uint8, 2: jnp.uint16, 4: jnp.uint32}
 
-# Orbax's default writes each replicated array in slices, one per replica ("replica-parallel"),
-# cut on the device: a compiled slice program per array shape and replica at a run's first save
-# (48 compiles, ~2 CPU-seconds, for the smoke DCGAN on 8 CPU devices).
-# That spreads the writing of large arrays over the hosts; a GAN's state is megabytes, so replica 0
-# writes each array whole (orbax's own default where JAX_PLATFORMS names a GPU).
-ocp.type_handlers.register_type_handler(
-    jax.Array,
-    ocp.type_handlers.ArrayHandler(
-        use_replica_parallel=False, array_metadata_store=array_metadata_store.Store()
-    ),
-    override=True,
-)
+
+def _write_arrays_whole() -> None:
+    """Orbax's default writes each replicated array in slices, one per replica
+    ("replica-parallel"), cut on the device: a compiled slice program per array shape and replica
+    at a run's first save (48 compiles, ~2 CPU-seconds, for the smoke DCGAN on 8 CPU devices). That
+    spreads the writing of large arrays over the hosts; a GAN's state is megabytes, so replica 0
+    writes each array whole (orbax's own default where JAX_PLATFORMS names a GPU). Registered
+    without orbax's "WARNING:absl:Type handler registry type ... overriding jax.Array", which every
+    script importing gan_jax printed."""
+    type_handler_registry.GLOBAL_TYPE_HANDLER_REGISTRY.add(
+        jax.Array,
+        ocp.type_handlers.ArrayHandler(
+            use_replica_parallel=False, array_metadata_store=array_metadata_store.Store()
+        ),
+        override=True,
+        ignore_warnings=True,
+    )
+
+
+_write_arrays_whole()
 
 
 async def _settled(work):
